@@ -1,0 +1,7 @@
+//! Who is calling. Auth is an extractor, so a handler's signature shows who may call it.
+
+mod app_user;
+pub mod jwt;
+
+pub use app_user::AppUser;
+pub use jwt::{AppJwtVerifier, Role};

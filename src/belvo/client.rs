@@ -1,0 +1,152 @@
+//! The HTTP client for Belvo's API (reqwest, Basic auth, timeouts, typed errors).
+
+use std::time::Duration;
+
+use base64::Engine;
+use secrecy::{ExposeSecret, SecretString};
+
+use super::types::{BelvoApiError, TokenRequest, TokenResponse};
+
+#[derive(Clone)]
+pub struct BelvoClient {
+    http: reqwest::Client,
+    base_url: String,
+    timeout: Duration,
+    secret_id: SecretString,
+    secret_password: SecretString,
+}
+
+/// A widget access token and when it expires (read from its own `exp`).
+#[derive(Debug, Clone)]
+pub struct WidgetToken {
+    pub access: String,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BelvoError {
+    #[error("Belvo did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("Belvo could not be reached: {0}")]
+    Unreachable(String),
+    #[error("Belvo refused our credentials (check BELVO_SECRET_ID / BELVO_SECRET_PASSWORD)")]
+    Unauthorized,
+    #[error("Belvo rejected the request ({status}): {code}: {message}")]
+    Rejected {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error("Belvo answered something we cannot read: {0}")]
+    BadResponse(String),
+}
+
+impl BelvoClient {
+    pub fn new(
+        base_url: &str,
+        timeout: Duration,
+        secret_id: SecretString,
+        secret_password: SecretString,
+    ) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .user_agent(concat!("belvo-bff/", env!("CARGO_PKG_VERSION")))
+            .pool_max_idle_per_host(32)
+            .build()
+            .expect("reqwest client builds with static settings");
+        Self {
+            http,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            timeout,
+            secret_id,
+            secret_password,
+        }
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// `POST /api/token/`: a widget access token for one session.
+    #[tracing::instrument(skip_all, fields(fetch_resources = ?request.fetch_resources))]
+    pub async fn widget_token(&self, request: &TokenRequest) -> Result<WidgetToken, BelvoError> {
+        let mut body = request.clone();
+        body.id = self.secret_id.expose_secret().to_owned();
+        body.password = self.secret_password.expose_secret().to_owned();
+        let url = format!("{}/api/token/", self.base_url);
+        let started = std::time::Instant::now();
+        let response = self
+            .http
+            .post(&url)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| self.transport_error(e))?;
+        tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, status = %response.status(), "belvo token call");
+        let tokens: TokenResponse = Self::read(response).await?;
+        let expires_at = jwt_exp(&tokens.access)
+            .ok_or_else(|| BelvoError::BadResponse("access token has no readable exp".into()))?;
+        Ok(WidgetToken {
+            access: tokens.access,
+            expires_at,
+        })
+    }
+
+    async fn read<T: serde::de::DeserializeOwned>(
+        response: reqwest::Response,
+    ) -> Result<T, BelvoError> {
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| BelvoError::Unreachable(e.to_string()))?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes)
+                .map_err(|e| BelvoError::BadResponse(e.to_string()));
+        }
+        if status == reqwest::StatusCode::UNAUTHORIZED {
+            return Err(BelvoError::Unauthorized);
+        }
+        let first = serde_json::from_slice::<Vec<BelvoApiError>>(&bytes)
+            .ok()
+            .and_then(|errors| errors.into_iter().next());
+        Err(BelvoError::Rejected {
+            status: status.as_u16(),
+            code: first.as_ref().map(|e| e.code.clone()).unwrap_or_default(),
+            message: first.map(|e| e.message).unwrap_or_default(),
+        })
+    }
+
+    fn transport_error(&self, e: reqwest::Error) -> BelvoError {
+        if e.is_timeout() {
+            BelvoError::Timeout(self.timeout)
+        } else {
+            BelvoError::Unreachable(e.without_url().to_string())
+        }
+    }
+}
+
+/// Reads `exp` from a JWT's payload without checking its signature: the token is Belvo's, for
+/// Belvo's widget; we only need to know when it stops working.
+pub fn jwt_exp(token: &str) -> Option<i64> {
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    claims.get("exp")?.as_i64()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_exp_from_the_guides_access_token() {
+        let access = "eyJhbGciOiJIUzUxMiIsInR5cCI6IkpXVCJ9.eyJ0b2tlbl90eXBlIjoiYWNjZXNzIiwiZXhwIjoxNzEyNTcxODkyLCJpYXQiOjE3MTI1NzA2OTIsImp0aSI6ImFiNjRmYjkyZmY1ZjQ0MTU4N2IwM2Y2MDJhMzhhMjNhIiwidXNlcl9pZCI6IjZlOWJlODg0LTQ3ODEtNDE0My1iNjczLWFjYTAyNDc1ZWU4YyIsIm9yZ2FuaXphdGlvbl9uYW1lIjoiRG9taW5payBDaG9sZXdza2kncyB0ZWFtIiwib3JnYW5pemF0aW9uX2lkIjoiNmU5YmU4ODQtNDc4MS00MTQzLWI2NzMtYWNhMDI0NzVlZThjIiwic2NvcGVzIjpbInJlYWRfaW5zdGl0dXRpb25zIiwid3JpdGVfbGlua3MiXSwiZW52aXJvbm1lbnQiOiJzYW5kYm94IiwiYXBpX3VybCI6InNhbmRib3guYmVsdm8uY29tIiwiY3JlZGVudGlhbHNfc3RvcmFnZSI6IjMwZCIsInN0YWxlX2luIjoiMzY1ZCIsImZldGNoX3Jlc291cmNlcyI6WyJBQ0NPVU5UUyIsIlRSQU5TQUNUSU9OUyIsIk9XTkVSUyJdLCJpc3MiOiJzYW5kYm94LmJlbHZvLmNvbSJ9.2Irt1KCEKo6V17Y-N3zWeX3AchEvCrUWa_AlWoZ2gIIBhHvghHGkXtupOOrXKVqW9kTCOBE77-1riyyblUo4fw";
+        assert_eq!(jwt_exp(access), Some(1712571892));
+        assert_eq!(jwt_exp("not.a-jwt"), None);
+        assert_eq!(jwt_exp(""), None);
+    }
+}

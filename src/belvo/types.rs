@@ -1,0 +1,100 @@
+//! `POST /api/token/` bodies exactly as the guides show them.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::branding::Branding;
+
+/// The widget access token request (MX/BR employment guides, OFDA guide §1).
+#[derive(Clone, Serialize, Deserialize)]
+pub struct TokenRequest {
+    pub id: String,
+    pub password: String,
+    pub scopes: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_in: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_storage: Option<String>,
+    pub fetch_resources: Vec<String>,
+    pub widget: WidgetConfig,
+}
+
+// The password must never reach a log line.
+impl fmt::Debug for TokenRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenRequest")
+            .field("scopes", &self.scopes)
+            .field("stale_in", &self.stale_in)
+            .field("credentials_storage", &self.credentials_storage)
+            .field("fetch_resources", &self.fetch_resources)
+            .field("widget", &self.widget)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WidgetConfig {
+    pub callback_urls: CallbackUrls,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branding: Option<Branding>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub theme: Option<Vec<serde_json::Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub openfinance_feature: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent: Option<Consent>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallbackUrls {
+    pub success: String,
+    pub exit: String,
+    pub event: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Consent {
+    pub terms_and_conditions_url: String,
+    pub permissions: Vec<String>,
+    pub identification_info: Vec<IdentificationInfo>,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct IdentificationInfo {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub number: String,
+    pub name: String,
+}
+
+// CPF/CNPJ and names are personal data.
+impl fmt::Debug for IdentificationInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IdentificationInfo")
+            .field("type", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `{access, refresh}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenResponse {
+    pub access: String,
+    pub refresh: String,
+}
+
+/// One entry of Belvo's error list (`[{request_id, message, code}]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BelvoApiError {
+    #[serde(default)]
+    pub code: String,
+    #[serde(default)]
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}

@@ -1,0 +1,134 @@
+//! The command line: `serve` (default), `emulator`, `token`, `check-config`.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use crate::auth::jwt::{mint, Role};
+use crate::config::{BelvoEnvironment, ConfigError, Settings};
+
+#[derive(Parser)]
+#[command(
+    name = "belvo-bff",
+    version,
+    about = "Backend-for-frontend for Belvo's hosted widget"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server (the default).
+    Serve,
+    /// Run the Belvo emulator alone.
+    Emulator {
+        /// Port to listen on.
+        #[arg(long, default_value_t = 8081)]
+        port: u16,
+    },
+    /// Print a JWT the running server accepts, for local use.
+    Token {
+        /// The user id (`sub`).
+        #[arg(long)]
+        sub: String,
+        /// app (mobile API) or support/admin (staff pages).
+        #[arg(long, value_enum, default_value_t = Role::App)]
+        role: Role,
+        /// How long the token is valid, e.g. 1h, 30m.
+        #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+        ttl: Duration,
+    },
+    /// Load and validate the configuration, print it with secrets redacted.
+    CheckConfig,
+}
+
+impl Cli {
+    pub fn run(self) -> ExitCode {
+        let settings = match Settings::load() {
+            Ok(s) => s,
+            Err(e) => return fail(&e),
+        };
+        match self.command.unwrap_or(Command::Serve) {
+            Command::Serve => serve(settings),
+            Command::Emulator { port } => emulator(settings, port),
+            Command::Token { sub, role, ttl } => match mint(&settings, &sub, role, ttl) {
+                Ok(token) => {
+                    println!("{token}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&e),
+            },
+            Command::CheckConfig => {
+                println!("{}", settings.redacted());
+                eprintln!("configuration OK");
+                ExitCode::SUCCESS
+            }
+        }
+    }
+}
+
+fn fail(e: &ConfigError) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(2)
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime starts")
+}
+
+fn serve(settings: Settings) -> ExitCode {
+    crate::telemetry::init(&settings.log);
+    let rt = actix_web::rt::System::with_tokio_rt(runtime);
+    rt.block_on(async move {
+        let embedded = settings.belvo.environment == BelvoEnvironment::Embedded;
+        for var in &settings.secrets.defaulted {
+            tracing::warn!(variable = var, "using the public development default: insecure, embedded mode only");
+        }
+        let store = if settings.store.redis_url.is_empty() { "in-memory" } else { "redis" };
+        let app = match crate::startup::Application::build(settings).await {
+            Ok(app) => app,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start");
+                eprintln!("error: {e:#}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let url = format!("http://127.0.0.1:{}", app.port());
+        tracing::info!(%url, store, embedded, "belvo-bff listening");
+        if embedded {
+            eprintln!(
+                "\nbelvo-bff is serving on {url} (embedded Belvo emulator, {store} store)\n\
+                 Try it:\n  TOKEN=$(cargo run -q --release -- token --sub demo-user)\n  \
+                 curl -s -X POST {url}/v1/widget-sessions -H \"Authorization: Bearer $TOKEN\" \
+                 -H 'Content-Type: application/json' -d '{{\"product\":\"mx_employment\",\"platform\":\"ios\"}}'\n"
+            );
+        }
+        match app.run_until_stopped().await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!(error = %e, "server stopped with an error");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+fn emulator(settings: Settings, port: u16) -> ExitCode {
+    crate::telemetry::init(&settings.log);
+    let rt = actix_web::rt::System::with_tokio_rt(runtime);
+    rt.block_on(async move {
+        match crate::emulator::serve_standalone(&settings, port).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}

@@ -1,0 +1,289 @@
+//! Typed configuration: embedded defaults (`config/default.toml`) → the file in `BFF_CONFIG` →
+//! env shortcuts (`PORT`, `REDIS_URL`, ...) → `BFF__SECTION__KEY`. Validated once, at load.
+//! Secrets come from the environment only (see [`secrets`]).
+
+pub mod products;
+pub mod secrets;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use figment::providers::{Format, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::ids::{Platform, ProductName};
+pub use products::{OpenFinanceSettings, ProductSettings};
+pub use secrets::Secrets;
+
+const DEFAULTS: &str = include_str!("../../config/default.toml");
+
+/// A configuration problem, naming the key at fault.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {key}: {problem}")]
+pub struct ConfigError {
+    pub key: String,
+    pub problem: String,
+}
+
+impl ConfigError {
+    pub fn new(key: impl Into<String>, problem: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            problem: problem.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub store: StoreSettings,
+    pub belvo: BelvoSettings,
+    pub app: AppSettings,
+    pub app_jwt: AppJwtSettings,
+    pub sessions: SessionSettings,
+    pub log: LogSettings,
+    pub products: BTreeMap<ProductName, ProductSettings>,
+    /// Loaded from the environment, never from files; never serialised.
+    #[serde(skip)]
+    pub secrets: Secrets,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Listen address.
+    pub host: String,
+    /// Listen port; 0 picks a free one (tests).
+    pub port: u16,
+    /// Base of the callback URLs given to Belvo; empty means `http://{host}:{port}`.
+    pub public_base_url: String,
+    /// Worker threads; 0 means one per core.
+    pub workers: usize,
+    /// Largest JSON body accepted on the mobile API, in bytes.
+    pub json_limit: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSettings {
+    /// Redis URL; empty keeps everything in memory.
+    pub redis_url: String,
+    /// Prefix of every Redis key.
+    pub key_prefix: String,
+    /// Longest wait for one Redis command.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// How long sessions and their timelines are kept.
+    #[serde(with = "humantime_serde")]
+    pub session_ttl: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BelvoEnvironment {
+    Sandbox,
+    Production,
+    Embedded,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BelvoSettings {
+    /// sandbox, production or embedded (the built-in emulator).
+    pub environment: BelvoEnvironment,
+    /// Overrides Belvo's API base URL; empty means the environment's.
+    pub base_url: String,
+    /// Overrides the hosted widget URL; empty means the environment's.
+    pub widget_url: String,
+    /// Longest wait for one Belvo API call.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppSettings {
+    /// Where callbacks send the app back, per platform.
+    pub deeplink_base: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JwtAlgorithm {
+    HS256,
+    RS256,
+    ES256,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppJwtSettings {
+    /// HS256 (secret from BFF_APP_JWT_SECRET), RS256 or ES256 (public_key_pem).
+    pub algorithm: JwtAlgorithm,
+    /// PEM public key for RS256/ES256.
+    pub public_key_pem: String,
+    /// Required `iss`, when set.
+    pub issuer: String,
+    /// Required `aud`, when set.
+    pub audience: String,
+    /// Clock skew tolerated on `exp` and `nbf`.
+    #[serde(with = "humantime_serde")]
+    pub leeway: Duration,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionSettings {
+    /// A session still pending after this is expired.
+    #[serde(with = "humantime_serde")]
+    pub pending_timeout: Duration,
+    /// Longest `?wait=` long-poll.
+    #[serde(with = "humantime_serde")]
+    pub max_wait: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+/// Env shortcuts from SPEC §2, mapped onto their keys.
+const SHORTCUTS: &[(&str, &str)] = &[
+    ("PORT", "server.port"),
+    ("PUBLIC_BASE_URL", "server.public_base_url"),
+    ("REDIS_URL", "store.redis_url"),
+    ("BELVO_ENV", "belvo.environment"),
+];
+
+impl Settings {
+    /// Loads from the process environment.
+    pub fn load() -> Result<Self, ConfigError> {
+        let env: BTreeMap<String, String> = std::env::vars().collect();
+        Self::load_from(&env)
+    }
+
+    /// Loads with `env` standing for the process environment (tests pass their own).
+    pub fn load_from(env: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Toml::string(DEFAULTS));
+        if let Some(path) = env.get("BFF_CONFIG").filter(|p| !p.is_empty()) {
+            if !std::path::Path::new(path).is_file() {
+                return Err(ConfigError::new("BFF_CONFIG", format!("no file at {path}")));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        for (var, key) in SHORTCUTS {
+            if let Some(value) = env.get(*var) {
+                figment = figment.merge((*key, value.as_str()));
+            }
+        }
+        for (var, value) in env {
+            if let Some(rest) = var.strip_prefix("BFF__") {
+                let key = rest.to_ascii_lowercase().replace("__", ".");
+                figment = figment.merge((key, value.as_str()));
+            }
+        }
+        // Lossy: env values are strings; "9000" must still fill a port.
+        let mut settings: Settings = figment.extract_lossy().map_err(|e| {
+            let key = e.path.join(".");
+            ConfigError::new(
+                if key.is_empty() { "config".into() } else { key },
+                e.kind.to_string(),
+            )
+        })?;
+        settings.secrets = Secrets::from_env(env, &settings)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !self.server.public_base_url.is_empty() {
+            let url = url::Url::parse(&self.server.public_base_url).map_err(|e| {
+                ConfigError::new("server.public_base_url", format!("is not a URL: {e}"))
+            })?;
+            let https_required = self.belvo.environment == BelvoEnvironment::Production;
+            if https_required && url.scheme() != "https" {
+                return Err(ConfigError::new(
+                    "server.public_base_url",
+                    "must be https:// in production (Belvo redirects users to it)",
+                ));
+            }
+        }
+        for (platform, base) in &self.app.deeplink_base {
+            if Platform::parse(platform).is_none() {
+                return Err(ConfigError::new(
+                    format!("app.deeplink_base.{platform}"),
+                    "platform must be ios, android or web",
+                ));
+            }
+            let parsed = url::Url::parse(base);
+            if parsed.is_err() || base.contains(['?', '#']) {
+                return Err(ConfigError::new(
+                    format!("app.deeplink_base.{platform}"),
+                    "must be a scheme (bffdemo://) or an https:// app link without query",
+                ));
+            }
+        }
+        if self.products.is_empty() {
+            return Err(ConfigError::new(
+                "products",
+                "at least one product is needed",
+            ));
+        }
+        for (name, product) in &self.products {
+            product.validate(&format!("products.{name}"))?;
+        }
+        if self.app_jwt.algorithm != JwtAlgorithm::HS256 && self.app_jwt.public_key_pem.is_empty() {
+            return Err(ConfigError::new(
+                "app_jwt.public_key_pem",
+                "is required for RS256/ES256",
+            ));
+        }
+        if self.sessions.max_wait > Duration::from_secs(30) {
+            return Err(ConfigError::new("sessions.max_wait", "must be at most 30s"));
+        }
+        Ok(())
+    }
+
+    /// Belvo's API base URL for the configured environment (embedded: set at start-up).
+    pub fn belvo_base_url(&self) -> Option<String> {
+        if !self.belvo.base_url.is_empty() {
+            return Some(self.belvo.base_url.trim_end_matches('/').to_owned());
+        }
+        match self.belvo.environment {
+            BelvoEnvironment::Sandbox => Some("https://sandbox.belvo.com".into()),
+            BelvoEnvironment::Production => Some("https://api.belvo.com".into()),
+            BelvoEnvironment::Embedded => None,
+        }
+    }
+
+    /// The hosted widget's URL (embedded: set at start-up).
+    pub fn widget_url(&self) -> Option<String> {
+        if !self.belvo.widget_url.is_empty() {
+            return Some(self.belvo.widget_url.clone());
+        }
+        match self.belvo.environment {
+            BelvoEnvironment::Embedded => None,
+            _ => Some("https://widget.belvo.io/".into()),
+        }
+    }
+
+    /// The configuration as TOML with every secret shown only as set/unset.
+    pub fn redacted(&self) -> String {
+        let body = toml::to_string_pretty(self).unwrap_or_else(|e| format!("# unprintable: {e}"));
+        format!("{body}\n[secrets]\n{}", self.secrets.describe())
+    }
+}
+
+#[cfg(test)]
+mod tests;

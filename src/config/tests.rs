@@ -1,0 +1,82 @@
+use std::collections::BTreeMap;
+
+use super::*;
+
+fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn defaults_load_in_embedded_mode_with_dev_secrets() {
+    let s = Settings::load_from(&env(&[])).unwrap();
+    assert_eq!(s.server.port, 8080);
+    assert_eq!(s.belvo.environment, BelvoEnvironment::Embedded);
+    assert_eq!(s.products.len(), 4);
+    assert_eq!(s.secrets.defaulted.len(), 6);
+}
+
+#[test]
+fn shortcuts_and_double_underscore_env_override_files() {
+    let s = Settings::load_from(&env(&[
+        ("PORT", "9000"),
+        ("REDIS_URL", "redis://127.0.0.1:7000"),
+        ("BFF__STORE__KEY_PREFIX", "acme"),
+        ("BFF__PRODUCTS__MX_EMPLOYMENT__STALE_IN", "90d"),
+    ]))
+    .unwrap();
+    assert_eq!(s.server.port, 9000);
+    assert_eq!(s.store.redis_url, "redis://127.0.0.1:7000");
+    assert_eq!(s.store.key_prefix, "acme");
+    let mx = &s.products[&ProductName::parse("mx_employment").unwrap()];
+    assert_eq!(mx.stale_in, "90d");
+}
+
+#[test]
+fn outside_embedded_a_missing_secret_is_named() {
+    let err = Settings::load_from(&env(&[("BELVO_ENV", "sandbox")])).unwrap_err();
+    assert_eq!(err.key, "BELVO_SECRET_ID");
+}
+
+#[test]
+fn a_resource_outside_its_country_is_a_configuration_error() {
+    let err = Settings::load_from(&env(&[(
+        "BFF__PRODUCTS__CO_EMPLOYMENT__FETCH_RESOURCES",
+        "[\"EMPLOYMENT_RECORDS\", \"OWNERS\"]",
+    )]))
+    .unwrap_err();
+    assert_eq!(err.key, "products.co_employment.fetch_resources");
+    assert!(
+        err.problem.contains("EMPLOYMENT_RECORDS"),
+        "{}",
+        err.problem
+    );
+    let err = Settings::load_from(&env(&[(
+        "BFF__PRODUCTS__MX_EMPLOYMENT__FETCH_RESOURCES",
+        "[\"BILLS\"]",
+    )]))
+    .unwrap_err();
+    assert_eq!(err.key, "products.mx_employment.fetch_resources");
+}
+
+#[test]
+fn bad_values_name_their_key() {
+    let err = Settings::load_from(&env(&[("BFF__SERVER__PORT", "not-a-port")])).unwrap_err();
+    assert_eq!(err.key, "server.port");
+    let err = Settings::load_from(&env(&[(
+        "BFF__PRODUCTS__MX_EMPLOYMENT__BRANDING__OVERLAY_BACKGROUND_COLOR",
+        "red",
+    )]))
+    .unwrap_err();
+    assert!(err.key.starts_with("products.mx_employment"), "{}", err.key);
+}
+
+#[test]
+fn redacted_output_never_contains_secrets() {
+    let s = Settings::load_from(&env(&[("BELVO_SECRET_PASSWORD", "s3cr3t-value")])).unwrap();
+    let printed = s.redacted();
+    assert!(!printed.contains("s3cr3t-value"));
+    assert!(printed.contains("BELVO_SECRET_PASSWORD = \"set\""));
+}

@@ -1,0 +1,165 @@
+//! The widget's branding (`widget.branding` in the token request), validated.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// An `https://` URL (Belvo loads logos and terms from the public web).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct HttpsUrl(String);
+
+impl HttpsUrl {
+    pub const MAX_LEN: usize = 2048;
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        if raw.len() > Self::MAX_LEN {
+            return Err(format!("is longer than {} characters", Self::MAX_LEN));
+        }
+        let url = url::Url::parse(raw).map_err(|e| format!("is not a URL ({e})"))?;
+        if url.scheme() != "https" || url.host_str().is_none_or(str::is_empty) {
+            return Err("must be an https:// URL".into());
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for HttpsUrl {
+    type Error = String;
+    fn try_from(raw: String) -> Result<Self, String> {
+        Self::parse(&raw).map_err(|e| format!("{raw:?} {e}"))
+    }
+}
+
+impl From<HttpsUrl> for String {
+    fn from(u: HttpsUrl) -> Self {
+        u.0
+    }
+}
+
+impl fmt::Display for HttpsUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A `#RRGGBB` color.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct HexColor(String);
+
+impl HexColor {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let ok = raw.len() == 7
+            && raw.starts_with('#')
+            && raw[1..].bytes().all(|b| b.is_ascii_hexdigit());
+        if ok {
+            Ok(Self(raw.to_ascii_uppercase()))
+        } else {
+            Err("must be a color like #F0F2F4".into())
+        }
+    }
+}
+
+impl TryFrom<String> for HexColor {
+    type Error = String;
+    fn try_from(raw: String) -> Result<Self, String> {
+        Self::parse(&raw).map_err(|e| format!("{raw:?} {e}"))
+    }
+}
+
+impl From<HexColor> for String {
+    fn from(c: HexColor) -> Self {
+        c.0
+    }
+}
+
+/// Branding shown by the widget. Every field is optional; Belvo shows its own where absent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Branding {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company_icon: Option<HttpsUrl>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company_logo: Option<HttpsUrl>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company_terms_url: Option<HttpsUrl>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overlay_background_color: Option<HexColor>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub social_proof: Option<bool>,
+}
+
+impl Branding {
+    pub const MAX_NAME: usize = 60;
+
+    /// Checks what types alone cannot: the company name's length and characters.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        if let Some(name) = &self.company_name {
+            if name.trim().is_empty() || name.chars().count() > Self::MAX_NAME {
+                return Err((
+                    "company_name",
+                    format!("must be 1 to {} characters", Self::MAX_NAME),
+                ));
+            }
+            if name.chars().any(char::is_control) {
+                return Err(("company_name", "must not contain control characters".into()));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_must_be_https() {
+        assert!(HttpsUrl::parse("https://mysite.com/logo.svg").is_ok());
+        assert!(HttpsUrl::parse("http://mysite.com/logo.svg").is_err());
+        assert!(HttpsUrl::parse("javascript:alert(1)").is_err());
+        assert!(HttpsUrl::parse("logo.svg").is_err());
+    }
+
+    #[test]
+    fn colors_are_rrggbb() {
+        assert!(HexColor::parse("#F0F2F4").is_ok());
+        assert!(HexColor::parse("#f0f2f4").is_ok());
+        assert!(HexColor::parse("F0F2F4").is_err());
+        assert!(HexColor::parse("#FFF").is_err());
+        assert!(HexColor::parse("#GGGGGG").is_err());
+    }
+
+    #[test]
+    fn branding_from_the_guide_deserialises() {
+        let b: Branding = serde_json::from_value(serde_json::json!({
+            "company_icon": "https://mysite.com/icon.svg",
+            "company_logo": "https://mysite.com/logo.svg",
+            "company_name": "ACME",
+            "company_terms_url": "https://belvo.com/terms-service/",
+            "overlay_background_color": "#F0F2F4",
+            "social_proof": true
+        }))
+        .unwrap();
+        assert!(b.validate().is_ok());
+        let bad: Result<Branding, _> =
+            serde_json::from_value(serde_json::json!({"company_logo": "http://x"}));
+        assert!(bad.is_err());
+    }
+
+    #[test]
+    fn long_names_are_rejected() {
+        let b = Branding {
+            company_name: Some("x".repeat(61)),
+            ..Default::default()
+        };
+        assert!(b.validate().is_err());
+    }
+}

@@ -1,0 +1,285 @@
+//! Identifiers that arrive from outside, parsed once at the edge.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// A widget session id: a random UUID in its hyphenated lowercase form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(into = "String")]
+pub struct SessionId(Uuid);
+
+impl SessionId {
+    pub fn generate() -> Self {
+        Self(Uuid::new_v4())
+    }
+
+    /// Accepts only the canonical hyphenated form, so one session has one spelling.
+    pub fn parse(raw: &str) -> Option<Self> {
+        parse_canonical_uuid(raw).map(Self)
+    }
+}
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.hyphenated().fmt(f)
+    }
+}
+
+impl From<SessionId> for String {
+    fn from(id: SessionId) -> Self {
+        id.to_string()
+    }
+}
+
+/// A Belvo link id (a UUID, as in the success callback's `link` value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct LinkId(Uuid);
+
+impl LinkId {
+    pub fn parse(raw: &str) -> Option<Self> {
+        parse_canonical_uuid(&raw.to_ascii_lowercase()).map(Self)
+    }
+
+    pub fn new_random() -> Self {
+        Self(Uuid::new_v4())
+    }
+}
+
+impl fmt::Display for LinkId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.hyphenated().fmt(f)
+    }
+}
+
+impl From<LinkId> for String {
+    fn from(id: LinkId) -> Self {
+        id.to_string()
+    }
+}
+
+impl TryFrom<String> for LinkId {
+    type Error = String;
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        Self::parse(&raw).ok_or_else(|| format!("{raw:?} is not a link id (UUID)"))
+    }
+}
+
+fn parse_canonical_uuid(raw: &str) -> Option<Uuid> {
+    if raw.len() != 36 {
+        return None;
+    }
+    let id = Uuid::parse_str(raw).ok()?;
+    (id.hyphenated().to_string() == raw).then_some(id)
+}
+
+/// A Belvo code-like value: institution codes, error codes, steps.
+/// Belvo's own codes are `[A-Za-z0-9_-]` (`login_error`, `ACCESS_TOKEN_NOT_VALID`), at most 64 long.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Code(String);
+
+impl Code {
+    pub const MAX_LEN: usize = 64;
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        let ok = (1..=Self::MAX_LEN).contains(&raw.len())
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        ok.then(|| Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<Code> for String {
+    fn from(code: Code) -> Self {
+        code.0
+    }
+}
+
+impl TryFrom<String> for Code {
+    type Error = String;
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        Self::parse(&raw).ok_or_else(|| format!("{raw:?} is not a code ([A-Za-z0-9_-]{{1,64}})"))
+    }
+}
+
+/// Free text Belvo sends with a code (`error_message`, ...): at most 1 KiB, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Message(String);
+
+impl Message {
+    pub const MAX_BYTES: usize = 1024;
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        let ok = raw.len() <= Self::MAX_BYTES && !raw.chars().any(char::is_control);
+        ok.then(|| Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<Message> for String {
+    fn from(m: Message) -> Self {
+        m.0
+    }
+}
+
+impl TryFrom<String> for Message {
+    type Error = String;
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        Self::parse(&raw)
+            .ok_or_else(|| "message is longer than 1 KiB or has control characters".into())
+    }
+}
+
+/// A product name as used in `[products.NAME]` and in requests.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ProductName(String);
+
+impl ProductName {
+    pub fn parse(raw: &str) -> Option<Self> {
+        let ok = (1..=40).contains(&raw.len())
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        ok.then(|| Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ProductName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<ProductName> for String {
+    fn from(p: ProductName) -> Self {
+        p.0
+    }
+}
+
+impl TryFrom<String> for ProductName {
+    type Error = String;
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        Self::parse(&raw)
+            .ok_or_else(|| format!("{raw:?} is not a product name ([a-z0-9_]{{1,40}})"))
+    }
+}
+
+/// The app platform a session was opened from; it picks the deeplink the callbacks return to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    Ios,
+    Android,
+    Web,
+}
+
+impl Platform {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ios => "ios",
+            Self::Android => "android",
+            Self::Web => "web",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "ios" => Some(Self::Ios),
+            "android" => Some(Self::Android),
+            "web" => Some(Self::Web),
+            _ => None,
+        }
+    }
+}
+
+/// `single` or `recurrent` links.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccessMode {
+    Single,
+    Recurrent,
+}
+
+impl AccessMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Single => "single",
+            Self::Recurrent => "recurrent",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_id_accepts_only_the_canonical_form() {
+        let id = SessionId::generate();
+        assert_eq!(SessionId::parse(&id.to_string()), Some(id));
+        assert!(SessionId::parse(&id.to_string().to_uppercase()).is_none());
+        assert!(SessionId::parse(&id.to_string().replace('-', "")).is_none());
+        assert!(SessionId::parse("../../etc/passwd").is_none());
+        assert!(SessionId::parse("").is_none());
+    }
+
+    #[test]
+    fn link_id_is_a_uuid() {
+        assert!(LinkId::parse("cb65f82c-dc93-4d3e-8270-9a27528397f5").is_some());
+        assert!(LinkId::parse("CB65F82C-DC93-4D3E-8270-9A27528397F5").is_some());
+        assert!(LinkId::parse("cb65f82c").is_none());
+        assert!(LinkId::parse("javascript:alert(1)").is_none());
+    }
+
+    #[test]
+    fn codes_follow_belvo_charset() {
+        assert!(Code::parse("login_error").is_some());
+        assert!(Code::parse("ACCESS_TOKEN_NOT_VALID").is_some());
+        assert!(Code::parse("abandon-survey").is_some());
+        assert!(Code::parse("").is_none());
+        assert!(Code::parse(&"a".repeat(65)).is_none());
+        assert!(Code::parse("<script>").is_none());
+        assert!(Code::parse("a b").is_none());
+    }
+
+    #[test]
+    fn messages_are_bounded_and_printable() {
+        assert!(
+            Message::parse("Invalid credentials provided to login to the institution").is_some()
+        );
+        assert!(Message::parse("<script>alert(1)</script>").is_some());
+        assert!(Message::parse(&"x".repeat(1024)).is_some());
+        assert!(Message::parse(&"x".repeat(1025)).is_none());
+        assert!(Message::parse("a\nb").is_none());
+    }
+
+    #[test]
+    fn product_names_are_snake_case() {
+        assert!(ProductName::parse("br_ofda").is_some());
+        assert!(ProductName::parse("BR_OFDA").is_none());
+        assert!(ProductName::parse("br-ofda").is_none());
+    }
+}

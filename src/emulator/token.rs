@@ -1,0 +1,240 @@
+//! `POST /api/token/`: checks the body as Belvo does and returns `{access, refresh}` HS512 JWTs
+//! with the claims shown in the OFDA guide.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use secrecy::ExposeSecret;
+use serde_json::json;
+use subtle::ConstantTimeEq;
+
+use super::Emulator;
+use crate::belvo::types::{TokenRequest, TokenResponse};
+use crate::config::products::{CONSENT_PERMISSIONS, MAX_PURPOSE};
+use crate::domain::country::{Country, Resource};
+use crate::domain::tax_id::{Cnpj, Cpf};
+
+const ACCESS_TTL_SECS: u64 = 10 * 60;
+const REFRESH_TTL_SECS: u64 = 24 * 3600;
+const KNOWN_SCOPES: &[&str] = &[
+    "read_institutions",
+    "write_links",
+    "read_consents",
+    "write_consents",
+    "write_consent_callback",
+    "delete_consents",
+];
+
+/// Belvo's error body: a list of `{request_id, code, message, field?}`.
+fn belvo_error(status: u16, code: &str, message: &str, field: Option<&str>) -> HttpResponse {
+    let status = actix_web::http::StatusCode::from_u16(status).expect("valid status");
+    let mut error = json!({
+        "request_id": uuid::Uuid::new_v4().simple().to_string(),
+        "code": code,
+        "message": message,
+    });
+    if let Some(field) = field {
+        error["field"] = field.into();
+    }
+    HttpResponse::build(status).json(vec![error])
+}
+
+pub async fn create(emulator: web::Data<Emulator>, body: web::Bytes) -> HttpResponse {
+    let request: TokenRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return belvo_error(400, "invalid", &format!("Invalid request body: {e}"), None),
+    };
+    let id_ok: bool = request
+        .id
+        .as_bytes()
+        .ct_eq(emulator.secret_id.expose_secret().as_bytes())
+        .into();
+    let password_ok: bool = request
+        .password
+        .as_bytes()
+        .ct_eq(emulator.secret_password.expose_secret().as_bytes())
+        .into();
+    if !(id_ok && password_ok) {
+        return belvo_error(401, "authentication_failed", "Invalid credentials", None);
+    }
+    if let Err((field, message)) = check(&request) {
+        return belvo_error(400, "invalid", &message, Some(field));
+    }
+    let access = sign(&emulator, &request, "access", ACCESS_TTL_SECS);
+    let refresh = sign(&emulator, &request, "refresh", REFRESH_TTL_SECS);
+    let mut stored = request;
+    stored.password = String::new();
+    emulator.tokens().insert(access.1.clone(), stored);
+    HttpResponse::Ok().json(TokenResponse {
+        access: access.0,
+        refresh: refresh.0,
+    })
+}
+
+/// Belvo's checks on the token body, as the guides state them.
+fn check(request: &TokenRequest) -> Result<(), (&'static str, String)> {
+    let scopes: Vec<&str> = request.scopes.split(',').map(str::trim).collect();
+    for scope in &scopes {
+        if !KNOWN_SCOPES.contains(scope) {
+            return Err(("scopes", format!("Unknown scope {scope}")));
+        }
+    }
+    if !scopes.contains(&"read_institutions") || !scopes.contains(&"write_links") {
+        return Err((
+            "scopes",
+            "read_institutions and write_links are required".into(),
+        ));
+    }
+    if request.fetch_resources.is_empty() {
+        return Err(("fetch_resources", "This field is required.".into()));
+    }
+    let open_finance = request.widget.openfinance_feature.is_some();
+    let mut resources = Vec::new();
+    for raw in &request.fetch_resources {
+        resources.push(Resource::parse(raw).ok_or_else(|| {
+            (
+                "fetch_resources",
+                format!("\"{raw}\" is not a valid choice."),
+            )
+        })?);
+    }
+    // Some country must offer every resource requested together.
+    let fits = Country::ALL
+        .iter()
+        .any(|c| resources.iter().all(|r| r.available_in(*c, open_finance)));
+    if !fits {
+        return Err((
+            "fetch_resources",
+            "These resources are not available together in any country.".into(),
+        ));
+    }
+    let urls = &request.widget.callback_urls;
+    for (name, value) in [
+        ("success", &urls.success),
+        ("exit", &urls.exit),
+        ("event", &urls.event),
+    ] {
+        if url::Url::parse(value).is_err() {
+            return Err(("widget.callback_urls", format!("{name} is not a valid URL")));
+        }
+    }
+    if let Some(purpose) = &request.widget.purpose {
+        if purpose.chars().count() > MAX_PURPOSE {
+            return Err((
+                "widget.purpose",
+                format!("Ensure this field has no more than {MAX_PURPOSE} characters."),
+            ));
+        }
+    }
+    if open_finance {
+        check_consent(request)?;
+    }
+    Ok(())
+}
+
+fn check_consent(request: &TokenRequest) -> Result<(), (&'static str, String)> {
+    let consent = request.widget.consent.as_ref().ok_or((
+        "widget.consent",
+        "This field is required for open finance.".to_owned(),
+    ))?;
+    if url::Url::parse(&consent.terms_and_conditions_url).is_err() {
+        return Err((
+            "widget.consent.terms_and_conditions_url",
+            "Enter a valid URL.".into(),
+        ));
+    }
+    if consent.permissions.is_empty()
+        || consent
+            .permissions
+            .iter()
+            .any(|p| !CONSENT_PERMISSIONS.contains(&p.as_str()))
+    {
+        return Err(("widget.consent.permissions", "Invalid permissions.".into()));
+    }
+    if consent.identification_info.is_empty() {
+        return Err((
+            "widget.consent.identification_info",
+            "This field is required.".into(),
+        ));
+    }
+    for info in &consent.identification_info {
+        let valid = match info.kind.as_str() {
+            "CPF" => Cpf::parse(&info.number).is_some(),
+            "CNPJ" => Cnpj::parse(&info.number).is_some(),
+            _ => false,
+        };
+        if !valid || info.name.trim().is_empty() {
+            return Err((
+                "widget.consent.identification_info",
+                "Invalid identification.".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Signs a token with the OFDA guide's claims; returns it with its `jti`.
+fn sign(emulator: &Emulator, request: &TokenRequest, kind: &str, ttl: u64) -> (String, String) {
+    let now = jsonwebtoken::get_current_timestamp();
+    let jti = uuid::Uuid::new_v4().simple().to_string();
+    let claims = json!({
+        "token_type": kind,
+        "exp": now + ttl,
+        "iat": now,
+        "jti": jti,
+        "user_id": "6e9be884-4781-4143-b673-aca02475ee8c",
+        "organization_name": "belvo-bff emulator",
+        "organization_id": "6e9be884-4781-4143-b673-aca02475ee8c",
+        "scopes": request.scopes.split(',').collect::<Vec<_>>(),
+        "environment": "sandbox",
+        "api_url": "emulator",
+        "credentials_storage": request.credentials_storage.clone().unwrap_or_else(|| "30d".into()),
+        "stale_in": request.stale_in.clone().unwrap_or_else(|| "365d".into()),
+        "fetch_resources": request.fetch_resources,
+        "iss": "emulator",
+    });
+    let token = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS512),
+        &claims,
+        &EncodingKey::from_secret(&emulator.signing_key),
+    )
+    .expect("HS512 signing cannot fail");
+    (token, jti)
+}
+
+/// `GET /_emulator/tokens/{jti}`: the token request received (without the password), for tools
+/// and tests to see exactly what Belvo would have been sent. Basic auth like the API.
+pub async fn show(
+    emulator: web::Data<Emulator>,
+    req: HttpRequest,
+    jti: web::Path<String>,
+) -> HttpResponse {
+    if !basic_auth_ok(&emulator, &req) {
+        return belvo_error(401, "authentication_failed", "Invalid credentials", None);
+    }
+    match emulator.tokens().get(jti.as_str()) {
+        Some(request) => HttpResponse::Ok().json(request),
+        None => belvo_error(404, "not_found", "Not found.", None),
+    }
+}
+
+/// HTTP Basic `secret_id:secret_password`, as Belvo's API.
+fn basic_auth_ok(emulator: &Emulator, req: &HttpRequest) -> bool {
+    use base64::Engine;
+    let Some(encoded) = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+    else {
+        return false;
+    };
+    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else {
+        return false;
+    };
+    let expected = format!(
+        "{}:{}",
+        emulator.secret_id.expose_secret(),
+        emulator.secret_password.expose_secret()
+    );
+    decoded.ct_eq(expected.as_bytes()).into()
+}

@@ -1,0 +1,147 @@
+//! One JSON error body for every failure: `{"error": {"code", "message", "request_id"}}`.
+//! Handlers return [`ApiError`]; extractor errors are routed through it too (see `startup`).
+//! 5xx details go to the log only.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+use crate::belvo::BelvoError;
+use crate::store::StoreError;
+
+tokio::task_local! {
+    /// The current request's id, set by the request-id middleware for error bodies.
+    pub static REQUEST_ID: String;
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    /// Stable snake_case code clients can branch on.
+    pub code: &'static str,
+    /// A sentence for the developer reading it; never internals.
+    pub message: String,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: Inner<'a>,
+}
+
+#[derive(Serialize)]
+struct Inner<'a> {
+    code: &'a str,
+    message: &'a str,
+    request_id: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    /// A 500 whose cause is logged here and never shown.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(%cause, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "something went wrong on our side; the request id helps us find it",
+        )
+    }
+}
+
+/// The id of the request being served (empty outside one).
+pub fn current_request_id() -> String {
+    REQUEST_ID.try_with(Clone::clone).unwrap_or_default()
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status);
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.insert_header(("Retry-After", "1"));
+        }
+        response.json(Body {
+            error: Inner {
+                code: self.code,
+                message: &self.message,
+                request_id: current_request_id(),
+            },
+        })
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(cause) => {
+                tracing::warn!(%cause, "store unavailable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store_unavailable",
+                    "storage is briefly unavailable; retry shortly",
+                )
+            }
+            StoreError::Corrupt(e) => Self::internal(e),
+        }
+    }
+}
+
+impl From<BelvoError> for ApiError {
+    fn from(e: BelvoError) -> Self {
+        tracing::warn!(error = %e, "belvo call failed");
+        match e {
+            BelvoError::Timeout(_) => Self::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "belvo_timeout",
+                "Belvo did not answer in time; retry shortly",
+            ),
+            BelvoError::Unreachable(_) | BelvoError::BadResponse(_) => Self::new(
+                StatusCode::BAD_GATEWAY,
+                "belvo_unavailable",
+                "Belvo could not be reached; retry shortly",
+            ),
+            BelvoError::Unauthorized => Self::new(
+                StatusCode::BAD_GATEWAY,
+                "belvo_misconfigured",
+                "the server's Belvo credentials were refused",
+            ),
+            BelvoError::Rejected { code, .. } => Self::new(
+                StatusCode::BAD_GATEWAY,
+                "belvo_rejected",
+                format!("Belvo rejected the request ({code})"),
+            ),
+        }
+    }
+}

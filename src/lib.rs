@@ -1,0 +1,16 @@
+//! belvo-bff: a backend-for-frontend between mobile apps and Belvo's hosted widget.
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod belvo;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod emulator;
+pub mod error;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod store;
+pub mod telemetry;
+pub mod widget;

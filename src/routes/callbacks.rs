@@ -1,0 +1,169 @@
+//! `GET /callbacks/{session_id}/{kind}`: where the hosted widget sends the webview (SPEC §5).
+//! Validates Belvo's query string, records the event in one store round trip, then sends the
+//! webview back to the app's configured deeplink (never a URL from the request) or, with
+//! `?format=html` or a platform without a deeplink, shows a result page.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+
+use super::pages::html;
+use crate::domain::callback::{CallbackEvent, CallbackKind};
+use crate::domain::explanation::{explain, Explanation, Lang};
+use crate::domain::ids::{Platform, SessionId};
+use crate::domain::session::{Applied, Status};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::widget::record_event;
+
+#[derive(Template)]
+#[template(path = "callback_result.html")]
+struct ResultPage<'a> {
+    kind: &'a str,
+    status: &'a str,
+    headline: &'a str,
+    detail: Option<String>,
+    explanation: Option<Explanation>,
+    session_id: String,
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    status: u16,
+    title: &'a str,
+    message: &'a str,
+}
+
+pub async fn callback(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+) -> HttpResponse {
+    match handle(&state, &path.0, &path.1, &req).await {
+        Ok(response) => response,
+        Err(e) if wants_html(&req) => html(
+            e.status,
+            &ErrorPage {
+                status: e.status.as_u16(),
+                title: e.status.canonical_reason().unwrap_or("Error"),
+                message: &e.message,
+            },
+        ),
+        Err(e) => actix_web::ResponseError::error_response(&e),
+    }
+}
+
+async fn handle(
+    state: &AppState,
+    raw_id: &str,
+    raw_kind: &str,
+    req: &HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let not_found = || ApiError::not_found("widget session");
+    let kind = CallbackKind::parse(raw_kind).ok_or_else(not_found)?;
+    let id = SessionId::parse(raw_id).ok_or_else(not_found)?;
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
+        .map_err(|_| ApiError::bad_request("invalid_callback", "the query string is not valid"))?;
+    let event = CallbackEvent::parse(kind, &pairs)
+        .map_err(|e| ApiError::bad_request("invalid_callback", e.to_string()))?;
+    let applied = record_event(state, &id, &event, "callback").await?;
+    let (status, platform) = match applied.state() {
+        Some(s) => s,
+        None if applied == Applied::Expired => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "session_expired",
+                "this widget session has expired; start again from the app",
+            ))
+        }
+        None => return Err(not_found()),
+    };
+    let html_requested = pairs.iter().any(|(k, v)| k == "format" && v == "html");
+    let deeplink = state.settings.app.deeplink_base.get(platform.as_str());
+    match deeplink {
+        Some(base) if !html_requested => Ok(redirect(base, &event, &id, status)),
+        _ => Ok(result_page(&event, &id, status, platform, req)),
+    }
+}
+
+/// `{deeplink_base}/belvo/{kind}?session_id=..&status=..`: only configured values and our own.
+fn redirect(base: &str, event: &CallbackEvent, id: &SessionId, status: Status) -> HttpResponse {
+    let separator = if base.ends_with('/') { "" } else { "/" };
+    let location = format!(
+        "{base}{separator}belvo/{}?session_id={id}&status={}",
+        event.kind(),
+        status.as_str()
+    );
+    HttpResponse::Found()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}
+
+fn result_page(
+    event: &CallbackEvent,
+    id: &SessionId,
+    status: Status,
+    _platform: Platform,
+    req: &HttpRequest,
+) -> HttpResponse {
+    let lang = Lang::from_accept_language(
+        req.headers()
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let (headline, detail, code) = match event {
+        CallbackEvent::Success { institution, .. } => (
+            "Account connected",
+            Some(format!("Connected through {institution}.")),
+            None,
+        ),
+        CallbackEvent::Exit {
+            last_encountered_error_code,
+            last_encountered_error_message,
+            ..
+        } => (
+            "Connection closed",
+            last_encountered_error_message
+                .as_ref()
+                .map(|m| m.as_str().to_owned()),
+            last_encountered_error_code.as_ref().map(|c| c.as_str()),
+        ),
+        CallbackEvent::Error {
+            error,
+            error_message,
+        } => (
+            "The connection failed",
+            error_message.as_ref().map(|m| m.as_str().to_owned()),
+            Some(error.as_str()),
+        ),
+        CallbackEvent::Warning {
+            warning,
+            warning_message,
+        } => (
+            "Notice from the widget",
+            warning_message.as_ref().map(|m| m.as_str().to_owned()),
+            Some(warning.as_str()),
+        ),
+    };
+    html(
+        StatusCode::OK,
+        &ResultPage {
+            kind: event.kind(),
+            status: status.as_str(),
+            headline,
+            detail,
+            explanation: code.map(|c| explain(c, lang)),
+            session_id: id.to_string(),
+        },
+    )
+}
+
+fn wants_html(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"))
+        || req.query_string().contains("format=html")
+}

@@ -1,0 +1,28 @@
+//! HTTP routes: thin (extract → call the service/store → respond).
+
+mod callbacks;
+mod health;
+mod pages;
+mod widget_sessions;
+
+use actix_web::web;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(health::healthz))
+        .route("/readyz", web::get().to(health::readyz))
+        .route("/", web::get().to(pages::index))
+        .route("/static/style.css", web::get().to(pages::stylesheet))
+        .route(
+            "/callbacks/{session_id}/{kind}",
+            web::get().to(callbacks::callback),
+        )
+        .service(
+            web::scope("/v1/widget-sessions")
+                .route("", web::post().to(widget_sessions::create))
+                .route("/{session_id}", web::get().to(widget_sessions::show))
+                .route(
+                    "/{session_id}/events",
+                    web::post().to(widget_sessions::post_event),
+                ),
+        );
+}

@@ -1,0 +1,32 @@
+//! The mobile API for widget sessions (SPEC §4).
+
+mod create;
+mod events;
+mod show;
+mod view;
+
+pub use create::create;
+pub use events::post_event;
+pub use show::show;
+
+use crate::auth::AppUser;
+use crate::domain::ids::SessionId;
+use crate::domain::session::Session;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Loads a session the caller owns; anything else (unknown, malformed, someone else's) is 404,
+/// so ids cannot be probed.
+async fn owned_session(
+    state: &AppState,
+    user: &AppUser,
+    raw_id: &str,
+) -> Result<Session, ApiError> {
+    let not_found = || ApiError::not_found("session");
+    let id = SessionId::parse(raw_id).ok_or_else(not_found)?;
+    let session = state.store.session(&id).await?.ok_or_else(not_found)?;
+    if session.record.owner != user.external_id {
+        return Err(not_found());
+    }
+    Ok(session)
+}

@@ -1,0 +1,217 @@
+//! One place turns [`Settings`] into a running server; `main` and the tests both go through it.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{from_fn, DefaultHeaders, Next};
+use actix_web::{web, App, HttpMessage, HttpResponse, HttpServer};
+use tracing_actix_web::{RequestId, TracingLogger};
+
+use crate::auth::AppJwtVerifier;
+use crate::belvo::BelvoClient;
+use crate::config::{BelvoEnvironment, Settings};
+use crate::emulator::Emulator;
+use crate::error::{ApiError, REQUEST_ID};
+use crate::state::AppState;
+use crate::store::{DynStore, Keys, MemoryStore, RedisStore, Retention};
+use crate::widget::branding::ConfigBranding;
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Binds the listener, connects the store, and builds the server (not yet running).
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot listen on {}:{}: {e}",
+                    settings.server.host,
+                    settings.server.port
+                )
+            })?;
+        let port = listener.local_addr()?.port();
+        let store = connect_store(&settings).await?;
+        let state = build_state(settings, store, port)?;
+        let server = serve(listener, state)?;
+        Ok(Self { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Runs until SIGINT/SIGTERM, then drains in-flight requests.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+async fn connect_store(settings: &Settings) -> anyhow::Result<DynStore> {
+    let retention = Retention {
+        session_ttl: settings.store.session_ttl,
+    };
+    if settings.store.redis_url.is_empty() {
+        return Ok(Arc::new(MemoryStore::new(retention)));
+    }
+    let store = RedisStore::connect(
+        &settings.store.redis_url,
+        Keys::new(&settings.store.key_prefix),
+        retention,
+        settings.store.timeout,
+    )
+    .await?;
+    Ok(Arc::new(store))
+}
+
+fn build_state(settings: Settings, store: DynStore, port: u16) -> anyhow::Result<AppState> {
+    let host = match settings.server.host.as_str() {
+        "0.0.0.0" | "::" | "[::]" => "127.0.0.1",
+        h => h,
+    };
+    let local_base = format!("http://{host}:{port}");
+    let public_base_url = if settings.server.public_base_url.is_empty() {
+        local_base.clone()
+    } else {
+        settings
+            .server
+            .public_base_url
+            .trim_end_matches('/')
+            .to_owned()
+    };
+    // Embedded: the BFF's own client calls the emulator mounted on this server, over HTTP.
+    let belvo_base = settings
+        .belvo_base_url()
+        .unwrap_or_else(|| format!("{local_base}/emulator"));
+    let widget_url = settings
+        .widget_url()
+        .unwrap_or_else(|| format!("{public_base_url}/emulator/widget/"));
+    let belvo = BelvoClient::new(
+        &belvo_base,
+        settings.belvo.timeout,
+        settings.secrets.belvo_secret_id.clone(),
+        settings.secrets.belvo_secret_password.clone(),
+    );
+    let app_jwt = AppJwtVerifier::from_settings(&settings)?;
+    Ok(AppState {
+        branding: Arc::new(ConfigBranding::new(&settings.products)),
+        settings: Arc::new(settings),
+        store,
+        belvo,
+        app_jwt,
+        public_base_url,
+        widget_url,
+    })
+}
+
+fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
+    let settings = state.settings.clone();
+    let emulator = (settings.belvo.environment == BelvoEnvironment::Embedded).then(|| {
+        web::Data::new(Emulator::new(
+            settings.secrets.belvo_secret_id.clone(),
+            settings.secrets.belvo_secret_password.clone(),
+        ))
+    });
+    let state = web::Data::new(state);
+    let json_limit = settings.server.json_limit;
+    let mut server = HttpServer::new(move || {
+        let mut app = App::new()
+            .wrap(
+                DefaultHeaders::new()
+                    .add(("X-Content-Type-Options", "nosniff"))
+                    .add(("Referrer-Policy", "no-referrer"))
+                    .add(("X-Frame-Options", "DENY")),
+            )
+            .wrap(from_fn(request_id_scope))
+            .wrap(TracingLogger::default())
+            .app_data(state.clone())
+            .app_data(json_config(json_limit))
+            .app_data(query_config())
+            .app_data(path_config())
+            .configure(crate::routes::configure)
+            .default_service(web::to(not_found));
+        if let Some(emulator) = &emulator {
+            app = app.service(
+                web::scope("/emulator")
+                    .app_data(emulator.clone())
+                    .configure(crate::emulator::configure),
+            );
+        }
+        app
+    })
+    .shutdown_timeout(30)
+    .listen(listener)?;
+    if settings.server.workers > 0 {
+        server = server.workers(settings.server.workers);
+    }
+    Ok(server.run())
+}
+
+/// Makes the request id available to error bodies and sends it back as `X-Request-Id`.
+async fn request_id_scope(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let id = req
+        .extensions()
+        .get::<RequestId>()
+        .map(|id| id.to_string())
+        .unwrap_or_default();
+    let mut response = REQUEST_ID.scope(id.clone(), next.call(req)).await?;
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&id) {
+        response.headers_mut().insert(
+            actix_web::http::header::HeaderName::from_static("x-request-id"),
+            value,
+        );
+    }
+    Ok(response)
+}
+
+async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::not_found("route"))
+}
+
+fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(limit)
+        .error_handler(|err, _req| {
+            use actix_web::error::JsonPayloadError;
+            let api = match &err {
+                JsonPayloadError::OverflowKnownLength { .. }
+                | JsonPayloadError::Overflow { .. } => ApiError::new(
+                    actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "the request body is too large",
+                ),
+                JsonPayloadError::ContentType => ApiError::new(
+                    actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    "send JSON with Content-Type: application/json",
+                ),
+                JsonPayloadError::Deserialize(e) => ApiError::bad_request(
+                    "invalid_json",
+                    format!("the JSON body is not valid: {e}"),
+                ),
+                _ => ApiError::bad_request("invalid_json", "the JSON body could not be read"),
+            };
+            api.into()
+        })
+}
+
+fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _req| {
+        ApiError::bad_request(
+            "invalid_query",
+            format!("the query string is not valid: {err}"),
+        )
+        .into()
+    })
+}
+
+fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|_err, _req| ApiError::not_found("resource").into())
+}

@@ -1,0 +1,35 @@
+//! What every handler shares: settings, store, Belvo client, verifiers, providers.
+
+use std::sync::Arc;
+
+use crate::auth::AppJwtVerifier;
+use crate::belvo::types::CallbackUrls;
+use crate::belvo::BelvoClient;
+use crate::config::Settings;
+use crate::domain::ids::SessionId;
+use crate::store::DynStore;
+use crate::widget::branding::BrandingProvider;
+
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub store: DynStore,
+    pub belvo: BelvoClient,
+    pub app_jwt: AppJwtVerifier,
+    pub branding: Arc<dyn BrandingProvider>,
+    /// Base of this server's public URLs (no trailing slash).
+    pub public_base_url: String,
+    /// The hosted widget's URL.
+    pub widget_url: String,
+}
+
+impl AppState {
+    /// `{public_base_url}/callbacks/{id}/{success|exit|event}`, as given to Belvo.
+    pub fn callback_urls(&self, id: &SessionId) -> CallbackUrls {
+        let base = format!("{}/callbacks/{id}", self.public_base_url);
+        CallbackUrls {
+            success: format!("{base}/success"),
+            exit: format!("{base}/exit"),
+            event: format!("{base}/event"),
+        }
+    }
+}

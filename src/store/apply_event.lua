@@ -1,0 +1,66 @@
+-- Applies one widget callback event to a session, atomically (SPEC §5).
+-- Mirrors `MemoryStore::apply`; both run the same tests.
+--
+-- KEYS[1] session hash   KEYS[2] timeline list   KEYS[3] link index (only for a success)
+-- ARGV: fingerprint, now_ms, outcome ("" = none), warning json ("" = none),
+--       timeline entry json without its closing brace, channel, session id,
+--       max events, max warnings, number of field pairs, field, value, ...
+local session, timeline = KEYS[1], KEYS[2]
+local fingerprint, now, outcome, warning = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local entry, channel, session_id = ARGV[5], ARGV[6], ARGV[7]
+local max_events, max_warnings, nfields = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
+
+local state = redis.call('HMGET', session, 'status', 'deadline', 'event_count', 'platform')
+local status = state[1]
+if not status then
+  return {'missing', ''}
+end
+if status == 'pending' and now > tonumber(state[2]) then
+  return {'expired', status}
+end
+if redis.call('HEXISTS', session, 'seen:' .. fingerprint) == 1 then
+  redis.call('HINCRBY', session, 'replays', 1)
+  return {'replay', status, 0, state[4]}
+end
+
+local changed = 0
+if outcome ~= '' then
+  -- The first terminal event wins; later ones are kept in the timeline only.
+  if status == 'pending' then
+    status = outcome
+    redis.call('HSET', session, 'status', outcome, 'updated_at', now)
+    for i = 0, nfields - 1 do
+      redis.call('HSET', session, ARGV[11 + 2 * i], ARGV[12 + 2 * i])
+    end
+    if KEYS[3] then
+      redis.call('SET', KEYS[3], session_id, 'PX', math.max(redis.call('PTTL', session), 1))
+    end
+    changed = 1
+  end
+elseif warning ~= '' then
+  local warnings = redis.call('HGET', session, 'warnings')
+  if #cjson.decode(warnings) < max_warnings then
+    if warnings == '[]' then
+      warnings = '[' .. warning .. ']'
+    else
+      warnings = string.sub(warnings, 1, -2) .. ',' .. warning .. ']'
+    end
+    redis.call('HSET', session, 'warnings', warnings, 'updated_at', now)
+    changed = 1
+  end
+end
+
+if (tonumber(state[3]) or 0) < max_events then
+  local effect = 'ignored'
+  if changed == 1 then effect = 'applied' end
+  redis.call('HSET', session, 'seen:' .. fingerprint, now)
+  redis.call('HINCRBY', session, 'event_count', 1)
+  redis.call('RPUSH', timeline, entry .. ',"effect":"' .. effect .. '"}')
+  local ttl = redis.call('PTTL', session)
+  if ttl > 0 then
+    redis.call('PEXPIRE', timeline, ttl)
+  end
+end
+
+redis.call('PUBLISH', channel, session_id)
+return {'recorded', status, changed, state[4]}

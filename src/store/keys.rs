@@ -1,0 +1,51 @@
+//! Every Redis key name, in one place. Keys of one session share a cluster hash tag
+//! (`{s:<id>}`) so the callback script touches a single slot.
+
+use crate::domain::ids::{LinkId, SessionId};
+
+#[derive(Debug, Clone)]
+pub struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    pub fn new(prefix: &str) -> Self {
+        Self {
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    /// Hash holding the session's fields.
+    pub fn session(&self, id: &SessionId) -> String {
+        format!("{}:{{s:{id}}}:session", self.prefix)
+    }
+
+    /// List holding the session's timeline.
+    pub fn timeline(&self, id: &SessionId) -> String {
+        format!("{}:{{s:{id}}}:timeline", self.prefix)
+    }
+
+    /// String holding the id of the session a link was created in.
+    pub fn link(&self, link: &LinkId) -> String {
+        format!("{}:{{l:{link}}}:session", self.prefix)
+    }
+
+    /// Pub/sub channel announcing changed sessions.
+    pub fn events_channel(&self) -> String {
+        format!("{}:session-events", self.prefix)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_keys_share_a_hash_tag() {
+        let keys = Keys::new("bff");
+        let id = SessionId::generate();
+        let tag = |k: &str| k[k.find('{').unwrap()..=k.find('}').unwrap()].to_owned();
+        assert_eq!(tag(&keys.session(&id)), tag(&keys.timeline(&id)));
+        assert!(keys.session(&id).starts_with("bff:"));
+    }
+}

@@ -1,0 +1,66 @@
+//! Where sessions live: one trait, a Redis implementation and an in-memory one that behave the
+//! same (both run the same test suite in `tests/store.rs`).
+
+mod keys;
+mod memory;
+mod redis;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tokio::sync::broadcast;
+
+use crate::domain::ids::SessionId;
+use crate::domain::session::{Applied, CorruptSession, NewSession, Session, Transition};
+
+pub use self::memory::MemoryStore;
+pub use self::redis::RedisStore;
+pub use keys::Keys;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The backing store did not answer (down, timed out, failing over): retry later, answer 503.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Corrupt(#[from] CorruptSession),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// How long stored records live.
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    /// A session record (and its timeline and link index) lives this long after creation.
+    pub session_ttl: std::time::Duration,
+}
+
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    /// Records a new, pending session.
+    async fn create_session(&self, session: &NewSession) -> StoreResult<()>;
+
+    /// Reads a session back, `None` when unknown or expired.
+    async fn session(&self, id: &SessionId) -> StoreResult<Option<Session>>;
+
+    /// Applies one callback event atomically, in a single round trip: the first terminal event
+    /// wins, replays are counted once, and the change is published to every replica.
+    async fn apply(&self, id: &SessionId, transition: &Transition) -> StoreResult<Applied>;
+
+    /// The session's timeline, oldest first (each entry a JSON object with `kind`, `at`, `effect`).
+    async fn timeline(&self, id: &SessionId) -> StoreResult<Vec<serde_json::Value>>;
+
+    /// Which session a link was created in.
+    async fn session_for_link(
+        &self,
+        link: &crate::domain::ids::LinkId,
+    ) -> StoreResult<Option<SessionId>>;
+
+    /// Whether the store answers right now (readiness).
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Session ids whose state changed, from this replica or any other.
+    fn subscribe(&self) -> broadcast::Receiver<SessionId>;
+}
+
+pub type DynStore = Arc<dyn SessionStore>;

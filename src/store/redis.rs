@@ -1,0 +1,229 @@
+//! Redis implementation: a connection manager for commands, one pub/sub connection per
+//! replica for change notifications, a Lua script for the callback transition.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, Script};
+use tokio::sync::broadcast;
+
+use super::{Keys, Retention, SessionStore, StoreError, StoreResult};
+use crate::domain::ids::{LinkId, Platform, SessionId};
+use crate::domain::session::{
+    Applied, CorruptSession, NewSession, Session, Status, Transition, MAX_EVENTS, MAX_WARNINGS,
+};
+
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: ConnectionManager,
+    keys: Keys,
+    retention: Retention,
+    timeout: Duration,
+    apply_script: Script,
+    changes: broadcast::Sender<SessionId>,
+}
+
+impl From<redis::RedisError> for StoreError {
+    fn from(e: redis::RedisError) -> Self {
+        StoreError::Unavailable(e.to_string())
+    }
+}
+
+impl RedisStore {
+    /// Connects to `url`, failing with a clear error if Redis cannot be reached within `timeout`.
+    pub async fn connect(
+        url: &str,
+        keys: Keys,
+        retention: Retention,
+        timeout: Duration,
+    ) -> anyhow::Result<Self> {
+        let client = redis::Client::open(url)
+            .map_err(|e| anyhow::anyhow!("store.redis_url is not a Redis URL: {e}"))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(timeout)
+            .set_response_timeout(timeout)
+            .set_number_of_retries(2)
+            .set_max_delay(500);
+        let conn = tokio::time::timeout(
+            timeout * 3,
+            ConnectionManager::new_with_config(client.clone(), config),
+        )
+        .await
+        .map_err(|_| anyhow::anyhow!("Redis did not answer within {timeout:?}"))?
+        .map_err(|e| anyhow::anyhow!("cannot connect to Redis: {e}"))?;
+        let (changes, _) = broadcast::channel(1024);
+        tokio::spawn(forward_notifications(
+            client,
+            keys.events_channel(),
+            changes.downgrade(),
+        ));
+        Ok(Self {
+            conn,
+            keys,
+            retention,
+            timeout,
+            apply_script: Script::new(include_str!("apply_event.lua")),
+            changes,
+        })
+    }
+
+    /// Runs one Redis operation with the store's timeout; any failure means "unavailable".
+    async fn run<T>(&self, op: impl Future<Output = redis::RedisResult<T>>) -> StoreResult<T> {
+        match tokio::time::timeout(self.timeout, op).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "redis command failed");
+                Err(e.into())
+            }
+            Err(_) => {
+                tracing::warn!(timeout = ?self.timeout, "redis command timed out");
+                Err(StoreError::Unavailable("timed out".into()))
+            }
+        }
+    }
+}
+
+/// Keeps a pub/sub subscription open (reconnecting as needed) and forwards each announced
+/// session id to this replica's waiters. Stops once the store is dropped.
+async fn forward_notifications(
+    client: redis::Client,
+    channel: String,
+    changes: broadcast::WeakSender<SessionId>,
+) {
+    while changes.strong_count() > 0 {
+        match client.get_async_pubsub().await {
+            Ok(mut pubsub) => match pubsub.subscribe(&channel).await {
+                Ok(()) => {
+                    let mut messages = pubsub.on_message();
+                    while let Some(msg) = messages.next().await {
+                        let payload: String = msg.get_payload().unwrap_or_default();
+                        let Some(sender) = changes.upgrade() else {
+                            return;
+                        };
+                        if let Some(id) = SessionId::parse(&payload) {
+                            let _ = sender.send(id);
+                        }
+                    }
+                    tracing::warn!("redis pub/sub connection closed; reconnecting");
+                }
+                Err(e) => tracing::warn!(error = %e, "redis subscribe failed"),
+            },
+            Err(e) => tracing::debug!(error = %e, "redis pub/sub connect failed"),
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[async_trait]
+impl SessionStore for RedisStore {
+    async fn create_session(&self, session: &NewSession) -> StoreResult<()> {
+        let key = self.keys.session(&session.id);
+        let ttl = self.retention.session_ttl.as_millis() as i64;
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .hset_multiple(&key, &session.to_fields())
+            .ignore()
+            .pexpire(&key, ttl)
+            .ignore();
+        let mut conn = self.conn.clone();
+        self.run(pipe.query_async::<()>(&mut conn)).await
+    }
+
+    async fn session(&self, id: &SessionId) -> StoreResult<Option<Session>> {
+        let mut conn = self.conn.clone();
+        let fields: HashMap<String, String> = self.run(conn.hgetall(self.keys.session(id))).await?;
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Session::from_fields(&fields)?))
+    }
+
+    async fn apply(&self, id: &SessionId, t: &Transition) -> StoreResult<Applied> {
+        let entry = t.timeline_entry.to_string();
+        let mut invocation = self.apply_script.prepare_invoke();
+        invocation
+            .key(self.keys.session(id))
+            .key(self.keys.timeline(id));
+        if let Some(link) = &t.link {
+            invocation.key(self.keys.link(link));
+        }
+        invocation
+            .arg(&t.fingerprint)
+            .arg(t.now)
+            .arg(t.outcome.map(Status::as_str).unwrap_or(""))
+            .arg(t.warning.as_deref().unwrap_or(""))
+            .arg(&entry[..entry.len() - 1])
+            .arg(self.keys.events_channel())
+            .arg(id.to_string())
+            .arg(MAX_EVENTS)
+            .arg(MAX_WARNINGS)
+            .arg(t.fields.len());
+        for (field, value) in &t.fields {
+            invocation.arg(*field).arg(value);
+        }
+        let mut conn = self.conn.clone();
+        let reply: Vec<redis::Value> = self.run(invocation.invoke_async(&mut conn)).await?;
+        parse_applied(&reply)
+    }
+
+    async fn timeline(&self, id: &SessionId) -> StoreResult<Vec<serde_json::Value>> {
+        let mut conn = self.conn.clone();
+        let raw: Vec<String> = self.run(conn.lrange(self.keys.timeline(id), 0, -1)).await?;
+        Ok(raw
+            .iter()
+            .filter_map(|e| serde_json::from_str(e).ok())
+            .collect())
+    }
+
+    async fn session_for_link(&self, link: &LinkId) -> StoreResult<Option<SessionId>> {
+        let mut conn = self.conn.clone();
+        let raw: Option<String> = self.run(conn.get(self.keys.link(link))).await?;
+        Ok(raw.and_then(|s| SessionId::parse(&s)))
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        let mut conn = self.conn.clone();
+        self.run(redis::cmd("PING").query_async::<String>(&mut conn))
+            .await
+            .map(|_| ())
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<SessionId> {
+        self.changes.subscribe()
+    }
+}
+
+fn parse_applied(reply: &[redis::Value]) -> StoreResult<Applied> {
+    let text = |i: usize| -> String {
+        reply
+            .get(i)
+            .and_then(|v| redis::from_redis_value::<String>(v).ok())
+            .unwrap_or_default()
+    };
+    let status = || {
+        serde_json::from_value::<Status>(serde_json::Value::String(text(1)))
+            .map_err(|_| StoreError::Corrupt(CorruptSession("status")))
+    };
+    let platform =
+        || Platform::parse(&text(3)).ok_or(StoreError::Corrupt(CorruptSession("platform")));
+    match text(0).as_str() {
+        "missing" => Ok(Applied::Missing),
+        "expired" => Ok(Applied::Expired),
+        "replay" => Ok(Applied::Replay {
+            status: status()?,
+            platform: platform()?,
+        }),
+        "recorded" => Ok(Applied::Recorded {
+            status: status()?,
+            platform: platform()?,
+            changed: text(2) == "1",
+        }),
+        other => Err(StoreError::Unavailable(format!(
+            "unexpected script reply {other:?}"
+        ))),
+    }
+}

@@ -1,0 +1,9 @@
+//! Opening widget sessions and recording what the widget reports: the service between the thin
+//! HTTP routes and the Belvo client / store adapters.
+
+pub mod branding;
+mod open;
+mod record;
+
+pub use open::{open_session, ConsentRequest, IdentificationRequest, OpenRequest, OpenedSession};
+pub use record::record_event;

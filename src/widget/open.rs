@@ -1,0 +1,333 @@
+//! `POST /v1/widget-sessions`: ask Belvo for a widget token with the product's preset, build the
+//! widget URL, remember the session.
+
+use actix_web::http::StatusCode;
+use serde::Deserialize;
+
+use crate::auth::AppUser;
+use crate::belvo::types::{CallbackUrls, Consent, IdentificationInfo, TokenRequest, WidgetConfig};
+use crate::config::{BelvoEnvironment, ProductSettings};
+use crate::domain::branding::Branding;
+use crate::domain::external_id::ExternalId;
+use crate::domain::ids::{AccessMode, Code, Platform, ProductName, SessionId};
+use crate::domain::session::{now_millis, NewSession};
+use crate::domain::tax_id::{Cnpj, Cpf};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// What the app asks for.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenRequest {
+    pub product: String,
+    pub platform: String,
+    #[serde(default)]
+    pub institutions: Option<Vec<String>>,
+    #[serde(default)]
+    pub access_mode: Option<AccessMode>,
+    #[serde(default)]
+    pub locale: Option<String>,
+    #[serde(default)]
+    pub consent: Option<ConsentRequest>,
+}
+
+/// The user's part of an OFDA consent: who they are, and optionally fewer permissions.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentRequest {
+    pub identification_info: Vec<IdentificationRequest>,
+    #[serde(default)]
+    pub permissions: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentificationRequest {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub number: String,
+    pub name: String,
+}
+
+impl std::fmt::Debug for IdentificationRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdentificationRequest")
+            .field("type", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+pub struct OpenedSession {
+    pub session: NewSession,
+    pub widget_url: String,
+    pub callback_urls: CallbackUrls,
+}
+
+const LOCALES: &[&str] = &["es", "en", "pt", "mx"];
+const MAX_INSTITUTIONS: usize = 20;
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::bad_request("invalid_request", message)
+}
+
+#[tracing::instrument(skip_all, fields(product = %request.product, session_id))]
+pub async fn open_session(
+    state: &AppState,
+    user: &AppUser,
+    request: OpenRequest,
+) -> Result<OpenedSession, ApiError> {
+    let product_name = ProductName::parse(&request.product)
+        .filter(|p| state.settings.products.contains_key(p))
+        .ok_or_else(|| {
+            let known: Vec<_> = state.settings.products.keys().map(|k| k.as_str()).collect();
+            ApiError::bad_request(
+                "unknown_product",
+                format!("product must be one of: {}", known.join(", ")),
+            )
+        })?;
+    let product = &state.settings.products[&product_name];
+    let platform = Platform::parse(&request.platform)
+        .ok_or_else(|| invalid("platform must be ios, android or web"))?;
+    let sandbox = state.settings.belvo.environment != BelvoEnvironment::Production;
+    let institutions =
+        narrow_institutions(product.institutions_for(sandbox), request.institutions)?;
+    let access_mode = request.access_mode.unwrap_or(product.access_mode);
+    let locale = match request.locale {
+        Some(l) if LOCALES.contains(&l.as_str()) => Some(l),
+        Some(_) => {
+            return Err(invalid(format!(
+                "locale must be one of {}",
+                LOCALES.join(", ")
+            )))
+        }
+        None => None,
+    };
+    let consent = consent_for(product, request.consent)?;
+
+    let id = SessionId::generate();
+    tracing::Span::current().record("session_id", tracing::field::display(id));
+    let callback_urls = state.callback_urls(&id);
+    let branding = state.branding.branding(&product_name).unwrap_or_default();
+    let token_request = token_request(
+        product,
+        branding,
+        callback_urls.clone(),
+        access_mode,
+        consent,
+    );
+    let token = state.belvo.widget_token(&token_request).await?;
+
+    let now = now_millis();
+    let session = NewSession {
+        id,
+        owner: user.external_id.clone(),
+        product: product_name,
+        platform,
+        institutions: institutions.clone(),
+        access_mode,
+        created_at: now,
+        token_expires_at: token.expires_at * 1000,
+        deadline: now + state.settings.sessions.pending_timeout.as_millis() as i64,
+    };
+    state.store.create_session(&session).await?;
+    let widget_url = widget_url(
+        &state.widget_url,
+        product,
+        &token.access,
+        locale.as_deref(),
+        &institutions,
+        access_mode,
+        &user.external_id,
+    );
+    tracing::info!(platform = platform.as_str(), "widget session opened");
+    Ok(OpenedSession {
+        session,
+        widget_url,
+        callback_urls,
+    })
+}
+
+/// Apps may narrow the product's institutions, never widen them.
+fn narrow_institutions(
+    allowed: &[String],
+    requested: Option<Vec<String>>,
+) -> Result<Vec<String>, ApiError> {
+    let Some(requested) = requested else {
+        return Ok(allowed.to_vec());
+    };
+    if requested.is_empty() || requested.len() > MAX_INSTITUTIONS {
+        return Err(invalid(format!(
+            "institutions must list 1 to {MAX_INSTITUTIONS} codes"
+        )));
+    }
+    for inst in &requested {
+        if Code::parse(inst).is_none() {
+            return Err(invalid("institutions must be Belvo institution codes"));
+        }
+        if !allowed.is_empty() && !allowed.contains(inst) {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "institution_not_allowed",
+                format!(
+                    "{inst} is not offered for this product (allowed: {})",
+                    allowed.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(requested)
+}
+
+/// The OFDA consent: the product's terms and permissions, the user's identification.
+fn consent_for(
+    product: &ProductSettings,
+    request: Option<ConsentRequest>,
+) -> Result<Option<Consent>, ApiError> {
+    let Some(of) = &product.open_finance else {
+        return match request {
+            Some(_) => Err(invalid("consent is only for open finance products")),
+            None => Ok(None),
+        };
+    };
+    let request = request.ok_or_else(|| {
+        invalid(
+            "consent.identification_info is required for open finance (the user's CPF and name)",
+        )
+    })?;
+    if request.identification_info.is_empty() || request.identification_info.len() > 2 {
+        return Err(invalid(
+            "consent.identification_info must have 1 or 2 entries",
+        ));
+    }
+    let mut identification_info = Vec::new();
+    for info in request.identification_info {
+        let number = match info.kind.as_str() {
+            "CPF" => Cpf::parse(&info.number).map(|c| c.as_str().to_owned()),
+            "CNPJ" => Cnpj::parse(&info.number).map(|c| c.as_str().to_owned()),
+            _ => {
+                return Err(invalid(
+                    "consent.identification_info.type must be CPF or CNPJ",
+                ))
+            }
+        }
+        .ok_or_else(|| {
+            invalid(format!(
+                "consent.identification_info: not a valid {}",
+                info.kind
+            ))
+        })?;
+        let name = info.name.trim();
+        if name.is_empty() || name.chars().count() > 120 || name.chars().any(char::is_control) {
+            return Err(invalid(
+                "consent.identification_info.name must be 1 to 120 characters",
+            ));
+        }
+        identification_info.push(IdentificationInfo {
+            kind: info.kind,
+            number,
+            name: name.to_owned(),
+        });
+    }
+    let permissions = match request.permissions {
+        None => of.permissions.clone(),
+        Some(p) if !p.is_empty() && p.iter().all(|x| of.permissions.contains(x)) => p,
+        Some(_) => {
+            return Err(invalid(format!(
+                "consent.permissions must be a non-empty subset of {}",
+                of.permissions.join(", ")
+            )))
+        }
+    };
+    Ok(Some(Consent {
+        terms_and_conditions_url: of.terms_and_conditions_url.to_string(),
+        permissions,
+        identification_info,
+    }))
+}
+
+/// The token body for a product, exactly in the guides' shape (credentials filled by the client).
+fn token_request(
+    product: &ProductSettings,
+    branding: Branding,
+    callback_urls: CallbackUrls,
+    access_mode: AccessMode,
+    consent: Option<Consent>,
+) -> TokenRequest {
+    let credentials_storage = match access_mode {
+        AccessMode::Recurrent => Some("store".to_owned()),
+        AccessMode::Single => product.credentials_storage.clone(),
+    };
+    let of = product.open_finance.as_ref();
+    TokenRequest {
+        id: String::new(),
+        password: String::new(),
+        scopes: product.scopes.clone(),
+        stale_in: Some(product.stale_in.clone()),
+        credentials_storage,
+        fetch_resources: product
+            .fetch_resources
+            .iter()
+            .map(|r| r.as_str().to_owned())
+            .collect(),
+        widget: WidgetConfig {
+            callback_urls,
+            branding: Some(branding),
+            theme: (!product.theme.is_empty()).then(|| product.theme.clone()),
+            purpose: of.map(|o| o.purpose.clone()),
+            openfinance_feature: of.map(|o| o.openfinance_feature.clone()),
+            consent,
+        },
+    }
+}
+
+/// `widget_url?access_token=..&locale=..&<product params>&institutions=..&access_mode=..&external_id=..`
+fn widget_url(
+    base: &str,
+    product: &ProductSettings,
+    access_token: &str,
+    locale: Option<&str>,
+    institutions: &[String],
+    access_mode: AccessMode,
+    external_id: &ExternalId,
+) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query.append_pair("access_token", access_token);
+    let locale = locale.or(product.widget_params.get("locale").map(String::as_str));
+    if let Some(locale) = locale {
+        query.append_pair("locale", locale);
+    }
+    for (param, value) in product.widget_params.iter().filter(|(k, _)| *k != "locale") {
+        query.append_pair(param, value);
+    }
+    if !institutions.is_empty() {
+        query.append_pair("institutions", &institutions.join(","));
+    }
+    query.append_pair("access_mode", access_mode.as_str());
+    query.append_pair("external_id", external_id.as_str());
+    // Lists read as the guides write them (`resources=OWNERS,ACCOUNTS`).
+    let query = query.finish().replace("%2C", ",");
+    let separator = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{separator}{query}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn institutions_can_be_narrowed_not_widened() {
+        let allowed = vec![
+            "imss_mx_employment".to_owned(),
+            "issste_mx_employment".to_owned(),
+        ];
+        assert_eq!(narrow_institutions(&allowed, None).unwrap(), allowed);
+        assert_eq!(
+            narrow_institutions(&allowed, Some(vec!["imss_mx_employment".into()])).unwrap(),
+            vec!["imss_mx_employment"]
+        );
+        assert!(narrow_institutions(&allowed, Some(vec!["other_mx".into()])).is_err());
+        assert!(narrow_institutions(&allowed, Some(vec![])).is_err());
+        assert!(narrow_institutions(&[], Some(vec!["ofbradesco_br_retail".into()])).is_ok());
+        assert!(narrow_institutions(&[], Some(vec!["bad code".into()])).is_err());
+    }
+}

@@ -1,0 +1,29 @@
+//! Recording a widget event (from a deeplink callback or the app's events endpoint).
+
+use crate::domain::callback::CallbackEvent;
+use crate::domain::ids::SessionId;
+use crate::domain::session::{now_millis, Applied, Transition};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Applies `event` to the session in one store round trip.
+#[tracing::instrument(skip(state, event), fields(kind = event.kind()))]
+pub async fn record_event(
+    state: &AppState,
+    session_id: &SessionId,
+    event: &CallbackEvent,
+    source: &str,
+) -> Result<Applied, ApiError> {
+    let transition = Transition::new(event, source, now_millis());
+    let applied = state.store.apply(session_id, &transition).await?;
+    match applied {
+        Applied::Recorded {
+            status, changed, ..
+        } => {
+            tracing::info!(status = status.as_str(), changed, "widget event recorded")
+        }
+        Applied::Replay { .. } => tracing::info!("replayed widget event counted once"),
+        Applied::Missing | Applied::Expired => {}
+    }
+    Ok(applied)
+}
