@@ -126,6 +126,7 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
                     .add(("Referrer-Policy", "no-referrer"))
                     .add(("X-Frame-Options", "DENY")),
             )
+            .wrap(from_fn(limit_headers))
             .wrap(from_fn(request_id_scope))
             .wrap(TracingLogger::default())
             .app_data(state.clone())
@@ -169,6 +170,30 @@ async fn request_id_scope(
         );
     }
     Ok(response)
+}
+
+/// Total request header bytes accepted; actix itself allows far more.
+const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+/// Refuses requests whose headers are larger than any real client sends (431).
+async fn limit_headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let size: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    if size > MAX_HEADER_BYTES {
+        let error = ApiError::new(
+            actix_web::http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            format!("request headers exceed {MAX_HEADER_BYTES} bytes"),
+        );
+        return Ok(req.error_response(error));
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
 }
 
 async fn not_found() -> Result<HttpResponse, ApiError> {

@@ -1,0 +1,234 @@
+//! `spawn_app()` and the calls a mobile app, the widget and a tester make.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use base64::Engine;
+use belvo_bff::config::Settings;
+use belvo_bff::startup::Application;
+use serde_json::{json, Value};
+
+pub const LINK_ID: &str = "cb65f82c-dc93-4d3e-8270-9a27528397f5";
+
+/// Where the store lives for a test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    Memory,
+    Redis,
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub settings: Settings,
+    /// Redis URL and key prefix (unique per test) when the app uses Redis.
+    pub redis: Option<(String, String)>,
+}
+
+pub fn test_redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").expect(
+        "TEST_REDIS_URL is not set: run scripts/test.sh, which starts a redis-server for the tests",
+    )
+}
+
+/// Settings as `cargo run` would load them with an empty environment, on port 0.
+pub fn base_settings(kind: StoreKind) -> Settings {
+    let mut settings = Settings::load_from(&BTreeMap::new()).expect("defaults load");
+    settings.server.port = 0;
+    settings.server.workers = 1;
+    if kind == StoreKind::Redis {
+        settings.store.redis_url = test_redis_url();
+        settings.store.key_prefix = format!("test-{}", uuid::Uuid::new_v4().simple());
+    }
+    if std::env::var("TEST_LOG").is_ok() {
+        settings.log.format = belvo_bff::config::LogFormat::Pretty;
+        settings.log.level = "debug".into();
+        belvo_bff::telemetry::init(&settings.log);
+    }
+    settings
+}
+
+/// The app on Redis with the embedded defaults.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(StoreKind::Redis, |_| {}).await
+}
+
+pub async fn spawn_app_with(kind: StoreKind, customize: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut settings = base_settings(kind);
+    customize(&mut settings);
+    spawn_settings(settings).await
+}
+
+pub async fn spawn_settings(settings: Settings) -> TestApp {
+    let app = Application::build(settings.clone())
+        .await
+        .expect("app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    let redis = (!settings.store.redis_url.is_empty()).then(|| {
+        (
+            settings.store.redis_url.clone(),
+            settings.store.key_prefix.clone(),
+        )
+    });
+    TestApp {
+        address,
+        client: client(),
+        settings,
+        redis,
+    }
+}
+
+/// A client like a mobile app's HTTP stack: no redirects followed, bounded in time.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(40))
+        .build()
+        .unwrap()
+}
+
+/// The OFDA consent of the guide's sample user.
+pub fn ofda_consent() -> Value {
+    json!({"identification_info": [{"type": "CPF", "number": "76109277673", "name": "Ralph Bragg"}]})
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// An app JWT for `sub`, as `belvo-bff token --sub` prints it.
+    pub fn token(&self, sub: &str) -> String {
+        belvo_bff::auth::jwt::mint(
+            &self.settings,
+            sub,
+            belvo_bff::auth::Role::App,
+            Duration::from_secs(3600),
+        )
+        .unwrap()
+    }
+
+    pub async fn post_session(&self, sub: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url("/v1/widget-sessions"))
+            .bearer_auth(self.token(sub))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Opens a session for `product` and returns the 201 body.
+    pub async fn open(&self, sub: &str, product: &str, platform: &str) -> Value {
+        let mut body = json!({"product": product, "platform": platform});
+        if product == "br_ofda" {
+            body["consent"] = ofda_consent();
+        }
+        let response = self.post_session(sub, &body).await;
+        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+        response.json().await.unwrap()
+    }
+
+    pub async fn callback(&self, session_id: &str, kind: &str, query: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(&format!("/callbacks/{session_id}/{kind}?{query}")))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get_status(&self, sub: &str, session_id: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(&format!("/v1/widget-sessions/{session_id}")))
+            .bearer_auth(self.token(sub))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn status(&self, sub: &str, session_id: &str) -> Value {
+        let response = self.get_status(sub, session_id).await;
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    /// The token request the (emulated) Belvo received for a widget URL's access token.
+    pub async fn token_request_for(&self, widget_url: &str) -> Value {
+        let url = url::Url::parse(widget_url).unwrap();
+        let token = url
+            .query_pairs()
+            .find(|(k, _)| k == "access_token")
+            .map(|(_, v)| v.into_owned())
+            .expect("widget_url has an access_token");
+        let claims = jwt_claims(&token);
+        let jti = claims["jti"].as_str().unwrap();
+        let response = self
+            .client
+            .get(self.url(&format!("/emulator/_emulator/tokens/{jti}")))
+            .basic_auth("dev-secret-id", Some("dev-secret-password"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    /// A direct Redis connection (for assertions about what is stored).
+    pub async fn redis_conn(&self) -> redis::aio::MultiplexedConnection {
+        let (url, _) = self.redis.as_ref().expect("app uses Redis");
+        redis::Client::open(url.as_str())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap()
+    }
+
+    /// Number of events stored for a session (Redis only).
+    pub async fn stored_event_count(&self, session_id: &str) -> i64 {
+        let (_, prefix) = self.redis.as_ref().unwrap();
+        let mut conn = self.redis_conn().await;
+        let key = format!("{prefix}:{{s:{session_id}}}:timeline");
+        redis::cmd("LLEN")
+            .arg(key)
+            .query_async(&mut conn)
+            .await
+            .unwrap()
+    }
+}
+
+/// The decoded payload of a JWT (no signature check).
+pub fn jwt_claims(token: &str) -> Value {
+    let payload = token.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// The query parameters of a URL, in order.
+pub fn query_of(url: &str) -> Vec<(String, String)> {
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+pub fn param(url: &str, key: &str) -> Option<String> {
+    query_of(url)
+        .into_iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v)
+}
+
+/// The Location header of a redirect.
+pub fn location(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("location")
+        .expect("a Location header")
+        .to_str()
+        .unwrap()
+        .to_owned()
+}

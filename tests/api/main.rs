@@ -1,0 +1,11 @@
+//! Integration tests: the real server on a random port, a real Redis (started by
+//! `scripts/test.sh`, given as TEST_REDIS_URL), the real reqwest client against the emulator.
+
+mod auth;
+mod callbacks;
+mod errors;
+mod helpers;
+mod long_poll;
+mod redis_outage;
+mod store_suite;
+mod widget_sessions;
