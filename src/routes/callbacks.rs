@@ -10,7 +10,7 @@ use askama::Template;
 use super::pages::html;
 use crate::domain::callback::{CallbackEvent, CallbackKind};
 use crate::domain::explanation::{explain, Explanation, Lang};
-use crate::domain::ids::{Platform, SessionId};
+use crate::domain::ids::SessionId;
 use crate::domain::session::{Applied, Status};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -83,7 +83,7 @@ async fn handle(
     let deeplink = state.settings.app.deeplink_base.get(platform.as_str());
     match deeplink {
         Some(base) if !html_requested => Ok(redirect(base, &event, &id, status)),
-        _ => Ok(result_page(&event, &id, status, platform, req)),
+        _ => Ok(result_page(&event, &id, status, req)),
     }
 }
 
@@ -105,7 +105,6 @@ fn result_page(
     event: &CallbackEvent,
     id: &SessionId,
     status: Status,
-    _platform: Platform,
     req: &HttpRequest,
 ) -> HttpResponse {
     let lang = Lang::from_accept_language(
@@ -113,18 +112,22 @@ fn result_page(
             .get(header::ACCEPT_LANGUAGE)
             .and_then(|v| v.to_str().ok()),
     );
-    let (headline, detail, code) = match event {
-        CallbackEvent::Success { institution, .. } => (
-            "Account connected",
-            Some(format!("Connected through {institution}.")),
-            None,
-        ),
+    let headline = match status {
+        Status::Succeeded => "Account connected",
+        Status::Exited => "Connection closed",
+        Status::Failed => "The connection failed",
+        Status::Pending => "Still connecting",
+        Status::Expired => "This connection expired",
+    };
+    let (detail, code) = match event {
+        CallbackEvent::Success { institution, .. } => {
+            (Some(format!("Connected through {institution}.")), None)
+        }
         CallbackEvent::Exit {
             last_encountered_error_code,
             last_encountered_error_message,
             ..
         } => (
-            "Connection closed",
             last_encountered_error_message
                 .as_ref()
                 .map(|m| m.as_str().to_owned()),
@@ -134,7 +137,6 @@ fn result_page(
             error,
             error_message,
         } => (
-            "The connection failed",
             error_message.as_ref().map(|m| m.as_str().to_owned()),
             Some(error.as_str()),
         ),
@@ -142,7 +144,6 @@ fn result_page(
             warning,
             warning_message,
         } => (
-            "Notice from the widget",
             warning_message.as_ref().map(|m| m.as_str().to_owned()),
             Some(warning.as_str()),
         ),

@@ -1,0 +1,118 @@
+//! The command line as a person uses it.
+
+use std::process::{Command, Output};
+
+use base64::Engine;
+
+fn bff(args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_belvo-bff"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn claims(token: &str) -> serde_json::Value {
+    let payload = token.trim().split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+#[test]
+fn check_config_prints_the_configuration_without_secrets() {
+    let out = bff(
+        &["check-config"],
+        &[("BELVO_SECRET_PASSWORD", "hunter2-very-secret")],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    assert!(printed.contains("[products.br_ofda]"));
+    assert!(printed.contains("BELVO_SECRET_PASSWORD = \"set\""));
+    assert!(printed.contains("BFF_APP_JWT_SECRET = \"development default (insecure)\""));
+    assert!(!printed.contains("hunter2"));
+    assert!(!printed.contains("dev-app-jwt-secret"));
+}
+
+#[test]
+fn check_config_names_the_bad_key_and_fails() {
+    let out = bff(&["check-config"], &[("BFF__SERVER__PORT", "eighty")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("server.port"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = bff(&["check-config"], &[("BELVO_ENV", "production")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("BELVO_SECRET_ID"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = bff(
+        &["check-config"],
+        &[(
+            "BFF__PRODUCTS__MX_EMPLOYMENT__FETCH_RESOURCES",
+            "[\"EMPLOYMENTS\"]",
+        )],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("products.mx_employment.fetch_resources"),
+        "{err}"
+    );
+
+    let out = bff(
+        &["check-config"],
+        &[("BFF_CONFIG", "/nonexistent/bff.toml")],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("BFF_CONFIG"));
+}
+
+#[test]
+fn a_config_file_overrides_the_defaults() {
+    let dir = std::env::temp_dir().join(format!("bff-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("bff.toml");
+    std::fs::write(
+        &file,
+        "[server]\nport = 9123\n[app.deeplink_base]\nios = \"acme://\"\n",
+    )
+    .unwrap();
+    let out = bff(&["check-config"], &[("BFF_CONFIG", file.to_str().unwrap())]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    assert!(printed.contains("port = 9123"));
+    assert!(printed.contains("ios = \"acme://\""));
+}
+
+#[test]
+fn token_prints_a_jwt_for_the_subject_and_role() {
+    let out = bff(&["token", "--sub", "maria", "--ttl", "10m"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let token = text(&out.stdout);
+    let c = claims(&token);
+    assert_eq!(c["sub"], "maria");
+    assert_eq!(c["exp"].as_u64().unwrap() - c["iat"].as_u64().unwrap(), 600);
+    assert!(c.get("role").is_none());
+
+    let out = bff(&["token", "--sub", "ana", "--role", "admin"], &[]);
+    assert!(out.status.success());
+    assert_eq!(claims(&text(&out.stdout))["role"], "admin");
+
+    let out = bff(&["token", "--sub", "ana", "--role", "root"], &[]);
+    assert!(!out.status.success());
+}
