@@ -104,6 +104,7 @@ fn build_state(settings: Settings, store: DynStore, port: u16) -> anyhow::Result
         belvo,
         app_jwt,
         public_base_url,
+        local_base_url: local_base,
         widget_url,
     })
 }
@@ -111,13 +112,17 @@ fn build_state(settings: Settings, store: DynStore, port: u16) -> anyhow::Result
 fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     let settings = state.settings.clone();
     let emulator = (settings.belvo.environment == BelvoEnvironment::Embedded).then(|| {
-        web::Data::new(Emulator::new(
-            settings.secrets.belvo_secret_id.clone(),
-            settings.secrets.belvo_secret_password.clone(),
-        ))
+        // Embedded, the emulator's webhooks come back to this server.
+        let url = match settings.emulator.webhook_url.as_str() {
+            "" => format!("{}/webhooks/belvo", state.local_base_url),
+            url => url.to_owned(),
+        };
+        let target = settings.emulator.webhook_target(&url, &settings);
+        web::Data::new(Emulator::new(&settings, "/emulator", Some(target)))
     });
     let state = web::Data::new(state);
     let json_limit = settings.server.json_limit;
+    let webhook_limit = settings.webhooks.body_limit;
     let mut server = HttpServer::new(move || {
         let mut app = App::new()
             .wrap(
@@ -133,10 +138,10 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .app_data(json_config(json_limit))
             .app_data(query_config())
             .app_data(path_config())
-            .configure(crate::routes::configure)
+            .configure(|cfg| crate::routes::configure(cfg, webhook_limit))
             .default_service(web::to(not_found));
         if let Some(emulator) = &emulator {
-            app = app.service(
+            app = app.configure(crate::routes::demo::configure).service(
                 web::scope("/emulator")
                     .app_data(emulator.clone())
                     .configure(crate::emulator::configure),
@@ -200,7 +205,8 @@ async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::not_found("route"))
 }
 
-fn json_config(limit: usize) -> web::JsonConfig {
+/// JSON bodies: size limit and every extractor error as our JSON error body.
+pub fn json_config(limit: usize) -> web::JsonConfig {
     web::JsonConfig::default()
         .limit(limit)
         .error_handler(|err, _req| {

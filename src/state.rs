@@ -18,6 +18,8 @@ pub struct AppState {
     pub branding: Arc<dyn BrandingProvider>,
     /// Base of this server's public URLs (no trailing slash).
     pub public_base_url: String,
+    /// How this server reaches itself (`http://127.0.0.1:{port}`).
+    pub local_base_url: String,
     /// The hosted widget's URL.
     pub widget_url: String,
 }

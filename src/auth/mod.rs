@@ -1,6 +1,6 @@
 //! Who is calling. Auth is an extractor, so a handler's signature shows who may call it.
 
-mod app_user;
+pub mod app_user;
 pub mod jwt;
 
 pub use app_user::AppUser;

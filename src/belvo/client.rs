@@ -5,7 +5,8 @@ use std::time::Duration;
 use base64::Engine;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::types::{BelvoApiError, TokenRequest, TokenResponse};
+use super::types::{BelvoApiError, BelvoLink, TokenRequest, TokenResponse};
+use crate::domain::ids::LinkId;
 
 #[derive(Clone)]
 pub struct BelvoClient {
@@ -91,6 +92,22 @@ impl BelvoClient {
             access: tokens.access,
             expires_at,
         })
+    }
+
+    /// `GET /api/links/{id}/`: Belvo's own record of a link.
+    #[tracing::instrument(skip(self))]
+    pub async fn link(&self, id: &LinkId) -> Result<BelvoLink, BelvoError> {
+        let response = self
+            .http
+            .get(format!("{}/api/links/{id}/", self.base_url))
+            .basic_auth(
+                self.secret_id.expose_secret(),
+                Some(self.secret_password.expose_secret()),
+            )
+            .send()
+            .await
+            .map_err(|e| self.transport_error(e))?;
+        Self::read(response).await
     }
 
     async fn read<T: serde::de::DeserializeOwned>(

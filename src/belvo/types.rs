@@ -98,3 +98,16 @@ pub struct BelvoApiError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
 }
+
+/// A link as `GET /api/links/{id}/` returns it (the fields the BFF uses).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BelvoLink {
+    pub id: String,
+    pub institution: String,
+    #[serde(default)]
+    pub access_mode: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub external_id: Option<String>,
+}

@@ -45,6 +45,8 @@ pub struct Settings {
     pub app_jwt: AppJwtSettings,
     pub sessions: SessionSettings,
     pub log: LogSettings,
+    pub emulator: EmulatorSettings,
+    pub webhooks: WebhookSettings,
     pub products: BTreeMap<ProductName, ProductSettings>,
     /// Loaded from the environment, never from files; never serialised.
     #[serde(skip)]
@@ -156,6 +158,46 @@ pub enum LogFormat {
 pub struct LogSettings {
     pub format: LogFormat,
     pub level: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// Source addresses allowed to send webhooks; empty allows any (the bearer token still
+    /// applies). Belvo's: 3.130.254.46, 18.220.61.186, 18.223.45.212.
+    pub allowed_ips: Vec<std::net::IpAddr>,
+    /// Proxies whose `X-Forwarded-For` is believed when checking `allowed_ips`.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Largest webhook body, in bytes.
+    pub body_limit: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmulatorSettings {
+    /// Where the emulator sends webhooks; empty means this server's `/webhooks/belvo` when
+    /// embedded, and none when standalone.
+    pub webhook_url: String,
+    /// Wait after a link is created before its webhooks are sent.
+    #[serde(with = "humantime_serde")]
+    pub webhook_delay: Duration,
+    /// Tries per webhook before giving up (with doubling backoff).
+    pub webhook_attempts: u32,
+    /// Longest wait for the receiver's answer.
+    #[serde(with = "humantime_serde")]
+    pub webhook_timeout: Duration,
+}
+
+impl EmulatorSettings {
+    pub fn webhook_target(&self, url: &str, settings: &Settings) -> crate::emulator::WebhookTarget {
+        crate::emulator::WebhookTarget {
+            url: url.to_owned(),
+            token: settings.secrets.webhook_token.clone(),
+            delay: self.webhook_delay,
+            attempts: self.webhook_attempts.max(1),
+            timeout: self.webhook_timeout,
+        }
+    }
 }
 
 /// Env shortcuts from SPEC §2, mapped onto their keys.

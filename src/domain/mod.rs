@@ -9,3 +9,4 @@ pub mod external_id;
 pub mod ids;
 pub mod session;
 pub mod tax_id;
+pub mod webhook;

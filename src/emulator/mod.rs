@@ -1,66 +1,184 @@
-//! The Belvo emulator: Belvo's API as the guides describe it, offline. Mounted at `/emulator`
-//! in embedded mode, or served alone by `belvo-bff emulator`.
-//!
-//! Today it answers `POST /api/token/` and lets tools read back what it received
-//! (`GET /_emulator/tokens/{jti}`); the widget, links, data and webhooks grow here.
+//! The Belvo emulator: Belvo's API and hosted widget as the guides describe them, offline.
+//! Mounted at `/emulator` in embedded mode, or served alone by `belvo-bff emulator`.
+//! The BFF's own reqwest client talks to it exactly as to Belvo (Basic auth, same paths).
 
+mod api_auth;
+mod data;
+mod institutions;
+mod links;
 mod token;
+mod webhooks;
+mod widget;
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use actix_web::web;
 use secrecy::SecretString;
+use serde::Serialize;
 
 use crate::belvo::types::TokenRequest;
+use crate::config::Settings;
 
-/// Everything the emulator remembers, in memory.
+pub use links::FIXTURE_USERNAMES;
+
+/// How the emulator reaches the BFF's webhook endpoint.
+#[derive(Debug, Clone)]
+pub struct WebhookTarget {
+    pub url: String,
+    pub token: SecretString,
+    pub delay: Duration,
+    pub attempts: u32,
+    pub timeout: Duration,
+}
+
+/// A widget token the emulator issued.
+struct IssuedToken {
+    request: TokenRequest,
+    exp: u64,
+    /// Belvo invalidates a token once a user connects successfully.
+    used: bool,
+}
+
+/// A link the emulator created.
+#[derive(Debug, Clone, Serialize)]
+struct Link {
+    id: String,
+    institution: String,
+    access_mode: String,
+    status: &'static str,
+    refresh_rate: Option<String>,
+    created_by: &'static str,
+    last_accessed_at: String,
+    external_id: Option<String>,
+    created_at: String,
+    institution_user_id: String,
+    credentials_storage: String,
+    stale_in: Option<String>,
+    fetch_resources: Vec<String>,
+}
+
+/// Calls received, per endpoint (so tests can prove what never reached "Belvo").
+#[derive(Default)]
+struct Counters {
+    token: AtomicU64,
+    links: AtomicU64,
+    data: AtomicU64,
+    webhooks_sent: AtomicU64,
+    webhooks_failed: AtomicU64,
+}
+
+#[derive(Default)]
+struct State {
+    tokens: HashMap<String, IssuedToken>,
+    links: HashMap<String, Link>,
+    /// Link attempts per username, for `forbidden_by_host` (3 per 24 h).
+    attempts: HashMap<String, Vec<std::time::Instant>>,
+}
+
 pub struct Emulator {
     secret_id: SecretString,
     secret_password: SecretString,
     /// Signs access and refresh tokens (HS512, as Belvo's).
     signing_key: Vec<u8>,
-    /// Token requests received, by the access token's `jti` (password removed).
-    tokens: Mutex<HashMap<String, TokenRequest>>,
+    /// Path the emulator is mounted under (`/emulator` embedded, empty standalone).
+    mount: String,
+    webhooks: Option<WebhookTarget>,
+    http: reqwest::Client,
+    state: Mutex<State>,
+    counters: Arc<Counters>,
 }
 
 impl Emulator {
-    pub fn new(secret_id: SecretString, secret_password: SecretString) -> Self {
+    pub fn new(settings: &Settings, mount: &str, webhooks: Option<WebhookTarget>) -> Self {
         use rand::RngCore;
         let mut signing_key = vec![0u8; 64];
         rand::thread_rng().fill_bytes(&mut signing_key);
         Self {
-            secret_id,
-            secret_password,
+            secret_id: settings.secrets.belvo_secret_id.clone(),
+            secret_password: settings.secrets.belvo_secret_password.clone(),
             signing_key,
-            tokens: Mutex::new(HashMap::new()),
+            mount: mount.to_owned(),
+            webhooks,
+            http: reqwest::Client::new(),
+            state: Mutex::new(State::default()),
+            counters: Arc::default(),
         }
     }
 
-    fn tokens(&self) -> std::sync::MutexGuard<'_, HashMap<String, TokenRequest>> {
-        self.tokens.lock().unwrap_or_else(|p| p.into_inner())
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
 /// Registers the emulator's routes on `cfg` (under whatever scope the caller chose).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/token/", web::post().to(token::create))
-        .route("/_emulator/tokens/{jti}", web::get().to(token::show));
+        .route("/api/links/", web::post().to(links::create))
+        .route("/api/links/{id}/", web::get().to(links::show))
+        .route("/api/owners/", web::get().to(data::owners))
+        .route(
+            "/api/employment-records/",
+            web::get().to(data::employment_records),
+        )
+        .route(
+            "/api/employment-metrics/",
+            web::get().to(data::employment_metrics),
+        )
+        .route("/api/br/employments/", web::get().to(data::br_employments))
+        .route("/api/co/employments/", web::get().to(data::co_employments))
+        .route("/widget/", web::get().to(widget::page))
+        .route("/widget/branding.css", web::get().to(widget::branding_css))
+        .route("/widget/outcome", web::post().to(widget::outcome))
+        .route("/_emulator/tokens/{jti}", web::get().to(token::show))
+        .route("/_emulator/stats", web::get().to(stats));
 }
 
-/// `belvo-bff emulator --port N`: the emulator alone, at the root path.
-pub async fn serve_standalone(settings: &crate::config::Settings, port: u16) -> anyhow::Result<()> {
-    let emulator = web::Data::new(Emulator::new(
-        settings.secrets.belvo_secret_id.clone(),
-        settings.secrets.belvo_secret_password.clone(),
-    ));
+/// `GET /_emulator/stats`: calls received and webhooks sent (Basic auth).
+async fn stats(
+    emulator: web::Data<Emulator>,
+    req: actix_web::HttpRequest,
+) -> actix_web::HttpResponse {
+    if let Some(denied) = api_auth::denied(&emulator, &req) {
+        return denied;
+    }
+    let c = &emulator.counters;
+    let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    actix_web::HttpResponse::Ok().json(serde_json::json!({
+        "token_requests": load(&c.token),
+        "link_requests": load(&c.links),
+        "data_requests": load(&c.data),
+        "webhooks_sent": load(&c.webhooks_sent),
+        "webhooks_failed": load(&c.webhooks_failed),
+        "links": emulator.state().links.len(),
+    }))
+}
+
+/// `belvo-bff emulator --port N`: the emulator alone, at the root path. Webhooks go to
+/// `emulator.webhook_url` when set.
+pub async fn serve_standalone(settings: &Settings, port: u16) -> anyhow::Result<()> {
+    let target = (!settings.emulator.webhook_url.is_empty()).then(|| {
+        settings
+            .emulator
+            .webhook_target(&settings.emulator.webhook_url, settings)
+    });
+    let emulator = web::Data::new(Emulator::new(settings, "", target));
     let host = settings.server.host.clone();
     tracing::info!(%host, port, "belvo emulator listening");
-    eprintln!("Belvo emulator on http://{host}:{port} (POST /api/token/)");
+    eprintln!(
+        "Belvo emulator on http://{host}:{port} (API under /api/, widget at /widget/)\n\
+         Basic auth: BELVO_SECRET_ID / BELVO_SECRET_PASSWORD (development defaults when unset)"
+    );
     actix_web::HttpServer::new(move || {
         actix_web::App::new()
             .wrap(tracing_actix_web::TracingLogger::default())
             .app_data(emulator.clone())
+            .route(
+                "/static/style.css",
+                web::get().to(crate::routes::stylesheet),
+            )
             .configure(configure)
     })
     .bind((host.as_str(), port))?

@@ -1,13 +1,15 @@
 //! `POST /api/token/`: checks the body as Belvo does and returns `{access, refresh}` HS512 JWTs
-//! with the claims shown in the OFDA guide.
+//! with the claims shown in the OFDA guide. Access tokens live 10 minutes and stop working once
+//! a user connects successfully.
+
+use std::sync::atomic::Ordering;
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use secrecy::ExposeSecret;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::json;
-use subtle::ConstantTimeEq;
 
-use super::Emulator;
+use super::api_auth::{belvo_error, credentials_ok, denied};
+use super::{Emulator, IssuedToken};
 use crate::belvo::types::{TokenRequest, TokenResponse};
 use crate::config::products::{CONSENT_PERMISSIONS, MAX_PURPOSE};
 use crate::domain::country::{Country, Resource};
@@ -24,50 +26,31 @@ const KNOWN_SCOPES: &[&str] = &[
     "delete_consents",
 ];
 
-/// Belvo's error body: a list of `{request_id, code, message, field?}`.
-fn belvo_error(status: u16, code: &str, message: &str, field: Option<&str>) -> HttpResponse {
-    let status = actix_web::http::StatusCode::from_u16(status).expect("valid status");
-    let mut error = json!({
-        "request_id": uuid::Uuid::new_v4().simple().to_string(),
-        "code": code,
-        "message": message,
-    });
-    if let Some(field) = field {
-        error["field"] = field.into();
-    }
-    HttpResponse::build(status).json(vec![error])
-}
-
 pub async fn create(emulator: web::Data<Emulator>, body: web::Bytes) -> HttpResponse {
+    emulator.counters.token.fetch_add(1, Ordering::Relaxed);
     let request: TokenRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => return belvo_error(400, "invalid", &format!("Invalid request body: {e}"), None),
     };
-    let id_ok: bool = request
-        .id
-        .as_bytes()
-        .ct_eq(emulator.secret_id.expose_secret().as_bytes())
-        .into();
-    let password_ok: bool = request
-        .password
-        .as_bytes()
-        .ct_eq(emulator.secret_password.expose_secret().as_bytes())
-        .into();
-    if !(id_ok && password_ok) {
+    if !credentials_ok(&emulator, &request.id, &request.password) {
         return belvo_error(401, "authentication_failed", "Invalid credentials", None);
     }
     if let Err((field, message)) = check(&request) {
         return belvo_error(400, "invalid", &message, Some(field));
     }
-    let access = sign(&emulator, &request, "access", ACCESS_TTL_SECS);
-    let refresh = sign(&emulator, &request, "refresh", REFRESH_TTL_SECS);
+    let (access, jti, exp) = sign(&emulator, &request, "access", ACCESS_TTL_SECS);
+    let (refresh, _, _) = sign(&emulator, &request, "refresh", REFRESH_TTL_SECS);
     let mut stored = request;
     stored.password = String::new();
-    emulator.tokens().insert(access.1.clone(), stored);
-    HttpResponse::Ok().json(TokenResponse {
-        access: access.0,
-        refresh: refresh.0,
-    })
+    emulator.state().tokens.insert(
+        jti,
+        IssuedToken {
+            request: stored,
+            exp,
+            used: false,
+        },
+    );
+    HttpResponse::Ok().json(TokenResponse { access, refresh })
 }
 
 /// Belvo's checks on the token body, as the guides state them.
@@ -172,8 +155,13 @@ fn check_consent(request: &TokenRequest) -> Result<(), (&'static str, String)> {
     Ok(())
 }
 
-/// Signs a token with the OFDA guide's claims; returns it with its `jti`.
-fn sign(emulator: &Emulator, request: &TokenRequest, kind: &str, ttl: u64) -> (String, String) {
+/// Signs a token with the OFDA guide's claims; returns it with its `jti` and `exp`.
+fn sign(
+    emulator: &Emulator,
+    request: &TokenRequest,
+    kind: &str,
+    ttl: u64,
+) -> (String, String, u64) {
     let now = jsonwebtoken::get_current_timestamp();
     let jti = uuid::Uuid::new_v4().simple().to_string();
     let claims = json!({
@@ -198,7 +186,53 @@ fn sign(emulator: &Emulator, request: &TokenRequest, kind: &str, ttl: u64) -> (S
         &EncodingKey::from_secret(&emulator.signing_key),
     )
     .expect("HS512 signing cannot fail");
-    (token, jti)
+    (token, jti, now + ttl)
+}
+
+/// What the widget finds when it reads its `access_token`.
+pub enum TokenCheck {
+    /// Usable: the request it was issued for.
+    Valid { jti: String, request: TokenRequest },
+    /// Ours, but expired or already used: Belvo answers `ACCESS_TOKEN_NOT_VALID`.
+    NotValid { request: TokenRequest },
+    /// Not a token we issued at all.
+    Unknown,
+}
+
+pub fn check_access_token(emulator: &Emulator, token: &str) -> TokenCheck {
+    let mut validation = Validation::new(Algorithm::HS512);
+    validation.validate_exp = false;
+    validation.required_spec_claims.clear();
+    let key = DecodingKey::from_secret(&emulator.signing_key);
+    let Ok(data) = jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation) else {
+        return TokenCheck::Unknown;
+    };
+    if data.claims["token_type"] != "access" {
+        return TokenCheck::Unknown;
+    }
+    let jti = data.claims["jti"].as_str().unwrap_or_default().to_owned();
+    let state = emulator.state();
+    let Some(issued) = state.tokens.get(&jti) else {
+        return TokenCheck::Unknown;
+    };
+    let now = jsonwebtoken::get_current_timestamp();
+    if issued.used || issued.exp <= now {
+        TokenCheck::NotValid {
+            request: issued.request.clone(),
+        }
+    } else {
+        TokenCheck::Valid {
+            jti,
+            request: issued.request.clone(),
+        }
+    }
+}
+
+/// Marks a token used after a successful link (Belvo invalidates it).
+pub fn mark_used(emulator: &Emulator, jti: &str) {
+    if let Some(t) = emulator.state().tokens.get_mut(jti) {
+        t.used = true;
+    }
 }
 
 /// `GET /_emulator/tokens/{jti}`: the token request received (without the password), for tools
@@ -208,33 +242,11 @@ pub async fn show(
     req: HttpRequest,
     jti: web::Path<String>,
 ) -> HttpResponse {
-    if !basic_auth_ok(&emulator, &req) {
-        return belvo_error(401, "authentication_failed", "Invalid credentials", None);
+    if let Some(denied) = denied(&emulator, &req) {
+        return denied;
     }
-    match emulator.tokens().get(jti.as_str()) {
-        Some(request) => HttpResponse::Ok().json(request),
+    match emulator.state().tokens.get(jti.as_str()) {
+        Some(issued) => HttpResponse::Ok().json(&issued.request),
         None => belvo_error(404, "not_found", "Not found.", None),
     }
-}
-
-/// HTTP Basic `secret_id:secret_password`, as Belvo's API.
-fn basic_auth_ok(emulator: &Emulator, req: &HttpRequest) -> bool {
-    use base64::Engine;
-    let Some(encoded) = req
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-    else {
-        return false;
-    };
-    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else {
-        return false;
-    };
-    let expected = format!(
-        "{}:{}",
-        emulator.secret_id.expose_secret(),
-        emulator.secret_password.expose_secret()
-    );
-    decoded.ct_eq(expected.as_bytes()).into()
 }

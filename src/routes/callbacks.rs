@@ -8,6 +8,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::pages::html;
+use crate::config::BelvoEnvironment;
 use crate::domain::callback::{CallbackEvent, CallbackKind};
 use crate::domain::explanation::{explain, Explanation, Lang};
 use crate::domain::ids::SessionId;
@@ -25,6 +26,8 @@ struct ResultPage<'a> {
     detail: Option<String>,
     explanation: Option<Explanation>,
     session_id: String,
+    /// Embedded mode: offer the way back to `/demo`.
+    demo: bool,
 }
 
 #[derive(Template)]
@@ -83,7 +86,10 @@ async fn handle(
     let deeplink = state.settings.app.deeplink_base.get(platform.as_str());
     match deeplink {
         Some(base) if !html_requested => Ok(redirect(base, &event, &id, status)),
-        _ => Ok(result_page(&event, &id, status, req)),
+        _ => {
+            let demo = state.settings.belvo.environment == BelvoEnvironment::Embedded;
+            Ok(result_page(&event, &id, status, demo, req))
+        }
     }
 }
 
@@ -105,6 +111,7 @@ fn result_page(
     event: &CallbackEvent,
     id: &SessionId,
     status: Status,
+    demo: bool,
     req: &HttpRequest,
 ) -> HttpResponse {
     let lang = Lang::from_accept_language(
@@ -157,6 +164,7 @@ fn result_page(
             detail,
             explanation: code.map(|c| explain(c, lang)),
             session_id: id.to_string(),
+            demo,
         },
     )
 }

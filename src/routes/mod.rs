@@ -1,13 +1,18 @@
 //! HTTP routes: thin (extract → call the service/store → respond).
 
 mod callbacks;
+pub mod demo;
 mod health;
 mod pages;
+mod webhooks;
 mod widget_sessions;
 
 use actix_web::web;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub use pages::{html, stylesheet};
+
+pub fn configure(cfg: &mut web::ServiceConfig, webhook_body_limit: usize) {
+    webhooks::configure(cfg, webhook_body_limit);
     cfg.route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .route("/", web::get().to(pages::index))

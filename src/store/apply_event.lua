@@ -1,7 +1,7 @@
 -- Applies one widget callback event to a session, atomically (SPEC §5).
 -- Mirrors `MemoryStore::apply`; both run the same tests.
 --
--- KEYS[1] session hash   KEYS[2] timeline list   KEYS[3] link index (only for a success)
+-- KEYS[1] session hash   KEYS[2] timeline list   KEYS[3] link hash (only for a success)
 -- ARGV: fingerprint, now_ms, outcome ("" = none), warning json ("" = none),
 --       timeline entry json without its closing brace, channel, session id,
 --       max events, max warnings, number of field pairs, field, value, ...
@@ -33,7 +33,11 @@ if outcome ~= '' then
       redis.call('HSET', session, ARGV[11 + 2 * i], ARGV[12 + 2 * i])
     end
     if KEYS[3] then
-      redis.call('SET', KEYS[3], session_id, 'PX', math.max(redis.call('PTTL', session), 1))
+      -- The first session to report a link owns it; a second claim changes nothing there.
+      if redis.call('HSETNX', KEYS[3], 'session', session_id) == 1 then
+        redis.call('HSET', KEYS[3], 'owner', redis.call('HGET', session, 'owner'))
+      end
+      redis.call('PEXPIRE', KEYS[3], math.max(redis.call('PTTL', session), 1))
     end
     changed = 1
   end

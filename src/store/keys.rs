@@ -25,9 +25,14 @@ impl Keys {
         format!("{}:{{s:{id}}}:timeline", self.prefix)
     }
 
-    /// String holding the id of the session a link was created in.
+    /// Hash holding a link's owner, session, resource readiness and verification.
     pub fn link(&self, link: &LinkId) -> String {
-        format!("{}:{{l:{link}}}:session", self.prefix)
+        format!("{}:{{l:{link}}}:link", self.prefix)
+    }
+
+    /// List holding a link's webhook timeline.
+    pub fn link_timeline(&self, link: &LinkId) -> String {
+        format!("{}:{{l:{link}}}:timeline", self.prefix)
     }
 
     /// Pub/sub channel announcing changed sessions.
@@ -46,6 +51,8 @@ mod tests {
         let id = SessionId::generate();
         let tag = |k: &str| k[k.find('{').unwrap()..=k.find('}').unwrap()].to_owned();
         assert_eq!(tag(&keys.session(&id)), tag(&keys.timeline(&id)));
+        let link = LinkId::new_random();
+        assert_eq!(tag(&keys.link(&link)), tag(&keys.link_timeline(&link)));
         assert!(keys.session(&id).starts_with("bff:"));
     }
 }

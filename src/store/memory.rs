@@ -13,17 +13,29 @@ use crate::domain::ids::{LinkId, Platform, SessionId};
 use crate::domain::session::{
     Applied, NewSession, Session, Status, Transition, Warning, MAX_EVENTS, MAX_WARNINGS,
 };
+use crate::domain::webhook::{LinkState, WebhookApplied, WebhookUpdate};
 
+/// A session or a link: the same shape as its Redis hash and list.
 struct Entry {
     fields: HashMap<String, String>,
     timeline: Vec<serde_json::Value>,
     expires: Instant,
 }
 
+impl Entry {
+    fn new(expires: Instant) -> Self {
+        Self {
+            fields: HashMap::new(),
+            timeline: Vec::new(),
+            expires,
+        }
+    }
+}
+
 #[derive(Default)]
 struct Inner {
     sessions: HashMap<SessionId, Entry>,
-    links: HashMap<LinkId, (SessionId, Instant)>,
+    links: HashMap<LinkId, Entry>,
     last_sweep: Option<Instant>,
 }
 
@@ -54,7 +66,7 @@ impl MemoryStore {
         }
         inner.last_sweep = Some(now);
         inner.sessions.retain(|_, e| e.expires > now);
-        inner.links.retain(|_, (_, exp)| *exp > now);
+        inner.links.retain(|_, e| e.expires > now);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -125,7 +137,18 @@ impl SessionStore for MemoryStore {
                     f.insert((*k).to_owned(), v.clone());
                 }
                 if let Some(link) = t.link {
-                    inner.links.insert(link, (*id, entry.expires));
+                    let owner = f["owner"].clone();
+                    let expires = entry.expires;
+                    let link = inner
+                        .links
+                        .entry(link)
+                        .or_insert_with(|| Entry::new(expires));
+                    // The first session to report a link owns it.
+                    if !link.fields.contains_key("session") {
+                        link.fields.insert("session".into(), id.to_string());
+                        link.fields.insert("owner".into(), owner);
+                    }
+                    link.expires = link.expires.max(expires);
                 }
                 changed = true;
             }
@@ -167,13 +190,96 @@ impl SessionStore for MemoryStore {
             .unwrap_or_default())
     }
 
-    async fn session_for_link(&self, link: &LinkId) -> StoreResult<Option<SessionId>> {
+    async fn record_webhook(&self, update: &WebhookUpdate) -> StoreResult<WebhookApplied> {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        Self::sweep(&mut inner, now);
+        let link = inner
+            .links
+            .entry(update.link)
+            .or_insert_with(|| Entry::new(now + self.retention.session_ttl));
+        let f = &mut link.fields;
+        let seen = format!("seen:{}", update.webhook_id);
+        if f.contains_key(&seen) {
+            return Ok(WebhookApplied::Duplicate);
+        }
+        f.insert(seen, update.now.to_string());
+        let external_id = update.external_id.as_ref().map(|e| e.as_str());
+        let mismatch = match (external_id, f.get("owner")) {
+            (Some(seen), Some(owner)) => seen != owner,
+            _ => false,
+        };
+        if mismatch {
+            let n: u32 = f
+                .get("mismatches")
+                .and_then(|m| m.parse().ok())
+                .unwrap_or(0);
+            f.insert("mismatches".into(), (n + 1).to_string());
+        } else {
+            if let Some(e) = external_id {
+                f.entry("webhook_external_id".into())
+                    .or_insert_with(|| e.to_owned());
+            }
+            if let Some((resource, state)) = &update.resource {
+                f.insert(
+                    format!("res:{resource}"),
+                    serde_json::to_string(state).unwrap(),
+                );
+            }
+        }
+        if link.timeline.len() < MAX_EVENTS as usize {
+            let mut e = update.timeline_entry.clone();
+            e["effect"] = if mismatch { "mismatch" } else { "applied" }.into();
+            link.timeline.push(e);
+        }
+        link.expires = link.expires.max(now + self.retention.session_ttl);
+        let session = link.fields.get("session").and_then(|s| SessionId::parse(s));
+        drop(inner);
+        if let Some(id) = session {
+            let _ = self.changes.send(id);
+        }
+        Ok(if mismatch {
+            WebhookApplied::Mismatch
+        } else {
+            WebhookApplied::Recorded { session }
+        })
+    }
+
+    async fn link(&self, link: &LinkId) -> StoreResult<Option<LinkState>> {
         let inner = self.lock();
         Ok(inner
             .links
             .get(link)
-            .filter(|(_, exp)| *exp > Instant::now())
-            .map(|(id, _)| *id))
+            .filter(|e| e.expires > Instant::now())
+            .map(|e| LinkState::from_fields(&e.fields)))
+    }
+
+    async fn link_timeline(&self, link: &LinkId) -> StoreResult<Vec<serde_json::Value>> {
+        let inner = self.lock();
+        Ok(inner
+            .links
+            .get(link)
+            .filter(|e| e.expires > Instant::now())
+            .map(|e| e.timeline.clone())
+            .unwrap_or_default())
+    }
+
+    async fn set_link_verified(
+        &self,
+        link: &LinkId,
+        session: &SessionId,
+        verified: bool,
+    ) -> StoreResult<()> {
+        let mut inner = self.lock();
+        let owned = |e: &&mut Entry| e.fields.get("session") == Some(&session.to_string());
+        let Some(entry) = inner.links.get_mut(link).filter(owned) else {
+            return Ok(());
+        };
+        let flag = if verified { "1" } else { "0" };
+        entry.fields.insert("verified".into(), flag.into());
+        drop(inner);
+        let _ = self.changes.send(*session);
+        Ok(())
     }
 
     async fn ping(&self) -> StoreResult<()> {

@@ -10,8 +10,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio::sync::broadcast;
 
-use crate::domain::ids::SessionId;
+use crate::domain::ids::{LinkId, SessionId};
 use crate::domain::session::{Applied, CorruptSession, NewSession, Session, Transition};
+use crate::domain::webhook::{LinkState, WebhookApplied, WebhookUpdate};
 
 pub use self::memory::MemoryStore;
 pub use self::redis::RedisStore;
@@ -50,11 +51,25 @@ pub trait SessionStore: Send + Sync + 'static {
     /// The session's timeline, oldest first (each entry a JSON object with `kind`, `at`, `effect`).
     async fn timeline(&self, id: &SessionId) -> StoreResult<Vec<serde_json::Value>>;
 
-    /// Which session a link was created in.
-    async fn session_for_link(
+    /// Records a Belvo webhook on its link in one round trip: deduplicated by `webhook_id`,
+    /// never merged when its external_id is not the link owner's, announced to the session's
+    /// waiters. Correct in any order relative to the success callback.
+    async fn record_webhook(&self, update: &WebhookUpdate) -> StoreResult<WebhookApplied>;
+
+    /// What is known of a link (owner, session, resources, verification), `None` if nothing.
+    async fn link(&self, link: &LinkId) -> StoreResult<Option<LinkState>>;
+
+    /// The link's webhook timeline, oldest first.
+    async fn link_timeline(&self, link: &LinkId) -> StoreResult<Vec<serde_json::Value>>;
+
+    /// Records whether Belvo's own record of the link matched its session — only when `session`
+    /// is the one the link belongs to, so a forged claim cannot mark someone else's link.
+    async fn set_link_verified(
         &self,
-        link: &crate::domain::ids::LinkId,
-    ) -> StoreResult<Option<SessionId>>;
+        link: &LinkId,
+        session: &SessionId,
+        verified: bool,
+    ) -> StoreResult<()>;
 
     /// Whether the store answers right now (readiness).
     async fn ping(&self) -> StoreResult<()>;

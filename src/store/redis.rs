@@ -16,6 +16,14 @@ use crate::domain::ids::{LinkId, Platform, SessionId};
 use crate::domain::session::{
     Applied, CorruptSession, NewSession, Session, Status, Transition, MAX_EVENTS, MAX_WARNINGS,
 };
+use crate::domain::webhook::{LinkState, WebhookApplied, WebhookUpdate};
+
+/// Sets `verified` on the link hash when it belongs to the given session (an existing hash
+/// carries the TTL; never create one without expiry) and wakes the session's waiters.
+const SET_VERIFIED: &str = "if redis.call('HGET', KEYS[1], 'session') == ARGV[3] then \
+    redis.call('HSET', KEYS[1], 'verified', ARGV[1]) \
+    redis.call('PUBLISH', ARGV[2], ARGV[3]) \
+    end return 1";
 
 #[derive(Clone)]
 pub struct RedisStore {
@@ -24,6 +32,8 @@ pub struct RedisStore {
     retention: Retention,
     timeout: Duration,
     apply_script: Script,
+    webhook_script: Script,
+    verify_script: Script,
     changes: broadcast::Sender<SessionId>,
 }
 
@@ -67,6 +77,8 @@ impl RedisStore {
             retention,
             timeout,
             apply_script: Script::new(include_str!("apply_event.lua")),
+            webhook_script: Script::new(include_str!("record_webhook.lua")),
+            verify_script: Script::new(SET_VERIFIED),
             changes,
         })
     }
@@ -179,10 +191,83 @@ impl SessionStore for RedisStore {
             .collect())
     }
 
-    async fn session_for_link(&self, link: &LinkId) -> StoreResult<Option<SessionId>> {
+    async fn record_webhook(&self, update: &WebhookUpdate) -> StoreResult<WebhookApplied> {
+        let entry = update.timeline_entry.to_string();
+        let (resource, state) = match &update.resource {
+            Some((resource, state)) => (
+                resource.as_str(),
+                serde_json::to_string(state).expect("resource states serialise"),
+            ),
+            None => ("", String::new()),
+        };
+        let mut invocation = self.webhook_script.prepare_invoke();
+        invocation
+            .key(self.keys.link(&update.link))
+            .key(self.keys.link_timeline(&update.link))
+            .arg(&update.webhook_id)
+            .arg(update.now)
+            .arg(resource)
+            .arg(state)
+            .arg(
+                update
+                    .external_id
+                    .as_ref()
+                    .map(|e| e.as_str())
+                    .unwrap_or(""),
+            )
+            .arg(&entry[..entry.len() - 1])
+            .arg(self.keys.events_channel())
+            .arg(self.retention.session_ttl.as_millis() as u64)
+            .arg(MAX_EVENTS);
         let mut conn = self.conn.clone();
-        let raw: Option<String> = self.run(conn.get(self.keys.link(link))).await?;
-        Ok(raw.and_then(|s| SessionId::parse(&s)))
+        let reply: Vec<String> = self.run(invocation.invoke_async(&mut conn)).await?;
+        let session = reply.get(1).and_then(|s| SessionId::parse(s));
+        match reply.first().map(String::as_str) {
+            Some("duplicate") => Ok(WebhookApplied::Duplicate),
+            Some("mismatch") => Ok(WebhookApplied::Mismatch),
+            Some("recorded") => Ok(WebhookApplied::Recorded { session }),
+            other => Err(StoreError::Unavailable(format!(
+                "unexpected script reply {other:?}"
+            ))),
+        }
+    }
+
+    async fn link(&self, link: &LinkId) -> StoreResult<Option<LinkState>> {
+        let mut conn = self.conn.clone();
+        let fields: HashMap<String, String> = self.run(conn.hgetall(self.keys.link(link))).await?;
+        Ok((!fields.is_empty()).then(|| LinkState::from_fields(&fields)))
+    }
+
+    async fn link_timeline(&self, link: &LinkId) -> StoreResult<Vec<serde_json::Value>> {
+        let mut conn = self.conn.clone();
+        let raw: Vec<String> = self
+            .run(conn.lrange(self.keys.link_timeline(link), 0, -1))
+            .await?;
+        Ok(raw
+            .iter()
+            .filter_map(|e| serde_json::from_str(e).ok())
+            .collect())
+    }
+
+    async fn set_link_verified(
+        &self,
+        link: &LinkId,
+        session: &SessionId,
+        verified: bool,
+    ) -> StoreResult<()> {
+        let mut conn = self.conn.clone();
+        let key = self.keys.link(link);
+        let flag = if verified { "1" } else { "0" };
+        self.run(
+            self.verify_script
+                .key(key)
+                .arg(flag)
+                .arg(self.keys.events_channel())
+                .arg(session.to_string())
+                .invoke_async::<i64>(&mut conn),
+        )
+        .await
+        .map(|_| ())
     }
 
     async fn ping(&self) -> StoreResult<()> {

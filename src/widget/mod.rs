@@ -4,6 +4,7 @@
 pub mod branding;
 mod open;
 mod record;
+pub mod verify;
 
 pub use open::{open_session, ConsentRequest, IdentificationRequest, OpenRequest, OpenedSession};
 pub use record::record_event;

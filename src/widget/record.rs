@@ -20,7 +20,10 @@ pub async fn record_event(
         Applied::Recorded {
             status, changed, ..
         } => {
-            tracing::info!(status = status.as_str(), changed, "widget event recorded")
+            tracing::info!(status = status.as_str(), changed, "widget event recorded");
+            if let (true, CallbackEvent::Success { link, .. }) = (changed, event) {
+                super::verify::spawn(state.belvo.clone(), state.store.clone(), *session_id, *link);
+            }
         }
         Applied::Replay { .. } => tracing::info!("replayed widget event counted once"),
         Applied::Missing | Applied::Expired => {}

@@ -36,6 +36,8 @@ pub fn base_settings(kind: StoreKind) -> Settings {
     let mut settings = Settings::load_from(&BTreeMap::new()).expect("defaults load");
     settings.server.port = 0;
     settings.server.workers = 1;
+    // Webhooks from the emulator arrive quickly in tests.
+    settings.emulator.webhook_delay = Duration::from_millis(50);
     if kind == StoreKind::Redis {
         settings.store.redis_url = test_redis_url();
         settings.store.key_prefix = format!("test-{}", uuid::Uuid::new_v4().simple());
@@ -180,6 +182,81 @@ impl TestApp {
         redis::Client::open(url.as_str())
             .unwrap()
             .get_multiplexed_async_connection()
+            .await
+            .unwrap()
+    }
+
+    /// Plays the hosted widget: picks `outcome` for the session's widget URL (as the emulator's
+    /// form does) and returns where the widget sends the webview.
+    pub async fn widget_outcome(
+        &self,
+        widget_url: &str,
+        outcome: &str,
+        institution: &str,
+    ) -> String {
+        let form = [
+            ("access_token", param(widget_url, "access_token").unwrap()),
+            ("outcome", outcome.to_owned()),
+            ("institution", institution.to_owned()),
+            (
+                "access_mode",
+                param(widget_url, "access_mode").unwrap_or_default(),
+            ),
+            (
+                "external_id",
+                param(widget_url, "external_id").unwrap_or_default(),
+            ),
+        ];
+        let response = self
+            .client
+            .post(self.url("/emulator/widget/outcome"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 302, "{}", response.text().await.unwrap());
+        location(&response)
+    }
+
+    /// Opens a session and connects it through the emulated widget; returns (session id, link id).
+    pub async fn connect(&self, sub: &str, product: &str, institution: &str) -> (String, String) {
+        let session = self.open(sub, product, "ios").await;
+        let id = session["session_id"].as_str().unwrap().to_owned();
+        let callback = self
+            .widget_outcome(
+                session["widget_url"].as_str().unwrap(),
+                "success",
+                institution,
+            )
+            .await;
+        let link = param(&callback, "link").unwrap();
+        let response = self.client.get(&callback).send().await.unwrap();
+        assert_eq!(response.status(), 302);
+        (id, link)
+    }
+
+    /// Waits (long-poll) until the session's resources have all arrived.
+    pub async fn status_until_resources(&self, sub: &str, session_id: &str) -> Value {
+        let response = self
+            .client
+            .get(self.url(&format!(
+                "/v1/widget-sessions/{session_id}?wait=20&until=resources"
+            )))
+            .bearer_auth(self.token(sub))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    /// Posts a webhook as Belvo does (bearer token of the embedded defaults).
+    pub async fn webhook(&self, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url("/webhooks/belvo"))
+            .bearer_auth("dev-webhook-token")
+            .json(body)
+            .send()
             .await
             .unwrap()
     }

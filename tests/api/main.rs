@@ -3,9 +3,11 @@
 
 mod auth;
 mod callbacks;
+mod emulator;
 mod errors;
 mod helpers;
 mod long_poll;
 mod redis_outage;
 mod store_suite;
+mod webhooks;
 mod widget_sessions;

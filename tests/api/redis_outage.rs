@@ -8,14 +8,14 @@ use serde_json::Value;
 use crate::helpers::{spawn_app_with, StoreKind};
 
 /// A redis-server of this test's own, on a free port, keeping its data across restarts.
-struct OwnRedis {
+pub struct OwnRedis {
     port: u16,
     dir: std::path::PathBuf,
     child: Option<Child>,
 }
 
 impl OwnRedis {
-    fn start() -> Self {
+    pub fn start() -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -33,7 +33,7 @@ impl OwnRedis {
         redis
     }
 
-    fn spawn(&mut self) {
+    pub fn spawn(&mut self) {
         let child = Command::new("redis-server")
             .args([
                 "--port",
@@ -57,7 +57,7 @@ impl OwnRedis {
         }
     }
 
-    fn stop(&mut self) {
+    pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             // SIGTERM: redis flushes its append-only file and exits.
             let _ = Command::new("kill").arg(child.id().to_string()).status();
@@ -65,7 +65,7 @@ impl OwnRedis {
         }
     }
 
-    fn url(&self) -> String {
+    pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
 }

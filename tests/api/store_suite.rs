@@ -107,13 +107,13 @@ async fn first_terminal_event_wins(store: DynStore) {
     assert_eq!(timeline[0]["effect"], "applied");
     assert_eq!(timeline[1]["kind"], "exit");
     assert_eq!(timeline[1]["effect"], "ignored");
-    assert_eq!(
-        store
-            .session_for_link(&LinkId::parse(LINK).unwrap())
-            .await
-            .unwrap(),
-        Some(session.id)
-    );
+    let link = store
+        .link(&LinkId::parse(LINK).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(link.session, Some(session.id));
+    assert_eq!(link.owner, Some(session.owner.clone()));
 }
 
 async fn replays_count_once(store: DynStore) {
@@ -197,10 +197,7 @@ async fn records_expire_after_their_ttl(store: DynStore) {
     assert!(store.session(&session.id).await.unwrap().is_none());
     assert!(store.timeline(&session.id).await.unwrap().is_empty());
     assert_eq!(
-        store
-            .session_for_link(&LinkId::parse(LINK).unwrap())
-            .await
-            .unwrap(),
+        store.link(&LinkId::parse(LINK).unwrap()).await.unwrap(),
         None
     );
 }

@@ -12,6 +12,7 @@ pub use show::show;
 use crate::auth::AppUser;
 use crate::domain::ids::SessionId;
 use crate::domain::session::Session;
+use crate::domain::webhook::LinkState;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -29,4 +30,20 @@ async fn owned_session(
         return Err(not_found());
     }
     Ok(session)
+}
+
+/// A session and, once it has one, its link (resources, verification).
+pub struct Loaded {
+    pub session: Session,
+    pub link: Option<LinkState>,
+}
+
+/// Loads a session the caller owns and its link: one store round trip, two once linked.
+async fn load(state: &AppState, user: &AppUser, raw_id: &str) -> Result<Loaded, ApiError> {
+    let session = owned_session(state, user, raw_id).await?;
+    let link = match &session.link_id {
+        Some(link) => state.store.link(link).await?,
+        None => None,
+    };
+    Ok(Loaded { session, link })
 }

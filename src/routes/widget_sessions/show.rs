@@ -1,25 +1,40 @@
-//! `GET /v1/widget-sessions/{id}[?wait=N]`: the session's state; `wait` long-polls (≤ 30 s)
-//! until it leaves `pending`, woken by the store's change notifications from any replica.
+//! `GET /v1/widget-sessions/{id}[?wait=N[&until=status|resources]]`: the session's state.
+//! `wait` long-polls (≤ 30 s) until the status leaves `pending` (or, with `until=resources`,
+//! until every resource has arrived too), woken by change notifications from any replica.
 
 use std::time::Duration;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
+use tokio::sync::broadcast::error::RecvError;
 
-use super::owned_session;
+use super::load;
 use super::view::SessionView;
 use crate::auth::AppUser;
 use crate::domain::explanation::Lang;
-use crate::domain::session::{now_millis, Status};
+use crate::domain::ids::SessionId;
+use crate::domain::session::now_millis;
 use crate::error::ApiError;
 use crate::state::AppState;
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Until {
+    /// The status leaves `pending`.
+    #[default]
+    Status,
+    /// The status leaves `pending` and no resource is pending any more.
+    Resources,
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ShowQuery {
-    /// Seconds to wait for the status to leave `pending`.
+    /// Seconds to wait.
     #[serde(default)]
     wait: Option<u32>,
+    #[serde(default)]
+    until: Until,
 }
 
 pub async fn show(
@@ -40,34 +55,43 @@ pub async fn show(
         Some(w) => Duration::from_secs(w.into()),
         None => Duration::ZERO,
     };
-    // Subscribe before reading, so a change between the read and the wait is not missed.
-    let mut changes = state.store.subscribe();
-    let deadline = tokio::time::Instant::now() + wait;
-    let mut session = owned_session(&state, &user, &path).await?;
-    while session.status_at(now_millis()) == Status::Pending {
-        let woke = tokio::time::timeout_at(deadline, async {
-            loop {
-                match changes.recv().await {
-                    Ok(id) if id == session.record.id => return,
-                    Ok(_) => continue,
-                    // Missed some notifications: re-read to be safe.
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return,
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => {
-                        std::future::pending::<()>().await
-                    }
-                }
-            }
-        })
-        .await;
-        if woke.is_err() {
-            break;
-        }
-        session = owned_session(&state, &user, &path).await?;
-    }
     let lang = Lang::from_accept_language(
         req.headers()
             .get(actix_web::http::header::ACCEPT_LANGUAGE)
             .and_then(|v| v.to_str().ok()),
     );
-    Ok(HttpResponse::Ok().json(SessionView::new(&session, now_millis(), lang)))
+    // Subscribe before reading, so a change between the read and the wait is not missed.
+    let mut changes = state.store.subscribe();
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut loaded = load(&state, &user, &path).await?;
+    loop {
+        let view = SessionView::new(&loaded, &state, now_millis(), lang);
+        if view.settled(query.until)
+            || !wait_for(&mut changes, loaded.session.record.id, deadline).await
+        {
+            return Ok(HttpResponse::Ok().json(view));
+        }
+        loaded = load(&state, &user, &path).await?;
+    }
+}
+
+/// Waits for a change to `id`; false once the deadline passes.
+async fn wait_for(
+    changes: &mut tokio::sync::broadcast::Receiver<SessionId>,
+    id: SessionId,
+    deadline: tokio::time::Instant,
+) -> bool {
+    let woke = tokio::time::timeout_at(deadline, async {
+        loop {
+            match changes.recv().await {
+                Ok(changed) if changed == id => return,
+                Ok(_) => continue,
+                // Missed some notifications: re-read to be safe.
+                Err(RecvError::Lagged(_)) => return,
+                Err(RecvError::Closed) => std::future::pending::<()>().await,
+            }
+        }
+    })
+    .await;
+    woke.is_ok()
 }

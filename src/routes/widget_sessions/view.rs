@@ -4,8 +4,12 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::show::Until;
+use super::Loaded;
 use crate::domain::explanation::{explain, Explanation, Lang};
-use crate::domain::session::{rfc3339, Millis, Session, Status, Warning};
+use crate::domain::session::{rfc3339, ExitInfo, Millis, Status, Warning};
+use crate::domain::webhook::{Readiness, ResourceState};
+use crate::state::AppState;
 
 #[derive(Serialize)]
 pub struct SessionView<'a> {
@@ -15,11 +19,13 @@ pub struct SessionView<'a> {
     status: Status,
     link_id: Option<String>,
     institution: Option<&'a str>,
+    /// Belvo confirmed the link belongs to this session (`null` until checked).
+    link_verified: Option<bool>,
     last_error: Option<LastError<'a>>,
-    exit: Option<&'a crate::domain::session::ExitInfo>,
+    exit: Option<&'a ExitInfo>,
     warnings: Vec<WarningView<'a>>,
-    /// Per-resource readiness; filled by webhooks.
-    resources: BTreeMap<String, serde_json::Value>,
+    /// Readiness of each resource Belvo fetches for the link, from its webhooks.
+    resources: BTreeMap<String, ResourceView>,
     created_at: String,
     updated_at: String,
     expires_at: String,
@@ -40,8 +46,27 @@ struct WarningView<'a> {
     explanation: Explanation,
 }
 
+#[derive(Serialize)]
+struct ResourceView {
+    status: Readiness,
+    total: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_code: Option<String>,
+}
+
+impl From<&ResourceState> for ResourceView {
+    fn from(s: &ResourceState) -> Self {
+        Self {
+            status: s.status,
+            total: s.total,
+            error_code: s.error_code.clone(),
+        }
+    }
+}
+
 impl<'a> SessionView<'a> {
-    pub fn new(s: &'a Session, now: Millis, lang: Lang) -> Self {
+    pub fn new(loaded: &'a Loaded, state: &AppState, now: Millis, lang: Lang) -> Self {
+        let s = &loaded.session;
         Self {
             session_id: s.record.id.to_string(),
             product: s.record.product.as_str(),
@@ -49,6 +74,14 @@ impl<'a> SessionView<'a> {
             status: s.status_at(now),
             link_id: s.link_id.map(|l| l.to_string()),
             institution: s.institution.as_deref(),
+            // A link another session claimed first is not this session's.
+            link_verified: loaded.link.as_ref().and_then(|l| {
+                if l.session == Some(s.record.id) {
+                    l.verified
+                } else {
+                    Some(false)
+                }
+            }),
             last_error: s.last_error.as_ref().map(|e| LastError {
                 code: &e.code,
                 message: e.message.as_deref(),
@@ -56,12 +89,58 @@ impl<'a> SessionView<'a> {
             }),
             exit: s.exit.as_ref(),
             warnings: s.warnings.iter().map(|w| warning(w, lang)).collect(),
-            resources: BTreeMap::new(),
+            resources: resources(loaded, state),
             created_at: rfc3339(s.record.created_at),
             updated_at: rfc3339(s.updated_at),
             expires_at: rfc3339(s.record.token_expires_at),
         }
     }
+
+    /// Whether a long-poll waiting `until` this may answer.
+    pub fn settled(&self, until: Until) -> bool {
+        let status_settled = self.status != Status::Pending;
+        match until {
+            Until::Status => status_settled,
+            Until::Resources => {
+                status_settled
+                    && (self.status != Status::Succeeded
+                        || self
+                            .resources
+                            .values()
+                            .all(|r| r.status != Readiness::Pending))
+            }
+        }
+    }
+}
+
+/// Every resource the product fetches (pending until its webhook arrives), plus any other
+/// resource Belvo reported. Nothing is shown from webhooks whose external_id was not the owner's.
+fn resources(loaded: &Loaded, state: &AppState) -> BTreeMap<String, ResourceView> {
+    let s = &loaded.session;
+    if s.link_id.is_none() {
+        return BTreeMap::new();
+    }
+    let pending = ResourceState::pending();
+    let mut out: BTreeMap<String, ResourceView> = state
+        .settings
+        .products
+        .get(&s.record.product)
+        .map(|p| {
+            p.fetch_resources
+                .iter()
+                .map(|r| (r.to_string(), (&pending).into()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let own = |l: &&crate::domain::webhook::LinkState| {
+        l.session == Some(s.record.id) && l.external_id_consistent()
+    };
+    if let Some(link) = loaded.link.as_ref().filter(own) {
+        for (resource, state) in &link.resources {
+            out.insert(resource.clone(), state.into());
+        }
+    }
+    out
 }
 
 fn warning(w: &Warning, lang: Lang) -> WarningView<'_> {

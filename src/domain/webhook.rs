@@ -1,0 +1,245 @@
+//! Belvo webhooks (`historical_update` and errors), parsed strictly, and what they mean for a
+//! link's resources.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::external_id::ExternalId;
+use super::ids::{Code, LinkId};
+use super::session::Millis;
+
+/// A webhook body as in the guides. Unknown fields are ignored (Belvo adds fields over time).
+#[derive(Debug, Clone, Deserialize)]
+pub struct WebhookPayload {
+    pub webhook_id: Code,
+    pub webhook_type: Code,
+    pub webhook_code: Code,
+    #[serde(default)]
+    pub process_type: Option<Code>,
+    pub link_id: LinkId,
+    #[serde(default)]
+    pub request_id: Option<String>,
+    #[serde(default)]
+    pub external_id: Option<String>,
+    #[serde(default)]
+    pub data: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Readiness {
+    Pending,
+    Ready,
+    Failed,
+}
+
+/// One resource's state on a link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceState {
+    pub status: Readiness,
+    #[serde(default)]
+    pub total: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<Millis>,
+}
+
+impl ResourceState {
+    pub fn pending() -> Self {
+        Self {
+            status: Readiness::Pending,
+            total: None,
+            error_code: None,
+            updated_at: None,
+        }
+    }
+}
+
+/// What a store records for one webhook.
+#[derive(Debug, Clone)]
+pub struct WebhookUpdate {
+    pub webhook_id: String,
+    pub link: LinkId,
+    /// The resource whose state this sets, if the webhook is about one.
+    pub resource: Option<(String, ResourceState)>,
+    pub external_id: Option<ExternalId>,
+    /// The link timeline entry (a JSON object).
+    pub timeline_entry: serde_json::Value,
+    pub now: Millis,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum WebhookError {
+    #[error("external_id does not follow Belvo's rules")]
+    BadExternalId,
+}
+
+impl WebhookPayload {
+    /// Turns the payload into the change it makes. `historical_update` marks the resource ready
+    /// with its total; an error code (or `data.error_code`) marks it failed; anything else is kept
+    /// in the timeline only.
+    pub fn into_update(self, now: Millis) -> Result<WebhookUpdate, WebhookError> {
+        let external_id = match self.external_id.as_deref().filter(|e| !e.is_empty()) {
+            Some(raw) => Some(ExternalId::parse(raw).ok_or(WebhookError::BadExternalId)?),
+            None => None,
+        };
+        let code = self.webhook_code.as_str();
+        let error_code = self
+            .data
+            .get("error_code")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+            .or_else(|| code.contains("error").then(|| code.to_owned()));
+        let state = if let Some(error_code) = error_code {
+            Some(ResourceState {
+                status: Readiness::Failed,
+                total: None,
+                error_code: Some(error_code),
+                updated_at: Some(now),
+            })
+        } else if code == "historical_update" {
+            Some(ResourceState {
+                status: Readiness::Ready,
+                total: total_of(&self.data),
+                error_code: None,
+                updated_at: Some(now),
+            })
+        } else {
+            None
+        };
+        let timeline_entry = serde_json::json!({
+            "kind": "webhook",
+            "at": now,
+            "webhook_id": self.webhook_id,
+            "webhook_type": self.webhook_type,
+            "webhook_code": self.webhook_code,
+            "request_id": self.request_id,
+            "data": self.data,
+        });
+        Ok(WebhookUpdate {
+            webhook_id: self.webhook_id.to_string(),
+            link: self.link_id,
+            resource: state.map(|s| (self.webhook_type.to_string(), s)),
+            external_id,
+            timeline_entry,
+            now,
+        })
+    }
+}
+
+/// The first `total_*` count in `data` (`total_employment_record_profiles`, `total_owners`...).
+fn total_of(data: &serde_json::Map<String, serde_json::Value>) -> Option<u64> {
+    data.iter()
+        .filter(|(k, _)| k.starts_with("total_"))
+        .find_map(|(_, v)| v.as_u64())
+}
+
+/// A link as the store knows it: whose it is, what its webhooks said, whether Belvo confirmed it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LinkState {
+    pub session: Option<super::ids::SessionId>,
+    pub owner: Option<ExternalId>,
+    /// The first external_id a webhook carried for this link.
+    pub webhook_external_id: Option<String>,
+    pub resources: BTreeMap<String, ResourceState>,
+    /// `Some(true)` once Belvo's own record of the link matches the session.
+    pub verified: Option<bool>,
+    /// Webhooks refused because their external_id was not the link owner's.
+    pub mismatches: u32,
+}
+
+/// What recording a webhook did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookApplied {
+    /// Recorded; the session the link belongs to, when already known.
+    Recorded {
+        session: Option<super::ids::SessionId>,
+    },
+    /// The same `webhook_id` was recorded before: nothing changed.
+    Duplicate,
+    /// The webhook's external_id is not the link owner's: kept in the timeline, not merged.
+    Mismatch,
+}
+
+impl LinkState {
+    /// Reads the link hash a store keeps (fields `session`, `owner`, `res:<RESOURCE>`, ...).
+    pub fn from_fields(fields: &std::collections::HashMap<String, String>) -> Self {
+        let get = |k: &str| fields.get(k).filter(|v| !v.is_empty());
+        Self {
+            session: get("session").and_then(|s| super::ids::SessionId::parse(s)),
+            owner: get("owner").and_then(|o| ExternalId::parse(o)),
+            webhook_external_id: get("webhook_external_id").cloned(),
+            resources: fields
+                .iter()
+                .filter_map(|(k, v)| {
+                    let resource = k.strip_prefix("res:")?;
+                    Some((resource.to_owned(), serde_json::from_str(v).ok()?))
+                })
+                .collect(),
+            verified: get("verified").map(|v| v == "1"),
+            mismatches: get("mismatches").and_then(|m| m.parse().ok()).unwrap_or(0),
+        }
+    }
+
+    /// Whether webhook data may be shown for this link (never merged across users).
+    pub fn external_id_consistent(&self) -> bool {
+        match (&self.owner, &self.webhook_external_id) {
+            (Some(owner), Some(seen)) => owner.as_str() == seen,
+            _ => true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn payload(v: serde_json::Value) -> WebhookPayload {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn historical_update_from_the_guide_marks_the_resource_ready() {
+        let p = payload(serde_json::json!({
+            "webhook_id": "03d1ca0d62db4f769488265d141047b7",
+            "webhook_type": "EMPLOYMENT_RECORDS",
+            "process_type": "historical_update",
+            "webhook_code": "historical_update",
+            "link_id": "2f5d361d-dad6-45d4-a0bf-26d479766067",
+            "request_id": "4363b08b-51eb-4350-9c74-5df5ac92a7f6",
+            "external_id": "your_external_id",
+            "data": {"total_employment_record_profiles": 1}
+        }));
+        let update = p.into_update(5).unwrap();
+        let (resource, state) = update.resource.unwrap();
+        assert_eq!(resource, "EMPLOYMENT_RECORDS");
+        assert_eq!(state.status, Readiness::Ready);
+        assert_eq!(state.total, Some(1));
+    }
+
+    #[test]
+    fn error_webhooks_mark_the_resource_failed() {
+        let p = payload(serde_json::json!({
+            "webhook_id": "w1", "webhook_type": "OWNERS", "webhook_code": "historical_update",
+            "link_id": "2f5d361d-dad6-45d4-a0bf-26d479766067",
+            "data": {"error_code": "login_error", "error_message": "x"}
+        }));
+        let (_, state) = p.into_update(5).unwrap().resource.unwrap();
+        assert_eq!(state.status, Readiness::Failed);
+        assert_eq!(state.error_code.as_deref(), Some("login_error"));
+    }
+
+    #[test]
+    fn malformed_payloads_do_not_parse() {
+        for bad in [
+            serde_json::json!({"webhook_id": "w", "webhook_type": "OWNERS", "webhook_code": "x", "link_id": "nope"}),
+            serde_json::json!({"webhook_id": "<script>", "webhook_type": "OWNERS", "webhook_code": "x", "link_id": "2f5d361d-dad6-45d4-a0bf-26d479766067"}),
+            serde_json::json!({"webhook_type": "OWNERS", "webhook_code": "x", "link_id": "2f5d361d-dad6-45d4-a0bf-26d479766067"}),
+            serde_json::json!({"webhook_id": "w", "webhook_type": "OWNERS", "webhook_code": "x", "link_id": "2f5d361d-dad6-45d4-a0bf-26d479766067", "data": [1]}),
+        ] {
+            assert!(serde_json::from_value::<WebhookPayload>(bad).is_err());
+        }
+    }
+}

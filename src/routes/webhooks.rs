@@ -1,0 +1,110 @@
+//! `POST /webhooks/belvo` (SPEC §6): Belvo tells us a link's data is ready.
+//! Bearer token compared in constant time, optional source-IP allowlist behind trusted proxies,
+//! body limit, schema-checked JSON; 2xx only once the write is in Redis, 503 when it is not.
+
+use std::net::IpAddr;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use secrecy::ExposeSecret;
+use serde_json::json;
+use subtle::ConstantTimeEq;
+
+use crate::auth::app_user::bearer;
+use crate::domain::session::now_millis;
+use crate::domain::webhook::{WebhookApplied, WebhookPayload};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
+    cfg.service(
+        web::resource("/webhooks/belvo")
+            .app_data(crate::startup::json_config(body_limit))
+            .route(web::post().to(receive)),
+    );
+}
+
+/// Checks who is calling before the body is parsed.
+pub struct BelvoCaller;
+
+impl actix_web::FromRequest for BelvoCaller {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(authorize(req).map(|()| BelvoCaller))
+    }
+}
+
+fn authorize(req: &HttpRequest) -> Result<(), ApiError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ApiError::internal("app state missing"))?;
+    let expected = state
+        .settings
+        .secrets
+        .webhook_token
+        .expose_secret()
+        .as_bytes();
+    let token_ok = bearer(req).is_ok_and(|t| bool::from(t.as_bytes().ct_eq(expected)));
+    if !token_ok {
+        tracing::warn!("webhook with a missing or wrong bearer token");
+        return Err(ApiError::unauthorized(
+            "a valid webhook bearer token is required",
+        ));
+    }
+    let settings = &state.settings.webhooks;
+    if !settings.allowed_ips.is_empty() {
+        let source = client_ip(req, &settings.trusted_proxies);
+        if !source.is_some_and(|ip| settings.allowed_ips.contains(&ip)) {
+            tracing::warn!(?source, "webhook from an address outside the allowlist");
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "webhooks are accepted from Belvo's addresses only",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The caller's address: the peer, or — when the peer is a trusted proxy — the last address in
+/// `X-Forwarded-For` that is not itself a trusted proxy.
+fn client_ip(req: &HttpRequest, trusted: &[IpAddr]) -> Option<IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    let forwarded = req
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    forwarded
+        .rsplit(',')
+        .filter_map(|part| part.trim().parse::<IpAddr>().ok())
+        .find(|ip| !trusted.contains(ip))
+}
+
+async fn receive(
+    state: web::Data<AppState>,
+    _caller: BelvoCaller,
+    payload: web::Json<WebhookPayload>,
+) -> Result<HttpResponse, ApiError> {
+    let payload = payload.into_inner();
+    let kind = format!("{}/{}", payload.webhook_type, payload.webhook_code);
+    let update = payload
+        .into_update(now_millis())
+        .map_err(|e| ApiError::bad_request("invalid_webhook", e.to_string()))?;
+    let applied = state.store.record_webhook(&update).await?;
+    let outcome = match applied {
+        WebhookApplied::Recorded { .. } => "recorded",
+        WebhookApplied::Duplicate => "duplicate",
+        WebhookApplied::Mismatch => {
+            tracing::error!(link = %update.link, "webhook external_id does not match the link owner: not merged");
+            "external_id_mismatch"
+        }
+    };
+    tracing::info!(link = %update.link, kind, outcome, "belvo webhook");
+    Ok(HttpResponse::Ok().json(json!({"status": outcome})))
+}

@@ -1,0 +1,46 @@
+-- Records one Belvo webhook on its link, atomically (SPEC §6). Mirrors `MemoryStore::record_webhook`.
+--
+-- KEYS[1] link hash   KEYS[2] link timeline list
+-- ARGV: webhook_id, now_ms, resource ("" = none), resource state json, external_id ("" = none),
+--       timeline entry json without its closing brace, channel, ttl_ms, max events
+local link, timeline = KEYS[1], KEYS[2]
+local webhook_id, resource, state, external_id = ARGV[1], ARGV[3], ARGV[4], ARGV[5]
+local entry, channel, ttl, max_events = ARGV[6], ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9])
+
+if redis.call('HEXISTS', link, 'seen:' .. webhook_id) == 1 then
+  return {'duplicate', ''}
+end
+redis.call('HSET', link, 'seen:' .. webhook_id, ARGV[2])
+
+local owner = redis.call('HGET', link, 'owner')
+local effect = 'applied'
+if external_id ~= '' and owner and owner ~= external_id then
+  -- Never merge another user's data into this link.
+  effect = 'mismatch'
+  redis.call('HINCRBY', link, 'mismatches', 1)
+else
+  if external_id ~= '' then
+    redis.call('HSETNX', link, 'webhook_external_id', external_id)
+  end
+  if resource ~= '' then
+    redis.call('HSET', link, 'res:' .. resource, state)
+  end
+end
+
+if redis.call('LLEN', timeline) < max_events then
+  redis.call('RPUSH', timeline, entry .. ',"effect":"' .. effect .. '"}')
+end
+-- Keep the link as long as its session would be kept, counted from the latest webhook.
+if redis.call('PTTL', link) < ttl then
+  redis.call('PEXPIRE', link, ttl)
+end
+redis.call('PEXPIRE', timeline, redis.call('PTTL', link))
+
+local session = redis.call('HGET', link, 'session') or ''
+if session ~= '' then
+  redis.call('PUBLISH', channel, session)
+end
+if effect == 'mismatch' then
+  return {'mismatch', session}
+end
+return {'recorded', session}
