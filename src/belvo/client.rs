@@ -71,6 +71,10 @@ impl BelvoClient {
     /// `POST /api/token/`: a widget access token for one session.
     #[tracing::instrument(skip_all, fields(fetch_resources = ?request.fetch_resources))]
     pub async fn widget_token(&self, request: &TokenRequest) -> Result<WidgetToken, BelvoError> {
+        crate::metrics::belvo_call("token", self.request_token(request)).await
+    }
+
+    async fn request_token(&self, request: &TokenRequest) -> Result<WidgetToken, BelvoError> {
         let mut body = request.clone();
         body.id = self.secret_id.expose_secret().to_owned();
         body.password = self.secret_password.expose_secret().to_owned();

@@ -2,6 +2,7 @@
 
 mod callbacks;
 mod health;
+mod metrics;
 mod pages;
 mod widget_sessions;
 
@@ -10,6 +11,7 @@ use actix_web::web;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
+        .route("/metrics", web::get().to(metrics::render))
         .route("/", web::get().to(pages::index))
         .route("/static/style.css", web::get().to(pages::stylesheet))
         .route(

@@ -6,6 +6,7 @@ mod callbacks;
 mod errors;
 mod helpers;
 mod long_poll;
+mod metrics;
 mod redis_outage;
 mod store_suite;
 mod widget_sessions;
