@@ -4,6 +4,7 @@ mod callbacks;
 mod health;
 mod metrics;
 mod pages;
+mod well_known;
 mod widget_sessions;
 
 use actix_web::web;
@@ -12,6 +13,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .route("/metrics", web::get().to(metrics::render))
+        .configure(well_known::configure)
         .route("/", web::get().to(pages::index))
         .route("/static/style.css", web::get().to(pages::stylesheet))
         .route(

@@ -9,4 +9,5 @@ mod long_poll;
 mod metrics;
 mod redis_outage;
 mod store_suite;
+mod well_known;
 mod widget_sessions;
