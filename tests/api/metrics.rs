@@ -1,11 +1,11 @@
 //! `/metrics`: what Prometheus scrapes. Counters are process-wide and tests run in parallel, so
 //! these tests check that their own traffic shows up, never exact totals.
 
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{spawn_app, spawn_app_with, StoreKind, TestApp};
 
 const SUCCESS: &str = "link=cb65f82c-dc93-4d3e-8270-9a27528397f5&institution=planet_mx_employment";
 
-async fn scrape(app: &TestApp) -> String {
+pub async fn scrape(app: &TestApp) -> String {
     let response = app.client.get(app.url("/metrics")).send().await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(
@@ -16,7 +16,7 @@ async fn scrape(app: &TestApp) -> String {
 }
 
 /// The sum of every series of `name` carrying all of `labels` (other labels may be present).
-fn value(exposition: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+pub fn value(exposition: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
     exposition
         .lines()
         .filter(|line| !line.starts_with('#'))
@@ -109,4 +109,27 @@ async fn unexplained_error_codes_are_counted() {
 
     assert!(value(&text, "bff_unexplained_error_codes_total", &[]) >= 1.0);
     assert!(text.contains("# HELP bff_unexplained_error_codes_total"));
+}
+
+#[tokio::test]
+async fn belvo_failures_are_counted_by_endpoint_and_error() {
+    let app = spawn_app_with(StoreKind::Memory, |settings| {
+        // Nothing listens on port 1: the token call cannot connect.
+        settings.belvo.base_url = "http://127.0.0.1:1".into();
+    })
+    .await;
+    let response = app
+        .post_session(
+            "maria",
+            &serde_json::json!({"product": "mx_employment", "platform": "ios"}),
+        )
+        .await;
+    assert_eq!(response.status(), 502);
+
+    let text = scrape(&app).await;
+
+    let unreachable = [("endpoint", "token"), ("error", "unreachable")];
+    assert!(value(&text, "bff_belvo_errors_total", &unreachable) >= 1.0);
+    let failed = [("route", "/v1/widget-sessions"), ("status", "502")];
+    assert!(value(&text, "http_requests_total", &failed) >= 1.0);
 }
