@@ -38,7 +38,7 @@ pub fn handle() -> &'static PrometheusHandle {
         let handle = match builder.install_recorder() {
             Ok(handle) => handle,
             Err(e) => {
-                tracing::warn!(error = %e, "another metrics recorder is installed; /metrics stays empty");
+                tracing::warn!(error = %e, "another metrics recorder is installed");
                 PrometheusBuilder::new().build_recorder().handle()
             }
         };
@@ -156,8 +156,13 @@ where
                 Ok(response) => response.status(),
                 Err(e) => e.as_response_error().status_code(),
             };
-            counter!("http_requests_total", "method" => method, "route" => route.clone(), "status" => status.as_str().to_owned())
-                .increment(1);
+            counter!(
+                "http_requests_total",
+                "method" => method,
+                "route" => route.clone(),
+                "status" => status.as_str().to_owned()
+            )
+            .increment(1);
             histogram!("http_request_duration_seconds", "method" => method, "route" => route)
                 .record(started.elapsed());
             result

@@ -131,7 +131,11 @@ fn configuration_rejects_malformed_app_ids_and_fingerprints() {
     let error = load("[app.ios]\napp_ids = [\"com.example.app\"]\n").unwrap_err();
     assert_eq!(error.key, "app.ios.app_ids.0", "{error}");
 
-    let error = load("[app.android]\npackage_name = \"com.example.app\"\nsha256_cert_fingerprints = [\"AB:CD\"]\n").unwrap_err();
+    let error = load(
+        "[app.android]\npackage_name = \"com.example.app\"\n\
+         sha256_cert_fingerprints = [\"AB:CD\"]\n",
+    )
+    .unwrap_err();
     assert!(
         error
             .key
