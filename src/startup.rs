@@ -134,6 +134,7 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .wrap(from_fn(limit_headers))
             .wrap(from_fn(request_id_scope))
             .wrap(TracingLogger::default())
+            .wrap(crate::metrics::RequestMetrics::new())
             .app_data(state.clone())
             .app_data(json_config(json_limit))
             .app_data(query_config())

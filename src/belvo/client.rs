@@ -72,6 +72,10 @@ impl BelvoClient {
     /// `POST /api/token/`: a widget access token for one session.
     #[tracing::instrument(skip_all, fields(fetch_resources = ?request.fetch_resources))]
     pub async fn widget_token(&self, request: &TokenRequest) -> Result<WidgetToken, BelvoError> {
+        crate::metrics::belvo_call("token", self.request_token(request)).await
+    }
+
+    async fn request_token(&self, request: &TokenRequest) -> Result<WidgetToken, BelvoError> {
         let mut body = request.clone();
         body.id = self.secret_id.expose_secret().to_owned();
         body.password = self.secret_password.expose_secret().to_owned();
@@ -97,9 +101,19 @@ impl BelvoClient {
     /// `GET /api/links/{id}/`: Belvo's own record of a link.
     #[tracing::instrument(skip(self))]
     pub async fn link(&self, id: &LinkId) -> Result<BelvoLink, BelvoError> {
+        crate::metrics::belvo_call("links", self.get(&format!("/api/links/{id}/"), &[])).await
+    }
+
+    /// `GET {path}` with Basic auth and query pairs; Belvo's JSON as it is.
+    async fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T, BelvoError> {
         let response = self
             .http
-            .get(format!("{}/api/links/{id}/", self.base_url))
+            .get(format!("{}{path}", self.base_url))
+            .query(query)
             .basic_auth(
                 self.secret_id.expose_secret(),
                 Some(self.secret_password.expose_secret()),

@@ -2,6 +2,7 @@
 //! env shortcuts (`PORT`, `REDIS_URL`, ...) → `BFF__SECTION__KEY`. Validated once, at load.
 //! Secrets come from the environment only (see [`secrets`]).
 
+pub mod app_links;
 pub mod products;
 pub mod secrets;
 
@@ -110,6 +111,12 @@ pub struct BelvoSettings {
 pub struct AppSettings {
     /// Where callbacks send the app back, per platform.
     pub deeplink_base: BTreeMap<String, String>,
+    /// iOS apps that may open callback URLs as universal links.
+    #[serde(default)]
+    pub ios: app_links::IosAppLinks,
+    /// The Android app that may open callback URLs as verified app links.
+    #[serde(default)]
+    pub android: app_links::AndroidAppLinks,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -276,6 +283,7 @@ impl Settings {
                 ));
             }
         }
+        self.app.android.validate()?;
         if self.products.is_empty() {
             return Err(ConfigError::new(
                 "products",

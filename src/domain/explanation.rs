@@ -177,6 +177,7 @@ const UNKNOWN: Entry = Entry {
 pub fn explain(code: &str, lang: Lang) -> Explanation {
     let entry = TABLE.iter().find(|e| e.code == code).unwrap_or_else(|| {
         tracing::warn!(belvo_code = code, "no explanation for this Belvo code");
+        crate::metrics::unexplained_error_code();
         &UNKNOWN
     });
     Explanation {

@@ -3,8 +3,10 @@
 mod callbacks;
 pub mod demo;
 mod health;
+mod metrics;
 mod pages;
 mod webhooks;
+mod well_known;
 mod widget_sessions;
 
 use actix_web::web;
@@ -15,6 +17,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, webhook_body_limit: usize) {
     webhooks::configure(cfg, webhook_body_limit);
     cfg.route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
+        .route("/metrics", web::get().to(metrics::render))
+        .configure(well_known::configure)
         .route("/", web::get().to(pages::index))
         .route("/static/style.css", web::get().to(pages::stylesheet))
         .route(

@@ -92,11 +92,18 @@ async fn receive(
     payload: web::Json<WebhookPayload>,
 ) -> Result<HttpResponse, ApiError> {
     let payload = payload.into_inner();
+    let webhook_type = payload.webhook_type.to_string();
     let kind = format!("{}/{}", payload.webhook_type, payload.webhook_code);
     let update = payload
         .into_update(now_millis())
         .map_err(|e| ApiError::bad_request("invalid_webhook", e.to_string()))?;
-    let applied = state.store.record_webhook(&update).await?;
+    let applied = match state.store.record_webhook(&update).await {
+        Ok(applied) => applied,
+        Err(e) => {
+            crate::metrics::webhook_recorded(&webhook_type, "store_unavailable");
+            return Err(e.into());
+        }
+    };
     let outcome = match applied {
         WebhookApplied::Recorded { .. } => "recorded",
         WebhookApplied::Duplicate => "duplicate",
@@ -105,6 +112,7 @@ async fn receive(
             "external_id_mismatch"
         }
     };
+    crate::metrics::webhook_recorded(&webhook_type, outcome);
     tracing::info!(link = %update.link, kind, outcome, "belvo webhook");
     Ok(HttpResponse::Ok().json(json!({"status": outcome})))
 }

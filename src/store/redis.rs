@@ -89,10 +89,12 @@ impl RedisStore {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "redis command failed");
+                crate::metrics::redis_error("command");
                 Err(e.into())
             }
             Err(_) => {
                 tracing::warn!(timeout = ?self.timeout, "redis command timed out");
+                crate::metrics::redis_error("timeout");
                 Err(StoreError::Unavailable("timed out".into()))
             }
         }

@@ -16,6 +16,7 @@ pub async fn record_event(
 ) -> Result<Applied, ApiError> {
     let transition = Transition::new(event, source, now_millis());
     let applied = state.store.apply(session_id, &transition).await?;
+    crate::metrics::callback_recorded(event.kind(), source, &applied);
     match applied {
         Applied::Recorded {
             status, changed, ..

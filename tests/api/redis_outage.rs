@@ -119,6 +119,8 @@ async fn redis_down_gives_503_and_the_service_recovers_when_it_returns() {
         "answers must not hang: {:?}",
         started.elapsed()
     );
+    let metrics = crate::metrics::scrape(&app).await;
+    assert!(crate::metrics::value(&metrics, "bff_redis_errors_total", &[]) >= 1.0);
 
     redis.spawn();
 

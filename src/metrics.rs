@@ -1,0 +1,240 @@
+//! Prometheus metrics: one recorder per process, a middleware that counts and times every
+//! request by route template, and the helpers the service calls where something is worth
+//! counting. Rendered at `GET /metrics` (see `routes::metrics`).
+//!
+//! Label values are always from a closed set (route templates, enum names), never from a
+//! request, so a caller cannot make the number of series grow.
+
+use std::future::{ready, Future, Ready};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
+use actix_web::http::Method;
+use futures_util::future::LocalBoxFuture;
+use metrics::{counter, describe_counter, describe_histogram, histogram, Unit};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::belvo::BelvoError;
+use crate::domain::session::Applied;
+
+/// Latency buckets in seconds: from a cache-speed answer up to a full `?wait=30` long-poll.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// How often histogram samples are folded into buckets when nobody scrapes.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the process-wide recorder on first use and returns its handle. Every app built in
+/// the process (tests build many) shares it.
+pub fn handle() -> &'static PrometheusHandle {
+    HANDLE.get_or_init(|| {
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
+            .expect("the bucket list is not empty");
+        let handle = match builder.install_recorder() {
+            Ok(handle) => handle,
+            Err(e) => {
+                tracing::warn!(error = %e, "another metrics recorder is installed");
+                PrometheusBuilder::new().build_recorder().handle()
+            }
+        };
+        describe();
+        spawn_upkeep(handle.clone());
+        handle
+    })
+}
+
+/// Without an HTTP listener of its own the exporter leaves upkeep to us: histogram samples
+/// would pile up between scrapes otherwise.
+fn spawn_upkeep(handle: PrometheusHandle) {
+    let spawned = std::thread::Builder::new()
+        .name("metrics-upkeep".into())
+        .spawn(move || loop {
+            std::thread::sleep(UPKEEP_EVERY);
+            handle.run_upkeep();
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "metrics upkeep thread did not start");
+    }
+}
+
+fn describe() {
+    describe_counter!(
+        "http_requests_total",
+        "HTTP requests answered, by method, route template and status."
+    );
+    describe_histogram!(
+        "http_request_duration_seconds",
+        Unit::Seconds,
+        "Time to answer an HTTP request, by method and route template."
+    );
+    describe_counter!(
+        "bff_callbacks_total",
+        "Widget events (deeplink callbacks, source=callback, or the app's events endpoint, \
+         source=app) by kind and outcome: applied, ignored (session already final), replay, \
+         expired, unknown_session."
+    );
+    describe_histogram!(
+        "bff_belvo_request_duration_seconds",
+        Unit::Seconds,
+        "Time Belvo's API took to answer, by endpoint and outcome."
+    );
+    describe_counter!(
+        "bff_belvo_errors_total",
+        "Belvo API calls that failed, by endpoint and error: timeout, unreachable, \
+         unauthorized, rejected, bad_response."
+    );
+    describe_counter!(
+        "bff_redis_errors_total",
+        "Redis commands that failed (error=command) or timed out (error=timeout)."
+    );
+    describe_counter!(
+        "bff_unexplained_error_codes_total",
+        "Explanations served with the generic text because Belvo's code is not in the table \
+         (counted per lookup; the code itself is in the warning log)."
+    );
+}
+
+/// Middleware counting and timing every request by its route template (`match_pattern`), so
+/// `/v1/widget-sessions/{session_id}` is one series however many sessions there are.
+pub struct RequestMetrics;
+
+impl RequestMetrics {
+    /// Also installs the recorder, so counters hit before the first scrape are kept.
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
+        handle();
+        Self
+    }
+}
+
+impl<S, B> Transform<S, ServiceRequest> for RequestMetrics
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: 'static,
+{
+    type Response = ServiceResponse<B>;
+    type Error = actix_web::Error;
+    type Transform = RequestMetricsService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(RequestMetricsService { service }))
+    }
+}
+
+pub struct RequestMetricsService<S> {
+    service: S,
+}
+
+impl<S, B> Service<ServiceRequest> for RequestMetricsService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: 'static,
+{
+    type Response = ServiceResponse<B>;
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let started = Instant::now();
+        let method = method_label(req.method());
+        let route = req
+            .match_pattern()
+            .unwrap_or_else(|| "unmatched".to_owned());
+        let answer = self.service.call(req);
+        Box::pin(async move {
+            let result = answer.await;
+            let status = match &result {
+                Ok(response) => response.status(),
+                Err(e) => e.as_response_error().status_code(),
+            };
+            counter!(
+                "http_requests_total",
+                "method" => method,
+                "route" => route.clone(),
+                "status" => status.as_str().to_owned()
+            )
+            .increment(1);
+            histogram!("http_request_duration_seconds", "method" => method, "route" => route)
+                .record(started.elapsed());
+            result
+        })
+    }
+}
+
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// Counts one widget event by kind, where it came from (`callback` or `app`) and what it did.
+pub fn callback_recorded(kind: &'static str, source: &str, applied: &Applied) {
+    let outcome = match applied {
+        Applied::Recorded { changed: true, .. } => "applied",
+        Applied::Recorded { changed: false, .. } => "ignored",
+        Applied::Replay { .. } => "replay",
+        Applied::Expired => "expired",
+        Applied::Missing => "unknown_session",
+    };
+    let source = if source == "app" { "app" } else { "callback" };
+    counter!("bff_callbacks_total", "kind" => kind, "source" => source, "outcome" => outcome)
+        .increment(1);
+}
+
+/// Times one Belvo API call (`endpoint` names it, e.g. `token`) and counts its failures.
+pub async fn belvo_call<T>(
+    endpoint: &'static str,
+    call: impl Future<Output = Result<T, BelvoError>>,
+) -> Result<T, BelvoError> {
+    let started = Instant::now();
+    let result = call.await;
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(BelvoError::Timeout(_)) => "timeout",
+        Err(BelvoError::Unreachable(_)) => "unreachable",
+        Err(BelvoError::Unauthorized) => "unauthorized",
+        Err(BelvoError::Rejected { .. }) => "rejected",
+        Err(BelvoError::BadResponse(_)) => "bad_response",
+    };
+    histogram!("bff_belvo_request_duration_seconds", "endpoint" => endpoint, "outcome" => outcome)
+        .record(started.elapsed());
+    if result.is_err() {
+        counter!("bff_belvo_errors_total", "endpoint" => endpoint, "error" => outcome).increment(1);
+    }
+    result
+}
+
+/// Counts a failed Redis command: `command` (an error answer or a broken connection) or `timeout`.
+pub fn redis_error(error: &'static str) {
+    counter!("bff_redis_errors_total", "error" => error).increment(1);
+}
+
+/// Counts an explanation that fell back to the generic text.
+pub fn unexplained_error_code() {
+    counter!("bff_unexplained_error_codes_total").increment(1);
+}
+
+/// Counts one Belvo webhook by resource type (known resources only, so labels stay bounded) and
+/// what recording it did.
+pub fn webhook_recorded(webhook_type: &str, outcome: &'static str) {
+    let kind = crate::domain::country::Resource::parse(webhook_type)
+        .map(|r| r.as_str())
+        .unwrap_or("other");
+    counter!("bff_webhooks_total", "type" => kind, "outcome" => outcome).increment(1);
+}
