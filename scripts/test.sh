@@ -22,11 +22,18 @@ free_port() {
 }
 
 need redis-server redis-server
+need chromium chromium
+need chromedriver chromium-driver
 
 workdir=$(mktemp -d -t belvo-bff-test.XXXXXX)
 redis_pid=""
+driver_pid=""
+stop() {
+  if [ -n "$1" ]; then kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; fi
+}
 cleanup() {
-  if [ -n "$redis_pid" ]; then kill "$redis_pid" 2>/dev/null || true; wait "$redis_pid" 2>/dev/null || true; fi
+  stop "$redis_pid"
+  stop "$driver_pid"
   rm -rf "$workdir"
 }
 trap cleanup EXIT
@@ -42,6 +49,16 @@ for _ in $(seq 1 50); do
 done
 redis-cli -p "$port" ping >/dev/null || { echo "redis-server did not start" >&2; cat "$workdir/redis.log" >&2; exit 1; }
 export TEST_REDIS_URL="redis://127.0.0.1:$port"
+
+driver_port=$(free_port)
+log "starting chromedriver on 127.0.0.1:$driver_port (headless Chromium for browser tests)"
+chromedriver --port="$driver_port" --allowed-ips=127.0.0.1 >"$workdir/chromedriver.log" 2>&1 &
+driver_pid=$!
+for _ in $(seq 1 50); do
+  curl -fs "http://127.0.0.1:$driver_port/status" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+export CHROMEDRIVER_URL="http://127.0.0.1:$driver_port"
 
 log "cargo fmt --check"
 cargo fmt --all -- --check

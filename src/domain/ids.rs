@@ -34,7 +34,7 @@ impl From<SessionId> for String {
 }
 
 /// A Belvo link id (a UUID, as in the success callback's `link` value).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct LinkId(Uuid);
 

@@ -1,6 +1,7 @@
 //! Every Redis key name, in one place. Keys of one session share a cluster hash tag
 //! (`{s:<id>}`) so the callback script touches a single slot.
 
+use crate::domain::external_id::ExternalId;
 use crate::domain::ids::{LinkId, SessionId};
 
 #[derive(Debug, Clone)]
@@ -33,6 +34,21 @@ impl Keys {
     /// List holding a link's webhook timeline.
     pub fn link_timeline(&self, link: &LinkId) -> String {
         format!("{}:{{l:{link}}}:timeline", self.prefix)
+    }
+
+    /// Sorted set of a user's sessions, by creation time.
+    pub fn user_sessions(&self, owner: &ExternalId) -> String {
+        format!("{}:{{u:{owner}}}:sessions", self.prefix)
+    }
+
+    /// Set of a user's links.
+    pub fn user_links(&self, owner: &ExternalId) -> String {
+        format!("{}:{{u:{owner}}}:links", self.prefix)
+    }
+
+    /// Counter of attempts for a hashed subject (e.g. a username) in a time window.
+    pub fn attempts(&self, subject: &str) -> String {
+        format!("{}:{{a:{subject}}}:attempts", self.prefix)
     }
 
     /// Pub/sub channel announcing changed sessions.

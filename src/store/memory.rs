@@ -1,7 +1,7 @@
 //! In-memory implementation for the embedded defaults and single-process use.
 //! Same behaviour as the Redis store, including expiry; `apply` mirrors `apply_event.lua`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use tokio::sync::broadcast;
 
 use super::{Retention, SessionStore, StoreResult};
+use crate::domain::external_id::ExternalId;
 use crate::domain::ids::{LinkId, Platform, SessionId};
 use crate::domain::session::{
     Applied, NewSession, Session, Status, Transition, Warning, MAX_EVENTS, MAX_WARNINGS,
@@ -36,8 +37,15 @@ impl Entry {
 struct Inner {
     sessions: HashMap<SessionId, Entry>,
     links: HashMap<LinkId, Entry>,
+    /// Per user: sessions (created_at, id) and links, each list with its expiry.
+    user_sessions: HashMap<ExternalId, (Vec<(i64, SessionId)>, Instant)>,
+    user_links: HashMap<ExternalId, (BTreeSet<LinkId>, Instant)>,
+    attempts: HashMap<String, (u64, Instant)>,
     last_sweep: Option<Instant>,
 }
+
+/// The most sessions kept in a user's index (as in Redis).
+const MAX_USER_SESSIONS: usize = 200;
 
 /// How often writes sweep out expired records.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
@@ -67,6 +75,9 @@ impl MemoryStore {
         inner.last_sweep = Some(now);
         inner.sessions.retain(|_, e| e.expires > now);
         inner.links.retain(|_, e| e.expires > now);
+        inner.user_sessions.retain(|_, (_, exp)| *exp > now);
+        inner.user_links.retain(|_, (_, exp)| *exp > now);
+        inner.attempts.retain(|_, (_, exp)| *exp > now);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -86,6 +97,15 @@ impl SessionStore for MemoryStore {
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v))
             .collect();
+        let expires = now + self.retention.session_ttl;
+        let (list, exp) = inner
+            .user_sessions
+            .entry(session.owner.clone())
+            .or_insert_with(|| (Vec::new(), expires));
+        list.push((session.created_at, session.id));
+        list.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
+        list.truncate(MAX_USER_SESSIONS);
+        *exp = expires;
         inner.sessions.insert(
             session.id,
             Entry {
@@ -95,6 +115,16 @@ impl SessionStore for MemoryStore {
             },
         );
         Ok(())
+    }
+
+    async fn user_sessions(&self, owner: &ExternalId, limit: usize) -> StoreResult<Vec<SessionId>> {
+        let inner = self.lock();
+        Ok(inner
+            .user_sessions
+            .get(owner)
+            .filter(|(_, exp)| *exp > Instant::now())
+            .map(|(list, _)| list.iter().take(limit).map(|(_, id)| *id).collect())
+            .unwrap_or_default())
     }
 
     async fn session(&self, id: &SessionId) -> StoreResult<Option<Session>> {
@@ -280,6 +310,56 @@ impl SessionStore for MemoryStore {
         drop(inner);
         let _ = self.changes.send(*session);
         Ok(())
+    }
+
+    async fn claim_link(&self, link: &LinkId, owner: &ExternalId) -> StoreResult<()> {
+        let expires = Instant::now() + self.retention.session_ttl;
+        let mut inner = self.lock();
+        let entry = inner
+            .links
+            .entry(*link)
+            .or_insert_with(|| Entry::new(expires));
+        entry
+            .fields
+            .entry("owner".into())
+            .or_insert_with(|| owner.to_string());
+        entry.expires = entry.expires.max(expires);
+        let (links, exp) = inner
+            .user_links
+            .entry(owner.clone())
+            .or_insert_with(|| (BTreeSet::new(), expires));
+        links.insert(*link);
+        *exp = expires;
+        Ok(())
+    }
+
+    async fn user_links(&self, owner: &ExternalId) -> StoreResult<Vec<LinkId>> {
+        let inner = self.lock();
+        let mut links: Vec<LinkId> = inner
+            .user_links
+            .get(owner)
+            .filter(|(_, exp)| *exp > Instant::now())
+            .map(|(set, _)| set.iter().copied().collect())
+            .unwrap_or_default();
+        links.sort_by_key(|l| l.to_string());
+        Ok(links)
+    }
+
+    async fn count_attempt(&self, subject: &str, window: Duration) -> StoreResult<(u64, Duration)> {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        let (count, expires) = inner
+            .attempts
+            .entry(subject.to_owned())
+            .and_modify(|(n, exp)| {
+                if *exp <= now {
+                    *n = 0;
+                    *exp = now + window;
+                }
+            })
+            .or_insert((0, now + window));
+        *count += 1;
+        Ok((*count, expires.saturating_duration_since(now)))
     }
 
     async fn ping(&self) -> StoreResult<()> {

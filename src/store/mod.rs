@@ -10,6 +10,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio::sync::broadcast;
 
+use crate::domain::external_id::ExternalId;
 use crate::domain::ids::{LinkId, SessionId};
 use crate::domain::session::{Applied, CorruptSession, NewSession, Session, Transition};
 use crate::domain::webhook::{LinkState, WebhookApplied, WebhookUpdate};
@@ -38,8 +39,11 @@ pub struct Retention {
 
 #[async_trait]
 pub trait SessionStore: Send + Sync + 'static {
-    /// Records a new, pending session.
+    /// Records a new, pending session (and indexes it under its owner).
     async fn create_session(&self, session: &NewSession) -> StoreResult<()>;
+
+    /// A user's most recent sessions, newest first (at most `limit`).
+    async fn user_sessions(&self, owner: &ExternalId, limit: usize) -> StoreResult<Vec<SessionId>>;
 
     /// Reads a session back, `None` when unknown or expired.
     async fn session(&self, id: &SessionId) -> StoreResult<Option<Session>>;
@@ -70,6 +74,21 @@ pub trait SessionStore: Send + Sync + 'static {
         session: &SessionId,
         verified: bool,
     ) -> StoreResult<()>;
+
+    /// Records that `owner` holds `link` (the link hash's owner when it has none yet, and the
+    /// user's link list). Used for links made through the API and after a verified success.
+    async fn claim_link(&self, link: &LinkId, owner: &ExternalId) -> StoreResult<()>;
+
+    /// A user's links.
+    async fn user_links(&self, owner: &ExternalId) -> StoreResult<Vec<LinkId>>;
+
+    /// Counts one attempt for `subject` in a window that starts at its first attempt; returns
+    /// the attempts so far (this one included) and the time left in the window.
+    async fn count_attempt(
+        &self,
+        subject: &str,
+        window: std::time::Duration,
+    ) -> StoreResult<(u64, std::time::Duration)>;
 
     /// Whether the store answers right now (readiness).
     async fn ping(&self) -> StoreResult<()>;

@@ -12,6 +12,7 @@ use redis::{AsyncCommands, Script};
 use tokio::sync::broadcast;
 
 use super::{Keys, Retention, SessionStore, StoreError, StoreResult};
+use crate::domain::external_id::ExternalId;
 use crate::domain::ids::{LinkId, Platform, SessionId};
 use crate::domain::session::{
     Applied, CorruptSession, NewSession, Session, Status, Transition, MAX_EVENTS, MAX_WARNINGS,
@@ -25,6 +26,14 @@ const SET_VERIFIED: &str = "if redis.call('HGET', KEYS[1], 'session') == ARGV[3]
     redis.call('PUBLISH', ARGV[2], ARGV[3]) \
     end return 1";
 
+/// Counts an attempt; the window starts at the first one. Returns {count, ms left}.
+const COUNT_ATTEMPT: &str = "local n = redis.call('INCR', KEYS[1]) \
+    if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end \
+    return {n, redis.call('PTTL', KEYS[1])}";
+
+/// The most sessions kept in a user's index.
+const MAX_USER_SESSIONS: usize = 200;
+
 #[derive(Clone)]
 pub struct RedisStore {
     conn: ConnectionManager,
@@ -34,6 +43,7 @@ pub struct RedisStore {
     apply_script: Script,
     webhook_script: Script,
     verify_script: Script,
+    attempt_script: Script,
     changes: broadcast::Sender<SessionId>,
 }
 
@@ -79,6 +89,7 @@ impl RedisStore {
             apply_script: Script::new(include_str!("apply_event.lua")),
             webhook_script: Script::new(include_str!("record_webhook.lua")),
             verify_script: Script::new(SET_VERIFIED),
+            attempt_script: Script::new(COUNT_ATTEMPT),
             changes,
         })
     }
@@ -137,14 +148,29 @@ impl SessionStore for RedisStore {
     async fn create_session(&self, session: &NewSession) -> StoreResult<()> {
         let key = self.keys.session(&session.id);
         let ttl = self.retention.session_ttl.as_millis() as i64;
+        let index = self.keys.user_sessions(&session.owner);
         let mut pipe = redis::pipe();
-        pipe.atomic()
-            .hset_multiple(&key, &session.to_fields())
+        // Two slots (session, user index): a plain pipeline, one round trip.
+        pipe.hset_multiple(&key, &session.to_fields())
             .ignore()
             .pexpire(&key, ttl)
+            .ignore()
+            .zadd(&index, session.id.to_string(), session.created_at)
+            .ignore()
+            .zremrangebyrank(&index, 0, -(MAX_USER_SESSIONS as isize) - 1)
+            .ignore()
+            .pexpire(&index, ttl)
             .ignore();
         let mut conn = self.conn.clone();
         self.run(pipe.query_async::<()>(&mut conn)).await
+    }
+
+    async fn user_sessions(&self, owner: &ExternalId, limit: usize) -> StoreResult<Vec<SessionId>> {
+        let mut conn = self.conn.clone();
+        let ids: Vec<String> = self
+            .run(conn.zrevrange(self.keys.user_sessions(owner), 0, limit as isize - 1))
+            .await?;
+        Ok(ids.iter().filter_map(|s| SessionId::parse(s)).collect())
     }
 
     async fn session(&self, id: &SessionId) -> StoreResult<Option<Session>> {
@@ -270,6 +296,43 @@ impl SessionStore for RedisStore {
         )
         .await
         .map(|_| ())
+    }
+
+    async fn claim_link(&self, link: &LinkId, owner: &ExternalId) -> StoreResult<()> {
+        let ttl = self.retention.session_ttl.as_millis() as i64;
+        let (link_key, list) = (self.keys.link(link), self.keys.user_links(owner));
+        let mut pipe = redis::pipe();
+        pipe.hset_nx(&link_key, "owner", owner.as_str())
+            .ignore()
+            .pexpire(&link_key, ttl)
+            .ignore()
+            .sadd(&list, link.to_string())
+            .ignore()
+            .pexpire(&list, ttl)
+            .ignore();
+        let mut conn = self.conn.clone();
+        self.run(pipe.query_async::<()>(&mut conn)).await
+    }
+
+    async fn user_links(&self, owner: &ExternalId) -> StoreResult<Vec<LinkId>> {
+        let mut conn = self.conn.clone();
+        let ids: Vec<String> = self.run(conn.smembers(self.keys.user_links(owner))).await?;
+        let mut links: Vec<LinkId> = ids.iter().filter_map(|s| LinkId::parse(s)).collect();
+        links.sort_by_key(|l| l.to_string());
+        Ok(links)
+    }
+
+    async fn count_attempt(&self, subject: &str, window: Duration) -> StoreResult<(u64, Duration)> {
+        let mut conn = self.conn.clone();
+        let (count, ttl): (u64, i64) = self
+            .run(
+                self.attempt_script
+                    .key(self.keys.attempts(subject))
+                    .arg(window.as_millis() as u64)
+                    .invoke_async(&mut conn),
+            )
+            .await?;
+        Ok((count, Duration::from_millis(ttl.max(0) as u64)))
     }
 
     async fn ping(&self) -> StoreResult<()> {

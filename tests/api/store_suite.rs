@@ -240,6 +240,49 @@ async fn warnings_are_bounded(store: DynStore) {
     assert_eq!(read.stored_status, Status::Succeeded);
 }
 
+async fn sessions_and_links_are_indexed_by_user(store: DynStore) {
+    let owner = ExternalId::parse(&format!("u_{}", uuid::Uuid::new_v4().simple())).unwrap();
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let mut session = new_session(60_000);
+        session.owner = owner.clone();
+        session.created_at += i;
+        store.create_session(&session).await.unwrap();
+        ids.push(session.id);
+    }
+    ids.reverse();
+    assert_eq!(
+        store.user_sessions(&owner, 10).await.unwrap(),
+        ids,
+        "newest first"
+    );
+    assert_eq!(store.user_sessions(&owner, 2).await.unwrap(), ids[..2]);
+
+    let link = LinkId::new_random();
+    store.claim_link(&link, &owner).await.unwrap();
+    let someone = ExternalId::parse("u_someone").unwrap();
+    store.claim_link(&link, &someone).await.unwrap();
+    assert_eq!(store.user_links(&owner).await.unwrap(), vec![link]);
+    let state = store.link(&link).await.unwrap().unwrap();
+    assert_eq!(state.owner, Some(owner), "the first claim owns the link");
+}
+
+async fn attempts_are_counted_in_a_window(store: DynStore) {
+    let subject = format!("subject-{}", uuid::Uuid::new_v4().simple());
+    let window = Duration::from_millis(400);
+    for expected in 1..=3 {
+        let (count, left) = store.count_attempt(&subject, window).await.unwrap();
+        assert_eq!(count, expected);
+        assert!(left <= window && left > Duration::ZERO);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        store.count_attempt(&subject, window).await.unwrap().0,
+        1,
+        "a new window"
+    );
+}
+
 macro_rules! both_stores {
     ($($name:ident $(with ttl $ttl:expr)?),* $(,)?) => {
         mod memory {
@@ -278,4 +321,6 @@ both_stores!(
     records_expire_after_their_ttl with ttl Duration::from_secs(1),
     changes_are_announced,
     warnings_are_bounded,
+    sessions_and_links_are_indexed_by_user,
+    attempts_are_counted_in_a_window,
 );

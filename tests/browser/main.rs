@@ -1,0 +1,11 @@
+//! Browser tests: the real server, headless Chromium (Debian's) driven through chromedriver,
+//! both started by `scripts/test.sh` (CHROMEDRIVER_URL). Screenshots land in
+//! `target/screenshots/`.
+
+#[path = "../api/helpers.rs"]
+#[allow(dead_code)]
+mod helpers;
+
+mod demo;
+mod driver;
+mod widget;
