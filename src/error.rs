@@ -21,6 +21,10 @@ pub struct ApiError {
     pub code: &'static str,
     /// A sentence for the developer reading it; never internals.
     pub message: String,
+    /// More fields for the error object (e.g. an explanation), when a case needs them.
+    pub extra: Option<Box<serde_json::Map<String, serde_json::Value>>>,
+    /// Seconds after which retrying makes sense (`Retry-After` and `retry_after`).
+    pub retry_after: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -33,6 +37,10 @@ struct Inner<'a> {
     code: &'a str,
     message: &'a str,
     request_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retry_after: Option<u64>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    extra: Option<&'a serde_json::Map<String, serde_json::Value>>,
 }
 
 impl ApiError {
@@ -41,7 +49,22 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            extra: None,
+            retry_after: None,
         }
+    }
+
+    /// Adds fields to the error object.
+    pub fn with(mut self, key: &str, value: serde_json::Value) -> Self {
+        self.extra
+            .get_or_insert_with(Default::default)
+            .insert(key.to_owned(), value);
+        self
+    }
+
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -89,14 +112,22 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status);
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            response.insert_header(("Retry-After", "1"));
+        match self.retry_after {
+            Some(seconds) => {
+                response.insert_header(("Retry-After", seconds.to_string()));
+            }
+            None if self.status == StatusCode::SERVICE_UNAVAILABLE => {
+                response.insert_header(("Retry-After", "1"));
+            }
+            None => {}
         }
         response.json(Body {
             error: Inner {
                 code: self.code,
                 message: &self.message,
                 request_id: current_request_id(),
+                retry_after: self.retry_after,
+                extra: self.extra.as_deref(),
             },
         })
     }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use base64::Engine;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::types::{BelvoApiError, BelvoLink, TokenRequest, TokenResponse};
+use super::types::{BelvoApiError, BelvoLink, CreateLink, TokenRequest, TokenResponse};
 use crate::domain::ids::LinkId;
 
 #[derive(Clone)]
@@ -102,6 +102,43 @@ impl BelvoClient {
     #[tracing::instrument(skip(self))]
     pub async fn link(&self, id: &LinkId) -> Result<BelvoLink, BelvoError> {
         crate::metrics::belvo_call("links", self.get(&format!("/api/links/{id}/"), &[])).await
+    }
+
+    /// `POST /api/links/`: creates a link with the user's credentials (the API flow).
+    #[tracing::instrument(skip_all, fields(institution = %request.institution))]
+    pub async fn create_link(&self, request: &CreateLink) -> Result<BelvoLink, BelvoError> {
+        let call = async {
+            let response = self
+                .http
+                .post(format!("{}/api/links/", self.base_url))
+                .basic_auth(
+                    self.secret_id.expose_secret(),
+                    Some(self.secret_password.expose_secret()),
+                )
+                .json(request)
+                .send()
+                .await
+                .map_err(|e| self.transport_error(e))?;
+            Self::read(response).await
+        };
+        crate::metrics::belvo_call("links_create", call).await
+    }
+
+    /// A page of a link's data from one of Belvo's list endpoints (`/api/owners/`, ...).
+    pub async fn list(
+        &self,
+        endpoint: &'static str,
+        path: &str,
+        link: &LinkId,
+        page: u32,
+        page_size: u32,
+    ) -> Result<serde_json::Value, BelvoError> {
+        let query = [
+            ("link", link.to_string()),
+            ("page", page.to_string()),
+            ("page_size", page_size.to_string()),
+        ];
+        crate::metrics::belvo_call(endpoint, self.get(path, &query)).await
     }
 
     /// `GET {path}` with Basic auth and query pairs; Belvo's JSON as it is.

@@ -111,3 +111,23 @@ pub struct BelvoLink {
     #[serde(default)]
     pub external_id: Option<String>,
 }
+
+/// `POST /api/links/` (MX/CO/BR API guides). The username is a national id: never logged.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct CreateLink {
+    pub institution: String,
+    pub username: String,
+    pub fetch_resources: Vec<String>,
+    pub access_mode: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+}
+
+impl fmt::Debug for CreateLink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CreateLink")
+            .field("institution", &self.institution)
+            .field("fetch_resources", &self.fetch_resources)
+            .finish_non_exhaustive()
+    }
+}

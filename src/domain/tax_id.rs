@@ -111,3 +111,108 @@ mod tests {
         assert!(!format!("{cpf:?}").contains("761"));
     }
 }
+
+/// A Mexican CURP: 18 characters in the official structure (letters, birth date, sex, state,
+/// consonants, homoclave, check digit). Upper-cased and trimmed on parse.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Curp(String);
+
+/// Mexican states (and NE, born abroad) as they appear in a CURP.
+const CURP_STATES: &[&str] = &[
+    "AS", "BC", "BS", "CC", "CL", "CM", "CS", "CH", "DF", "DG", "GT", "GR", "HG", "JC", "MC", "MN",
+    "MS", "NT", "NL", "OC", "PL", "QT", "QR", "SP", "SL", "SR", "TC", "TS", "TL", "VZ", "YN", "ZS",
+    "NE",
+];
+
+impl Curp {
+    pub fn parse(raw: &str) -> Option<Self> {
+        let c = raw.trim().to_ascii_uppercase();
+        let b = c.as_bytes();
+        if b.len() != 18 || !c.is_ascii() {
+            return None;
+        }
+        let letter = |i: usize| b[i].is_ascii_uppercase();
+        let digit = |i: usize| b[i].is_ascii_digit();
+        let consonant = |i: usize| letter(i) && !b"AEIOU".contains(&b[i]);
+        let number = |i: usize| (b[i] - b'0') as u32 * 10 + (b[i + 1] - b'0') as u32;
+        let ok = letter(0)
+            && b"AEIOUX".contains(&b[1])
+            && letter(2)
+            && letter(3)
+            && (4..10).all(digit)
+            && (1..=12).contains(&number(6))
+            && (1..=31).contains(&number(8))
+            && b"HMX".contains(&b[10])
+            && CURP_STATES.contains(&&c[11..13])
+            && (13..16).all(consonant)
+            && (b[16].is_ascii_uppercase() || digit(16))
+            && digit(17);
+        ok.then_some(Self(c))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A Colombian cédula de ciudadanía: 6 to 10 digits (dots and spaces are dropped).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Cedula(String);
+
+impl Cedula {
+    pub fn parse(raw: &str) -> Option<Self> {
+        let digits: String = raw.chars().filter(|c| !matches!(c, '.' | ' ')).collect();
+        let ok = (6..=10).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
+        ok.then_some(Self(digits))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Curp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Curp(***)")
+    }
+}
+
+impl fmt::Debug for Cedula {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Cedula(***)")
+    }
+}
+
+#[cfg(test)]
+mod national_id_tests {
+    use super::*;
+
+    #[test]
+    fn curp_follows_the_official_structure() {
+        assert!(Curp::parse("GODE561231HDFRRN09").is_some());
+        assert!(Curp::parse(" gode561231hdfrrn09 ").is_some());
+        assert!(Curp::parse("BELA000101HDFNNN01").is_some());
+        // The guide's sandbox sample is not a real CURP (month 13, sex I).
+        assert!(Curp::parse("BLPM951331IONVGR54").is_none());
+        assert!(Curp::parse("GODE561231HDFRRN0").is_none(), "17 characters");
+        assert!(Curp::parse("GODE561331HDFRRN09").is_none(), "month 13");
+        assert!(Curp::parse("GODE561231HZZRRN09").is_none(), "no such state");
+        assert!(
+            Curp::parse("GODE561231HDFAAN09").is_none(),
+            "vowels where consonants go"
+        );
+        assert!(
+            Curp::parse("GODE561231HDFRRN0X").is_none(),
+            "check digit is a digit"
+        );
+    }
+
+    #[test]
+    fn cedula_is_six_to_ten_digits() {
+        assert!(Cedula::parse("1020304050").is_some());
+        assert!(Cedula::parse("1.020.304").is_some());
+        assert!(Cedula::parse("12345").is_none());
+        assert!(Cedula::parse("12345678901").is_none());
+        assert!(Cedula::parse("12345a").is_none());
+    }
+}

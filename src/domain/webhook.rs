@@ -136,11 +136,22 @@ fn total_of(data: &serde_json::Map<String, serde_json::Value>) -> Option<u64> {
         .find_map(|(_, v)| v.as_u64())
 }
 
+/// A Belvo-confirmed link, recorded as its owner's (API link creation, verified widget links).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkClaim {
+    pub owner: ExternalId,
+    pub product: super::ids::ProductName,
+    pub institution: String,
+}
+
 /// A link as the store knows it: whose it is, what its webhooks said, whether Belvo confirmed it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LinkState {
     pub session: Option<super::ids::SessionId>,
     pub owner: Option<ExternalId>,
+    /// Set once the link is confirmed and listed as its owner's.
+    pub product: Option<super::ids::ProductName>,
+    pub institution: Option<String>,
     /// The first external_id a webhook carried for this link.
     pub webhook_external_id: Option<String>,
     pub resources: BTreeMap<String, ResourceState>,
@@ -170,6 +181,8 @@ impl LinkState {
         Self {
             session: get("session").and_then(|s| super::ids::SessionId::parse(s)),
             owner: get("owner").and_then(|o| ExternalId::parse(o)),
+            product: get("product").and_then(|p| super::ids::ProductName::parse(p)),
+            institution: get("institution").cloned(),
             webhook_external_id: get("webhook_external_id").cloned(),
             resources: fields
                 .iter()

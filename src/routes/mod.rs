@@ -3,6 +3,7 @@
 mod callbacks;
 pub mod demo;
 mod health;
+mod links;
 mod metrics;
 mod pages;
 mod webhooks;
@@ -15,6 +16,7 @@ pub use pages::{html, stylesheet};
 
 pub fn configure(cfg: &mut web::ServiceConfig, webhook_body_limit: usize) {
     webhooks::configure(cfg, webhook_body_limit);
+    links::configure(cfg);
     cfg.route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .route("/metrics", web::get().to(metrics::render))

@@ -14,7 +14,7 @@ use crate::domain::ids::{LinkId, Platform, SessionId};
 use crate::domain::session::{
     Applied, NewSession, Session, Status, Transition, Warning, MAX_EVENTS, MAX_WARNINGS,
 };
-use crate::domain::webhook::{LinkState, WebhookApplied, WebhookUpdate};
+use crate::domain::webhook::{LinkClaim, LinkState, WebhookApplied, WebhookUpdate};
 
 /// A session or a link: the same shape as its Redis hash and list.
 struct Entry {
@@ -312,25 +312,33 @@ impl SessionStore for MemoryStore {
         Ok(())
     }
 
-    async fn claim_link(&self, link: &LinkId, owner: &ExternalId) -> StoreResult<()> {
+    async fn claim_link(&self, link: &LinkId, claim: &LinkClaim) -> StoreResult<bool> {
         let expires = Instant::now() + self.retention.session_ttl;
         let mut inner = self.lock();
         let entry = inner
             .links
             .entry(*link)
             .or_insert_with(|| Entry::new(expires));
-        entry
-            .fields
-            .entry("owner".into())
-            .or_insert_with(|| owner.to_string());
+        let owner = claim.owner.to_string();
+        if entry.fields.get("owner").is_some_and(|o| *o != owner) {
+            return Ok(false);
+        }
+        for (k, v) in [
+            ("owner", owner),
+            ("product", claim.product.to_string()),
+            ("institution", claim.institution.clone()),
+            ("verified", "1".to_owned()),
+        ] {
+            entry.fields.insert(k.into(), v);
+        }
         entry.expires = entry.expires.max(expires);
         let (links, exp) = inner
             .user_links
-            .entry(owner.clone())
+            .entry(claim.owner.clone())
             .or_insert_with(|| (BTreeSet::new(), expires));
         links.insert(*link);
         *exp = expires;
-        Ok(())
+        Ok(true)
     }
 
     async fn user_links(&self, owner: &ExternalId) -> StoreResult<Vec<LinkId>> {

@@ -13,7 +13,7 @@ use tokio::sync::broadcast;
 use crate::domain::external_id::ExternalId;
 use crate::domain::ids::{LinkId, SessionId};
 use crate::domain::session::{Applied, CorruptSession, NewSession, Session, Transition};
-use crate::domain::webhook::{LinkState, WebhookApplied, WebhookUpdate};
+use crate::domain::webhook::{LinkClaim, LinkState, WebhookApplied, WebhookUpdate};
 
 pub use self::memory::MemoryStore;
 pub use self::redis::RedisStore;
@@ -75,9 +75,9 @@ pub trait SessionStore: Send + Sync + 'static {
         verified: bool,
     ) -> StoreResult<()>;
 
-    /// Records that `owner` holds `link` (the link hash's owner when it has none yet, and the
-    /// user's link list). Used for links made through the API and after a verified success.
-    async fn claim_link(&self, link: &LinkId, owner: &ExternalId) -> StoreResult<()>;
+    /// Records a Belvo-confirmed link as its owner's (verified, with product and institution, and
+    /// in the owner's link list) — unless another user owns it already. Returns whether it did.
+    async fn claim_link(&self, link: &LinkId, claim: &LinkClaim) -> StoreResult<bool>;
 
     /// A user's links.
     async fn user_links(&self, owner: &ExternalId) -> StoreResult<Vec<LinkId>>;

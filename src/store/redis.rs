@@ -17,7 +17,7 @@ use crate::domain::ids::{LinkId, Platform, SessionId};
 use crate::domain::session::{
     Applied, CorruptSession, NewSession, Session, Status, Transition, MAX_EVENTS, MAX_WARNINGS,
 };
-use crate::domain::webhook::{LinkState, WebhookApplied, WebhookUpdate};
+use crate::domain::webhook::{LinkClaim, LinkState, WebhookApplied, WebhookUpdate};
 
 /// Sets `verified` on the link hash when it belongs to the given session (an existing hash
 /// carries the TTL; never create one without expiry) and wakes the session's waiters.
@@ -30,6 +30,13 @@ const SET_VERIFIED: &str = "if redis.call('HGET', KEYS[1], 'session') == ARGV[3]
 const COUNT_ATTEMPT: &str = "local n = redis.call('INCR', KEYS[1]) \
     if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end \
     return {n, redis.call('PTTL', KEYS[1])}";
+
+/// Marks a link confirmed and owned, unless another owner holds it. Returns 1 when claimed.
+const CLAIM_LINK: &str = "local owner = redis.call('HGET', KEYS[1], 'owner') \
+    if owner and owner ~= ARGV[1] then return 0 end \
+    redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'product', ARGV[2], 'institution', ARGV[3], 'verified', '1') \
+    if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end \
+    return 1";
 
 /// The most sessions kept in a user's index.
 const MAX_USER_SESSIONS: usize = 200;
@@ -44,6 +51,7 @@ pub struct RedisStore {
     webhook_script: Script,
     verify_script: Script,
     attempt_script: Script,
+    claim_script: Script,
     changes: broadcast::Sender<SessionId>,
 }
 
@@ -90,6 +98,7 @@ impl RedisStore {
             webhook_script: Script::new(include_str!("record_webhook.lua")),
             verify_script: Script::new(SET_VERIFIED),
             attempt_script: Script::new(COUNT_ATTEMPT),
+            claim_script: Script::new(CLAIM_LINK),
             changes,
         })
     }
@@ -298,20 +307,31 @@ impl SessionStore for RedisStore {
         .map(|_| ())
     }
 
-    async fn claim_link(&self, link: &LinkId, owner: &ExternalId) -> StoreResult<()> {
-        let ttl = self.retention.session_ttl.as_millis() as i64;
-        let (link_key, list) = (self.keys.link(link), self.keys.user_links(owner));
-        let mut pipe = redis::pipe();
-        pipe.hset_nx(&link_key, "owner", owner.as_str())
-            .ignore()
-            .pexpire(&link_key, ttl)
-            .ignore()
-            .sadd(&list, link.to_string())
-            .ignore()
-            .pexpire(&list, ttl)
-            .ignore();
+    async fn claim_link(&self, link: &LinkId, claim: &LinkClaim) -> StoreResult<bool> {
+        let ttl = self.retention.session_ttl.as_millis() as u64;
         let mut conn = self.conn.clone();
-        self.run(pipe.query_async::<()>(&mut conn)).await
+        let claimed: i64 = self
+            .run(
+                self.claim_script
+                    .key(self.keys.link(link))
+                    .arg(claim.owner.as_str())
+                    .arg(claim.product.as_str())
+                    .arg(&claim.institution)
+                    .arg(ttl)
+                    .invoke_async(&mut conn),
+            )
+            .await?;
+        if claimed == 0 {
+            return Ok(false);
+        }
+        let list = self.keys.user_links(&claim.owner);
+        let mut pipe = redis::pipe();
+        pipe.sadd(&list, link.to_string())
+            .ignore()
+            .pexpire(&list, ttl as i64)
+            .ignore();
+        self.run(pipe.query_async::<()>(&mut conn)).await?;
+        Ok(true)
     }
 
     async fn user_links(&self, owner: &ExternalId) -> StoreResult<Vec<LinkId>> {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::belvo::{BelvoClient, BelvoError};
 use crate::domain::ids::{LinkId, SessionId};
+use crate::domain::webhook::LinkClaim;
 use crate::store::DynStore;
 
 const ATTEMPTS: u32 = 4;
@@ -31,7 +32,9 @@ pub fn spawn(belvo: BelvoClient, store: DynStore, session_id: SessionId, link: L
                     if !verified {
                         tracing::warn!(%link, "link does not match its session: not verified");
                     }
-                    if let Err(e) = store.set_link_verified(&link, &session_id, verified).await {
+                    if let Err(e) =
+                        record(&store, &session, &link, verified, &found.institution).await
+                    {
                         tracing::warn!(error = %e, "could not record link verification");
                     }
                     return;
@@ -47,4 +50,26 @@ pub fn spawn(belvo: BelvoClient, store: DynStore, session_id: SessionId, link: L
             wait *= 3;
         }
     });
+}
+
+/// Records the verdict; a verified link also becomes its owner's (listed in `GET /v1/links`).
+async fn record(
+    store: &DynStore,
+    session: &crate::domain::session::Session,
+    link: &LinkId,
+    verified: bool,
+    institution: &str,
+) -> Result<(), crate::store::StoreError> {
+    store
+        .set_link_verified(link, &session.record.id, verified)
+        .await?;
+    if verified {
+        let claim = LinkClaim {
+            owner: session.record.owner.clone(),
+            product: session.record.product.clone(),
+            institution: institution.to_owned(),
+        };
+        store.claim_link(link, &claim).await?;
+    }
+    Ok(())
 }

@@ -6,6 +6,7 @@ mod callbacks;
 mod emulator;
 mod errors;
 mod helpers;
+mod links;
 mod long_poll;
 mod metrics;
 mod redis_outage;

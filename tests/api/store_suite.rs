@@ -7,6 +7,7 @@ use belvo_bff::domain::callback::{CallbackEvent, CallbackKind};
 use belvo_bff::domain::external_id::ExternalId;
 use belvo_bff::domain::ids::{AccessMode, LinkId, Platform, ProductName, SessionId};
 use belvo_bff::domain::session::{now_millis, Applied, NewSession, Status, Transition};
+use belvo_bff::domain::webhook::LinkClaim;
 use belvo_bff::store::{DynStore, Keys, MemoryStore, RedisStore, Retention};
 
 use crate::helpers::test_redis_url;
@@ -259,12 +260,20 @@ async fn sessions_and_links_are_indexed_by_user(store: DynStore) {
     assert_eq!(store.user_sessions(&owner, 2).await.unwrap(), ids[..2]);
 
     let link = LinkId::new_random();
-    store.claim_link(&link, &owner).await.unwrap();
+    let claim = |owner: &ExternalId| LinkClaim {
+        owner: owner.clone(),
+        product: ProductName::parse("mx_employment").unwrap(),
+        institution: "imss_mx_employment".into(),
+    };
+    assert!(store.claim_link(&link, &claim(&owner)).await.unwrap());
     let someone = ExternalId::parse("u_someone").unwrap();
-    store.claim_link(&link, &someone).await.unwrap();
+    assert!(!store.claim_link(&link, &claim(&someone)).await.unwrap());
     assert_eq!(store.user_links(&owner).await.unwrap(), vec![link]);
+    assert!(store.user_links(&someone).await.unwrap().is_empty());
     let state = store.link(&link).await.unwrap().unwrap();
     assert_eq!(state.owner, Some(owner), "the first claim owns the link");
+    assert_eq!(state.verified, Some(true));
+    assert_eq!(state.institution.as_deref(), Some("imss_mx_employment"));
 }
 
 async fn attempts_are_counted_in_a_window(store: DynStore) {

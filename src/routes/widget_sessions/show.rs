@@ -23,7 +23,8 @@ pub enum Until {
     /// The status leaves `pending`.
     #[default]
     Status,
-    /// The status leaves `pending` and no resource is pending any more.
+    /// The status leaves `pending`, and after a success the link is checked and no resource is
+    /// pending any more.
     Resources,
 }
 

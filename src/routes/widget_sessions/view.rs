@@ -102,12 +102,13 @@ impl<'a> SessionView<'a> {
         match until {
             Until::Status => status_settled,
             Until::Resources => {
+                let pending = self
+                    .resources
+                    .values()
+                    .any(|r| r.status == Readiness::Pending);
                 status_settled
                     && (self.status != Status::Succeeded
-                        || self
-                            .resources
-                            .values()
-                            .all(|r| r.status != Readiness::Pending))
+                        || (self.link_verified.is_some() && !pending))
             }
         }
     }

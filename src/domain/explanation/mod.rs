@@ -3,6 +3,9 @@
 
 use serde::Serialize;
 
+mod imss;
+mod widget;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Lang {
     Es,
@@ -53,7 +56,12 @@ impl Tr {
 }
 
 struct Entry {
+    /// Our code for this case: distinct per row, stable for clients.
     code: &'static str,
+    /// Belvo's code it explains.
+    belvo_code: &'static str,
+    /// Belvo's exact message, where one code covers several cases (IMSS `login_error`).
+    message: Option<&'static str>,
     what: Tr,
     action: Tr,
     retryable: bool,
@@ -71,95 +79,10 @@ pub struct Explanation {
     pub retryable: bool,
 }
 
-const TABLE: &[Entry] = &[
-    Entry {
-        code: "institution_down",
-        what: Tr {
-            es: "La institución no está disponible en este momento.",
-            pt: "A instituição está fora do ar no momento.",
-            en: "The institution is down right now.",
-        },
-        action: Tr {
-            es: "Inténtalo de nuevo más tarde.",
-            pt: "Tente novamente mais tarde.",
-            en: "Try again later.",
-        },
-        retryable: true,
-    },
-    Entry {
-        code: "login_error",
-        what: Tr {
-            es: "No se pudo iniciar sesión en la institución con esos datos.",
-            pt: "Não foi possível entrar na instituição com esses dados.",
-            en: "Logging in to the institution failed with the details given.",
-        },
-        action: Tr {
-            es: "Revisa tus datos de acceso; si tu cuenta está bloqueada, contacta a la institución.",
-            pt: "Confira seus dados de acesso; se a conta estiver bloqueada, fale com a instituição.",
-            en: "Check your login details; if your account is locked, contact the institution.",
-        },
-        retryable: true,
-    },
-    Entry {
-        code: "too_many_sessions",
-        what: Tr {
-            es: "Ya hay una sesión abierta en la institución con estas credenciales.",
-            pt: "Já existe uma sessão aberta na instituição com essas credenciais.",
-            en: "A session is already open with the institution for these credentials.",
-        },
-        action: Tr {
-            es: "Cierra la otra sesión o espera unos minutos y vuelve a intentarlo.",
-            pt: "Feche a outra sessão ou aguarde alguns minutos e tente de novo.",
-            en: "Close the other session or wait a few minutes, then try again.",
-        },
-        retryable: true,
-    },
-    Entry {
-        code: "unexpected_error",
-        what: Tr {
-            es: "Belvo no pudo procesar la solicitud por un problema interno o de la institución.",
-            pt: "A Belvo não conseguiu processar a solicitação por um problema interno ou da instituição.",
-            en: "Belvo could not process the request because of an internal or institution problem.",
-        },
-        action: Tr {
-            es: "Inténtalo de nuevo más tarde.",
-            pt: "Tente novamente mais tarde.",
-            en: "Try again later.",
-        },
-        retryable: true,
-    },
-    Entry {
-        code: "ACCESS_TOKEN_NOT_VALID",
-        what: Tr {
-            es: "La sesión del widget expiró o no es válida.",
-            pt: "A sessão do widget expirou ou não é válida.",
-            en: "The widget session expired or is not valid.",
-        },
-        action: Tr {
-            es: "Vuelve a abrir la conexión desde la app.",
-            pt: "Abra a conexão novamente pelo app.",
-            en: "Start the connection again from the app.",
-        },
-        retryable: true,
-    },
-    Entry {
-        code: "institution_disabled",
-        what: Tr {
-            es: "La institución no está disponible temporalmente.",
-            pt: "A instituição está temporariamente indisponível.",
-            en: "The institution is temporarily unavailable.",
-        },
-        action: Tr {
-            es: "Elige otra institución o inténtalo más tarde.",
-            pt: "Escolha outra instituição ou tente mais tarde.",
-            en: "Pick another institution or try again later.",
-        },
-        retryable: true,
-    },
-];
-
 const UNKNOWN: Entry = Entry {
     code: "unknown",
+    belvo_code: "",
+    message: None,
     what: Tr {
         es: "Ocurrió un error al conectar con la institución.",
         pt: "Ocorreu um erro ao conectar com a instituição.",
@@ -173,13 +96,30 @@ const UNKNOWN: Entry = Entry {
     retryable: true,
 };
 
-/// Explains `code`; unknown codes get a generic explanation (and are logged for the table's owners).
+/// Every row, most specific first.
+fn rows() -> impl Iterator<Item = &'static Entry> {
+    imss::IMSS.iter().chain(widget::WIDGET.iter())
+}
+
+/// Explains Belvo's `code`; unknown codes get a generic explanation (and are logged and counted
+/// for the table's owners).
 pub fn explain(code: &str, lang: Lang) -> Explanation {
-    let entry = TABLE.iter().find(|e| e.code == code).unwrap_or_else(|| {
-        tracing::warn!(belvo_code = code, "no explanation for this Belvo code");
-        crate::metrics::unexplained_error_code();
-        &UNKNOWN
+    explain_message(code, None, lang)
+}
+
+/// Explains Belvo's `code` with its `message`: an exact message picks its own row (each line of
+/// the IMSS table), otherwise the code's general row.
+pub fn explain_message(code: &str, message: Option<&str>, lang: Lang) -> Explanation {
+    let exact = message.and_then(|m| {
+        rows().find(|e| e.belvo_code == code && e.message.is_some_and(|x| x == m.trim()))
     });
+    let entry = exact
+        .or_else(|| rows().find(|e| e.belvo_code == code && e.message.is_none()))
+        .unwrap_or_else(|| {
+            tracing::warn!(belvo_code = code, "no explanation for this Belvo code");
+            crate::metrics::unexplained_error_code();
+            &UNKNOWN
+        });
     Explanation {
         code: entry.code,
         what: entry.what.get(lang),
@@ -210,6 +150,27 @@ mod tests {
             assert_ne!(texts[0].what, texts[2].what, "{code}");
             assert_ne!(texts[1].what, texts[2].what, "{code}");
         }
+    }
+
+    #[test]
+    fn every_imss_row_has_its_own_code() {
+        let mut codes: Vec<&str> = imss::IMSS
+            .iter()
+            .map(|e| {
+                let x = explain_message(e.belvo_code, e.message, Lang::Es);
+                assert_eq!(x.code, e.code);
+                x.code
+            })
+            .collect();
+        let n = codes.len();
+        codes.sort();
+        codes.dedup();
+        assert_eq!(codes.len(), n);
+        // An unknown login_error message falls back to the general login_error row.
+        assert_eq!(
+            explain_message("login_error", Some("algo nuevo"), Lang::En).code,
+            "login_error"
+        );
     }
 
     #[test]

@@ -1,0 +1,182 @@
+//! `POST /v1/links {product, username}`: the API flow of the MX, BR and CO guides. The username
+//! (CURP, CPF or cédula) is checked before Belvo is called, attempts are counted per hashed
+//! username so the user never burns Belvo's 3-a-day limit, and Belvo's errors come back as
+//! distinct codes with an explanation in the caller's language. The username is never stored
+//! or logged in clear.
+
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use hmac::{Hmac, Mac};
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+use serde_json::json;
+use sha2::Sha256;
+
+use crate::auth::AppUser;
+use crate::belvo::types::CreateLink;
+use crate::belvo::BelvoError;
+use crate::config::BelvoEnvironment;
+use crate::domain::country::Country;
+use crate::domain::explanation::{explain_message, Lang};
+use crate::domain::ids::ProductName;
+use crate::domain::tax_id::{Cedula, Cpf, Curp};
+use crate::domain::webhook::LinkClaim;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Belvo (IMSS) allows 3 login attempts per username per 24 h.
+const ATTEMPTS_PER_DAY: u64 = 3;
+const DAY: Duration = Duration::from_secs(24 * 3600);
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRequest {
+    product: String,
+    username: String,
+}
+
+pub async fn create(
+    state: web::Data<AppState>,
+    user: AppUser,
+    body: web::Json<CreateRequest>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let lang = Lang::from_accept_language(
+        req.headers()
+            .get(actix_web::http::header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let body = body.into_inner();
+    let product_name = ProductName::parse(&body.product)
+        .filter(|p| state.settings.products.contains_key(p))
+        .ok_or_else(|| ApiError::bad_request("unknown_product", "product is not configured"))?;
+    let product = &state.settings.products[&product_name];
+    if product.open_finance.is_some() {
+        return Err(ApiError::bad_request(
+            "api_flow_unavailable",
+            "open finance links are made in the widget only",
+        ));
+    }
+    let username = normalized_username(product.country, &body.username)?;
+    let sandbox = state.settings.belvo.environment != BelvoEnvironment::Production;
+    let institution = product
+        .institutions_for(sandbox)
+        .first()
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::bad_request("api_flow_unavailable", "the product lists no institution")
+        })?;
+
+    let subject = attempt_subject(&state, &username);
+    let (attempts, left) = state.store.count_attempt(&subject, DAY).await?;
+    if attempts > ATTEMPTS_PER_DAY {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            "this ID was tried 3 times in the last 24 hours; the institution would lock it",
+        )
+        .retry_after(left.as_secs().max(1)));
+    }
+
+    let request = CreateLink {
+        institution: institution.clone(),
+        username,
+        fetch_resources: product
+            .fetch_resources
+            .iter()
+            .map(|r| r.as_str().to_owned())
+            .collect(),
+        access_mode: product.access_mode.as_str().to_owned(),
+        external_id: Some(user.external_id.to_string()),
+    };
+    let link = state
+        .belvo
+        .create_link(&request)
+        .await
+        .map_err(|e| belvo_refusal(e, lang))?;
+    let link_id = crate::domain::ids::LinkId::parse(&link.id)
+        .ok_or_else(|| ApiError::internal("Belvo returned a link id that is not a UUID"))?;
+    let claim = LinkClaim {
+        owner: user.external_id.clone(),
+        product: product_name.clone(),
+        institution: link.institution.clone(),
+    };
+    state.store.claim_link(&link_id, &claim).await?;
+    tracing::info!(link = %link_id, product = %product_name, "link created through the API");
+    Ok(HttpResponse::Created().json(json!({
+        "link_id": link_id,
+        "product": product_name,
+        "institution": link.institution,
+        "access_mode": link.access_mode,
+        "status": link.status,
+    })))
+}
+
+/// Checks the username for the product's country before anything is sent anywhere.
+fn normalized_username(country: Country, raw: &str) -> Result<String, ApiError> {
+    let (parsed, expected) = match country {
+        Country::Mexico => (
+            Curp::parse(raw).map(|c| c.as_str().to_owned()),
+            "a CURP (18 characters)",
+        ),
+        Country::Brazil => (
+            Cpf::parse(raw).map(|c| c.as_str().to_owned()),
+            "a CPF (11 digits with valid check digits)",
+        ),
+        Country::Colombia => (
+            Cedula::parse(raw).map(|c| c.as_str().to_owned()),
+            "a cédula (6 to 10 digits)",
+        ),
+    };
+    parsed.ok_or_else(|| {
+        ApiError::bad_request("invalid_username", format!("username must be {expected}"))
+    })
+}
+
+/// A keyed hash of the username: attempts are counted without storing the id itself.
+fn attempt_subject(state: &AppState, username: &str) -> String {
+    let key = state.settings.secrets.external_id_key.expose_secret();
+    let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("any key length");
+    mac.update(b"link-attempt:");
+    mac.update(username.as_bytes());
+    data_encoding::HEXLOWER.encode(&mac.finalize().into_bytes()[..16])
+}
+
+/// Belvo's refusal, explained: each IMSS row gets its own code; `forbidden_by_host` is a 429
+/// with `retry_after` = a day.
+fn belvo_refusal(error: BelvoError, lang: Lang) -> ApiError {
+    let BelvoError::Rejected {
+        status,
+        code,
+        message,
+    } = &error
+    else {
+        return error.into();
+    };
+    if !matches!(status, 400 | 403) || code.is_empty() {
+        return error.into();
+    }
+    let explanation = explain_message(code, Some(message), lang);
+    let details = json!({"what": explanation.what, "user_action": explanation.user_action,
+        "retryable": explanation.retryable});
+    let belvo = json!({"code": code, "message": message});
+    if code == "forbidden_by_host" {
+        return ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "forbidden_by_host",
+            explanation.what,
+        )
+        .retry_after(DAY.as_secs())
+        .with("explanation", details)
+        .with("belvo", belvo);
+    }
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        explanation.code,
+        explanation.what,
+    )
+    .with("explanation", details)
+    .with("belvo", belvo)
+}

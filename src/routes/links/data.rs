@@ -1,0 +1,82 @@
+//! `GET /v1/links/{id}/{owners|employment-records|employment-metrics|employments}`: the link's
+//! data from Belvo, owner-only, pagination passed through (`page`, `page_size`).
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::owned_link;
+use crate::auth::AppUser;
+use crate::domain::country::Country;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Page {
+    #[serde(default)]
+    page: Option<u32>,
+    #[serde(default)]
+    page_size: Option<u32>,
+}
+
+/// Belvo's endpoint for a resource of a link in `country`.
+fn endpoint(resource: &str, country: Country) -> Option<(&'static str, &'static str)> {
+    match (resource, country) {
+        ("owners", _) => Some(("owners", "/api/owners/")),
+        ("employment-records", Country::Mexico) => {
+            Some(("employment_records", "/api/employment-records/"))
+        }
+        ("employment-metrics", Country::Mexico) => {
+            Some(("employment_metrics", "/api/employment-metrics/"))
+        }
+        ("employments", Country::Brazil) => Some(("br_employments", "/api/br/employments/")),
+        ("employments", Country::Colombia) => Some(("co_employments", "/api/co/employments/")),
+        _ => None,
+    }
+}
+
+pub async fn data(
+    state: web::Data<AppState>,
+    user: AppUser,
+    path: web::Path<(String, String)>,
+    query: web::Query<Page>,
+) -> Result<HttpResponse, ApiError> {
+    let (raw_id, resource) = path.into_inner();
+    let (id, link) = owned_link(&state, &user, &raw_id).await?;
+    let country = link
+        .product
+        .as_ref()
+        .and_then(|p| state.settings.products.get(p))
+        .map(|p| p.country)
+        .ok_or_else(|| ApiError::not_found("link"))?;
+    let (name, belvo_path) = endpoint(&resource, country).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{resource} is not available for a {country} link (owners, employment-records, employment-metrics, employments)"),
+        )
+    })?;
+    let page = query.page.unwrap_or(1);
+    let page_size = query.page_size.unwrap_or(100);
+    if page == 0 || page > 100_000 || !(1..=1000).contains(&page_size) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "page starts at 1; page_size is 1 to 1000",
+        ));
+    }
+    let body = state
+        .belvo
+        .list(name, belvo_path, &id, page, page_size)
+        .await?;
+    let count = body["count"].as_u64().unwrap_or(0);
+    let ours = |p: u32| format!("/v1/links/{id}/{resource}?page={p}&page_size={page_size}");
+    let has_next = u64::from(page) * u64::from(page_size) < count;
+    Ok(HttpResponse::Ok().json(json!({
+        "count": count,
+        "next": has_next.then(|| ours(page + 1)),
+        "previous": (page > 1).then(|| ours(page - 1)),
+        "results": body.get("results").cloned().unwrap_or(Value::Array(vec![])),
+    })))
+}

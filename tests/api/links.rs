@@ -1,0 +1,343 @@
+//! Links: the API flow with Belvo's error tables, owner-only data, upstream failures.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, spawn_app_with, StoreKind, TestApp, LINK_ID};
+
+async fn create_link(
+    app: &TestApp,
+    sub: &str,
+    product: &str,
+    username: &str,
+    lang: &str,
+) -> reqwest::Response {
+    app.client
+        .post(app.url("/v1/links"))
+        .bearer_auth(app.token(sub))
+        .header("Accept-Language", lang)
+        .json(&json!({"product": product, "username": username}))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn emulator_link_requests(app: &TestApp) -> u64 {
+    let stats: Value = app
+        .client
+        .get(app.url("/emulator/_emulator/stats"))
+        .basic_auth("dev-secret-id", Some("dev-secret-password"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    stats["link_requests"].as_u64().unwrap()
+}
+
+async fn get(app: &TestApp, sub: &str, path: &str) -> reqwest::Response {
+    app.client
+        .get(app.url(path))
+        .bearer_auth(app.token(sub))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn every_imss_error_comes_back_as_a_distinct_code_explained_in_three_languages() {
+    let app = spawn_app().await;
+    let mut codes = Vec::new();
+    for (username, _, belvo_code, belvo_message) in belvo_bff::emulator::FIXTURE_USERNAMES {
+        let mut texts = Vec::new();
+        for lang in ["es-MX", "pt-BR", "en"] {
+            let response = create_link(&app, "maria", "mx_employment", username, lang).await;
+            if texts.len() == 2 {
+                // Three tries of one CURP: the third is still allowed.
+                assert_ne!(response.status(), 429);
+            }
+            assert_eq!(response.status(), 422, "{username}");
+            let body: Value = response.json().await.unwrap();
+            let error = &body["error"];
+            assert_eq!(error["belvo"]["code"], *belvo_code);
+            assert_eq!(error["belvo"]["message"], *belvo_message);
+            assert!(error["explanation"]["user_action"].as_str().unwrap().len() > 10);
+            texts.push((
+                error["code"].as_str().unwrap().to_owned(),
+                error["message"].as_str().unwrap().to_owned(),
+            ));
+        }
+        assert!(
+            texts.iter().all(|(c, _)| *c == texts[0].0),
+            "one code whatever the language"
+        );
+        assert_ne!(texts[0].1, texts[1].1, "es and pt differ for {username}");
+        assert_ne!(texts[1].1, texts[2].1, "pt and en differ for {username}");
+        codes.push(texts[0].0.clone());
+    }
+    let n = codes.len();
+    codes.sort();
+    codes.dedup();
+    assert_eq!(codes.len(), n, "distinct codes: {codes:?}");
+}
+
+#[tokio::test]
+async fn belvos_forbidden_by_host_is_a_429_retry_tomorrow() {
+    let app = spawn_app().await;
+    let curp = "ROJA800101MDFXXX01";
+    // Three attempts made elsewhere (straight to Belvo) use up the day.
+    for _ in 0..3 {
+        let r = app
+            .client
+            .post(app.url("/emulator/api/links/"))
+            .basic_auth("dev-secret-id", Some("dev-secret-password"))
+            .json(&json!({"institution": "planet_mx_employment", "username": curp, "access_mode": "single"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+    }
+    let response = create_link(&app, "maria", "mx_employment", curp, "es").await;
+    assert_eq!(response.status(), 429);
+    assert_eq!(response.headers()["retry-after"], "86400");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "forbidden_by_host");
+    assert_eq!(body["error"]["retry_after"], 86400);
+    assert_eq!(
+        body["error"]["explanation"]["user_action"],
+        "Vuelve a intentarlo mañana."
+    );
+}
+
+#[tokio::test]
+async fn the_bff_answers_429_before_the_user_burns_belvos_daily_limit() {
+    let app = spawn_app().await;
+    let before = emulator_link_requests(&app).await;
+    for _ in 0..3 {
+        assert_eq!(
+            create_link(&app, "maria", "mx_employment", "GODE561231HDFRRN09", "en")
+                .await
+                .status(),
+            201
+        );
+    }
+    let fourth = create_link(&app, "maria", "mx_employment", "gode561231hdfrrn09", "en").await;
+    assert_eq!(fourth.status(), 429);
+    let retry: u64 = fourth.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry > 86_000 && retry <= 86_400, "{retry}");
+    let body: Value = fourth.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "too_many_attempts");
+    assert_eq!(
+        emulator_link_requests(&app).await - before,
+        3,
+        "the fourth never reached Belvo"
+    );
+}
+
+#[tokio::test]
+async fn invalid_ids_never_reach_belvo() {
+    let app = spawn_app().await;
+    let before = emulator_link_requests(&app).await;
+    let cases = [
+        ("mx_employment", "BLPM951331IONVGR54"),
+        ("mx_employment", "GODE561231HDFRRN0"),
+        ("mx_employment", "not a curp at all!"),
+        ("br_employment", "76109277674"),
+        ("br_employment", "11111111111"),
+        ("co_employment", "12345"),
+        ("co_employment", "12345678901"),
+        ("co_employment", "1234567a"),
+    ];
+    for (product, username) in cases {
+        let response = create_link(&app, "maria", product, username, "en").await;
+        assert_eq!(response.status(), 400, "{product} {username}");
+        let body = response.text().await.unwrap();
+        assert!(body.contains("invalid_username"));
+        assert!(!body.contains(username), "the id is never echoed");
+    }
+    let ofda = create_link(&app, "maria", "br_ofda", "76109277673", "en").await;
+    assert_eq!(ofda.status(), 400);
+    assert_eq!(emulator_link_requests(&app).await, before);
+}
+
+#[tokio::test]
+async fn api_links_are_listed_and_their_data_served_to_the_owner_only() {
+    let app = spawn_app().await;
+    let created = create_link(&app, "maria", "co_employment", "1020304050", "es").await;
+    assert_eq!(created.status(), 201);
+    let link: Value = created.json().await.unwrap();
+    let id = link["link_id"].as_str().unwrap();
+    assert_eq!(link["institution"], "pila_co_employment");
+
+    let mine: Value = get(&app, "maria", "/v1/links").await.json().await.unwrap();
+    assert_eq!(mine["links"].as_array().unwrap().len(), 1);
+    assert_eq!(mine["links"][0]["link_id"], id);
+    let theirs: Value = get(&app, "pedro", "/v1/links").await.json().await.unwrap();
+    assert_eq!(theirs["links"], json!([]));
+
+    let employments = get(
+        &app,
+        "maria",
+        &format!("/v1/links/{id}/employments?page_size=1"),
+    )
+    .await;
+    assert_eq!(employments.status(), 200);
+    let page: Value = employments.json().await.unwrap();
+    assert!(page["count"].as_u64().unwrap() >= 2);
+    assert_eq!(page["results"].as_array().unwrap().len(), 1);
+    assert_eq!(page["results"][0]["country"], "CO");
+    assert_eq!(
+        page["next"],
+        format!("/v1/links/{id}/employments?page=2&page_size=1")
+    );
+    let owners = get(&app, "maria", &format!("/v1/links/{id}/owners")).await;
+    assert_eq!(owners.status(), 200);
+
+    for path in [
+        format!("/v1/links/{id}"),
+        format!("/v1/links/{id}/owners"),
+        format!("/v1/links/{id}/employments"),
+    ] {
+        assert_eq!(get(&app, "pedro", &path).await.status(), 404, "{path}");
+    }
+    for path in [
+        format!("/v1/links/{LINK_ID}"),
+        format!("/v1/links/{LINK_ID}/owners"),
+        "/v1/links/nope".into(),
+    ] {
+        assert_eq!(get(&app, "maria", &path).await.status(), 404, "{path}");
+    }
+    assert_eq!(
+        get(&app, "maria", &format!("/v1/links/{id}/employment-records"))
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        get(&app, "maria", &format!("/v1/links/{id}/owners?page=0"))
+            .await
+            .status(),
+        400
+    );
+}
+
+#[tokio::test]
+async fn widget_links_are_served_once_verified_and_forged_ones_never() {
+    let app = spawn_app().await;
+    let (session, link) = app
+        .connect("maria", "mx_employment", "planet_mx_employment")
+        .await;
+    let status = app.status_until_resources("maria", &session).await;
+    assert_eq!(status["link_verified"], true);
+    let mut response = get(
+        &app,
+        "maria",
+        &format!("/v1/links/{link}/employment-records"),
+    )
+    .await;
+    for _ in 0..20 {
+        if response.status() == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        response = get(
+            &app,
+            "maria",
+            &format!("/v1/links/{link}/employment-records"),
+        )
+        .await;
+    }
+    assert_eq!(response.status(), 200);
+    let records: Value = response.json().await.unwrap();
+    assert_eq!(
+        records["count"],
+        status["resources"]["EMPLOYMENT_RECORDS"]["total"]
+    );
+
+    // Pedro reports Maria's link as his own success: he gets nothing.
+    let pedro = app.open("pedro", "mx_employment", "ios").await;
+    let pedro_id = pedro["session_id"].as_str().unwrap();
+    app.callback(
+        pedro_id,
+        "success",
+        &format!("link={link}&institution=planet_mx_employment"),
+    )
+    .await;
+    assert_eq!(
+        get(
+            &app,
+            "pedro",
+            &format!("/v1/links/{link}/employment-records")
+        )
+        .await
+        .status(),
+        404
+    );
+    assert_eq!(
+        get(&app, "pedro", &format!("/v1/links/{link}"))
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        get(&app, "maria", &format!("/v1/links/{link}"))
+            .await
+            .status(),
+        200
+    );
+}
+
+/// A Belvo that never answers, or answers 500.
+async fn broken_belvo(hang: bool) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = actix_web::HttpServer::new(move || {
+        actix_web::App::new().default_service(actix_web::web::to(move || async move {
+            if hang {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+            }
+            actix_web::HttpResponse::InternalServerError().finish()
+        }))
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    tokio::spawn(server);
+    url
+}
+
+#[tokio::test]
+async fn a_slow_or_failing_belvo_gives_504_or_502_never_a_hang() {
+    for (hang, status, code) in [(true, 504, "belvo_timeout"), (false, 502, "belvo_rejected")] {
+        let url = broken_belvo(hang).await;
+        let app = spawn_app_with(StoreKind::Memory, |s| {
+            s.belvo.base_url = url;
+            s.belvo.timeout = Duration::from_millis(500);
+        })
+        .await;
+        let started = Instant::now();
+        let link = create_link(&app, "maria", "mx_employment", "GODE561231HDFRRN09", "en").await;
+        assert_eq!(link.status(), status);
+        let body: Value = link.json().await.unwrap();
+        assert_eq!(body["error"]["code"], code);
+        let session = app
+            .post_session(
+                "maria",
+                &json!({"product": "mx_employment", "platform": "ios"}),
+            )
+            .await;
+        assert_eq!(session.status(), status);
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+}
