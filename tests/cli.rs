@@ -116,3 +116,62 @@ fn token_prints_a_jwt_for_the_subject_and_role() {
     let out = bff(&["token", "--sub", "ana", "--role", "root"], &[]);
     assert!(!out.status.success());
 }
+
+#[test]
+fn the_emulator_runs_alone_on_its_port() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_belvo-bff"))
+        .args(["emulator", "--port", &port.to_string()])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("BFF__LOG__LEVEL", "warn")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "emulator did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let body = serde_json::json!({
+        "id": "dev-secret-id", "password": "dev-secret-password",
+        "scopes": "read_institutions,write_links", "fetch_resources": ["EMPLOYMENTS", "OWNERS"],
+        "widget": {"callback_urls": {"success": "acme://success", "exit": "acme://exit", "event": "acme://event"}}
+    });
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (status, page, outcome) = rt.block_on(async {
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let tokens: serde_json::Value = client
+            .post(format!("{base}/api/token/"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let access = tokens["access"].as_str().unwrap().to_owned();
+        let page = client
+            .get(format!("{base}/widget/?access_token={access}&locale=pt&institutions=inss_br_employment"))
+            .send()
+            .await
+            .unwrap();
+        let status = page.status().as_u16();
+        let html = page.text().await.unwrap();
+        let outcome = client
+            .post(format!("{base}/widget/outcome"))
+            .form(&[("access_token", access.as_str()), ("outcome", "abandon")])
+            .send()
+            .await
+            .unwrap();
+        let location = outcome.headers()["location"].to_str().unwrap().to_owned();
+        (status, html, location)
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(status, 200);
+    assert!(page.contains("action=\"/widget/outcome\""));
+    assert!(page.contains("Conecte sua conta"));
+    assert_eq!(outcome, "acme://exit?meta_data_step=abandon-survey");
+}
