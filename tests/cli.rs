@@ -119,7 +119,11 @@ fn token_prints_a_jwt_for_the_subject_and_role() {
 
 #[test]
 fn the_emulator_runs_alone_on_its_port() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_belvo-bff"))
         .args(["emulator", "--port", &port.to_string()])
         .env_clear()
@@ -131,7 +135,10 @@ fn the_emulator_runs_alone_on_its_port() {
     let base = format!("http://127.0.0.1:{port}");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(std::time::Instant::now() < deadline, "emulator did not start");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "emulator did not start"
+        );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     let body = serde_json::json!({
@@ -141,7 +148,10 @@ fn the_emulator_runs_alone_on_its_port() {
     });
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (status, page, outcome) = rt.block_on(async {
-        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
         let tokens: serde_json::Value = client
             .post(format!("{base}/api/token/"))
             .json(&body)
@@ -153,7 +163,9 @@ fn the_emulator_runs_alone_on_its_port() {
             .unwrap();
         let access = tokens["access"].as_str().unwrap().to_owned();
         let page = client
-            .get(format!("{base}/widget/?access_token={access}&locale=pt&institutions=inss_br_employment"))
+            .get(format!(
+                "{base}/widget/?access_token={access}&locale=pt&institutions=inss_br_employment"
+            ))
             .send()
             .await
             .unwrap();

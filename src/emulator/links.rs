@@ -159,7 +159,10 @@ impl Emulator {
             stale_in: None,
             fetch_resources,
         };
-        self.state().links.insert(link.id.clone(), link.clone());
+        let mut state = self.state();
+        state.prune();
+        state.links.insert(link.id.clone(), link.clone());
+        drop(state);
         webhooks::schedule(self, &link);
         link
     }

@@ -76,6 +76,45 @@ struct State {
     links: HashMap<String, Link>,
     /// Link attempts per username, for `forbidden_by_host` (3 per 24 h).
     attempts: HashMap<String, Vec<std::time::Instant>>,
+    last_prune: Option<std::time::Instant>,
+}
+
+/// Expired tokens are kept this long (so the widget can still say `ACCESS_TOKEN_NOT_VALID`).
+const TOKEN_GRACE_SECS: u64 = 3600;
+/// The most links the emulator remembers; the oldest go first.
+const MAX_LINKS: usize = 100_000;
+
+impl State {
+    /// Keeps memory bounded under load: drops long-expired tokens, stale attempt counters and
+    /// the oldest links past `MAX_LINKS`. Runs at most once a minute, from writes.
+    fn prune(&mut self) {
+        let now = std::time::Instant::now();
+        if self
+            .last_prune
+            .is_some_and(|at| now.duration_since(at) < Duration::from_secs(60))
+        {
+            return;
+        }
+        self.last_prune = Some(now);
+        let unix_now = jsonwebtoken::get_current_timestamp();
+        self.tokens
+            .retain(|_, t| t.exp + TOKEN_GRACE_SECS > unix_now);
+        self.attempts.retain(|_, at| {
+            at.retain(|a| now.duration_since(*a) < Duration::from_secs(24 * 3600));
+            !at.is_empty()
+        });
+        if self.links.len() > MAX_LINKS {
+            let mut by_age: Vec<(String, String)> = self
+                .links
+                .values()
+                .map(|l| (l.created_at.clone(), l.id.clone()))
+                .collect();
+            by_age.sort();
+            for (_, id) in by_age.iter().take(self.links.len() - MAX_LINKS) {
+                self.links.remove(id);
+            }
+        }
+    }
 }
 
 pub struct Emulator {

@@ -42,7 +42,9 @@ pub async fn create(emulator: web::Data<Emulator>, body: web::Bytes) -> HttpResp
     let (refresh, _, _) = sign(&emulator, &request, "refresh", REFRESH_TTL_SECS);
     let mut stored = request;
     stored.password = String::new();
-    emulator.state().tokens.insert(
+    let mut state = emulator.state();
+    state.prune();
+    state.tokens.insert(
         jti,
         IssuedToken {
             request: stored,
@@ -50,6 +52,7 @@ pub async fn create(emulator: web::Data<Emulator>, body: web::Bytes) -> HttpResp
             used: false,
         },
     );
+    drop(state);
     HttpResponse::Ok().json(TokenResponse { access, refresh })
 }
 

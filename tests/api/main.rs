@@ -3,9 +3,11 @@
 
 mod auth;
 mod callbacks;
+mod concurrency;
 mod emulator;
 mod errors;
 mod helpers;
+mod hostile_input;
 mod links;
 mod long_poll;
 mod metrics;
