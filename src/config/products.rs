@@ -10,7 +10,7 @@ use crate::domain::country::{Country, Resource};
 use crate::domain::ids::{AccessMode, Code};
 
 /// Scopes Belvo knows for widget tokens.
-const KNOWN_SCOPES: &[&str] = &[
+pub const KNOWN_SCOPES: &[&str] = &[
     "read_institutions",
     "write_links",
     "read_consents",

@@ -11,20 +11,12 @@ use serde_json::json;
 use super::api_auth::{belvo_error, credentials_ok, denied};
 use super::{Emulator, IssuedToken};
 use crate::belvo::types::{TokenRequest, TokenResponse};
-use crate::config::products::{CONSENT_PERMISSIONS, MAX_PURPOSE};
+use crate::config::products::{CONSENT_PERMISSIONS, KNOWN_SCOPES, MAX_PURPOSE};
 use crate::domain::country::{Country, Resource};
 use crate::domain::tax_id::{Cnpj, Cpf};
 
 const ACCESS_TTL_SECS: u64 = 10 * 60;
 const REFRESH_TTL_SECS: u64 = 24 * 3600;
-const KNOWN_SCOPES: &[&str] = &[
-    "read_institutions",
-    "write_links",
-    "read_consents",
-    "write_consents",
-    "write_consent_callback",
-    "delete_consents",
-];
 
 pub async fn create(emulator: web::Data<Emulator>, body: web::Bytes) -> HttpResponse {
     emulator.counters.token.fetch_add(1, Ordering::Relaxed);

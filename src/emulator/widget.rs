@@ -12,7 +12,7 @@ use super::institutions;
 use super::token::{check_access_token, mark_used, TokenCheck};
 use super::Emulator;
 use crate::belvo::types::{CallbackUrls, TokenRequest};
-use crate::routes::html;
+use crate::routes::{error_page, html};
 
 /// Query values are encoded as Belvo's examples show them (`%20` for spaces).
 const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
@@ -53,14 +53,6 @@ struct WidgetPage<'a> {
     settings: Vec<(&'static str, String)>,
 }
 
-#[derive(Template)]
-#[template(path = "error.html")]
-struct ErrorPage<'a> {
-    status: u16,
-    title: &'a str,
-    message: &'a str,
-}
-
 fn heading(locale: &str) -> &'static str {
     match locale {
         "es" | "mx" => "Conecta tu cuenta",
@@ -70,14 +62,10 @@ fn heading(locale: &str) -> &'static str {
 }
 
 fn not_ours() -> HttpResponse {
-    html(
+    error_page(
         StatusCode::UNAUTHORIZED,
-        &ErrorPage {
-            status: 401,
-            title: "Widget link not valid",
-            message:
-                "This widget was opened without a valid access token. Start again from the app.",
-        },
+        "Widget link not valid",
+        "This widget was opened without a valid access token. Start again from the app.",
     )
 }
 
@@ -216,14 +204,7 @@ pub async fn outcome(emulator: web::Data<Emulator>, form: web::Form<OutcomeForm>
         ),
         "invalid_token" => (&urls.exit, token_not_valid()),
         _ => {
-            return html(
-                StatusCode::BAD_REQUEST,
-                &ErrorPage {
-                    status: 400,
-                    title: "Unknown outcome",
-                    message: "Pick one of the widget's buttons.",
-                },
-            )
+            return error_page(StatusCode::BAD_REQUEST, "Unknown outcome", "Pick one of the widget's buttons.")
         }
     };
     redirect(target, &query)

@@ -7,7 +7,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
-use super::pages::html;
+use super::pages::{error_page, html};
 use crate::config::BelvoEnvironment;
 use crate::domain::callback::{CallbackEvent, CallbackKind};
 use crate::domain::explanation::{explain, Explanation, Lang};
@@ -30,14 +30,6 @@ struct ResultPage<'a> {
     demo: bool,
 }
 
-#[derive(Template)]
-#[template(path = "error.html")]
-struct ErrorPage<'a> {
-    status: u16,
-    title: &'a str,
-    message: &'a str,
-}
-
 pub async fn callback(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
@@ -45,13 +37,10 @@ pub async fn callback(
 ) -> HttpResponse {
     match handle(&state, &path.0, &path.1, &req).await {
         Ok(response) => response,
-        Err(e) if wants_html(&req) => html(
+        Err(e) if wants_html(&req) => error_page(
             e.status,
-            &ErrorPage {
-                status: e.status.as_u16(),
-                title: e.status.canonical_reason().unwrap_or("Error"),
-                message: &e.message,
-            },
+            e.status.canonical_reason().unwrap_or("Error"),
+            &e.message,
         ),
         Err(e) => actix_web::ResponseError::error_response(&e),
     }

@@ -12,7 +12,7 @@ mod widget_sessions;
 
 use actix_web::web;
 
-pub use pages::{html, stylesheet};
+pub use pages::{error_page, html, stylesheet};
 
 pub fn configure(cfg: &mut web::ServiceConfig, webhook_body_limit: usize) {
     webhooks::configure(cfg, webhook_body_limit);

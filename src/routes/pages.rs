@@ -24,6 +24,26 @@ pub fn html(status: StatusCode, page: &impl Template) -> HttpResponse {
 }
 
 #[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    status: u16,
+    title: &'a str,
+    message: &'a str,
+}
+
+/// An HTML error page for people (webviews, browsers) rather than API clients.
+pub fn error_page(status: StatusCode, title: &str, message: &str) -> HttpResponse {
+    html(
+        status,
+        &ErrorPage {
+            status: status.as_u16(),
+            title,
+            message,
+        },
+    )
+}
+
+#[derive(Template)]
 #[template(path = "index.html")]
 struct Index {
     version: &'static str,

@@ -323,45 +323,32 @@ async fn links_and_data_are_deterministic_paginated_and_need_basic_auth() {
 }
 
 /// A tiny receiver that refuses the first `fail_first` webhooks, then accepts.
-async fn flaky_receiver(fail_first: usize) -> (String, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+fn flaky_receiver(fail_first: usize) -> (String, Arc<AtomicUsize>, Arc<AtomicUsize>) {
     let calls = Arc::new(AtomicUsize::new(0));
     let accepted = Arc::new(AtomicUsize::new(0));
     let (c, a) = (calls.clone(), accepted.clone());
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let server = actix_web::HttpServer::new(move || {
+    let base = crate::helpers::stub_server(move |req: actix_web::HttpRequest| {
         let (c, a) = (c.clone(), a.clone());
-        actix_web::App::new().default_service(actix_web::web::to(
-            move |req: actix_web::HttpRequest| {
-                let (c, a) = (c.clone(), a.clone());
-                async move {
-                    let auth = req
-                        .headers()
-                        .get("authorization")
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("");
-                    assert_eq!(auth, "Bearer dev-webhook-token");
-                    if c.fetch_add(1, Ordering::SeqCst) < fail_first {
-                        actix_web::HttpResponse::ServiceUnavailable().finish()
-                    } else {
-                        a.fetch_add(1, Ordering::SeqCst);
-                        actix_web::HttpResponse::Ok().finish()
-                    }
-                }
-            },
-        ))
-    })
-    .workers(1)
-    .listen(listener)
-    .unwrap()
-    .run();
-    tokio::spawn(server);
-    (url, calls, accepted)
+        async move {
+            let auth = req
+                .headers()
+                .get("authorization")
+                .and_then(|v| v.to_str().ok());
+            assert_eq!(auth, Some("Bearer dev-webhook-token"));
+            if c.fetch_add(1, Ordering::SeqCst) < fail_first {
+                actix_web::HttpResponse::ServiceUnavailable().finish()
+            } else {
+                a.fetch_add(1, Ordering::SeqCst);
+                actix_web::HttpResponse::Ok().finish()
+            }
+        }
+    });
+    (format!("{base}/hook"), calls, accepted)
 }
 
 #[tokio::test]
 async fn webhooks_are_retried_with_backoff_and_bounded() {
-    let (url, calls, accepted) = flaky_receiver(2).await;
+    let (url, calls, accepted) = flaky_receiver(2);
     let app = spawn_app_with(StoreKind::Memory, |s| {
         s.emulator.webhook_url = url;
         s.emulator.webhook_delay = Duration::from_millis(20);
@@ -387,7 +374,7 @@ async fn webhooks_are_retried_with_backoff_and_bounded() {
         "two refusals, then success"
     );
 
-    let (url, calls, accepted) = flaky_receiver(usize::MAX).await;
+    let (url, calls, accepted) = flaky_receiver(usize::MAX);
     let app = spawn_app_with(StoreKind::Memory, |s| {
         s.emulator.webhook_url = url;
         s.emulator.webhook_delay = Duration::from_millis(10);

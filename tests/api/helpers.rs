@@ -176,6 +176,19 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
+    /// `GET /emulator{path}` with the emulator's Basic auth, as JSON (what "Belvo" has).
+    pub async fn emulator_get(&self, path: &str) -> Value {
+        let response = self
+            .client
+            .get(self.url(&format!("/emulator{path}")))
+            .basic_auth("dev-secret-id", Some("dev-secret-password"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        response.json().await.unwrap()
+    }
+
     /// A direct Redis connection (for assertions about what is stored).
     pub async fn redis_conn(&self) -> redis::aio::MultiplexedConnection {
         let (url, _) = self.redis.as_ref().expect("app uses Redis");
@@ -308,4 +321,24 @@ pub fn location(response: &reqwest::Response) -> String {
         .to_str()
         .unwrap()
         .to_owned()
+}
+
+/// A stand-in HTTP server on a free port answering every request with `handler` (a Belvo that
+/// hangs or fails, a webhook receiver); returns its base URL.
+pub fn stub_server<F, Fut>(handler: F) -> String
+where
+    F: Fn(actix_web::HttpRequest) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = actix_web::HttpResponse> + 'static,
+{
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = actix_web::HttpServer::new(move || {
+        actix_web::App::new().default_service(actix_web::web::to(handler.clone()))
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    tokio::spawn(server);
+    url
 }

@@ -24,17 +24,9 @@ async fn create_link(
 }
 
 async fn emulator_link_requests(app: &TestApp) -> u64 {
-    let stats: Value = app
-        .client
-        .get(app.url("/emulator/_emulator/stats"))
-        .basic_auth("dev-secret-id", Some("dev-secret-password"))
-        .send()
-        .await
+    app.emulator_get("/_emulator/stats").await["link_requests"]
+        .as_u64()
         .unwrap()
-        .json()
-        .await
-        .unwrap();
-    stats["link_requests"].as_u64().unwrap()
 }
 
 async fn get(app: &TestApp, sub: &str, path: &str) -> reqwest::Response {
@@ -294,29 +286,19 @@ async fn widget_links_are_served_once_verified_and_forged_ones_never() {
 }
 
 /// A Belvo that never answers, or answers 500.
-async fn broken_belvo(hang: bool) -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let server = actix_web::HttpServer::new(move || {
-        actix_web::App::new().default_service(actix_web::web::to(move || async move {
-            if hang {
-                tokio::time::sleep(Duration::from_secs(30)).await;
-            }
-            actix_web::HttpResponse::InternalServerError().finish()
-        }))
+fn broken_belvo(hang: bool) -> String {
+    crate::helpers::stub_server(move |_| async move {
+        if hang {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        }
+        actix_web::HttpResponse::InternalServerError().finish()
     })
-    .workers(1)
-    .listen(listener)
-    .unwrap()
-    .run();
-    tokio::spawn(server);
-    url
 }
 
 #[tokio::test]
 async fn a_slow_or_failing_belvo_gives_504_or_502_never_a_hang() {
     for (hang, status, code) in [(true, 504, "belvo_timeout"), (false, 502, "belvo_rejected")] {
-        let url = broken_belvo(hang).await;
+        let url = broken_belvo(hang);
         let app = spawn_app_with(StoreKind::Memory, |s| {
             s.belvo.base_url = url;
             s.belvo.timeout = Duration::from_millis(500);

@@ -30,17 +30,9 @@ fn historical_update(
 
 /// Total the emulator serves for a link's resource (what the webhook must report).
 async fn served_count(app: &TestApp, path: &str, link: &str) -> u64 {
-    let body: Value = app
-        .client
-        .get(app.url(&format!("/emulator{path}?link={link}")))
-        .basic_auth("dev-secret-id", Some("dev-secret-password"))
-        .send()
-        .await
+    app.emulator_get(&format!("{path}?link={link}")).await["count"]
+        .as_u64()
         .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["count"].as_u64().unwrap()
 }
 
 #[tokio::test]
@@ -136,16 +128,7 @@ async fn the_same_webhook_delivered_five_times_counts_once() {
 
 /// The external_id Belvo has for a link (the emulator's record).
 async fn link_external_id(app: &TestApp, link: &str) -> String {
-    let body: Value = app
-        .client
-        .get(app.url(&format!("/emulator/api/links/{link}/")))
-        .basic_auth("dev-secret-id", Some("dev-secret-password"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = app.emulator_get(&format!("/api/links/{link}/")).await;
     body["external_id"].as_str().unwrap().to_owned()
 }
 
