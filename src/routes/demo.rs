@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use super::html;
 use crate::auth::jwt::{mint, Role};
-use crate::domain::ids::SessionId;
+use crate::domain::ids::{LinkId, SessionId};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -116,10 +116,13 @@ async fn show(
     let resources_pending = view["resources"]
         .as_object()
         .is_some_and(|r| r.values().any(|v| v["status"] == "pending"));
-    let timeline = state
-        .store
-        .timeline(&id)
-        .await?
+    // The session's callbacks and, once it has a link, the link's webhooks, in time order.
+    let mut events = state.store.timeline(&id).await?;
+    if let Some(link) = view["link_id"].as_str().and_then(LinkId::parse) {
+        events.extend(state.store.link_timeline(&link).await?);
+    }
+    events.sort_by_key(|e| e["at"].as_i64().unwrap_or_default());
+    let timeline = events
         .into_iter()
         .map(|e| TimelineRow {
             at: e["at"]
@@ -145,7 +148,7 @@ async fn show(
 
 /// The event's Belvo values, as `key=value` text (escaped by the template).
 fn detail(entry: &Value) -> String {
-    let skip = ["kind", "at", "effect", "source"];
+    let skip = ["kind", "at", "effect", "source", "request_id"];
     entry
         .as_object()
         .map(|o| {

@@ -36,6 +36,11 @@ async fn the_demo_plays_the_whole_journey() {
         !json.contains("\"pending\""),
         "resources still pending: {json}"
     );
+    let timeline = browser.text("#timeline").await;
+    assert!(
+        timeline.contains("webhook"),
+        "webhooks shown on the timeline: {timeline}"
+    );
     browser.screenshot("demo-session").await;
     browser.close().await;
 }
