@@ -15,7 +15,7 @@ use crate::config::{BelvoEnvironment, Settings};
 use crate::emulator::Emulator;
 use crate::error::{ApiError, REQUEST_ID};
 use crate::state::AppState;
-use crate::store::{DynStore, Keys, MemoryStore, RedisStore, Retention};
+use crate::store::{Durability, DynStore, Keys, MemoryStore, RedisStore, Retention};
 use crate::widget::branding::ConfigBranding;
 
 pub struct Application {
@@ -58,10 +58,15 @@ async fn connect_store(settings: &Settings) -> anyhow::Result<DynStore> {
     if settings.store.redis_url.is_empty() {
         return Ok(Arc::new(MemoryStore::new(retention)));
     }
-    let store = RedisStore::connect(
+    let durability = Durability {
+        replicas: settings.store.ack_replicas,
+        timeout: settings.store.ack_timeout,
+    };
+    let store = RedisStore::connect_durable(
         &settings.store.redis_url,
         Keys::new(&settings.store.key_prefix),
         retention,
+        durability,
         settings.store.timeout,
     )
     .await?;

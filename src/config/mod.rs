@@ -82,6 +82,12 @@ pub struct StoreSettings {
     /// How long sessions and their timelines are kept.
     #[serde(with = "humantime_serde")]
     pub session_ttl: Duration,
+    /// Replicas that must acknowledge a terminal callback or a webhook (Redis `WAIT`) before
+    /// it is answered with success; 0 waits for none.
+    pub ack_replicas: u32,
+    /// Longest wait for those acknowledgements; fewer in time answers 503.
+    #[serde(with = "humantime_serde")]
+    pub ack_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -37,6 +37,14 @@ pub struct Retention {
     pub session_ttl: std::time::Duration,
 }
 
+/// Durability asked of Redis before an answer that Belvo or the widget will not repeat.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Durability {
+    /// Replicas that must acknowledge (`WAIT`); 0 waits for none.
+    pub replicas: u32,
+    pub timeout: std::time::Duration,
+}
+
 #[async_trait]
 pub trait SessionStore: Send + Sync + 'static {
     /// Records a new, pending session (and indexes it under its owner).

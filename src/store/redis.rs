@@ -11,7 +11,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 use tokio::sync::broadcast;
 
-use super::{Keys, Retention, SessionStore, StoreError, StoreResult};
+use super::{Durability, Keys, Retention, SessionStore, StoreError, StoreResult};
 use crate::domain::external_id::ExternalId;
 use crate::domain::ids::{LinkId, Platform, SessionId};
 use crate::domain::session::{
@@ -46,6 +46,7 @@ pub struct RedisStore {
     conn: ConnectionManager,
     keys: Keys,
     retention: Retention,
+    durability: Durability,
     timeout: Duration,
     apply_script: Script,
     webhook_script: Script,
@@ -67,6 +68,17 @@ impl RedisStore {
         url: &str,
         keys: Keys,
         retention: Retention,
+        timeout: Duration,
+    ) -> anyhow::Result<Self> {
+        Self::connect_durable(url, keys, retention, Durability::default(), timeout).await
+    }
+
+    /// As [`RedisStore::connect`], waiting for replica acknowledgements where `durability` asks.
+    pub async fn connect_durable(
+        url: &str,
+        keys: Keys,
+        retention: Retention,
+        durability: Durability,
         timeout: Duration,
     ) -> anyhow::Result<Self> {
         let client = redis::Client::open(url)
@@ -93,6 +105,7 @@ impl RedisStore {
             conn,
             keys,
             retention,
+            durability,
             timeout,
             apply_script: Script::new(include_str!("apply_event.lua")),
             webhook_script: Script::new(include_str!("record_webhook.lua")),
@@ -101,6 +114,30 @@ impl RedisStore {
             claim_script: Script::new(CLAIM_LINK),
             changes,
         })
+    }
+
+    /// Waits until the configured number of replicas has the writes made so far on this
+    /// connection (`WAIT`); fewer in time is "unavailable", so the caller answers 503.
+    async fn replicated(&self) -> StoreResult<()> {
+        let Durability { replicas, timeout } = self.durability;
+        if replicas == 0 {
+            return Ok(());
+        }
+        let mut conn = self.conn.clone();
+        let mut cmd = redis::cmd("WAIT");
+        cmd.arg(replicas).arg(timeout.as_millis() as u64);
+        let wait = cmd.query_async::<u32>(&mut conn);
+        let acked = match tokio::time::timeout(self.timeout + timeout, wait).await {
+            Ok(result) => result?,
+            Err(_) => 0,
+        };
+        if acked < replicas {
+            tracing::warn!(acked, replicas, "write not acknowledged by enough replicas");
+            return Err(StoreError::Unavailable(format!(
+                "{acked} of {replicas} replicas acknowledged the write"
+            )));
+        }
+        Ok(())
     }
 
     /// Runs one Redis operation with the store's timeout; any failure means "unavailable".
@@ -216,7 +253,17 @@ impl SessionStore for RedisStore {
         }
         let mut conn = self.conn.clone();
         let reply: Vec<redis::Value> = self.run(invocation.invoke_async(&mut conn)).await?;
-        parse_applied(&reply)
+        let applied = parse_applied(&reply)?;
+        // A terminal outcome (or its replay, whose first answer may have been a 503) is only
+        // acknowledged once replicated.
+        let settles = matches!(
+            applied,
+            Applied::Recorded { changed: true, .. } | Applied::Replay { .. }
+        );
+        if t.outcome.is_some() && settles {
+            self.replicated().await?;
+        }
+        Ok(applied)
     }
 
     async fn timeline(&self, id: &SessionId) -> StoreResult<Vec<serde_json::Value>> {
@@ -260,9 +307,16 @@ impl SessionStore for RedisStore {
         let reply: Vec<String> = self.run(invocation.invoke_async(&mut conn)).await?;
         let session = reply.get(1).and_then(|s| SessionId::parse(s));
         match reply.first().map(String::as_str) {
-            Some("duplicate") => Ok(WebhookApplied::Duplicate),
+            Some("duplicate") => {
+                // The first delivery may have been refused for want of replicas: wait again.
+                self.replicated().await?;
+                Ok(WebhookApplied::Duplicate)
+            }
             Some("mismatch") => Ok(WebhookApplied::Mismatch),
-            Some("recorded") => Ok(WebhookApplied::Recorded { session }),
+            Some("recorded") => {
+                self.replicated().await?;
+                Ok(WebhookApplied::Recorded { session })
+            }
             other => Err(StoreError::Unavailable(format!(
                 "unexpected script reply {other:?}"
             ))),

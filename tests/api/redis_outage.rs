@@ -12,10 +12,16 @@ pub struct OwnRedis {
     port: u16,
     dir: std::path::PathBuf,
     child: Option<Child>,
+    extra: Vec<String>,
 }
 
 impl OwnRedis {
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Starts one with extra `redis-server` arguments (e.g. `--replicaof`).
+    pub fn start_with(extra: &[&str]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -28,6 +34,7 @@ impl OwnRedis {
             port,
             dir,
             child: None,
+            extra: extra.iter().map(|a| a.to_string()).collect(),
         };
         redis.spawn();
         redis
@@ -46,6 +53,7 @@ impl OwnRedis {
             .args(["--appendonly", "yes", "--appendfsync", "always"])
             .arg("--dir")
             .arg(&self.dir)
+            .args(&self.extra)
             .stdout(Stdio::null())
             .spawn()
             .expect("redis-server is installed (scripts/test.sh installs it)");
@@ -257,4 +265,66 @@ async fn redis_killed_under_load_loses_nothing_that_was_acknowledged() {
         acknowledged.len(),
         results.iter().filter(|r| r.3 == 200).count()
     );
+}
+
+/// With `store.ack_replicas`, terminal callbacks and webhooks are answered only once a replica
+/// has them; without the replica they get 503 (Belvo retries), never a false success.
+#[tokio::test]
+async fn writes_wait_for_replica_acknowledgement_when_configured() {
+    let primary = OwnRedis::start();
+    let mut replica =
+        OwnRedis::start_with(&["--replicaof", "127.0.0.1", &primary.port.to_string()]);
+    let url = primary.url();
+    let app = spawn_app_with(StoreKind::Redis, |s| {
+        s.store.redis_url = url;
+        s.store.ack_replicas = 1;
+        s.store.ack_timeout = Duration::from_millis(300);
+        s.emulator.webhook_url = "http://127.0.0.1:9/unused".into();
+        s.emulator.webhook_attempts = 1;
+    })
+    .await;
+    // The replica needs a moment to sync.
+    let mut primary_conn = redis::Client::open(primary.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let info: String = redis::cmd("INFO")
+            .arg("replication")
+            .query_async(&mut primary_conn)
+            .await
+            .unwrap();
+        if info.contains("connected_slaves:1") && info.contains("state=online") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "replica did not sync: {info}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let success = "link=cb65f82c-dc93-4d3e-8270-9a27528397f5&institution=x";
+    let first = app.open("maria", "mx_employment", "ios").await;
+    let first = first["session_id"].as_str().unwrap();
+    assert_eq!(app.callback(first, "success", success).await.status(), 302);
+
+    replica.kill();
+    let second = app.open("maria", "mx_employment", "ios").await;
+    let second = second["session_id"].as_str().unwrap();
+    let started = Instant::now();
+    let refused = app.callback(second, "success", success).await;
+    assert_eq!(refused.status(), 503);
+    assert!(started.elapsed() < Duration::from_secs(3));
+    // Warnings are not terminal: they are not held back.
+    let warning = app
+        .callback(second, "warning", "warning=institution_disabled")
+        .await;
+    assert_eq!(warning.status(), 302);
+    let webhook = app
+        .webhook(
+            &serde_json::json!({"webhook_id": "w-acks", "webhook_type": "OWNERS",
+            "webhook_code": "historical_update", "link_id": "cb65f82c-dc93-4d3e-8270-9a27528397f5",
+            "data": {"total_owners": 1}}),
+        )
+        .await;
+    assert_eq!(webhook.status(), 503);
 }
