@@ -1,4 +1,4 @@
-//! The command line: `serve` (default), `emulator`, `token`, `check-config`.
+//! The command line: `serve` (default), `emulator`, `token`, `hash-password`, `check-config`.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -41,12 +41,18 @@ enum Command {
         #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
         ttl: Duration,
     },
+    /// Read a password on stdin, print its argon2id hash for `[staff.accounts.NAME]`.
+    HashPassword,
     /// Load and validate the configuration, print it with secrets redacted.
     CheckConfig,
 }
 
 impl Cli {
     pub fn run(self) -> ExitCode {
+        // Needs no configuration: it only hashes.
+        if let Some(Command::HashPassword) = self.command {
+            return hash_password();
+        }
         let settings = match Settings::load() {
             Ok(s) => s,
             Err(e) => return fail(&e),
@@ -61,11 +67,33 @@ impl Cli {
                 }
                 Err(e) => fail(&e),
             },
+            Command::HashPassword => hash_password(),
             Command::CheckConfig => {
                 println!("{}", settings.redacted());
                 eprintln!("configuration OK");
                 ExitCode::SUCCESS
             }
+        }
+    }
+}
+
+/// The password is the first line of stdin (so `echo`, a pipe or typing it all work), without
+/// its line ending; the hash goes to stdout, problems to stderr.
+fn hash_password() -> ExitCode {
+    let mut line = String::new();
+    if let Err(e) = std::io::stdin().read_line(&mut line) {
+        eprintln!("error: cannot read the password from stdin: {e}");
+        return ExitCode::from(2);
+    }
+    let password = line.trim_end_matches(['\n', '\r']);
+    match crate::auth::password::hash(password) {
+        Ok(hash) => {
+            println!("{hash}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod belvo;
+pub mod branding;
 pub mod cli;
 pub mod config;
 pub mod domain;

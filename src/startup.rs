@@ -11,12 +11,12 @@ use tracing_actix_web::{RequestId, TracingLogger};
 
 use crate::auth::AppJwtVerifier;
 use crate::belvo::BelvoClient;
+use crate::branding::BrandingCache;
 use crate::config::{BelvoEnvironment, Settings};
 use crate::emulator::Emulator;
 use crate::error::{ApiError, REQUEST_ID};
 use crate::state::AppState;
 use crate::store::{Durability, DynStore, Keys, MemoryStore, RedisStore, Retention};
-use crate::widget::branding::ConfigBranding;
 
 pub struct Application {
     port: u16,
@@ -36,7 +36,8 @@ impl Application {
             })?;
         let port = listener.local_addr()?.port();
         let store = connect_store(&settings).await?;
-        let state = build_state(settings, store, port)?;
+        let branding = BrandingCache::start(store.clone(), &settings.products).await;
+        let state = build_state(settings, store, branding, port)?;
         let server = serve(listener, state)?;
         Ok(Self { port, server })
     }
@@ -73,7 +74,12 @@ async fn connect_store(settings: &Settings) -> anyhow::Result<DynStore> {
     Ok(Arc::new(store))
 }
 
-fn build_state(settings: Settings, store: DynStore, port: u16) -> anyhow::Result<AppState> {
+fn build_state(
+    settings: Settings,
+    store: DynStore,
+    branding: Arc<BrandingCache>,
+    port: u16,
+) -> anyhow::Result<AppState> {
     let host = match settings.server.host.as_str() {
         "0.0.0.0" | "::" | "[::]" => "127.0.0.1",
         h => h,
@@ -103,7 +109,7 @@ fn build_state(settings: Settings, store: DynStore, port: u16) -> anyhow::Result
     );
     let app_jwt = AppJwtVerifier::from_settings(&settings)?;
     Ok(AppState {
-        branding: Arc::new(ConfigBranding::new(&settings.products)),
+        branding,
         settings: Arc::new(settings),
         store,
         belvo,

@@ -5,17 +5,18 @@ use std::sync::Arc;
 use crate::auth::AppJwtVerifier;
 use crate::belvo::types::CallbackUrls;
 use crate::belvo::BelvoClient;
+use crate::branding::BrandingCache;
 use crate::config::Settings;
 use crate::domain::ids::SessionId;
 use crate::store::DynStore;
-use crate::widget::branding::BrandingProvider;
 
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub store: DynStore,
     pub belvo: BelvoClient,
     pub app_jwt: AppJwtVerifier,
-    pub branding: Arc<dyn BrandingProvider>,
+    /// Each product's widget look, kept fresh from the store.
+    pub branding: Arc<BrandingCache>,
     /// Base of this server's public URLs (no trailing slash).
     pub public_base_url: String,
     /// How this server reaches itself (`http://127.0.0.1:{port}`).

@@ -40,6 +40,8 @@ pub enum TokenError {
     Invalid(#[from] jsonwebtoken::errors::Error),
     #[error("token subject is empty or too long")]
     BadSubject,
+    #[error("token has no staff role (support or admin)")]
+    NotStaff,
 }
 
 pub struct AppJwtVerifier {

@@ -1,7 +1,13 @@
-//! Who is calling. Auth is an extractor, so a handler's signature shows who may call it.
+//! Who is calling. Auth is an extractor, so a handler's signature shows who may call it:
+//! `AppUser` for the mobile API, `Staff` / `Admin` for the console.
 
 pub mod app_user;
+pub mod audit;
 pub mod jwt;
+pub mod password;
+pub mod staff;
+pub mod staff_session;
 
 pub use app_user::AppUser;
 pub use jwt::{AppJwtVerifier, Role};
+pub use staff::{Admin, Staff, StaffError};

@@ -5,6 +5,7 @@
 pub mod app_links;
 pub mod products;
 pub mod secrets;
+pub mod staff;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -48,6 +49,8 @@ pub struct Settings {
     pub log: LogSettings,
     pub emulator: EmulatorSettings,
     pub webhooks: WebhookSettings,
+    /// Console sign-in: staff accounts, session lifetime, lockout.
+    pub staff: staff::StaffSettings,
     pub products: BTreeMap<ProductName, ProductSettings>,
     /// Loaded from the environment, never from files; never serialised.
     #[serde(skip)]
@@ -305,6 +308,7 @@ impl Settings {
                 "is required for RS256/ES256",
             ));
         }
+        self.staff.validate()?;
         if self.sessions.max_wait > Duration::from_secs(30) {
             return Err(ConfigError::new("sessions.max_wait", "must be at most 30s"));
         }

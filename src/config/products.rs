@@ -8,6 +8,7 @@ use super::ConfigError;
 use crate::domain::branding::{Branding, HttpsUrl};
 use crate::domain::country::{Country, Resource};
 use crate::domain::ids::{AccessMode, Code};
+use crate::domain::theme::Theme;
 
 /// Scopes Belvo knows for widget tokens.
 pub const KNOWN_SCOPES: &[&str] = &[
@@ -60,9 +61,9 @@ pub struct ProductSettings {
     pub widget_params: BTreeMap<String, String>,
     #[serde(default)]
     pub branding: Branding,
-    /// `widget.theme`, passed through as Belvo documents it.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub theme: Vec<serde_json::Value>,
+    /// `widget.theme`: `[{css_key = "--colorPrimary", value = "#0663F9"}, ...]`.
+    #[serde(default, skip_serializing_if = "Theme::is_empty")]
+    pub theme: Theme,
     /// Brazil open finance (OFDA) settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub open_finance: Option<OpenFinanceSettings>,

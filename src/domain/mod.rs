@@ -1,12 +1,16 @@
-//! The product's vocabulary: identifiers, products, callback events and session state.
+//! The product's vocabulary: identifiers, products, callback events, session state, staff and
+//! branding versions.
 //! Nothing in here knows about HTTP or Redis.
 
 pub mod branding;
+pub mod branding_version;
 pub mod callback;
 pub mod country;
 pub mod explanation;
 pub mod external_id;
 pub mod ids;
 pub mod session;
+pub mod staff;
 pub mod tax_id;
+pub mod theme;
 pub mod webhook;

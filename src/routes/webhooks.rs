@@ -70,7 +70,7 @@ fn authorize(req: &HttpRequest) -> Result<(), ApiError> {
 
 /// The caller's address: the peer, or — when the peer is a trusted proxy — the last address in
 /// `X-Forwarded-For` that is not itself a trusted proxy.
-fn client_ip(req: &HttpRequest, trusted: &[IpAddr]) -> Option<IpAddr> {
+pub(crate) fn client_ip(req: &HttpRequest, trusted: &[IpAddr]) -> Option<IpAddr> {
     let peer = req.peer_addr()?.ip();
     if !trusted.contains(&peer) {
         return Some(peer);

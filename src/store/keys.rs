@@ -2,7 +2,8 @@
 //! (`{s:<id>}`) so the callback script touches a single slot.
 
 use crate::domain::external_id::ExternalId;
-use crate::domain::ids::{LinkId, SessionId};
+use crate::domain::ids::{LinkId, ProductName, SessionId};
+use crate::domain::staff::SessionTokenHash;
 
 #[derive(Debug, Clone)]
 pub struct Keys {
@@ -54,6 +55,33 @@ impl Keys {
     /// Pub/sub channel announcing changed sessions.
     pub fn events_channel(&self) -> String {
         format!("{}:session-events", self.prefix)
+    }
+
+    // Staff console (see `staff.rs`). Branding keys share one hash tag so a save is one script.
+
+    /// String holding a console session (JSON), by the hash of its cookie.
+    pub fn staff_session(&self, id: &SessionTokenHash) -> String {
+        format!("{}:staff-session:{}", self.prefix, id.as_str())
+    }
+
+    /// List of audit entries (JSON), newest first.
+    pub fn audit_log(&self) -> String {
+        format!("{}:audit", self.prefix)
+    }
+
+    /// Hash of product → its current branding version (JSON).
+    pub fn branding_current(&self) -> String {
+        format!("{}:{{branding}}:current", self.prefix)
+    }
+
+    /// List of a product's branding versions (JSON), newest first.
+    pub fn branding_history(&self, product: &ProductName) -> String {
+        format!("{}:{{branding}}:history:{product}", self.prefix)
+    }
+
+    /// Pub/sub channel announcing saved branding.
+    pub fn branding_channel(&self) -> String {
+        format!("{}:branding-events", self.prefix)
     }
 }
 

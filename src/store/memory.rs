@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use tokio::sync::broadcast;
 
+mod staff;
+
 use super::{Retention, SessionStore, StoreResult};
 use crate::domain::external_id::ExternalId;
 use crate::domain::ids::{LinkId, Platform, SessionId};
@@ -54,6 +56,8 @@ pub struct MemoryStore {
     inner: Mutex<Inner>,
     retention: Retention,
     changes: broadcast::Sender<SessionId>,
+    /// Staff sessions, audit log and branding (`memory/staff.rs`).
+    staff: staff::StaffData,
 }
 
 impl MemoryStore {
@@ -63,6 +67,7 @@ impl MemoryStore {
             inner: Mutex::new(Inner::default()),
             retention,
             changes,
+            staff: staff::StaffData::new(),
         }
     }
 

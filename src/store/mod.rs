@@ -4,6 +4,7 @@
 mod keys;
 mod memory;
 mod redis;
+mod staff;
 
 use std::sync::Arc;
 
@@ -18,6 +19,7 @@ use crate::domain::webhook::{LinkClaim, LinkState, WebhookApplied, WebhookUpdate
 pub use self::memory::MemoryStore;
 pub use self::redis::RedisStore;
 pub use keys::Keys;
+pub use staff::{StaffStore, MAX_BRANDING_VERSIONS};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -46,7 +48,7 @@ pub struct Durability {
 }
 
 #[async_trait]
-pub trait SessionStore: Send + Sync + 'static {
+pub trait SessionStore: StaffStore + Send + Sync + 'static {
     /// Records a new, pending session (and indexes it under its owner).
     async fn create_session(&self, session: &NewSession) -> StoreResult<()>;
 

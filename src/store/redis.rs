@@ -11,6 +11,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 use tokio::sync::broadcast;
 
+mod staff;
+
 use super::{Durability, Keys, Retention, SessionStore, StoreError, StoreResult};
 use crate::domain::external_id::ExternalId;
 use crate::domain::ids::{LinkId, Platform, SessionId};
@@ -54,6 +56,8 @@ pub struct RedisStore {
     attempt_script: Script,
     claim_script: Script,
     changes: broadcast::Sender<SessionId>,
+    /// Saved-branding announcements (`redis/staff.rs`).
+    branding: staff::BrandingNotifier,
 }
 
 impl From<redis::RedisError> for StoreError {
@@ -96,6 +100,7 @@ impl RedisStore {
         .map_err(|_| anyhow::anyhow!("Redis did not answer within {timeout:?}"))?
         .map_err(|e| anyhow::anyhow!("cannot connect to Redis: {e}"))?;
         let (changes, _) = broadcast::channel(1024);
+        let branding = staff::BrandingNotifier::start(client.clone(), keys.branding_channel());
         tokio::spawn(forward_notifications(
             client,
             keys.events_channel(),
@@ -113,6 +118,7 @@ impl RedisStore {
             attempt_script: Script::new(COUNT_ATTEMPT),
             claim_script: Script::new(CLAIM_LINK),
             changes,
+            branding,
         })
     }
 

@@ -1,7 +1,6 @@
 //! Opening widget sessions and recording what the widget reports: the service between the thin
 //! HTTP routes and the Belvo client / store adapters.
 
-pub mod branding;
 mod open;
 mod record;
 pub mod verify;

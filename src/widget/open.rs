@@ -7,7 +7,7 @@ use serde::Deserialize;
 use crate::auth::AppUser;
 use crate::belvo::types::{CallbackUrls, Consent, IdentificationInfo, TokenRequest, WidgetConfig};
 use crate::config::{BelvoEnvironment, ProductSettings};
-use crate::domain::branding::Branding;
+use crate::domain::branding_version::WidgetLook;
 use crate::domain::external_id::ExternalId;
 use crate::domain::ids::{AccessMode, Code, Platform, ProductName, SessionId};
 use crate::domain::session::{now_millis, NewSession};
@@ -107,14 +107,8 @@ pub async fn open_session(
     let id = SessionId::generate();
     tracing::Span::current().record("session_id", tracing::field::display(id));
     let callback_urls = state.callback_urls(&id);
-    let branding = state.branding.branding(&product_name).unwrap_or_default();
-    let token_request = token_request(
-        product,
-        branding,
-        callback_urls.clone(),
-        access_mode,
-        consent,
-    );
+    let look = state.branding.look(&product_name).unwrap_or_default();
+    let token_request = token_request(product, look, callback_urls.clone(), access_mode, consent);
     let token = state.belvo.widget_token(&token_request).await?;
 
     let now = now_millis();
@@ -248,7 +242,7 @@ fn consent_for(
 /// The token body for a product, exactly in the guides' shape (credentials filled by the client).
 fn token_request(
     product: &ProductSettings,
-    branding: Branding,
+    look: WidgetLook,
     callback_urls: CallbackUrls,
     access_mode: AccessMode,
     consent: Option<Consent>,
@@ -271,8 +265,8 @@ fn token_request(
             .collect(),
         widget: WidgetConfig {
             callback_urls,
-            branding: Some(branding),
-            theme: (!product.theme.is_empty()).then(|| product.theme.clone()),
+            branding: Some(look.branding),
+            theme: (!look.theme.is_empty()).then(|| look.theme.to_json()),
             purpose: of.map(|o| o.purpose.clone()),
             openfinance_feature: of.map(|o| o.openfinance_feature.clone()),
             consent,

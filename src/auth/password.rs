@@ -1,0 +1,76 @@
+//! Staff passwords: argon2id hashes in PHC format (`belvo-bff hash-password`), checked in
+//! constant time. Unknown accounts are checked against a dummy hash so timing does not tell
+//! which account names exist.
+
+use std::sync::LazyLock;
+
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
+use argon2::Argon2;
+
+/// Shortest password `hash-password` accepts.
+pub const MIN_LEN: usize = 12;
+
+/// Hashes a password with argon2id and the crate's default (OWASP) parameters.
+pub fn hash(password: &str) -> Result<String, String> {
+    if password.chars().count() < MIN_LEN {
+        return Err(format!(
+            "the password must be at least {MIN_LEN} characters"
+        ));
+    }
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| format!("could not hash the password: {e}"))
+}
+
+/// Checks a configured hash: it must be argon2id in PHC format.
+pub fn check_hash(phc: &str) -> Result<(), String> {
+    let parsed = PasswordHash::new(phc)
+        .map_err(|e| format!("is not a PHC hash ({e}); use `belvo-bff hash-password`"))?;
+    if parsed.algorithm != argon2::Algorithm::Argon2id.ident() {
+        return Err("must be an argon2id hash; use `belvo-bff hash-password`".into());
+    }
+    Ok(())
+}
+
+/// Whether `password` matches `phc`; `None` (no such account) still spends the same work.
+/// CPU-heavy: call from a blocking thread.
+pub fn verify(password: &str, phc: Option<&str>) -> bool {
+    static DUMMY: LazyLock<String> =
+        LazyLock::new(|| hash("no account has this password").expect("hashing works"));
+    let matched = PasswordHash::new(phc.unwrap_or(&DUMMY))
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
+        .unwrap_or(false);
+    matched && phc.is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_are_argon2id_and_verify() {
+        let h = hash("correct horse battery").unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(check_hash(&h).is_ok());
+        assert!(verify("correct horse battery", Some(&h)));
+        assert!(!verify("wrong horse battery", Some(&h)));
+        assert!(!verify("correct horse battery", None));
+    }
+
+    #[test]
+    fn short_passwords_and_other_hashes_are_refused() {
+        assert!(hash("short").is_err());
+        assert!(check_hash("plaintext").is_err());
+        assert!(
+            check_hash("$argon2i$v=19$m=16,t=2,p=1$c2FsdHNhbHQ$L0Nu7pRbrd9Nqq3Xs5mhBQ").is_err()
+        );
+    }
+}

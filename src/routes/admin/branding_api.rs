@@ -1,0 +1,152 @@
+//! `GET/PUT /v1/admin/branding/{product}` for automation (admin staff token, or an admin console
+//! session sending `X-CSRF-Token`). `ETag` / `If-Match` carry the version to avoid lost updates.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::json;
+
+use crate::auth::{audit, Admin, StaffError};
+use crate::branding::{self, BrandingInput, EditError};
+use crate::domain::branding_version::BrandingVersion;
+use crate::domain::ids::ProductName;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+fn product_of(state: &AppState, raw: &str) -> Result<ProductName, ApiError> {
+    ProductName::parse(raw)
+        .filter(|p| state.branding.config_version(p).is_some())
+        .ok_or_else(|| ApiError::not_found("product"))
+}
+
+fn body(v: &BrandingVersion) -> serde_json::Value {
+    json!({
+        "product": v.product,
+        "version": v.version,
+        "updated_at": (v.version > 0).then(|| crate::domain::session::rfc3339(v.at)),
+        "updated_by": v.author,
+        "branding": v.look.branding,
+        "theme": v.look.theme,
+    })
+}
+
+fn respond(status: StatusCode, v: &BrandingVersion, changed: Option<bool>) -> HttpResponse {
+    let mut body = body(v);
+    if let Some(changed) = changed {
+        body["changed"] = changed.into();
+    }
+    HttpResponse::build(status)
+        .insert_header((header::ETAG, format!("\"{}\"", v.version)))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(body)
+}
+
+pub async fn get(
+    state: web::Data<AppState>,
+    Admin(staff): Admin,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let product = product_of(&state, &path)?;
+    let current = branding::history(&state, &product)
+        .await
+        .map_err(api_error)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::not_found("product"))?;
+    audit::record(
+        &state,
+        Some(&staff),
+        "view_branding",
+        product.as_str(),
+        "ok",
+    )
+    .await;
+    Ok(respond(StatusCode::OK, &current, None))
+}
+
+/// `If-Match: "3"` (or `3`) → `Some(3)`; absent or `*` → `None` (save over whatever is current).
+fn if_match(req: &HttpRequest) -> Result<Option<u64>, ApiError> {
+    let Some(raw) = req.headers().get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let raw = raw.to_str().unwrap_or_default().trim();
+    if raw == "*" {
+        return Ok(None);
+    }
+    raw.trim_start_matches("W/")
+        .trim_matches('"')
+        .parse()
+        .map(Some)
+        .map_err(|_| {
+            ApiError::bad_request("invalid_request", "If-Match must be an ETag like \"3\"")
+        })
+}
+
+pub async fn put(
+    state: web::Data<AppState>,
+    Admin(staff): Admin,
+    path: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Json<serde_json::Value>,
+) -> Result<HttpResponse, actix_web::Error> {
+    // A console session (cookie) must prove the request came from a console page.
+    let sent = req
+        .headers()
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    staff
+        .check_csrf(sent)
+        .map_err(|_| StaffError::Forgery { api: true })?;
+    let product = product_of(&state, &path)?;
+    let expected = if_match(&req)?;
+    let look = BrandingInput::from_json(&payload)
+        .and_then(|input| input.validate())
+        .map_err(|errors| {
+            let message = errors
+                .iter()
+                .map(|(field, problem)| format!("{field}: {problem}"))
+                .collect::<Vec<_>>()
+                .join("; ");
+            ApiError::bad_request("invalid_branding", message)
+        })?;
+    match branding::save(&state, &product, look, staff.name.as_str(), expected).await {
+        Ok(saved) => {
+            let fields: Vec<_> = saved.diff.iter().map(|c| c.field.as_str()).collect();
+            let target = format!("{product} v{}: {}", saved.version, fields.join(", "));
+            audit::record(&state, Some(&staff), "branding_update", &target, "ok").await;
+            Ok(respond(StatusCode::OK, &saved, Some(true)))
+        }
+        Err(EditError::Unchanged) => {
+            let current = state
+                .branding
+                .current(&product)
+                .ok_or_else(|| ApiError::not_found("product"))?;
+            Ok(respond(StatusCode::OK, &current, Some(false)))
+        }
+        Err(e) => {
+            audit::record(
+                &state,
+                Some(&staff),
+                "branding_update",
+                product.as_str(),
+                "refused",
+            )
+            .await;
+            Err(api_error(e).into())
+        }
+    }
+}
+
+fn api_error(e: EditError) -> ApiError {
+    match e {
+        EditError::Store(e) => e.into(),
+        EditError::UnknownProduct(_) => ApiError::not_found("product"),
+        EditError::UnknownVersion(_) => ApiError::not_found("version"),
+        EditError::Conflict { .. } => ApiError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "version_conflict",
+            e.to_string(),
+        ),
+        EditError::Unchanged => ApiError::bad_request("unchanged", e.to_string()),
+    }
+}

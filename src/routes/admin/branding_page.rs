@@ -1,0 +1,364 @@
+//! `/admin/branding`: each product's widget look — edit with errors next to each field, preview
+//! (live with `/static/admin.js`, or with the Preview button without JavaScript), history with
+//! who/when/diff, and rollback. Admins only.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use super::view::{fields, history, FieldView, HistoryRow, Preview};
+use crate::auth::{audit, Admin, Staff};
+use crate::branding::{self, BrandingInput, EditError, FieldErrors};
+use crate::domain::branding::HexColor;
+use crate::domain::branding_version::BrandingVersion;
+use crate::domain::ids::ProductName;
+use crate::routes::console::{self, human_time, Nav, PageError};
+use crate::state::AppState;
+
+#[derive(Template)]
+#[template(path = "admin/branding_index.html")]
+struct IndexPage {
+    nav: Option<Nav>,
+    products: Vec<ProductRow>,
+}
+
+struct ProductRow {
+    product: String,
+    company_name: String,
+    color: String,
+    version: u64,
+    updated: String,
+}
+
+pub async fn index(state: web::Data<AppState>, Admin(staff): Admin) -> HttpResponse {
+    let products = state
+        .branding
+        .products()
+        .filter_map(|p| state.branding.current(p))
+        .map(|v| ProductRow {
+            product: v.product.to_string(),
+            company_name: v.look.field("company_name").unwrap_or_else(|| "—".into()),
+            color: v.look.field("overlay_background_color").unwrap_or_default(),
+            version: v.version,
+            updated: if v.version == 0 {
+                "configuration".into()
+            } else {
+                format!("{} by {}", human_time(v.at), v.author)
+            },
+        })
+        .collect();
+    audit::record(&state, Some(&staff), "view_branding", "all products", "ok").await;
+    console::page(
+        StatusCode::OK,
+        &IndexPage {
+            nav: Nav::of(&staff, "branding"),
+            products,
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "admin/branding.html")]
+struct EditPage {
+    nav: Option<Nav>,
+    product: String,
+    /// The version the form edits (sent back to detect concurrent saves).
+    version: u64,
+    fields: Vec<FieldView>,
+    preview: Preview,
+    preview_css: String,
+    history: Vec<HistoryRow>,
+    notice: Option<(&'static str, String)>,
+    csrf: String,
+}
+
+#[derive(Deserialize)]
+pub struct Flash {
+    saved: Option<u64>,
+}
+
+fn product_of(raw: &str) -> Result<ProductName, PageError> {
+    ProductName::parse(raw).ok_or(PageError::NotFound("product"))
+}
+
+pub async fn edit(
+    state: web::Data<AppState>,
+    Admin(staff): Admin,
+    path: web::Path<String>,
+    flash: web::Query<Flash>,
+) -> Result<HttpResponse, PageError> {
+    let product = product_of(&path)?;
+    let current = state
+        .branding
+        .current(&product)
+        .ok_or(PageError::NotFound("product"))?;
+    let versions = load_history(&state, &product).await?;
+    // The store may be a moment ahead of this replica's cache.
+    let current = versions.first().cloned().unwrap_or(current);
+    let notice = flash.saved.map(|v| {
+        (
+            "ok",
+            format!("Saved as version {v}. New widget sessions use it now."),
+        )
+    });
+    audit::record(
+        &state,
+        Some(&staff),
+        "view_branding",
+        product.as_str(),
+        "ok",
+    )
+    .await;
+    let input = BrandingInput::from_look(&current.look);
+    Ok(render(
+        &staff,
+        &product,
+        current.version,
+        &input,
+        &FieldErrors::new(),
+        &versions,
+        notice,
+        StatusCode::OK,
+    ))
+}
+
+async fn load_history(
+    state: &AppState,
+    product: &ProductName,
+) -> Result<Vec<BrandingVersion>, PageError> {
+    match branding::history(state, product).await {
+        Ok(versions) => Ok(versions),
+        Err(EditError::Store(e)) => Err(e.into()),
+        Err(_) => Err(PageError::NotFound("product")),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn render(
+    staff: &Staff,
+    product: &ProductName,
+    version: u64,
+    input: &BrandingInput,
+    errors: &FieldErrors,
+    versions: &[BrandingVersion],
+    notice: Option<(&'static str, String)>,
+    status: StatusCode,
+) -> HttpResponse {
+    let current = versions.first().map_or(0, |v| v.version);
+    let preview = Preview::of(input);
+    console::page(
+        status,
+        &EditPage {
+            nav: Nav::of(staff, "branding"),
+            product: product.to_string(),
+            version,
+            fields: fields(input, errors),
+            preview_css: preview.stylesheet(),
+            preview,
+            history: history(versions, current),
+            notice,
+            csrf: staff.csrf_token().to_owned(),
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct EditForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    version: String,
+    /// `save` or `preview`.
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    company_name: String,
+    #[serde(default)]
+    company_icon: String,
+    #[serde(default)]
+    company_logo: String,
+    #[serde(default)]
+    company_terms_url: String,
+    #[serde(default)]
+    overlay_background_color: String,
+    #[serde(default)]
+    social_proof: String,
+    #[serde(default)]
+    theme: String,
+}
+
+impl EditForm {
+    fn input(&self) -> BrandingInput {
+        BrandingInput {
+            company_name: self.company_name.clone(),
+            company_icon: self.company_icon.clone(),
+            company_logo: self.company_logo.clone(),
+            company_terms_url: self.company_terms_url.clone(),
+            overlay_background_color: self.overlay_background_color.clone(),
+            social_proof: self.social_proof.clone(),
+            theme: self.theme.clone(),
+        }
+    }
+}
+
+pub async fn submit(
+    state: web::Data<AppState>,
+    Admin(staff): Admin,
+    path: web::Path<String>,
+    form: web::Form<EditForm>,
+) -> Result<HttpResponse, actix_web::Error> {
+    staff.check_csrf(&form.csrf)?;
+    let product = product_of(&path)?;
+    let versions = load_history(&state, &product).await?;
+    let expected: u64 = form.version.parse().unwrap_or(0);
+    let input = form.input();
+    let respond = |errors: &FieldErrors, notice, status| {
+        Ok(render(
+            &staff, &product, expected, &input, errors, &versions, notice, status,
+        ))
+    };
+    let look = match input.validate() {
+        Ok(look) => look,
+        Err(errors) => {
+            let notice = Some((
+                "error",
+                "Some fields need fixing; nothing was saved.".to_owned(),
+            ));
+            return respond(&errors, notice, StatusCode::UNPROCESSABLE_ENTITY);
+        }
+    };
+    if form.action == "preview" {
+        let notice = Some((
+            "info",
+            "Preview only: nothing is saved until you press Save.".to_owned(),
+        ));
+        return respond(&FieldErrors::new(), notice, StatusCode::OK);
+    }
+    match branding::save(&state, &product, look, staff.name.as_str(), Some(expected)).await {
+        Ok(saved) => {
+            let fields: Vec<_> = saved.diff.iter().map(|c| c.field.as_str()).collect();
+            let target = format!("{product} v{}: {}", saved.version, fields.join(", "));
+            audit::record(&state, Some(&staff), "branding_update", &target, "ok").await;
+            Ok(see_other(&format!(
+                "/admin/branding/{product}?saved={}",
+                saved.version
+            )))
+        }
+        Err(e) => {
+            edit_failed(&state, &staff, &product, e, |notice, status| {
+                respond(&FieldErrors::new(), Some(notice), status)
+            })
+            .await
+        }
+    }
+}
+
+/// A save or rollback that did not happen: say why on the page.
+async fn edit_failed(
+    state: &AppState,
+    staff: &Staff,
+    product: &ProductName,
+    error: EditError,
+    respond: impl FnOnce((&'static str, String), StatusCode) -> Result<HttpResponse, actix_web::Error>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let (status, outcome, error) = match error {
+        EditError::Store(e) => return Err(PageError::from(e).into()),
+        EditError::UnknownProduct(_) => return Err(PageError::NotFound("product").into()),
+        e @ EditError::Unchanged => (StatusCode::OK, "unchanged", e),
+        e @ EditError::Conflict { .. } => (StatusCode::CONFLICT, "conflict", e),
+        e @ EditError::UnknownVersion(_) => (StatusCode::NOT_FOUND, "unknown_version", e),
+    };
+    audit::record(
+        state,
+        Some(staff),
+        "branding_update",
+        product.as_str(),
+        outcome,
+    )
+    .await;
+    let kind = if status == StatusCode::OK {
+        "info"
+    } else {
+        "error"
+    };
+    respond((kind, format!("Not saved: {error}.")), status)
+}
+
+#[derive(Deserialize)]
+pub struct RollbackForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    version: String,
+    to: u64,
+}
+
+pub async fn rollback(
+    state: web::Data<AppState>,
+    Admin(staff): Admin,
+    path: web::Path<String>,
+    form: web::Form<RollbackForm>,
+) -> Result<HttpResponse, actix_web::Error> {
+    staff.check_csrf(&form.csrf)?;
+    let product = product_of(&path)?;
+    let expected = form.version.parse().ok();
+    match branding::rollback(&state, &product, form.to, staff.name.as_str(), expected).await {
+        Ok(saved) => {
+            let target = format!("{product} v{} (back to v{})", saved.version, form.to);
+            audit::record(&state, Some(&staff), "branding_rollback", &target, "ok").await;
+            Ok(see_other(&format!(
+                "/admin/branding/{product}?saved={}",
+                saved.version
+            )))
+        }
+        Err(e) => {
+            let versions = load_history(&state, &product).await?;
+            let current = versions
+                .first()
+                .cloned()
+                .ok_or(PageError::NotFound("product"))?;
+            let input = BrandingInput::from_look(&current.look);
+            edit_failed(&state, &staff, &product, e, |notice, status| {
+                Ok(render(
+                    &staff,
+                    &product,
+                    current.version,
+                    &input,
+                    &FieldErrors::new(),
+                    &versions,
+                    Some(notice),
+                    status,
+                ))
+            })
+            .await
+        }
+    }
+}
+
+fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
+}
+
+#[derive(Deserialize)]
+pub struct ColorQuery {
+    #[serde(default)]
+    color: String,
+}
+
+/// Paints the preview's overlay color. Public and harmless: it only echoes a valid `#RRGGBB`.
+pub async fn preview_css(query: web::Query<ColorQuery>) -> HttpResponse {
+    let body = match HexColor::parse(&query.color) {
+        Ok(color) => format!(
+            "#preview-overlay {{ background-color: {}; }}\n",
+            String::from(color)
+        ),
+        Err(_) => String::new(),
+    };
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=86400"))
+        .body(body)
+}

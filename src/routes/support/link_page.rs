@@ -1,0 +1,81 @@
+//! `/support/links/{id}`: a Belvo link — whose it is, the session that made it, its resources,
+//! verification and every webhook Belvo sent about it.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+
+use super::rows::SessionRow;
+use super::session_page::{lang_code, language, LangQuery};
+use super::timeline::{merge, TimelineRow};
+use crate::auth::{audit, Staff};
+use crate::domain::ids::LinkId;
+use crate::domain::session::now_millis;
+use crate::domain::webhook::Readiness;
+use crate::routes::console::{self, Nav, PageError};
+use crate::state::AppState;
+
+#[derive(Template)]
+#[template(path = "support/link.html")]
+struct LinkPage {
+    nav: Option<Nav>,
+    lang: &'static str,
+    id: String,
+    owner: Option<String>,
+    sessions: Vec<SessionRow>,
+    verified: &'static str,
+    mismatches: u32,
+    resources: Vec<(String, &'static str, String)>,
+    timeline: Vec<TimelineRow>,
+}
+
+pub async fn page(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<String>,
+    query: web::Query<LangQuery>,
+    req: HttpRequest,
+) -> Result<HttpResponse, PageError> {
+    let not_found = || PageError::NotFound("link");
+    let id = LinkId::parse(&path).ok_or_else(not_found)?;
+    let link = state.store.link(&id).await?.ok_or_else(not_found)?;
+    let webhooks = state.store.link_timeline(&id).await?;
+    let sessions = match link.session {
+        Some(s) => state.store.session(&s).await?.into_iter().collect(),
+        None => Vec::new(),
+    };
+    audit::record(&state, Some(&staff), "view_link", &id.to_string(), "ok").await;
+    let lang = language(&query.lang, &req);
+    let now = now_millis();
+    let page = LinkPage {
+        nav: Nav::of(&staff, "support"),
+        lang: lang_code(lang),
+        id: id.to_string(),
+        owner: link.owner.as_ref().map(|o| o.to_string()),
+        sessions: sessions.iter().map(|s| SessionRow::new(s, now)).collect(),
+        verified: match link.verified {
+            Some(true) => "Verified: Belvo's record of the link belongs to its session's user.",
+            Some(false) => "Not verified: Belvo's record of the link does not match its session.",
+            None => "Not checked (links made through the API, or still checking).",
+        },
+        mismatches: link.mismatches,
+        resources: link
+            .resources
+            .iter()
+            .map(|(name, s)| {
+                let status = match s.status {
+                    Readiness::Pending => "pending",
+                    Readiness::Ready => "ready",
+                    Readiness::Failed => "failed",
+                };
+                (
+                    name.clone(),
+                    status,
+                    s.total.map(|t| t.to_string()).unwrap_or_default(),
+                )
+            })
+            .collect(),
+        timeline: merge(&[], &webhooks, lang),
+    };
+    Ok(console::page(StatusCode::OK, &page))
+}

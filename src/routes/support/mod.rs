@@ -1,0 +1,29 @@
+//! The support console (SPEC §9): sign-in, search, session timelines and link pages.
+//! Every page takes [`crate::auth::Staff`]: a console session cookie or a staff bearer token.
+
+mod link_page;
+mod login;
+mod resources;
+mod rows;
+mod search;
+mod session_page;
+mod timeline;
+
+use actix_web::web;
+
+use super::console;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/static/console.css", web::get().to(console::stylesheet))
+        .route("/static/admin.js", web::get().to(console::script))
+        .service(
+            web::scope("/support")
+                .app_data(console::form_config())
+                .route("", web::get().to(search::page))
+                .route("/login", web::get().to(login::form))
+                .route("/login", web::post().to(login::submit))
+                .route("/logout", web::post().to(login::logout))
+                .route("/sessions/{id}", web::get().to(session_page::page))
+                .route("/links/{id}", web::get().to(link_page::page)),
+        );
+}

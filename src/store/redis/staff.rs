@@ -1,0 +1,180 @@
+//! [`StaffStore`] on Redis. Console sessions are strings with a TTL keyed by the cookie's hash;
+//! the audit log a capped list; branding a hash of current versions plus a capped history list per
+//! product, all under one hash tag so a save (check, write, keep, announce) is one script.
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use redis::{AsyncCommands, Script};
+use tokio::sync::broadcast;
+
+use super::RedisStore;
+use crate::domain::branding_version::{BrandingVersion, SaveOutcome};
+use crate::domain::ids::ProductName;
+use crate::domain::staff::{AuditEntry, SessionTokenHash, StaffSession};
+use crate::store::staff::{StaffStore, MAX_AUDIT, MAX_BRANDING_VERSIONS};
+use crate::store::{StoreError, StoreResult};
+
+/// Saves a branding version if it follows the current one. Returns -1 when saved, else the
+/// current version number.
+static SAVE_BRANDING: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        "local cur = redis.call('HGET', KEYS[1], ARGV[1]) \
+         local current = 0 \
+         if cur then current = cjson.decode(cur)['version'] end \
+         if current + 1 ~= tonumber(ARGV[2]) then return current end \
+         redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) \
+         redis.call('LPUSH', KEYS[2], ARGV[3]) \
+         redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[5]) - 1) \
+         redis.call('PUBLISH', ARGV[4], ARGV[1]) \
+         return -1",
+    )
+});
+
+/// This replica's end of the branding channel.
+#[derive(Clone)]
+pub(super) struct BrandingNotifier(broadcast::Sender<()>);
+
+impl BrandingNotifier {
+    /// Subscribes to `channel` (reconnecting as needed) until the store is dropped.
+    pub(super) fn start(client: redis::Client, channel: String) -> Self {
+        let (sender, _) = broadcast::channel(16);
+        tokio::spawn(listen(client, channel, sender.downgrade()));
+        Self(sender)
+    }
+}
+
+async fn listen(client: redis::Client, channel: String, changes: broadcast::WeakSender<()>) {
+    while changes.strong_count() > 0 {
+        match client.get_async_pubsub().await {
+            Ok(mut pubsub) => match pubsub.subscribe(&channel).await {
+                Ok(()) => {
+                    // Anything saved while we were not listening is picked up by a reload.
+                    let mut messages = pubsub.on_message();
+                    if let Some(sender) = changes.upgrade() {
+                        let _ = sender.send(());
+                    }
+                    while messages.next().await.is_some() {
+                        let Some(sender) = changes.upgrade() else {
+                            return;
+                        };
+                        let _ = sender.send(());
+                    }
+                    tracing::warn!("redis branding channel closed; reconnecting");
+                }
+                Err(e) => tracing::warn!(error = %e, "redis subscribe to branding failed"),
+            },
+            Err(e) => tracing::debug!(error = %e, "redis pub/sub connect failed"),
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+fn decode<T: serde::de::DeserializeOwned>(raw: &str) -> StoreResult<T> {
+    serde_json::from_str(raw)
+        .map_err(|e| StoreError::Unavailable(format!("unreadable staff record: {e}")))
+}
+
+fn encode(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value).expect("staff records serialise")
+}
+
+#[async_trait]
+impl StaffStore for RedisStore {
+    async fn put_staff_session(
+        &self,
+        id: &SessionTokenHash,
+        session: &StaffSession,
+        ttl: Duration,
+    ) -> StoreResult<()> {
+        let mut conn = self.conn.clone();
+        let key = self.keys.staff_session(id);
+        self.run(conn.pset_ex::<_, _, ()>(key, encode(session), ttl.as_millis() as u64))
+            .await
+    }
+
+    async fn staff_session(&self, id: &SessionTokenHash) -> StoreResult<Option<StaffSession>> {
+        let mut conn = self.conn.clone();
+        let raw: Option<String> = self.run(conn.get(self.keys.staff_session(id))).await?;
+        raw.as_deref().map(decode).transpose()
+    }
+
+    async fn delete_staff_session(&self, id: &SessionTokenHash) -> StoreResult<()> {
+        let mut conn = self.conn.clone();
+        self.run(conn.del::<_, ()>(self.keys.staff_session(id)))
+            .await
+    }
+
+    async fn attempts(&self, subject: &str) -> StoreResult<(u64, Duration)> {
+        let key = self.keys.attempts(subject);
+        let mut pipe = redis::pipe();
+        pipe.get(&key).pttl(&key);
+        let mut conn = self.conn.clone();
+        let (count, ttl): (Option<u64>, i64) = self.run(pipe.query_async(&mut conn)).await?;
+        Ok((count.unwrap_or(0), Duration::from_millis(ttl.max(0) as u64)))
+    }
+
+    async fn record_audit(&self, entry: &AuditEntry) -> StoreResult<()> {
+        let key = self.keys.audit_log();
+        let mut pipe = redis::pipe();
+        pipe.lpush(&key, encode(entry))
+            .ignore()
+            .ltrim(&key, 0, MAX_AUDIT as isize - 1)
+            .ignore();
+        let mut conn = self.conn.clone();
+        self.run(pipe.query_async::<()>(&mut conn)).await
+    }
+
+    async fn audit_log(&self, limit: usize) -> StoreResult<Vec<AuditEntry>> {
+        let mut conn = self.conn.clone();
+        let raw: Vec<String> = self
+            .run(conn.lrange(self.keys.audit_log(), 0, limit as isize - 1))
+            .await?;
+        raw.iter().map(|r| decode(r)).collect()
+    }
+
+    async fn current_branding(&self) -> StoreResult<Vec<BrandingVersion>> {
+        let mut conn = self.conn.clone();
+        let raw: Vec<(String, String)> =
+            self.run(conn.hgetall(self.keys.branding_current())).await?;
+        raw.iter().map(|(_, v)| decode(v)).collect()
+    }
+
+    async fn save_branding(&self, version: &BrandingVersion) -> StoreResult<SaveOutcome> {
+        let mut conn = self.conn.clone();
+        let mut invocation = SAVE_BRANDING.prepare_invoke();
+        invocation
+            .key(self.keys.branding_current())
+            .key(self.keys.branding_history(&version.product))
+            .arg(version.product.as_str())
+            .arg(version.version)
+            .arg(encode(version))
+            .arg(self.keys.branding_channel())
+            .arg(MAX_BRANDING_VERSIONS);
+        let reply: i64 = self.run(invocation.invoke_async(&mut conn)).await?;
+        Ok(match reply {
+            -1 => SaveOutcome::Saved,
+            current => SaveOutcome::Conflict {
+                current: current.max(0) as u64,
+            },
+        })
+    }
+
+    async fn branding_history(
+        &self,
+        product: &ProductName,
+        limit: usize,
+    ) -> StoreResult<Vec<BrandingVersion>> {
+        let mut conn = self.conn.clone();
+        let raw: Vec<String> = self
+            .run(conn.lrange(self.keys.branding_history(product), 0, limit as isize - 1))
+            .await?;
+        raw.iter().map(|r| decode(r)).collect()
+    }
+
+    fn branding_changes(&self) -> broadcast::Receiver<()> {
+        self.branding.0.subscribe()
+    }
+}
