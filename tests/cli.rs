@@ -187,3 +187,68 @@ fn the_emulator_runs_alone_on_its_port() {
     assert!(page.contains("Conecte sua conta"));
     assert_eq!(outcome, "acme://exit?meta_data_step=abandon-survey");
 }
+
+/// Runs the binary with `input` on stdin.
+fn bff_with_stdin(args: &[&str], env: &[(&str, &str)], input: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_belvo-bff"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn hash_password_prints_an_argon2id_hash_a_staff_account_can_use() {
+    let out = bff_with_stdin(&["hash-password"], &[], "correct horse battery staple\n");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let hash = text(&out.stdout).trim().to_owned();
+    assert!(hash.starts_with("$argon2id$v=19$"), "{hash}");
+    assert!(belvo_bff::auth::password::verify(
+        "correct horse battery staple",
+        Some(&hash)
+    ));
+
+    // The hash works as a staff account, and check-config never prints it.
+    let out = bff(
+        &["check-config"],
+        &[
+            ("BFF__STAFF__ACCOUNTS__SOFIA__PASSWORD_HASH", &hash),
+            ("BFF__STAFF__ACCOUNTS__SOFIA__ROLE", "support"),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    assert!(printed.contains("[staff.accounts.sofia]"), "{printed}");
+    assert!(printed.contains("argon2id hash (hidden)"));
+    assert!(!printed.contains(&hash));
+}
+
+#[test]
+fn hash_password_refuses_short_passwords_and_bad_hashes_are_config_errors() {
+    let out = bff_with_stdin(&["hash-password"], &[], "short\n");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("at least 12 characters"));
+
+    let out = bff(
+        &["check-config"],
+        &[
+            ("BFF__STAFF__ACCOUNTS__SOFIA__PASSWORD_HASH", "hunter2"),
+            ("BFF__STAFF__ACCOUNTS__SOFIA__ROLE", "support"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("staff.accounts.sofia.password_hash"));
+}

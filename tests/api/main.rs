@@ -2,8 +2,10 @@
 //! `scripts/test.sh`, given as TEST_REDIS_URL), the real reqwest client against the emulator.
 
 mod auth;
+mod branding_admin;
 mod callbacks;
 mod concurrency;
+mod console_helpers;
 mod emulator;
 mod errors;
 mod helpers;
@@ -12,7 +14,10 @@ mod links;
 mod long_poll;
 mod metrics;
 mod redis_outage;
+mod staff_login;
+mod staff_store_suite;
 mod store_suite;
+mod support_console;
 mod webhooks;
 mod well_known;
 mod widget_sessions;

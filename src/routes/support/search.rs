@@ -11,7 +11,7 @@ use super::rows::SessionRow;
 use crate::auth::{audit, Staff};
 use crate::domain::external_id::ExternalId;
 use crate::domain::ids::{LinkId, SessionId};
-use crate::domain::session::now_millis;
+use crate::domain::session::{now_millis, Session};
 use crate::routes::console::{self, Nav, PageError};
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -103,14 +103,14 @@ async fn find(state: &AppState, q: &str) -> Result<Vec<Match>, StoreError> {
     if let Some(link) = LinkId::parse(q) {
         if let Some(state_of_link) = state.store.link(&link).await? {
             let sessions = match state_of_link.session {
-                Some(id) => load(state, &[id], now).await?,
+                Some(id) => load(state, &[id]).await?,
                 None => Vec::new(),
             };
             matches.push(Match {
                 kind: "Link",
                 value: link.to_string(),
                 user: state_of_link.owner.map(|o| o.to_string()),
-                sessions,
+                sessions: sessions.iter().map(|s| SessionRow::new(s, now)).collect(),
                 links: vec![link.to_string()],
             });
         }
@@ -138,31 +138,28 @@ async fn user(
     now: i64,
 ) -> Result<Option<Match>, StoreError> {
     let ids = state.store.user_sessions(owner, MAX_SESSIONS).await?;
-    let links = state.store.user_links(owner).await?;
+    let mut links = state.store.user_links(owner).await?;
     if ids.is_empty() && links.is_empty() {
         return Ok(None);
+    }
+    let sessions = load(state, &ids).await?;
+    // Links the user made through the widget, and any claimed through the API.
+    for link in sessions.iter().filter_map(|s| s.link_id) {
+        if !links.contains(&link) {
+            links.push(link);
+        }
     }
     Ok(Some(Match {
         kind,
         value: owner.to_string(),
         user: Some(owner.to_string()),
-        sessions: load(state, &ids, now).await?,
+        sessions: sessions.iter().map(|s| SessionRow::new(s, now)).collect(),
         links: links.iter().map(|l| l.to_string()).collect(),
     }))
 }
 
 /// Reads sessions concurrently, skipping any that expired since they were indexed.
-async fn load(
-    state: &AppState,
-    ids: &[SessionId],
-    now: i64,
-) -> Result<Vec<SessionRow>, StoreError> {
+async fn load(state: &AppState, ids: &[SessionId]) -> Result<Vec<Session>, StoreError> {
     let sessions = join_all(ids.iter().map(|id| state.store.session(id))).await;
-    let mut rows = Vec::new();
-    for session in sessions {
-        if let Some(s) = session? {
-            rows.push(SessionRow::new(&s, now));
-        }
-    }
-    Ok(rows)
+    sessions.into_iter().filter_map(Result::transpose).collect()
 }
