@@ -50,6 +50,20 @@
     document.getElementById("preview-social").hidden = value("social_proof") === "hide";
   }
 
+  // A field's server-side error no longer applies once it is edited.
+  function clearError(event) {
+    var field = event.target.closest(".field");
+    if (field && field.classList.contains("has-error")) {
+      field.classList.remove("has-error");
+      event.target.removeAttribute("aria-invalid");
+      var error = field.querySelector(".field-error");
+      if (error) {
+        error.hidden = true;
+      }
+    }
+  }
+
+  form.addEventListener("input", clearError);
   form.addEventListener("input", update);
   form.addEventListener("change", update);
   update();

@@ -5,6 +5,7 @@ pub mod app_user;
 pub mod audit;
 pub mod jwt;
 pub mod password;
+pub mod sign_in;
 pub mod staff;
 pub mod staff_session;
 

@@ -150,3 +150,54 @@ async fn keep_fresh(cache: Weak<BrandingCache>, store: Weak<dyn SessionStore>, m
         ok = cache.reload(store.as_ref()).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::branding_version::ChangeKind;
+
+    fn cache() -> BrandingCache {
+        let settings = crate::config::Settings::load_from(&BTreeMap::new()).unwrap();
+        BrandingCache::from_config(&settings.products)
+    }
+
+    fn named(previous: &BrandingVersion, name: &str) -> BrandingVersion {
+        let mut look = previous.look.clone();
+        look.branding.company_name = Some(name.into());
+        previous.next(look, "adam", 1, ChangeKind::Edit).unwrap()
+    }
+
+    fn name_of(cache: &BrandingCache, product: &ProductName) -> Option<String> {
+        cache.look(product).unwrap().branding.company_name
+    }
+
+    #[test]
+    fn saved_versions_replace_the_configuration_and_a_stale_read_never_wins() {
+        let cache = cache();
+        let product = ProductName::parse("mx_employment").unwrap();
+        assert_eq!(name_of(&cache, &product).as_deref(), Some("ACME"));
+        let v1 = named(&cache.current(&product).unwrap(), "One");
+        cache.replace(vec![v1.clone()]);
+        assert_eq!(name_of(&cache, &product).as_deref(), Some("One"));
+        // Saved here while a reload was reading the store: the older read does not undo it.
+        let v2 = named(&v1, "Two");
+        cache.saved_here(&v2);
+        cache.replace(vec![v1]);
+        assert_eq!(name_of(&cache, &product).as_deref(), Some("Two"));
+        // A store emptied by hand falls back to the configuration.
+        cache.replace(Vec::new());
+        assert_eq!(name_of(&cache, &product).as_deref(), Some("ACME"));
+    }
+
+    #[test]
+    fn products_not_configured_are_ignored() {
+        let cache = cache();
+        let gone = ProductName::parse("retired_product").unwrap();
+        let v1 = named(
+            &BrandingVersion::from_config(gone.clone(), WidgetLook::default()),
+            "Old",
+        );
+        cache.replace(vec![v1]);
+        assert!(cache.look(&gone).is_none());
+    }
+}

@@ -6,6 +6,11 @@
 #[allow(dead_code)]
 mod helpers;
 
+#[path = "../api/console_helpers.rs"]
+#[allow(dead_code)]
+mod console_helpers;
+
+mod console;
 mod demo;
 mod driver;
 mod widget;

@@ -1,6 +1,6 @@
-//! `/admin/branding`: each product's widget look — edit with errors next to each field, preview
-//! (live with `/static/admin.js`, or with the Preview button without JavaScript), history with
-//! who/when/diff, and rollback. Admins only.
+//! `/admin/branding/{product}`: edit a product's widget look with errors next to each field,
+//! preview it (live with `/static/admin.js`, or with the Preview button without JavaScript), see
+//! its history with who/when/diff, and roll back. Admins only.
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
@@ -10,53 +10,10 @@ use serde::Deserialize;
 use super::view::{fields, history, FieldView, HistoryRow, Preview};
 use crate::auth::{audit, Admin, Staff};
 use crate::branding::{self, BrandingInput, EditError, FieldErrors};
-use crate::domain::branding::HexColor;
 use crate::domain::branding_version::BrandingVersion;
 use crate::domain::ids::ProductName;
-use crate::routes::console::{self, human_time, Nav, PageError};
+use crate::routes::console::{self, Nav, PageError};
 use crate::state::AppState;
-
-#[derive(Template)]
-#[template(path = "admin/branding_index.html")]
-struct IndexPage {
-    nav: Option<Nav>,
-    products: Vec<ProductRow>,
-}
-
-struct ProductRow {
-    product: String,
-    company_name: String,
-    color: String,
-    version: u64,
-    updated: String,
-}
-
-pub async fn index(state: web::Data<AppState>, Admin(staff): Admin) -> HttpResponse {
-    let products = state
-        .branding
-        .products()
-        .filter_map(|p| state.branding.current(p))
-        .map(|v| ProductRow {
-            product: v.product.to_string(),
-            company_name: v.look.field("company_name").unwrap_or_else(|| "—".into()),
-            color: v.look.field("overlay_background_color").unwrap_or_default(),
-            version: v.version,
-            updated: if v.version == 0 {
-                "configuration".into()
-            } else {
-                format!("{} by {}", human_time(v.at), v.author)
-            },
-        })
-        .collect();
-    audit::record(&state, Some(&staff), "view_branding", "all products", "ok").await;
-    console::page(
-        StatusCode::OK,
-        &IndexPage {
-            nav: Nav::of(&staff, "branding"),
-            products,
-        },
-    )
-}
 
 #[derive(Template)]
 #[template(path = "admin/branding.html")]
@@ -111,12 +68,15 @@ pub async fn edit(
     )
     .await;
     let input = BrandingInput::from_look(&current.look);
+    let draft = Draft {
+        version: current.version,
+        input: &input,
+        errors: &FieldErrors::new(),
+    };
     Ok(render(
         &staff,
         &product,
-        current.version,
-        &input,
-        &FieldErrors::new(),
+        draft,
         &versions,
         notice,
         StatusCode::OK,
@@ -134,17 +94,26 @@ async fn load_history(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What the form shows: the version it edits, its values, and what is wrong with them.
+struct Draft<'a> {
+    version: u64,
+    input: &'a BrandingInput,
+    errors: &'a FieldErrors,
+}
+
 fn render(
     staff: &Staff,
     product: &ProductName,
-    version: u64,
-    input: &BrandingInput,
-    errors: &FieldErrors,
+    draft: Draft<'_>,
     versions: &[BrandingVersion],
     notice: Option<(&'static str, String)>,
     status: StatusCode,
 ) -> HttpResponse {
+    let Draft {
+        version,
+        input,
+        errors,
+    } = draft;
     let current = versions.first().map_or(0, |v| v.version);
     let preview = Preview::of(input);
     console::page(
@@ -214,9 +183,12 @@ pub async fn submit(
     let expected: u64 = form.version.parse().unwrap_or(0);
     let input = form.input();
     let respond = |errors: &FieldErrors, notice, status| {
-        Ok(render(
-            &staff, &product, expected, &input, errors, &versions, notice, status,
-        ))
+        let draft = Draft {
+            version: expected,
+            input: &input,
+            errors,
+        };
+        Ok(render(&staff, &product, draft, &versions, notice, status))
     };
     let look = match input.validate() {
         Ok(look) => look,
@@ -320,12 +292,15 @@ pub async fn rollback(
                 .ok_or(PageError::NotFound("product"))?;
             let input = BrandingInput::from_look(&current.look);
             edit_failed(&state, &staff, &product, e, |notice, status| {
+                let draft = Draft {
+                    version: current.version,
+                    input: &input,
+                    errors: &FieldErrors::new(),
+                };
                 Ok(render(
                     &staff,
                     &product,
-                    current.version,
-                    &input,
-                    &FieldErrors::new(),
+                    draft,
                     &versions,
                     Some(notice),
                     status,
@@ -340,25 +315,4 @@ fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, location))
         .finish()
-}
-
-#[derive(Deserialize)]
-pub struct ColorQuery {
-    #[serde(default)]
-    color: String,
-}
-
-/// Paints the preview's overlay color. Public and harmless: it only echoes a valid `#RRGGBB`.
-pub async fn preview_css(query: web::Query<ColorQuery>) -> HttpResponse {
-    let body = match HexColor::parse(&query.color) {
-        Ok(color) => format!(
-            "#preview-overlay {{ background-color: {}; }}\n",
-            String::from(color)
-        ),
-        Err(_) => String::new(),
-    };
-    HttpResponse::Ok()
-        .content_type("text/css; charset=utf-8")
-        .insert_header(("Cache-Control", "public, max-age=86400"))
-        .body(body)
 }

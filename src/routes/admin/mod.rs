@@ -3,6 +3,7 @@
 
 mod audit_page;
 mod branding_api;
+mod branding_index;
 mod branding_page;
 mod view;
 
@@ -14,10 +15,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/admin")
             .app_data(console::form_config())
-            .route("/branding", web::get().to(branding_page::index))
+            .route("/branding", web::get().to(branding_index::index))
             .route(
                 "/branding/preview.css",
-                web::get().to(branding_page::preview_css),
+                web::get().to(branding_index::preview_css),
             )
             .route("/branding/{product}", web::get().to(branding_page::edit))
             .route("/branding/{product}", web::post().to(branding_page::submit))

@@ -1,18 +1,15 @@
 //! `/support/login` and `/support/logout`. Sign-in by account (argon2id) or by staff token;
-//! failures are counted per account and per client address and lock both out for a while.
-
-use std::net::IpAddr;
+//! lockout and auditing of attempts live in [`crate::auth::sign_in`].
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::auth::sign_in::{sign_in, Credentials, SignInError};
 use crate::auth::staff_session::{self, LOGIN_COOKIE};
-use crate::auth::{audit, password, Staff};
-use crate::domain::staff::{SignInMethod, StaffName, StaffRole};
+use crate::auth::{audit, Staff};
 use crate::routes::console::{self, Nav};
 use crate::state::AppState;
 
@@ -103,29 +100,6 @@ pub struct LoginForm {
     next: String,
 }
 
-/// Who is trying to sign in, for the lockout counters.
-struct Attempt {
-    account: String,
-    ip: String,
-}
-
-impl Attempt {
-    fn new(username: &str, ip: Option<IpAddr>) -> Self {
-        // Hashed: counter keys in the store do not list account names.
-        let digest = Sha256::digest(username.as_bytes());
-        Self {
-            account: format!(
-                "staff-login:acct:{}",
-                data_encoding::HEXLOWER.encode(&digest[..10])
-            ),
-            ip: format!(
-                "staff-login:ip:{}",
-                ip.map_or("unknown".into(), |ip| ip.to_string())
-            ),
-        }
-    }
-}
-
 pub async fn submit(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -146,138 +120,48 @@ pub async fn submit(
     }
     let csrf = cookie_csrf.unwrap_or_default();
     let ip = crate::routes::client_ip(&req, &state.settings.webhooks.trusted_proxies);
-    let username = form.username.trim();
-    let attempt = Attempt::new(username, ip);
-    let limits = &state.settings.staff;
-    let by_token = !form.token.trim().is_empty();
-
-    let (account_tries, account_left) = if by_token {
-        (0, Default::default())
-    } else {
-        match state.store.attempts(&attempt.account).await {
-            Ok(a) => a,
-            Err(e) => return unavailable(e),
-        }
+    let username = form.username.trim().to_owned();
+    let credentials = match form.token.trim() {
+        "" => Credentials::Password {
+            name: username.clone(),
+            password: form.password,
+        },
+        token => Credentials::Token(token.to_owned()),
     };
-    let (ip_tries, ip_left) = match state.store.attempts(&attempt.ip).await {
-        Ok(a) => a,
-        Err(e) => return unavailable(e),
-    };
-    if account_tries >= limits.max_failures_per_account || ip_tries >= limits.max_failures_per_ip {
-        let wait = account_left.max(ip_left).as_secs().div_ceil(60).max(1);
-        audit::record_anonymous(
-            &state,
-            actor(username, by_token),
-            ip,
-            "sign_in",
-            "locked_out",
-        )
-        .await;
-        let message = format!("Too many failed sign-ins. Try again in {wait} minutes.");
-        let mut response = render(
-            &state,
-            StatusCode::TOO_MANY_REQUESTS,
-            &csrf,
-            &next,
-            username,
-            Some(&message),
-        );
-        response.headers_mut().insert(
-            header::RETRY_AFTER,
-            header::HeaderValue::from(account_left.max(ip_left).as_secs().max(1)),
-        );
-        return response;
-    }
-
-    let identity = if by_token {
-        token_identity(&state, form.token.trim())
-    } else {
-        password_identity(&state, username, form.password).await
-    };
-    let Some((name, role, method)) = identity else {
-        let window = limits.lockout_window;
-        let counted = async {
-            if !by_token {
-                state.store.count_attempt(&attempt.account, window).await?;
+    let by_token = matches!(credentials, Credentials::Token(_));
+    let refused =
+        |status, message: &str| render(&state, status, &csrf, &next, &username, Some(message));
+    let identity =
+        match sign_in(&state, credentials, ip).await {
+            Ok(identity) => identity,
+            Err(SignInError::LockedOut { retry_after }) => {
+                let minutes = retry_after.as_secs().div_ceil(60).max(1);
+                let message = format!("Too many failed sign-ins. Try again in {minutes} minutes.");
+                let mut response = refused(StatusCode::TOO_MANY_REQUESTS, &message);
+                response.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    header::HeaderValue::from(retry_after.as_secs().max(1)),
+                );
+                return response;
             }
-            state.store.count_attempt(&attempt.ip, window).await
+            Err(SignInError::Refused) if by_token => return refused(
+                StatusCode::UNAUTHORIZED,
+                "That staff token is not valid (expired, wrongly signed or without a staff role).",
+            ),
+            Err(SignInError::Refused) => {
+                return refused(StatusCode::UNAUTHORIZED, "Wrong name or password.")
+            }
+            Err(SignInError::Store(e)) => return unavailable(e),
         };
-        if let Err(e) = counted.await {
-            return unavailable(e);
-        }
-        audit::record_anonymous(&state, actor(username, by_token), ip, "sign_in", "failed").await;
-        let message = if by_token {
-            "That staff token is not valid (expired, wrongly signed or without a staff role)."
-        } else {
-            "Wrong name or password."
+    let cookie =
+        match staff_session::start(&state, identity.name, identity.role, identity.method).await {
+            Ok(cookie) => cookie,
+            Err(e) => return unavailable(e),
         };
-        return render(
-            &state,
-            StatusCode::UNAUTHORIZED,
-            &csrf,
-            &next,
-            username,
-            Some(message),
-        );
-    };
-
-    let cookie = match staff_session::start(&state, name.clone(), role, method).await {
-        Ok(cookie) => cookie,
-        Err(e) => return unavailable(e),
-    };
-    let staff_actor = name.to_string();
-    audit::record_anonymous(&state, &staff_actor, ip, "sign_in", method_label(method)).await;
     let mut response = see_other(&next);
     let _ = response.add_cookie(&cookie);
     let _ = response.add_cookie(&staff_session::login_cookie_ended(&state.settings));
     response
-}
-
-/// Who the audit log names for an attempt: the account name when it is a valid one.
-fn actor(username: &str, by_token: bool) -> &str {
-    if by_token {
-        "(staff token)"
-    } else if StaffName::parse(username).is_some() {
-        username
-    } else {
-        "(invalid name)"
-    }
-}
-
-fn method_label(method: SignInMethod) -> &'static str {
-    match method {
-        SignInMethod::Password => "ok_password",
-        SignInMethod::Token => "ok_token",
-    }
-}
-
-fn token_identity(state: &AppState, token: &str) -> Option<(StaffName, StaffRole, SignInMethod)> {
-    match crate::auth::staff::verify_token(&state.settings, token) {
-        Ok((name, role)) => Some((name, role, SignInMethod::Token)),
-        Err(reason) => {
-            tracing::info!(%reason, "staff token refused at sign-in");
-            None
-        }
-    }
-}
-
-async fn password_identity(
-    state: &AppState,
-    username: &str,
-    password: String,
-) -> Option<(StaffName, StaffRole, SignInMethod)> {
-    let account = state.settings.staff.account(username).cloned();
-    let hash = account.as_ref().map(|a| a.password_hash.clone());
-    // argon2 takes tens of milliseconds of CPU: keep it off the async workers.
-    let matched = web::block(move || password::verify(&password, hash.as_deref()))
-        .await
-        .unwrap_or(false);
-    let account = account.filter(|_| matched)?;
-    Some((
-        StaffName::parse(username)?,
-        account.role,
-        SignInMethod::Password,
-    ))
 }
 
 fn unavailable(e: crate::store::StoreError) -> HttpResponse {
