@@ -64,6 +64,7 @@ impl Credentials {
     }
 }
 
+#[tracing::instrument(skip_all, fields(by_token = matches!(credentials, Credentials::Token(_))))]
 pub async fn sign_in(
     state: &AppState,
     credentials: Credentials,

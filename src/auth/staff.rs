@@ -45,7 +45,10 @@ impl Staff {
         match &self.session {
             None => Ok(()),
             Some((_, csrf)) if bool::from(csrf.as_bytes().ct_eq(sent.as_bytes())) => Ok(()),
-            Some(_) => Err(StaffError::Forgery { api: false }),
+            Some(_) => {
+                tracing::warn!(target: "audit", actor = %self.name, "form without this session's anti-forgery token refused");
+                Err(StaffError::Forgery { api: false })
+            }
         }
     }
 

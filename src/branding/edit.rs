@@ -33,6 +33,7 @@ async fn latest(state: &AppState, product: &ProductName) -> Result<BrandingVersi
 
 /// Saves `look` as the next version of `product`. With `expected`, refuses when the version in
 /// force is not the one the editor saw.
+#[tracing::instrument(skip(state, look), fields(%product))]
 pub async fn save(
     state: &AppState,
     product: &ProductName,
@@ -44,6 +45,7 @@ pub async fn save(
 }
 
 /// Makes the look of version `to` (0: the configuration's) the next version.
+#[tracing::instrument(skip(state), fields(%product))]
 pub async fn rollback(
     state: &AppState,
     product: &ProductName,
