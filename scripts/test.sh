@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test: formatting, lints, unit and integration tests.
-# Starts its own redis-server on a free port (installing it from Debian's packages when
-# missing) and stops it when done; never touches a Redis it did not start.
+# Starts its own redis-server on a free port and a 3-master Redis Cluster on free loopback ports
+# (installing redis-server from Debian's packages when missing), all in one temporary directory,
+# and stops them when done; never touches a Redis it did not start.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,11 +29,13 @@ need chromedriver chromium-driver
 workdir=$(mktemp -d -t belvo-bff-test.XXXXXX)
 redis_pid=""
 driver_pid=""
+cluster_pids=()
 stop() {
   if [ -n "$1" ]; then kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; fi
 }
 cleanup() {
   stop "$redis_pid"
+  for pid in "${cluster_pids[@]}"; do stop "$pid"; done
   stop "$driver_pid"
   rm -rf "$workdir"
 }
@@ -49,6 +52,42 @@ for _ in $(seq 1 50); do
 done
 redis-cli -p "$port" ping >/dev/null || { echo "redis-server did not start" >&2; cat "$workdir/redis.log" >&2; exit 1; }
 export TEST_REDIS_URL="redis://127.0.0.1:$port"
+
+# A Redis Cluster of three masters (no replicas): every node on its own free port, with its
+# cluster bus on another free port (cluster-port), its files in $workdir/cluster-<port>.
+cluster_nodes=()
+cluster_urls=()
+for _ in 1 2 3; do
+  node_port=$(free_port)
+  bus_port=$(free_port)
+  node_dir="$workdir/cluster-$node_port"
+  mkdir -p "$node_dir"
+  redis-server --port "$node_port" --cluster-port "$bus_port" --bind 127.0.0.1 \
+    --cluster-enabled yes --cluster-config-file "$node_dir/nodes.conf" --cluster-node-timeout 5000 \
+    --save "" --appendonly no --dir "$node_dir" --logfile "$node_dir/redis.log" &
+  cluster_pids+=($!)
+  cluster_nodes+=("127.0.0.1:$node_port")
+  cluster_urls+=("redis://127.0.0.1:$node_port")
+done
+log "starting a 3-master Redis Cluster on ${cluster_nodes[*]}"
+for node in "${cluster_nodes[@]}"; do
+  for _ in $(seq 1 50); do
+    redis-cli -h 127.0.0.1 -p "${node#*:}" ping >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+done
+redis-cli --cluster create "${cluster_nodes[@]}" --cluster-replicas 0 --cluster-yes >"$workdir/cluster-create.log" 2>&1 \
+  || { cat "$workdir/cluster-create.log" >&2; exit 1; }
+for node in "${cluster_nodes[@]}"; do
+  for _ in $(seq 1 100); do
+    redis-cli -h 127.0.0.1 -p "${node#*:}" cluster info 2>/dev/null | grep -q '^cluster_state:ok' && break
+    sleep 0.1
+  done
+  redis-cli -h 127.0.0.1 -p "${node#*:}" cluster info | grep -q '^cluster_state:ok' \
+    || { echo "Redis Cluster node $node is not ready" >&2; exit 1; }
+done
+TEST_REDIS_CLUSTER_URLS=$(IFS=,; echo "${cluster_urls[*]}")
+export TEST_REDIS_CLUSTER_URLS
 
 driver_port=$(free_port)
 log "starting chromedriver on 127.0.0.1:$driver_port (headless Chromium for browser tests)"

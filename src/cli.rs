@@ -118,7 +118,7 @@ fn serve(settings: Settings) -> ExitCode {
         for var in &settings.secrets.defaulted {
             tracing::warn!(variable = var, "using the public development default: insecure, embedded mode only");
         }
-        let store = if settings.store.redis_url.is_empty() { "in-memory" } else { "redis" };
+        let store = settings.store.backend().name();
         let app = match crate::startup::Application::build(settings).await {
             Ok(app) => app,
             Err(e) => {

@@ -11,6 +11,7 @@ pub mod emulator;
 pub mod error;
 pub mod metrics;
 pub mod routes;
+pub mod shutdown;
 pub mod startup;
 pub mod state;
 pub mod store;

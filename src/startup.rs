@@ -12,15 +12,18 @@ use tracing_actix_web::{RequestId, TracingLogger};
 use crate::auth::AppJwtVerifier;
 use crate::belvo::BelvoClient;
 use crate::branding::BrandingCache;
-use crate::config::{BelvoEnvironment, Settings};
+use crate::config::{BelvoEnvironment, Settings, StoreBackend};
 use crate::emulator::Emulator;
 use crate::error::{ApiError, REQUEST_ID};
+use crate::shutdown::Shutdown;
 use crate::state::AppState;
 use crate::store::{Durability, DynStore, Keys, MemoryStore, RedisStore, Retention};
 
 pub struct Application {
     port: u16,
     server: Server,
+    shutdown: Arc<Shutdown>,
+    shutdown_delay: std::time::Duration,
 }
 
 impl Application {
@@ -37,18 +40,31 @@ impl Application {
         let port = listener.local_addr()?.port();
         let store = connect_store(&settings).await?;
         let branding = BrandingCache::start(store.clone(), &settings.products).await;
+        let shutdown_delay = settings.server.shutdown_delay;
         let state = build_state(settings, store, branding, port)?;
+        let shutdown = state.shutdown.clone();
         let server = serve(listener, state)?;
-        Ok(Self { port, server })
+        Ok(Self {
+            port,
+            server,
+            shutdown,
+            shutdown_delay,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// Runs until SIGINT/SIGTERM, then drains in-flight requests.
+    /// Runs until SIGTERM/SIGINT, then stops in order (see [`Shutdown`]): readiness false,
+    /// listener closed, in-flight requests drained.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let handle = self.server.handle();
+        let (shutdown, delay) = (self.shutdown, self.shutdown_delay);
+        let signals = tokio::spawn(async move { shutdown.on_signal(handle, delay).await });
+        let result = self.server.await;
+        signals.abort();
+        result
     }
 }
 
@@ -56,21 +72,21 @@ async fn connect_store(settings: &Settings) -> anyhow::Result<DynStore> {
     let retention = Retention {
         session_ttl: settings.store.session_ttl,
     };
-    if settings.store.redis_url.is_empty() {
-        return Ok(Arc::new(MemoryStore::new(retention)));
-    }
+    let keys = Keys::new(&settings.store.key_prefix);
     let durability = Durability {
         replicas: settings.store.ack_replicas,
         timeout: settings.store.ack_timeout,
     };
-    let store = RedisStore::connect_durable(
-        &settings.store.redis_url,
-        Keys::new(&settings.store.key_prefix),
-        retention,
-        durability,
-        settings.store.timeout,
-    )
-    .await?;
+    let timeout = settings.store.timeout;
+    let store = match settings.store.backend() {
+        StoreBackend::Cluster(urls) => {
+            RedisStore::connect_cluster(urls, keys, retention, durability, timeout).await?
+        }
+        StoreBackend::Redis(url) => {
+            RedisStore::connect_durable(url, keys, retention, durability, timeout).await?
+        }
+        StoreBackend::Memory => return Ok(Arc::new(MemoryStore::new(retention))),
+    };
     Ok(Arc::new(store))
 }
 
@@ -117,6 +133,7 @@ fn build_state(
         public_base_url,
         local_base_url: local_base,
         widget_url,
+        shutdown: Arc::new(Shutdown::default()),
     })
 }
 
@@ -133,6 +150,7 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     });
     let state = web::Data::new(state);
     let json_limit = settings.server.json_limit;
+    let shutdown_timeout = settings.server.shutdown_timeout.as_secs();
     let webhook_limit = settings.webhooks.body_limit;
     let mut server = HttpServer::new(move || {
         let mut app = App::new()
@@ -161,7 +179,9 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
         }
         app
     })
-    .shutdown_timeout(30)
+    // Signals are handled by `Application::run_until_stopped`, so readiness goes false first.
+    .disable_signals()
+    .shutdown_timeout(shutdown_timeout)
     .listen(listener)?;
     if settings.server.workers > 0 {
         server = server.workers(settings.server.workers);

@@ -8,6 +8,7 @@ use crate::belvo::BelvoClient;
 use crate::branding::BrandingCache;
 use crate::config::Settings;
 use crate::domain::ids::SessionId;
+use crate::shutdown::Shutdown;
 use crate::store::DynStore;
 
 pub struct AppState {
@@ -23,6 +24,8 @@ pub struct AppState {
     pub local_base_url: String,
     /// The hosted widget's URL.
     pub widget_url: String,
+    /// Whether this replica is shutting down (readiness, long-polls).
+    pub shutdown: Arc<Shutdown>,
 }
 
 impl AppState {

@@ -70,6 +70,13 @@ pub struct ServerSettings {
     pub workers: usize,
     /// Largest JSON body accepted on the mobile API, in bytes.
     pub json_limit: usize,
+    /// After SIGTERM, how long `/readyz` answers 503 while requests are still served, so load
+    /// balancers stop sending new ones before the listener closes.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_delay: Duration,
+    /// Then, how long in-flight requests (long-polls included) may take to finish.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -77,6 +84,10 @@ pub struct ServerSettings {
 pub struct StoreSettings {
     /// Redis URL; empty keeps everything in memory.
     pub redis_url: String,
+    /// Redis Cluster nodes (some or all of them), instead of `redis_url`. A list in files, comma
+    /// separated in `REDIS_CLUSTER_URLS`.
+    #[serde(default, deserialize_with = "comma_separated")]
+    pub cluster_urls: Vec<String>,
     /// Prefix of every Redis key.
     pub key_prefix: String,
     /// Longest wait for one Redis command.
@@ -91,6 +102,96 @@ pub struct StoreSettings {
     /// Longest wait for those acknowledgements; fewer in time answers 503.
     #[serde(with = "humantime_serde")]
     pub ack_timeout: Duration,
+}
+
+impl StoreSettings {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !self.redis_url.is_empty() && !self.cluster_urls.is_empty() {
+            return Err(ConfigError::new(
+                "store.cluster_urls",
+                "set either store.redis_url (REDIS_URL) or store.cluster_urls (REDIS_CLUSTER_URLS), not both",
+            ));
+        }
+        for url in &self.cluster_urls {
+            let scheme = url::Url::parse(url).map(|u| u.scheme().to_owned());
+            if !matches!(scheme.as_deref(), Ok("redis" | "rediss")) {
+                return Err(ConfigError::new(
+                    "store.cluster_urls",
+                    format!("{} is not a redis:// URL", mask_password(url)),
+                ));
+            }
+        }
+        // Keys are `{prefix}:{s:<id>}:...`: a brace in the prefix would move the hash tag, and a
+        // session's keys would no longer share a cluster slot.
+        if self.key_prefix.is_empty() || self.key_prefix.contains(['{', '}']) {
+            return Err(ConfigError::new(
+                "store.key_prefix",
+                "must be non-empty and without braces",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Where the store lives.
+    pub fn backend(&self) -> StoreBackend<'_> {
+        if !self.cluster_urls.is_empty() {
+            StoreBackend::Cluster(&self.cluster_urls)
+        } else if !self.redis_url.is_empty() {
+            StoreBackend::Redis(&self.redis_url)
+        } else {
+            StoreBackend::Memory
+        }
+    }
+}
+
+/// Where the store lives: in this process, one Redis, or a Redis Cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreBackend<'a> {
+    Memory,
+    Redis(&'a str),
+    Cluster(&'a [String]),
+}
+
+impl StoreBackend<'_> {
+    /// For logs: `in-memory`, `redis` or `redis-cluster`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Memory => "in-memory",
+            Self::Redis(_) => "redis",
+            Self::Cluster(_) => "redis-cluster",
+        }
+    }
+}
+
+/// A list from either a TOML array or a comma-separated string (environment variables).
+fn comma_separated<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Text(String),
+        List(Vec<String>),
+    }
+    let items = match Raw::deserialize(d)? {
+        Raw::Text(text) => text.split(',').map(str::to_owned).collect(),
+        Raw::List(list) => list,
+    };
+    Ok(items
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect())
+}
+
+/// `redis://user:secret@host` → `redis://user:***@host`; anything else unchanged.
+pub fn mask_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -221,6 +322,7 @@ const SHORTCUTS: &[(&str, &str)] = &[
     ("PORT", "server.port"),
     ("PUBLIC_BASE_URL", "server.public_base_url"),
     ("REDIS_URL", "store.redis_url"),
+    ("REDIS_CLUSTER_URLS", "store.cluster_urls"),
     ("BELVO_ENV", "belvo.environment"),
 ];
 
@@ -293,6 +395,7 @@ impl Settings {
             }
         }
         self.app.android.validate()?;
+        self.store.validate()?;
         if self.products.is_empty() {
             return Err(ConfigError::new(
                 "products",
@@ -338,9 +441,15 @@ impl Settings {
         }
     }
 
-    /// The configuration as TOML with every secret shown only as set/unset.
+    /// The configuration as TOML with every secret shown only as set/unset, and Redis passwords
+    /// masked.
     pub fn redacted(&self) -> String {
-        let body = toml::to_string_pretty(self).unwrap_or_else(|e| format!("# unprintable: {e}"));
+        let mut shown = self.clone();
+        shown.store.redis_url = mask_password(&shown.store.redis_url);
+        for url in &mut shown.store.cluster_urls {
+            *url = mask_password(url);
+        }
+        let body = toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# unprintable: {e}"));
         format!("{body}\n[secrets]\n{}", self.secrets.describe())
     }
 }

@@ -10,6 +10,10 @@ pub async fn healthz() -> HttpResponse {
 }
 
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    if state.shutdown.is_stopping() {
+        return HttpResponse::ServiceUnavailable()
+            .json(json!({"status": "not_ready", "reason": "shutting down"}));
+    }
     match state.store.ping().await {
         Ok(()) => HttpResponse::Ok().json(json!({"status": "ready"})),
         Err(e) => HttpResponse::ServiceUnavailable()

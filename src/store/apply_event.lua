@@ -1,14 +1,26 @@
 -- Applies one widget callback event to a session, atomically (SPEC §5).
 -- Mirrors `MemoryStore::apply`; both run the same tests.
 --
--- KEYS[1] session hash   KEYS[2] timeline list   KEYS[3] link hash (only for a success)
+-- KEYS[1] session hash   KEYS[2] timeline list
+-- KEYS[3] link hash: only for a success, and only on a single server. On a Redis Cluster the
+--         link hash lives in another slot, so the store leaves it out (and passes publish = "0")
+--         and claims the link in a second step (`claim_session_link.lua`), which announces.
 -- ARGV: fingerprint, now_ms, outcome ("" = none), warning json ("" = none),
 --       timeline entry json without its closing brace, channel, session id,
---       max events, max warnings, number of field pairs, field, value, ...
+--       max events, max warnings, publish ("1" or "0"), number of field pairs, field, value, ...
+-- Returns {result, status, changed, platform, owner, link_id, session ttl ms}.
 local session, timeline = KEYS[1], KEYS[2]
 local fingerprint, now, outcome, warning = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local entry, channel, session_id = ARGV[5], ARGV[6], ARGV[7]
-local max_events, max_warnings, nfields = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
+local max_events, max_warnings = tonumber(ARGV[8]), tonumber(ARGV[9])
+local publish, nfields = ARGV[10] == '1', tonumber(ARGV[11])
+
+-- What the second step on a cluster needs to claim the link as this script would have.
+local function reply(result, status, changed, platform)
+  local owner_link = redis.call('HMGET', session, 'owner', 'link_id')
+  return {result, status, changed, platform, owner_link[1] or '', owner_link[2] or '',
+    redis.call('PTTL', session)}
+end
 
 local state = redis.call('HMGET', session, 'status', 'deadline', 'event_count', 'platform')
 local status = state[1]
@@ -20,7 +32,7 @@ if status == 'pending' and now > tonumber(state[2]) then
 end
 if redis.call('HEXISTS', session, 'seen:' .. fingerprint) == 1 then
   redis.call('HINCRBY', session, 'replays', 1)
-  return {'replay', status, 0, state[4]}
+  return reply('replay', status, 0, state[4])
 end
 
 local changed = 0
@@ -30,7 +42,7 @@ if outcome ~= '' then
     status = outcome
     redis.call('HSET', session, 'status', outcome, 'updated_at', now)
     for i = 0, nfields - 1 do
-      redis.call('HSET', session, ARGV[11 + 2 * i], ARGV[12 + 2 * i])
+      redis.call('HSET', session, ARGV[12 + 2 * i], ARGV[13 + 2 * i])
     end
     if KEYS[3] then
       -- The first session to report a link owns it; a second claim changes nothing there.
@@ -66,5 +78,7 @@ if (tonumber(state[3]) or 0) < max_events then
   end
 end
 
-redis.call('PUBLISH', channel, session_id)
-return {'recorded', status, changed, state[4]}
+if publish then
+  redis.call('PUBLISH', channel, session_id)
+end
+return reply('recorded', status, changed, state[4])

@@ -1,9 +1,10 @@
-//! Where sessions live: one trait, a Redis implementation and an in-memory one that behave the
-//! same (both run the same test suite in `tests/store.rs`).
+//! Where sessions live: one trait, a Redis implementation (a single server or a cluster) and an
+//! in-memory one that behave the same (all run the same suite in `tests/api/store_suite.rs`).
 
 mod keys;
 mod memory;
 mod redis;
+mod redis_connection;
 mod staff;
 
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use crate::domain::webhook::{LinkClaim, LinkState, WebhookApplied, WebhookUpdate
 
 pub use self::memory::MemoryStore;
 pub use self::redis::RedisStore;
+pub use self::redis_connection::RedisConnection;
 pub use keys::Keys;
 pub use staff::{StaffStore, MAX_BRANDING_VERSIONS};
 

@@ -1,18 +1,22 @@
-//! Redis implementation: a connection manager for commands, one pub/sub connection per
-//! replica for change notifications, a Lua script for the callback transition.
+//! Redis implementation: one command connection (a single server or a cluster, see
+//! [`RedisConnection`]), one pub/sub connection per replica for change notifications, Lua
+//! scripts for the callback transition and the webhook record.
+//!
+//! Every key of one script or one pipeline shares a hash tag, so it stays in one cluster slot.
+//! The one write that spans two slots — a success callback also claims its link — runs as one
+//! script on a single server and as two on a cluster (see [`RedisStore::apply`]).
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures_util::StreamExt;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{AsyncCommands, Script};
+use redis::{AsyncCommands, Cmd, Script};
 use tokio::sync::broadcast;
 
 mod staff;
 
+use super::redis_connection::{forward_notifications, RedisConnection};
 use super::{Durability, Keys, Retention, SessionStore, StoreError, StoreResult};
 use crate::domain::external_id::ExternalId;
 use crate::domain::ids::{LinkId, Platform, SessionId};
@@ -45,7 +49,7 @@ const MAX_USER_SESSIONS: usize = 200;
 
 #[derive(Clone)]
 pub struct RedisStore {
-    conn: ConnectionManager,
+    conn: RedisConnection,
     keys: Keys,
     retention: Retention,
     durability: Durability,
@@ -55,6 +59,8 @@ pub struct RedisStore {
     verify_script: Script,
     attempt_script: Script,
     claim_script: Script,
+    /// The second step of a success on a cluster (`claim_session_link.lua`).
+    session_link_script: Script,
     changes: broadcast::Sender<SessionId>,
     /// Saved-branding announcements (`redis/staff.rs`).
     branding: staff::BrandingNotifier,
@@ -67,7 +73,8 @@ impl From<redis::RedisError> for StoreError {
 }
 
 impl RedisStore {
-    /// Connects to `url`, failing with a clear error if Redis cannot be reached within `timeout`.
+    /// Connects to the Redis server at `url`, failing with a clear error if it cannot be
+    /// reached within `timeout`.
     pub async fn connect(
         url: &str,
         keys: Keys,
@@ -85,28 +92,42 @@ impl RedisStore {
         durability: Durability,
         timeout: Duration,
     ) -> anyhow::Result<Self> {
-        let client = redis::Client::open(url)
-            .map_err(|e| anyhow::anyhow!("store.redis_url is not a Redis URL: {e}"))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(timeout)
-            .set_response_timeout(timeout)
-            .set_number_of_retries(2)
-            .set_max_delay(500);
-        let conn = tokio::time::timeout(
-            timeout * 3,
-            ConnectionManager::new_with_config(client.clone(), config),
-        )
-        .await
-        .map_err(|_| anyhow::anyhow!("Redis did not answer within {timeout:?}"))?
-        .map_err(|e| anyhow::anyhow!("cannot connect to Redis: {e}"))?;
+        let (conn, nodes) = RedisConnection::single(url, timeout).await?;
+        Ok(Self::with_connection(
+            conn, nodes, keys, retention, durability, timeout,
+        ))
+    }
+
+    /// Connects to the Redis Cluster that `urls` (some or all of its nodes) belong to.
+    pub async fn connect_cluster(
+        urls: &[String],
+        keys: Keys,
+        retention: Retention,
+        durability: Durability,
+        timeout: Duration,
+    ) -> anyhow::Result<Self> {
+        let (conn, nodes) = RedisConnection::cluster(urls, timeout).await?;
+        Ok(Self::with_connection(
+            conn, nodes, keys, retention, durability, timeout,
+        ))
+    }
+
+    fn with_connection(
+        conn: RedisConnection,
+        nodes: Vec<redis::Client>,
+        keys: Keys,
+        retention: Retention,
+        durability: Durability,
+        timeout: Duration,
+    ) -> Self {
         let (changes, _) = broadcast::channel(1024);
-        let branding = staff::BrandingNotifier::start(client.clone(), keys.branding_channel());
+        let branding = staff::BrandingNotifier::start(nodes.clone(), keys.branding_channel());
         tokio::spawn(forward_notifications(
-            client,
+            nodes,
             keys.events_channel(),
             changes.downgrade(),
         ));
-        Ok(Self {
+        Self {
             conn,
             keys,
             retention,
@@ -117,9 +138,10 @@ impl RedisStore {
             verify_script: Script::new(SET_VERIFIED),
             attempt_script: Script::new(COUNT_ATTEMPT),
             claim_script: Script::new(CLAIM_LINK),
+            session_link_script: Script::new(include_str!("claim_session_link.lua")),
             changes,
             branding,
-        })
+        }
     }
 
     /// Waits until the configured number of replicas has the writes made so far on this
@@ -162,36 +184,150 @@ impl RedisStore {
             }
         }
     }
+
+    /// Writes that need not be atomic together, one group per hash slot. On a single server
+    /// they go as one pipeline (one round trip); on a cluster, where a pipeline must stay in
+    /// one slot, as one pipeline per group, sent at the same time.
+    async fn write_by_slot<const N: usize>(&self, groups: [Vec<Cmd>; N]) -> StoreResult<()> {
+        let pipeline = |commands: &mut dyn Iterator<Item = Cmd>| {
+            let mut pipe = redis::pipe();
+            for command in commands {
+                pipe.add_command(command).ignore();
+            }
+            pipe
+        };
+        if !self.conn.is_cluster() {
+            let pipe = pipeline(&mut groups.into_iter().flatten());
+            let mut conn = self.conn.clone();
+            return self.run(pipe.query_async::<()>(&mut conn)).await;
+        }
+        let writes = groups.into_iter().map(|group| {
+            let pipe = pipeline(&mut group.into_iter());
+            let mut conn = self.conn.clone();
+            async move { pipe.query_async::<()>(&mut conn).await }
+        });
+        self.run(futures_util::future::try_join_all(writes))
+            .await
+            .map(|_| ())
+    }
+
+    /// Runs `apply_event.lua`; `with_link` passes the link hash as KEYS[3] (a single server).
+    async fn apply_script(
+        &self,
+        id: &SessionId,
+        t: &Transition,
+        with_link: bool,
+    ) -> StoreResult<ScriptReply> {
+        let entry = t.timeline_entry.to_string();
+        let mut invocation = self.apply_script.prepare_invoke();
+        invocation
+            .key(self.keys.session(id))
+            .key(self.keys.timeline(id));
+        if let (true, Some(link)) = (with_link, &t.link) {
+            invocation.key(self.keys.link(link));
+        }
+        invocation
+            .arg(&t.fingerprint)
+            .arg(t.now)
+            .arg(t.outcome.map(Status::as_str).unwrap_or(""))
+            .arg(t.warning.as_deref().unwrap_or(""))
+            .arg(&entry[..entry.len() - 1])
+            .arg(self.keys.events_channel())
+            .arg(id.to_string())
+            .arg(MAX_EVENTS)
+            .arg(MAX_WARNINGS)
+            .arg(if with_link { "1" } else { "0" })
+            .arg(t.fields.len());
+        for (field, value) in &t.fields {
+            invocation.arg(*field).arg(value);
+        }
+        let mut conn = self.conn.clone();
+        let reply: Vec<redis::Value> = self.run(invocation.invoke_async(&mut conn)).await?;
+        ScriptReply::parse(&reply)
+    }
+
+    /// The cluster's second step of a success: claims the link for the session when the session
+    /// holds that link (just applied, or a replay — which repairs a second step that failed),
+    /// and announces the change either way.
+    async fn claim_session_link(
+        &self,
+        id: &SessionId,
+        link: &LinkId,
+        reply: &ScriptReply,
+    ) -> StoreResult<()> {
+        let recorded = matches!(reply.applied, Applied::Recorded { .. });
+        let holds_link = matches!(
+            reply.applied,
+            Applied::Recorded {
+                status: Status::Succeeded,
+                ..
+            } | Applied::Replay {
+                status: Status::Succeeded,
+                ..
+            }
+        ) && LinkId::parse(&reply.link_id).as_ref() == Some(link);
+        if !holds_link {
+            if recorded {
+                self.announce(id).await;
+            }
+            return Ok(());
+        }
+        let changed = matches!(reply.applied, Applied::Recorded { changed: true, .. });
+        let mut conn = self.conn.clone();
+        let claimed = self
+            .run(
+                self.session_link_script
+                    .key(self.keys.link(link))
+                    .arg(id.to_string())
+                    .arg(&reply.owner)
+                    .arg(reply.ttl_ms)
+                    .arg(if changed { "1" } else { "0" })
+                    .arg(self.keys.events_channel())
+                    .invoke_async::<i64>(&mut conn),
+            )
+            .await;
+        if claimed.is_err() && recorded {
+            // The session changed: wake its waiters even though the link is not claimed yet
+            // (a replay of this callback claims it).
+            self.announce(id).await;
+        }
+        claimed.map(|_| ())
+    }
+
+    /// Tells every replica that `id` changed; best effort (waiters also time out).
+    async fn announce(&self, id: &SessionId) {
+        let mut conn = self.conn.clone();
+        let publish = conn.publish::<_, _, i64>(self.keys.events_channel(), id.to_string());
+        let _ = self.run(publish).await;
+    }
 }
 
-/// Keeps a pub/sub subscription open (reconnecting as needed) and forwards each announced
-/// session id to this replica's waiters. Stops once the store is dropped.
-async fn forward_notifications(
-    client: redis::Client,
-    channel: String,
-    changes: broadcast::WeakSender<SessionId>,
-) {
-    while changes.strong_count() > 0 {
-        match client.get_async_pubsub().await {
-            Ok(mut pubsub) => match pubsub.subscribe(&channel).await {
-                Ok(()) => {
-                    let mut messages = pubsub.on_message();
-                    while let Some(msg) = messages.next().await {
-                        let payload: String = msg.get_payload().unwrap_or_default();
-                        let Some(sender) = changes.upgrade() else {
-                            return;
-                        };
-                        if let Some(id) = SessionId::parse(&payload) {
-                            let _ = sender.send(id);
-                        }
-                    }
-                    tracing::warn!("redis pub/sub connection closed; reconnecting");
-                }
-                Err(e) => tracing::warn!(error = %e, "redis subscribe failed"),
-            },
-            Err(e) => tracing::debug!(error = %e, "redis pub/sub connect failed"),
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+/// What `apply_event.lua` answers.
+struct ScriptReply {
+    applied: Applied,
+    /// The session's owner, link id and remaining lifetime (empty/0 when missing or expired).
+    owner: String,
+    link_id: String,
+    ttl_ms: i64,
+}
+
+impl ScriptReply {
+    fn parse(reply: &[redis::Value]) -> StoreResult<Self> {
+        let text = |i: usize| -> String {
+            reply
+                .get(i)
+                .and_then(|v| redis::from_redis_value::<String>(v).ok())
+                .unwrap_or_default()
+        };
+        Ok(Self {
+            applied: parse_applied(reply)?,
+            owner: text(4),
+            link_id: text(5),
+            ttl_ms: reply
+                .get(6)
+                .and_then(|v| redis::from_redis_value::<i64>(v).ok())
+                .unwrap_or(0),
+        })
     }
 }
 
@@ -201,20 +337,18 @@ impl SessionStore for RedisStore {
         let key = self.keys.session(&session.id);
         let ttl = self.retention.session_ttl.as_millis() as i64;
         let index = self.keys.user_sessions(&session.owner);
-        let mut pipe = redis::pipe();
-        // Two slots (session, user index): a plain pipeline, one round trip.
-        pipe.hset_multiple(&key, &session.to_fields())
-            .ignore()
-            .pexpire(&key, ttl)
-            .ignore()
-            .zadd(&index, session.id.to_string(), session.created_at)
-            .ignore()
-            .zremrangebyrank(&index, 0, -(MAX_USER_SESSIONS as isize) - 1)
-            .ignore()
-            .pexpire(&index, ttl)
-            .ignore();
-        let mut conn = self.conn.clone();
-        self.run(pipe.query_async::<()>(&mut conn)).await
+        self.write_by_slot([
+            vec![
+                Cmd::hset_multiple(&key, &session.to_fields()),
+                Cmd::pexpire(&key, ttl),
+            ],
+            vec![
+                Cmd::zadd(&index, session.id.to_string(), session.created_at),
+                Cmd::zremrangebyrank(&index, 0, -(MAX_USER_SESSIONS as isize) - 1),
+                Cmd::pexpire(&index, ttl),
+            ],
+        ])
+        .await
     }
 
     async fn user_sessions(&self, owner: &ExternalId, limit: usize) -> StoreResult<Vec<SessionId>> {
@@ -234,32 +368,18 @@ impl SessionStore for RedisStore {
         Ok(Some(Session::from_fields(&fields)?))
     }
 
+    /// One script on a single server. On a cluster the link hash is in another slot than the
+    /// session's keys, so a success claims its link in a second step, after the script; waiters
+    /// are woken once the link is claimed.
     async fn apply(&self, id: &SessionId, t: &Transition) -> StoreResult<Applied> {
-        let entry = t.timeline_entry.to_string();
-        let mut invocation = self.apply_script.prepare_invoke();
-        invocation
-            .key(self.keys.session(id))
-            .key(self.keys.timeline(id));
-        if let Some(link) = &t.link {
-            invocation.key(self.keys.link(link));
-        }
-        invocation
-            .arg(&t.fingerprint)
-            .arg(t.now)
-            .arg(t.outcome.map(Status::as_str).unwrap_or(""))
-            .arg(t.warning.as_deref().unwrap_or(""))
-            .arg(&entry[..entry.len() - 1])
-            .arg(self.keys.events_channel())
-            .arg(id.to_string())
-            .arg(MAX_EVENTS)
-            .arg(MAX_WARNINGS)
-            .arg(t.fields.len());
-        for (field, value) in &t.fields {
-            invocation.arg(*field).arg(value);
-        }
-        let mut conn = self.conn.clone();
-        let reply: Vec<redis::Value> = self.run(invocation.invoke_async(&mut conn)).await?;
-        let applied = parse_applied(&reply)?;
+        let applied = match (&t.link, self.conn.is_cluster()) {
+            (Some(link), true) => {
+                let reply = self.apply_script(id, t, false).await?;
+                self.claim_session_link(id, link, &reply).await?;
+                reply.applied
+            }
+            _ => self.apply_script(id, t, true).await?.applied,
+        };
         // A terminal outcome (or its replay, whose first answer may have been a 503) is only
         // acknowledged once replicated.
         let settles = matches!(

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{location, spawn_app, spawn_app_with, StoreKind, TestApp, LINK_ID};
+use crate::helpers::{location, spawn_app_on, spawn_app_with, StoreKind, TestApp, LINK_ID};
 
 const SUCCESS: &str = "link=cb65f82c-dc93-4d3e-8270-9a27528397f5&institution=erebor_br_retail";
 const EXIT: &str = "last_encountered_error_code=login_error&last_encountered_error_message=Invalid%20credentials%20provided%20to%20login%20to%20the%20institution&meta_data_institution_name=amex_mx_retail&meta_data_step=abandon-survey";
@@ -14,9 +14,8 @@ async fn open(app: &TestApp, platform: &str) -> String {
     session["session_id"].as_str().unwrap().to_owned()
 }
 
-#[tokio::test]
-async fn success_callback_records_link_and_redirects_to_app() {
-    let app = spawn_app().await;
+async fn success_callback_records_link_and_redirects_to_app(store: StoreKind) {
+    let app = spawn_app_on(store).await;
     let id = open(&app, "ios").await;
 
     let response = app.callback(&id, "success", SUCCESS).await;
@@ -34,9 +33,8 @@ async fn success_callback_records_link_and_redirects_to_app() {
     assert_eq!(app.stored_event_count(&id).await, 1);
 }
 
-#[tokio::test]
-async fn exit_callback_records_error_and_step() {
-    let app = spawn_app().await;
+async fn exit_callback_records_error_and_step(store: StoreKind) {
+    let app = spawn_app_on(store).await;
     let id = open(&app, "android").await;
 
     let response = app.callback(&id, "exit", EXIT).await;
@@ -66,9 +64,8 @@ async fn exit_callback_records_error_and_step() {
     );
 }
 
-#[tokio::test]
-async fn exit_without_error_is_a_plain_exit() {
-    let app = spawn_app().await;
+async fn exit_without_error_is_a_plain_exit(store: StoreKind) {
+    let app = spawn_app_on(store).await;
     let id = open(&app, "ios").await;
     let response = app
         .callback(&id, "exit", "meta_data_step=abandon-survey")
@@ -80,9 +77,8 @@ async fn exit_without_error_is_a_plain_exit() {
     assert_eq!(status["exit"]["step"], "abandon-survey");
 }
 
-#[tokio::test]
-async fn error_event_fails_the_session_on_any_callback_url() {
-    let app = spawn_app().await;
+async fn error_event_fails_the_session_on_any_callback_url(store: StoreKind) {
+    let app = spawn_app_on(store).await;
     // Belvo's own example sends the error to the exit URL; `event` and `error` carry it too.
     for kind in ["exit", "event", "error"] {
         let id = open(&app, "ios").await;
@@ -102,9 +98,8 @@ async fn error_event_fails_the_session_on_any_callback_url() {
     }
 }
 
-#[tokio::test]
-async fn warning_is_appended_and_leaves_the_session_pending() {
-    let app = spawn_app().await;
+async fn warning_is_appended_and_leaves_the_session_pending(store: StoreKind) {
+    let app = spawn_app_on(store).await;
     let id = open(&app, "ios").await;
     for kind in ["warning", "event"] {
         let response = app.callback(&id, kind, WARNING).await;
@@ -128,9 +123,8 @@ async fn warning_is_appended_and_leaves_the_session_pending() {
     assert_eq!(app.status("maria", &id).await["status"], "succeeded");
 }
 
-#[tokio::test]
-async fn first_terminal_event_wins_and_later_ones_change_nothing() {
-    let app = spawn_app().await;
+async fn first_terminal_event_wins_and_later_ones_change_nothing(store: StoreKind) {
+    let app = spawn_app_on(store).await;
     let id = open(&app, "ios").await;
     app.callback(&id, "success", SUCCESS).await;
     let before = app.status("maria", &id).await;
@@ -160,9 +154,8 @@ async fn first_terminal_event_wins_and_later_ones_change_nothing() {
     assert_eq!(app.stored_event_count(&id).await, 3, "kept in the timeline");
 }
 
-#[tokio::test]
-async fn a_replayed_success_is_counted_once() {
-    let app = spawn_app().await;
+async fn a_replayed_success_is_counted_once(store: StoreKind) {
+    let app = spawn_app_on(store).await;
     let id = open(&app, "ios").await;
     for _ in 0..5 {
         let response = app.callback(&id, "success", SUCCESS).await;
@@ -172,9 +165,8 @@ async fn a_replayed_success_is_counted_once() {
     assert_eq!(app.status("maria", &id).await["status"], "succeeded");
 }
 
-#[tokio::test]
-async fn unknown_or_forged_sessions_get_404() {
-    let app = spawn_app().await;
+async fn unknown_or_forged_sessions_get_404(store: StoreKind) {
+    let app = spawn_app_on(store).await;
     let unknown = uuid::Uuid::new_v4().to_string();
     for (id, kind) in [
         (unknown.as_str(), "success"),
@@ -198,9 +190,8 @@ async fn unknown_or_forged_sessions_get_404() {
     assert!(page.text().await.unwrap().contains("not found"));
 }
 
-#[tokio::test]
-async fn malformed_values_get_400_and_are_recorded_nowhere() {
-    let app = spawn_app().await;
+async fn malformed_values_get_400_and_are_recorded_nowhere(store: StoreKind) {
+    let app = spawn_app_on(store).await;
     let id = open(&app, "ios").await;
     let long = "a".repeat(1025);
     let cases = [
@@ -249,9 +240,8 @@ async fn malformed_values_get_400_and_are_recorded_nowhere() {
     assert_eq!(status["warnings"], json!([]));
 }
 
-#[tokio::test]
-async fn redirect_parameters_are_ignored() {
-    let app = spawn_app().await;
+async fn redirect_parameters_are_ignored(store: StoreKind) {
+    let app = spawn_app_on(store).await;
     let id = open(&app, "ios").await;
     let query = format!(
         "{SUCCESS}&redirect=https://evil.example&redirect_uri=https://evil.example&next=//evil.example&return_to=javascript:alert(1)"
@@ -263,9 +253,8 @@ async fn redirect_parameters_are_ignored() {
     assert!(!target.contains("evil"));
 }
 
-#[tokio::test]
-async fn each_platform_returns_to_its_configured_deeplink() {
-    let app = spawn_app_with(StoreKind::Redis, |s| {
+async fn each_platform_returns_to_its_configured_deeplink(store: StoreKind) {
+    let app = spawn_app_with(store, |s| {
         s.app
             .deeplink_base
             .insert("android".into(), "https://app.example.com/open".into());
@@ -296,9 +285,8 @@ async fn each_platform_returns_to_its_configured_deeplink() {
     assert!(html.contains("Check your login details"));
 }
 
-#[tokio::test]
-async fn format_html_shows_a_result_page_with_escaped_values() {
-    let app = spawn_app().await;
+async fn format_html_shows_a_result_page_with_escaped_values(store: StoreKind) {
+    let app = spawn_app_on(store).await;
     let id = open(&app, "ios").await;
     let query = "error=login_error&error_message=%3Cscript%3Ealert(1)%3C%2Fscript%3E&format=html";
     let page = app.callback(&id, "event", query).await;
@@ -310,9 +298,8 @@ async fn format_html_shows_a_result_page_with_escaped_values() {
     assert_eq!(app.status("maria", &id).await["status"], "failed");
 }
 
-#[tokio::test]
-async fn a_session_pending_past_its_deadline_is_expired_and_refuses_callbacks() {
-    let app = spawn_app_with(StoreKind::Redis, |s| {
+async fn a_session_pending_past_its_deadline_is_expired_and_refuses_callbacks(store: StoreKind) {
+    let app = spawn_app_with(store, |s| {
         s.sessions.pending_timeout = std::time::Duration::from_millis(300);
     })
     .await;
@@ -326,9 +313,8 @@ async fn a_session_pending_past_its_deadline_is_expired_and_refuses_callbacks() 
     assert_eq!(app.stored_event_count(&id).await, 0);
 }
 
-#[tokio::test]
-async fn apps_can_post_the_callback_payload_themselves() {
-    let app = spawn_app().await;
+async fn apps_can_post_the_callback_payload_themselves(store: StoreKind) {
+    let app = spawn_app_on(store).await;
     let id = open(&app, "ios").await;
     let post = |sub: &str, body: Value| {
         app.client
@@ -372,3 +358,20 @@ async fn apps_can_post_the_callback_payload_themselves() {
     assert_eq!(body["replay"], true);
     assert_eq!(app.status("maria", &id).await["link_id"], LINK_ID);
 }
+
+crate::helpers::on_redis_and_cluster!(
+    success_callback_records_link_and_redirects_to_app,
+    exit_callback_records_error_and_step,
+    exit_without_error_is_a_plain_exit,
+    error_event_fails_the_session_on_any_callback_url,
+    warning_is_appended_and_leaves_the_session_pending,
+    first_terminal_event_wins_and_later_ones_change_nothing,
+    a_replayed_success_is_counted_once,
+    unknown_or_forged_sessions_get_404,
+    malformed_values_get_400_and_are_recorded_nowhere,
+    redirect_parameters_are_ignored,
+    each_platform_returns_to_its_configured_deeplink,
+    format_html_shows_a_result_page_with_escaped_values,
+    a_session_pending_past_its_deadline_is_expired_and_refuses_callbacks,
+    apps_can_post_the_callback_payload_themselves,
+);

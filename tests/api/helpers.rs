@@ -4,8 +4,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use base64::Engine;
-use belvo_bff::config::Settings;
+use belvo_bff::config::{Settings, StoreBackend};
 use belvo_bff::startup::Application;
+use belvo_bff::store::RedisConnection;
 use serde_json::{json, Value};
 
 pub const LINK_ID: &str = "cb65f82c-dc93-4d3e-8270-9a27528397f5";
@@ -14,15 +15,18 @@ pub const LINK_ID: &str = "cb65f82c-dc93-4d3e-8270-9a27528397f5";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreKind {
     Memory,
+    /// One redis-server (`TEST_REDIS_URL`).
     Redis,
+    /// A 3-master Redis Cluster (`TEST_REDIS_CLUSTER_URLS`).
+    Cluster,
 }
 
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub settings: Settings,
-    /// Redis URL and key prefix (unique per test) when the app uses Redis.
-    pub redis: Option<(String, String)>,
+    /// Which Redis and the key prefix (unique per test) when the app uses Redis.
+    pub redis: Option<(StoreKind, String)>,
 }
 
 pub fn test_redis_url() -> String {
@@ -31,6 +35,46 @@ pub fn test_redis_url() -> String {
     )
 }
 
+/// The nodes of the test Redis Cluster.
+pub fn test_redis_cluster_urls() -> Vec<String> {
+    std::env::var("TEST_REDIS_CLUSTER_URLS")
+        .expect(
+            "TEST_REDIS_CLUSTER_URLS is not set: run scripts/test.sh, which starts a Redis Cluster",
+        )
+        .split(',')
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A key prefix no other test uses.
+pub fn unique_prefix() -> String {
+    format!("test-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Runs each listed `async fn(StoreKind)` test twice: on one Redis (`on_redis::name`) and on a
+/// Redis Cluster (`on_cluster::name`).
+macro_rules! on_redis_and_cluster {
+    ($($name:ident),* $(,)?) => {
+        mod on_redis {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::helpers::StoreKind::Redis).await;
+                }
+            )*
+        }
+        mod on_cluster {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::helpers::StoreKind::Cluster).await;
+                }
+            )*
+        }
+    };
+}
+pub(crate) use on_redis_and_cluster;
+
 /// Settings as `cargo run` would load them with an empty environment, on port 0.
 pub fn base_settings(kind: StoreKind) -> Settings {
     let mut settings = Settings::load_from(&BTreeMap::new()).expect("defaults load");
@@ -38,10 +82,12 @@ pub fn base_settings(kind: StoreKind) -> Settings {
     settings.server.workers = 1;
     // Webhooks from the emulator arrive quickly in tests.
     settings.emulator.webhook_delay = Duration::from_millis(50);
-    if kind == StoreKind::Redis {
-        settings.store.redis_url = test_redis_url();
-        settings.store.key_prefix = format!("test-{}", uuid::Uuid::new_v4().simple());
+    match kind {
+        StoreKind::Memory => {}
+        StoreKind::Redis => settings.store.redis_url = test_redis_url(),
+        StoreKind::Cluster => settings.store.cluster_urls = test_redis_cluster_urls(),
     }
+    settings.store.key_prefix = unique_prefix();
     if std::env::var("TEST_LOG").is_ok() {
         settings.log.format = belvo_bff::config::LogFormat::Pretty;
         settings.log.level = "debug".into();
@@ -53,6 +99,11 @@ pub fn base_settings(kind: StoreKind) -> Settings {
 /// The app on Redis with the embedded defaults.
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(StoreKind::Redis, |_| {}).await
+}
+
+/// The app on the given store with the embedded defaults.
+pub async fn spawn_app_on(kind: StoreKind) -> TestApp {
+    spawn_app_with(kind, |_| {}).await
 }
 
 pub async fn spawn_app_with(kind: StoreKind, customize: impl FnOnce(&mut Settings)) -> TestApp {
@@ -67,12 +118,12 @@ pub async fn spawn_settings(settings: Settings) -> TestApp {
         .expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
-    let redis = (!settings.store.redis_url.is_empty()).then(|| {
-        (
-            settings.store.redis_url.clone(),
-            settings.store.key_prefix.clone(),
-        )
-    });
+    let kind = match settings.store.backend() {
+        StoreBackend::Memory => None,
+        StoreBackend::Redis(_) => Some(StoreKind::Redis),
+        StoreBackend::Cluster(_) => Some(StoreKind::Cluster),
+    };
+    let redis = kind.map(|kind| (kind, settings.store.key_prefix.clone()));
     TestApp {
         address,
         client: client(),
@@ -189,14 +240,16 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
-    /// A direct Redis connection (for assertions about what is stored).
-    pub async fn redis_conn(&self) -> redis::aio::MultiplexedConnection {
-        let (url, _) = self.redis.as_ref().expect("app uses Redis");
-        redis::Client::open(url.as_str())
-            .unwrap()
-            .get_multiplexed_async_connection()
-            .await
-            .unwrap()
+    /// A direct connection to the app's Redis or Redis Cluster (for assertions about what is
+    /// stored).
+    pub async fn redis_conn(&self) -> RedisConnection {
+        let timeout = Duration::from_secs(2);
+        let connected = match self.settings.store.backend() {
+            StoreBackend::Redis(url) => RedisConnection::single(url, timeout).await,
+            StoreBackend::Cluster(urls) => RedisConnection::cluster(urls, timeout).await,
+            StoreBackend::Memory => panic!("the app does not use Redis"),
+        };
+        connected.unwrap().0
     }
 
     /// Plays the hosted widget: picks `outcome` for the session's widget URL (as the emulator's

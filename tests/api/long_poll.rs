@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::helpers::{spawn_app, spawn_settings, TestApp};
+use crate::helpers::{spawn_app_on, spawn_settings, StoreKind, TestApp};
 
 const SUCCESS: &str = "link=cb65f82c-dc93-4d3e-8270-9a27528397f5&institution=planet_mx_employment";
 
@@ -19,9 +19,8 @@ async fn wait_status(app: &TestApp, id: &str, wait: u32) -> (serde_json::Value, 
     (response.json().await.unwrap(), started.elapsed())
 }
 
-#[tokio::test]
-async fn wait_returns_as_soon_as_the_callback_lands() {
-    let app = spawn_app().await;
+async fn wait_returns_as_soon_as_the_callback_lands(store: StoreKind) {
+    let app = spawn_app_on(store).await;
     let session = app.open("maria", "mx_employment", "ios").await;
     let id = session["session_id"].as_str().unwrap().to_owned();
     let poll = wait_status(&app, &id, 20);
@@ -36,9 +35,8 @@ async fn wait_returns_as_soon_as_the_callback_lands() {
     assert!(elapsed < Duration::from_secs(5), "woke late: {elapsed:?}");
 }
 
-#[tokio::test]
-async fn wait_gives_up_after_the_requested_time_with_pending() {
-    let app = spawn_app().await;
+async fn wait_gives_up_after_the_requested_time_with_pending(store: StoreKind) {
+    let app = spawn_app_on(store).await;
     let session = app.open("maria", "mx_employment", "ios").await;
     let id = session["session_id"].as_str().unwrap();
     let (status, elapsed) = wait_status(&app, id, 1).await;
@@ -49,9 +47,8 @@ async fn wait_gives_up_after_the_requested_time_with_pending() {
     );
 }
 
-#[tokio::test]
-async fn a_callback_on_one_replica_wakes_a_poll_on_another() {
-    let first = spawn_app().await;
+async fn a_callback_on_one_replica_wakes_a_poll_on_another(store: StoreKind) {
+    let first = spawn_app_on(store).await;
     // Same Redis and key prefix: two replicas of one deployment.
     let second = spawn_settings(first.settings.clone()).await;
     let session = first.open("maria", "mx_employment", "ios").await;
@@ -66,3 +63,9 @@ async fn a_callback_on_one_replica_wakes_a_poll_on_another() {
     assert_eq!(status["status"], "succeeded");
     assert!(elapsed < Duration::from_secs(5), "woke late: {elapsed:?}");
 }
+
+crate::helpers::on_redis_and_cluster!(
+    wait_returns_as_soon_as_the_callback_lands,
+    wait_gives_up_after_the_requested_time_with_pending,
+    a_callback_on_one_replica_wakes_a_poll_on_another,
+);

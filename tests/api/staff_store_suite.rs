@@ -1,4 +1,4 @@
-//! The console's storage, on both stores: staff sessions, attempt counters read back, the audit
+//! The console's storage, on every store (in memory, one Redis, a Redis Cluster): staff sessions, attempt counters read back, the audit
 //! log, and versioned branding with optimistic concurrency and change announcements.
 
 use std::sync::Arc;
@@ -10,9 +10,9 @@ use belvo_bff::domain::session::now_millis;
 use belvo_bff::domain::staff::{
     AuditEntry, SessionTokenHash, SignInMethod, StaffName, StaffRole, StaffSession,
 };
-use belvo_bff::store::{DynStore, Keys, MemoryStore, RedisStore, Retention};
+use belvo_bff::store::{Durability, DynStore, Keys, MemoryStore, RedisStore, Retention};
 
-use crate::helpers::test_redis_url;
+use crate::helpers::{test_redis_cluster_urls, test_redis_url, unique_prefix};
 
 async fn redis_store() -> DynStore {
     let prefix = format!("test-{}", uuid::Uuid::new_v4().simple());
@@ -20,6 +20,19 @@ async fn redis_store() -> DynStore {
         &test_redis_url(),
         Keys::new(&prefix),
         Retention::default(),
+        Duration::from_secs(2),
+    )
+    .await
+    .unwrap();
+    Arc::new(store)
+}
+
+async fn cluster_store() -> DynStore {
+    let store = RedisStore::connect_cluster(
+        &test_redis_cluster_urls(),
+        Keys::new(&unique_prefix()),
+        Retention::default(),
+        Durability::default(),
         Duration::from_secs(2),
     )
     .await
@@ -132,7 +145,7 @@ async fn branding_versions_follow_each_other(store: DynStore) {
         .unwrap();
 }
 
-macro_rules! both_stores {
+macro_rules! every_store {
     ($($name:ident),* $(,)?) => {
         mod memory {
             $(
@@ -150,10 +163,18 @@ macro_rules! both_stores {
                 }
             )*
         }
+        mod cluster {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(super::cluster_store().await).await;
+                }
+            )*
+        }
     };
 }
 
-both_stores!(
+every_store!(
     staff_sessions_expire_and_sign_out,
     attempts_read_back_without_counting,
     audit_is_newest_first,

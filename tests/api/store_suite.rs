@@ -1,4 +1,4 @@
-//! One suite, two stores: Redis and in-memory must behave the same.
+//! One suite, three stores: in-memory, one Redis and a Redis Cluster must behave the same.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,22 +7,37 @@ use belvo_bff::domain::callback::{CallbackEvent, CallbackKind};
 use belvo_bff::domain::external_id::ExternalId;
 use belvo_bff::domain::ids::{AccessMode, LinkId, Platform, ProductName, SessionId};
 use belvo_bff::domain::session::{now_millis, Applied, NewSession, Status, Transition};
-use belvo_bff::domain::webhook::LinkClaim;
-use belvo_bff::store::{DynStore, Keys, MemoryStore, RedisStore, Retention};
+use belvo_bff::domain::webhook::{LinkClaim, WebhookApplied, WebhookPayload, WebhookUpdate};
+use belvo_bff::store::{Durability, DynStore, Keys, MemoryStore, RedisStore, Retention};
 
-use crate::helpers::test_redis_url;
+use crate::helpers::{test_redis_cluster_urls, test_redis_url, unique_prefix};
 
 async fn redis_store(ttl: Duration) -> DynStore {
-    let prefix = format!("test-{}", uuid::Uuid::new_v4().simple());
     let store = RedisStore::connect(
         &test_redis_url(),
-        Keys::new(&prefix),
+        Keys::new(&unique_prefix()),
         Retention { session_ttl: ttl },
         Duration::from_secs(2),
     )
     .await
     .unwrap();
     Arc::new(store)
+}
+
+async fn cluster_store(ttl: Duration) -> DynStore {
+    Arc::new(cluster_redis_store(&unique_prefix(), ttl).await)
+}
+
+async fn cluster_redis_store(prefix: &str, ttl: Duration) -> RedisStore {
+    RedisStore::connect_cluster(
+        &test_redis_cluster_urls(),
+        Keys::new(prefix),
+        Retention { session_ttl: ttl },
+        Durability::default(),
+        Duration::from_secs(2),
+    )
+    .await
+    .unwrap()
 }
 
 fn memory_store(ttl: Duration) -> DynStore {
@@ -292,7 +307,114 @@ async fn attempts_are_counted_in_a_window(store: DynStore) {
     );
 }
 
-macro_rules! both_stores {
+fn webhook(link: &LinkId, webhook_id: &str, external_id: &str) -> WebhookUpdate {
+    let payload: WebhookPayload = serde_json::from_value(serde_json::json!({
+        "webhook_id": webhook_id,
+        "webhook_type": "EMPLOYMENT_RECORDS",
+        "webhook_code": "historical_update",
+        "process_type": "historical_update",
+        "link_id": link.to_string(),
+        "external_id": external_id,
+        "data": {"total_employment_record_profiles": 2},
+    }))
+    .unwrap();
+    payload.into_update(now_millis()).unwrap()
+}
+
+async fn a_webhook_before_or_after_the_success_ends_the_same(store: DynStore) {
+    for webhook_first in [true, false] {
+        let session = new_session(60_000);
+        let link = LinkId::new_random();
+        let success = event(
+            CallbackKind::Success,
+            &format!("link={link}&institution=imss_mx_employment"),
+        );
+        let update = webhook(&link, &format!("w-{webhook_first}"), "u_owner");
+        store.create_session(&session).await.unwrap();
+        if webhook_first {
+            let applied = store.record_webhook(&update).await.unwrap();
+            assert_eq!(applied, WebhookApplied::Recorded { session: None });
+            store.apply(&session.id, &success).await.unwrap();
+        } else {
+            store.apply(&session.id, &success).await.unwrap();
+            let applied = store.record_webhook(&update).await.unwrap();
+            assert_eq!(
+                applied,
+                WebhookApplied::Recorded {
+                    session: Some(session.id)
+                }
+            );
+        }
+        assert_eq!(
+            store.record_webhook(&update).await.unwrap(),
+            WebhookApplied::Duplicate
+        );
+        let state = store.link(&link).await.unwrap().unwrap();
+        assert_eq!(
+            state.session,
+            Some(session.id),
+            "webhook first: {webhook_first}"
+        );
+        assert_eq!(state.owner, Some(session.owner.clone()));
+        assert_eq!(state.resources["EMPLOYMENT_RECORDS"].total, Some(2));
+        assert!(state.external_id_consistent());
+        assert_eq!(store.link_timeline(&link).await.unwrap().len(), 1);
+    }
+}
+
+async fn the_first_session_to_report_a_link_owns_it(store: DynStore) {
+    let (first, second) = (new_session(60_000), new_session(60_000));
+    let link = LinkId::new_random();
+    let success = event(
+        CallbackKind::Success,
+        &format!("link={link}&institution=imss_mx_employment"),
+    );
+    for session in [&first, &second] {
+        store.create_session(session).await.unwrap();
+        store.apply(&session.id, &success).await.unwrap();
+    }
+    let state = store.link(&link).await.unwrap().unwrap();
+    assert_eq!(state.session, Some(first.id));
+    // Only the owning session's verification counts.
+    store
+        .set_link_verified(&link, &second.id, true)
+        .await
+        .unwrap();
+    assert_eq!(store.link(&link).await.unwrap().unwrap().verified, None);
+    let mut changes = store.subscribe();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    store
+        .set_link_verified(&link, &first.id, true)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.link(&link).await.unwrap().unwrap().verified,
+        Some(true)
+    );
+    let announced = tokio::time::timeout(Duration::from_secs(3), changes.recv())
+        .await
+        .expect("verification announced")
+        .unwrap();
+    assert_eq!(announced, first.id);
+}
+
+async fn a_success_wakes_waiters_once_its_link_is_claimed(store: DynStore) {
+    let session = new_session(60_000);
+    store.create_session(&session).await.unwrap();
+    let mut changes = store.subscribe();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    store.apply(&session.id, &success()).await.unwrap();
+    let announced = tokio::time::timeout(Duration::from_secs(3), changes.recv())
+        .await
+        .expect("announced in time")
+        .unwrap();
+    assert_eq!(announced, session.id);
+    // Whoever is woken reads a link that already names its session.
+    let link = store.link(&LinkId::parse(LINK).unwrap()).await.unwrap();
+    assert_eq!(link.and_then(|l| l.session), Some(session.id));
+}
+
+macro_rules! every_store {
     ($($name:ident $(with ttl $ttl:expr)?),* $(,)?) => {
         mod memory {
             use std::time::Duration;
@@ -318,10 +440,22 @@ macro_rules! both_stores {
                 }
             )*
         }
+        mod cluster {
+            use std::time::Duration;
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    #[allow(unused_mut, unused_assignments)]
+                    let mut ttl = Duration::from_secs(600);
+                    $(ttl = $ttl;)?
+                    super::$name(super::cluster_store(ttl).await).await;
+                }
+            )*
+        }
     };
 }
 
-both_stores!(
+every_store!(
     round_trips_a_session,
     first_terminal_event_wins,
     replays_count_once,
@@ -332,4 +466,54 @@ both_stores!(
     warnings_are_bounded,
     sessions_and_links_are_indexed_by_user,
     attempts_are_counted_in_a_window,
+    a_webhook_before_or_after_the_success_ends_the_same,
+    the_first_session_to_report_a_link_owns_it,
+    a_success_wakes_waiters_once_its_link_is_claimed,
 );
+
+/// Behaviour only a cluster has: a success is two steps there (the link hash is in another slot).
+mod cluster_only {
+    use std::time::Duration;
+
+    use belvo_bff::domain::ids::LinkId;
+    use belvo_bff::domain::session::Applied;
+    use belvo_bff::store::{Keys, SessionStore};
+
+    use super::{new_session, success, LINK};
+    use crate::helpers::{test_redis_cluster_urls, unique_prefix};
+
+    #[tokio::test]
+    async fn a_replayed_success_claims_a_link_whose_second_step_was_lost() {
+        let prefix = unique_prefix();
+        let store = super::cluster_redis_store(&prefix, Duration::from_secs(600)).await;
+        let session = new_session(60_000);
+        store.create_session(&session).await.unwrap();
+        store.apply(&session.id, &success()).await.unwrap();
+        let link = LinkId::parse(LINK).unwrap();
+        // As if the second step had failed after the first one applied.
+        let (mut conn, _) = belvo_bff::store::RedisConnection::cluster(
+            &test_redis_cluster_urls(),
+            Duration::from_secs(2),
+        )
+        .await
+        .unwrap();
+        let _: i64 = redis::cmd("DEL")
+            .arg(Keys::new(&prefix).link(&link))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(store.link(&link).await.unwrap(), None);
+
+        let replay = store.apply(&session.id, &success()).await.unwrap();
+        assert!(matches!(replay, Applied::Replay { .. }), "{replay:?}");
+        let state = store.link(&link).await.unwrap().unwrap();
+        assert_eq!(state.session, Some(session.id));
+        assert_eq!(state.owner, Some(session.owner));
+        let ttl: i64 = redis::cmd("PTTL")
+            .arg(Keys::new(&prefix).link(&link))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert!(ttl > 0, "the claimed link expires with its session: {ttl}");
+    }
+}

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{param, spawn_app, spawn_app_with, StoreKind, TestApp, LINK_ID};
+use crate::helpers::{param, spawn_app_on, spawn_app_with, StoreKind, TestApp, LINK_ID};
 use crate::redis_outage::OwnRedis;
 
 fn historical_update(
@@ -35,9 +35,8 @@ async fn served_count(app: &TestApp, path: &str, link: &str) -> u64 {
         .unwrap()
 }
 
-#[tokio::test]
-async fn readiness_reaches_ready_with_the_right_totals_for_each_product() {
-    let app = spawn_app().await;
+async fn readiness_reaches_ready_with_the_right_totals_for_each_product(store: StoreKind) {
+    let app = spawn_app_on(store).await;
     let cases = [
         (
             "mx_employment",
@@ -86,9 +85,8 @@ async fn readiness_reaches_ready_with_the_right_totals_for_each_product() {
     }
 }
 
-#[tokio::test]
-async fn the_same_webhook_delivered_five_times_counts_once() {
-    let app = spawn_app().await;
+async fn the_same_webhook_delivered_five_times_counts_once(store: StoreKind) {
+    let app = spawn_app_on(store).await;
     let (id, link) = app
         .connect("maria", "br_employment", "inss_br_employment")
         .await;
@@ -132,9 +130,8 @@ async fn link_external_id(app: &TestApp, link: &str) -> String {
     body["external_id"].as_str().unwrap().to_owned()
 }
 
-#[tokio::test]
-async fn a_webhook_before_the_success_callback_ends_in_the_same_state() {
-    let app = spawn_app_with(StoreKind::Redis, |s| {
+async fn a_webhook_before_the_success_callback_ends_in_the_same_state(store: StoreKind) {
+    let app = spawn_app_with(store, |s| {
         // No emulator webhooks: this test sends them itself.
         s.emulator.webhook_url = "http://127.0.0.1:9/unused".into();
         s.emulator.webhook_attempts = 1;
@@ -178,9 +175,8 @@ async fn a_webhook_before_the_success_callback_ends_in_the_same_state() {
     assert_eq!(finals[0].1["EMPLOYMENT_RECORDS"]["total"], 1);
 }
 
-#[tokio::test]
-async fn webhooks_without_the_right_bearer_are_refused_and_store_nothing() {
-    let app = spawn_app().await;
+async fn webhooks_without_the_right_bearer_are_refused_and_store_nothing(store: StoreKind) {
+    let app = spawn_app_on(store).await;
     let body = historical_update(LINK_ID, "w-auth", "OWNERS", "u_x", 1);
     let cases = [None, Some("wrong-token"), Some("")];
     for token in cases {
@@ -210,9 +206,8 @@ async fn webhooks_without_the_right_bearer_are_refused_and_store_nothing() {
     assert_eq!(exists, 0);
 }
 
-#[tokio::test]
-async fn malformed_and_oversized_webhooks_get_4xx() {
-    let app = spawn_app().await;
+async fn malformed_and_oversized_webhooks_get_4xx(store: StoreKind) {
+    let app = spawn_app_on(store).await;
     let mut huge = historical_update(LINK_ID, "w-big", "OWNERS", "u_x", 1);
     huge["data"]["padding"] = json!("x".repeat(300 * 1024));
     let response = app.webhook(&huge).await;
@@ -233,9 +228,8 @@ async fn malformed_and_oversized_webhooks_get_4xx() {
     assert_eq!(app.webhook(&unknown).await.status(), 200);
 }
 
-#[tokio::test]
-async fn a_webhook_for_another_users_link_is_never_merged() {
-    let app = spawn_app_with(StoreKind::Redis, |s| {
+async fn a_webhook_for_another_users_link_is_never_merged(store: StoreKind) {
+    let app = spawn_app_with(store, |s| {
         s.emulator.webhook_url = "http://127.0.0.1:9/unused".into();
         s.emulator.webhook_attempts = 1;
     })
@@ -341,9 +335,8 @@ async fn redis_down_gives_503_and_a_retried_webhook_completes_the_state() {
     assert_eq!(status["resources"]["EMPLOYMENT_RECORDS"]["status"], "ready");
 }
 
-#[tokio::test]
-async fn forged_success_callbacks_end_up_unverified() {
-    let app = spawn_app().await;
+async fn forged_success_callbacks_end_up_unverified(store: StoreKind) {
+    let app = spawn_app_on(store).await;
     // A link that Belvo never made.
     let session = app.open("maria", "mx_employment", "ios").await;
     let id = session["session_id"].as_str().unwrap().to_owned();
@@ -378,3 +371,13 @@ async fn forged_success_callbacks_end_up_unverified() {
         assert_eq!(verified, false, "{session_id}");
     }
 }
+
+crate::helpers::on_redis_and_cluster!(
+    readiness_reaches_ready_with_the_right_totals_for_each_product,
+    the_same_webhook_delivered_five_times_counts_once,
+    a_webhook_before_the_success_callback_ends_in_the_same_state,
+    webhooks_without_the_right_bearer_are_refused_and_store_nothing,
+    malformed_and_oversized_webhooks_get_4xx,
+    a_webhook_for_another_users_link_is_never_merged,
+    forged_success_callbacks_end_up_unverified,
+);

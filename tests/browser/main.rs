@@ -3,7 +3,7 @@
 //! `target/screenshots/`.
 
 #[path = "../api/helpers.rs"]
-#[allow(dead_code)]
+#[allow(dead_code, unused_macros, unused_imports)]
 mod helpers;
 
 #[path = "../api/console_helpers.rs"]

@@ -68,7 +68,7 @@ pub async fn show(
     loop {
         let view = SessionView::new(&loaded, &state, now_millis(), lang);
         if view.settled(query.until)
-            || !wait_for(&mut changes, loaded.session.record.id, deadline).await
+            || !wait_for(&state, &mut changes, loaded.session.record.id, deadline).await
         {
             return Ok(HttpResponse::Ok().json(view));
         }
@@ -76,13 +76,15 @@ pub async fn show(
     }
 }
 
-/// Waits for a change to `id`; false once the deadline passes.
+/// Waits for a change to `id`; false once the deadline passes or the server is draining (the
+/// app polls again, reaching another replica).
 async fn wait_for(
+    state: &AppState,
     changes: &mut tokio::sync::broadcast::Receiver<SessionId>,
     id: SessionId,
     deadline: tokio::time::Instant,
 ) -> bool {
-    let woke = tokio::time::timeout_at(deadline, async {
+    let changed = async {
         loop {
             match changes.recv().await {
                 Ok(changed) if changed == id => return,
@@ -92,7 +94,10 @@ async fn wait_for(
                 Err(RecvError::Closed) => std::future::pending::<()>().await,
             }
         }
-    })
-    .await;
-    woke.is_ok()
+    };
+    tokio::select! {
+        () = changed => true,
+        () = tokio::time::sleep_until(deadline) => false,
+        () = state.shutdown.drained() => false,
+    }
 }

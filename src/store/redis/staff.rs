@@ -38,16 +38,20 @@ static SAVE_BRANDING: LazyLock<Script> = LazyLock::new(|| {
 pub(super) struct BrandingNotifier(broadcast::Sender<()>);
 
 impl BrandingNotifier {
-    /// Subscribes to `channel` (reconnecting as needed) until the store is dropped.
-    pub(super) fn start(client: redis::Client, channel: String) -> Self {
+    /// Subscribes to `channel` (reconnecting as needed, moving to the next of `nodes` when one
+    /// fails: a cluster delivers PUBLISH on every node) until the store is dropped.
+    pub(super) fn start(nodes: Vec<redis::Client>, channel: String) -> Self {
         let (sender, _) = broadcast::channel(16);
-        tokio::spawn(listen(client, channel, sender.downgrade()));
+        tokio::spawn(listen(nodes, channel, sender.downgrade()));
         Self(sender)
     }
 }
 
-async fn listen(client: redis::Client, channel: String, changes: broadcast::WeakSender<()>) {
-    while changes.strong_count() > 0 {
+async fn listen(nodes: Vec<redis::Client>, channel: String, changes: broadcast::WeakSender<()>) {
+    for client in nodes.iter().cycle() {
+        if changes.strong_count() == 0 {
+            return;
+        }
         match client.get_async_pubsub().await {
             Ok(mut pubsub) => match pubsub.subscribe(&channel).await {
                 Ok(()) => {

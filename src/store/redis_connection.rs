@@ -1,0 +1,143 @@
+//! How the Redis store reaches Redis: one server (standalone, a managed endpoint, or whatever
+//! fronts a Sentinel-managed primary) through a reconnecting connection manager, or a Redis
+//! Cluster through a connection that routes each command to the node owning its slot.
+//! Change notifications arrive on a separate pub/sub connection that reconnects by itself.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClientBuilder;
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, Pipeline, RedisFuture, Value};
+use tokio::sync::broadcast;
+
+use crate::domain::ids::SessionId;
+
+/// A command connection to one server or to a cluster; cheap to clone (both multiplex).
+#[derive(Clone)]
+pub enum RedisConnection {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl RedisConnection {
+    /// Connects to one server at `url`, within `timeout` per attempt.
+    pub async fn single(
+        url: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<(Self, Vec<redis::Client>)> {
+        let client = redis::Client::open(url)
+            .map_err(|e| anyhow::anyhow!("store.redis_url is not a Redis URL: {e}"))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(timeout)
+            .set_response_timeout(timeout)
+            .set_number_of_retries(2)
+            .set_max_delay(500);
+        let conn = tokio::time::timeout(
+            timeout * 3,
+            ConnectionManager::new_with_config(client.clone(), config),
+        )
+        .await
+        .map_err(|_| anyhow::anyhow!("Redis did not answer within {timeout:?}"))?
+        .map_err(|e| anyhow::anyhow!("cannot connect to Redis: {e}"))?;
+        Ok((Self::Single(conn), vec![client]))
+    }
+
+    /// Connects to the cluster that `urls` (some or all of its nodes) belong to. The returned
+    /// clients reach each given node, for pub/sub: a cluster delivers PUBLISH on every node.
+    pub async fn cluster(
+        urls: &[String],
+        timeout: Duration,
+    ) -> anyhow::Result<(Self, Vec<redis::Client>)> {
+        let bad_url = |e: redis::RedisError| {
+            anyhow::anyhow!("store.cluster_urls holds something that is not a Redis URL: {e}")
+        };
+        let client = ClusterClientBuilder::new(urls.to_vec())
+            .connection_timeout(timeout)
+            .response_timeout(timeout)
+            .retries(2)
+            .max_retry_wait(500)
+            .build()
+            .map_err(bad_url)?;
+        let conn = tokio::time::timeout(timeout * 3, client.get_async_connection())
+            .await
+            .map_err(|_| anyhow::anyhow!("Redis Cluster did not answer within {timeout:?}"))?
+            .map_err(|e| anyhow::anyhow!("cannot connect to Redis Cluster: {e}"))?;
+        let nodes = urls
+            .iter()
+            .map(|url| redis::Client::open(url.as_str()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(bad_url)?;
+        Ok((Self::Cluster(conn), nodes))
+    }
+
+    /// Whether commands are spread over a cluster, where a pipeline or a script must stay
+    /// within one hash slot.
+    pub fn is_cluster(&self) -> bool {
+        matches!(self, Self::Cluster(_))
+    }
+}
+
+impl ConnectionLike for RedisConnection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Single(conn) => conn.req_packed_command(cmd),
+            Self::Cluster(conn) => conn.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Single(conn) => conn.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(conn) => conn.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Single(conn) => conn.get_db(),
+            Self::Cluster(conn) => conn.get_db(),
+        }
+    }
+}
+
+/// Keeps a pub/sub subscription open and forwards each announced session id to this replica's
+/// waiters. When a node fails it moves on to the next one of `nodes` (on a cluster any node
+/// sees every PUBLISH). Stops once the store is dropped.
+pub async fn forward_notifications(
+    nodes: Vec<redis::Client>,
+    channel: String,
+    changes: broadcast::WeakSender<SessionId>,
+) {
+    for client in nodes.iter().cycle() {
+        if changes.strong_count() == 0 {
+            return;
+        }
+        match client.get_async_pubsub().await {
+            Ok(mut pubsub) => match pubsub.subscribe(&channel).await {
+                Ok(()) => {
+                    let mut messages = pubsub.on_message();
+                    while let Some(msg) = messages.next().await {
+                        let payload: String = msg.get_payload().unwrap_or_default();
+                        let Some(sender) = changes.upgrade() else {
+                            return;
+                        };
+                        if let Some(id) = SessionId::parse(&payload) {
+                            let _ = sender.send(id);
+                        }
+                    }
+                    tracing::warn!("redis pub/sub connection closed; reconnecting");
+                }
+                Err(e) => tracing::warn!(error = %e, "redis subscribe failed"),
+            },
+            Err(e) => tracing::debug!(error = %e, "redis pub/sub connect failed"),
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
