@@ -130,7 +130,8 @@ fn serve(settings: Settings) -> ExitCode {
         let url = format!("http://127.0.0.1:{}", app.port());
         tracing::info!(%url, store, embedded, "belvo-bff listening");
         if embedded {
-            eprintln!(
+            // On stdout: stderr carries the log lines (JSON by default) and nothing else.
+            println!(
                 "\nbelvo-bff is serving on {url} (embedded Belvo emulator, {store} store)\n\
                  Try it:\n  TOKEN=$(cargo run -q --release -- token --sub demo-user)\n  \
                  curl -s -X POST {url}/v1/widget-sessions -H \"Authorization: Bearer $TOKEN\" \

@@ -68,7 +68,6 @@ impl Shutdown {
         tracing::info!("closing the listener; draining in-flight requests");
         self.drain();
         server.stop(true).await;
-        tracing::info!("stopped");
     }
 }
 

@@ -18,6 +18,7 @@ use crate::error::{ApiError, REQUEST_ID};
 use crate::shutdown::Shutdown;
 use crate::state::AppState;
 use crate::store::{Durability, DynStore, Keys, MemoryStore, RedisStore, Retention};
+use crate::telemetry::RequestSpan;
 
 pub struct Application {
     port: u16,
@@ -64,6 +65,7 @@ impl Application {
         let signals = tokio::spawn(async move { shutdown.on_signal(handle, delay).await });
         let result = self.server.await;
         signals.abort();
+        tracing::info!("stopped");
         result
     }
 }
@@ -162,7 +164,7 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             )
             .wrap(from_fn(limit_headers))
             .wrap(from_fn(request_id_scope))
-            .wrap(TracingLogger::default())
+            .wrap(TracingLogger::<RequestSpan>::new())
             .wrap(crate::metrics::RequestMetrics::new())
             .app_data(state.clone())
             .app_data(json_config(json_limit))

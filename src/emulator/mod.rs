@@ -212,7 +212,9 @@ pub async fn serve_standalone(settings: &Settings, port: u16) -> anyhow::Result<
     );
     actix_web::HttpServer::new(move || {
         actix_web::App::new()
-            .wrap(tracing_actix_web::TracingLogger::default())
+            .wrap(tracing_actix_web::TracingLogger::<
+                crate::telemetry::RequestSpan,
+            >::new())
             .app_data(emulator.clone())
             .route(
                 "/static/style.css",

@@ -391,11 +391,12 @@ async fn the_first_session_to_report_a_link_owns_it(store: DynStore) {
         store.link(&link).await.unwrap().unwrap().verified,
         Some(true)
     );
-    let announced = tokio::time::timeout(Duration::from_secs(3), changes.recv())
-        .await
-        .expect("verification announced")
-        .unwrap();
-    assert_eq!(announced, first.id);
+    // (Announcements of the earlier callbacks may still be on their way.)
+    let announced = tokio::time::timeout(Duration::from_secs(3), async {
+        while changes.recv().await.unwrap() != first.id {}
+    })
+    .await;
+    assert!(announced.is_ok(), "verification announced");
 }
 
 async fn a_success_wakes_waiters_once_its_link_is_claimed(store: DynStore) {

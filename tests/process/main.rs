@@ -1,0 +1,7 @@
+//! The real binary as operations run it: separate processes, signals, log lines on stderr.
+//! Two replicas share the Redis that `scripts/test.sh` starts (TEST_REDIS_URL).
+
+mod bff;
+mod logs;
+mod replicas;
+mod shutdown;
