@@ -27,15 +27,20 @@ pub struct ApiError {
     pub retry_after: Option<u64>,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: Inner<'a>,
+/// The body of every error answer.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
 }
 
-#[derive(Serialize)]
-struct Inner<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail<'a> {
+    /// Stable snake_case code to branch on, e.g. `not_found`, `invalid_json`, `store_unavailable`.
+    #[schema(example = "not_found")]
     code: &'a str,
+    /// A sentence for the developer reading it.
     message: &'a str,
+    /// The request's id, also in the `X-Request-Id` header and on every log line.
     request_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     retry_after: Option<u64>,
@@ -121,8 +126,8 @@ impl ResponseError for ApiError {
             }
             None => {}
         }
-        response.json(Body {
-            error: Inner {
+        response.json(ErrorBody {
+            error: ErrorDetail {
                 code: self.code,
                 message: &self.message,
                 request_id: current_request_id(),

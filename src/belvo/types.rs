@@ -48,7 +48,8 @@ pub struct WidgetConfig {
     pub consent: Option<Consent>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Where the widget sends the webview: this server's `/callbacks/{session_id}/{kind}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CallbackUrls {
     pub success: String,
     pub exit: String,

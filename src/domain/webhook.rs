@@ -10,23 +10,42 @@ use super::ids::{Code, LinkId};
 use super::session::Millis;
 
 /// A webhook body as in the guides. Unknown fields are ignored (Belvo adds fields over time).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "webhook_id": "aadf41a1fc8e4f79a49f7f04027ac999",
+    "webhook_type": "EMPLOYMENT_RECORDS",
+    "webhook_code": "historical_update",
+    "process_type": "historical_update",
+    "link_id": "cb65f82c-dc93-4d3e-8270-9a27528397f5",
+    "request_id": "4363b08b-51eb-4350-9c74-5df5ac92a7f6",
+    "external_id": "u_cxgsdecvd3bdi3xdw2d3pndka7",
+    "data": {"total_employment_record_profiles": 1}
+}))]
 pub struct WebhookPayload {
+    #[schema(value_type = String, pattern = "^[A-Za-z0-9_-]{1,64}$")]
     pub webhook_id: Code,
+    /// The resource: EMPLOYMENT_RECORDS, EMPLOYMENTS, OWNERS, ACCOUNTS, TRANSACTIONS...
+    #[schema(value_type = String, pattern = "^[A-Za-z0-9_-]{1,64}$")]
     pub webhook_type: Code,
+    /// `historical_update`, or an error code.
+    #[schema(value_type = String, pattern = "^[A-Za-z0-9_-]{1,64}$")]
     pub webhook_code: Code,
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     pub process_type: Option<Code>,
+    #[schema(value_type = String, format = Uuid)]
     pub link_id: LinkId,
     #[serde(default)]
     pub request_id: Option<String>,
     #[serde(default)]
     pub external_id: Option<String>,
+    /// Totals per resource, e.g. `total_employment_record_profiles`, `total_owners`.
     #[serde(default)]
+    #[schema(value_type = Object)]
     pub data: serde_json::Map<String, serde_json::Value>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Readiness {
     Pending,

@@ -13,7 +13,7 @@ use crate::domain::callback::{CallbackEvent, CallbackKind};
 use crate::domain::explanation::{explain, Explanation, Lang};
 use crate::domain::ids::SessionId;
 use crate::domain::session::{Applied, Status};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use crate::widget::record_event;
 
@@ -30,6 +30,36 @@ struct ResultPage<'a> {
     demo: bool,
 }
 
+/// Where Belvo's widget sends the webview: records the event, then redirects to the app's
+/// configured deeplink (`{app.deeplink_base}belvo/{kind}?session_id=..&status=..`), or shows a
+/// result page (`?format=html`, or a platform without a deeplink).
+#[utoipa::path(
+    get,
+    path = "/callbacks/{session_id}/{kind}",
+    tag = "callbacks",
+    params(
+        ("session_id" = String, Path, format = Uuid),
+        ("kind" = String, Path, description = "success, exit or event (also error, warning)"),
+        ("link" = Option<String>, Query, format = Uuid, description = "success"),
+        ("institution" = Option<String>, Query, description = "success"),
+        ("last_encountered_error_code" = Option<String>, Query, description = "exit"),
+        ("last_encountered_error_message" = Option<String>, Query, description = "exit"),
+        ("meta_data_institution_name" = Option<String>, Query, description = "exit"),
+        ("meta_data_step" = Option<String>, Query, description = "exit"),
+        ("error" = Option<String>, Query, description = "error event (also on the exit URL)"),
+        ("error_message" = Option<String>, Query, description = "error event"),
+        ("warning" = Option<String>, Query, description = "warning event"),
+        ("warning_message" = Option<String>, Query, description = "warning event"),
+        ("format" = Option<String>, Query, description = "`html`: a result page instead of the redirect"),
+    ),
+    responses(
+        (status = 302, description = "Back to the app's deeplink"),
+        (status = 200, description = "The result page", content_type = "text/html"),
+        (status = 400, description = "Malformed values: recorded nowhere", body = ErrorBody),
+        (status = 404, description = "Unknown or expired session (a page for browsers)", body = ErrorBody),
+        (status = 503, description = "Storage briefly unavailable; retry", body = ErrorBody),
+    )
+)]
 pub async fn callback(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,

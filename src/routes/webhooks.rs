@@ -7,22 +7,14 @@ use std::net::IpAddr;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use secrecy::ExposeSecret;
-use serde_json::json;
+use serde::Serialize;
 use subtle::ConstantTimeEq;
 
 use crate::auth::app_user::bearer;
 use crate::domain::session::now_millis;
 use crate::domain::webhook::{WebhookApplied, WebhookPayload};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
-
-pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
-    cfg.service(
-        web::resource("/webhooks/belvo")
-            .app_data(crate::startup::json_config(body_limit))
-            .route(web::post().to(receive)),
-    );
-}
 
 /// Checks who is calling before the body is parsed.
 pub struct BelvoCaller;
@@ -86,7 +78,33 @@ pub(crate) fn client_ip(req: &HttpRequest, trusted: &[IpAddr]) -> Option<IpAddr>
         .find(|ip| !trusted.contains(ip))
 }
 
-async fn receive(
+/// What was done with a webhook.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct WebhookReceipt {
+    /// recorded, duplicate (the same `webhook_id` again) or external_id_mismatch (kept in the
+    /// link's timeline, not merged).
+    #[schema(example = "recorded")]
+    status: &'static str,
+}
+
+/// Belvo's webhooks: a link's data is ready (or failed). Answered 2xx only once recorded in
+/// Redis; deduplicated by `webhook_id`.
+#[utoipa::path(
+    post,
+    path = "/webhooks/belvo",
+    tag = "webhooks",
+    request_body = WebhookPayload,
+    responses(
+        (status = 200, description = "Recorded (or a duplicate)", body = WebhookReceipt),
+        (status = 400, description = "Not a valid webhook", body = ErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
+        (status = 403, description = "Source address outside the allowlist", body = ErrorBody),
+        (status = 413, description = "Body over `webhooks.body_limit`", body = ErrorBody),
+        (status = 503, description = "Not recorded: Redis unavailable (Belvo retries)", body = ErrorBody),
+    ),
+    security(("webhook_token" = []))
+)]
+pub async fn receive(
     state: web::Data<AppState>,
     _caller: BelvoCaller,
     payload: web::Json<WebhookPayload>,
@@ -114,5 +132,5 @@ async fn receive(
     };
     crate::metrics::webhook_recorded(&webhook_type, outcome);
     tracing::info!(link = %update.link, kind, outcome, "belvo webhook");
-    Ok(HttpResponse::Ok().json(json!({"status": outcome})))
+    Ok(HttpResponse::Ok().json(WebhookReceipt { status: outcome }))
 }

@@ -7,19 +7,22 @@ use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
 
 use crate::config::app_links::{AndroidAppLinks, IosAppLinks};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route(
-        "/.well-known/apple-app-site-association",
-        web::get().to(apple_app_site_association),
-    )
-    .route("/.well-known/assetlinks.json", web::get().to(assetlinks));
-}
-
 /// Apple's CDN fetches this on install; served as JSON, no redirect, no extension.
-async fn apple_app_site_association(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/.well-known/apple-app-site-association",
+    tag = "app links",
+    responses(
+        (status = 200, description = "Lets `app.ios.app_ids` open `/callbacks/*` as universal links", body = Object),
+        (status = 404, description = "No iOS app configured", body = ErrorBody),
+    )
+)]
+pub async fn apple_app_site_association(
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let ios = &state.settings.app.ios;
     if ios.app_ids.is_empty() {
         return Err(not_configured("no iOS app is configured (app.ios.app_ids)"));
@@ -30,7 +33,17 @@ async fn apple_app_site_association(state: web::Data<AppState>) -> Result<HttpRe
     )))
 }
 
-async fn assetlinks(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+/// Android's Digital Asset Links file.
+#[utoipa::path(
+    get,
+    path = "/.well-known/assetlinks.json",
+    tag = "app links",
+    responses(
+        (status = 200, description = "Lets `app.android` open `/callbacks/*` as verified app links", body = Object),
+        (status = 404, description = "No Android app configured", body = ErrorBody),
+    )
+)]
+pub async fn assetlinks(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let android = &state.settings.app.android;
     let Some(body) = assetlinks_document(android) else {
         return Err(not_configured(

@@ -16,35 +16,45 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// What the app asks for.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"product": "mx_employment", "platform": "ios"}))]
 pub struct OpenRequest {
+    /// A configured product: mx_employment, br_employment, co_employment, br_ofda...
     pub product: String,
+    /// ios, android or web: picks the deeplink the callbacks return to.
     pub platform: String,
+    /// Narrows the product's institutions (never widens them).
     #[serde(default)]
     pub institutions: Option<Vec<String>>,
     #[serde(default)]
     pub access_mode: Option<AccessMode>,
+    /// es, en, pt or mx.
     #[serde(default)]
     pub locale: Option<String>,
+    /// Brazil open finance (br_ofda) only, and required there.
     #[serde(default)]
     pub consent: Option<ConsentRequest>,
 }
 
 /// The user's part of an OFDA consent: who they are, and optionally fewer permissions.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConsentRequest {
+    /// One or two entries (check digits are verified).
     pub identification_info: Vec<IdentificationRequest>,
+    /// A subset of the product's: REGISTER, ACCOUNTS, CREDIT_CARDS, CREDIT_OPERATIONS.
     #[serde(default)]
     pub permissions: Option<Vec<String>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IdentificationRequest {
+    /// CPF or CNPJ.
     #[serde(rename = "type")]
     pub kind: String,
+    /// 11 (CPF) or 14 (CNPJ) digits.
     pub number: String,
     pub name: String,
 }

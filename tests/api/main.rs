@@ -13,6 +13,7 @@ mod hostile_input;
 mod links;
 mod long_poll;
 mod metrics;
+mod openapi;
 mod redis_outage;
 mod staff_login;
 mod staff_store_suite;

@@ -67,7 +67,7 @@ struct Entry {
     retryable: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Explanation {
     /// Belvo's code this explains, or `unknown` for the generic fallback.
     pub code: &'static str,

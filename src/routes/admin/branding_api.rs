@@ -9,7 +9,7 @@ use crate::auth::{audit, Admin, StaffError};
 use crate::branding::{self, BrandingInput, EditError};
 use crate::domain::branding_version::BrandingVersion;
 use crate::domain::ids::ProductName;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
 fn product_of(state: &AppState, raw: &str) -> Result<ProductName, ApiError> {
@@ -40,6 +40,20 @@ fn respond(status: StatusCode, v: &BrandingVersion, changed: Option<bool>) -> Ht
         .json(body)
 }
 
+/// A product's current widget branding (`ETag` = its version).
+#[utoipa::path(
+    get,
+    path = "/v1/admin/branding/{product}",
+    tag = "admin",
+    params(("product" = String, Path)),
+    responses(
+        (status = 200, description = "product, version, updated_at, updated_by, branding, theme", body = Object),
+        (status = 401, description = "No staff token or console session", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "Unknown product", body = ErrorBody),
+    ),
+    security(("staff_jwt" = []))
+)]
 pub async fn get(
     state: web::Data<AppState>,
     Admin(staff): Admin,
@@ -81,6 +95,28 @@ fn if_match(req: &HttpRequest) -> Result<Option<u64>, ApiError> {
         })
 }
 
+/// Saves a product's widget branding: `branding` (company_name, company_icon, company_logo,
+/// company_terms_url, overlay_background_color, social_proof) and `theme`; `If-Match` with the
+/// `ETag` avoids lost updates. A console session must send `X-CSRF-Token`.
+#[utoipa::path(
+    put,
+    path = "/v1/admin/branding/{product}",
+    tag = "admin",
+    params(
+        ("product" = String, Path),
+        ("If-Match" = Option<String>, Header, description = "The version read, e.g. \"3\""),
+    ),
+    request_body(content = Object, description = "`{branding: {...}, theme: [...]}`"),
+    responses(
+        (status = 200, description = "Saved (`changed`), with the new version", body = Object),
+        (status = 400, description = "invalid_branding: each field and its problem", body = ErrorBody),
+        (status = 401, description = "No staff token or console session", body = ErrorBody),
+        (status = 403, description = "Not an admin, or a console request without its CSRF token", body = ErrorBody),
+        (status = 404, description = "Unknown product", body = ErrorBody),
+        (status = 412, description = "version_conflict: someone saved since", body = ErrorBody),
+    ),
+    security(("staff_jwt" = []))
+)]
 pub async fn put(
     state: web::Data<AppState>,
     Admin(staff): Admin,

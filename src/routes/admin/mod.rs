@@ -11,6 +11,14 @@ use actix_web::web;
 
 use super::console;
 
+pub use branding_api::{get as get_branding, put as put_branding};
+
+/// This area's part of `/openapi.json` (its routes are in `routes::api_routes`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(branding_api::get, branding_api::put))]
+pub struct Api;
+
+/// The console's pages (HTML, so not in `/openapi.json`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/admin")
@@ -27,10 +35,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::post().to(branding_page::rollback),
             )
             .route("/audit", web::get().to(audit_page::page)),
-    )
-    .service(
-        web::resource("/v1/admin/branding/{product}")
-            .route(web::get().to(branding_api::get))
-            .route(web::put().to(branding_api::put)),
     );
 }

@@ -23,24 +23,45 @@ use crate::domain::explanation::{explain_message, Lang};
 use crate::domain::ids::ProductName;
 use crate::domain::tax_id::{Cedula, Cpf, Curp};
 use crate::domain::webhook::LinkClaim;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
 /// Belvo (IMSS) allows 3 login attempts per username per 24 h.
 const ATTEMPTS_PER_DAY: u64 = 3;
 const DAY: Duration = Duration::from_secs(24 * 3600);
 
-#[derive(Deserialize)]
+/// A link made through the API flow.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct CreateRequest {
+#[schema(example = json!({"product": "mx_employment", "username": "RAMJ850101HDFMRN09"}))]
+pub struct CreateLinkRequest {
+    /// An employment product (not open finance).
     product: String,
+    /// The user's CURP (MX), CPF (BR) or cédula (CO), checked before Belvo is called.
     username: String,
 }
 
+/// Creates a link through the API flow (no widget); Belvo's refusals come back explained.
+#[utoipa::path(
+    post,
+    path = "/v1/links",
+    tag = "links",
+    request_body = CreateLinkRequest,
+    responses(
+        (status = 201, description = "Created: link_id, product, institution, access_mode, status", body = Object),
+        (status = 400, description = "unknown_product, invalid_username, api_flow_unavailable, or an explained Belvo refusal", body = ErrorBody),
+        (status = 401, description = "Missing or invalid app token", body = ErrorBody),
+        (status = 429, description = "too_many_attempts: this ID was tried 3 times in 24 h (`retry_after`)", body = ErrorBody),
+        (status = 502, description = "Belvo refused or could not be reached", body = ErrorBody),
+        (status = 503, description = "Storage briefly unavailable; retry", body = ErrorBody),
+        (status = 504, description = "Belvo did not answer in time", body = ErrorBody),
+    ),
+    security(("app_jwt" = []))
+)]
 pub async fn create(
     state: web::Data<AppState>,
     user: AppUser,
-    body: web::Json<CreateRequest>,
+    body: web::Json<CreateLinkRequest>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let lang = Lang::from_accept_language(

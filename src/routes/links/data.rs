@@ -9,11 +9,13 @@ use serde_json::{json, Value};
 use super::owned_link;
 use crate::auth::AppUser;
 use crate::domain::country::Country;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+/// Belvo's pagination, passed through.
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
     #[serde(default)]
     page: Option<u32>,
@@ -37,6 +39,26 @@ fn endpoint(resource: &str, country: Country) -> Option<(&'static str, &'static 
     }
 }
 
+/// A link's data from Belvo (owner only): `owners`, `employment-records` and
+/// `employment-metrics` (MX), `employments` (BR, CO).
+#[utoipa::path(
+    get,
+    path = "/v1/links/{link_id}/{resource}",
+    tag = "links",
+    params(
+        ("link_id" = String, Path, format = Uuid),
+        ("resource" = String, Path, description = "owners, employment-records, employment-metrics or employments"),
+        Page,
+    ),
+    responses(
+        (status = 200, description = "Belvo's paginated answer (count, next, previous, results)", body = Object),
+        (status = 401, description = "Missing or invalid app token", body = ErrorBody),
+        (status = 404, description = "Not the caller's link, or a resource its country lacks", body = ErrorBody),
+        (status = 502, description = "Belvo refused or could not be reached", body = ErrorBody),
+        (status = 504, description = "Belvo did not answer in time", body = ErrorBody),
+    ),
+    security(("app_jwt" = []))
+)]
 pub async fn data(
     state: web::Data<AppState>,
     user: AppUser,

@@ -5,23 +5,20 @@ mod create;
 mod data;
 mod list;
 
-use actix_web::web;
-
 use crate::auth::AppUser;
 use crate::domain::ids::LinkId;
 use crate::domain::webhook::LinkState;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::scope("/v1/links")
-            .route("", web::get().to(list::list))
-            .route("", web::post().to(create::create))
-            .route("/{link_id}", web::get().to(list::show))
-            .route("/{link_id}/{resource}", web::get().to(data::data)),
-    );
-}
+pub use create::create;
+pub use data::data;
+pub use list::{list, show};
+
+/// This area's part of `/openapi.json` (its routes are in `routes::api_routes`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list::list, create::create, list::show, data::data))]
+pub struct Api;
 
 /// A link the caller owns and Belvo confirmed; anything else is 404 (ids cannot be probed, and
 /// a forged success's link is never served).

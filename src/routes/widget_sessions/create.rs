@@ -1,26 +1,59 @@
 //! `POST /v1/widget-sessions`.
 
 use actix_web::{web, HttpResponse};
-use serde_json::json;
+use serde::Serialize;
 
 use crate::auth::AppUser;
+use crate::belvo::types::CallbackUrls;
 use crate::domain::session::rfc3339;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use crate::widget::{open_session, OpenRequest};
 
+/// A session just opened: what the app needs to open the widget.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CreatedSession {
+    #[schema(format = Uuid)]
+    session_id: String,
+    product: String,
+    platform: &'static str,
+    /// Open this in a webview: Belvo's hosted widget with its access token.
+    widget_url: String,
+    /// When the widget's access token expires.
+    #[schema(format = DateTime)]
+    expires_at: String,
+    /// Where the widget sends the webview back (this server's `/callbacks/...`).
+    callback_urls: CallbackUrls,
+}
+
+/// Opens a widget session: asks Belvo for a widget token with the product's preset.
+#[utoipa::path(
+    post,
+    path = "/v1/widget-sessions",
+    tag = "widget sessions",
+    request_body = OpenRequest,
+    responses(
+        (status = 201, description = "Opened", body = CreatedSession),
+        (status = 400, description = "Invalid request, unknown product, institution not allowed", body = ErrorBody),
+        (status = 401, description = "Missing or invalid app token", body = ErrorBody),
+        (status = 502, description = "Belvo refused or could not be reached", body = ErrorBody),
+        (status = 503, description = "Storage briefly unavailable; retry", body = ErrorBody),
+        (status = 504, description = "Belvo did not answer in time", body = ErrorBody),
+    ),
+    security(("app_jwt" = []))
+)]
 pub async fn create(
     state: web::Data<AppState>,
     user: AppUser,
     body: web::Json<OpenRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let opened = open_session(&state, &user, body.into_inner()).await?;
-    Ok(HttpResponse::Created().json(json!({
-        "session_id": opened.session.id,
-        "product": opened.session.product,
-        "platform": opened.session.platform,
-        "widget_url": opened.widget_url,
-        "expires_at": rfc3339(opened.session.token_expires_at),
-        "callback_urls": opened.callback_urls,
-    })))
+    Ok(HttpResponse::Created().json(CreatedSession {
+        session_id: opened.session.id.to_string(),
+        product: opened.session.product.to_string(),
+        platform: opened.session.platform.as_str(),
+        widget_url: opened.widget_url,
+        expires_at: rfc3339(opened.session.token_expires_at),
+        callback_urls: opened.callback_urls,
+    }))
 }

@@ -9,6 +9,11 @@ pub use create::create;
 pub use events::post_event;
 pub use show::show;
 
+/// This area's part of `/openapi.json`.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(create::create, show::show, events::post_event))]
+pub struct Api;
+
 use crate::auth::AppUser;
 use crate::domain::ids::SessionId;
 use crate::domain::session::Session;

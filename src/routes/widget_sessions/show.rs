@@ -14,10 +14,10 @@ use crate::auth::AppUser;
 use crate::domain::explanation::Lang;
 use crate::domain::ids::SessionId;
 use crate::domain::session::now_millis;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Until {
     /// The status leaves `pending`.
@@ -28,16 +28,36 @@ pub enum Until {
     Resources,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ShowQuery {
-    /// Seconds to wait.
+    /// Long-poll: seconds (at most `sessions.max_wait`, 30) to wait for the status to leave
+    /// `pending`; woken at once by a callback on any replica.
     #[serde(default)]
+    #[param(maximum = 30)]
     wait: Option<u32>,
+    /// What to wait for: `status` (default) or `resources` (also every resource's webhook).
     #[serde(default)]
+    #[param(inline)]
     until: Until,
 }
 
+/// Reads a session (only its owner may); `?wait=N` long-polls until it leaves `pending`.
+#[utoipa::path(
+    get,
+    path = "/v1/widget-sessions/{session_id}",
+    tag = "widget sessions",
+    params(("session_id" = String, Path, format = Uuid), ShowQuery),
+    responses(
+        (status = 200, description = "The session; explanations follow Accept-Language (es, pt, en)", body = SessionView),
+        (status = 400, description = "Invalid query", body = ErrorBody),
+        (status = 401, description = "Missing or invalid app token", body = ErrorBody),
+        (status = 404, description = "Unknown, or not the caller's", body = ErrorBody),
+        (status = 503, description = "Storage briefly unavailable; retry", body = ErrorBody),
+    ),
+    security(("app_jwt" = []))
+)]
 pub async fn show(
     state: web::Data<AppState>,
     user: AppUser,

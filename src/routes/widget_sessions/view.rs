@@ -11,12 +11,17 @@ use crate::domain::session::{rfc3339, ExitInfo, Millis, Status, Warning};
 use crate::domain::webhook::{Readiness, ResourceState};
 use crate::state::AppState;
 
-#[derive(Serialize)]
+/// A widget session as the app sees it.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Session)]
 pub struct SessionView<'a> {
+    #[schema(format = Uuid)]
     session_id: String,
     product: &'a str,
+    /// ios, android or web.
     platform: &'static str,
     status: Status,
+    #[schema(format = Uuid)]
     link_id: Option<String>,
     institution: Option<&'a str>,
     /// Belvo confirmed the link belongs to this session (`null` until checked).
@@ -26,19 +31,24 @@ pub struct SessionView<'a> {
     warnings: Vec<WarningView<'a>>,
     /// Readiness of each resource Belvo fetches for the link, from its webhooks.
     resources: BTreeMap<String, ResourceView>,
+    #[schema(format = DateTime)]
     created_at: String,
+    #[schema(format = DateTime)]
     updated_at: String,
+    /// When the widget's access token expires.
+    #[schema(format = DateTime)]
     expires_at: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct LastError<'a> {
     code: &'a str,
     message: Option<&'a str>,
     explanation: Explanation,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Warning)]
 struct WarningView<'a> {
     code: &'a str,
     message: Option<&'a str>,
@@ -46,7 +56,8 @@ struct WarningView<'a> {
     explanation: Explanation,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Resource)]
 struct ResourceView {
     status: Readiness,
     total: Option<u64>,
