@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every check and test: formatting, lints, unit and integration tests.
-# Starts its own redis-server on a free port and a 3-master Redis Cluster on free loopback ports
-# (installing redis-server from Debian's packages when missing), all in one temporary directory,
-# and stops them when done; never touches a Redis it did not start.
+# Starts its own redis-server on a free port, a 3-master Redis Cluster and a TLS-only
+# redis-server (certificate from a throwaway CA) on free loopback ports (installing redis-server
+# and openssl from Debian's packages when missing), all in one temporary directory, and stops
+# them when done; never touches a Redis it did not start.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,11 +24,13 @@ free_port() {
 }
 
 need redis-server redis-server
+need openssl openssl
 need chromium chromium
 need chromedriver chromium-driver
 
 workdir=$(mktemp -d -t belvo-bff-test.XXXXXX)
 redis_pid=""
+tls_pid=""
 driver_pid=""
 cluster_pids=()
 stop() {
@@ -35,6 +38,7 @@ stop() {
 }
 cleanup() {
   stop "$redis_pid"
+  stop "$tls_pid"
   for pid in "${cluster_pids[@]}"; do stop "$pid"; done
   stop "$driver_pid"
   rm -rf "$workdir"
@@ -88,6 +92,31 @@ for node in "${cluster_nodes[@]}"; do
 done
 TEST_REDIS_CLUSTER_URLS=$(IFS=,; echo "${cluster_urls[*]}")
 export TEST_REDIS_CLUSTER_URLS
+
+# A Redis that speaks TLS only (rediss://), its certificate issued by a CA made here.
+tls_dir="$workdir/tls"
+mkdir -p "$tls_dir"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=belvo-bff test CA" \
+  -keyout "$tls_dir/ca-key.pem" -out "$tls_dir/ca.pem" 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+  -keyout "$tls_dir/key.pem" -out "$tls_dir/server.csr" 2>/dev/null
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' >"$tls_dir/ext.cnf"
+openssl x509 -req -days 2 -in "$tls_dir/server.csr" -CA "$tls_dir/ca.pem" -CAkey "$tls_dir/ca-key.pem" \
+  -CAcreateserial -extfile "$tls_dir/ext.cnf" -out "$tls_dir/cert.pem" 2>/dev/null
+tls_port=$(free_port)
+log "starting a TLS-only redis-server on 127.0.0.1:$tls_port"
+redis-server --port 0 --tls-port "$tls_port" --bind 127.0.0.1 --tls-auth-clients no \
+  --tls-cert-file "$tls_dir/cert.pem" --tls-key-file "$tls_dir/key.pem" --tls-ca-cert-file "$tls_dir/ca.pem" \
+  --save "" --appendonly no --dir "$tls_dir" --logfile "$tls_dir/redis.log" &
+tls_pid=$!
+for _ in $(seq 1 50); do
+  redis-cli --tls --cacert "$tls_dir/ca.pem" -h localhost -p "$tls_port" ping >/dev/null 2>&1 && break
+  sleep 0.1
+done
+redis-cli --tls --cacert "$tls_dir/ca.pem" -h localhost -p "$tls_port" ping >/dev/null \
+  || { echo "the TLS redis-server did not start" >&2; cat "$tls_dir/redis.log" >&2; exit 1; }
+export TEST_REDIS_TLS_URL="rediss://localhost:$tls_port"
+export TEST_REDIS_TLS_CA="$tls_dir/ca.pem"
 
 driver_port=$(free_port)
 log "starting chromedriver on 127.0.0.1:$driver_port (headless Chromium for browser tests)"

@@ -30,6 +30,9 @@ pub struct Application {
 impl Application {
     /// Binds the listener, connects the store, and builds the server (not yet running).
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        // TLS to Redis (rediss://) uses rustls' process-wide provider; name it, since a build
+        // that also enables aws-lc-rs (e.g. through test dependencies) cannot pick one alone.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
             .map_err(|e| {
                 anyhow::anyhow!(

@@ -80,3 +80,55 @@ fn redacted_output_never_contains_secrets() {
     assert!(!printed.contains("s3cr3t-value"));
     assert!(printed.contains("BELVO_SECRET_PASSWORD = \"set\""));
 }
+
+#[test]
+fn redis_cluster_nodes_come_from_a_list_or_a_comma_separated_variable() {
+    let s = Settings::load_from(&env(&[(
+        "REDIS_CLUSTER_URLS",
+        "redis://10.0.0.1:6379, redis://10.0.0.2:6379,",
+    )]))
+    .unwrap();
+    assert_eq!(
+        s.store.cluster_urls,
+        ["redis://10.0.0.1:6379", "redis://10.0.0.2:6379"]
+    );
+    assert!(matches!(s.store.backend(), StoreBackend::Cluster(urls) if urls.len() == 2));
+    let dir = std::env::temp_dir().join(format!("bff-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("cluster.toml");
+    std::fs::write(&file, "[store]\ncluster_urls = [\"rediss://a:6380\"]\n").unwrap();
+    let s = Settings::load_from(&env(&[("BFF_CONFIG", file.to_str().unwrap())])).unwrap();
+    assert_eq!(s.store.cluster_urls, ["rediss://a:6380"]);
+    assert_eq!(
+        Settings::load_from(&env(&[])).unwrap().store.backend(),
+        StoreBackend::Memory
+    );
+}
+
+#[test]
+fn a_cluster_and_a_single_redis_together_or_a_braced_prefix_are_refused() {
+    let both = Settings::load_from(&env(&[
+        ("REDIS_URL", "redis://127.0.0.1:6379"),
+        ("REDIS_CLUSTER_URLS", "redis://127.0.0.1:7000"),
+    ]))
+    .unwrap_err();
+    assert_eq!(both.key, "store.cluster_urls");
+    let not_redis =
+        Settings::load_from(&env(&[("REDIS_CLUSTER_URLS", "http://user:pw@a:1")])).unwrap_err();
+    assert_eq!(not_redis.key, "store.cluster_urls");
+    assert!(!not_redis.problem.contains("pw"), "{}", not_redis.problem);
+    let braces = Settings::load_from(&env(&[("BFF__STORE__KEY_PREFIX", "bff{x}")])).unwrap_err();
+    assert_eq!(braces.key, "store.key_prefix");
+}
+
+#[test]
+fn printed_configuration_masks_redis_passwords() {
+    let s = Settings::load_from(&env(&[(
+        "REDIS_URL",
+        "rediss://default:hunter2-redis@cache.example.com:6380",
+    )]))
+    .unwrap();
+    let printed = s.redacted();
+    assert!(!printed.contains("hunter2-redis"), "{printed}");
+    assert!(printed.contains("rediss://default:***@cache.example.com:6380"));
+}

@@ -17,7 +17,8 @@ use crate::domain::ids::SessionId;
 /// A command connection to one server or to a cluster; cheap to clone (both multiplex).
 #[derive(Clone)]
 pub enum RedisConnection {
-    Single(ConnectionManager),
+    /// Boxed: the manager is twenty times the size of a cluster handle.
+    Single(Box<ConnectionManager>),
     Cluster(ClusterConnection),
 }
 
@@ -41,7 +42,7 @@ impl RedisConnection {
         .await
         .map_err(|_| anyhow::anyhow!("Redis did not answer within {timeout:?}"))?
         .map_err(|e| anyhow::anyhow!("cannot connect to Redis: {e}"))?;
-        Ok((Self::Single(conn), vec![client]))
+        Ok((Self::Single(Box::new(conn)), vec![client]))
     }
 
     /// Connects to the cluster that `urls` (some or all of its nodes) belong to. The returned

@@ -219,11 +219,6 @@ fn pods_run_as_non_root_on_a_read_only_root_with_limits() {
             );
         }
     }
-    // SIGTERM drains for up to 30 s after the preStop pause.
-    let grace = pod_spec(&deployment)["terminationGracePeriodSeconds"]
-        .as_i64()
-        .unwrap();
-    assert!(grace > 30, "terminationGracePeriodSeconds {grace}");
 }
 
 #[test]
@@ -279,6 +274,16 @@ fn the_config_map_secret_and_env_load_as_a_production_configuration() {
     assert_ne!(settings.belvo.environment, BelvoEnvironment::Embedded);
     assert!(settings.secrets.defaulted.is_empty());
     assert!(!settings.store.redis_url.is_empty(), "replicas share Redis");
+    // SIGTERM: readiness 503 for shutdown_delay while still serving, then a drain of up to
+    // shutdown_timeout; Kubernetes must not kill the pod before both are over.
+    let grace = pod_spec(&deployment)["terminationGracePeriodSeconds"]
+        .as_i64()
+        .unwrap();
+    let shutdown = settings.server.shutdown_delay + settings.server.shutdown_timeout;
+    assert!(
+        u64::try_from(grace).unwrap() > shutdown.as_secs(),
+        "terminationGracePeriodSeconds {grace} <= shutdown {shutdown:?}"
+    );
 }
 
 #[test]

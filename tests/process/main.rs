@@ -3,5 +3,6 @@
 
 mod bff;
 mod logs;
+mod redis_tls;
 mod replicas;
 mod shutdown;
