@@ -33,6 +33,7 @@ pub struct ErrorBody<'a> {
     error: ErrorDetail<'a>,
 }
 
+/// Some errors add fields: `retry_after` (seconds), or an `explanation` of Belvo's refusal.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail<'a> {
     /// Stable snake_case code to branch on, e.g. `not_found`, `invalid_json`, `store_unavailable`.
@@ -42,9 +43,11 @@ pub struct ErrorDetail<'a> {
     message: &'a str,
     /// The request's id, also in the `X-Request-Id` header and on every log line.
     request_id: String,
+    /// Seconds after which retrying makes sense (also in `Retry-After`).
     #[serde(skip_serializing_if = "Option::is_none")]
     retry_after: Option<u64>,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    #[schema(ignore)]
     extra: Option<&'a serde_json::Map<String, serde_json::Value>>,
 }
 

@@ -74,18 +74,27 @@ async fn every_api_route_the_server_registers_is_documented() {
     assert_eq!(registered, documented);
 }
 
-/// The property names of a component schema.
-fn properties(doc: &Value, schema: &str) -> BTreeSet<String> {
-    doc["components"]["schemas"][schema]["properties"]
+/// Every field of `value` is a property of the component `schema`, and every property the
+/// schema requires is there.
+fn assert_shape(doc: &Value, value: &Value, schema: &str) {
+    let component = &doc["components"]["schemas"][schema];
+    let properties: BTreeSet<&String> = component["properties"]
         .as_object()
         .unwrap_or_else(|| panic!("no schema {schema}"))
         .keys()
-        .cloned()
-        .collect()
-}
-
-fn keys(value: &Value) -> BTreeSet<String> {
-    value.as_object().unwrap().keys().cloned().collect()
+        .collect();
+    let keys: BTreeSet<&String> = value.as_object().unwrap().keys().collect();
+    assert!(
+        keys.is_subset(&properties),
+        "{schema}: {keys:?} not in {properties:?}"
+    );
+    for required in component["required"].as_array().into_iter().flatten() {
+        let required = required.as_str().unwrap();
+        assert!(
+            value.get(required).is_some(),
+            "{schema}: no {required} in {value}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -94,21 +103,15 @@ async fn answers_have_the_documented_shape() {
     let doc = document(&app).await;
 
     let created = app.open("maria", "mx_employment", "ios").await;
-    assert_eq!(keys(&created), properties(&doc, "CreatedSession"));
-    assert_eq!(
-        keys(&created["callback_urls"]),
-        properties(&doc, "CallbackUrls")
-    );
+    assert_shape(&doc, &created, "CreatedSession");
+    assert_shape(&doc, &created["callback_urls"], "CallbackUrls");
     let id = created["session_id"].as_str().unwrap();
     app.callback(id, "exit", "last_encountered_error_code=login_error")
         .await;
     let session = app.status("maria", id).await;
-    assert_eq!(keys(&session), properties(&doc, "Session"));
-    assert_eq!(keys(&session["last_error"]), properties(&doc, "LastError"));
-    assert_eq!(
-        keys(&session["last_error"]["explanation"]),
-        properties(&doc, "Explanation")
-    );
+    assert_shape(&doc, &session, "Session");
+    assert_shape(&doc, &session["last_error"], "LastError");
+    assert_shape(&doc, &session["last_error"]["explanation"], "Explanation");
 
     let error: Value = app
         .client
@@ -119,8 +122,8 @@ async fn answers_have_the_documented_shape() {
         .json()
         .await
         .unwrap();
-    assert_eq!(keys(&error), properties(&doc, "ErrorBody"));
-    assert_eq!(keys(&error["error"]), properties(&doc, "ErrorDetail"));
+    assert_shape(&doc, &error, "ErrorBody");
+    assert_shape(&doc, &error["error"], "ErrorDetail");
 
     // Every documented error answer of the mobile API uses that body.
     for (path, item) in doc["paths"].as_object().unwrap() {
