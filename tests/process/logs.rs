@@ -1,6 +1,6 @@
 //! The log lines of a whole session, from the real binary with `log.format = json`: every line
 //! is JSON, every line logged while serving a request names that request, and nothing secret
-//! or personal is written.
+//! or personal is written — through the widget flow and the API link flow.
 
 use std::time::Duration;
 
@@ -68,6 +68,18 @@ async fn a_whole_session_logs_json_lines_with_request_ids_and_no_secrets() {
         .unwrap();
     assert_eq!(response.status(), 400);
     request_ids.push(request_id(&response));
+
+    // A link made through the API flow: the CPF is the username.
+    let response = bff
+        .client
+        .post(bff.url("/v1/links"))
+        .bearer_auth(&app_token)
+        .json(&json!({"product": "br_employment", "username": CPF}))
+        .send()
+        .await
+        .unwrap();
+    request_ids.push(request_id(&response));
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
 
     // The user goes through the widget (its page too), which calls back.
     let page = bff.client.get(&widget_url).send().await.unwrap();
