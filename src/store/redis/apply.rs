@@ -1,0 +1,187 @@
+//! Applying a widget event: `apply_event.lua` on the session's slot and, on a Redis Cluster,
+//! the success's second step on the link's slot (`claim_session_link.lua`).
+
+use redis::AsyncCommands;
+
+use super::RedisStore;
+use crate::domain::ids::{LinkId, Platform, SessionId};
+use crate::domain::session::{
+    Applied, CorruptSession, Status, Transition, MAX_EVENTS, MAX_WARNINGS,
+};
+use crate::store::{StoreError, StoreResult};
+
+impl RedisStore {
+    /// One script on a single server. On a cluster the link hash is in another slot than the
+    /// session's keys, so a success claims its link in a second step, after the script; waiters
+    /// are woken once the link is claimed.
+    pub(super) async fn apply_event(&self, id: &SessionId, t: &Transition) -> StoreResult<Applied> {
+        let applied = match (&t.link, self.conn.is_cluster()) {
+            (Some(link), true) => {
+                let reply = self.apply_script(id, t, false).await?;
+                self.claim_session_link(id, link, &reply).await?;
+                reply.applied
+            }
+            _ => self.apply_script(id, t, true).await?.applied,
+        };
+        // A terminal outcome (or its replay, whose first answer may have been a 503) is only
+        // acknowledged once replicated.
+        let settles = matches!(
+            applied,
+            Applied::Recorded { changed: true, .. } | Applied::Replay { .. }
+        );
+        if t.outcome.is_some() && settles {
+            self.replicated().await?;
+        }
+        Ok(applied)
+    }
+
+    /// Runs `apply_event.lua`; `with_link` passes the link hash as KEYS[3] (a single server).
+    async fn apply_script(
+        &self,
+        id: &SessionId,
+        t: &Transition,
+        with_link: bool,
+    ) -> StoreResult<ScriptReply> {
+        let entry = t.timeline_entry.to_string();
+        let mut invocation = self.apply_script.prepare_invoke();
+        invocation
+            .key(self.keys.session(id))
+            .key(self.keys.timeline(id));
+        if let (true, Some(link)) = (with_link, &t.link) {
+            invocation.key(self.keys.link(link));
+        }
+        invocation
+            .arg(&t.fingerprint)
+            .arg(t.now)
+            .arg(t.outcome.map(Status::as_str).unwrap_or(""))
+            .arg(t.warning.as_deref().unwrap_or(""))
+            .arg(&entry[..entry.len() - 1])
+            .arg(self.keys.events_channel())
+            .arg(id.to_string())
+            .arg(MAX_EVENTS)
+            .arg(MAX_WARNINGS)
+            .arg(if with_link { "1" } else { "0" })
+            .arg(t.fields.len());
+        for (field, value) in &t.fields {
+            invocation.arg(*field).arg(value);
+        }
+        let mut conn = self.conn.clone();
+        let reply: Vec<redis::Value> = self.run(invocation.invoke_async(&mut conn)).await?;
+        ScriptReply::parse(&reply)
+    }
+
+    /// The cluster's second step of a success: claims the link for the session when the session
+    /// holds that link (just applied, or a replay — which repairs a second step that failed),
+    /// and announces the change either way.
+    async fn claim_session_link(
+        &self,
+        id: &SessionId,
+        link: &LinkId,
+        reply: &ScriptReply,
+    ) -> StoreResult<()> {
+        let recorded = matches!(reply.applied, Applied::Recorded { .. });
+        let holds_link = matches!(
+            reply.applied,
+            Applied::Recorded {
+                status: Status::Succeeded,
+                ..
+            } | Applied::Replay {
+                status: Status::Succeeded,
+                ..
+            }
+        ) && LinkId::parse(&reply.link_id).as_ref() == Some(link);
+        if !holds_link {
+            if recorded {
+                self.announce(id).await;
+            }
+            return Ok(());
+        }
+        let changed = matches!(reply.applied, Applied::Recorded { changed: true, .. });
+        let mut conn = self.conn.clone();
+        let claimed = self
+            .run(
+                self.session_link_script
+                    .key(self.keys.link(link))
+                    .arg(id.to_string())
+                    .arg(&reply.owner)
+                    .arg(reply.ttl_ms)
+                    .arg(if changed { "1" } else { "0" })
+                    .arg(self.keys.events_channel())
+                    .invoke_async::<i64>(&mut conn),
+            )
+            .await;
+        if claimed.is_err() && recorded {
+            // The session changed: wake its waiters even though the link is not claimed yet
+            // (a replay of this callback claims it).
+            self.announce(id).await;
+        }
+        claimed.map(|_| ())
+    }
+
+    /// Tells every replica that `id` changed; best effort (waiters also time out).
+    async fn announce(&self, id: &SessionId) {
+        let mut conn = self.conn.clone();
+        let publish = conn.publish::<_, _, i64>(self.keys.events_channel(), id.to_string());
+        let _ = self.run(publish).await;
+    }
+}
+
+/// What `apply_event.lua` answers.
+struct ScriptReply {
+    applied: Applied,
+    /// The session's owner, link id and remaining lifetime (empty/0 when missing or expired).
+    owner: String,
+    link_id: String,
+    ttl_ms: i64,
+}
+
+impl ScriptReply {
+    fn parse(reply: &[redis::Value]) -> StoreResult<Self> {
+        let text = |i: usize| -> String {
+            reply
+                .get(i)
+                .and_then(|v| redis::from_redis_value::<String>(v).ok())
+                .unwrap_or_default()
+        };
+        Ok(Self {
+            applied: parse_applied(reply)?,
+            owner: text(4),
+            link_id: text(5),
+            ttl_ms: reply
+                .get(6)
+                .and_then(|v| redis::from_redis_value::<i64>(v).ok())
+                .unwrap_or(0),
+        })
+    }
+}
+
+fn parse_applied(reply: &[redis::Value]) -> StoreResult<Applied> {
+    let text = |i: usize| -> String {
+        reply
+            .get(i)
+            .and_then(|v| redis::from_redis_value::<String>(v).ok())
+            .unwrap_or_default()
+    };
+    let status = || {
+        serde_json::from_value::<Status>(serde_json::Value::String(text(1)))
+            .map_err(|_| StoreError::Corrupt(CorruptSession("status")))
+    };
+    let platform =
+        || Platform::parse(&text(3)).ok_or(StoreError::Corrupt(CorruptSession("platform")));
+    match text(0).as_str() {
+        "missing" => Ok(Applied::Missing),
+        "expired" => Ok(Applied::Expired),
+        "replay" => Ok(Applied::Replay {
+            status: status()?,
+            platform: platform()?,
+        }),
+        "recorded" => Ok(Applied::Recorded {
+            status: status()?,
+            platform: platform()?,
+            changed: text(2) == "1",
+        }),
+        other => Err(StoreError::Unavailable(format!(
+            "unexpected script reply {other:?}"
+        ))),
+    }
+}
