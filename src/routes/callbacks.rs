@@ -10,7 +10,7 @@ use askama::Template;
 use super::pages::{error_page, html};
 use crate::config::BelvoEnvironment;
 use crate::domain::callback::{CallbackEvent, CallbackKind};
-use crate::domain::explanation::{explain, Explanation, Lang};
+use crate::domain::explanation::{explain, Explanation};
 use crate::domain::ids::SessionId;
 use crate::domain::session::{Applied, Status};
 use crate::error::{ApiError, ErrorBody};
@@ -133,11 +133,7 @@ fn result_page(
     demo: bool,
     req: &HttpRequest,
 ) -> HttpResponse {
-    let lang = Lang::from_accept_language(
-        req.headers()
-            .get(header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok()),
-    );
+    let lang = crate::routes::request_lang(req);
     let headline = match status {
         Status::Succeeded => "Account connected",
         Status::Exited => "Connection closed",

@@ -122,3 +122,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, webhook_body_limit: usize) {
         .route("/", web::get().to(pages::index))
         .route("/static/style.css", web::get().to(pages::stylesheet));
 }
+
+/// The explanation language a request asks for (`Accept-Language`: es, pt, else en).
+pub(crate) fn request_lang(req: &actix_web::HttpRequest) -> crate::domain::explanation::Lang {
+    crate::domain::explanation::Lang::from_accept_language(
+        req.headers()
+            .get(actix_web::http::header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    )
+}

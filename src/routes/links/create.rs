@@ -64,11 +64,7 @@ pub async fn create(
     body: web::Json<CreateLinkRequest>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let lang = Lang::from_accept_language(
-        req.headers()
-            .get(actix_web::http::header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok()),
-    );
+    let lang = crate::routes::request_lang(&req);
     let body = body.into_inner();
     let product_name = ProductName::parse(&body.product)
         .filter(|p| state.settings.products.contains_key(p))

@@ -27,11 +27,7 @@ pub fn language(query: &str, req: &HttpRequest) -> Lang {
         "es" => Lang::Es,
         "pt" => Lang::Pt,
         "en" => Lang::En,
-        _ => Lang::from_accept_language(
-            req.headers()
-                .get(actix_web::http::header::ACCEPT_LANGUAGE)
-                .and_then(|v| v.to_str().ok()),
-        ),
+        _ => crate::routes::request_lang(req),
     }
 }
 

@@ -11,7 +11,6 @@ use tokio::sync::broadcast::error::RecvError;
 use super::load;
 use super::view::SessionView;
 use crate::auth::AppUser;
-use crate::domain::explanation::Lang;
 use crate::domain::ids::SessionId;
 use crate::domain::session::now_millis;
 use crate::error::{ApiError, ErrorBody};
@@ -76,11 +75,7 @@ pub async fn show(
         Some(w) => Duration::from_secs(w.into()),
         None => Duration::ZERO,
     };
-    let lang = Lang::from_accept_language(
-        req.headers()
-            .get(actix_web::http::header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok()),
-    );
+    let lang = crate::routes::request_lang(&req);
     // Subscribe before reading, so a change between the read and the wait is not missed.
     let mut changes = state.store.subscribe();
     let deadline = tokio::time::Instant::now() + wait;
