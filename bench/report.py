@@ -9,6 +9,7 @@
 
 import datetime
 import os
+import statistics
 import sys
 
 BEGIN = "<!-- bench:results:begin -->"
@@ -50,18 +51,46 @@ FLOOR_OF = {
 
 
 def load_results(path):
-    rows = {}
+    """Each case's rounds, in the order they ran."""
+    rounds = {}
     with open(path) as f:
         for line in f:
-            name, rps, p50, p99, requests, errors, _warm = line.rstrip("\n").split("\t")
-            rows[name] = {
-                "rps": int(rps),
-                "p50": int(p50) / 1000,
-                "p99": int(p99) / 1000,
-                "requests": int(requests),
-                "errors": int(errors),
-            }
+            name, rps, p50, p99, requests, errors, _warm, cpu = line.rstrip("\n").split("\t")
+            rounds.setdefault(name, []).append(
+                {
+                    "rps": int(rps),
+                    "p50": int(p50) / 1000,
+                    "p99": int(p99) / 1000,
+                    "requests": int(requests),
+                    "errors": int(errors),
+                    "cpu": float(cpu),
+                }
+            )
+    return rounds
+
+
+def summarise(rounds):
+    """One row per case: medians over its rounds, totals of requests and errors."""
+    rows = {}
+    for name, runs in rounds.items():
+        median = lambda key: statistics.median(r[key] for r in runs)  # noqa: E731
+        rows[name] = {
+            "rps": round(median("rps")),
+            "p50": median("p50"),
+            "p99": median("p99"),
+            "cpu": median("cpu"),
+            "requests": sum(r["requests"] for r in runs),
+            "errors": sum(r["errors"] for r in runs),
+            "rounds": [r["rps"] for r in runs],
+        }
     return rows
+
+
+def ratio(rounds, case, floor):
+    """Median of the per-round ratios: each round's pair ran back to back, so this cancels most
+    of what other work on the machine does to both."""
+    pairs = zip(rounds[case], rounds[floor])
+    return statistics.median(c["rps"] / f["rps"] for c, f in pairs)
 
 
 def load_commands(path):
@@ -81,47 +110,51 @@ def mib(kib):
     return f"{int(kib) / 1024:.1f} MiB"
 
 
-def results_table(rows):
+def results_table(rows, rounds):
     out = [
-        "| path | server | requests/s | p50 ms | p99 ms | requests | errors | vs floor (req/s) |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| path | server | requests/s | p50 ms | p99 ms | vs floor (req/s) "
+        "| server CPU µs/request | requests/s in each round | requests | errors |",
+        "|---|---|---:|---:|---:|---:|---:|---|---:|---:|",
     ]
     for name, path, server in CASES:
         if name not in rows:
             continue
         r = rows[name]
         floor = FLOOR_OF.get(name)
-        ratio = f"{r['rps'] / rows[floor]['rps']:.2f}×" if floor in rows else "1 (floor)"
+        versus = f"{ratio(rounds, name, floor):.2f}×" if floor in rows else "1 (floor)"
         if name.startswith("create"):
-            ratio = f"{ratio} of the emulator's"
+            versus = f"{versus} of the emulator's"
         if name.startswith("token"):
-            ratio = "baseline"
+            versus = "baseline"
+        each = ", ".join(f"{x:,}" for x in r["rounds"])
         out.append(
             f"| {path} | {server} | {r['rps']:,} | {r['p50']:.2f} | {r['p99']:.2f} "
-            f"| {r['requests']:,} | {r['errors']} | {ratio} |"
+            f"| {versus} | {r['cpu']:.1f} | {each} | {r['requests']:,} | {r['errors']} |"
         )
     out.append(
-        "| webhook | — | not measured | | | | | `POST /webhooks/belvo` does not exist yet |"
+        "| webhook | — | not measured | | | | | `POST /webhooks/belvo` does not exist yet | | |"
     )
     return out
 
 
-def verdict_ratio(ratio, minimum):
-    if ratio >= minimum:
-        return f"**met** ({ratio / minimum - 1:+.0%} over the target)"
-    return f"**missed** by {1 - ratio / minimum:.0%} ({ratio:.2f}× against {minimum}×)"
+def verdict_ratio(measured, minimum):
+    if measured >= minimum:
+        return f"**met** ({measured / minimum - 1:+.1%} over the target)"
+    return f"**missed** by {1 - measured / minimum:.1%} ({measured:.3f}× against {minimum}×)"
 
 
-def targets_table(rows):
+def targets_table(rows, rounds):
     out = ["| target | measured | verdict |", "|---|---|---|"]
     for label, case, floor, minimum in RATIO_TARGETS:
         if case is None or case not in rows:
             out.append(f"| {label} ≥ {minimum}× floor | not measured | endpoint not built yet |")
             continue
-        ratio = rows[case]["rps"] / rows[floor]["rps"]
+        measured = ratio(rounds, case, floor)
         out.append(
-            f"| {label} ≥ {minimum}× floor (req/s) | {ratio:.2f}× "
-            f"({rows[case]['rps']:,} vs {rows[floor]['rps']:,}) | {verdict_ratio(ratio, minimum)} |"
+            f"| {label} ≥ {minimum}× floor (req/s) | {measured:.2f}× "
+            f"({rows[case]['rps']:,} vs {rows[floor]['rps']:,} req/s; server CPU "
+            f"{rows[case]['cpu']:.1f} vs {rows[floor]['cpu']:.1f} µs/request) "
+            f"| {verdict_ratio(measured, minimum)} |"
         )
     create, token = rows.get("create-bff-c1"), rows.get("token-emulator-c1")
     if create and token:
@@ -147,7 +180,7 @@ def targets_table(rows):
     return out
 
 
-def peer_table(rows):
+def peer_table(rows, rounds):
     out = ["| path | BFF req/s | peer req/s | BFF ÷ peer |", "|---|---:|---:|---:|"]
     for label, bff, peer in [
         ("success callback", "success-bff", "success-peer"),
@@ -155,7 +188,7 @@ def peer_table(rows):
     ]:
         if bff in rows and peer in rows:
             b, p = rows[bff]["rps"], rows[peer]["rps"]
-            out.append(f"| {label} | {b:,} | {p:,} | {b / p:.2f}× |")
+            out.append(f"| {label} | {b:,} | {p:,} | {ratio(rounds, bff, peer):.2f}× |")
     return out
 
 
@@ -193,13 +226,13 @@ def memory_lines():
         "| when | RSS |",
         "|---|---:|",
         f"| idle, 2 s after start | {mib(env('RSS_IDLE'))} |",
-        f"| after opening {env('POOL')}×6 + {env('SOAK_POOL')} sessions | {mib(env('RSS_POOLS'))} |",
+        f"| after opening 7 × {env('POOL')} sessions | {mib(env('RSS_POOLS'))} |",
         f"| after the callback and status cases | {mib(env('RSS_BEFORE_SOAK'))} |",
         f"| after {callbacks:,} callbacks in all (benchmark cases, then the soak) | {mib(env('RSS_AFTER_SOAK'))} |",
         f"| after the session-creation cases | {mib(env('RSS_AFTER_CREATE'))} |",
         "",
         f"The soak sent {int(env('SOAK_REQUESTS')):,} success callbacks in {env('SOAK_SECONDS')} s "
-        f"({env('SOAK_ERRORS')} errors) over {env('SOAK_POOL')} sessions; {callbacks:,} callbacks "
+        f"({env('SOAK_ERRORS')} errors) over {env('POOL')} sessions; {callbacks:,} callbacks "
         f"in the whole run, {reached}. RSS sampled every 5 s during the soak (MiB): "
         f"{env('RSS_SAMPLES')}.",
         "",
@@ -219,7 +252,8 @@ def memory_lines():
     ]
 
 
-def section(rows, counts):
+def section(rounds, counts):
+    rows = summarise(rounds)
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         BEGIN,
@@ -231,22 +265,24 @@ def section(rows, counts):
         f"{env('MACHINE_MEM')} RAM (`free -h`); load average at the end {env('MACHINE_LOAD')}.",
         f"- Software: commit `{env('GIT_COMMIT')}`, wrk {env('WRK_VERSION')}, "
         f"redis-server {env('REDIS_VERSION')}, Node {env('NODE_VERSION')}.",
-        f"- Command: `scripts/bench.sh`: per case a {env('WARMUP')} s warm-up, then "
-        f"`wrk -t{env('THREADS')} -c{env('CONNECTIONS')} -d{env('DURATION')}s --latency`; "
+        f"- Command: `scripts/bench.sh`. Per case a {env('WARMUP')} s warm-up, then "
+        f"{env('ROUNDS')} rounds of `wrk -t{env('THREADS')} -c{env('CONNECTIONS')} "
+        f"-d{env('DURATION')}s --latency`, interleaved with the cases it is compared with; "
+        "figures are medians over the rounds, ratios the median of per-round ratios. "
         f"{env('POOL')} sessions per case. Build {env('BUILD_SECONDS')} s, whole run "
         f"{env('TOTAL_SECONDS')} s.",
         "",
         "#### Throughput and latency",
         "",
-        *results_table(rows),
+        *results_table(rows, rounds),
         "",
         "#### Issue 8 targets",
         "",
-        *targets_table(rows),
+        *targets_table(rows, rounds),
         "",
         "#### Peer: Express + ioredis, one Node process",
         "",
-        *peer_table(rows),
+        *peer_table(rows, rounds),
         "",
         f"#### Redis commands per request (MONITOR over {env('COUNT')} sequential requests each)",
         "",

@@ -8,19 +8,20 @@
 # The whole run is kept under BENCH_BUDGET seconds (default 540): the memory soak gets whatever
 # time is left, and the report says how many callbacks it reached.
 #
-# Tunables (environment): BENCH_DURATION (s per case, 10), BENCH_WARMUP (s, 2),
-# BENCH_CONNECTIONS (32), BENCH_THREADS (2), BENCH_POOL (sessions per case, 2000),
-# BENCH_SOAK_POOL (5000), BENCH_SOAK_TARGET (callbacks, 1000000), BENCH_COUNT (requests per
-# Redis command count, 500), BENCH_BUDGET (s, 540), BENCH_OUT (BENCHMARKS.md).
+# Tunables (environment), with their defaults:
+#   BENCH_DURATION=5 (s per round of a case)   BENCH_ROUNDS=3      BENCH_WARMUP=2 (s)
+#   BENCH_CONNECTIONS=32   BENCH_THREADS=2      BENCH_POOL=5000 (sessions per case)
+#   BENCH_SOAK_TARGET=1000000 (callbacks)      BENCH_COUNT=500 (requests per command count)
+#   BENCH_BUDGET=540 (s)   BENCH_OUT=BENCHMARKS.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DURATION=${BENCH_DURATION:-10}
+DURATION=${BENCH_DURATION:-5}
+ROUNDS=${BENCH_ROUNDS:-3}
 WARMUP=${BENCH_WARMUP:-2}
 CONNECTIONS=${BENCH_CONNECTIONS:-32}
 THREADS=${BENCH_THREADS:-2}
-POOL=${BENCH_POOL:-2000}
-SOAK_POOL=${BENCH_SOAK_POOL:-5000}
+POOL=${BENCH_POOL:-5000}
 SOAK_TARGET=${BENCH_SOAK_TARGET:-1000000}
 COUNT=${BENCH_COUNT:-500}
 BUDGET=${BENCH_BUDGET:-540}
@@ -106,15 +107,15 @@ start_redis() {
   die "redis-server did not start"
 }
 
-# start_bff NAME LOG_LEVEL: the BFF on Redis, embedded emulator. Sets BFF_URL and BFF_PID.
+# start_bff NAME LOG_LEVEL KEY_PREFIX: the BFF on Redis, embedded emulator.
+# Sets LAST_PID and LAST_URL.
 start_bff() {
   local port
   port=$(free_port)
   start "$1" env -u RUST_LOG REDIS_URL="redis://127.0.0.1:$REDIS_PORT" PORT="$port" \
-    BFF__STORE__KEY_PREFIX=$PREFIX BFF__LOG__LEVEL="$2" "$BFF_BIN"
-  BFF_PID=$LAST_PID
-  BFF_URL="http://127.0.0.1:$port"
-  wait_http "$1" "$BFF_URL/healthz"
+    BFF__STORE__KEY_PREFIX="$3" BFF__LOG__LEVEL="$2" "$BFF_BIN"
+  LAST_URL="http://127.0.0.1:$port"
+  wait_http "$1" "$LAST_URL/healthz"
 }
 
 start_floor() {
@@ -122,6 +123,7 @@ start_floor() {
   port=$(free_port)
   start floor env REDIS_URL="redis://127.0.0.1:$REDIS_PORT" PORT="$port" KEY_PREFIX=$PREFIX \
     "$FLOOR_BIN"
+  FLOOR_PID=$LAST_PID
   FLOOR_URL="http://127.0.0.1:$port"
   wait_http floor "$FLOOR_URL/"
 }
@@ -131,16 +133,27 @@ start_peer() {
   port=$(free_port)
   start peer env REDIS_URL="redis://127.0.0.1:$REDIS_PORT" PORT="$port" KEY_PREFIX=$PREFIX \
     NODE_ENV=production node bench/peer-node/server.js
+  PEER_PID=$LAST_PID
   PEER_URL="http://127.0.0.1:$port"
   wait_http peer "$PEER_URL/"
 }
 
-stop() {
-  kill "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-}
-
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+
+# CPU time (user + system, all threads) a process has used, in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+CLK_TCK=$(getconf CLK_TCK)
+
+# pid_of URL: the server behind one of our URLs.
+pid_of() {
+  case $1 in
+    "$BFF_URL") echo "$BFF_PID" ;;
+    "$FLOOR_URL") echo "$FLOOR_PID" ;;
+    "$PEER_URL") echo "$PEER_PID" ;;
+    "$INFO_URL") echo "$INFO_PID" ;;
+    *) die "no server at $1" ;;
+  esac
+}
 
 # ---------------------------------------------------------------------------------------------
 # Measuring
@@ -154,7 +167,8 @@ results=$workdir/results.tsv
 wrk_json() {
   local url=$1 script=$2 seconds=$3 conns=$4 threads=$5
   shift 5
-  local raw=$workdir/wrk-$RANDOM.txt
+  local raw
+  raw=$(mktemp "$workdir/wrk.XXXXXX")
   wrk -t"$threads" -c"$conns" -d"${seconds}s" --latency -s "bench/wrk/$script" "$url" -- "$@" \
     >"$raw" 2>&1 || { cat "$raw" >&2; die "wrk failed on $url"; }
   cat "$raw" >>"$workdir/wrk.log"
@@ -163,18 +177,26 @@ wrk_json() {
 
 field() { python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(eval(sys.argv[2], {}, d))' "$1" "$2"; }
 
-# run_case NAME URL SCRIPT CONNECTIONS THREADS ARGS...: warm up, measure, record a line of
-# $results: name rps p50_us p99_us requests errors warmup_requests.
+# run_case NAME URL SCRIPT CONNECTIONS THREADS ARGS...: one round of a case (after a warm-up
+# the first time), recorded as a line of $results:
+#   name rps p50_us p99_us requests errors warmup_requests server_cpu_us_per_request
+# The server's CPU per request is less sensitive than requests/s to other work on the machine.
 run_case() {
   local name=$1 url=$2 script=$3 conns=$4 threads=$5
   shift 5
-  log "case $name: ${DURATION}s, $threads threads, $conns connections"
-  local warm json
-  warm=$(wrk_json "$url" "$script" "$WARMUP" "$conns" "$threads" "$@")
+  local warm='{"requests":0}' json pid ticks
+  pid=$(pid_of "$url")
+  if ! awk -v n="$name" '$1 == n { found = 1 } END { exit !found }' "$results"; then
+    warm=$(wrk_json "$url" "$script" "$WARMUP" "$conns" "$threads" "$@")
+  fi
+  ticks=$(cpu_ticks "$pid")
   json=$(wrk_json "$url" "$script" "$DURATION" "$conns" "$threads" "$@")
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$(field "$json" 'round(rps)')" \
+  ticks=$(($(cpu_ticks "$pid") - ticks))
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$(field "$json" 'round(rps)')" \
     "$(field "$json" 'p50_us')" "$(field "$json" 'p99_us')" "$(field "$json" 'requests')" \
-    "$(field "$json" 'sum(errors.values())')" "$(field "$warm" 'requests')" >>"$results"
+    "$(field "$json" 'sum(errors.values())')" "$(field "$warm" 'requests')" \
+    "$(field "$json" "round($ticks * 1e6 / $CLK_TCK / requests, 1)")" >>"$results"
+  log "  $name: $(tail -1 "$results" | cut -f2) req/s"
 }
 
 # served NAME...: requests (warm-up included) the named cases sent.
@@ -184,9 +206,9 @@ served() {
   awk -v names=" $names" 'index(names, " " $1 " ") { n += $5 + $7 } END { print n + 0 }' "$results"
 }
 
-# pool NAME COUNT [--succeed]: opens sessions through the BFF's API, ids in $workdir/NAME.ids.
+# pool NAME URL COUNT [--succeed]: opens sessions through a BFF's API, ids in $workdir/NAME.ids.
 pool() {
-  python3 bench/client.py create "$BFF_URL" "$TOKEN" "$2" "${@:3}" >"$workdir/$1.ids"
+  python3 bench/client.py create "$2" "$TOKEN" "$3" "${@:4}" >"$workdir/$1.ids"
 }
 
 # expect_status WANT URL [CURL ARGS...]: one request, which must answer WANT.
@@ -244,7 +266,12 @@ main() {
   build_seconds=$SECONDS
 
   start_redis
-  start_bff bff warn
+  start_bff bff warn "$PREFIX"
+  BFF_PID=$LAST_PID BFF_URL=$LAST_URL
+  # The same BFF at its default log level (info: a JSON line per callback), to show what
+  # production logging costs. Its own key prefix, so it gets none of the main one's pub/sub.
+  start_bff bff-info info "$PREFIX-info"
+  INFO_PID=$LAST_PID INFO_URL=$LAST_URL
   start_floor
   start_peer
   TOKEN=$("$BFF_BIN" token --sub "$USER_SUB" --ttl 2h)
@@ -252,92 +279,114 @@ main() {
   sleep 2
   rss_idle=$(rss_kib "$BFF_PID")
 
-  log "opening session pools through the API ($POOL per case, $SOAK_POOL for the soak)"
+  log "opening session pools through the API ($POOL sessions each)"
   local name
-  for name in success-bff success-floor success-peer exit-bff exit-floor; do pool "$name" "$POOL"; done
-  pool status "$POOL" --succeed
-  pool soak "$SOAK_POOL"
+  for name in success-bff success-floor success-peer exit-bff exit-floor soak; do
+    pool "$name" "$BFF_URL" "$POOL"
+  done
+  pool status "$BFF_URL" "$POOL" --succeed
+  pool success-info "$INFO_URL" "$POOL"
   rss_after_pools=$(rss_kib "$BFF_PID")
 
-  log "checking every endpoint answers as the benchmark expects"
-  local sid link
-  sid=$(head -1 "$workdir/success-floor.ids")
-  link=cb65f82c-dc93-4d3e-8270-9a27528397f5
-  expect_status 302 "$BFF_URL/callbacks/$(head -1 "$workdir/success-bff.ids")/success?link=$link&institution=x"
-  expect_status 302 "$FLOOR_URL/callbacks/$sid/success?link=$link&institution=x"
-  expect_status 302 "$PEER_URL/callbacks/$(head -1 "$workdir/success-peer.ids")/success?link=$link&institution=x"
-  [ "$(redis-cli -p "$REDIS_PORT" hget "$PREFIX:{s:$sid}:session" status)" = succeeded ] ||
-    die "the floor's callback did not change the session: is src/store/apply_event.lua's protocol still the one bench/floor sends?"
-  sid=$(head -1 "$workdir/status.ids")
-  expect_status 200 "$BFF_URL/v1/widget-sessions/$sid" -H "Authorization: Bearer $TOKEN"
-  expect_status 200 "$FLOOR_URL/v1/widget-sessions/$sid"
-  expect_status 200 "$PEER_URL/v1/widget-sessions/$sid"
-  expect_status 302 "$BFF_URL/callbacks/$(head -1 "$workdir/exit-bff.ids")/exit?meta_data_step=abandon-survey"
-  expect_status 302 "$FLOOR_URL/callbacks/$(head -1 "$workdir/exit-floor.ids")/exit?meta_data_step=abandon-survey"
+  check_endpoints
 
-  local c=$CONNECTIONS t=$THREADS
-  run_case success-floor "$FLOOR_URL" success.lua "$c" "$t" "$workdir/success-floor.ids"
-  run_case success-bff "$BFF_URL" success.lua "$c" "$t" "$workdir/success-bff.ids"
-  run_case success-peer "$PEER_URL" success.lua "$c" "$t" "$workdir/success-peer.ids"
-  run_case exit-floor "$FLOOR_URL" exit.lua "$c" "$t" "$workdir/exit-floor.ids"
-  run_case exit-bff "$BFF_URL" exit.lua "$c" "$t" "$workdir/exit-bff.ids"
-  run_case status-floor "$FLOOR_URL" status.lua "$c" "$t" "$workdir/status.ids" "$TOKEN"
-  run_case status-bff "$BFF_URL" status.lua "$c" "$t" "$workdir/status.ids" "$TOKEN"
-  run_case status-peer "$PEER_URL" status.lua "$c" "$t" "$workdir/status.ids" "$TOKEN"
+  # Each comparison runs in interleaved rounds (floor, BFF, peer, floor, ...) so that other work
+  # on the machine weighs on all of them alike; the report takes medians over the rounds.
+  local c=$CONNECTIONS t=$THREADS round
+  for round in $(seq "$ROUNDS"); do
+    log "success callbacks, round $round of $ROUNDS"
+    run_case success-floor "$FLOOR_URL" success.lua "$c" "$t" "$workdir/success-floor.ids"
+    run_case success-bff "$BFF_URL" success.lua "$c" "$t" "$workdir/success-bff.ids"
+    run_case success-peer "$PEER_URL" success.lua "$c" "$t" "$workdir/success-peer.ids"
+    run_case success-bff-info "$INFO_URL" success.lua "$c" "$t" "$workdir/success-info.ids"
+  done
+  for round in $(seq "$ROUNDS"); do
+    log "exit callbacks, round $round of $ROUNDS"
+    run_case exit-floor "$FLOOR_URL" exit.lua "$c" "$t" "$workdir/exit-floor.ids"
+    run_case exit-bff "$BFF_URL" exit.lua "$c" "$t" "$workdir/exit-bff.ids"
+  done
+  for round in $(seq "$ROUNDS"); do
+    log "status reads, round $round of $ROUNDS"
+    run_case status-floor "$FLOOR_URL" status.lua "$c" "$t" "$workdir/status.ids" "$TOKEN"
+    run_case status-bff "$BFF_URL" status.lua "$c" "$t" "$workdir/status.ids" "$TOKEN"
+    run_case status-peer "$PEER_URL" status.lua "$c" "$t" "$workdir/status.ids" "$TOKEN"
+  done
   # WEBHOOK: POST /webhooks/belvo does not exist yet (another issue). When it lands, add
   # bench/wrk/webhook.lua (historical_update payloads over the success pool's link ids, bearer
-  # BFF_WEBHOOK_TOKEN), a floor route doing the same single round trip, and a case here:
+  # BFF_WEBHOOK_TOKEN), a floor route doing the same single round trip, a round loop here:
   #   run_case webhook-floor "$FLOOR_URL" webhook.lua "$c" "$t" ...
   #   run_case webhook-bff "$BFF_URL" webhook.lua "$c" "$t" ...
-  # plus "webhook" in the command count below; bench/report.py then checks the >= 0.7x
-  # target. Until then the report says "not measured".
+  # and "webhook" in the command count below; bench/report.py then checks the >= 0.7x target.
+  # Until then the report says "not measured".
 
   log "counting Redis commands per request ($COUNT requests of each kind, MONITOR)"
   count_commands success status.ids
   count_commands exit exit-bff.ids
   count_commands status status.ids
-  # Callbacks the BFF has handled so far: the cases, their warm-ups, the counted ones, the
+  # Callbacks the BFF has handled so far: the cases and their warm-ups, the counted ones, the
   # status pool's one each, the start-up checks.
   bff_callbacks=$(($(served success-bff exit-bff) + 2 * COUNT + POOL + 2))
   rss_before_soak=$(rss_kib "$BFF_PID")
-
   soak
+
   # Session creation last: the embedded emulator keeps every token request it has answered
-  # (src/emulator), so these cases grow the process and would blur the callback figures above.
-  run_case token-emulator "$BFF_URL" token.lua "$c" "$t" "$BFF_URL"
-  run_case create-bff "$BFF_URL" create.lua "$c" "$t" "$TOKEN"
-  # One request at a time: the latency the BFF adds to the token call, without queueing.
-  run_case token-emulator-c1 "$BFF_URL" token.lua 1 1 "$BFF_URL"
-  run_case create-bff-c1 "$BFF_URL" create.lua 1 1 "$TOKEN"
+  # (src/emulator/mod.rs), so these cases grow the process and would blur the figures above.
+  # Under load, then one request at a time: the latency the BFF adds, without queueing.
+  for round in $(seq "$ROUNDS"); do
+    log "session creation, round $round of $ROUNDS"
+    run_case token-emulator "$BFF_URL" token.lua "$c" "$t" "$BFF_URL"
+    run_case create-bff "$BFF_URL" create.lua "$c" "$t" "$TOKEN"
+    run_case token-emulator-c1 "$BFF_URL" token.lua 1 1 "$BFF_URL"
+    run_case create-bff-c1 "$BFF_URL" create.lua 1 1 "$TOKEN"
+  done
   rss_after_create=$(rss_kib "$BFF_PID")
   count_commands create status.ids
+
   redis_report
-  logging_case
   write_report
   log "done in ${SECONDS}s; results in $OUT"
 }
 
+# One request to each endpoint the cases use, which must answer as the benchmark expects: a
+# benchmark of error responses would measure nothing.
+check_endpoints() {
+  log "checking every endpoint answers as the benchmark expects"
+  local link=cb65f82c-dc93-4d3e-8270-9a27528397f5 sid
+  local query="link=$link&institution=planet_mx_employment"
+  sid=$(head -1 "$workdir/success-floor.ids")
+  expect_status 302 "$FLOOR_URL/callbacks/$sid/success?$query"
+  [ "$(redis-cli -p "$REDIS_PORT" hget "$PREFIX:{s:$sid}:session" status)" = succeeded ] ||
+    die "the floor's callback did not change the session: does bench/floor still send what src/store/apply_event.lua expects?"
+  expect_status 302 "$BFF_URL/callbacks/$(head -1 "$workdir/success-bff.ids")/success?$query"
+  expect_status 302 "$PEER_URL/callbacks/$(head -1 "$workdir/success-peer.ids")/success?$query"
+  expect_status 302 "$INFO_URL/callbacks/$(head -1 "$workdir/success-info.ids")/success?$query"
+  expect_status 302 "$BFF_URL/callbacks/$(head -1 "$workdir/exit-bff.ids")/exit?meta_data_step=abandon-survey"
+  expect_status 302 "$FLOOR_URL/callbacks/$(head -1 "$workdir/exit-floor.ids")/exit?meta_data_step=abandon-survey"
+  sid=$(head -1 "$workdir/status.ids")
+  expect_status 200 "$BFF_URL/v1/widget-sessions/$sid" -H "Authorization: Bearer $TOKEN"
+  expect_status 200 "$FLOOR_URL/v1/widget-sessions/$sid"
+  expect_status 200 "$PEER_URL/v1/widget-sessions/$sid"
+}
+
 # Success callbacks on a fixed pool until SOAK_TARGET callbacks in all or the time budget runs
-# out (keeping time for the cases that follow), sampling the BFF's RSS every 5 s to show it
-# levels off.
+# out (keeping time for the creation cases and the report), sampling the BFF's RSS every 5 s
+# to show whether it levels off.
 soak() {
   local rps left needed seconds
-  rps=$(grep '^success-bff' "$results" | cut -f2)
+  rps=$(awk '$1 == "success-bff" { n++; s += $2 } END { print int(s / n) + 1 }' "$results")
   needed=$(((SOAK_TARGET - bff_callbacks) / rps + 1))
   [ "$needed" -ge 0 ] || needed=0
-  # Five more cases follow (creation and logging), then the report.
-  left=$((BUDGET - SECONDS - 5 * (DURATION + WARMUP + 2) - 20))
+  left=$((BUDGET - SECONDS - 4 * ROUNDS * (DURATION + 2) - 4 * WARMUP - 30))
   seconds=$((needed < left ? needed : left))
   [ "$seconds" -ge 10 ] || seconds=10
-  log "soak: success callbacks on $SOAK_POOL sessions for ${seconds}s (the target needs ~${needed}s)"
+  log "soak: success callbacks on $POOL sessions for ${seconds}s (the target needs ~${needed}s more)"
   (
     while kill -0 "$BFF_PID" 2>/dev/null; do
       printf '%s %s\n' "$SECONDS" "$(rss_kib "$BFF_PID")"
       sleep 5
     done
   ) >"$workdir/rss-samples.txt" &
-  local sampler=$!
-  local json
+  local sampler=$! json
   json=$(wrk_json "$BFF_URL" success.lua "$seconds" "$CONNECTIONS" "$THREADS" "$workdir/soak.ids")
   kill "$sampler" 2>/dev/null || true
   wait "$sampler" 2>/dev/null || true
@@ -371,14 +420,6 @@ redis_report() {
   redis_bytes=$(redis_used)
 }
 
-# The same success callback with the BFF at its default log level (info: one JSON line per
-# request), to show what production logging costs. A second BFF on the same Redis.
-logging_case() {
-  stop "$BFF_PID"
-  start_bff bff-info info
-  run_case success-bff-info "$BFF_URL" success.lua "$CONNECTIONS" "$THREADS" "$workdir/success-bff.ids" >/dev/null
-}
-
 # ---------------------------------------------------------------------------------------------
 # The report
 # ---------------------------------------------------------------------------------------------
@@ -392,8 +433,8 @@ write_report() {
   REDIS_VERSION=$(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/') \
   NODE_VERSION=$(node --version) \
   GIT_COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown) \
-  DURATION=$DURATION WARMUP=$WARMUP CONNECTIONS=$CONNECTIONS THREADS=$THREADS POOL=$POOL \
-  SOAK_POOL=$SOAK_POOL COUNT=$COUNT TOTAL_SECONDS=$SECONDS BUILD_SECONDS=$build_seconds \
+  DURATION=$DURATION ROUNDS=$ROUNDS WARMUP=$WARMUP CONNECTIONS=$CONNECTIONS THREADS=$THREADS POOL=$POOL \
+  COUNT=$COUNT TOTAL_SECONDS=$SECONDS BUILD_SECONDS=$build_seconds \
   RSS_IDLE=$rss_idle RSS_POOLS=$rss_after_pools RSS_BEFORE_SOAK=$rss_before_soak \
   RSS_AFTER_SOAK=$rss_after_soak RSS_AFTER_CREATE=$rss_after_create RSS_SAMPLES=$rss_samples SOAK_SECONDS=$soak_seconds \
   SOAK_REQUESTS=$soak_requests SOAK_ERRORS=$soak_errors BFF_CALLBACKS=$bff_callbacks \
