@@ -244,7 +244,8 @@ def memory_lines():
         f"| session hash after one success callback | {env('MEM_DONE_SESSION')} | {env('TTL_SESSION')} h |",
         f"| its timeline (one event) | {env('MEM_DONE_TIMELINE')} | {env('TTL_TIMELINE')} h |",
         f"| link index (per link) | {env('MEM_LINK')} | {env('TTL_LINK')} h |",
-        f"| soak session hash after {env('SOAK_EVENTS')} recorded events (the cap) | {env('MEM_SOAK_SESSION')} | |",
+        f"| soak session hash after {env('SOAK_EVENTS')} recorded events (the cap is 200) "
+        f"| {env('MEM_SOAK_SESSION')} | |",
         f"| its timeline | {env('MEM_SOAK_TIMELINE')} | |",
         "",
         f"Redis at the end: {env('REDIS_KEYS')} keys, {int(env('REDIS_BYTES')) / 2**20:.1f} MiB "
