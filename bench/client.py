@@ -5,7 +5,9 @@
                                         their ids; --succeed also sends each one success callback
                                         (so status reads see a typical finished session)
   hit     URL TOKEN KIND IDS COUNT      send COUNT requests of KIND (success, exit, status,
-                                        create) one after another, for counting Redis commands
+                                        create, webhook) one after another, for counting Redis
+                                        commands; for webhook, TOKEN is the webhook bearer token
+                                        and IDS holds link ids
 
 Every request must get the status the BFF documents, or the script stops: a benchmark of error
 responses would measure nothing.
@@ -19,6 +21,7 @@ import urllib.parse
 import uuid
 
 THREADS = 8
+KINDS = ("success", "exit", "status", "create", "webhook")
 EXIT_QUERY = "last_encountered_error_code=login_error&meta_data_step=abandon-survey"
 
 
@@ -54,6 +57,18 @@ class Client:
 
     def status(self, session_id):
         self.send("GET", f"/v1/widget-sessions/{session_id}", 200)
+
+    def webhook(self, link_id):
+        body = json.dumps({
+            "webhook_id": uuid.uuid4().hex,
+            "webhook_type": "EMPLOYMENT_RECORDS",
+            "process_type": "historical_update",
+            "webhook_code": "historical_update",
+            "link_id": link_id,
+            "request_id": str(uuid.uuid4()),
+            "data": {"total_employment_record_profiles": 1},
+        })
+        self.send("POST", "/webhooks/belvo", 200, body)
 
 
 def create(url, token, count, succeed):
@@ -94,7 +109,7 @@ def hit(url, token, kind, ids_path, count):
 def main(argv):
     if len(argv) >= 4 and argv[0] == "create":
         create(argv[1], argv[2], int(argv[3]), "--succeed" in argv[4:])
-    elif len(argv) == 6 and argv[0] == "hit" and argv[3] in ("success", "exit", "status", "create"):
+    elif len(argv) == 6 and argv[0] == "hit" and argv[3] in KINDS:
         hit(argv[1], argv[2], argv[3], argv[4], int(argv[5]))
     else:
         sys.exit(__doc__)

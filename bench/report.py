@@ -18,7 +18,7 @@ END = "<!-- bench:results:end -->"
 # Issue 8's targets: (label, case, floor case, minimum ratio of requests/s).
 RATIO_TARGETS = [
     ("success callback", "success-bff", "success-floor", 0.8),
-    ("webhook", None, None, 0.7),
+    ("webhook", "webhook-bff", "webhook-floor", 0.7),
     ("status read", "status-bff", "status-floor", 0.8),
 ]
 CREATE_BUDGET_MS = 0.5
@@ -33,6 +33,8 @@ CASES = [
     ("status-floor", "status read", "floor"),
     ("status-bff", "status read", "**BFF**"),
     ("status-peer", "status read", "peer (Node)"),
+    ("webhook-floor", "webhook (`historical_update`)", "floor"),
+    ("webhook-bff", "webhook (`historical_update`)", "**BFF**"),
     ("token-emulator", "emulator token (`POST /emulator/api/token/`)", "emulator"),
     ("create-bff", "session creation", "**BFF**"),
     ("token-emulator-c1", "emulator token, 1 connection", "emulator"),
@@ -45,6 +47,7 @@ FLOOR_OF = {
     "exit-bff": "exit-floor",
     "status-bff": "status-floor",
     "status-peer": "status-floor",
+    "webhook-bff": "webhook-floor",
     "create-bff": "token-emulator",
     "create-bff-c1": "token-emulator-c1",
 }
@@ -97,7 +100,7 @@ def load_commands(path):
     counts = {}
     with open(path) as f:
         for line in f:
-            kind, client, trips, script = line.split()
+            kind, trips, client, script = line.split()
             counts[kind] = (float(client), float(trips), float(script))
     return counts
 
@@ -131,9 +134,6 @@ def results_table(rows, rounds):
             f"| {path} | {server} | {r['rps']:,} | {r['p50']:.2f} | {r['p99']:.2f} "
             f"| {versus} | {r['cpu']:.1f} | {each} | {r['requests']:,} | {r['errors']} |"
         )
-    out.append(
-        "| webhook | — | not measured | | | | | `POST /webhooks/belvo` does not exist yet | | |"
-    )
     return out
 
 
@@ -146,8 +146,8 @@ def verdict_ratio(measured, minimum):
 def targets_table(rows, rounds):
     out = ["| target | measured | verdict |", "|---|---|---|"]
     for label, case, floor, minimum in RATIO_TARGETS:
-        if case is None or case not in rows:
-            out.append(f"| {label} ≥ {minimum}× floor | not measured | endpoint not built yet |")
+        if case not in rows:
+            out.append(f"| {label} ≥ {minimum}× floor | not measured | |")
             continue
         measured = ratio(rounds, case, floor)
         out.append(
@@ -194,20 +194,22 @@ def peer_table(rows, rounds):
 
 def commands_table(counts):
     out = [
-        "| request | Redis round trips | commands the BFF sent | commands run inside the Lua script |",
+        "| request | Redis round trips (socket reads) | commands the BFF sent (MONITOR) "
+        "| commands run inside a Lua script (MONITOR) |",
         "|---|---:|---:|---:|",
     ]
     labels = {
         "success": "success callback",
         "exit": "exit callback (a replay)",
-        "status": "status read",
+        "status": "status read (finished session)",
+        "status-pending": "status read (pending session)",
+        "webhook": "webhook",
         "create": "session creation",
     }
     for kind, label in labels.items():
         if kind in counts:
             client, trips, script = counts[kind]
             out.append(f"| {label} | {trips:.2f} | {client:.2f} | {script:.2f} |")
-    out.append("| webhook | not measured | | |")
     return out
 
 
@@ -226,7 +228,7 @@ def memory_lines():
         "| when | RSS |",
         "|---|---:|",
         f"| idle, 2 s after start | {mib(env('RSS_IDLE'))} |",
-        f"| after opening 7 × {env('POOL')} sessions | {mib(env('RSS_POOLS'))} |",
+        f"| after opening 8 × {env('POOL')} sessions | {mib(env('RSS_POOLS'))} |",
         f"| after the callback and status cases | {mib(env('RSS_BEFORE_SOAK'))} |",
         f"| after {callbacks:,} callbacks in all (benchmark cases, then the soak) | {mib(env('RSS_AFTER_SOAK'))} |",
         f"| after the session-creation cases | {mib(env('RSS_AFTER_CREATE'))} |",
@@ -243,7 +245,10 @@ def memory_lines():
         f"| session hash, just opened (pending) | {env('MEM_FRESH')} | |",
         f"| session hash after one success callback | {env('MEM_DONE_SESSION')} | {env('TTL_SESSION')} h |",
         f"| its timeline (one event) | {env('MEM_DONE_TIMELINE')} | {env('TTL_TIMELINE')} h |",
-        f"| link index (per link) | {env('MEM_LINK')} | {env('TTL_LINK')} h |",
+        f"| link hash (per link), after the success callback | {env('MEM_LINK')} | {env('TTL_LINK')} h |",
+        f"| a webhook pool link hash after the webhook cases ({env('WEBHOOK_FIELDS')} fields) "
+        f"| {env('MEM_WEBHOOK_LINK')} | |",
+        f"| its webhook timeline | {env('MEM_WEBHOOK_TIMELINE')} | |",
         f"| soak session hash after {env('SOAK_EVENTS')} recorded events (the cap is 200) "
         f"| {env('MEM_SOAK_SESSION')} | |",
         f"| its timeline | {env('MEM_SOAK_TIMELINE')} | |",

@@ -28,6 +28,7 @@ BUDGET=${BENCH_BUDGET:-540}
 OUT=${BENCH_OUT:-BENCHMARKS.md}
 PREFIX=bench
 USER_SUB=bench-user@example.com
+WEBHOOK_TOKEN=bench-webhook-token
 
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 BFF_BIN=$CARGO_TARGET_DIR/release/belvo-bff
@@ -113,7 +114,7 @@ start_bff() {
   local port
   port=$(free_port)
   start "$1" env -u RUST_LOG REDIS_URL="redis://127.0.0.1:$REDIS_PORT" PORT="$port" \
-    BFF__STORE__KEY_PREFIX="$3" BFF__LOG__LEVEL="$2" "$BFF_BIN"
+    BFF__STORE__KEY_PREFIX="$3" BFF__LOG__LEVEL="$2" BFF_WEBHOOK_TOKEN="$WEBHOOK_TOKEN" "$BFF_BIN"
   LAST_URL="http://127.0.0.1:$port"
   wait_http "$1" "$LAST_URL/healthz"
 }
@@ -192,6 +193,8 @@ run_case() {
   ticks=$(cpu_ticks "$pid")
   json=$(wrk_json "$url" "$script" "$DURATION" "$conns" "$threads" "$@")
   ticks=$(($(cpu_ticks "$pid") - ticks))
+  [ "$(field "$json" 'errors["status"]')" -eq 0 ] ||
+    die "$name: the server answered errors (wrk output in $workdir/wrk.log): fix before measuring"
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$(field "$json" 'round(rps)')" \
     "$(field "$json" 'p50_us')" "$(field "$json" 'p99_us')" "$(field "$json" 'requests')" \
     "$(field "$json" 'sum(errors.values())')" "$(field "$warm" 'requests')" \
@@ -219,32 +222,35 @@ expect_status() {
   [ "$got" = "$want" ] || die "$url answered $got, expected $want"
 }
 
-# count_commands KIND IDS: sends COUNT requests of KIND to the BFF one by one (on the sessions
-# of $workdir/IDS) while MONITOR watches Redis, and appends "KIND client_commands round_trips
+# count_commands LABEL KIND IDS [TOKEN]: sends COUNT requests of KIND to the BFF one by one (on
+# the sessions or links of $workdir/IDS), twice, and appends "LABEL round_trips client_commands
 # script_commands" (per request) to $workdir/commands.txt.
-# A MULTI..EXEC block is one round trip (the redis crate sends it as one pipeline);
-# commands a Lua script runs show as "[0 lua]" and are not round trips.
+# - Round trips: Redis's own count of the socket reads it processed (INFO total_reads_processed)
+#   around the first COUNT. A pipeline arrives in one read, so it counts once. The two INFO
+#   calls add two reads (the second's own, the first's disconnect).
+# - Commands: MONITOR around the second COUNT; those a Lua script runs show as "[0 lua]".
 count_commands() {
-  local kind=$1 ids=$workdir/$2 monitor=$workdir/monitor-$1.txt mon_pid
+  local label=$1 kind=$2 ids=$workdir/$3 token=${4:-$TOKEN} monitor=$workdir/monitor-$1.txt
+  local before after mon_pid
+  before=$(reads_processed)
+  python3 bench/client.py hit "$BFF_URL" "$token" "$kind" "$ids" "$COUNT"
+  after=$(reads_processed)
   redis-cli -p "$REDIS_PORT" monitor >"$monitor" &
   mon_pid=$!
   sleep 0.3
-  python3 bench/client.py hit "$BFF_URL" "$TOKEN" "$kind" "$ids" "$COUNT"
+  python3 bench/client.py hit "$BFF_URL" "$token" "$kind" "$ids" "$COUNT"
   sleep 0.3
   kill "$mon_pid" 2>/dev/null || true
   wait "$mon_pid" 2>/dev/null || true
-  awk -v n="$COUNT" '
+  awk -v n="$COUNT" -v label="$label" -v reads=$((after - before - 2)) '
     / \[0 lua\] / { script++; next }
-    / \[[0-9]+ [0-9.:]+\] / {
-      client_addr = $3; cmd = tolower($4); gsub(/"/, "", cmd)
-      if (cmd == "monitor") next
-      client++
-      if (cmd == "multi") { in_multi[client_addr] = 1; next }
-      if (cmd == "exec") { in_multi[client_addr] = 0; trips++; next }
-      if (!in_multi[client_addr]) trips++
-    }
-    END { printf "%s %.2f %.2f %.2f\n", kind, client / n, trips / n, script / n }
-  ' kind="$kind" "$monitor" >>"$workdir/commands.txt"
+    / \[[0-9]+ [0-9.:]+\] / && $4 != "\"monitor\"" { client++ }
+    END { printf "%s %.2f %.2f %.2f\n", label, reads / n, client / n, script / n }
+  ' "$monitor" >>"$workdir/commands.txt"
+}
+
+reads_processed() {
+  redis-cli -p "$REDIS_PORT" info stats | awk -F: '/^total_reads_processed:/ { print $2 }' | tr -d '\r'
 }
 
 # mem_usage KEY: Redis's own estimate of the bytes a key takes (0 when absent).
@@ -285,6 +291,11 @@ main() {
     pool "$name" "$BFF_URL" "$POOL"
   done
   pool status "$BFF_URL" "$POOL" --succeed
+  pool webhook "$BFF_URL" "$POOL" --succeed
+  # Webhooks name links: those of the finished sessions, and their owner's external_id.
+  sed "s/.*/HGET $PREFIX:{s:&}:session link_id/" "$workdir/webhook.ids" |
+    redis-cli -p "$REDIS_PORT" >"$workdir/webhook.links"
+  OWNER=$(redis-cli -p "$REDIS_PORT" hget "$PREFIX:{s:$(head -1 "$workdir/webhook.ids")}:session" owner)
   pool success-info "$INFO_URL" "$POOL"
   rss_after_pools=$(rss_kib "$BFF_PID")
 
@@ -311,21 +322,23 @@ main() {
     run_case status-bff "$BFF_URL" status.lua "$c" "$t" "$workdir/status.ids" "$TOKEN"
     run_case status-peer "$PEER_URL" status.lua "$c" "$t" "$workdir/status.ids" "$TOKEN"
   done
-  # WEBHOOK: POST /webhooks/belvo does not exist yet (another issue). When it lands, add
-  # bench/wrk/webhook.lua (historical_update payloads over the success pool's link ids, bearer
-  # BFF_WEBHOOK_TOKEN), a floor route doing the same single round trip, a round loop here:
-  #   run_case webhook-floor "$FLOOR_URL" webhook.lua "$c" "$t" ...
-  #   run_case webhook-bff "$BFF_URL" webhook.lua "$c" "$t" ...
-  # and "webhook" in the command count below; bench/report.py then checks the >= 0.7x target.
-  # Until then the report says "not measured".
+  # Webhooks after the status reads: each adds a dedupe field to its link's hash, which a
+  # status read of that link's session then reads too.
+  for round in $(seq "$ROUNDS"); do
+    log "webhooks, round $round of $ROUNDS"
+    run_case webhook-floor "$FLOOR_URL" webhook.lua "$c" "$t" "$workdir/webhook.links" "$WEBHOOK_TOKEN" "$OWNER"
+    run_case webhook-bff "$BFF_URL" webhook.lua "$c" "$t" "$workdir/webhook.links" "$WEBHOOK_TOKEN" "$OWNER"
+  done
 
   log "counting Redis commands per request ($COUNT requests of each kind, MONITOR)"
-  count_commands success status.ids
-  count_commands exit exit-bff.ids
-  count_commands status status.ids
+  count_commands success success status.ids
+  count_commands exit exit exit-bff.ids
+  count_commands status status status.ids
+  count_commands status-pending status soak.ids
+  count_commands webhook webhook webhook.links "$WEBHOOK_TOKEN"
   # Callbacks the BFF has handled so far: the cases and their warm-ups, the counted ones, the
-  # status pool's one each, the start-up checks.
-  bff_callbacks=$(($(served success-bff exit-bff) + 2 * COUNT + POOL + 2))
+  # status and webhook pools' one each, the start-up checks.
+  bff_callbacks=$(($(served success-bff exit-bff) + 4 * COUNT + 2 * POOL + 2))
   rss_before_soak=$(rss_kib "$BFF_PID")
   soak
 
@@ -340,7 +353,7 @@ main() {
     run_case create-bff-c1 "$BFF_URL" create.lua 1 1 "$TOKEN"
   done
   rss_after_create=$(rss_kib "$BFF_PID")
-  count_commands create status.ids
+  count_commands create create status.ids
 
   redis_report
   write_report
@@ -366,6 +379,12 @@ check_endpoints() {
   expect_status 200 "$BFF_URL/v1/widget-sessions/$sid" -H "Authorization: Bearer $TOKEN"
   expect_status 200 "$FLOOR_URL/v1/widget-sessions/$sid"
   expect_status 200 "$PEER_URL/v1/widget-sessions/$sid"
+  local webhook
+  webhook=$(printf '{"webhook_id":"check","webhook_type":"EMPLOYMENT_RECORDS","webhook_code":"historical_update","link_id":"%s","data":{}}' "$(head -1 "$workdir/webhook.links")")
+  expect_status 200 "$BFF_URL/webhooks/belvo" -X POST -d "$webhook" \
+    -H "Authorization: Bearer $WEBHOOK_TOKEN" -H 'Content-Type: application/json'
+  expect_status 200 "$FLOOR_URL/webhooks/belvo" -X POST -d "$webhook" \
+    -H 'Content-Type: application/json'
 }
 
 # Success callbacks on a fixed pool until SOAK_TARGET callbacks in all or the time budget runs
@@ -409,13 +428,17 @@ redis_report() {
   mem_fresh=$(mem_usage "$PREFIX:{s:$fresh}:session")
   mem_done_session=$(mem_usage "$PREFIX:{s:$done_}:session")
   mem_done_timeline=$(mem_usage "$PREFIX:{s:$done_}:timeline")
-  mem_link=$(mem_usage "$PREFIX:{l:$link}:session")
+  mem_link=$(mem_usage "$PREFIX:{l:$link}:link")
+  webhooked=$(head -1 "$workdir/webhook.links")
+  mem_webhook_link=$(mem_usage "$PREFIX:{l:$webhooked}:link")
+  mem_webhook_timeline=$(mem_usage "$PREFIX:{l:$webhooked}:timeline")
+  webhook_fields=$(redis-cli -p "$REDIS_PORT" hlen "$PREFIX:{l:$webhooked}:link")
   mem_soak_session=$(mem_usage "$PREFIX:{s:$soak_sid}:session")
   mem_soak_timeline=$(mem_usage "$PREFIX:{s:$soak_sid}:timeline")
   soak_events=$(redis-cli -p "$REDIS_PORT" hget "$PREFIX:{s:$soak_sid}:session" event_count)
   ttl_session=$(pttl_hours "$PREFIX:{s:$done_}:session")
   ttl_timeline=$(pttl_hours "$PREFIX:{s:$done_}:timeline")
-  ttl_link=$(pttl_hours "$PREFIX:{l:$link}:session")
+  ttl_link=$(pttl_hours "$PREFIX:{l:$link}:link")
   redis_keys=$(redis-cli -p "$REDIS_PORT" dbsize)
   redis_bytes=$(redis_used)
 }
@@ -440,7 +463,8 @@ write_report() {
   SOAK_REQUESTS=$soak_requests SOAK_ERRORS=$soak_errors BFF_CALLBACKS=$bff_callbacks \
   SOAK_TARGET=$SOAK_TARGET \
   MEM_FRESH=$mem_fresh MEM_DONE_SESSION=$mem_done_session MEM_DONE_TIMELINE=$mem_done_timeline \
-  MEM_LINK=$mem_link MEM_SOAK_SESSION=$mem_soak_session MEM_SOAK_TIMELINE=$mem_soak_timeline \
+  MEM_LINK=$mem_link MEM_WEBHOOK_LINK=$mem_webhook_link MEM_WEBHOOK_TIMELINE=$mem_webhook_timeline \
+  WEBHOOK_FIELDS=$webhook_fields MEM_SOAK_SESSION=$mem_soak_session MEM_SOAK_TIMELINE=$mem_soak_timeline \
   SOAK_EVENTS=$soak_events TTL_SESSION=$ttl_session TTL_TIMELINE=$ttl_timeline TTL_LINK=$ttl_link \
   REDIS_KEYS=$redis_keys REDIS_BYTES=$redis_bytes \
     python3 bench/report.py "$results" "$workdir/commands.txt" >"$section"

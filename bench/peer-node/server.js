@@ -47,7 +47,7 @@ app.get('/callbacks/:id/success', async (req, res, next) => {
     // The script expects the timeline entry without its closing brace.
     const entry = JSON.stringify({ ...event, at: now, source: 'callback' }).slice(0, -1);
     const reply = await redis.applyEvent(
-      sessionKey(id), `${prefix}:{s:${id}}:timeline`, `${prefix}:{l:${link}}:session`,
+      sessionKey(id), `${prefix}:{s:${id}}:timeline`, `${prefix}:{l:${link}}:link`,
       fingerprint, now, 'succeeded', '', entry, `${prefix}:peer-events`, id,
       MAX_EVENTS, MAX_WARNINGS, 2, 'link_id', link, 'institution', institution || '',
     );
