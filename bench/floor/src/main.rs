@@ -106,10 +106,7 @@ async fn callback(
     HttpResponse::Found()
         .insert_header((
             "Location",
-            format!(
-                "bffdemo://belvo/{kind}?session_id={id}&status={}",
-                text(1)
-            ),
+            format!("bffdemo://belvo/{kind}?session_id={id}&status={}", text(1)),
         ))
         .finish()
 }
