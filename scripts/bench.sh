@@ -323,8 +323,8 @@ main() {
     run_case status-bff "$BFF_URL" status.lua "$c" "$t" "$workdir/status.ids" "$TOKEN"
     run_case status-peer "$PEER_URL" status.lua "$c" "$t" "$workdir/status.ids" "$TOKEN"
   done
-  # Webhooks after the status reads: each adds a dedupe field to its link's hash, which a
-  # status read of that link's session then reads too.
+  # Webhooks go to the links of their own pool: each adds a dedupe field to its link's hash,
+  # which a status read of that link's session would then fetch too.
   for round in $(seq "$ROUNDS"); do
     log "webhooks, round $round of $ROUNDS"
     run_case webhook-floor "$FLOOR_URL" webhook.lua "$c" "$t" "$workdir/webhook.links" "$WEBHOOK_TOKEN" "$OWNER"
