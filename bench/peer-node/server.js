@@ -49,7 +49,7 @@ app.get('/callbacks/:id/success', async (req, res, next) => {
     const reply = await redis.applyEvent(
       sessionKey(id), `${prefix}:{s:${id}}:timeline`, `${prefix}:{l:${link}}:link`,
       fingerprint, now, 'succeeded', '', entry, `${prefix}:peer-events`, id,
-      MAX_EVENTS, MAX_WARNINGS, 2, 'link_id', link, 'institution', institution || '',
+      MAX_EVENTS, MAX_WARNINGS, '1', 2, 'link_id', link, 'institution', institution || '',
     );
     if (reply[0] === 'missing') {
       return res.status(404).json({ error: 'session not found' });

@@ -85,6 +85,7 @@ async fn callback(
         .arg(&id)
         .arg(MAX_EVENTS)
         .arg(MAX_WARNINGS)
+        .arg("1") // publish: a single server, the link hash is KEYS[3]
         .arg(fields.len());
     for (field, value) in fields {
         invocation.arg(field).arg(value);
