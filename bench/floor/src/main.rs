@@ -1,0 +1,197 @@
+//! The floor for `scripts/bench.sh`: each BFF hot path reduced to the one Redis round trip it
+//! must make, with no validation, auth, logging or middleware. Whatever the BFF costs above this
+//! is the price of its checks; the benchmark reports each path as a ratio to this program.
+//!
+//! - `GET /callbacks/{id}/{kind}`: the BFF's own callback script (`src/store/apply_event.lua`,
+//!   compiled in, so both send Redis the same work), then a 302 to the deeplink.
+//! - `GET /v1/widget-sessions/{id}`: one HGETALL, returned as JSON.
+//! - `POST /webhooks/belvo`: the BFF's own webhook script (`src/store/record_webhook.lua`) with
+//!   the fields read from the JSON body, answering 200.
+//!
+//! Environment: `PORT`, `REDIS_URL`, `KEY_PREFIX` (the BFF's `store.key_prefix`, so the floor
+//! works on sessions the BFF created).
+
+use std::collections::HashMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use redis::aio::ConnectionManager;
+use redis::{AsyncCommands, Script};
+
+/// Same limits the BFF passes to the scripts (`MAX_EVENTS`, `MAX_WARNINGS`, `store.session_ttl`).
+const MAX_EVENTS: u32 = 200;
+const MAX_WARNINGS: u32 = 50;
+const SESSION_TTL_MS: u64 = 7 * 24 * 3600 * 1000;
+
+struct Floor {
+    conn: ConnectionManager,
+    prefix: String,
+    apply_event: Script,
+    record_webhook: Script,
+}
+
+impl Floor {
+    fn key(&self, tag: &str, id: &str, suffix: &str) -> String {
+        format!("{}:{{{tag}:{id}}}:{suffix}", self.prefix)
+    }
+}
+
+async fn callback(
+    floor: web::Data<Floor>,
+    path: web::Path<(String, String)>,
+    query: web::Query<HashMap<String, String>>,
+    req: HttpRequest,
+) -> HttpResponse {
+    let (id, kind) = path.into_inner();
+    let param = |name: &str| query.get(name).map(String::as_str).unwrap_or("");
+    let now = now_millis();
+    let mut invocation = floor.apply_event.prepare_invoke();
+    invocation
+        .key(floor.key("s", &id, "session"))
+        .key(floor.key("s", &id, "timeline"));
+    // The same fields the BFF writes for these two kinds, copied from the query unchecked.
+    let (outcome, fields, entry) = if kind == "success" {
+        invocation.key(floor.key("l", param("link"), "link"));
+        let fields = vec![
+            ("link_id", param("link")),
+            ("institution", param("institution")),
+        ];
+        let entry = format!(
+            r#"{{"kind":"success","link":"{}","institution":"{}","at":{now},"source":"callback""#,
+            param("link"),
+            param("institution")
+        );
+        ("succeeded", fields, entry)
+    } else {
+        let fields = vec![
+            ("error_code", param("last_encountered_error_code")),
+            ("exit_step", param("meta_data_step")),
+        ];
+        let entry = format!(
+            r#"{{"kind":"exit","last_encountered_error_code":"{}","meta_data_step":"{}","at":{now},"source":"callback""#,
+            param("last_encountered_error_code"),
+            param("meta_data_step")
+        );
+        ("exited", fields, entry)
+    };
+    // The raw query string stands in for the BFF's event fingerprint: equal events, equal key.
+    invocation
+        .arg(req.query_string())
+        .arg(now)
+        .arg(outcome)
+        .arg("")
+        .arg(entry)
+        .arg(format!("{}:floor-events", floor.prefix))
+        .arg(&id)
+        .arg(MAX_EVENTS)
+        .arg(MAX_WARNINGS)
+        .arg("1") // publish: a single server, the link hash is KEYS[3]
+        .arg(fields.len());
+    for (field, value) in fields {
+        invocation.arg(field).arg(value);
+    }
+    let mut conn = floor.conn.clone();
+    let reply: Vec<redis::Value> = match invocation.invoke_async(&mut conn).await {
+        Ok(reply) => reply,
+        Err(e) => return HttpResponse::ServiceUnavailable().body(e.to_string()),
+    };
+    let text = |i: usize| -> String {
+        reply
+            .get(i)
+            .and_then(|v| redis::from_redis_value(v).ok())
+            .unwrap_or_default()
+    };
+    if text(0) == "missing" {
+        return HttpResponse::NotFound().finish();
+    }
+    HttpResponse::Found()
+        .insert_header((
+            "Location",
+            format!("bffdemo://belvo/{kind}?session_id={id}&status={}", text(1)),
+        ))
+        .finish()
+}
+
+/// The webhook's fields as the BFF passes them, taken from the body without any checks.
+async fn webhook(floor: web::Data<Floor>, body: web::Json<serde_json::Value>) -> HttpResponse {
+    let text = |name: &str| body[name].as_str().unwrap_or("").to_owned();
+    let now = now_millis();
+    let (resource, state) = if text("webhook_code") == "historical_update" {
+        let total = body["data"]
+            .as_object()
+            .and_then(|data| data.values().find_map(|v| v.as_u64()));
+        let state = serde_json::json!({"status": "ready", "total": total, "updated_at": now});
+        (text("webhook_type"), state.to_string())
+    } else {
+        (String::new(), String::new())
+    };
+    let entry = format!(
+        r#"{{"kind":"webhook","at":{now},"webhook_id":"{}","webhook_type":"{}","webhook_code":"{}","data":{}"#,
+        text("webhook_id"),
+        text("webhook_type"),
+        text("webhook_code"),
+        body["data"]
+    );
+    let mut invocation = floor.record_webhook.prepare_invoke();
+    invocation
+        .key(floor.key("l", &text("link_id"), "link"))
+        .key(floor.key("l", &text("link_id"), "timeline"))
+        .arg(text("webhook_id"))
+        .arg(now)
+        .arg(resource)
+        .arg(state)
+        .arg(text("external_id"))
+        .arg(entry)
+        .arg(format!("{}:floor-events", floor.prefix))
+        .arg(SESSION_TTL_MS)
+        .arg(MAX_EVENTS);
+    let mut conn = floor.conn.clone();
+    match invocation.invoke_async::<Vec<String>>(&mut conn).await {
+        Ok(reply) => HttpResponse::Ok().json(serde_json::json!({"status": reply.first()})),
+        Err(e) => HttpResponse::ServiceUnavailable().body(e.to_string()),
+    }
+}
+
+fn now_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+async fn status(floor: web::Data<Floor>, id: web::Path<String>) -> HttpResponse {
+    let mut conn = floor.conn.clone();
+    let key = floor.key("s", &id, "session");
+    match conn.hgetall::<_, HashMap<String, String>>(key).await {
+        Ok(fields) if fields.is_empty() => HttpResponse::NotFound().finish(),
+        Ok(fields) => HttpResponse::Ok().json(fields),
+        Err(e) => HttpResponse::ServiceUnavailable().body(e.to_string()),
+    }
+}
+
+#[actix_web::main]
+async fn main() -> std::io::Result<()> {
+    let env = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
+    let port: u16 = env("PORT", "8090").parse().expect("PORT is a port number");
+    let client = redis::Client::open(env("REDIS_URL", "redis://127.0.0.1:6379"))
+        .expect("REDIS_URL is a Redis URL");
+    let conn = ConnectionManager::new(client)
+        .await
+        .expect("Redis is reachable");
+    let floor = web::Data::new(Floor {
+        conn,
+        prefix: env("KEY_PREFIX", "bff"),
+        apply_event: Script::new(include_str!("../../../src/store/apply_event.lua")),
+        record_webhook: Script::new(include_str!("../../../src/store/record_webhook.lua")),
+    });
+    HttpServer::new(move || {
+        App::new()
+            .app_data(floor.clone())
+            .route("/callbacks/{id}/{kind}", web::get().to(callback))
+            .route("/v1/widget-sessions/{id}", web::get().to(status))
+            .route("/webhooks/belvo", web::post().to(webhook))
+    })
+    .bind(("127.0.0.1", port))?
+    .run()
+    .await
+}

@@ -1,0 +1,479 @@
+#!/usr/bin/env bash
+# Benchmarks the BFF's hot paths against a floor (bench/floor: the same Redis round trip and
+# nothing else) and a peer (bench/peer-node: Express + ioredis), all on one Redis started here,
+# and writes the results into BENCHMARKS.md between its "bench:results" markers.
+#
+# Everything it starts (redis-server, the BFF, the floor, the peer, wrk) listens on or talks to
+# 127.0.0.1 only, on free ports, and is stopped on exit. It never touches another Redis.
+# After the build the fixed part takes about 5 minutes; the memory soak then gets what is left
+# of BENCH_BUDGET seconds (counted from the start, build included) and the report says how many
+# callbacks it reached.
+#
+# Tunables (environment), with their defaults:
+#   BENCH_DURATION=4 (s per round of a case)   BENCH_ROUNDS=3      BENCH_WARMUP=2 (s)
+#   BENCH_CONNECTIONS=32   BENCH_THREADS=2      BENCH_POOL=5000 (sessions per case)
+#   BENCH_SOAK_TARGET=1000000 (callbacks)      BENCH_COUNT=500 (requests per command count)
+#   BENCH_BUDGET=540 (s)   BENCH_OUT=BENCHMARKS.md
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${BENCH_DURATION:-4}
+ROUNDS=${BENCH_ROUNDS:-3}
+WARMUP=${BENCH_WARMUP:-2}
+CONNECTIONS=${BENCH_CONNECTIONS:-32}
+THREADS=${BENCH_THREADS:-2}
+POOL=${BENCH_POOL:-5000}
+SOAK_TARGET=${BENCH_SOAK_TARGET:-1000000}
+COUNT=${BENCH_COUNT:-500}
+BUDGET=${BENCH_BUDGET:-540}
+OUT=${BENCH_OUT:-BENCHMARKS.md}
+PREFIX=bench
+USER_SUB=bench-user@example.com
+WEBHOOK_TOKEN=bench-webhook-token
+
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
+BFF_BIN=$CARGO_TARGET_DIR/release/belvo-bff
+FLOOR_BIN=$CARGO_TARGET_DIR/release/bench-floor
+
+log() { printf '==> [%3ds] %s\n' "$SECONDS" "$*" >&2; }
+die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+
+# ---------------------------------------------------------------------------------------------
+# Tools, build, processes
+# ---------------------------------------------------------------------------------------------
+
+need() {
+  command -v "$1" >/dev/null 2>&1 && return 0
+  log "installing $2 from Debian's packages"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+build() {
+  log "building release binaries (the BFF and the floor) and the peer's node_modules"
+  cargo build --release --locked --quiet
+  cargo build --release --locked --quiet --manifest-path bench/floor/Cargo.toml
+  # npm ci only when the lock file changed since the last install, to keep reruns fast.
+  if [ ! -f bench/peer-node/node_modules/.package-lock.json ] ||
+    [ bench/peer-node/package-lock.json -nt bench/peer-node/node_modules/.package-lock.json ]; then
+    (cd bench/peer-node && npm ci --no-audit --no-fund --silent)
+  fi
+}
+
+workdir=$(mktemp -d -t belvo-bff-bench.XXXXXX)
+pids=()
+cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$workdir"
+}
+trap cleanup EXIT
+
+# start NAME COMMAND...: runs a server in the background, output in $workdir/NAME.log.
+# Sets LAST_PID (a plain variable: $(...) would lose the pid list in a subshell).
+start() {
+  local name=$1
+  shift
+  "$@" >"$workdir/$name.log" 2>&1 &
+  LAST_PID=$!
+  pids+=("$LAST_PID")
+}
+
+# wait_http NAME URL: until URL answers at all (any status), or the server died.
+wait_http() {
+  local name=$1 url=$2 _
+  for _ in $(seq 1 100); do
+    curl -s -o /dev/null "$url" && return 0
+    sleep 0.1
+  done
+  cat "$workdir/$name.log" >&2
+  die "$name did not start"
+}
+
+start_redis() {
+  REDIS_PORT=$(free_port)
+  start redis redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+    --dir "$workdir"
+  local _
+  for _ in $(seq 1 50); do
+    redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  die "redis-server did not start"
+}
+
+# start_bff NAME LOG_LEVEL KEY_PREFIX: the BFF on Redis, embedded emulator.
+# Sets LAST_PID and LAST_URL.
+start_bff() {
+  local port
+  port=$(free_port)
+  start "$1" env -u RUST_LOG REDIS_URL="redis://127.0.0.1:$REDIS_PORT" PORT="$port" \
+    BFF__STORE__KEY_PREFIX="$3" BFF__LOG__LEVEL="$2" BFF_WEBHOOK_TOKEN="$WEBHOOK_TOKEN" "$BFF_BIN"
+  LAST_URL="http://127.0.0.1:$port"
+  wait_http "$1" "$LAST_URL/healthz"
+}
+
+start_floor() {
+  local port
+  port=$(free_port)
+  start floor env REDIS_URL="redis://127.0.0.1:$REDIS_PORT" PORT="$port" KEY_PREFIX=$PREFIX \
+    "$FLOOR_BIN"
+  FLOOR_PID=$LAST_PID
+  FLOOR_URL="http://127.0.0.1:$port"
+  wait_http floor "$FLOOR_URL/"
+}
+
+start_peer() {
+  local port
+  port=$(free_port)
+  start peer env REDIS_URL="redis://127.0.0.1:$REDIS_PORT" PORT="$port" KEY_PREFIX=$PREFIX \
+    NODE_ENV=production node bench/peer-node/server.js
+  PEER_PID=$LAST_PID
+  PEER_URL="http://127.0.0.1:$port"
+  wait_http peer "$PEER_URL/"
+}
+
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+
+# CPU time (user + system, all threads) a process has used, in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+CLK_TCK=$(getconf CLK_TCK)
+
+# pid_of URL: the server behind one of our URLs.
+pid_of() {
+  case $1 in
+    "$BFF_URL") echo "$BFF_PID" ;;
+    "$FLOOR_URL") echo "$FLOOR_PID" ;;
+    "$PEER_URL") echo "$PEER_PID" ;;
+    "$INFO_URL") echo "$INFO_PID" ;;
+    *) die "no server at $1" ;;
+  esac
+}
+
+# ---------------------------------------------------------------------------------------------
+# Measuring
+# ---------------------------------------------------------------------------------------------
+
+# Results, one line per case (see run_case).
+results=$workdir/results.tsv
+: >"$results"
+
+# wrk_json URL SCRIPT SECONDS CONNECTIONS THREADS ARGS...: prints wrk's summary line (JSON).
+wrk_json() {
+  local url=$1 script=$2 seconds=$3 conns=$4 threads=$5
+  shift 5
+  local raw
+  raw=$(mktemp "$workdir/wrk.XXXXXX")
+  wrk -t"$threads" -c"$conns" -d"${seconds}s" --latency -s "bench/wrk/$script" "$url" -- "$@" \
+    >"$raw" 2>&1 || { cat "$raw" >&2; die "wrk failed on $url"; }
+  cat "$raw" >>"$workdir/wrk.log"
+  grep '^BENCH_JSON ' "$raw" | tail -1 | cut -d' ' -f2-
+}
+
+field() { python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(eval(sys.argv[2], {}, d))' "$1" "$2"; }
+
+# run_case NAME URL SCRIPT CONNECTIONS THREADS ARGS...: one round of a case (after a warm-up
+# the first time), recorded as a line of $results:
+#   name rps p50_us p99_us requests errors warmup_requests server_cpu_us_per_request
+# The server's CPU per request is less sensitive than requests/s to other work on the machine.
+run_case() {
+  local name=$1 url=$2 script=$3 conns=$4 threads=$5
+  shift 5
+  local warm='{"requests":0}' json pid ticks
+  pid=$(pid_of "$url")
+  if ! awk -v n="$name" '$1 == n { found = 1 } END { exit !found }' "$results"; then
+    warm=$(wrk_json "$url" "$script" "$WARMUP" "$conns" "$threads" "$@")
+  fi
+  ticks=$(cpu_ticks "$pid")
+  json=$(wrk_json "$url" "$script" "$DURATION" "$conns" "$threads" "$@")
+  ticks=$(($(cpu_ticks "$pid") - ticks))
+  [ "$(field "$json" 'errors["status"]')" -eq 0 ] ||
+    die "$name: the server answered errors (wrk output in $workdir/wrk.log): fix before measuring"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$(field "$json" 'round(rps)')" \
+    "$(field "$json" 'p50_us')" "$(field "$json" 'p99_us')" "$(field "$json" 'requests')" \
+    "$(field "$json" 'sum(errors.values())')" "$(field "$warm" 'requests')" \
+    "$(field "$json" "round($ticks * 1e6 / $CLK_TCK / requests, 1)")" >>"$results"
+  log "  $name: $(tail -1 "$results" | cut -f2) req/s"
+}
+
+# served NAME...: requests (warm-up included) the named cases sent.
+served() {
+  local names
+  names=$(printf '%s ' "$@")
+  awk -v names=" $names" 'index(names, " " $1 " ") { n += $5 + $7 } END { print n + 0 }' "$results"
+}
+
+# pool NAME URL COUNT [--succeed]: opens sessions through a BFF's API, ids in $workdir/NAME.ids.
+pool() {
+  python3 bench/client.py create "$2" "$TOKEN" "$3" "${@:4}" >"$workdir/$1.ids"
+}
+
+# expect_status WANT URL [CURL ARGS...]: one request, which must answer WANT.
+expect_status() {
+  local want=$1 url=$2 got
+  shift 2
+  got=$(curl -s -o /dev/null -w '%{http_code}' "$@" "$url")
+  [ "$got" = "$want" ] || die "$url answered $got, expected $want"
+}
+
+# count_commands LABEL KIND IDS [TOKEN]: sends COUNT requests of KIND to the BFF one by one (on
+# the sessions or links of $workdir/IDS), twice, and appends "LABEL round_trips client_commands
+# script_commands" (per request) to $workdir/commands.txt.
+# - Round trips: Redis's own count of the socket reads it processed (INFO total_reads_processed)
+#   around the first COUNT. A pipeline arrives in one read, so it counts once. The two INFO
+#   calls add two reads (the second's own, the first's disconnect).
+# - Commands: MONITOR around the second COUNT; those a Lua script runs show as "[0 lua]".
+count_commands() {
+  local label=$1 kind=$2 ids=$workdir/$3 token=${4:-$TOKEN} monitor=$workdir/monitor-$1.txt
+  local before after mon_pid
+  before=$(reads_processed)
+  python3 bench/client.py hit "$BFF_URL" "$token" "$kind" "$ids" "$COUNT"
+  after=$(reads_processed)
+  redis-cli -p "$REDIS_PORT" monitor >"$monitor" &
+  mon_pid=$!
+  sleep 0.3
+  python3 bench/client.py hit "$BFF_URL" "$token" "$kind" "$ids" "$COUNT"
+  sleep 0.3
+  kill "$mon_pid" 2>/dev/null || true
+  wait "$mon_pid" 2>/dev/null || true
+  awk -v n="$COUNT" -v label="$label" -v reads=$((after - before - 2)) '
+    / \[0 lua\] / { script++; next }
+    / \[[0-9]+ [0-9.:]+\] / && $4 != "\"monitor\"" { client++ }
+    END { printf "%s %.2f %.2f %.2f\n", label, reads / n, client / n, script / n }
+  ' "$monitor" >>"$workdir/commands.txt"
+}
+
+reads_processed() {
+  redis-cli -p "$REDIS_PORT" info stats | awk -F: '/^total_reads_processed:/ { print $2 }' | tr -d '\r'
+}
+
+# mem_usage KEY: Redis's own estimate of the bytes a key takes (0 when absent).
+mem_usage() { redis-cli -p "$REDIS_PORT" memory usage "$1" | sed 's/^$/0/'; }
+pttl_hours() { redis-cli -p "$REDIS_PORT" pttl "$1" | awk '{ printf "%.1f", $1 / 3600000 }'; }
+redis_used() { redis-cli -p "$REDIS_PORT" info memory | awk -F: '/^used_memory:/ { print $2 }' | tr -d '\r'; }
+
+# ---------------------------------------------------------------------------------------------
+# The run
+# ---------------------------------------------------------------------------------------------
+
+main() {
+  need wrk wrk
+  need redis-server redis-server
+  need curl curl
+  command -v node >/dev/null || die "Node.js (20 or later) is needed for the peer"
+  command -v python3 >/dev/null || die "python3 is needed for the session helper"
+  build
+  build_seconds=$SECONDS
+
+  start_redis
+  start_bff bff warn "$PREFIX"
+  BFF_PID=$LAST_PID BFF_URL=$LAST_URL
+  # The same BFF at its default log level (info: a JSON line per callback), to show what
+  # production logging costs. Its own key prefix, so it gets none of the main one's pub/sub.
+  start_bff bff-info info "$PREFIX-info"
+  INFO_PID=$LAST_PID INFO_URL=$LAST_URL
+  start_floor
+  start_peer
+  TOKEN=$("$BFF_BIN" token --sub "$USER_SUB" --ttl 2h)
+  log "redis :$REDIS_PORT, BFF $BFF_URL (pid $BFF_PID), floor $FLOOR_URL, peer $PEER_URL"
+  sleep 2
+  rss_idle=$(rss_kib "$BFF_PID")
+
+  log "opening session pools through the API ($POOL sessions each)"
+  local name
+  for name in success-bff success-floor success-peer exit-bff exit-floor soak; do
+    pool "$name" "$BFF_URL" "$POOL"
+  done
+  pool status "$BFF_URL" "$POOL" --succeed
+  pool webhook "$BFF_URL" "$POOL" --succeed
+  # Webhooks name links: those of the finished sessions, and their owner's external_id.
+  sed "s/.*/HGET $PREFIX:{s:&}:session link_id/" "$workdir/webhook.ids" |
+    redis-cli -p "$REDIS_PORT" >"$workdir/webhook.links"
+  OWNER=$(redis-cli -p "$REDIS_PORT" hget "$PREFIX:{s:$(head -1 "$workdir/webhook.ids")}:session" owner)
+  pool success-info "$INFO_URL" "$POOL"
+  rss_after_pools=$(rss_kib "$BFF_PID")
+
+  check_endpoints
+
+  # Each comparison runs in interleaved rounds (floor, BFF, peer, floor, ...) so that other work
+  # on the machine weighs on all of them alike; the report takes medians over the rounds.
+  local c=$CONNECTIONS t=$THREADS round
+  for round in $(seq "$ROUNDS"); do
+    log "success callbacks, round $round of $ROUNDS"
+    run_case success-floor "$FLOOR_URL" success.lua "$c" "$t" "$workdir/success-floor.ids"
+    run_case success-bff "$BFF_URL" success.lua "$c" "$t" "$workdir/success-bff.ids"
+    run_case success-peer "$PEER_URL" success.lua "$c" "$t" "$workdir/success-peer.ids"
+    run_case success-bff-info "$INFO_URL" success.lua "$c" "$t" "$workdir/success-info.ids"
+  done
+  for round in $(seq "$ROUNDS"); do
+    log "exit callbacks, round $round of $ROUNDS"
+    run_case exit-floor "$FLOOR_URL" exit.lua "$c" "$t" "$workdir/exit-floor.ids"
+    run_case exit-bff "$BFF_URL" exit.lua "$c" "$t" "$workdir/exit-bff.ids"
+  done
+  for round in $(seq "$ROUNDS"); do
+    log "status reads, round $round of $ROUNDS"
+    run_case status-floor "$FLOOR_URL" status.lua "$c" "$t" "$workdir/status.ids" "$TOKEN"
+    run_case status-bff "$BFF_URL" status.lua "$c" "$t" "$workdir/status.ids" "$TOKEN"
+    run_case status-peer "$PEER_URL" status.lua "$c" "$t" "$workdir/status.ids" "$TOKEN"
+  done
+  # Webhooks go to the links of their own pool: each adds a dedupe field to its link's hash,
+  # which a status read of that link's session would then fetch too.
+  for round in $(seq "$ROUNDS"); do
+    log "webhooks, round $round of $ROUNDS"
+    run_case webhook-floor "$FLOOR_URL" webhook.lua "$c" "$t" "$workdir/webhook.links" "$WEBHOOK_TOKEN" "$OWNER"
+    run_case webhook-bff "$BFF_URL" webhook.lua "$c" "$t" "$workdir/webhook.links" "$WEBHOOK_TOKEN" "$OWNER"
+  done
+
+  log "counting Redis commands per request ($COUNT requests of each kind, MONITOR)"
+  count_commands success success status.ids
+  count_commands exit exit exit-bff.ids
+  count_commands status status status.ids
+  count_commands status-pending status soak.ids
+  count_commands webhook webhook webhook.links "$WEBHOOK_TOKEN"
+  # Callbacks the BFF has handled so far: the cases and their warm-ups, the counted ones, the
+  # status and webhook pools' one each, the start-up checks.
+  bff_callbacks=$(($(served success-bff exit-bff) + 4 * COUNT + 2 * POOL + 2))
+  rss_before_soak=$(rss_kib "$BFF_PID")
+  soak
+
+  # Session creation last: the embedded emulator keeps every token request it has answered
+  # (src/emulator/mod.rs), so these cases grow the process and would blur the figures above.
+  # Under load, then one request at a time: the latency the BFF adds, without queueing.
+  for round in $(seq "$ROUNDS"); do
+    log "session creation, round $round of $ROUNDS"
+    run_case token-emulator "$BFF_URL" token.lua "$c" "$t" "$BFF_URL"
+    run_case create-bff "$BFF_URL" create.lua "$c" "$t" "$TOKEN"
+    run_case token-emulator-c1 "$BFF_URL" token.lua 1 1 "$BFF_URL"
+    run_case create-bff-c1 "$BFF_URL" create.lua 1 1 "$TOKEN"
+  done
+  rss_after_create=$(rss_kib "$BFF_PID")
+  count_commands create create status.ids
+
+  redis_report
+  write_report
+  log "done in ${SECONDS}s; results in $OUT"
+}
+
+# One request to each endpoint the cases use, which must answer as the benchmark expects: a
+# benchmark of error responses would measure nothing.
+check_endpoints() {
+  log "checking every endpoint answers as the benchmark expects"
+  local link=cb65f82c-dc93-4d3e-8270-9a27528397f5 sid
+  local query="link=$link&institution=planet_mx_employment"
+  sid=$(head -1 "$workdir/success-floor.ids")
+  expect_status 302 "$FLOOR_URL/callbacks/$sid/success?$query"
+  [ "$(redis-cli -p "$REDIS_PORT" hget "$PREFIX:{s:$sid}:session" status)" = succeeded ] ||
+    die "the floor's callback did not change the session: does bench/floor still send what src/store/apply_event.lua expects?"
+  expect_status 302 "$BFF_URL/callbacks/$(head -1 "$workdir/success-bff.ids")/success?$query"
+  sid=$(head -1 "$workdir/success-peer.ids")
+  expect_status 302 "$PEER_URL/callbacks/$sid/success?$query"
+  [ "$(redis-cli -p "$REDIS_PORT" hget "$PREFIX:{s:$sid}:session" status)" = succeeded ] ||
+    die "the peer's callback did not change the session: does bench/peer-node still send what src/store/apply_event.lua expects?"
+  expect_status 302 "$INFO_URL/callbacks/$(head -1 "$workdir/success-info.ids")/success?$query"
+  expect_status 302 "$BFF_URL/callbacks/$(head -1 "$workdir/exit-bff.ids")/exit?meta_data_step=abandon-survey"
+  expect_status 302 "$FLOOR_URL/callbacks/$(head -1 "$workdir/exit-floor.ids")/exit?meta_data_step=abandon-survey"
+  sid=$(head -1 "$workdir/status.ids")
+  expect_status 200 "$BFF_URL/v1/widget-sessions/$sid" -H "Authorization: Bearer $TOKEN"
+  expect_status 200 "$FLOOR_URL/v1/widget-sessions/$sid"
+  expect_status 200 "$PEER_URL/v1/widget-sessions/$sid"
+  local webhook
+  webhook=$(printf '{"webhook_id":"check","webhook_type":"EMPLOYMENT_RECORDS","webhook_code":"historical_update","link_id":"%s","data":{}}' "$(head -1 "$workdir/webhook.links")")
+  expect_status 200 "$BFF_URL/webhooks/belvo" -X POST -d "$webhook" \
+    -H "Authorization: Bearer $WEBHOOK_TOKEN" -H 'Content-Type: application/json'
+  expect_status 200 "$FLOOR_URL/webhooks/belvo" -X POST -d "$webhook" \
+    -H 'Content-Type: application/json'
+}
+
+# Success callbacks on a fixed pool until SOAK_TARGET callbacks in all or the time budget runs
+# out (keeping time for the creation cases and the report), sampling the BFF's RSS every 5 s
+# to show whether it levels off.
+soak() {
+  local rps left needed seconds
+  rps=$(awk '$1 == "success-bff" { n++; s += $2 } END { print int(s / n) + 1 }' "$results")
+  # A fifth more than the rate of the cases suggests: the soak runs a little slower.
+  needed=$(((SOAK_TARGET - bff_callbacks) * 6 / 5 / rps + 2))
+  [ "$needed" -ge 0 ] || needed=0
+  left=$((BUDGET - SECONDS - 4 * ROUNDS * (DURATION + 2) - 4 * WARMUP - 30))
+  seconds=$((needed < left ? needed : left))
+  [ "$seconds" -ge 10 ] || seconds=10
+  log "soak: success callbacks on $POOL sessions for ${seconds}s (the target needs ~${needed}s more)"
+  (
+    while kill -0 "$BFF_PID" 2>/dev/null; do
+      printf '%s %s\n' "$SECONDS" "$(rss_kib "$BFF_PID")"
+      sleep 5
+    done
+  ) >"$workdir/rss-samples.txt" &
+  local sampler=$! json
+  json=$(wrk_json "$BFF_URL" success.lua "$seconds" "$CONNECTIONS" "$THREADS" "$workdir/soak.ids")
+  kill "$sampler" 2>/dev/null || true
+  wait "$sampler" 2>/dev/null || true
+  soak_seconds=$seconds
+  soak_requests=$(field "$json" 'requests')
+  soak_errors=$(field "$json" 'sum(errors.values())')
+  bff_callbacks=$((bff_callbacks + soak_requests))
+  sleep 2
+  rss_after_soak=$(rss_kib "$BFF_PID")
+  rss_samples=$(awk '{ printf "%s%d", (NR > 1 ? ", " : ""), $2 / 1024 }' "$workdir/rss-samples.txt")
+}
+
+# Bytes per session and per link, as Redis counts them, and their TTLs.
+redis_report() {
+  local fresh done_ soak_sid link
+  fresh=$(python3 bench/client.py create "$BFF_URL" "$TOKEN" 1)
+  done_=$(head -1 "$workdir/status.ids")
+  soak_sid=$(head -1 "$workdir/soak.ids")
+  link=$(redis-cli -p "$REDIS_PORT" hget "$PREFIX:{s:$done_}:session" link_id)
+  mem_fresh=$(mem_usage "$PREFIX:{s:$fresh}:session")
+  mem_done_session=$(mem_usage "$PREFIX:{s:$done_}:session")
+  mem_done_timeline=$(mem_usage "$PREFIX:{s:$done_}:timeline")
+  mem_link=$(mem_usage "$PREFIX:{l:$link}:link")
+  webhooked=$(head -1 "$workdir/webhook.links")
+  mem_webhook_link=$(mem_usage "$PREFIX:{l:$webhooked}:link")
+  mem_webhook_timeline=$(mem_usage "$PREFIX:{l:$webhooked}:timeline")
+  webhook_fields=$(redis-cli -p "$REDIS_PORT" hlen "$PREFIX:{l:$webhooked}:link")
+  mem_soak_session=$(mem_usage "$PREFIX:{s:$soak_sid}:session")
+  mem_soak_timeline=$(mem_usage "$PREFIX:{s:$soak_sid}:timeline")
+  soak_events=$(redis-cli -p "$REDIS_PORT" hget "$PREFIX:{s:$soak_sid}:session" event_count)
+  ttl_session=$(pttl_hours "$PREFIX:{s:$done_}:session")
+  ttl_timeline=$(pttl_hours "$PREFIX:{s:$done_}:timeline")
+  ttl_link=$(pttl_hours "$PREFIX:{l:$link}:link")
+  redis_keys=$(redis-cli -p "$REDIS_PORT" dbsize)
+  redis_bytes=$(redis_used)
+}
+
+# ---------------------------------------------------------------------------------------------
+# The report
+# ---------------------------------------------------------------------------------------------
+
+write_report() {
+  local section=$workdir/section.md
+  MACHINE_CPU=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo) \
+  MACHINE_NPROC=$(nproc) MACHINE_MEM=$(free -h | awk '/^Mem:/ { print $2 }') \
+  MACHINE_LOAD=$(cut -d' ' -f1-3 /proc/loadavg) \
+  WRK_VERSION=$(wrk -v 2>&1 | head -1 | cut -d' ' -f2) \
+  REDIS_VERSION=$(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/') \
+  NODE_VERSION=$(node --version) \
+  GIT_COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown) \
+  DURATION=$DURATION ROUNDS=$ROUNDS WARMUP=$WARMUP CONNECTIONS=$CONNECTIONS THREADS=$THREADS POOL=$POOL \
+  COUNT=$COUNT TOTAL_SECONDS=$SECONDS BUILD_SECONDS=$build_seconds \
+  RSS_IDLE=$rss_idle RSS_POOLS=$rss_after_pools RSS_BEFORE_SOAK=$rss_before_soak \
+  RSS_AFTER_SOAK=$rss_after_soak RSS_AFTER_CREATE=$rss_after_create RSS_SAMPLES=$rss_samples SOAK_SECONDS=$soak_seconds \
+  SOAK_REQUESTS=$soak_requests SOAK_ERRORS=$soak_errors BFF_CALLBACKS=$bff_callbacks \
+  SOAK_TARGET=$SOAK_TARGET \
+  MEM_FRESH=$mem_fresh MEM_DONE_SESSION=$mem_done_session MEM_DONE_TIMELINE=$mem_done_timeline \
+  MEM_LINK=$mem_link MEM_WEBHOOK_LINK=$mem_webhook_link MEM_WEBHOOK_TIMELINE=$mem_webhook_timeline \
+  WEBHOOK_FIELDS=$webhook_fields MEM_SOAK_SESSION=$mem_soak_session MEM_SOAK_TIMELINE=$mem_soak_timeline \
+  SOAK_EVENTS=$soak_events TTL_SESSION=$ttl_session TTL_TIMELINE=$ttl_timeline TTL_LINK=$ttl_link \
+  REDIS_KEYS=$redis_keys REDIS_BYTES=$redis_bytes \
+    python3 bench/report.py "$results" "$workdir/commands.txt" >"$section"
+  python3 bench/report.py --splice "$OUT" "$section"
+}
+
+main "$@"
