@@ -111,7 +111,7 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 fn serve(settings: Settings) -> ExitCode {
-    crate::telemetry::init(&settings.log);
+    let _log_writer = crate::telemetry::init(&settings.log);
     let rt = actix_web::rt::System::with_tokio_rt(runtime);
     rt.block_on(async move {
         let embedded = settings.belvo.environment == BelvoEnvironment::Embedded;
@@ -149,7 +149,7 @@ fn serve(settings: Settings) -> ExitCode {
 }
 
 fn emulator(settings: Settings, port: u16) -> ExitCode {
-    crate::telemetry::init(&settings.log);
+    let _log_writer = crate::telemetry::init(&settings.log);
     let rt = actix_web::rt::System::with_tokio_rt(runtime);
     rt.block_on(async move {
         match crate::emulator::serve_standalone(&settings, port).await {

@@ -20,12 +20,21 @@ use tracing_subscriber::{fmt, EnvFilter};
 use crate::config::{LogFormat, LogSettings};
 use crate::error::ApiError;
 
-/// Installs the global subscriber once; later calls (tests) are no-ops.
-pub fn init(log: &LogSettings) {
+/// Installs the global subscriber once; later calls (tests) are no-ops. Lines are written by a
+/// background thread, so a request never waits on stderr; keep the returned guard alive for the
+/// life of the process (dropping it flushes what is left).
+#[must_use = "dropping the guard stops the log writer"]
+pub fn init(log: &LogSettings) -> tracing_appender::non_blocking::WorkerGuard {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&log.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Not lossy: under a flood the buffer (128k lines) fills and writers wait, rather than
+    // lines silently going missing.
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("log-writer")
+        .finish(std::io::stderr());
+    let builder = fmt().with_env_filter(filter).with_writer(writer);
     let _ = match log.format {
         LogFormat::Json => builder
             .fmt_fields(JsonFields::new())
@@ -39,6 +48,7 @@ pub fn init(log: &LogSettings) {
             .try_init(),
         LogFormat::Pretty => builder.compact().try_init(),
     };
+    guard
 }
 
 /// The JSON line of the wrapped format, with the request id of the enclosing request span (if

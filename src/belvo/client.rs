@@ -99,7 +99,7 @@ impl BelvoClient {
     }
 
     /// `GET /api/links/{id}/`: Belvo's own record of a link.
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(skip(self, id), fields(link = %id))]
     pub async fn link(&self, id: &LinkId) -> Result<BelvoLink, BelvoError> {
         crate::metrics::belvo_call("links", self.get(&format!("/api/links/{id}/"), &[])).await
     }

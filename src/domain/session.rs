@@ -151,6 +151,31 @@ pub struct Session {
 #[error("stored session is malformed: field `{0}`")]
 pub struct CorruptSession(pub &'static str);
 
+/// Every field [`Session::from_fields`] reads: stores fetch these and nothing else (the hash
+/// also holds up to `MAX_EVENTS` dedupe markers that a read does not need).
+pub const SESSION_FIELDS: &[&str] = &[
+    "id",
+    "owner",
+    "product",
+    "platform",
+    "institutions",
+    "access_mode",
+    "created_at",
+    "token_expires_at",
+    "deadline",
+    "status",
+    "updated_at",
+    "event_count",
+    "warnings",
+    "replays",
+    "link_id",
+    "institution",
+    "error_code",
+    "error_message",
+    "exit_step",
+    "exit_institution",
+];
+
 impl Session {
     pub fn from_fields(f: &HashMap<String, String>) -> Result<Self, CorruptSession> {
         let get = |k: &'static str| f.get(k).map(String::as_str).ok_or(CorruptSession(k));

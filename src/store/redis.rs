@@ -21,7 +21,9 @@ use super::redis_connection::{forward_notifications, RedisConnection};
 use super::{Durability, Keys, Retention, SessionStore, StoreError, StoreResult};
 use crate::domain::external_id::ExternalId;
 use crate::domain::ids::{LinkId, SessionId};
-use crate::domain::session::{Applied, NewSession, Session, Transition, MAX_EVENTS};
+use crate::domain::session::{
+    Applied, NewSession, Session, Transition, MAX_EVENTS, SESSION_FIELDS,
+};
 use crate::domain::webhook::{LinkClaim, LinkState, WebhookApplied, WebhookUpdate};
 
 /// Sets `verified` on the link hash when it belongs to the given session (an existing hash
@@ -241,7 +243,15 @@ impl SessionStore for RedisStore {
 
     async fn session(&self, id: &SessionId) -> StoreResult<Option<Session>> {
         let mut conn = self.conn.clone();
-        let fields: HashMap<String, String> = self.run(conn.hgetall(self.keys.session(id))).await?;
+        // The named fields only: HGETALL would also bring every dedupe marker back.
+        let values: Vec<Option<String>> = self
+            .run(conn.hget(self.keys.session(id), SESSION_FIELDS))
+            .await?;
+        let fields: HashMap<String, String> = SESSION_FIELDS
+            .iter()
+            .zip(values)
+            .filter_map(|(k, v)| v.map(|v| ((*k).to_owned(), v)))
+            .collect();
         if fields.is_empty() {
             return Ok(None);
         }

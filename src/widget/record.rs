@@ -7,7 +7,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Applies `event` to the session in one store round trip.
-#[tracing::instrument(skip(state, event), fields(kind = event.kind()))]
+#[tracing::instrument(skip(state, session_id, event), fields(session_id = %session_id, kind = event.kind()))]
 pub async fn record_event(
     state: &AppState,
     session_id: &SessionId,

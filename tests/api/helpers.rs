@@ -91,7 +91,8 @@ pub fn base_settings(kind: StoreKind) -> Settings {
     if std::env::var("TEST_LOG").is_ok() {
         settings.log.format = belvo_bff::config::LogFormat::Pretty;
         settings.log.level = "debug".into();
-        belvo_bff::telemetry::init(&settings.log);
+        // Tests log for the whole process: the writer lives as long.
+        std::mem::forget(belvo_bff::telemetry::init(&settings.log));
     }
     settings
 }
