@@ -133,7 +133,8 @@ fn serve(settings: Settings) -> ExitCode {
             // On stdout: stderr carries the log lines (JSON by default) and nothing else.
             println!(
                 "\nbelvo-bff is serving on {url} (embedded Belvo emulator, {store} store)\n\
-                 Try it:\n  TOKEN=$(cargo run -q --release -- token --sub demo-user)\n  \
+                 Try it in a browser: {url}/demo\n\
+                 Or with curl:\n  TOKEN=$(cargo run -q --release -- token --sub demo-user)\n  \
                  curl -s -X POST {url}/v1/widget-sessions -H \"Authorization: Bearer $TOKEN\" \
                  -H 'Content-Type: application/json' -d '{{\"product\":\"mx_employment\",\"platform\":\"ios\"}}'\n"
             );
