@@ -263,12 +263,7 @@ async fn links_and_data_are_deterministic_paginated_and_need_basic_auth() {
             .status(),
         401
     );
-    let fetched: Value = get(format!("/emulator/api/links/{id}/"), true)
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let fetched = app.emulator_get(&format!("/api/links/{id}/")).await;
     assert_eq!(fetched, link);
     assert_eq!(
         get(
@@ -281,18 +276,9 @@ async fn links_and_data_are_deterministic_paginated_and_need_basic_auth() {
         404
     );
 
-    let first: Value = get(format!("/emulator/api/employment-records/?link={id}"), true)
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let second: Value = get(format!("/emulator/api/employment-records/?link={id}"), true)
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let records = format!("/api/employment-records/?link={id}");
+    let first = app.emulator_get(&records).await;
+    let second = app.emulator_get(&records).await;
     assert_eq!(first, second, "deterministic");
     assert_eq!(first["count"], 1);
     assert!(
@@ -307,15 +293,9 @@ async fn links_and_data_are_deterministic_paginated_and_need_basic_auth() {
         .connect("ana", "br_employment", "inss_br_employment")
         .await
         .1;
-    let page1: Value = get(
-        format!("/emulator/api/br/employments/?link={br}&page_size=1"),
-        true,
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let page1 = app
+        .emulator_get(&format!("/api/br/employments/?link={br}&page_size=1"))
+        .await;
     assert!(page1["count"].as_u64().unwrap() >= 2);
     assert_eq!(page1["results"].as_array().unwrap().len(), 1);
     assert!(page1["next"].as_str().unwrap().contains("page=2"));
