@@ -34,6 +34,13 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// A session and, once it has one, what is known of its link.
+#[derive(Debug, Clone)]
+pub struct SessionWithLink {
+    pub session: Session,
+    pub link: Option<LinkState>,
+}
+
 /// How long stored records live.
 #[derive(Debug, Clone, Copy)]
 pub struct Retention {
@@ -59,6 +66,19 @@ pub trait SessionStore: StaffStore + Send + Sync + 'static {
 
     /// Reads a session back, `None` when unknown or expired.
     async fn session(&self, id: &SessionId) -> StoreResult<Option<Session>>;
+
+    /// Reads a session and, once it names a link, that link's state (what a status read shows).
+    /// A store may read both at once: a session names its link once and for good.
+    async fn session_with_link(&self, id: &SessionId) -> StoreResult<Option<SessionWithLink>> {
+        let Some(session) = self.session(id).await? else {
+            return Ok(None);
+        };
+        let link = match &session.link_id {
+            Some(link) => self.link(link).await?,
+            None => None,
+        };
+        Ok(Some(SessionWithLink { session, link }))
+    }
 
     /// Applies one callback event atomically, in a single round trip: the first terminal event
     /// wins, replays are counted once, and the change is published to every replica.

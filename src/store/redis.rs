@@ -5,9 +5,15 @@
 //! Every key of one script or one pipeline shares a hash tag, so it stays in one cluster slot.
 //! The one write that spans two slots — a success callback also claims its link — runs as one
 //! script on a single server and as two on a cluster (see `redis/apply.rs`).
+//!
+//! A status read of a linked session needs the session hash and the link hash, in two slots.
+//! A session names its link once and for good, so the store remembers which link each session
+//! named (a bounded map of ids, nothing else) and reads both hashes at once from then on: one
+//! pipeline on a single server, two commands sent together on a cluster.
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -18,7 +24,7 @@ mod apply;
 mod staff;
 
 use super::redis_connection::{forward_notifications, RedisConnection};
-use super::{Durability, Keys, Retention, SessionStore, StoreError, StoreResult};
+use super::{Durability, Keys, Retention, SessionStore, SessionWithLink, StoreError, StoreResult};
 use crate::domain::external_id::ExternalId;
 use crate::domain::ids::{LinkId, SessionId};
 use crate::domain::session::{
@@ -48,6 +54,10 @@ const CLAIM_LINK: &str = "local owner = redis.call('HGET', KEYS[1], 'owner') \
 /// The most sessions kept in a user's index.
 const MAX_USER_SESSIONS: usize = 200;
 
+/// The most session → link pairs remembered for status reads (about 100 bytes each). A session
+/// not remembered costs one more round trip on its next read, nothing else.
+const LINK_HINTS: usize = 65_536;
+
 #[derive(Clone)]
 pub struct RedisStore {
     conn: RedisConnection,
@@ -63,6 +73,9 @@ pub struct RedisStore {
     /// The second step of a success on a cluster (`claim_session_link.lua`).
     session_link_script: Script,
     changes: broadcast::Sender<SessionId>,
+    /// The link each recently read session named (ids only: never stale, as a session names
+    /// its link once), so the next read fetches both hashes at once.
+    link_hints: Arc<quick_cache::sync::Cache<SessionId, LinkId>>,
     /// Saved-branding announcements (`redis/staff.rs`).
     branding: staff::BrandingNotifier,
 }
@@ -141,6 +154,7 @@ impl RedisStore {
             claim_script: Script::new(CLAIM_LINK),
             session_link_script: Script::new(include_str!("claim_session_link.lua")),
             changes,
+            link_hints: Arc::new(quick_cache::sync::Cache::new(LINK_HINTS)),
             branding,
         }
     }
@@ -167,6 +181,11 @@ impl RedisStore {
             )));
         }
         Ok(())
+    }
+
+    /// Reads a session's named fields (HMGET): HGETALL would also bring every dedupe marker back.
+    fn read_session(&self, id: &SessionId) -> Cmd {
+        Cmd::hget(self.keys.session(id), SESSION_FIELDS)
     }
 
     /// Runs one Redis operation with the store's timeout; any failure means "unavailable".
@@ -243,19 +262,55 @@ impl SessionStore for RedisStore {
 
     async fn session(&self, id: &SessionId) -> StoreResult<Option<Session>> {
         let mut conn = self.conn.clone();
-        // The named fields only: HGETALL would also bring every dedupe marker back.
         let values: Vec<Option<String>> = self
-            .run(conn.hget(self.keys.session(id), SESSION_FIELDS))
+            .run(self.read_session(id).query_async(&mut conn))
             .await?;
-        let fields: HashMap<String, String> = SESSION_FIELDS
-            .iter()
-            .zip(values)
-            .filter_map(|(k, v)| v.map(|v| ((*k).to_owned(), v)))
-            .collect();
-        if fields.is_empty() {
+        session_from_values(values)
+    }
+
+    async fn session_with_link(&self, id: &SessionId) -> StoreResult<Option<SessionWithLink>> {
+        let Some(link) = self.link_hints.get(id) else {
+            // The first read of this session here: learn which link it names, if any.
+            let Some(session) = self.session(id).await? else {
+                return Ok(None);
+            };
+            let link = match session.link_id {
+                Some(link_id) => {
+                    self.link_hints.insert(*id, link_id);
+                    self.link(&link_id).await?
+                }
+                None => None,
+            };
+            return Ok(Some(SessionWithLink { session, link }));
+        };
+        let read_session = self.read_session(id);
+        let read_link = Cmd::hgetall(self.keys.link(&link));
+        let (values, fields): (Vec<Option<String>>, HashMap<String, String>) =
+            if self.conn.is_cluster() {
+                // Two slots, likely two nodes: both commands at once.
+                let (mut a, mut b) = (self.conn.clone(), self.conn.clone());
+                self.run(futures_util::future::try_join(
+                    read_session.query_async(&mut a),
+                    read_link.query_async(&mut b),
+                ))
+                .await?
+            } else {
+                let mut pipe = redis::pipe();
+                pipe.add_command(read_session).add_command(read_link);
+                let mut conn = self.conn.clone();
+                self.run(pipe.query_async(&mut conn)).await?
+            };
+        let Some(session) = session_from_values(values)? else {
+            self.link_hints.remove(id);
             return Ok(None);
+        };
+        if session.link_id != Some(link) {
+            // Never expected (a session names its link once), but never show another link.
+            self.link_hints.remove(id);
+            return self.session_with_link(id).await;
         }
-        Ok(Some(Session::from_fields(&fields)?))
+        let link = (!fields.is_empty()).then(|| LinkState::from_fields(&fields));
+        Ok(Some(SessionWithLink { session, link }))
     }
 
     async fn apply(&self, id: &SessionId, t: &Transition) -> StoreResult<Applied> {
@@ -415,4 +470,17 @@ impl SessionStore for RedisStore {
     fn subscribe(&self) -> broadcast::Receiver<SessionId> {
         self.changes.subscribe()
     }
+}
+
+/// A session from its [`SESSION_FIELDS`] values, `None` when it has none (unknown or expired).
+fn session_from_values(values: Vec<Option<String>>) -> StoreResult<Option<Session>> {
+    let fields: HashMap<String, String> = SESSION_FIELDS
+        .iter()
+        .zip(values)
+        .filter_map(|(k, v)| v.map(|v| ((*k).to_owned(), v)))
+        .collect();
+    if fields.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Session::from_fields(&fields)?))
 }

@@ -15,6 +15,7 @@ mod long_poll;
 mod metrics;
 mod openapi;
 mod redis_outage;
+mod round_trips;
 mod staff_login;
 mod staff_store_suite;
 mod store_suite;

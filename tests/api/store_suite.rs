@@ -209,8 +209,16 @@ async fn records_expire_after_their_ttl(store: DynStore) {
     store.create_session(&session).await.unwrap();
     store.apply(&session.id, &success()).await.unwrap();
     assert!(store.session(&session.id).await.unwrap().is_some());
+    let read = store.session_with_link(&session.id).await.unwrap().unwrap();
+    assert!(read.link.is_some());
     tokio::time::sleep(Duration::from_millis(1200)).await;
     assert!(store.session(&session.id).await.unwrap().is_none());
+    // Also when the store remembers which link the session named.
+    assert!(store
+        .session_with_link(&session.id)
+        .await
+        .unwrap()
+        .is_none());
     assert!(store.timeline(&session.id).await.unwrap().is_empty());
     assert_eq!(
         store.link(&LinkId::parse(LINK).unwrap()).await.unwrap(),
@@ -362,6 +370,42 @@ async fn a_webhook_before_or_after_the_success_ends_the_same(store: DynStore) {
     }
 }
 
+async fn a_session_is_read_with_its_link_as_it_is_now(store: DynStore) {
+    let session = new_session(60_000);
+    store.create_session(&session).await.unwrap();
+    assert!(store
+        .session_with_link(&SessionId::generate())
+        .await
+        .unwrap()
+        .is_none());
+    let read = store.session_with_link(&session.id).await.unwrap().unwrap();
+    assert_eq!(read.session.record, session);
+    assert_eq!(read.link, None);
+
+    let link = LinkId::new_random();
+    let success = event(
+        CallbackKind::Success,
+        &format!("link={link}&institution=imss_mx_employment"),
+    );
+    store.apply(&session.id, &success).await.unwrap();
+    // Read repeatedly, with webhooks in between: every read shows the link as it is then.
+    for n in 0..3u64 {
+        let read = store.session_with_link(&session.id).await.unwrap().unwrap();
+        assert_eq!(read.session.stored_status, Status::Succeeded);
+        assert_eq!(read.session.link_id, Some(link));
+        let state = read.link.expect("the link is read with its session");
+        assert_eq!(state.session, Some(session.id));
+        let total = state
+            .resources
+            .get("EMPLOYMENT_RECORDS")
+            .and_then(|r| r.total);
+        assert_eq!(total, (n > 0).then_some(n + 1), "after {n} webhooks");
+        let mut update = webhook(&link, &format!("w-{n}"), "u_owner");
+        update.resource.as_mut().unwrap().1.total = Some(n + 2);
+        store.record_webhook(&update).await.unwrap();
+    }
+}
+
 async fn the_first_session_to_report_a_link_owns_it(store: DynStore) {
     let (first, second) = (new_session(60_000), new_session(60_000));
     let link = LinkId::new_random();
@@ -468,6 +512,7 @@ every_store!(
     sessions_and_links_are_indexed_by_user,
     attempts_are_counted_in_a_window,
     a_webhook_before_or_after_the_success_ends_the_same,
+    a_session_is_read_with_its_link_as_it_is_now,
     the_first_session_to_report_a_link_owns_it,
     a_success_wakes_waiters_once_its_link_is_claimed,
 );

@@ -28,13 +28,9 @@ async fn owned_session(
     user: &AppUser,
     raw_id: &str,
 ) -> Result<Session, ApiError> {
-    let not_found = || ApiError::not_found("session");
-    let id = SessionId::parse(raw_id).ok_or_else(not_found)?;
+    let id = parse_id(raw_id)?;
     let session = state.store.session(&id).await?.ok_or_else(not_found)?;
-    if session.record.owner != user.external_id {
-        return Err(not_found());
-    }
-    Ok(session)
+    owned_by(session, user)
 }
 
 /// A session and, once it has one, its link (resources, verification).
@@ -43,12 +39,32 @@ pub struct Loaded {
     pub link: Option<LinkState>,
 }
 
-/// Loads a session the caller owns and its link: one store round trip, two once linked.
+/// Loads a session the caller owns and its link: one store round trip (two on the first read
+/// of a linked session on this replica, see `RedisStore::session_with_link`).
 async fn load(state: &AppState, user: &AppUser, raw_id: &str) -> Result<Loaded, ApiError> {
-    let session = owned_session(state, user, raw_id).await?;
-    let link = match &session.link_id {
-        Some(link) => state.store.link(link).await?,
-        None => None,
-    };
-    Ok(Loaded { session, link })
+    let id = parse_id(raw_id)?;
+    let read = state
+        .store
+        .session_with_link(&id)
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(Loaded {
+        session: owned_by(read.session, user)?,
+        link: read.link,
+    })
+}
+
+fn not_found() -> ApiError {
+    ApiError::not_found("session")
+}
+
+fn parse_id(raw_id: &str) -> Result<SessionId, ApiError> {
+    SessionId::parse(raw_id).ok_or_else(not_found)
+}
+
+fn owned_by(session: Session, user: &AppUser) -> Result<Session, ApiError> {
+    if session.record.owner != user.external_id {
+        return Err(not_found());
+    }
+    Ok(session)
 }

@@ -1,0 +1,186 @@
+//! Redis round trips per request, as Redis itself counts them (`total_reads_processed`: a
+//! pipeline arrives in one read) on a redis-server of the test's own, so no other test's
+//! traffic is counted: one per status read (linked or not), per callback, per webhook.
+//!
+//! The first use of each Lua script on a server also loads it (EVALSHA, NOSCRIPT, EVAL), so each
+//! path runs once before it is counted.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::helpers::{spawn_app_with, StoreKind, TestApp};
+use crate::redis_outage::OwnRedis;
+
+const N: u64 = 20;
+
+/// Socket reads Redis has processed so far.
+async fn reads(conn: &mut redis::aio::MultiplexedConnection) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("stats")
+        .query_async(conn)
+        .await
+        .unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("total_reads_processed:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("INFO stats has total_reads_processed")
+}
+
+/// The reads Redis processes while `requests` run, less what reading the counter costs.
+async fn counted<F: std::future::Future<Output = ()>>(
+    conn: &mut redis::aio::MultiplexedConnection,
+    requests: F,
+) -> u64 {
+    let start = reads(conn).await;
+    let idle = reads(conn).await - start;
+    let before = reads(conn).await;
+    requests.await;
+    reads(conn).await - before - idle
+}
+
+async fn app_on_own_redis(redis: &OwnRedis) -> (TestApp, redis::aio::MultiplexedConnection) {
+    let url = redis.url();
+    let app = spawn_app_with(StoreKind::Redis, |s| s.store.redis_url = url.clone()).await;
+    let conn = redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    (app, conn)
+}
+
+#[tokio::test]
+async fn a_status_read_is_one_round_trip_pending_or_linked() {
+    let redis = OwnRedis::start();
+    let (app, mut conn) = app_on_own_redis(&redis).await;
+
+    let pending = app.open("rosa", "mx_employment", "ios").await;
+    let pending = pending["session_id"].as_str().unwrap().to_owned();
+    let trips = counted(&mut conn, async {
+        for _ in 0..N {
+            assert_eq!(app.status("rosa", &pending).await["status"], "pending");
+        }
+    })
+    .await;
+    assert_eq!(trips, N, "pending session: one round trip per read");
+
+    // A linked session whose webhooks and verification have all arrived (nothing left running
+    // in the background to count).
+    let (linked, _) = app
+        .connect("rosa", "mx_employment", "imss_mx_employment")
+        .await;
+    let settled = app.status_until_resources("rosa", &linked).await;
+    assert_eq!(settled["status"], "succeeded");
+    assert_eq!(settled["link_verified"], true);
+    let trips = counted(&mut conn, async {
+        for _ in 0..N {
+            let status = app.status("rosa", &linked).await;
+            assert_eq!(status["resources"], settled["resources"]);
+        }
+    })
+    .await;
+    assert_eq!(trips, N, "linked session: one round trip per read");
+}
+
+#[tokio::test]
+async fn a_linked_status_read_shows_a_webhook_recorded_after_the_last_read() {
+    let redis = OwnRedis::start();
+    let (app, _) = app_on_own_redis(&redis).await;
+    let session = app.open("tomas", "mx_employment", "ios").await;
+    let id = session["session_id"].as_str().unwrap().to_owned();
+    let link = uuid::Uuid::new_v4().to_string();
+    let response = app
+        .callback(
+            &id,
+            "success",
+            &format!("link={link}&institution=imss_mx_employment"),
+        )
+        .await;
+    assert_eq!(response.status(), 302);
+    let before = app.status("tomas", &id).await;
+    assert_eq!(
+        before["resources"]["EMPLOYMENT_RECORDS"]["status"],
+        "pending"
+    );
+
+    // Each read sees what the webhook before it recorded: nothing about the link is cached.
+    for (n, total) in [(1, 3), (2, 5)] {
+        let response = app
+            .webhook(&json!({
+                "webhook_id": format!("rt-{n}"),
+                "webhook_type": "EMPLOYMENT_RECORDS",
+                "webhook_code": "historical_update",
+                "process_type": "historical_update",
+                "link_id": link,
+                "external_id": session_external_id(&app, &id).await,
+                "data": {"total_employment_record_profiles": total},
+            }))
+            .await;
+        assert_eq!(response.status(), 200);
+        let after = app.status("tomas", &id).await;
+        assert_eq!(after["resources"]["EMPLOYMENT_RECORDS"]["status"], "ready");
+        assert_eq!(after["resources"]["EMPLOYMENT_RECORDS"]["total"], total);
+    }
+}
+
+/// The external_id the BFF sent Belvo for this session's user (read from the stored session).
+async fn session_external_id(app: &TestApp, session_id: &str) -> String {
+    let (_, prefix) = app.redis.as_ref().unwrap();
+    let mut conn = app.redis_conn().await;
+    redis::cmd("HGET")
+        .arg(format!("{prefix}:{{s:{session_id}}}:session"))
+        .arg("owner")
+        .query_async(&mut conn)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_callback_and_a_webhook_are_one_round_trip_each() {
+    let redis = OwnRedis::start();
+    let (app, mut conn) = app_on_own_redis(&redis).await;
+    let mut sessions = Vec::new();
+    for _ in 0..=N {
+        let session = app.open("ines", "mx_employment", "android").await;
+        sessions.push(session["session_id"].as_str().unwrap().to_owned());
+    }
+    let (first, sessions) = sessions.split_first().unwrap();
+    app.callback(first, "exit", "").await; // loads the script
+    let trips = counted(&mut conn, async {
+        for id in sessions {
+            let response = app
+                .callback(id, "exit", "meta_data_step=abandon-survey")
+                .await;
+            assert_eq!(response.status(), 302);
+        }
+    })
+    .await;
+    assert_eq!(trips, N, "one round trip per exit callback");
+
+    let link = uuid::Uuid::new_v4().to_string();
+    let webhook = |n: u64| {
+        let body = json!({
+            "webhook_id": format!("one-trip-{n}"),
+            "webhook_type": "EMPLOYMENT_RECORDS",
+            "webhook_code": "historical_update",
+            "process_type": "historical_update",
+            "link_id": link,
+            "external_id": "someone",
+            "data": {"total_employment_record_profiles": n},
+        });
+        let app = &app;
+        async move { assert_eq!(app.webhook(&body).await.status(), 200) }
+    };
+    webhook(0).await;
+    let trips = counted(&mut conn, async {
+        for n in 1..=N {
+            webhook(n).await;
+        }
+    })
+    .await;
+    assert_eq!(trips, N, "one round trip per webhook");
+    // Nothing else trickles in afterwards (no background work was left to count).
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(counted(&mut conn, async {}).await, 0);
+}
