@@ -103,8 +103,10 @@ fn fail(e: &ConfigError) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// The main runtime, as `#[actix_web::main]` makes it: one thread for start-up, signals and
+/// background work. Requests are served by actix-web's workers, each on a runtime of its own.
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("tokio runtime starts")

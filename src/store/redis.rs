@@ -23,7 +23,7 @@ use tokio::sync::broadcast;
 mod apply;
 mod staff;
 
-use super::redis_connection::{forward_notifications, RedisConnection};
+use super::redis_connection::{forward_notifications, RedisConnection, ThreadConnections};
 use super::{Durability, Keys, Retention, SessionStore, SessionWithLink, StoreError, StoreResult};
 use crate::domain::external_id::ExternalId;
 use crate::domain::ids::{LinkId, SessionId};
@@ -61,6 +61,9 @@ const LINK_HINTS: usize = 65_536;
 #[derive(Clone)]
 pub struct RedisStore {
     conn: RedisConnection,
+    /// Each request-serving thread's own connection, once made (one server only, and not when
+    /// writes wait for replicas: `WAIT` counts the writes of the connection it is sent on).
+    own: Option<Arc<ThreadConnections>>,
     keys: Keys,
     retention: Retention,
     durability: Durability,
@@ -135,6 +138,12 @@ impl RedisStore {
         timeout: Duration,
     ) -> Self {
         let (changes, _) = broadcast::channel(1024);
+        let own = match (&conn, nodes.first()) {
+            (RedisConnection::Single(_), Some(client)) if durability.replicas == 0 => {
+                Some(Arc::new(ThreadConnections::new(client.clone(), timeout)))
+            }
+            _ => None,
+        };
         let branding = staff::BrandingNotifier::start(nodes.clone(), keys.branding_channel());
         tokio::spawn(forward_notifications(
             nodes,
@@ -143,6 +152,7 @@ impl RedisStore {
         ));
         Self {
             conn,
+            own,
             keys,
             retention,
             durability,
@@ -166,7 +176,7 @@ impl RedisStore {
         if replicas == 0 {
             return Ok(());
         }
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let mut cmd = redis::cmd("WAIT");
         cmd.arg(replicas).arg(timeout.as_millis() as u64);
         let wait = cmd.query_async::<u32>(&mut conn);
@@ -181,6 +191,14 @@ impl RedisStore {
             )));
         }
         Ok(())
+    }
+
+    /// The connection to send commands on: this thread's own when it has one.
+    fn conn(&self) -> RedisConnection {
+        self.own
+            .as_ref()
+            .and_then(|own| own.get())
+            .unwrap_or_else(|| self.conn.clone())
     }
 
     /// Reads a session's named fields (HMGET): HGETALL would also bring every dedupe marker back.
@@ -218,12 +236,12 @@ impl RedisStore {
         };
         if !self.conn.is_cluster() {
             let pipe = pipeline(&mut groups.into_iter().flatten());
-            let mut conn = self.conn.clone();
+            let mut conn = self.conn();
             return self.run(pipe.query_async::<()>(&mut conn)).await;
         }
         let writes = groups.into_iter().map(|group| {
             let pipe = pipeline(&mut group.into_iter());
-            let mut conn = self.conn.clone();
+            let mut conn = self.conn();
             async move { pipe.query_async::<()>(&mut conn).await }
         });
         self.run(futures_util::future::try_join_all(writes))
@@ -253,7 +271,7 @@ impl SessionStore for RedisStore {
     }
 
     async fn user_sessions(&self, owner: &ExternalId, limit: usize) -> StoreResult<Vec<SessionId>> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let ids: Vec<String> = self
             .run(conn.zrevrange(self.keys.user_sessions(owner), 0, limit as isize - 1))
             .await?;
@@ -261,7 +279,7 @@ impl SessionStore for RedisStore {
     }
 
     async fn session(&self, id: &SessionId) -> StoreResult<Option<Session>> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let values: Vec<Option<String>> = self
             .run(self.read_session(id).query_async(&mut conn))
             .await?;
@@ -288,7 +306,7 @@ impl SessionStore for RedisStore {
         let (values, fields): (Vec<Option<String>>, HashMap<String, String>) =
             if self.conn.is_cluster() {
                 // Two slots, likely two nodes: both commands at once.
-                let (mut a, mut b) = (self.conn.clone(), self.conn.clone());
+                let (mut a, mut b) = (self.conn(), self.conn());
                 self.run(futures_util::future::try_join(
                     read_session.query_async(&mut a),
                     read_link.query_async(&mut b),
@@ -297,7 +315,7 @@ impl SessionStore for RedisStore {
             } else {
                 let mut pipe = redis::pipe();
                 pipe.add_command(read_session).add_command(read_link);
-                let mut conn = self.conn.clone();
+                let mut conn = self.conn();
                 self.run(pipe.query_async(&mut conn)).await?
             };
         let Some(session) = session_from_values(values)? else {
@@ -318,7 +336,7 @@ impl SessionStore for RedisStore {
     }
 
     async fn timeline(&self, id: &SessionId) -> StoreResult<Vec<serde_json::Value>> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let raw: Vec<String> = self.run(conn.lrange(self.keys.timeline(id), 0, -1)).await?;
         Ok(raw
             .iter()
@@ -354,7 +372,7 @@ impl SessionStore for RedisStore {
             .arg(self.keys.events_channel())
             .arg(self.retention.session_ttl.as_millis() as u64)
             .arg(MAX_EVENTS);
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let reply: Vec<String> = self.run(invocation.invoke_async(&mut conn)).await?;
         let session = reply.get(1).and_then(|s| SessionId::parse(s));
         match reply.first().map(String::as_str) {
@@ -375,13 +393,13 @@ impl SessionStore for RedisStore {
     }
 
     async fn link(&self, link: &LinkId) -> StoreResult<Option<LinkState>> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let fields: HashMap<String, String> = self.run(conn.hgetall(self.keys.link(link))).await?;
         Ok((!fields.is_empty()).then(|| LinkState::from_fields(&fields)))
     }
 
     async fn link_timeline(&self, link: &LinkId) -> StoreResult<Vec<serde_json::Value>> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let raw: Vec<String> = self
             .run(conn.lrange(self.keys.link_timeline(link), 0, -1))
             .await?;
@@ -397,7 +415,7 @@ impl SessionStore for RedisStore {
         session: &SessionId,
         verified: bool,
     ) -> StoreResult<()> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let key = self.keys.link(link);
         let flag = if verified { "1" } else { "0" };
         self.run(
@@ -414,7 +432,7 @@ impl SessionStore for RedisStore {
 
     async fn claim_link(&self, link: &LinkId, claim: &LinkClaim) -> StoreResult<bool> {
         let ttl = self.retention.session_ttl.as_millis() as u64;
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let claimed: i64 = self
             .run(
                 self.claim_script
@@ -440,7 +458,7 @@ impl SessionStore for RedisStore {
     }
 
     async fn user_links(&self, owner: &ExternalId) -> StoreResult<Vec<LinkId>> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let ids: Vec<String> = self.run(conn.smembers(self.keys.user_links(owner))).await?;
         let mut links: Vec<LinkId> = ids.iter().filter_map(|s| LinkId::parse(s)).collect();
         links.sort_by_key(|l| l.to_string());
@@ -448,7 +466,7 @@ impl SessionStore for RedisStore {
     }
 
     async fn count_attempt(&self, subject: &str, window: Duration) -> StoreResult<(u64, Duration)> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let (count, ttl): (u64, i64) = self
             .run(
                 self.attempt_script
@@ -461,7 +479,7 @@ impl SessionStore for RedisStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         self.run(redis::cmd("PING").query_async::<String>(&mut conn))
             .await
             .map(|_| ())

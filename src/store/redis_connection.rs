@@ -3,13 +3,16 @@
 //! Cluster through a connection that routes each command to the node owning its slot.
 //! Change notifications arrive on a separate pub/sub connection that reconnects by itself.
 
-use std::time::Duration;
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, Pipeline, RedisFuture, Value};
+use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::sync::broadcast;
 
 use crate::domain::ids::SessionId;
@@ -30,19 +33,22 @@ impl RedisConnection {
     ) -> anyhow::Result<(Self, Vec<redis::Client>)> {
         let client = redis::Client::open(url)
             .map_err(|e| anyhow::anyhow!("store.redis_url is not a Redis URL: {e}"))?;
+        let conn = tokio::time::timeout(timeout * 3, Self::manager(client.clone(), timeout))
+            .await
+            .map_err(|_| anyhow::anyhow!("Redis did not answer within {timeout:?}"))?
+            .map_err(|e| anyhow::anyhow!("cannot connect to Redis: {e}"))?;
+        Ok((conn, vec![client]))
+    }
+
+    /// A reconnecting connection to one server, driven by the runtime this is awaited on.
+    async fn manager(client: redis::Client, timeout: Duration) -> redis::RedisResult<Self> {
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(timeout)
             .set_response_timeout(timeout)
             .set_number_of_retries(2)
             .set_max_delay(500);
-        let conn = tokio::time::timeout(
-            timeout * 3,
-            ConnectionManager::new_with_config(client.clone(), config),
-        )
-        .await
-        .map_err(|_| anyhow::anyhow!("Redis did not answer within {timeout:?}"))?
-        .map_err(|e| anyhow::anyhow!("cannot connect to Redis: {e}"))?;
-        Ok((Self::Single(Box::new(conn)), vec![client]))
+        let conn = ConnectionManager::new_with_config(client, config).await?;
+        Ok(Self::Single(Box::new(conn)))
     }
 
     /// Connects to the cluster that `urls` (some or all of its nodes) belong to. The returned
@@ -105,6 +111,93 @@ impl ConnectionLike for RedisConnection {
             Self::Single(conn) => conn.get_db(),
             Self::Cluster(conn) => conn.get_db(),
         }
+    }
+}
+
+/// Connections of their own for the threads that serve requests, to one server.
+///
+/// Each actix-web worker runs its own single-threaded runtime. A connection made at start-up is
+/// driven by the main runtime, so every command from a worker hops threads twice (wake the
+/// connection's task, wake the worker with the reply); on a busy machine those wake-ups cost
+/// about as much as the command. A connection made on the worker's own runtime is driven by
+/// the worker itself. Each worker makes one in the background on its first command and uses
+/// the shared connection until it is ready (and again for a while after a failed attempt).
+pub struct ThreadConnections {
+    /// Tells apart the stores of one process (tests run many) in the per-thread table.
+    owner: u64,
+    client: redis::Client,
+    timeout: Duration,
+}
+
+/// How long a thread uses the shared connection after a failed attempt to make its own.
+const RETRY_OWN_CONNECTION: Duration = Duration::from_secs(1);
+
+thread_local! {
+    static OWN: RefCell<Vec<OwnConnection>> = const { RefCell::new(Vec::new()) };
+}
+
+struct OwnConnection {
+    owner: u64,
+    runtime: tokio::runtime::Id,
+    /// `None` while it is being made (since the instant given).
+    conn: Option<RedisConnection>,
+    since: Instant,
+}
+
+impl ThreadConnections {
+    pub fn new(client: redis::Client, timeout: Duration) -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        Self {
+            owner: NEXT.fetch_add(1, Ordering::Relaxed),
+            client,
+            timeout,
+        }
+    }
+
+    /// This thread's own connection when it has one. Otherwise `None`, having started to make
+    /// one if this thread runs a single-threaded runtime (an actix-web worker does).
+    pub fn get(&self) -> Option<RedisConnection> {
+        let handle = Handle::try_current().ok()?;
+        if handle.runtime_flavor() != RuntimeFlavor::CurrentThread {
+            return None;
+        }
+        let runtime = handle.id();
+        OWN.with(|own| {
+            let mut own = own.borrow_mut();
+            let entry = own
+                .iter_mut()
+                .find(|e| e.owner == self.owner && e.runtime == runtime);
+            match entry {
+                Some(OwnConnection {
+                    conn: Some(conn), ..
+                }) => return Some(conn.clone()),
+                Some(e) if e.since.elapsed() < RETRY_OWN_CONNECTION => return None,
+                Some(e) => e.since = Instant::now(),
+                None => own.push(OwnConnection {
+                    owner: self.owner,
+                    runtime,
+                    conn: None,
+                    since: Instant::now(),
+                }),
+            }
+            let (owner, client, timeout) = (self.owner, self.client.clone(), self.timeout);
+            // A single-threaded runtime runs the task on this thread, which is where it is kept.
+            handle.spawn(async move {
+                let made = tokio::time::timeout(timeout, RedisConnection::manager(client, timeout));
+                if let Ok(Ok(conn)) = made.await {
+                    OWN.with(|own| {
+                        let mut own = own.borrow_mut();
+                        let entry = own
+                            .iter_mut()
+                            .find(|e| e.owner == owner && e.runtime == runtime);
+                        if let Some(entry) = entry {
+                            entry.conn = Some(conn);
+                        }
+                    });
+                }
+            });
+            None
+        })
     }
 }
 

@@ -76,6 +76,10 @@ pub async fn show(
         None => Duration::ZERO,
     };
     let lang = crate::routes::request_lang(&req);
+    if wait.is_zero() {
+        let loaded = load(&state, &user, &path).await?;
+        return Ok(HttpResponse::Ok().json(SessionView::new(&loaded, &state, now_millis(), lang)));
+    }
     // Subscribe before reading, so a change between the read and the wait is not missed.
     let mut changes = state.store.subscribe();
     let deadline = tokio::time::Instant::now() + wait;

@@ -65,7 +65,7 @@ impl RedisStore {
         for (field, value) in &t.fields {
             invocation.arg(*field).arg(value);
         }
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let reply: Vec<redis::Value> = self.run(invocation.invoke_async(&mut conn)).await?;
         ScriptReply::parse(&reply)
     }
@@ -97,7 +97,7 @@ impl RedisStore {
             return Ok(());
         }
         let changed = matches!(reply.applied, Applied::Recorded { changed: true, .. });
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let claimed = self
             .run(
                 self.session_link_script
@@ -120,7 +120,7 @@ impl RedisStore {
 
     /// Tells every replica that `id` changed; best effort (waiters also time out).
     async fn announce(&self, id: &SessionId) {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let publish = conn.publish::<_, _, i64>(self.keys.events_channel(), id.to_string());
         let _ = self.run(publish).await;
     }

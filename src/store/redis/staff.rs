@@ -93,20 +93,20 @@ impl StaffStore for RedisStore {
         session: &StaffSession,
         ttl: Duration,
     ) -> StoreResult<()> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let key = self.keys.staff_session(id);
         self.run(conn.pset_ex::<_, _, ()>(key, encode(session), ttl.as_millis() as u64))
             .await
     }
 
     async fn staff_session(&self, id: &SessionTokenHash) -> StoreResult<Option<StaffSession>> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let raw: Option<String> = self.run(conn.get(self.keys.staff_session(id))).await?;
         raw.as_deref().map(decode).transpose()
     }
 
     async fn delete_staff_session(&self, id: &SessionTokenHash) -> StoreResult<()> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         self.run(conn.del::<_, ()>(self.keys.staff_session(id)))
             .await
     }
@@ -115,7 +115,7 @@ impl StaffStore for RedisStore {
         let key = self.keys.attempts(subject);
         let mut pipe = redis::pipe();
         pipe.get(&key).pttl(&key);
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let (count, ttl): (Option<u64>, i64) = self.run(pipe.query_async(&mut conn)).await?;
         Ok((count.unwrap_or(0), Duration::from_millis(ttl.max(0) as u64)))
     }
@@ -127,12 +127,12 @@ impl StaffStore for RedisStore {
             .ignore()
             .ltrim(&key, 0, MAX_AUDIT as isize - 1)
             .ignore();
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         self.run(pipe.query_async::<()>(&mut conn)).await
     }
 
     async fn audit_log(&self, limit: usize) -> StoreResult<Vec<AuditEntry>> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let raw: Vec<String> = self
             .run(conn.lrange(self.keys.audit_log(), 0, limit as isize - 1))
             .await?;
@@ -140,14 +140,14 @@ impl StaffStore for RedisStore {
     }
 
     async fn current_branding(&self) -> StoreResult<Vec<BrandingVersion>> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let raw: Vec<(String, String)> =
             self.run(conn.hgetall(self.keys.branding_current())).await?;
         raw.iter().map(|(_, v)| decode(v)).collect()
     }
 
     async fn save_branding(&self, version: &BrandingVersion) -> StoreResult<SaveOutcome> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let mut invocation = SAVE_BRANDING.prepare_invoke();
         invocation
             .key(self.keys.branding_current())
@@ -171,7 +171,7 @@ impl StaffStore for RedisStore {
         product: &ProductName,
         limit: usize,
     ) -> StoreResult<Vec<BrandingVersion>> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let raw: Vec<String> = self
             .run(conn.lrange(self.keys.branding_history(product), 0, limit as isize - 1))
             .await?;
