@@ -166,14 +166,14 @@ def targets_table(rows, rounds):
         )
         out.append(
             f"| session creation adds ≤ {CREATE_BUDGET_MS} ms p50 to the emulator's token time "
-            f"(1 connection) | +{added:.2f} ms ({create['p50']:.2f} vs {token['p50']:.2f} ms) "
+            f"(1 connection) | {added:+.2f} ms ({create['p50']:.2f} vs {token['p50']:.2f} ms) "
             f"| {verdict} |"
         )
     load_create, load_token = rows.get("create-bff"), rows.get("token-emulator")
     if load_create and load_token:
         added = load_create["p50"] - load_token["p50"]
         out.append(
-            f"| (same, under load: {env('CONNECTIONS')} connections) | +{added:.2f} ms "
+            f"| (same, under load: {env('CONNECTIONS')} connections) | {added:+.2f} ms "
             f"({load_create['p50']:.2f} vs {load_token['p50']:.2f} ms) | for information: "
             "each creation also serves one token call on the same 2 cores |"
         )

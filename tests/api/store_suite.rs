@@ -563,3 +563,83 @@ mod cluster_only {
         assert!(ttl > 0, "the claimed link expires with its session: {ttl}");
     }
 }
+
+/// Behaviour only one server has: each request-serving thread gets a connection of its own.
+mod single_server_only {
+    use std::time::{Duration, Instant};
+
+    use belvo_bff::domain::ids::SessionId;
+    use belvo_bff::store::{Keys, RedisStore, Retention, SessionStore};
+
+    use crate::helpers::unique_prefix;
+    use crate::redis_outage::OwnRedis;
+
+    /// Clients connected to `redis`, as it lists them.
+    async fn clients(conn: &mut redis::aio::MultiplexedConnection) -> usize {
+        let list: String = redis::cmd("CLIENT")
+            .arg("LIST")
+            .query_async(conn)
+            .await
+            .unwrap();
+        list.lines().count()
+    }
+
+    async fn wait_for_clients(conn: &mut redis::aio::MultiplexedConnection, want: usize) {
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while clients(conn).await != want {
+            assert!(Instant::now() < deadline, "expected {want} clients");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn each_single_threaded_runtime_sends_on_a_connection_of_its_own() {
+        let redis = OwnRedis::start();
+        let store = RedisStore::connect(
+            &redis.url(),
+            Keys::new(&unique_prefix()),
+            Retention {
+                session_ttl: Duration::from_secs(600),
+            },
+            Duration::from_secs(2),
+        )
+        .await
+        .unwrap();
+        let mut inspector = redis::Client::open(redis.url())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        // The shared command connection, two subscriptions (sessions, branding), this one.
+        wait_for_clients(&mut inspector, 4).await;
+
+        // This test's runtime (single-threaded) gets its own on its first command, and the
+        // commands meanwhile are answered on the shared one.
+        let unknown = SessionId::generate();
+        assert!(store.session(&unknown).await.unwrap().is_none());
+        wait_for_clients(&mut inspector, 5).await;
+        assert!(store.session(&unknown).await.unwrap().is_none());
+        assert_eq!(clients(&mut inspector).await, 5, "made once per runtime");
+
+        // As does another one, on another thread (as each actix-web worker does).
+        let other = store.clone();
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let worker = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                while stopped.try_recv().is_err() {
+                    assert!(other.session(&unknown).await.unwrap().is_none());
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            });
+        });
+        wait_for_clients(&mut inspector, 6).await;
+        stop.send(()).unwrap();
+        worker.join().unwrap();
+        // Its runtime is gone, and its connection with it.
+        wait_for_clients(&mut inspector, 5).await;
+    }
+}
