@@ -178,8 +178,16 @@ pub const SESSION_FIELDS: &[&str] = &[
 
 impl Session {
     pub fn from_fields(f: &HashMap<String, String>) -> Result<Self, CorruptSession> {
-        let get = |k: &'static str| f.get(k).map(String::as_str).ok_or(CorruptSession(k));
-        let opt = |k: &str| f.get(k).filter(|v| !v.is_empty()).cloned();
+        Self::from_lookup(|k| f.get(k).map(String::as_str))
+    }
+
+    /// As [`Session::from_fields`], reading each field through `field` (a store may hold them
+    /// in another shape than a map).
+    pub fn from_lookup<'a>(
+        field: impl Fn(&str) -> Option<&'a str>,
+    ) -> Result<Self, CorruptSession> {
+        let get = |k: &'static str| field(k).ok_or(CorruptSession(k));
+        let opt = |k: &str| field(k).filter(|v| !v.is_empty()).map(str::to_owned);
         let num = |k: &'static str| get(k)?.parse::<i64>().map_err(|_| CorruptSession(k));
         let record = NewSession {
             id: SessionId::parse(get("id")?).ok_or(CorruptSession("id"))?,

@@ -492,13 +492,12 @@ impl SessionStore for RedisStore {
 
 /// A session from its [`SESSION_FIELDS`] values, `None` when it has none (unknown or expired).
 fn session_from_values(values: Vec<Option<String>>) -> StoreResult<Option<Session>> {
-    let fields: HashMap<String, String> = SESSION_FIELDS
-        .iter()
-        .zip(values)
-        .filter_map(|(k, v)| v.map(|v| ((*k).to_owned(), v)))
-        .collect();
-    if fields.is_empty() {
+    if values.iter().all(Option::is_none) {
         return Ok(None);
     }
-    Ok(Some(Session::from_fields(&fields)?))
+    let field = |name: &str| {
+        let at = SESSION_FIELDS.iter().position(|f| *f == name)?;
+        values.get(at)?.as_deref()
+    };
+    Ok(Some(Session::from_lookup(field)?))
 }
