@@ -334,29 +334,25 @@ impl Settings {
         let jwt = &self.app_jwt;
         let (pem, jwks) = (!jwt.public_key_pem.is_empty(), !jwt.jwks_url.is_empty());
         match (jwt.algorithm, pem, jwks) {
-            (JwtAlgorithm::HS256, _, true) => {
-                return Err(ConfigError::new(
-                    "app_jwt.jwks_url",
-                    "is for RS256/ES256: set app_jwt.algorithm, or leave jwks_url empty for HS256",
-                ))
-            }
-            (JwtAlgorithm::HS256, _, false) => return Ok(()),
-            (_, false, false) => {
-                return Err(ConfigError::new(
-                    "app_jwt.public_key_pem",
-                    "is required for RS256/ES256 (or set app_jwt.jwks_url instead)",
-                ))
-            }
-            (_, true, true) => {
-                return Err(ConfigError::new(
-                    "app_jwt.jwks_url",
-                    "and app_jwt.public_key_pem are both set: keep only one",
-                ))
-            }
-            (_, true, false) => return Ok(()),
-            (_, false, true) => {}
+            (JwtAlgorithm::HS256, _, true) => Err(ConfigError::new(
+                "app_jwt.jwks_url",
+                "is for RS256/ES256: set app_jwt.algorithm, or leave jwks_url empty for HS256",
+            )),
+            (JwtAlgorithm::HS256, _, false) | (_, true, false) => Ok(()),
+            (_, false, false) => Err(ConfigError::new(
+                "app_jwt.public_key_pem",
+                "is required for RS256/ES256 (or set app_jwt.jwks_url instead)",
+            )),
+            (_, true, true) => Err(ConfigError::new(
+                "app_jwt.jwks_url",
+                "and app_jwt.public_key_pem are both set: keep only one",
+            )),
+            (_, false, true) => self.validate_jwks_url(),
         }
-        let url = url::Url::parse(&jwt.jwks_url)
+    }
+
+    fn validate_jwks_url(&self) -> Result<(), ConfigError> {
+        let url = url::Url::parse(&self.app_jwt.jwks_url)
             .map_err(|e| ConfigError::new("app_jwt.jwks_url", format!("is not a URL: {e}")))?;
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
             return Err(ConfigError::new(

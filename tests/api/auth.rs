@@ -377,3 +377,18 @@ async fn with_the_jwks_endpoint_down_at_start_tokens_get_401_until_it_is_up() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+#[tokio::test]
+async fn with_nothing_listening_at_the_jwks_url_the_server_starts_and_answers_401() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/jwks.json", closed.local_addr().unwrap());
+    drop(closed);
+    let app = spawn_app_with(StoreKind::Memory, |s| {
+        s.app_jwt.algorithm = belvo_bff::config::JwtAlgorithm::ES256;
+        s.app_jwt.jwks_url = url;
+    })
+    .await;
+    let good = es256(ES256_PRIVATE, Some("fixture-2024"), &user_claims());
+    assert_401(create_with(&app, Some(&good)).await, "JWKS unreachable").await;
+    assert_401(create_with(&app, None).await, "no token").await;
+}
