@@ -45,7 +45,9 @@ impl Application {
         let store = connect_store(&settings).await?;
         let branding = BrandingCache::start(store.clone(), &settings.products).await;
         let shutdown_delay = settings.server.shutdown_delay;
-        let state = build_state(settings, store, branding, port)?;
+        // With a JWKS, fetches the keys once now (a failure is logged and retried, not fatal).
+        let app_jwt = AppJwtVerifier::start(&settings).await?;
+        let state = build_state(settings, store, branding, app_jwt, port)?;
         let shutdown = state.shutdown.clone();
         let server = serve(listener, state)?;
         Ok(Self {
@@ -99,6 +101,7 @@ fn build_state(
     settings: Settings,
     store: DynStore,
     branding: Arc<BrandingCache>,
+    app_jwt: AppJwtVerifier,
     port: u16,
 ) -> anyhow::Result<AppState> {
     let host = match settings.server.host.as_str() {
@@ -128,7 +131,6 @@ fn build_state(
         settings.secrets.belvo_secret_id.clone(),
         settings.secrets.belvo_secret_password.clone(),
     );
-    let app_jwt = AppJwtVerifier::from_settings(&settings)?;
     Ok(AppState {
         branding,
         settings: Arc::new(settings),

@@ -3,8 +3,9 @@
 use std::future::{ready, Ready};
 
 use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
+use futures_util::future::{Either, LocalBoxFuture};
 
-use super::jwt::TokenError;
+use super::jwt::{Claims, TokenError};
 use crate::domain::external_id::ExternalId;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -17,18 +18,37 @@ pub struct AppUser {
 
 impl FromRequest for AppUser {
     type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
+    /// Ready at once (a check against keys in memory), except for a token whose kid the cached
+    /// JWKS lacks: that one waits for a (rate-limited) refetch of the set.
+    type Future =
+        Either<Ready<Result<Self, ApiError>>, LocalBoxFuture<'static, Result<Self, ApiError>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate(req))
+        let Some(state) = req.app_data::<web::Data<AppState>>() else {
+            return Either::Left(ready(Err(ApiError::internal("app state missing"))));
+        };
+        let token = match bearer(req) {
+            Ok(token) => token,
+            Err(reason) => return Either::Left(ready(outcome(state, Err(reason)))),
+        };
+        let result = state.app_jwt.verify(token);
+        if result
+            .as_ref()
+            .err()
+            .and_then(TokenError::missing_kid)
+            .is_some()
+        {
+            let (state, token) = (state.clone(), token.to_owned());
+            return Either::Right(Box::pin(async move {
+                let result = state.app_jwt.verify_after_refetch(&token).await;
+                outcome(&state, result)
+            }));
+        }
+        Either::Left(ready(outcome(state, result)))
     }
 }
 
-fn authenticate(req: &HttpRequest) -> Result<AppUser, ApiError> {
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .ok_or_else(|| ApiError::internal("app state missing"))?;
-    let result = bearer(req).and_then(|token| state.app_jwt.verify(token));
+fn outcome(state: &AppState, result: Result<Claims, TokenError>) -> Result<AppUser, ApiError> {
     match result {
         Ok(claims) => Ok(AppUser {
             external_id: ExternalId::derive(&state.settings.secrets.external_id_key, &claims.sub),

@@ -1,12 +1,15 @@
-//! App JWTs: verified with the configured key (HS256 secret, RS256/ES256 PEM), and minted for
-//! local use by `belvo-bff token`.
+//! App JWTs: verified with the configured key (HS256 secret, RS256/ES256 PEM or JWKS), and
+//! minted for local use by `belvo-bff token`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
+use super::jwks::{Jwks, Lookup, MAX_KID};
 use crate::config::{ConfigError, JwtAlgorithm, Settings};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -42,41 +45,53 @@ pub enum TokenError {
     BadSubject,
     #[error("token has no staff role (support or admin)")]
     NotStaff,
+    #[error("token header has no kid (required with a JWKS)")]
+    NoKid,
+    #[error("token header names a kid longer than {MAX_KID} bytes")]
+    KidTooLong,
+    #[error("no key with kid {0:?} in the JWKS")]
+    UnknownKid(String),
+    #[error("the JWKS has not been fetched yet (kid {0:?})")]
+    KeysNotLoaded(String),
+}
+
+impl TokenError {
+    /// The kid of a token whose key the cached JWKS lacks: worth one (rate-limited) refetch.
+    pub fn missing_kid(&self) -> Option<&str> {
+        match self {
+            Self::UnknownKid(kid) | Self::KeysNotLoaded(kid) => Some(kid),
+            _ => None,
+        }
+    }
+}
+
+/// Where the verifying key comes from.
+enum Keys {
+    /// The HS256 secret or the PEM public key.
+    Fixed(DecodingKey),
+    /// The identity provider's JWKS, by the token's kid.
+    Jwks(Arc<Jwks>),
 }
 
 pub struct AppJwtVerifier {
-    key: DecodingKey,
+    keys: Keys,
     validation: Validation,
 }
 
 impl AppJwtVerifier {
+    /// The verifier for the configured key. With a JWKS nothing is fetched yet (see
+    /// [`Self::start`]): until then every token is refused.
     pub fn from_settings(settings: &Settings) -> Result<Self, ConfigError> {
         let cfg = &settings.app_jwt;
-        let pem = cfg.public_key_pem.as_bytes();
-        let bad_pem = |e: jsonwebtoken::errors::Error| {
-            ConfigError::new(
-                "app_jwt.public_key_pem",
-                format!("is not a usable key: {e}"),
-            )
+        let alg = match cfg.algorithm {
+            JwtAlgorithm::HS256 => Algorithm::HS256,
+            JwtAlgorithm::RS256 => Algorithm::RS256,
+            JwtAlgorithm::ES256 => Algorithm::ES256,
         };
-        let (key, alg) = match cfg.algorithm {
-            JwtAlgorithm::HS256 => {
-                let secret = settings.secrets.app_jwt_secret.as_ref().ok_or_else(|| {
-                    ConfigError::new("BFF_APP_JWT_SECRET", "is required for HS256")
-                })?;
-                (
-                    DecodingKey::from_secret(secret.expose_secret().as_bytes()),
-                    Algorithm::HS256,
-                )
-            }
-            JwtAlgorithm::RS256 => (
-                DecodingKey::from_rsa_pem(pem).map_err(bad_pem)?,
-                Algorithm::RS256,
-            ),
-            JwtAlgorithm::ES256 => (
-                DecodingKey::from_ec_pem(pem).map_err(bad_pem)?,
-                Algorithm::ES256,
-            ),
+        let keys = if cfg.algorithm != JwtAlgorithm::HS256 && !cfg.jwks_url.is_empty() {
+            Keys::Jwks(Arc::new(Jwks::new(&cfg.jwks_url, alg)?))
+        } else {
+            Keys::Fixed(Self::fixed_key(settings)?)
         };
         // Only the configured algorithm is accepted: no `none`, no HS/RS confusion.
         let mut validation = Validation::new(alg);
@@ -94,16 +109,88 @@ impl AppJwtVerifier {
             validation.set_audience(&[&cfg.audience]);
             validation.set_required_spec_claims(&["exp", "sub", "aud"]);
         }
-        Ok(Self { key, validation })
+        Ok(Self { keys, validation })
     }
 
+    /// [`Self::from_settings`], and with a JWKS: fetches it once (a failure is logged, not
+    /// fatal) and keeps it fresh in the background while the verifier lives.
+    pub async fn start(settings: &Settings) -> Result<Self, ConfigError> {
+        let verifier = Self::from_settings(settings)?;
+        if let Keys::Jwks(jwks) = &verifier.keys {
+            jwks.start().await;
+        }
+        Ok(verifier)
+    }
+
+    fn fixed_key(settings: &Settings) -> Result<DecodingKey, ConfigError> {
+        let cfg = &settings.app_jwt;
+        let pem = cfg.public_key_pem.as_bytes();
+        let bad_pem = |e: jsonwebtoken::errors::Error| {
+            ConfigError::new(
+                "app_jwt.public_key_pem",
+                format!("is not a usable key: {e}"),
+            )
+        };
+        match cfg.algorithm {
+            JwtAlgorithm::HS256 => {
+                let secret = settings.secrets.app_jwt_secret.as_ref().ok_or_else(|| {
+                    ConfigError::new("BFF_APP_JWT_SECRET", "is required for HS256")
+                })?;
+                Ok(DecodingKey::from_secret(secret.expose_secret().as_bytes()))
+            }
+            JwtAlgorithm::RS256 => DecodingKey::from_rsa_pem(pem).map_err(bad_pem),
+            JwtAlgorithm::ES256 => DecodingKey::from_ec_pem(pem).map_err(bad_pem),
+        }
+    }
+
+    /// Checks a token against the keys in memory (no I/O). With a JWKS, a token whose kid the
+    /// cached set lacks fails with an error whose [`TokenError::missing_kid`] is set: see
+    /// [`Self::verify_after_refetch`].
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)?;
+        let data = match &self.keys {
+            Keys::Fixed(key) => jsonwebtoken::decode::<Claims>(token, key, &self.validation)?,
+            Keys::Jwks(jwks) => {
+                let header = jsonwebtoken::decode_header(token)?;
+                // The header's alg picks nothing: it must be the configured one (checked again
+                // by `decode`), and a token with another is refused before any key lookup.
+                if !self.validation.algorithms.contains(&header.alg) {
+                    let invalid = jsonwebtoken::errors::Error::from(ErrorKind::InvalidAlgorithm);
+                    return Err(invalid.into());
+                }
+                let kid = header.kid.ok_or(TokenError::NoKid)?;
+                if kid.len() > MAX_KID {
+                    return Err(TokenError::KidTooLong);
+                }
+                let decoded = jwks.with_key(&kid, |key| {
+                    jsonwebtoken::decode::<Claims>(token, key, &self.validation)
+                });
+                match decoded {
+                    Lookup::Found(result) => result?,
+                    Lookup::Unknown => return Err(TokenError::UnknownKid(kid)),
+                    Lookup::NotLoaded => return Err(TokenError::KeysNotLoaded(kid)),
+                }
+            }
+        };
         let sub_len = data.claims.sub.len();
         if sub_len == 0 || sub_len > 256 {
             return Err(TokenError::BadSubject);
         }
         Ok(data.claims)
+    }
+
+    /// For a token that failed [`Self::verify`] only because the cached JWKS lacks its kid:
+    /// fetches the set again (at most once per cooldown, however many such tokens arrive) and
+    /// checks the token against what it has then.
+    pub async fn verify_after_refetch(&self, token: &str) -> Result<Claims, TokenError> {
+        let first = self.verify(token);
+        let (Keys::Jwks(jwks), Err(error)) = (&self.keys, &first) else {
+            return first;
+        };
+        let Some(kid) = error.missing_kid() else {
+            return first;
+        };
+        jwks.refetch_for(kid).await;
+        self.verify(token)
     }
 }
 

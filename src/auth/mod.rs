@@ -3,6 +3,7 @@
 
 pub mod app_user;
 pub mod audit;
+pub mod jwks;
 pub mod jwt;
 pub mod password;
 pub mod sign_in;

@@ -152,10 +152,13 @@ pub enum JwtAlgorithm {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AppJwtSettings {
-    /// HS256 (secret from BFF_APP_JWT_SECRET), RS256 or ES256 (public_key_pem).
+    /// HS256 (secret from BFF_APP_JWT_SECRET), RS256 or ES256 (public_key_pem or jwks_url).
     pub algorithm: JwtAlgorithm,
-    /// PEM public key for RS256/ES256.
+    /// PEM public key for RS256/ES256 (or use `jwks_url`, not both).
     pub public_key_pem: String,
+    /// For RS256/ES256: the identity provider's JWKS (`https://.../.well-known/jwks.json`);
+    /// tokens name their key by `kid`. Fetched at start-up and kept fresh in the background.
+    pub jwks_url: String,
     /// Required `iss`, when set.
     pub issuer: String,
     /// Required `aud`, when set.
@@ -318,15 +321,51 @@ impl Settings {
         for (name, product) in &self.products {
             product.validate(&format!("products.{name}"))?;
         }
-        if self.app_jwt.algorithm != JwtAlgorithm::HS256 && self.app_jwt.public_key_pem.is_empty() {
-            return Err(ConfigError::new(
-                "app_jwt.public_key_pem",
-                "is required for RS256/ES256",
-            ));
-        }
+        self.validate_app_jwt()?;
         self.staff.validate()?;
         if self.sessions.max_wait > Duration::from_secs(30) {
             return Err(ConfigError::new("sessions.max_wait", "must be at most 30s"));
+        }
+        Ok(())
+    }
+
+    /// RS256/ES256 take their key from exactly one of `public_key_pem` and `jwks_url`.
+    fn validate_app_jwt(&self) -> Result<(), ConfigError> {
+        let jwt = &self.app_jwt;
+        let (pem, jwks) = (!jwt.public_key_pem.is_empty(), !jwt.jwks_url.is_empty());
+        match (jwt.algorithm, pem, jwks) {
+            (JwtAlgorithm::HS256, _, true) => Err(ConfigError::new(
+                "app_jwt.jwks_url",
+                "is for RS256/ES256: set app_jwt.algorithm, or leave jwks_url empty for HS256",
+            )),
+            (JwtAlgorithm::HS256, _, false) | (_, true, false) => Ok(()),
+            (_, false, false) => Err(ConfigError::new(
+                "app_jwt.public_key_pem",
+                "is required for RS256/ES256 (or set app_jwt.jwks_url instead)",
+            )),
+            (_, true, true) => Err(ConfigError::new(
+                "app_jwt.jwks_url",
+                "and app_jwt.public_key_pem are both set: keep only one",
+            )),
+            (_, false, true) => self.validate_jwks_url(),
+        }
+    }
+
+    fn validate_jwks_url(&self) -> Result<(), ConfigError> {
+        let url = url::Url::parse(&self.app_jwt.jwks_url)
+            .map_err(|e| ConfigError::new("app_jwt.jwks_url", format!("is not a URL: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(ConfigError::new(
+                "app_jwt.jwks_url",
+                "must be an http:// or https:// URL",
+            ));
+        }
+        // Whoever can change the keys in transit can sign any user's token.
+        if self.belvo.environment == BelvoEnvironment::Production && url.scheme() != "https" {
+            return Err(ConfigError::new(
+                "app_jwt.jwks_url",
+                "must be https:// in production",
+            ));
         }
         Ok(())
     }

@@ -132,3 +132,44 @@ fn printed_configuration_masks_redis_passwords() {
     assert!(!printed.contains("hunter2-redis"), "{printed}");
     assert!(printed.contains("rediss://default:***@cache.example.com:6380"));
 }
+
+#[test]
+fn rs256_and_es256_need_exactly_one_of_a_pem_and_a_jwks_url() {
+    let pem = include_str!("../../tests/fixtures/es256-public.pem");
+    let jwks = "https://id.acme.example/.well-known/jwks.json";
+    let load = |pairs: &[(&str, &str)]| {
+        let mut all = vec![("BFF__APP_JWT__ALGORITHM", "ES256")];
+        all.extend_from_slice(pairs);
+        Settings::load_from(&env(&all))
+    };
+    let err = load(&[]).unwrap_err();
+    assert_eq!(err.key, "app_jwt.public_key_pem");
+    assert!(err.problem.contains("jwks_url"), "{}", err.problem);
+    let err = load(&[
+        ("BFF__APP_JWT__PUBLIC_KEY_PEM", pem),
+        ("BFF__APP_JWT__JWKS_URL", jwks),
+    ])
+    .unwrap_err();
+    assert_eq!(err.key, "app_jwt.jwks_url");
+    assert!(err.problem.contains("public_key_pem"), "{}", err.problem);
+    for bad in [
+        "not a url",
+        "ftp://id.acme.example/jwks.json",
+        "file:///etc/jwks.json",
+    ] {
+        let err = load(&[("BFF__APP_JWT__JWKS_URL", bad)]).unwrap_err();
+        assert_eq!(err.key, "app_jwt.jwks_url", "{bad}");
+    }
+    let s = load(&[("BFF__APP_JWT__JWKS_URL", jwks)]).unwrap();
+    assert_eq!(s.app_jwt.jwks_url, jwks);
+    assert!(load(&[("BFF__APP_JWT__PUBLIC_KEY_PEM", pem)]).is_ok());
+    let s = Settings::load_from(&env(&[
+        ("BFF__APP_JWT__ALGORITHM", "RS256"),
+        ("BFF__APP_JWT__JWKS_URL", "http://127.0.0.1:9999/jwks"),
+    ]))
+    .unwrap();
+    assert_eq!(s.app_jwt.algorithm, JwtAlgorithm::RS256);
+    // HS256 has no use for a JWKS: setting one is a mistake, not silently ignored.
+    let err = Settings::load_from(&env(&[("BFF__APP_JWT__JWKS_URL", jwks)])).unwrap_err();
+    assert_eq!(err.key, "app_jwt.jwks_url");
+}

@@ -60,7 +60,7 @@ impl utoipa::Modify for SecuritySchemes {
         };
         components.add_security_scheme(
             "app_jwt",
-            bearer("Your identity provider's user token (HS256, RS256 or ES256; see app_jwt.*)"),
+            bearer("Your identity provider's user token (HS256, or RS256/ES256 by PEM or JWKS; see app_jwt.*)"),
         );
         components.add_security_scheme(
             "staff_jwt",
