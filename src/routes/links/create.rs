@@ -10,7 +10,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use hmac::{Hmac, Mac};
 use secrecy::ExposeSecret;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::Sha256;
 
@@ -20,7 +20,7 @@ use crate::belvo::BelvoError;
 use crate::config::BelvoEnvironment;
 use crate::domain::country::Country;
 use crate::domain::explanation::{explain_message, Lang};
-use crate::domain::ids::ProductName;
+use crate::domain::ids::{LinkId, ProductName};
 use crate::domain::tax_id::{Cedula, Cpf, Curp};
 use crate::domain::webhook::LinkClaim;
 use crate::error::{ApiError, ErrorBody};
@@ -41,6 +41,28 @@ pub struct CreateLinkRequest {
     username: String,
 }
 
+/// A link just made through the API flow, as Belvo answered it.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"link_id": "cb65f82c-dc93-4d3e-8270-9a27528397f5",
+    "product": "mx_employment", "institution": "imss_mx_employment",
+    "access_mode": "single", "status": "valid"}))]
+pub struct CreatedLink {
+    /// Belvo's id of the new link; the caller's from now on (`GET /v1/links/{link_id}`).
+    #[schema(value_type = String, format = Uuid)]
+    link_id: LinkId,
+    /// The product it was made for, as in the request.
+    #[schema(value_type = String)]
+    product: ProductName,
+    /// The institution Belvo connected: the product's first one (sandbox or production).
+    institution: String,
+    /// `single` or `recurrent`, as Belvo reports it (`null` when Belvo does not say).
+    #[schema(required = true)]
+    access_mode: Option<String>,
+    /// The link's status at Belvo, e.g. `valid` (`null` when Belvo does not say).
+    #[schema(required = true)]
+    status: Option<String>,
+}
+
 /// Creates a link through the API flow (no widget); Belvo's refusals come back explained.
 #[utoipa::path(
     post,
@@ -48,7 +70,7 @@ pub struct CreateLinkRequest {
     tag = "links",
     request_body = CreateLinkRequest,
     responses(
-        (status = 201, description = "Created: link_id, product, institution, access_mode, status", body = Object),
+        (status = 201, description = "Created: the link as Belvo made it", body = CreatedLink),
         (status = 400, description = "unknown_product, invalid_username, api_flow_unavailable, or an explained Belvo refusal", body = ErrorBody),
         (status = 401, description = "Missing or invalid app token", body = ErrorBody),
         (status = 429, description = "too_many_attempts: this ID was tried 3 times in 24 h (`retry_after`)", body = ErrorBody),
@@ -113,7 +135,7 @@ pub async fn create(
         .create_link(&request)
         .await
         .map_err(|e| belvo_refusal(e, lang))?;
-    let link_id = crate::domain::ids::LinkId::parse(&link.id)
+    let link_id = LinkId::parse(&link.id)
         .ok_or_else(|| ApiError::internal("Belvo returned a link id that is not a UUID"))?;
     let claim = LinkClaim {
         owner: user.external_id.clone(),
@@ -122,13 +144,13 @@ pub async fn create(
     };
     state.store.claim_link(&link_id, &claim).await?;
     tracing::info!(link = %link_id, product = %product_name, "link created through the API");
-    Ok(HttpResponse::Created().json(json!({
-        "link_id": link_id,
-        "product": product_name,
-        "institution": link.institution,
-        "access_mode": link.access_mode,
-        "status": link.status,
-    })))
+    Ok(HttpResponse::Created().json(CreatedLink {
+        link_id,
+        product: product_name,
+        institution: link.institution,
+        access_mode: link.access_mode,
+        status: link.status,
+    }))
 }
 
 /// Checks the username for the product's country before anything is sent anywhere.

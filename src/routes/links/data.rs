@@ -3,8 +3,8 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::owned_link;
 use crate::auth::AppUser;
@@ -21,6 +21,27 @@ pub struct Page {
     page: Option<u32>,
     #[serde(default)]
     page_size: Option<u32>,
+}
+
+/// A page of a link's data: Belvo's paginated answer, with `next` and `previous` pointing at this
+/// API instead of Belvo's.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DataPage {
+    /// How many items the resource holds in all (Belvo's `count`).
+    count: u64,
+    /// The next page on this API (same `page_size`); `null` on the last page.
+    #[schema(
+        required = true,
+        example = "/v1/links/cb65f82c-dc93-4d3e-8270-9a27528397f5/owners?page=2&page_size=100"
+    )]
+    next: Option<String>,
+    /// The previous page on this API; `null` on the first page.
+    #[schema(required = true)]
+    previous: Option<String>,
+    /// This page's items, exactly as Belvo returns them (see Belvo's API reference for each
+    /// resource).
+    #[schema(value_type = Vec<Object>)]
+    results: Value,
 }
 
 /// Belvo's endpoint for a resource of a link in `country`.
@@ -51,7 +72,7 @@ fn endpoint(resource: &str, country: Country) -> Option<(&'static str, &'static 
         Page,
     ),
     responses(
-        (status = 200, description = "Belvo's paginated answer (count, next, previous, results)", body = Object),
+        (status = 200, description = "Belvo's paginated answer (count, next, previous, results)", body = DataPage),
         (status = 401, description = "Missing or invalid app token", body = ErrorBody),
         (status = 404, description = "Not the caller's link, or a resource its country lacks", body = ErrorBody),
         (status = 502, description = "Belvo refused or could not be reached", body = ErrorBody),
@@ -95,10 +116,10 @@ pub async fn data(
     let count = body["count"].as_u64().unwrap_or(0);
     let ours = |p: u32| format!("/v1/links/{id}/{resource}?page={p}&page_size={page_size}");
     let has_next = u64::from(page) * u64::from(page_size) < count;
-    Ok(HttpResponse::Ok().json(json!({
-        "count": count,
-        "next": has_next.then(|| ours(page + 1)),
-        "previous": (page > 1).then(|| ours(page - 1)),
-        "results": body.get("results").cloned().unwrap_or(Value::Array(vec![])),
-    })))
+    Ok(HttpResponse::Ok().json(DataPage {
+        count,
+        next: has_next.then(|| ours(page + 1)),
+        previous: (page > 1).then(|| ours(page - 1)),
+        results: body.get("results").cloned().unwrap_or(Value::Array(vec![])),
+    }))
 }
