@@ -79,19 +79,31 @@ impl From<HexColor> for String {
 }
 
 /// Branding shown by the widget. Every field is optional; Belvo shows its own where absent.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"company_name": "ACME", "company_logo": "https://cdn.acme.mx/logo.svg",
+    "overlay_background_color": "#112233", "social_proof": true}))]
 pub struct Branding {
+    /// The company name the widget shows: 1 to 60 characters, no control characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub company_name: Option<String>,
+    /// The company's icon: an `https://` URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = "uri")]
     pub company_icon: Option<HttpsUrl>,
+    /// The company's logo: an `https://` URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = "uri")]
     pub company_logo: Option<HttpsUrl>,
+    /// The company's terms and conditions: an `https://` URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = "uri")]
     pub company_terms_url: Option<HttpsUrl>,
+    /// The color behind the widget: `#RRGGBB`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, pattern = "^#[0-9A-Fa-f]{6}$")]
     pub overlay_background_color: Option<HexColor>,
+    /// Whether the widget shows Belvo's social proof.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub social_proof: Option<bool>,
 }

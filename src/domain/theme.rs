@@ -6,10 +6,14 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 /// One custom property of the widget's stylesheet.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"css_key": "--colorPrimary", "value": "#0663F9"}))]
 pub struct ThemeEntry {
+    /// A CSS custom property: `--`, a letter, then letters, digits and `-` (at most 64 bytes).
     css_key: String,
+    /// A short CSS value such as `#0663F9`: 1 to 64 characters among letters, digits, spaces and
+    /// `#%(),.-_`.
     value: String,
 }
 

@@ -3,12 +3,14 @@
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde_json::json;
+use serde::Serialize;
 
 use crate::auth::{audit, Admin, StaffError};
 use crate::branding::{self, BrandingInput, EditError};
+use crate::domain::branding::Branding;
 use crate::domain::branding_version::BrandingVersion;
 use crate::domain::ids::ProductName;
+use crate::domain::theme::{Theme, ThemeEntry};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
@@ -18,26 +20,68 @@ fn product_of(state: &AppState, raw: &str) -> Result<ProductName, ApiError> {
         .ok_or_else(|| ApiError::not_found("product"))
 }
 
-fn body(v: &BrandingVersion) -> serde_json::Value {
-    json!({
-        "product": v.product,
-        "version": v.version,
-        "updated_at": (v.version > 0).then(|| crate::domain::session::rfc3339(v.at)),
-        "updated_by": v.author,
-        "branding": v.look.branding,
-        "theme": v.look.theme,
-    })
+/// A product's widget branding at one version (`ETag` = the version).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ProductBranding)]
+pub struct BrandingView<'a> {
+    /// The product, as in `[products.NAME]`.
+    #[schema(value_type = String, example = "mx_employment")]
+    product: &'a ProductName,
+    /// The version: 0 is the configuration's look, each save adds one. Send it back in
+    /// `If-Match` to avoid lost updates.
+    version: u64,
+    /// When this version was saved; `null` for version 0 (the configuration's).
+    #[schema(format = DateTime, required = true)]
+    updated_at: Option<String>,
+    /// Who saved it: the staff account or token subject; `configuration` for version 0.
+    updated_by: &'a str,
+    /// What the widget shows (`widget.branding` in Belvo's token request).
+    branding: &'a Branding,
+    /// The widget's custom colors (`widget.theme`); empty when none.
+    #[schema(value_type = Vec<ThemeEntry>)]
+    theme: &'a Theme,
+    /// Only in `PUT`'s answer: `true` when a new version was saved, `false` when the body
+    /// matched the current version (nothing saved).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = bool, required = false)]
+    changed: Option<bool>,
+}
+
+impl<'a> BrandingView<'a> {
+    fn new(v: &'a BrandingVersion, changed: Option<bool>) -> Self {
+        Self {
+            product: &v.product,
+            version: v.version,
+            updated_at: (v.version > 0).then(|| crate::domain::session::rfc3339(v.at)),
+            updated_by: &v.author,
+            branding: &v.look.branding,
+            theme: &v.look.theme,
+            changed,
+        }
+    }
+}
+
+/// The body of `PUT`: the whole look, replacing the current one (an absent, `null` or empty
+/// field is unset, and Belvo shows its default). Read field by field so that every problem is
+/// reported at once; this type documents it.
+#[derive(utoipa::ToSchema)]
+#[schema(example = json!({
+    "branding": {"company_name": "ACME", "company_logo": "https://cdn.acme.mx/logo.svg",
+        "social_proof": false},
+    "theme": [{"css_key": "--colorPrimary", "value": "#0663F9"}]}))]
+#[allow(dead_code)] // only documents the body, which `BrandingInput::from_json` reads
+pub struct BrandingUpdate {
+    /// Each field as in `ProductBranding`; `social_proof` also takes `"show"` or `"hide"`.
+    branding: Option<Branding>,
+    /// The widget's custom colors; each `css_key` at most once, at most 40 entries.
+    theme: Option<Vec<ThemeEntry>>,
 }
 
 fn respond(status: StatusCode, v: &BrandingVersion, changed: Option<bool>) -> HttpResponse {
-    let mut body = body(v);
-    if let Some(changed) = changed {
-        body["changed"] = changed.into();
-    }
     HttpResponse::build(status)
         .insert_header((header::ETAG, format!("\"{}\"", v.version)))
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(body)
+        .json(BrandingView::new(v, changed))
 }
 
 /// A product's current widget branding (`ETag` = its version).
@@ -47,7 +91,7 @@ fn respond(status: StatusCode, v: &BrandingVersion, changed: Option<bool>) -> Ht
     tag = "admin",
     params(("product" = String, Path)),
     responses(
-        (status = 200, description = "product, version, updated_at, updated_by, branding, theme", body = Object),
+        (status = 200, description = "The current version: product, version, updated_at, updated_by, branding, theme", body = BrandingView),
         (status = 401, description = "No staff token or console session", body = ErrorBody),
         (status = 403, description = "Not an admin", body = ErrorBody),
         (status = 404, description = "Unknown product", body = ErrorBody),
@@ -106,9 +150,9 @@ fn if_match(req: &HttpRequest) -> Result<Option<u64>, ApiError> {
         ("product" = String, Path),
         ("If-Match" = Option<String>, Header, description = "The version read, e.g. \"3\""),
     ),
-    request_body(content = Object, description = "`{branding: {...}, theme: [...]}`"),
+    request_body(content = BrandingUpdate, description = "`{branding: {...}, theme: [...]}`: the whole look"),
     responses(
-        (status = 200, description = "Saved (`changed`), with the new version", body = Object),
+        (status = 200, description = "Saved (`changed`), with the new version", body = BrandingView),
         (status = 400, description = "invalid_branding: each field and its problem", body = ErrorBody),
         (status = 401, description = "No staff token or console session", body = ErrorBody),
         (status = 403, description = "Not an admin, or a console request without its CSRF token", body = ErrorBody),
