@@ -4,6 +4,9 @@
 
 use std::collections::BTreeSet;
 
+use std::time::Duration;
+
+use belvo_bff::auth::Role;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -142,4 +145,158 @@ async fn answers_have_the_documented_shape() {
             }
         }
     }
+}
+
+/// The component a documented answer refers to, e.g. `Link` for `GET /v1/links/{link_id}` 200.
+fn documented_schema(doc: &Value, method: &str, path: &str, status: &str) -> String {
+    let reference = doc["paths"][path][method]["responses"][status]["content"]["application/json"]
+        ["schema"]["$ref"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{method} {path} {status} refers to no schema"));
+    reference
+        .strip_prefix("#/components/schemas/")
+        .unwrap()
+        .to_owned()
+}
+
+/// Reads `path` as `token`, expecting a 200.
+async fn get_ok(app: &TestApp, token: &str, path: &str) -> Value {
+    let response = app
+        .client
+        .get(app.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{path}");
+    response.json().await.unwrap()
+}
+
+fn assert_link_shape(doc: &Value, link: &Value) {
+    assert_shape(doc, link, "Link");
+    for resource in link["resources"].as_object().unwrap().values() {
+        assert_shape(doc, resource, "LinkResource");
+    }
+}
+
+#[tokio::test]
+async fn link_answers_have_the_documented_shape() {
+    let app = spawn_app_with(StoreKind::Memory, |_| {}).await;
+    let doc = document(&app).await;
+    let token = app.token("maria");
+
+    // A link made through the API flow (no session) ...
+    let response = app
+        .client
+        .post(app.url("/v1/links"))
+        .bearer_auth(&token)
+        .json(&json!({"product": "co_employment", "username": "1020304050"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let created: Value = response.json().await.unwrap();
+    let schema = documented_schema(&doc, "post", "/v1/links", "201");
+    assert_eq!(schema, "CreatedLink");
+    assert_shape(&doc, &created, &schema);
+    let api_link = created["link_id"].as_str().unwrap().to_owned();
+
+    // ... and one made through the widget, with its session and resources.
+    let (session, widget_link) = app
+        .connect("maria", "mx_employment", "planet_mx_employment")
+        .await;
+    let status = app.status_until_resources("maria", &session).await;
+    assert_eq!(status["link_verified"], true);
+
+    let links = get_ok(&app, &token, "/v1/links").await;
+    let schema = documented_schema(&doc, "get", "/v1/links", "200");
+    assert_eq!(schema, "Links");
+    assert_shape(&doc, &links, &schema);
+    let links = links["links"].as_array().unwrap();
+    assert_eq!(links.len(), 2, "{links:?}");
+    for link in links {
+        assert_link_shape(&doc, link);
+    }
+
+    let schema = documented_schema(&doc, "get", "/v1/links/{link_id}", "200");
+    assert_eq!(schema, "Link");
+    let mut widget = Value::Null;
+    for _ in 0..20 {
+        let response = app
+            .client
+            .get(app.url(&format!("/v1/links/{widget_link}")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        if response.status() == 200 {
+            widget = response.json().await.unwrap();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_link_shape(&doc, &widget);
+    assert_eq!(widget["session_id"], session.as_str());
+    assert!(!widget["resources"].as_object().unwrap().is_empty());
+    let api = get_ok(&app, &token, &format!("/v1/links/{api_link}")).await;
+    assert_link_shape(&doc, &api);
+    assert_eq!(api["session_id"], Value::Null, "present, and null");
+
+    let page = get_ok(
+        &app,
+        &token,
+        &format!("/v1/links/{api_link}/employments?page_size=1"),
+    )
+    .await;
+    let schema = documented_schema(&doc, "get", "/v1/links/{link_id}/{resource}", "200");
+    assert_eq!(schema, "DataPage");
+    assert_shape(&doc, &page, &schema);
+    assert_eq!(page["previous"], Value::Null, "present, and null");
+}
+
+#[tokio::test]
+async fn branding_answers_have_the_documented_shape() {
+    let app = spawn_app_with(StoreKind::Memory, |_| {}).await;
+    let doc = document(&app).await;
+    let token = app.staff_token("ci-bot", Role::Admin);
+    let path = "/v1/admin/branding/{product}";
+
+    let current = get_ok(&app, &token, "/v1/admin/branding/mx_employment").await;
+    let schema = documented_schema(&doc, "get", path, "200");
+    assert_eq!(schema, "ProductBranding");
+    assert_shape(&doc, &current, &schema);
+    assert_shape(&doc, &current["branding"], "Branding");
+    assert_eq!(
+        current["updated_at"],
+        Value::Null,
+        "version 0: present, and null"
+    );
+    assert!(current.get("changed").is_none(), "only PUT says");
+
+    let body = json!({
+        "branding": {"company_name": "ACME", "company_logo": "https://cdn.acme.mx/logo.svg"},
+        "theme": [{"css_key": "--colorPrimary", "value": "#00AA55"}]
+    });
+    assert_eq!(
+        doc["paths"][path]["put"]["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/BrandingUpdate"
+    );
+    assert_shape(&doc, &body, "BrandingUpdate");
+    let response = app
+        .client
+        .put(app.url("/v1/admin/branding/mx_employment"))
+        .bearer_auth(&token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let saved: Value = response.json().await.unwrap();
+    assert_eq!(documented_schema(&doc, "put", path, "200"), schema);
+    assert_shape(&doc, &saved, &schema);
+    assert_shape(&doc, &saved["branding"], "Branding");
+    for entry in saved["theme"].as_array().unwrap() {
+        assert_shape(&doc, entry, "ThemeEntry");
+    }
+    assert_eq!(saved["changed"], true);
 }
