@@ -180,6 +180,11 @@ pub struct LinkState {
     pub mismatches: u32,
 }
 
+/// How many of a link's latest webhook ids a store remembers to drop repeats (Belvo retries a
+/// delivery within hours; a link gets a few webhooks a day at most). Bounded, so a long-lived
+/// link does not grow without end.
+pub const MAX_WEBHOOK_IDS: usize = 1000;
+
 /// What recording a webhook did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WebhookApplied {

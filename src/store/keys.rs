@@ -37,6 +37,11 @@ impl Keys {
         format!("{}:{{l:{link}}}:timeline", self.prefix)
     }
 
+    /// Sorted set of the latest webhook ids recorded on a link (by time), for deduplication.
+    pub fn link_webhook_ids(&self, link: &LinkId) -> String {
+        format!("{}:{{l:{link}}}:webhook-ids", self.prefix)
+    }
+
     /// Sorted set of a user's sessions, by creation time.
     pub fn user_sessions(&self, owner: &ExternalId) -> String {
         format!("{}:{{u:{owner}}}:sessions", self.prefix)
@@ -97,6 +102,7 @@ mod tests {
         assert_eq!(tag(&keys.session(&id)), tag(&keys.timeline(&id)));
         let link = LinkId::new_random();
         assert_eq!(tag(&keys.link(&link)), tag(&keys.link_timeline(&link)));
+        assert_eq!(tag(&keys.link(&link)), tag(&keys.link_webhook_ids(&link)));
         assert!(keys.session(&id).starts_with("bff:"));
     }
 }

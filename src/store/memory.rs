@@ -1,7 +1,7 @@
 //! In-memory implementation for the embedded defaults and single-process use.
 //! Same behaviour as the Redis store, including expiry; `apply` mirrors `apply_event.lua`.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -16,12 +16,16 @@ use crate::domain::ids::{LinkId, Platform, SessionId};
 use crate::domain::session::{
     Applied, NewSession, Session, Status, Transition, Warning, MAX_EVENTS, MAX_WARNINGS,
 };
-use crate::domain::webhook::{LinkClaim, LinkState, WebhookApplied, WebhookUpdate};
+use crate::domain::webhook::{
+    LinkClaim, LinkState, WebhookApplied, WebhookUpdate, MAX_WEBHOOK_IDS,
+};
 
 /// A session or a link: the same shape as its Redis hash and list.
 struct Entry {
     fields: HashMap<String, String>,
     timeline: Vec<serde_json::Value>,
+    /// A link's latest webhook ids (at most `MAX_WEBHOOK_IDS`), oldest first.
+    webhook_ids: VecDeque<String>,
     expires: Instant,
 }
 
@@ -30,6 +34,7 @@ impl Entry {
         Self {
             fields: HashMap::new(),
             timeline: Vec::new(),
+            webhook_ids: VecDeque::new(),
             expires,
         }
     }
@@ -115,8 +120,7 @@ impl SessionStore for MemoryStore {
             session.id,
             Entry {
                 fields,
-                timeline: Vec::new(),
-                expires: now + self.retention.session_ttl,
+                ..Entry::new(now + self.retention.session_ttl)
             },
         );
         Ok(())
@@ -233,12 +237,15 @@ impl SessionStore for MemoryStore {
             .links
             .entry(update.link)
             .or_insert_with(|| Entry::new(now + self.retention.session_ttl));
-        let f = &mut link.fields;
-        let seen = format!("seen:{}", update.webhook_id);
-        if f.contains_key(&seen) {
+        if link.webhook_ids.contains(&update.webhook_id) {
             return Ok(WebhookApplied::Duplicate);
         }
-        f.insert(seen, update.now.to_string());
+        link.webhook_ids.push_back(update.webhook_id.clone());
+        if link.webhook_ids.len() > MAX_WEBHOOK_IDS {
+            link.webhook_ids.pop_front();
+        }
+        let f = &mut link.fields;
+        f.insert("webhook_at".into(), update.now.to_string());
         let external_id = update.external_id.as_ref().map(|e| e.as_str());
         let mismatch = match (external_id, f.get("owner")) {
             (Some(seen), Some(owner)) => seen != owner,

@@ -1,16 +1,27 @@
 -- Records one Belvo webhook on its link, atomically (SPEC §6). Mirrors `MemoryStore::record_webhook`.
 --
--- KEYS[1] link hash   KEYS[2] link timeline list
+-- KEYS[1] link hash   KEYS[2] link timeline list   KEYS[3] webhook ids seen (sorted set, by time)
 -- ARGV: webhook_id, now_ms, resource ("" = none), resource state json, external_id ("" = none),
---       timeline entry json without its closing brace, channel, ttl_ms, max events
-local link, timeline = KEYS[1], KEYS[2]
+--       timeline entry json without its closing brace, channel, ttl_ms, max events,
+--       max webhook ids remembered
+--
+-- The ids seen live in their own key, the latest `max webhook ids` of them, so the link hash
+-- that every status read fetches stays small however many webhooks a link gets. (Versions
+-- before this kept them in the link hash as `seen:<id>` fields; those are still honoured.)
+local link, timeline, seen = KEYS[1], KEYS[2], KEYS[3]
 local webhook_id, resource, state, external_id = ARGV[1], ARGV[3], ARGV[4], ARGV[5]
 local entry, channel, ttl, max_events = ARGV[6], ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9])
+local max_ids = tonumber(ARGV[10])
 
-if redis.call('HEXISTS', link, 'seen:' .. webhook_id) == 1 then
+if redis.call('ZSCORE', seen, webhook_id) or redis.call('HEXISTS', link, 'seen:' .. webhook_id) == 1 then
   return {'duplicate', ''}
 end
-redis.call('HSET', link, 'seen:' .. webhook_id, ARGV[2])
+redis.call('ZADD', seen, ARGV[2], webhook_id)
+if redis.call('ZCARD', seen) > max_ids then
+  redis.call('ZREMRANGEBYRANK', seen, 0, -(max_ids + 1))
+end
+-- Also makes sure the link hash exists, to carry the TTL of the keys below.
+redis.call('HSET', link, 'webhook_at', ARGV[2])
 
 local owner = redis.call('HGET', link, 'owner')
 local effect = 'applied'
@@ -34,7 +45,9 @@ end
 if redis.call('PTTL', link) < ttl then
   redis.call('PEXPIRE', link, ttl)
 end
-redis.call('PEXPIRE', timeline, redis.call('PTTL', link))
+local left = redis.call('PTTL', link)
+redis.call('PEXPIRE', timeline, left)
+redis.call('PEXPIRE', seen, left)
 
 local session = redis.call('HGET', link, 'session') or ''
 if session ~= '' then

@@ -30,7 +30,9 @@ use crate::domain::ids::{LinkId, SessionId};
 use crate::domain::session::{
     Applied, NewSession, Session, Transition, MAX_EVENTS, SESSION_FIELDS,
 };
-use crate::domain::webhook::{LinkClaim, LinkState, WebhookApplied, WebhookUpdate};
+use crate::domain::webhook::{
+    LinkClaim, LinkState, WebhookApplied, WebhookUpdate, MAX_WEBHOOK_IDS,
+};
 
 /// Sets `verified` on the link hash when it belongs to the given session (an existing hash
 /// carries the TTL; never create one without expiry) and wakes the session's waiters.
@@ -357,6 +359,7 @@ impl SessionStore for RedisStore {
         invocation
             .key(self.keys.link(&update.link))
             .key(self.keys.link_timeline(&update.link))
+            .key(self.keys.link_webhook_ids(&update.link))
             .arg(&update.webhook_id)
             .arg(update.now)
             .arg(resource)
@@ -371,7 +374,8 @@ impl SessionStore for RedisStore {
             .arg(&entry[..entry.len() - 1])
             .arg(self.keys.events_channel())
             .arg(self.retention.session_ttl.as_millis() as u64)
-            .arg(MAX_EVENTS);
+            .arg(MAX_EVENTS)
+            .arg(MAX_WEBHOOK_IDS);
         let mut conn = self.conn();
         let reply: Vec<String> = self.run(invocation.invoke_async(&mut conn)).await?;
         let session = reply.get(1).and_then(|s| SessionId::parse(s));

@@ -7,7 +7,9 @@ use belvo_bff::domain::callback::{CallbackEvent, CallbackKind};
 use belvo_bff::domain::external_id::ExternalId;
 use belvo_bff::domain::ids::{AccessMode, LinkId, Platform, ProductName, SessionId};
 use belvo_bff::domain::session::{now_millis, Applied, NewSession, Status, Transition};
-use belvo_bff::domain::webhook::{LinkClaim, WebhookApplied, WebhookPayload, WebhookUpdate};
+use belvo_bff::domain::webhook::{
+    LinkClaim, WebhookApplied, WebhookPayload, WebhookUpdate, MAX_WEBHOOK_IDS,
+};
 use belvo_bff::store::{Durability, DynStore, Keys, MemoryStore, RedisStore, Retention};
 
 use crate::helpers::{test_redis_cluster_urls, test_redis_url, unique_prefix};
@@ -22,6 +24,20 @@ async fn redis_store(ttl: Duration) -> DynStore {
     .await
     .unwrap();
     Arc::new(store)
+}
+
+/// A store on the test Redis with the given key prefix (to look at its keys).
+async fn redis_store_with(prefix: &str) -> RedisStore {
+    RedisStore::connect(
+        &test_redis_url(),
+        Keys::new(prefix),
+        Retention {
+            session_ttl: Duration::from_secs(600),
+        },
+        Duration::from_secs(2),
+    )
+    .await
+    .unwrap()
 }
 
 async fn cluster_store(ttl: Duration) -> DynStore {
@@ -406,6 +422,24 @@ async fn a_session_is_read_with_its_link_as_it_is_now(store: DynStore) {
     }
 }
 
+async fn a_link_remembers_its_latest_webhook_ids(store: DynStore) {
+    let link = LinkId::new_random();
+    let delivery = |n: usize| webhook(&link, &format!("w-{n}"), "u_owner");
+    for n in 0..=MAX_WEBHOOK_IDS {
+        let applied = store.record_webhook(&delivery(n)).await.unwrap();
+        assert_eq!(applied, WebhookApplied::Recorded { session: None });
+    }
+    // A repeat of a recent delivery changes nothing.
+    let repeat = store
+        .record_webhook(&delivery(MAX_WEBHOOK_IDS))
+        .await
+        .unwrap();
+    assert_eq!(repeat, WebhookApplied::Duplicate);
+    // The oldest id is past the bound: forgotten, so its memory does not grow with the link's age.
+    let oldest = store.record_webhook(&delivery(0)).await.unwrap();
+    assert_eq!(oldest, WebhookApplied::Recorded { session: None });
+}
+
 async fn the_first_session_to_report_a_link_owns_it(store: DynStore) {
     let (first, second) = (new_session(60_000), new_session(60_000));
     let link = LinkId::new_random();
@@ -513,6 +547,7 @@ every_store!(
     attempts_are_counted_in_a_window,
     a_webhook_before_or_after_the_success_ends_the_same,
     a_session_is_read_with_its_link_as_it_is_now,
+    a_link_remembers_its_latest_webhook_ids,
     the_first_session_to_report_a_link_owns_it,
     a_success_wakes_waiters_once_its_link_is_claimed,
 );
@@ -568,7 +603,8 @@ mod cluster_only {
 mod single_server_only {
     use std::time::{Duration, Instant};
 
-    use belvo_bff::domain::ids::SessionId;
+    use belvo_bff::domain::ids::{LinkId, SessionId};
+    use belvo_bff::domain::webhook::WebhookApplied;
     use belvo_bff::store::{Keys, RedisStore, Retention, SessionStore};
 
     use crate::helpers::unique_prefix;
@@ -590,6 +626,60 @@ mod single_server_only {
             assert!(Instant::now() < deadline, "expected {want} clients");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    #[tokio::test]
+    async fn webhook_ids_stay_out_of_the_link_hash_a_status_read_fetches() {
+        let prefix = unique_prefix();
+        let keys = Keys::new(&prefix);
+        let store = super::redis_store_with(&prefix).await;
+        let mut conn = belvo_bff::store::RedisConnection::single(
+            &crate::helpers::test_redis_url(),
+            Duration::from_secs(2),
+        )
+        .await
+        .unwrap()
+        .0;
+        let link = LinkId::new_random();
+        for n in 0..20 {
+            let update = super::webhook(&link, &format!("w-{n}"), "u_owner");
+            store.record_webhook(&update).await.unwrap();
+        }
+        let fields: Vec<String> = redis::cmd("HKEYS")
+            .arg(keys.link(&link))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert!(
+            fields.len() < 6,
+            "the link hash holds state only: {fields:?}"
+        );
+        let ids: usize = redis::cmd("ZCARD")
+            .arg(keys.link_webhook_ids(&link))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(ids, 20);
+        let ttl: i64 = redis::cmd("PTTL")
+            .arg(keys.link_webhook_ids(&link))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert!(ttl > 0, "the ids expire with their link: {ttl}");
+
+        // A marker an earlier version wrote in the link hash still stops a repeat.
+        let _: i64 = redis::cmd("HSET")
+            .arg(keys.link(&link))
+            .arg("seen:from-before")
+            .arg(1)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let update = super::webhook(&link, "from-before", "u_owner");
+        assert_eq!(
+            store.record_webhook(&update).await.unwrap(),
+            WebhookApplied::Duplicate
+        );
     }
 
     #[tokio::test]

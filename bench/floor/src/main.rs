@@ -20,6 +20,8 @@ use redis::{AsyncCommands, Script};
 
 /// Same limits the BFF passes to the scripts (`MAX_EVENTS`, `MAX_WARNINGS`, `store.session_ttl`).
 const MAX_EVENTS: u32 = 200;
+/// The webhook ids remembered per link (as `MAX_WEBHOOK_IDS` in `src/domain/webhook.rs`).
+const MAX_WEBHOOK_IDS: usize = 1000;
 const MAX_WARNINGS: u32 = 50;
 const SESSION_TTL_MS: u64 = 7 * 24 * 3600 * 1000;
 
@@ -136,6 +138,7 @@ async fn webhook(floor: web::Data<Floor>, body: web::Json<serde_json::Value>) ->
     invocation
         .key(floor.key("l", &text("link_id"), "link"))
         .key(floor.key("l", &text("link_id"), "timeline"))
+        .key(floor.key("l", &text("link_id"), "webhook-ids"))
         .arg(text("webhook_id"))
         .arg(now)
         .arg(resource)
@@ -144,7 +147,8 @@ async fn webhook(floor: web::Data<Floor>, body: web::Json<serde_json::Value>) ->
         .arg(entry)
         .arg(format!("{}:floor-events", floor.prefix))
         .arg(SESSION_TTL_MS)
-        .arg(MAX_EVENTS);
+        .arg(MAX_EVENTS)
+        .arg(MAX_WEBHOOK_IDS);
     let mut conn = floor.conn.clone();
     match invocation.invoke_async::<Vec<String>>(&mut conn).await {
         Ok(reply) => HttpResponse::Ok().json(serde_json::json!({"status": reply.first()})),
