@@ -23,7 +23,7 @@ use tokio::sync::broadcast;
 mod apply;
 mod staff;
 
-use super::redis_connection::{forward_notifications, RedisConnection, ThreadConnections};
+use super::redis_connection::{forward_channel, RedisConnection, ThreadConnections};
 use super::{Durability, Keys, Retention, SessionStore, SessionWithLink, StoreError, StoreResult};
 use crate::domain::external_id::ExternalId;
 use crate::domain::ids::{LinkId, SessionId};
@@ -147,10 +147,12 @@ impl RedisStore {
             _ => None,
         };
         let branding = staff::BrandingNotifier::start(nodes.clone(), keys.branding_channel());
-        tokio::spawn(forward_notifications(
+        // Each announced session id, to this replica's waiters.
+        tokio::spawn(forward_channel(
             nodes,
             keys.events_channel(),
             changes.downgrade(),
+            |payload| payload.as_deref().and_then(SessionId::parse),
         ));
         Self {
             conn,

@@ -15,8 +15,6 @@ use redis::{Cmd, Pipeline, RedisFuture, Value};
 use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::sync::broadcast;
 
-use crate::domain::ids::SessionId;
-
 /// A command connection to one server or to a cluster; cheap to clone (both multiplex).
 #[derive(Clone)]
 pub enum RedisConnection {
@@ -201,14 +199,21 @@ impl ThreadConnections {
     }
 }
 
-/// Keeps a pub/sub subscription open and forwards each announced session id to this replica's
-/// waiters. When a node fails it moves on to the next one of `nodes` (on a cluster any node
-/// sees every PUBLISH). Stops once the store is dropped.
-pub async fn forward_notifications(
+/// Keeps a pub/sub subscription to `channel` open for as long as `changes` has a sender,
+/// moving on to the next of `nodes` when one fails (on a cluster any node sees every PUBLISH),
+/// and sends what `decode` makes of each message's payload. `decode(None)` runs on every
+/// (re)subscription, for listeners that must catch up on what they may have missed meanwhile.
+pub async fn forward_channel<T>(
     nodes: Vec<redis::Client>,
     channel: String,
-    changes: broadcast::WeakSender<SessionId>,
+    changes: broadcast::WeakSender<T>,
+    decode: impl Fn(Option<String>) -> Option<T>,
 ) {
+    let send = |value: T| {
+        if let Some(sender) = changes.upgrade() {
+            let _ = sender.send(value);
+        }
+    };
     for client in nodes.iter().cycle() {
         if changes.strong_count() == 0 {
             return;
@@ -217,18 +222,21 @@ pub async fn forward_notifications(
             Ok(mut pubsub) => match pubsub.subscribe(&channel).await {
                 Ok(()) => {
                     let mut messages = pubsub.on_message();
+                    if let Some(value) = decode(None) {
+                        send(value);
+                    }
                     while let Some(msg) = messages.next().await {
                         let payload: String = msg.get_payload().unwrap_or_default();
-                        let Some(sender) = changes.upgrade() else {
+                        if changes.strong_count() == 0 {
                             return;
-                        };
-                        if let Some(id) = SessionId::parse(&payload) {
-                            let _ = sender.send(id);
+                        }
+                        if let Some(value) = decode(Some(payload)) {
+                            send(value);
                         }
                     }
-                    tracing::warn!("redis pub/sub connection closed; reconnecting");
+                    tracing::warn!(%channel, "redis pub/sub connection closed; reconnecting");
                 }
-                Err(e) => tracing::warn!(error = %e, "redis subscribe failed"),
+                Err(e) => tracing::warn!(error = %e, %channel, "redis subscribe failed"),
             },
             Err(e) => tracing::debug!(error = %e, "redis pub/sub connect failed"),
         }

@@ -67,16 +67,10 @@ pub async fn edit(
         "ok",
     )
     .await;
-    let input = BrandingInput::from_look(&current.look);
-    let draft = Draft {
-        version: current.version,
-        input: &input,
-        errors: &FieldErrors::new(),
-    };
-    Ok(render(
+    Ok(render_saved(
         &staff,
         &product,
-        draft,
+        &current,
         &versions,
         notice,
         StatusCode::OK,
@@ -99,6 +93,24 @@ struct Draft<'a> {
     version: u64,
     input: &'a BrandingInput,
     errors: &'a FieldErrors,
+}
+
+/// The form showing a saved version as it is (nothing wrong with it).
+fn render_saved(
+    staff: &Staff,
+    product: &ProductName,
+    saved: &BrandingVersion,
+    versions: &[BrandingVersion],
+    notice: Option<(&'static str, String)>,
+    status: StatusCode,
+) -> HttpResponse {
+    let input = BrandingInput::from_look(&saved.look);
+    let draft = Draft {
+        version: saved.version,
+        input: &input,
+        errors: &FieldErrors::new(),
+    };
+    render(staff, product, draft, versions, notice, status)
 }
 
 fn render(
@@ -290,17 +302,11 @@ pub async fn rollback(
                 .first()
                 .cloned()
                 .ok_or(PageError::NotFound("product"))?;
-            let input = BrandingInput::from_look(&current.look);
             edit_failed(&state, &staff, &product, e, |notice, status| {
-                let draft = Draft {
-                    version: current.version,
-                    input: &input,
-                    errors: &FieldErrors::new(),
-                };
-                Ok(render(
+                Ok(render_saved(
                     &staff,
                     &product,
-                    draft,
+                    &current,
                     &versions,
                     Some(notice),
                     status,

@@ -81,12 +81,13 @@ pub async fn page(
 ) -> Result<HttpResponse, PageError> {
     let not_found = || PageError::NotFound("session");
     let id = SessionId::parse(&path).ok_or_else(not_found)?;
-    let session = state.store.session(&id).await?.ok_or_else(not_found)?;
+    let read = state
+        .store
+        .session_with_link(&id)
+        .await?
+        .ok_or_else(not_found)?;
+    let (session, link) = (read.session, read.link);
     let timeline = state.store.timeline(&id).await?;
-    let link = match &session.link_id {
-        Some(l) => state.store.link(l).await?,
-        None => None,
-    };
     // Webhooks are this session's only when its link belongs to it.
     let link_timeline = match (&session.link_id, &link) {
         (Some(l), Some(state_of_link)) if state_of_link.session == Some(id) => {

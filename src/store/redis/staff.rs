@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures_util::StreamExt;
+
 use redis::{AsyncCommands, Script};
 use tokio::sync::broadcast;
 
@@ -14,6 +14,7 @@ use super::RedisStore;
 use crate::domain::branding_version::{BrandingVersion, SaveOutcome};
 use crate::domain::ids::ProductName;
 use crate::domain::staff::{AuditEntry, SessionTokenHash, StaffSession};
+use crate::store::redis_connection::forward_channel;
 use crate::store::staff::{StaffStore, MAX_AUDIT, MAX_BRANDING_VERSIONS};
 use crate::store::{StoreError, StoreResult};
 
@@ -42,37 +43,12 @@ impl BrandingNotifier {
     /// fails: a cluster delivers PUBLISH on every node) until the store is dropped.
     pub(super) fn start(nodes: Vec<redis::Client>, channel: String) -> Self {
         let (sender, _) = broadcast::channel(16);
-        tokio::spawn(listen(nodes, channel, sender.downgrade()));
+        // Every save, and every (re)subscription: anything saved while this replica was not
+        // listening is picked up by the reload that follows.
+        tokio::spawn(forward_channel(nodes, channel, sender.downgrade(), |_| {
+            Some(())
+        }));
         Self(sender)
-    }
-}
-
-async fn listen(nodes: Vec<redis::Client>, channel: String, changes: broadcast::WeakSender<()>) {
-    for client in nodes.iter().cycle() {
-        if changes.strong_count() == 0 {
-            return;
-        }
-        match client.get_async_pubsub().await {
-            Ok(mut pubsub) => match pubsub.subscribe(&channel).await {
-                Ok(()) => {
-                    // Anything saved while we were not listening is picked up by a reload.
-                    let mut messages = pubsub.on_message();
-                    if let Some(sender) = changes.upgrade() {
-                        let _ = sender.send(());
-                    }
-                    while messages.next().await.is_some() {
-                        let Some(sender) = changes.upgrade() else {
-                            return;
-                        };
-                        let _ = sender.send(());
-                    }
-                    tracing::warn!("redis branding channel closed; reconnecting");
-                }
-                Err(e) => tracing::warn!(error = %e, "redis subscribe to branding failed"),
-            },
-            Err(e) => tracing::debug!(error = %e, "redis pub/sub connect failed"),
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
 
