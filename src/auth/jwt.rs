@@ -28,10 +28,19 @@ pub struct Claims {
     pub iat: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
+    /// One audience or several (RFC 7519 §4.1.3 allows both forms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aud: Option<String>,
+    pub aud: Option<Audience>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<Role>,
+}
+
+/// The `aud` claim: a string, or an array of strings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum Audience {
+    One(String),
+    Many(Vec<String>),
 }
 
 /// Why a token was refused. The reason is logged; clients see one generic 401.
@@ -39,7 +48,7 @@ pub struct Claims {
 pub enum TokenError {
     #[error("no bearer token")]
     Missing,
-    #[error("invalid token: {0}")]
+    #[error("invalid token: {}", kind_only(.0))]
     Invalid(#[from] jsonwebtoken::errors::Error),
     #[error("token subject is empty or too long")]
     BadSubject,
@@ -53,6 +62,18 @@ pub enum TokenError {
     UnknownKid(String),
     #[error("the JWKS has not been fetched yet (kid {0:?})")]
     KeysNotLoaded(String),
+}
+
+/// What is wrong with a token, without any of the token's own values (a claim of the wrong type
+/// would otherwise be echoed, e.g. a numeric `sub`).
+fn kind_only(error: &jsonwebtoken::errors::Error) -> String {
+    match error.kind() {
+        ErrorKind::Json(_) => "claims of the wrong type or shape".into(),
+        ErrorKind::Utf8(_) => "not UTF-8".into(),
+        ErrorKind::Base64(_) => "not base64url".into(),
+        ErrorKind::Crypto(_) => "signature check failed".into(),
+        _ => error.to_string(),
+    }
 }
 
 impl TokenError {
@@ -97,18 +118,22 @@ impl AppJwtVerifier {
         let mut validation = Validation::new(alg);
         validation.leeway = cfg.leeway.as_secs();
         validation.validate_nbf = true;
-        validation.set_required_spec_claims(&["exp", "sub"]);
+        // A configured issuer or audience must be present in the token, not only right when
+        // present.
+        let mut required = vec!["exp", "sub"];
         if cfg.issuer.is_empty() {
             validation.iss = None;
         } else {
             validation.set_issuer(&[&cfg.issuer]);
+            required.push("iss");
         }
         if cfg.audience.is_empty() {
             validation.validate_aud = false;
         } else {
             validation.set_audience(&[&cfg.audience]);
-            validation.set_required_spec_claims(&["exp", "sub", "aud"]);
+            required.push("aud");
         }
+        validation.set_required_spec_claims(&required);
         Ok(Self { keys, validation })
     }
 
@@ -225,7 +250,9 @@ pub fn mint(
         exp: now + ttl.as_secs(),
         iat: Some(now),
         iss: non_empty(&settings.app_jwt.issuer).filter(|_| role == Role::App),
-        aud: non_empty(&settings.app_jwt.audience).filter(|_| role == Role::App),
+        aud: non_empty(&settings.app_jwt.audience)
+            .filter(|_| role == Role::App)
+            .map(Audience::One),
         role: (role != Role::App).then_some(role),
     };
     jsonwebtoken::encode(
@@ -234,4 +261,30 @@ pub fn mint(
         &EncodingKey::from_secret(secret.expose_secret().as_bytes()),
     )
     .map_err(|e| ConfigError::new("token", e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_reason_names_the_kind_of_problem_not_the_tokens_values() {
+        let key = b"a test secret of enough length!!";
+        let claims = serde_json::json!({"sub": 987_654_321_u64, "exp": 4_000_000_000_u64});
+        let token = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(key),
+        )
+        .unwrap();
+        let error = jsonwebtoken::decode::<Claims>(
+            &token,
+            &DecodingKey::from_secret(key),
+            &Validation::new(Algorithm::HS256),
+        )
+        .unwrap_err();
+        let reason = TokenError::from(error).to_string();
+        assert!(!reason.contains("987654321"), "{reason}");
+        assert!(reason.contains("wrong type"), "{reason}");
+    }
 }

@@ -115,16 +115,24 @@ async fn issuer_and_audience_are_checked_when_configured() {
     let wrong_iss =
         json!({"sub": "m", "exp": exp, "iss": "https://evil.example", "aud": "belvo-bff"});
     let no_aud = json!({"sub": "m", "exp": exp, "iss": "https://id.acme.example"});
-    assert_eq!(
-        create_with(&app, Some(&hs256(&right, DEV_SECRET)))
+    let no_iss = json!({"sub": "m", "exp": exp, "aud": "belvo-bff"});
+    // RFC 7519 §4.1.3: `aud` may be an array; ours must be one of its members.
+    let aud_array = json!({"sub": "m", "exp": exp, "iss": "https://id.acme.example",
+        "aud": ["other", "belvo-bff"]});
+    let wrong_aud_array = json!({"sub": "m", "exp": exp, "iss": "https://id.acme.example",
+        "aud": ["other", "another"]});
+    for (case, claims) in [("aud string", right), ("aud array", aud_array)] {
+        let status = create_with(&app, Some(&hs256(&claims, DEV_SECRET)))
             .await
-            .status(),
-        201
-    );
+            .status();
+        assert_eq!(status, 201, "{case}");
+    }
     for (case, claims) in [
         ("wrong audience", wrong_aud),
+        ("wrong audience array", wrong_aud_array),
         ("wrong issuer", wrong_iss),
         ("no audience", no_aud),
+        ("no issuer", no_iss),
     ] {
         assert_401(
             create_with(&app, Some(&hs256(&claims, DEV_SECRET))).await,
