@@ -5,6 +5,7 @@ pub mod auth;
 pub mod belvo;
 pub mod branding;
 pub mod cli;
+pub mod client_addr;
 pub mod config;
 pub mod domain;
 pub mod emulator;

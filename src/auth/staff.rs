@@ -183,7 +183,7 @@ async fn authenticate(req: &HttpRequest) -> Result<Staff, StaffError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .expect("app state is registered");
-    let ip = crate::routes::client_ip(req, &state.settings.webhooks.trusted_proxies);
+    let ip = crate::client_addr::client_ip(req, &state.settings.server.trusted_proxies);
     let sign_in = || StaffError::SignInRequired {
         api,
         next: req

@@ -80,6 +80,10 @@ pub struct ServerSettings {
     /// Then, how long in-flight requests (long-polls included) may take to finish.
     #[serde(with = "humantime_serde")]
     pub shutdown_timeout: Duration,
+    /// Proxies (load balancers) whose `X-Forwarded-For` is believed for the console's sign-in
+    /// limits and audit log. Webhooks have their own list (`webhooks.trusted_proxies`).
+    #[serde(default)]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

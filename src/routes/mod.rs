@@ -20,7 +20,6 @@ use actix_web::{web, Resource, Route};
 pub use console::console_error;
 pub use openapi::document as openapi_document;
 pub use pages::{error_page, html, stylesheet};
-pub(crate) use webhooks::client_ip;
 
 /// A route of the API that `/openapi.json` describes.
 pub struct ApiRoute {

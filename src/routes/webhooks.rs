@@ -2,8 +2,6 @@
 //! Bearer token compared in constant time, optional source-IP allowlist behind trusted proxies,
 //! body limit, schema-checked JSON; 2xx only once the write is in Redis, 503 when it is not.
 
-use std::net::IpAddr;
-
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use secrecy::ExposeSecret;
@@ -11,6 +9,7 @@ use serde::Serialize;
 use subtle::ConstantTimeEq;
 
 use crate::auth::app_user::bearer;
+use crate::client_addr::client_ip;
 use crate::domain::session::now_millis;
 use crate::domain::webhook::{WebhookApplied, WebhookPayload};
 use crate::error::{ApiError, ErrorBody};
@@ -58,24 +57,6 @@ fn authorize(req: &HttpRequest) -> Result<(), ApiError> {
         }
     }
     Ok(())
-}
-
-/// The caller's address: the peer, or — when the peer is a trusted proxy — the last address in
-/// `X-Forwarded-For` that is not itself a trusted proxy.
-pub(crate) fn client_ip(req: &HttpRequest, trusted: &[IpAddr]) -> Option<IpAddr> {
-    let peer = req.peer_addr()?.ip();
-    if !trusted.contains(&peer) {
-        return Some(peer);
-    }
-    let forwarded = req
-        .headers()
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    forwarded
-        .rsplit(',')
-        .filter_map(|part| part.trim().parse::<IpAddr>().ok())
-        .find(|ip| !trusted.contains(ip))
 }
 
 /// What was done with a webhook.

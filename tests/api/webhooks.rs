@@ -297,6 +297,32 @@ async fn source_addresses_are_checked_behind_a_trusted_proxy() {
     assert_eq!(send("3.130.254.46").await.unwrap().status(), 200);
     assert_eq!(send("10.1.2.3").await.unwrap().status(), 403);
     assert_eq!(send("3.130.254.46, 10.1.2.3").await.unwrap().status(), 403);
+    // A hop with a port is still that hop; one that is no address at all is not trusted.
+    assert_eq!(
+        send("3.130.254.46, 6.6.6.6:5555").await.unwrap().status(),
+        403
+    );
+    assert_eq!(
+        send("3.130.254.46, [2001:db8::6]:443")
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    assert_eq!(send("3.130.254.46, unknown").await.unwrap().status(), 403);
+    assert_eq!(send("3.130.254.46:443").await.unwrap().status(), 200);
+    // The client's own header line comes first; the proxy appends the real address after it.
+    let two_lines = proxied
+        .client
+        .post(proxied.url("/webhooks/belvo"))
+        .bearer_auth("dev-webhook-token")
+        .header("X-Forwarded-For", belvo_ip)
+        .header("X-Forwarded-For", "6.6.6.6")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(two_lines.status(), 403, "every X-Forwarded-For line counts");
 }
 
 #[tokio::test]

@@ -119,7 +119,7 @@ pub async fn submit(
         );
     }
     let csrf = cookie_csrf.unwrap_or_default();
-    let ip = crate::routes::client_ip(&req, &state.settings.webhooks.trusted_proxies);
+    let ip = crate::client_addr::client_ip(&req, &state.settings.server.trusted_proxies);
     let username = form.username.trim().to_owned();
     let credentials = match form.token.trim() {
         "" => Credentials::Password {
