@@ -93,6 +93,11 @@ fn describe() {
         "Redis commands that failed (error=command) or timed out (error=timeout)."
     );
     describe_counter!(
+        "bff_staff_password_checks_total",
+        "Console passwords checked against their argon2id hash (attempts refused by the \
+         sign-in limits or while every check slot is busy are not checked, so not counted)."
+    );
+    describe_counter!(
         "bff_unexplained_error_codes_total",
         "Explanations served with the generic text because Belvo's code is not in the table \
          (counted per lookup; the code itself is in the warning log)."
@@ -223,6 +228,11 @@ pub async fn belvo_call<T>(
 /// Counts a failed Redis command: `command` (an error answer or a broken connection) or `timeout`.
 pub fn redis_error(error: &'static str) {
     counter!("bff_redis_errors_total", "error" => error).increment(1);
+}
+
+/// Counts one console password checked against its hash.
+pub fn password_checked() {
+    counter!("bff_staff_password_checks_total").increment(1);
 }
 
 /// Counts an explanation that fell back to the generic text.

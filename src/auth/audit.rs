@@ -4,6 +4,7 @@
 use crate::domain::session::now_millis;
 use crate::domain::staff::AuditEntry;
 use crate::state::AppState;
+use crate::store::AuditLog;
 
 use super::staff::Staff;
 
@@ -25,18 +26,34 @@ pub async fn record(
         outcome: outcome.to_owned(),
         ip: staff.and_then(|s| s.ip).map(|ip| ip.to_string()),
     };
-    write(state, entry).await;
+    write(state, AuditLog::Staff, entry).await;
 }
 
-/// Records an action by someone not (yet) signed in, e.g. a failed sign-in for `actor`.
-pub async fn record_anonymous(
+/// Records a successful sign-in by `actor` (`ok_password`, `ok_token`), not signed in until now.
+pub async fn record_signed_in(
     state: &AppState,
     actor: &str,
     ip: Option<std::net::IpAddr>,
-    action: &str,
     outcome: &str,
 ) {
-    let entry = AuditEntry {
+    let entry = anonymous(actor, ip, "sign_in", outcome);
+    write(state, AuditLog::Staff, entry).await;
+}
+
+/// Records a refused sign-in (`failed`, `locked_out`, `busy`) in the log of refused attempts,
+/// which a flood of them can fill without touching the staff log.
+pub async fn record_refused(
+    state: &AppState,
+    actor: &str,
+    ip: Option<std::net::IpAddr>,
+    outcome: &str,
+) {
+    let entry = anonymous(actor, ip, "sign_in", outcome);
+    write(state, AuditLog::Refused, entry).await;
+}
+
+fn anonymous(actor: &str, ip: Option<std::net::IpAddr>, action: &str, outcome: &str) -> AuditEntry {
+    AuditEntry {
         at: now_millis(),
         actor: actor.to_owned(),
         role: None,
@@ -44,11 +61,10 @@ pub async fn record_anonymous(
         target: "console".to_owned(),
         outcome: outcome.to_owned(),
         ip: ip.map(|ip| ip.to_string()),
-    };
-    write(state, entry).await;
+    }
 }
 
-async fn write(state: &AppState, entry: AuditEntry) {
+async fn write(state: &AppState, log: AuditLog, entry: AuditEntry) {
     tracing::info!(
         target: "audit",
         actor = %entry.actor,
@@ -59,7 +75,7 @@ async fn write(state: &AppState, entry: AuditEntry) {
         ip = entry.ip.as_deref(),
         "staff action"
     );
-    if let Err(e) = state.store.record_audit(&entry).await {
+    if let Err(e) = state.store.record_audit(log, &entry).await {
         tracing::warn!(error = %e, "audit entry not stored (it is in this log)");
     }
 }

@@ -2,12 +2,13 @@
 //! constant time. Unknown accounts are checked against a dummy hash so timing does not tell
 //! which account names exist.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
 };
 use argon2::Argon2;
+use tokio::sync::Semaphore;
 
 /// Shortest password `hash-password` accepts.
 pub const MIN_LEN: usize = 12;
@@ -34,6 +35,28 @@ pub fn check_hash(phc: &str) -> Result<(), String> {
         return Err("must be an argon2id hash; use `belvo-bff hash-password`".into());
     }
     Ok(())
+}
+
+/// The right to run one password check: at most one per core at once, so a flood of sign-ins
+/// cannot queue unbounded argon2 work (each check holds ~19 MiB and tens of milliseconds of CPU).
+pub struct CheckSlot(#[allow(dead_code)] tokio::sync::OwnedSemaphorePermit);
+
+impl CheckSlot {
+    /// A free slot, or `None` when every one is taken.
+    pub fn try_take() -> Option<Self> {
+        static SLOTS: LazyLock<Arc<Semaphore>> = LazyLock::new(|| {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            Arc::new(Semaphore::new(cores))
+        });
+        SLOTS.clone().try_acquire_owned().ok().map(Self)
+    }
+
+    /// [`verify`], counted in `bff_staff_password_checks_total`; frees the slot when done.
+    /// CPU-heavy: call from a blocking thread.
+    pub fn verify(self, password: &str, phc: Option<&str>) -> bool {
+        crate::metrics::password_checked();
+        verify(password, phc)
+    }
 }
 
 /// Whether `password` matches `phc`; `None` (no such account) still spends the same work.

@@ -69,9 +69,12 @@ impl Keys {
         format!("{}:staff-session:{}", self.prefix, id.as_str())
     }
 
-    /// List of audit entries (JSON), newest first.
-    pub fn audit_log(&self) -> String {
-        format!("{}:audit", self.prefix)
+    /// List of audit entries (JSON), newest first: staff actions, or refused sign-ins.
+    pub fn audit_log(&self, log: super::AuditLog) -> String {
+        match log {
+            super::AuditLog::Staff => format!("{}:audit", self.prefix),
+            super::AuditLog::Refused => format!("{}:audit:refused", self.prefix),
+        }
     }
 
     /// Hash of product → its current branding version (JSON).

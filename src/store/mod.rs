@@ -21,7 +21,7 @@ pub use self::memory::MemoryStore;
 pub use self::redis::RedisStore;
 pub use self::redis_connection::RedisConnection;
 pub use keys::Keys;
-pub use staff::{StaffStore, MAX_BRANDING_VERSIONS};
+pub use staff::{AuditLog, StaffStore, MAX_BRANDING_VERSIONS};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -12,8 +12,18 @@ use crate::domain::branding_version::{BrandingVersion, SaveOutcome};
 use crate::domain::ids::ProductName;
 use crate::domain::staff::{AuditEntry, SessionTokenHash, StaffSession};
 
-/// The most audit entries kept (newest first).
+/// The most audit entries kept in each log (newest first).
 pub const MAX_AUDIT: usize = 5000;
+
+/// The two audit logs. Refused sign-ins by people not signed in have their own, so a flood of
+/// them can never push a staff action out of the staff log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditLog {
+    /// What signed-in staff did, and successful sign-ins.
+    Staff,
+    /// Failed, locked-out and busy sign-in attempts.
+    Refused,
+}
 /// The most versions of one product's branding kept.
 pub const MAX_BRANDING_VERSIONS: usize = 200;
 
@@ -37,11 +47,15 @@ pub trait StaffStore: Send + Sync {
     /// the attempts in the current window and the time left in it.
     async fn attempts(&self, subject: &str) -> StoreResult<(u64, Duration)>;
 
-    /// Appends to the audit log (capped at [`MAX_AUDIT`]).
-    async fn record_audit(&self, entry: &AuditEntry) -> StoreResult<()>;
+    /// Takes back one attempt [`super::SessionStore::count_attempt`] counted for `subject`
+    /// (one that turned out not to be a failure); nothing when the window has ended.
+    async fn release_attempt(&self, subject: &str) -> StoreResult<()>;
 
-    /// The newest audit entries, newest first.
-    async fn audit_log(&self, limit: usize) -> StoreResult<Vec<AuditEntry>>;
+    /// Appends to one audit log (each capped at [`MAX_AUDIT`]).
+    async fn record_audit(&self, log: AuditLog, entry: &AuditEntry) -> StoreResult<()>;
+
+    /// One audit log's newest entries, newest first.
+    async fn audit_log(&self, log: AuditLog, limit: usize) -> StoreResult<Vec<AuditEntry>>;
 
     /// The current saved branding of every product that has one (one read for all).
     async fn current_branding(&self) -> StoreResult<Vec<BrandingVersion>>;

@@ -310,3 +310,49 @@ async fn staff_tokens_sign_in_and_app_tokens_do_not() {
         .unwrap();
     assert_eq!(response.status(), 303, "an app token is not a staff token");
 }
+
+#[tokio::test]
+async fn a_flood_of_refused_sign_ins_never_pushes_staff_actions_out_of_the_audit_log() {
+    let app = spawn_console().await;
+    let admin = app.staff_token("adam", Role::Admin);
+    let audit = || async {
+        let response = app
+            .client
+            .get(app.url("/admin/audit"))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.text().await.unwrap()
+    };
+    audit().await; // a staff action: view_audit
+    let client = browser_client();
+    let page = client.get(app.url("/support/login")).send().await.unwrap();
+    let csrf = crate::console_helpers::csrf_of(&page.text().await.unwrap());
+    // More refused attempts than the audit page shows (200), mostly locked out.
+    for i in 0..300 {
+        let response = client
+            .post(app.url("/support/login"))
+            .form(&[
+                ("username", format!("intruder{}", i % 3)),
+                ("password", "guess".into()),
+                ("csrf", csrf.clone()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert!([401, 429].contains(&response.status().as_u16()));
+    }
+    let log = audit().await;
+    let (staff_part, refused_part) = log.split_once("id=\"refused\"").unwrap();
+    assert!(
+        staff_part.contains("view_audit"),
+        "the staff action is still in the staff log"
+    );
+    assert!(
+        !staff_part.contains("intruder"),
+        "refused attempts are apart"
+    );
+    assert!(refused_part.contains("intruder0") && refused_part.contains("locked_out"));
+}

@@ -10,7 +10,7 @@ use belvo_bff::domain::session::now_millis;
 use belvo_bff::domain::staff::{
     AuditEntry, SessionTokenHash, SignInMethod, StaffName, StaffRole, StaffSession,
 };
-use belvo_bff::store::{Durability, DynStore, Keys, MemoryStore, RedisStore, Retention};
+use belvo_bff::store::{AuditLog, Durability, DynStore, Keys, MemoryStore, RedisStore, Retention};
 
 use crate::helpers::{test_redis_cluster_urls, test_redis_url, unique_prefix};
 
@@ -86,6 +86,16 @@ async fn attempts_read_back_without_counting(store: DynStore) {
         2,
         "reading does not count"
     );
+    store.release_attempt("who").await.unwrap();
+    let (count, left) = store.attempts("who").await.unwrap();
+    assert_eq!(count, 1, "a released attempt no longer counts");
+    assert!(left > Duration::from_secs(50), "the window keeps its end");
+    store.release_attempt("nobody").await.unwrap();
+    assert_eq!(
+        store.attempts("nobody").await.unwrap(),
+        (0, Duration::ZERO),
+        "releasing nothing makes nothing"
+    );
 }
 
 async fn audit_is_newest_first(store: DynStore) {
@@ -99,11 +109,19 @@ async fn audit_is_newest_first(store: DynStore) {
             outcome: "ok".into(),
             ip: None,
         };
-        store.record_audit(&entry).await.unwrap();
+        store.record_audit(AuditLog::Staff, &entry).await.unwrap();
     }
-    let log = store.audit_log(2).await.unwrap();
+    let log = store.audit_log(AuditLog::Staff, 2).await.unwrap();
     let actions: Vec<_> = log.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(actions, ["third", "second"]);
+    assert!(
+        store
+            .audit_log(AuditLog::Refused, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "the logs are apart"
+    );
 }
 
 fn version(product: &ProductName, previous: &BrandingVersion, name: &str) -> BrandingVersion {

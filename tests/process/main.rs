@@ -6,3 +6,4 @@ mod logs;
 mod redis_tls;
 mod replicas;
 mod shutdown;
+mod sign_in_flood;

@@ -144,6 +144,16 @@ pub async fn submit(
                 );
                 return response;
             }
+            Err(SignInError::Busy) => {
+                let mut response = refused(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many sign-ins at once. Try again in a moment.",
+                );
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, header::HeaderValue::from(1));
+                return response;
+            }
             Err(SignInError::Refused) if by_token => return refused(
                 StatusCode::UNAUTHORIZED,
                 "That staff token is not valid (expired, wrongly signed or without a staff role).",

@@ -11,7 +11,7 @@ use super::MemoryStore;
 use crate::domain::branding_version::{BrandingVersion, SaveOutcome};
 use crate::domain::ids::ProductName;
 use crate::domain::staff::{AuditEntry, SessionTokenHash, StaffSession};
-use crate::store::staff::{StaffStore, MAX_AUDIT, MAX_BRANDING_VERSIONS};
+use crate::store::staff::{AuditLog, StaffStore, MAX_AUDIT, MAX_BRANDING_VERSIONS};
 use crate::store::StoreResult;
 
 pub(super) struct StaffData {
@@ -23,8 +23,18 @@ pub(super) struct StaffData {
 struct Data {
     sessions: HashMap<SessionTokenHash, (StaffSession, Instant)>,
     audit: VecDeque<AuditEntry>,
+    refused: VecDeque<AuditEntry>,
     current: BTreeMap<ProductName, BrandingVersion>,
     history: HashMap<ProductName, VecDeque<BrandingVersion>>,
+}
+
+impl Data {
+    fn log(&mut self, log: AuditLog) -> &mut VecDeque<AuditEntry> {
+        match log {
+            AuditLog::Staff => &mut self.audit,
+            AuditLog::Refused => &mut self.refused,
+        }
+    }
 }
 
 impl StaffData {
@@ -83,15 +93,27 @@ impl StaffStore for MemoryStore {
             .unwrap_or_default())
     }
 
-    async fn record_audit(&self, entry: &AuditEntry) -> StoreResult<()> {
-        let mut data = self.staff();
-        data.audit.push_front(entry.clone());
-        data.audit.truncate(MAX_AUDIT);
+    async fn release_attempt(&self, subject: &str) -> StoreResult<()> {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        if let Some((n, expires)) = inner.attempts.get_mut(subject) {
+            if *expires > now {
+                *n = n.saturating_sub(1);
+            }
+        }
         Ok(())
     }
 
-    async fn audit_log(&self, limit: usize) -> StoreResult<Vec<AuditEntry>> {
-        Ok(self.staff().audit.iter().take(limit).cloned().collect())
+    async fn record_audit(&self, log: AuditLog, entry: &AuditEntry) -> StoreResult<()> {
+        let mut data = self.staff();
+        let entries = data.log(log);
+        entries.push_front(entry.clone());
+        entries.truncate(MAX_AUDIT);
+        Ok(())
+    }
+
+    async fn audit_log(&self, log: AuditLog, limit: usize) -> StoreResult<Vec<AuditEntry>> {
+        Ok(self.staff().log(log).iter().take(limit).cloned().collect())
     }
 
     async fn current_branding(&self) -> StoreResult<Vec<BrandingVersion>> {

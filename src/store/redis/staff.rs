@@ -15,7 +15,7 @@ use crate::domain::branding_version::{BrandingVersion, SaveOutcome};
 use crate::domain::ids::ProductName;
 use crate::domain::staff::{AuditEntry, SessionTokenHash, StaffSession};
 use crate::store::redis_connection::forward_channel;
-use crate::store::staff::{StaffStore, MAX_AUDIT, MAX_BRANDING_VERSIONS};
+use crate::store::staff::{AuditLog, StaffStore, MAX_AUDIT, MAX_BRANDING_VERSIONS};
 use crate::store::{StoreError, StoreResult};
 
 /// Saves a branding version if it follows the current one. Returns -1 when saved, else the
@@ -33,6 +33,10 @@ static SAVE_BRANDING: LazyLock<Script> = LazyLock::new(|| {
          return -1",
     )
 });
+
+/// Takes back one counted attempt, keeping the window's expiry; nothing once it has ended.
+static RELEASE_ATTEMPT: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("../lua/release_attempt.lua")));
 
 /// This replica's end of the branding channel.
 #[derive(Clone)]
@@ -96,8 +100,17 @@ impl StaffStore for RedisStore {
         Ok((count.unwrap_or(0), Duration::from_millis(ttl.max(0) as u64)))
     }
 
-    async fn record_audit(&self, entry: &AuditEntry) -> StoreResult<()> {
-        let key = self.keys.audit_log();
+    async fn release_attempt(&self, subject: &str) -> StoreResult<()> {
+        let mut conn = self.conn();
+        let mut release = RELEASE_ATTEMPT.prepare_invoke();
+        release.key(self.keys.attempts(subject));
+        self.run(release.invoke_async::<i64>(&mut conn))
+            .await
+            .map(|_| ())
+    }
+
+    async fn record_audit(&self, log: AuditLog, entry: &AuditEntry) -> StoreResult<()> {
+        let key = self.keys.audit_log(log);
         let mut pipe = redis::pipe();
         pipe.lpush(&key, encode(entry))
             .ignore()
@@ -107,10 +120,10 @@ impl StaffStore for RedisStore {
         self.run(pipe.query_async::<()>(&mut conn)).await
     }
 
-    async fn audit_log(&self, limit: usize) -> StoreResult<Vec<AuditEntry>> {
+    async fn audit_log(&self, log: AuditLog, limit: usize) -> StoreResult<Vec<AuditEntry>> {
         let mut conn = self.conn();
         let raw: Vec<String> = self
-            .run(conn.lrange(self.keys.audit_log(), 0, limit as isize - 1))
+            .run(conn.lrange(self.keys.audit_log(log), 0, limit as isize - 1))
             .await?;
         raw.iter().map(|r| decode(r)).collect()
     }
