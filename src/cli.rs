@@ -1,5 +1,6 @@
 //! The command line: `serve` (default), `emulator`, `token`, `hash-password`, `check-config`.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -120,6 +121,7 @@ fn serve(settings: Settings) -> ExitCode {
         for var in &settings.secrets.defaulted {
             tracing::warn!(variable = var, "using the public development default: insecure, embedded mode only");
         }
+        raise_open_file_limit();
         let store = settings.store.backend().name();
         let app = match crate::startup::Application::build(settings).await {
             Ok(app) => app,
@@ -131,8 +133,9 @@ fn serve(settings: Settings) -> ExitCode {
         };
         let url = format!("http://127.0.0.1:{}", app.port());
         tracing::info!(%url, store, embedded, "belvo-bff listening");
-        if embedded {
-            // On stdout: stderr carries the log lines (JSON by default) and nothing else.
+        // On stdout, and only for a person at a terminal: stderr carries the log lines (JSON by
+        // default), and a process manager reading stdout gets no plain text mixed in.
+        if embedded && std::io::stdout().is_terminal() {
             println!(
                 "\nbelvo-bff is serving on {url} (embedded Belvo emulator, {store} store)\n\
                  Try it in a browser: {url}/demo\n\
@@ -149,6 +152,18 @@ fn serve(settings: Settings) -> ExitCode {
             }
         }
     })
+}
+
+/// Every waiting long-poll and keep-alive connection holds a file descriptor: raise the soft
+/// limit (often 1024) to the hard one, and log both, so a busy server does not run out.
+fn raise_open_file_limit() {
+    let (before, hard) = rlimit::Resource::NOFILE
+        .get()
+        .map_or((None, None), |(soft, hard)| (Some(soft), Some(hard)));
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(soft) => tracing::info!(before, soft, hard, "open-file limit"),
+        Err(e) => tracing::warn!(error = %e, "could not raise the open-file limit"),
+    }
 }
 
 fn emulator(settings: Settings, port: u16) -> ExitCode {

@@ -92,6 +92,15 @@ fn describe() {
         "bff_redis_errors_total",
         "Redis commands that failed (error=command) or timed out (error=timeout)."
     );
+    metrics::describe_gauge!(
+        "bff_long_polls_waiting",
+        "Long-polls (?wait=) waiting for a change right now."
+    );
+    describe_counter!(
+        "bff_long_polls_skipped_total",
+        "Long-polls answered at once, without waiting, because too many requests waited \
+         already: in the process (cap=process, limits.max_waiting) or of one user (cap=user)."
+    );
     describe_counter!(
         "bff_staff_password_checks_total",
         "Console passwords checked against their argon2id hash (attempts refused by the \
@@ -228,6 +237,16 @@ pub async fn belvo_call<T>(
 /// Counts a failed Redis command: `command` (an error answer or a broken connection) or `timeout`.
 pub fn redis_error(error: &'static str) {
     counter!("bff_redis_errors_total", "error" => error).increment(1);
+}
+
+/// Follows how many long-polls wait right now.
+pub fn long_poll_waiting(change: f64) {
+    metrics::gauge!("bff_long_polls_waiting").increment(change);
+}
+
+/// Counts a long-poll answered at once because a cap was reached (`process` or `user`).
+pub fn long_poll_skipped(cap: &'static str) {
+    counter!("bff_long_polls_skipped_total", "cap" => cap).increment(1);
 }
 
 /// Counts one console password checked against its hash.

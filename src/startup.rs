@@ -19,6 +19,7 @@ use crate::shutdown::Shutdown;
 use crate::state::AppState;
 use crate::store::{Durability, DynStore, Keys, MemoryStore, RedisStore, Retention};
 use crate::telemetry::RequestSpan;
+use crate::widget::waiting::Waiters;
 
 pub struct Application {
     port: u16,
@@ -131,6 +132,10 @@ fn build_state(
         settings.secrets.belvo_secret_id.clone(),
         settings.secrets.belvo_secret_password.clone(),
     );
+    let waiters = Arc::new(Waiters::new(
+        settings.limits.max_waiting,
+        settings.limits.max_waiting_per_user,
+    ));
     Ok(AppState {
         branding,
         settings: Arc::new(settings),
@@ -141,6 +146,7 @@ fn build_state(
         local_base_url: local_base,
         widget_url,
         shutdown: Arc::new(Shutdown::default()),
+        waiters,
     })
 }
 

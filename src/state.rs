@@ -10,6 +10,7 @@ use crate::config::Settings;
 use crate::domain::ids::SessionId;
 use crate::shutdown::Shutdown;
 use crate::store::DynStore;
+use crate::widget::waiting::Waiters;
 
 pub struct AppState {
     pub settings: Arc<Settings>,
@@ -26,6 +27,8 @@ pub struct AppState {
     pub widget_url: String,
     /// Whether this replica is shutting down (readiness, long-polls).
     pub shutdown: Arc<Shutdown>,
+    /// Who waits in a long-poll now (bounded by `limits`).
+    pub waiters: Arc<Waiters>,
 }
 
 impl AppState {

@@ -52,6 +52,8 @@ pub struct Settings {
     pub log: LogSettings,
     pub emulator: EmulatorSettings,
     pub webhooks: WebhookSettings,
+    /// Per-user and per-process bounds: long-polls, Belvo token requests, API-flow usernames.
+    pub limits: LimitSettings,
     /// Console sign-in: staff accounts, session lifetime, lockout.
     pub staff: staff::StaffSettings,
     pub products: BTreeMap<ProductName, ProductSettings>,
@@ -181,6 +183,23 @@ pub struct SessionSettings {
     /// Longest `?wait=` long-poll.
     #[serde(with = "humantime_serde")]
     pub max_wait: Duration,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitSettings {
+    /// Most `?wait=` long-polls waiting at once in this process; past it a long-poll answers
+    /// at once with the current state.
+    pub max_waiting: usize,
+    /// Most long-polls one user may have waiting at once (same answer past it).
+    pub max_waiting_per_user: usize,
+    /// Belvo widget-token requests one user may cause per minute (sessions, renewals,
+    /// reconnects, consent portal); past it, 429 with `retry_after`.
+    pub token_requests_per_minute: u64,
+    /// The same per day.
+    pub token_requests_per_day: u64,
+    /// Distinct usernames (CURP, CPF, cédula) one user may try in `POST /v1/links` per day.
+    pub usernames_per_day: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

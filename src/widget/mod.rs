@@ -4,6 +4,7 @@
 mod open;
 mod record;
 pub mod verify;
+pub mod waiting;
 
 pub use open::{open_session, ConsentRequest, IdentificationRequest, OpenRequest, OpenedSession};
 pub use record::record_event;

@@ -25,9 +25,25 @@ impl Bff {
     /// Starts the server with `env` (on top of `PORT=0` and nothing else) and waits until it
     /// listens.
     pub async fn start(env: &[(&str, &str)]) -> Bff {
+        Self::start_command(Command::new(env!("CARGO_BIN_EXE_belvo-bff")), env).await
+    }
+
+    /// [`Self::start`] with a soft open-file limit of `nofile` (as `ulimit -Sn` in the shell
+    /// that starts it); the hard limit stays.
+    pub async fn start_with_open_file_limit(nofile: u32, env: &[(&str, &str)]) -> Bff {
+        let mut command = Command::new("sh");
+        command.args([
+            "-c",
+            &format!("ulimit -Sn {nofile} && exec \"$0\""),
+            env!("CARGO_BIN_EXE_belvo-bff"),
+        ]);
+        Self::start_command(command, env).await
+    }
+
+    async fn start_command(mut command: Command, env: &[(&str, &str)]) -> Bff {
         let mut vars: BTreeMap<String, String> = BTreeMap::from([("PORT".into(), "0".into())]);
         vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_belvo-bff"))
+        let mut child = command
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .envs(&vars)

@@ -3,6 +3,7 @@
 
 mod bff;
 mod logs;
+mod long_polls;
 mod redis_tls;
 mod replicas;
 mod shutdown;

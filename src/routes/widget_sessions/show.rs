@@ -16,6 +16,10 @@ use crate::domain::session::now_millis;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
+/// Set to `skipped` on a long-poll answered at once because too many requests wait already
+/// (`limits.max_waiting`, `limits.max_waiting_per_user`).
+pub const LONG_POLL_HEADER: &str = "X-Long-Poll";
+
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Until {
@@ -42,7 +46,9 @@ pub struct ShowQuery {
     until: Until,
 }
 
-/// Reads a session (only its owner may); `?wait=N` long-polls until it leaves `pending`.
+/// Reads a session (only its owner may); `?wait=N` long-polls until it leaves `pending`. When
+/// too many requests wait already (in this process, or of this user), a long-poll answers at
+/// once with the current state and `X-Long-Poll: skipped`.
 #[utoipa::path(
     get,
     path = "/v1/widget-sessions/{session_id}",
@@ -80,6 +86,18 @@ pub async fn show(
         let loaded = load(&state, &user, &path).await?;
         return Ok(HttpResponse::Ok().json(SessionView::new(&loaded, &state, now_millis(), lang)));
     }
+    // Past a cap, answer at once with the current state: the app polls again.
+    let _slot = match state.waiters.enter(&user.external_id) {
+        Ok(slot) => slot,
+        Err(full) => {
+            crate::metrics::long_poll_skipped(full.as_str());
+            let loaded = load(&state, &user, &path).await?;
+            let view = SessionView::new(&loaded, &state, now_millis(), lang);
+            return Ok(HttpResponse::Ok()
+                .insert_header((LONG_POLL_HEADER, "skipped"))
+                .json(view));
+        }
+    };
     // Subscribe before reading, so a change between the read and the wait is not missed.
     let mut changes = state.store.subscribe();
     let deadline = tokio::time::Instant::now() + wait;
