@@ -132,9 +132,9 @@ fn serve(settings: Settings) -> ExitCode {
             }
         };
         let url = format!("http://127.0.0.1:{}", app.port());
-        tracing::info!(%url, store, embedded, "belvo-bff listening");
         // On stdout, and only for a person at a terminal: stderr carries the log lines (JSON by
-        // default), and a process manager reading stdout gets no plain text mixed in.
+        // default), and a process manager reading stdout gets no plain text mixed in. Printed
+        // before the "listening" line, which tests wait for.
         if embedded && std::io::stdout().is_terminal() {
             println!(
                 "\nbelvo-bff is serving on {url} (embedded Belvo emulator, {store} store)\n\
@@ -144,6 +144,7 @@ fn serve(settings: Settings) -> ExitCode {
                  -H 'Content-Type: application/json' -d '{{\"product\":\"mx_employment\",\"platform\":\"ios\"}}'\n"
             );
         }
+        tracing::info!(%url, store, embedded, "belvo-bff listening");
         match app.run_until_stopped().await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -183,3 +183,44 @@ fn request_id(response: &reqwest::Response) -> String {
         .unwrap()
         .to_owned()
 }
+
+/// With stdout not a terminal (a process manager, a log shipper), nothing but log lines is
+/// written: the welcome banner is for a person at a terminal only.
+#[test]
+fn stdout_that_is_not_a_terminal_gets_no_banner() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::{Command, Stdio};
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_belvo-bff"))
+        .env_clear()
+        .env("PORT", "0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let (listening, started) = std::sync::mpsc::channel();
+    // Read every log line until the process ends (a closed pipe would fail its writes).
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            if line.contains("belvo-bff listening") {
+                let _ = listening.send(());
+            }
+        }
+    });
+    started
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("the server started");
+    // The banner would be printed before the line just seen.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    assert_eq!(stdout, "", "stdout is not a terminal: no banner");
+}
