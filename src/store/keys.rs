@@ -57,6 +57,17 @@ impl Keys {
         format!("{}:{{a:{subject}}}:attempts", self.prefix)
     }
 
+    /// A user's Belvo token requests counted in the window of `window_ms` (all of a user's
+    /// windows under one hash tag, so they are counted in one script).
+    pub fn token_requests(&self, user: &ExternalId, window_ms: u128) -> String {
+        format!("{}:{{t:{user}}}:tokens:{window_ms}", self.prefix)
+    }
+
+    /// Set of distinct members noted for `subject` in its window (e.g. usernames a user tried).
+    pub fn distinct(&self, subject: &str) -> String {
+        format!("{}:{{a:{subject}}}:distinct", self.prefix)
+    }
+
     /// Pub/sub channel announcing changed sessions.
     pub fn events_channel(&self) -> String {
         format!("{}:session-events", self.prefix)

@@ -1,7 +1,7 @@
 //! In-memory implementation for the embedded defaults and single-process use.
 //! Same behaviour as the Redis store, including expiry; `apply` mirrors `apply_event.lua`.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -48,6 +48,7 @@ struct Inner {
     user_sessions: HashMap<ExternalId, (Vec<(i64, SessionId)>, Instant)>,
     user_links: HashMap<ExternalId, (BTreeSet<LinkId>, Instant)>,
     attempts: HashMap<String, (u64, Instant)>,
+    distinct: HashMap<String, (HashSet<String>, Instant)>,
     last_sweep: Option<Instant>,
 }
 
@@ -88,6 +89,7 @@ impl MemoryStore {
         inner.user_sessions.retain(|_, (_, exp)| *exp > now);
         inner.user_links.retain(|_, (_, exp)| *exp > now);
         inner.attempts.retain(|_, (_, exp)| *exp > now);
+        inner.distinct.retain(|_, (_, exp)| *exp > now);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -380,6 +382,45 @@ impl SessionStore for MemoryStore {
             .or_insert((0, now + window));
         *count += 1;
         Ok((*count, expires.saturating_duration_since(now)))
+    }
+
+    async fn count_token_request(
+        &self,
+        user: &ExternalId,
+        windows: [Duration; 2],
+    ) -> StoreResult<[(u64, Duration); 2]> {
+        let mut counts = [(0, Duration::ZERO); 2];
+        for (count, window) in counts.iter_mut().zip(windows) {
+            let subject = format!("tokens:{user}:{}", window.as_millis());
+            *count = self.count_attempt(&subject, window).await?;
+        }
+        Ok(counts)
+    }
+
+    async fn count_distinct(
+        &self,
+        subject: &str,
+        member: &str,
+        window: Duration,
+        max: u64,
+    ) -> StoreResult<(bool, Duration)> {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        let (members, expires) = inner
+            .distinct
+            .entry(subject.to_owned())
+            .and_modify(|(members, exp)| {
+                if *exp <= now {
+                    members.clear();
+                    *exp = now + window;
+                }
+            })
+            .or_insert_with(|| (HashSet::new(), now + window));
+        let allowed = members.contains(member) || (members.len() as u64) < max;
+        if allowed {
+            members.insert(member.to_owned());
+        }
+        Ok((allowed, expires.saturating_duration_since(now)))
     }
 
     async fn ping(&self) -> StoreResult<()> {

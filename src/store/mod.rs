@@ -122,6 +122,25 @@ pub trait SessionStore: StaffStore + Send + Sync + 'static {
         window: std::time::Duration,
     ) -> StoreResult<(u64, std::time::Duration)>;
 
+    /// Counts one Belvo token request of `user` in each of `windows` (one round trip); returns
+    /// each window's count (this one included) and time left, as [`Self::count_attempt`].
+    async fn count_token_request(
+        &self,
+        user: &ExternalId,
+        windows: [std::time::Duration; 2],
+    ) -> StoreResult<[(u64, std::time::Duration); 2]>;
+
+    /// Notes `member` among the distinct ones seen for `subject` in a window that starts with
+    /// the first: a member seen already is always allowed, a new one only while fewer than
+    /// `max` were seen. Returns whether it is allowed and the time left in the window.
+    async fn count_distinct(
+        &self,
+        subject: &str,
+        member: &str,
+        window: std::time::Duration,
+        max: u64,
+    ) -> StoreResult<(bool, std::time::Duration)>;
+
     /// Whether the store answers right now (readiness).
     async fn ping(&self) -> StoreResult<()>;
 

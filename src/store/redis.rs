@@ -484,6 +484,50 @@ impl SessionStore for RedisStore {
         Ok((count, Duration::from_millis(ttl.max(0) as u64)))
     }
 
+    async fn count_token_request(
+        &self,
+        user: &ExternalId,
+        windows: [Duration; 2],
+    ) -> StoreResult<[(u64, Duration); 2]> {
+        static COUNT_ATTEMPTS: std::sync::LazyLock<Script> =
+            std::sync::LazyLock::new(|| Script::new(include_str!("lua/count_attempts.lua")));
+        let mut invocation = COUNT_ATTEMPTS.prepare_invoke();
+        for window in windows {
+            invocation.key(self.keys.token_requests(user, window.as_millis()));
+        }
+        for window in windows {
+            invocation.arg(window.as_millis() as u64);
+        }
+        let mut conn = self.conn();
+        let reply: Vec<i64> = self.run(invocation.invoke_async(&mut conn)).await?;
+        let window = |i: usize| -> (u64, Duration) {
+            let count = reply.get(2 * i).copied().unwrap_or(0).max(0) as u64;
+            let left = reply.get(2 * i + 1).copied().unwrap_or(0).max(0) as u64;
+            (count, Duration::from_millis(left))
+        };
+        Ok([window(0), window(1)])
+    }
+
+    async fn count_distinct(
+        &self,
+        subject: &str,
+        member: &str,
+        window: Duration,
+        max: u64,
+    ) -> StoreResult<(bool, Duration)> {
+        static COUNT_DISTINCT: std::sync::LazyLock<Script> =
+            std::sync::LazyLock::new(|| Script::new(include_str!("lua/count_distinct.lua")));
+        let mut invocation = COUNT_DISTINCT.prepare_invoke();
+        invocation
+            .key(self.keys.distinct(subject))
+            .arg(member)
+            .arg(window.as_millis() as u64)
+            .arg(max);
+        let mut conn = self.conn();
+        let (allowed, ttl): (i64, i64) = self.run(invocation.invoke_async(&mut conn)).await?;
+        Ok((allowed == 1, Duration::from_millis(ttl.max(0) as u64)))
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         let mut conn = self.conn();
         self.run(redis::cmd("PING").query_async::<String>(&mut conn))

@@ -3,6 +3,7 @@
 
 mod open;
 mod record;
+pub mod token_budget;
 pub mod verify;
 pub mod waiting;
 

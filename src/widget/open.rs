@@ -114,6 +114,7 @@ pub async fn open_session(
     };
     let consent = consent_for(product, request.consent)?;
 
+    super::token_budget::spend(&state.store, &state.settings.limits, &user.external_id).await?;
     let id = SessionId::generate();
     tracing::Span::current().record("session_id", tracing::field::display(id));
     let callback_urls = state.callback_urls(&id);

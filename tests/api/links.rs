@@ -323,3 +323,41 @@ async fn a_slow_or_failing_belvo_gives_504_or_502_never_a_hang() {
         );
     }
 }
+
+#[tokio::test]
+async fn one_user_may_try_only_so_many_different_ids_a_day() {
+    let app = spawn_app_with(StoreKind::Memory, |s| s.limits.usernames_per_day = 3).await;
+    for cedula in ["1020304051", "1020304052", "1020304053"] {
+        let response = create_link(&app, "maria", "co_employment", cedula, "en").await;
+        assert_eq!(response.status(), 201, "{cedula}");
+    }
+    let before = emulator_link_requests(&app).await;
+    let fourth = create_link(&app, "maria", "co_employment", "1020304054", "en").await;
+    assert_eq!(fourth.status(), 429);
+    assert!(fourth.headers().contains_key("retry-after"));
+    let body: Value = fourth.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "too_many_usernames");
+    assert_eq!(
+        emulator_link_requests(&app).await,
+        before,
+        "not sent to Belvo"
+    );
+    // An ID tried already may be tried again; another user has a budget of their own.
+    let again = create_link(&app, "maria", "co_employment", "1020304052", "en").await;
+    assert_eq!(again.status(), 201);
+    let other = create_link(&app, "ana", "co_employment", "1020304054", "en").await;
+    assert_eq!(other.status(), 201);
+}
+
+#[tokio::test]
+async fn a_cedula_with_leading_zeros_is_the_same_id_to_the_attempt_limit() {
+    let app = spawn_app_with(StoreKind::Memory, |_| {}).await;
+    for cedula in ["1234567", "01234567", "001234567"] {
+        let response = create_link(&app, "maria", "co_employment", cedula, "en").await;
+        assert_eq!(response.status(), 201, "{cedula}");
+    }
+    let fourth = create_link(&app, "maria", "co_employment", "0001234567", "en").await;
+    assert_eq!(fourth.status(), 429);
+    let body: Value = fourth.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "too_many_attempts");
+}

@@ -331,6 +331,50 @@ async fn attempts_are_counted_in_a_window(store: DynStore) {
     );
 }
 
+async fn token_requests_and_distinct_ids_are_counted_per_user(store: DynStore) {
+    let user = ExternalId::parse(&format!("u_{}", uuid::Uuid::new_v4().simple())).unwrap();
+    let (short, long) = (Duration::from_millis(400), Duration::from_secs(60));
+    for expected in 1..=3 {
+        let [(a, a_left), (b, b_left)] = store
+            .count_token_request(&user, [short, long])
+            .await
+            .unwrap();
+        assert_eq!((a, b), (expected, expected));
+        assert!(a_left <= short && b_left > short && b_left <= long);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let [(a, _), (b, _)] = store
+        .count_token_request(&user, [short, long])
+        .await
+        .unwrap();
+    assert_eq!(
+        (a, b),
+        (1, 4),
+        "the short window starts again, the long one goes on"
+    );
+
+    let subject = format!("ids-{user}");
+    for id in ["one", "two", "one"] {
+        assert!(
+            store.count_distinct(&subject, id, long, 2).await.unwrap().0,
+            "{id}"
+        );
+    }
+    let (allowed, left) = store
+        .count_distinct(&subject, "three", long, 2)
+        .await
+        .unwrap();
+    assert!(!allowed, "a third distinct id is refused");
+    assert!(left > Duration::ZERO && left <= long);
+    assert!(
+        store
+            .count_distinct(&subject, "two", long, 2)
+            .await
+            .unwrap()
+            .0
+    );
+}
+
 fn webhook(link: &LinkId, webhook_id: &str, external_id: &str) -> WebhookUpdate {
     let payload: WebhookPayload = serde_json::from_value(serde_json::json!({
         "webhook_id": webhook_id,
@@ -545,6 +589,7 @@ every_store!(
     warnings_are_bounded,
     sessions_and_links_are_indexed_by_user,
     attempts_are_counted_in_a_window,
+    token_requests_and_distinct_ids_are_counted_per_user,
     a_webhook_before_or_after_the_success_ends_the_same,
     a_session_is_read_with_its_link_as_it_is_now,
     a_link_remembers_its_latest_webhook_ids,

@@ -287,3 +287,31 @@ async fn a_new_session_is_pending_and_visible_to_its_owner_only() {
     assert_eq!(app.get_status("maria", &unknown).await.status(), 404);
     assert_eq!(app.get_status("maria", "not-an-id").await.status(), 404);
 }
+
+#[tokio::test]
+async fn one_user_may_open_only_so_many_sessions_a_minute() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::StoreKind::Memory, |s| {
+        s.limits.token_requests_per_minute = 3;
+    })
+    .await;
+    let body = serde_json::json!({"product": "mx_employment", "platform": "ios"});
+    for _ in 0..3 {
+        assert_eq!(app.post_session("maria", &body).await.status(), 201);
+    }
+    let fourth = app.post_session("maria", &body).await;
+    assert_eq!(fourth.status(), 429);
+    let retry: u64 = fourth.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    let error: serde_json::Value = fourth.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "too_many_requests");
+    assert_eq!(error["error"]["retry_after"], retry);
+    assert_eq!(
+        app.post_session("ana", &body).await.status(),
+        201,
+        "the budget is per user"
+    );
+}

@@ -108,7 +108,29 @@ pub async fn create(
             ApiError::bad_request("api_flow_unavailable", "the product lists no institution")
         })?;
 
-    let subject = attempt_subject(&state, &username);
+    let subject = attempt_subject(&state, counted_as(product.country, &username));
+    // One user may try only so many different ids a day: nobody can walk through other
+    // people's ids, or spend their attempts at Belvo.
+    let (allowed, left) = state
+        .store
+        .count_distinct(
+            &format!("link-usernames:{}", user.external_id),
+            &subject,
+            DAY,
+            state.settings.limits.usernames_per_day,
+        )
+        .await?;
+    if !allowed {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_usernames",
+            format!(
+                "this user tried {} different IDs in the last 24 hours; retry later with one of them",
+                state.settings.limits.usernames_per_day
+            ),
+        )
+        .retry_after(left.as_secs().max(1)));
+    }
     let (attempts, left) = state.store.count_attempt(&subject, DAY).await?;
     if attempts > ATTEMPTS_PER_DAY {
         return Err(ApiError::new(
@@ -172,6 +194,19 @@ fn normalized_username(country: Country, raw: &str) -> Result<String, ApiError> 
     parsed.ok_or_else(|| {
         ApiError::bad_request("invalid_username", format!("username must be {expected}"))
     })
+}
+
+/// What is counted for a username: a cédula is a number, so `01234567` and `1234567` are one ID
+/// to the attempt limits (it is still sent to Belvo as typed). Counting them together only ever
+/// refuses sooner than the institution would.
+fn counted_as(country: Country, username: &str) -> &str {
+    match country {
+        Country::Colombia => match username.trim_start_matches('0') {
+            "" => "0",
+            number => number,
+        },
+        Country::Mexico | Country::Brazil => username,
+    }
 }
 
 /// A keyed hash of the username: attempts are counted without storing the id itself.
