@@ -124,14 +124,22 @@ pub struct Message(String);
 impl Message {
     pub const MAX_BYTES: usize = 1024;
 
+    /// At most 1 KiB and no control characters; bidirectional overrides and isolates
+    /// (U+202A–U+202E, U+2066–U+2069) are removed, so a message cannot make the console show
+    /// text in another order than it was sent.
     pub fn parse(raw: &str) -> Option<Self> {
         let ok = raw.len() <= Self::MAX_BYTES && !raw.chars().any(char::is_control);
-        ok.then(|| Self(raw.to_owned()))
+        ok.then(|| Self(raw.chars().filter(|c| !is_bidi_control(*c)).collect()))
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Characters that reorder the text around them when displayed.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 impl From<Message> for String {
@@ -274,6 +282,8 @@ mod tests {
         assert!(Message::parse(&"x".repeat(1024)).is_some());
         assert!(Message::parse(&"x".repeat(1025)).is_none());
         assert!(Message::parse("a\nb").is_none());
+        let reordered = Message::parse("pay \u{202E}gnp.exe\u{202C} \u{2066}x\u{2069}").unwrap();
+        assert_eq!(reordered.as_str(), "pay gnp.exe x", "bidi controls are removed");
     }
 
     #[test]

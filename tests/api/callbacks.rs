@@ -375,3 +375,19 @@ crate::helpers::on_redis_and_cluster!(
     a_session_pending_past_its_deadline_is_expired_and_refuses_callbacks,
     apps_can_post_the_callback_payload_themselves,
 );
+
+#[tokio::test]
+async fn bidirectional_overrides_in_messages_are_removed_before_they_are_kept() {
+    let app = spawn_app_on(StoreKind::Memory).await;
+    let id = open(&app, "ios").await;
+    // "Wrong password" with a right-to-left override hiding a reordered tail.
+    let query = "last_encountered_error_code=login_error\
+        &last_encountered_error_message=Wrong%20password%20%E2%80%AEtxt.exe%E2%80%AC%20%E2%81%A6x%E2%81%A9";
+    assert_eq!(app.callback(&id, "exit", query).await.status(), 302);
+    let status = app.status("maria", &id).await;
+    assert_eq!(
+        status["last_error"]["message"],
+        "Wrong password txt.exe x",
+        "{status}"
+    );
+}
