@@ -17,8 +17,23 @@ impl HttpsUrl {
             return Err(format!("is longer than {} characters", Self::MAX_LEN));
         }
         let url = url::Url::parse(raw).map_err(|e| format!("is not a URL ({e})"))?;
-        if url.scheme() != "https" || url.host_str().is_none_or(str::is_empty) {
-            return Err("must be an https:// URL".into());
+        let host = match url.host() {
+            _ if url.scheme() != "https" => return Err("must be an https:// URL".into()),
+            Some(url::Host::Domain(host)) if !host.is_empty() => host.to_ascii_lowercase(),
+            Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)) => {
+                return Err("must name a public host, not an IP address".into())
+            }
+            _ => return Err("must be an https:// URL".into()),
+        };
+        // Names that only resolve inside a network (or on the machine itself) would make the
+        // widget, or anyone previewing it, fetch from there.
+        let host = host.trim_end_matches('.');
+        let local = !host.contains('.')
+            || [".localhost", ".local", ".internal", ".lan", ".home.arpa"]
+                .iter()
+                .any(|suffix| host.ends_with(suffix));
+        if local {
+            return Err("must name a public host, not a local or link-local name".into());
         }
         Ok(Self(raw.to_owned()))
     }
@@ -138,6 +153,26 @@ mod tests {
         assert!(HttpsUrl::parse("http://mysite.com/logo.svg").is_err());
         assert!(HttpsUrl::parse("javascript:alert(1)").is_err());
         assert!(HttpsUrl::parse("logo.svg").is_err());
+    }
+
+    #[test]
+    fn urls_name_a_public_host() {
+        for local in [
+            "https://127.0.0.1/logo.svg",
+            "https://0x7f.1/logo.svg",
+            "https://[::1]/logo.svg",
+            "https://[fe80::1]/logo.svg",
+            "https://169.254.169.254/latest/meta-data",
+            "https://10.0.0.5/logo.svg",
+            "https://localhost/logo.svg",
+            "https://printer.local/logo.svg",
+            "https://api.localhost./logo.svg",
+            "https://metadata.google.internal/x",
+            "https://intranet/logo.svg",
+        ] {
+            assert!(HttpsUrl::parse(local).is_err(), "{local}");
+        }
+        assert!(HttpsUrl::parse("https://cdn.acme.com.mx/logo.svg").is_ok());
     }
 
     #[test]

@@ -283,7 +283,11 @@ mod tests {
         assert!(Message::parse(&"x".repeat(1025)).is_none());
         assert!(Message::parse("a\nb").is_none());
         let reordered = Message::parse("pay \u{202E}gnp.exe\u{202C} \u{2066}x\u{2069}").unwrap();
-        assert_eq!(reordered.as_str(), "pay gnp.exe x", "bidi controls are removed");
+        assert_eq!(
+            reordered.as_str(),
+            "pay gnp.exe x",
+            "bidi controls are removed"
+        );
     }
 
     #[test]

@@ -295,6 +295,29 @@ async fn the_api_reads_and_writes_branding_with_etags() {
     let message = error["error"]["message"].as_str().unwrap();
     assert!(message.contains("company_icon") && message.contains("overlay_background_color"));
 
+    let response = app
+        .client
+        .put(&url)
+        .bearer_auth(&token)
+        .json(
+            &json!({"branding": {"company_logo": "https://169.254.169.254/latest/meta-data",
+            "company_terms_url": "https://intranet.local/terms"}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        400,
+        "IP literals and local names are refused"
+    );
+    let error: Value = response.json().await.unwrap();
+    let message = error["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("company_logo") && message.contains("company_terms_url"),
+        "{message}"
+    );
+
     let session = app.open("maria", "br_ofda", "ios").await;
     let widget = &app
         .token_request_for(session["widget_url"].as_str().unwrap())

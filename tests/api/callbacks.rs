@@ -386,8 +386,7 @@ async fn bidirectional_overrides_in_messages_are_removed_before_they_are_kept() 
     assert_eq!(app.callback(&id, "exit", query).await.status(), 302);
     let status = app.status("maria", &id).await;
     assert_eq!(
-        status["last_error"]["message"],
-        "Wrong password txt.exe x",
+        status["last_error"]["message"], "Wrong password txt.exe x",
         "{status}"
     );
 }
