@@ -165,14 +165,10 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     let json_limit = settings.server.json_limit;
     let shutdown_timeout = settings.server.shutdown_timeout.as_secs();
     let webhook_limit = settings.webhooks.body_limit;
+    let hsts = settings.belvo.environment != BelvoEnvironment::Embedded;
     let mut server = HttpServer::new(move || {
         let mut app = App::new()
-            .wrap(
-                DefaultHeaders::new()
-                    .add(("X-Content-Type-Options", "nosniff"))
-                    .add(("Referrer-Policy", "no-referrer"))
-                    .add(("X-Frame-Options", "DENY")),
-            )
+            .wrap(security_headers(hsts))
             .wrap(from_fn(limit_headers))
             .wrap(from_fn(request_id_scope))
             .wrap(TracingLogger::<RequestSpan>::new())
@@ -200,6 +196,24 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
         server = server.workers(settings.server.workers);
     }
     Ok(server.run())
+}
+
+/// Headers on every answer. With `hsts` (outside embedded mode, where the server is reached over
+/// https through a proxy that ends TLS) browsers are told to use nothing else; embedded mode
+/// serves plain http on localhost.
+fn security_headers(hsts: bool) -> DefaultHeaders {
+    let headers = DefaultHeaders::new()
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("Referrer-Policy", "no-referrer"))
+        .add(("X-Frame-Options", "DENY"));
+    if hsts {
+        headers.add((
+            "Strict-Transport-Security",
+            "max-age=31536000; includeSubDomains",
+        ))
+    } else {
+        headers
+    }
 }
 
 /// Makes the request id available to error bodies and sends it back as `X-Request-Id`.

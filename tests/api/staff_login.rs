@@ -60,6 +60,11 @@ async fn cookies_are_secure_outside_embedded_mode() {
     .await;
     let client = browser_client();
     let form = client.get(app.url("/support/login")).send().await.unwrap();
+    assert_eq!(
+        form.headers()["strict-transport-security"],
+        "max-age=31536000; includeSubDomains",
+        "outside embedded mode browsers are told to use https only"
+    );
     let login_cookie = set_cookies(&form).join("; ");
     assert!(
         login_cookie.contains("Secure") && login_cookie.contains("HttpOnly"),
