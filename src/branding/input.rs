@@ -12,6 +12,29 @@ use crate::domain::theme::Theme;
 /// Problems by field name.
 pub type FieldErrors = BTreeMap<&'static str, String>;
 
+/// What `branding` may hold, as Belvo takes it.
+const BRANDING_FIELDS: [&str; 6] = [
+    "company_name",
+    "company_icon",
+    "company_logo",
+    "company_terms_url",
+    "overlay_background_color",
+    "social_proof",
+];
+
+/// The API body, for messages.
+const SHAPE: &str =
+    "{\"branding\": {\"company_name\": …, …}, \"theme\": [{\"css_key\": …, \"value\": …}]}";
+
+/// "field `a`" or "fields `a`, `b`".
+fn fields_named(names: &[&str]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    match quoted.as_slice() {
+        [one] => format!("field {one}"),
+        many => format!("fields {}", many.join(", ")),
+    }
+}
+
 /// Every field as text, as the form posts it. Empty means "unset: Belvo's default".
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default)]
@@ -57,11 +80,25 @@ impl BrandingInput {
             );
             return Err(errors);
         };
-        for key in obj
+        let unknown: Vec<&str> = obj
             .keys()
-            .filter(|k| !["branding", "theme"].contains(&k.as_str()))
-        {
-            errors.insert("body", format!("unknown field `{key}`"));
+            .map(String::as_str)
+            .filter(|k| !["branding", "theme"].contains(k))
+            .collect();
+        if !unknown.is_empty() {
+            let misplaced = unknown.iter().any(|k| BRANDING_FIELDS.contains(k));
+            errors.insert(
+                "body",
+                format!(
+                    "unknown {}{}; the body is {SHAPE}",
+                    fields_named(&unknown),
+                    if misplaced {
+                        " (branding fields go inside `branding`)"
+                    } else {
+                        ""
+                    },
+                ),
+            );
         }
         let empty = serde_json::Map::new();
         let branding = match obj.get("branding") {
@@ -72,6 +109,7 @@ impl BrandingInput {
                 &empty
             }
         };
+        let (mut unknown, mut mistyped) = (Vec::new(), Vec::new());
         for (key, value) in branding {
             let text = match value {
                 serde_json::Value::Null => String::new(),
@@ -80,7 +118,7 @@ impl BrandingInput {
                     if *b { "show" } else { "hide" }.into()
                 }
                 _ => {
-                    errors.insert("branding", format!("`{key}` has the wrong type"));
+                    mistyped.push(key.as_str());
                     continue;
                 }
             };
@@ -91,10 +129,25 @@ impl BrandingInput {
                 "company_terms_url" => input.company_terms_url = text,
                 "overlay_background_color" => input.overlay_background_color = text,
                 "social_proof" => input.social_proof = text,
-                other => {
-                    errors.insert("branding", format!("unknown field `{other}`"));
-                }
+                other => unknown.push(other),
             }
+        }
+        let mut problems = Vec::new();
+        if !unknown.is_empty() {
+            problems.push(format!(
+                "unknown {} (known: {})",
+                fields_named(&unknown),
+                BRANDING_FIELDS.join(", ")
+            ));
+        }
+        if !mistyped.is_empty() {
+            problems.push(format!(
+                "{} must be text (`social_proof` also true or false) or null",
+                fields_named(&mistyped)
+            ));
+        }
+        if !problems.is_empty() {
+            errors.insert("branding", problems.join("; "));
         }
         match obj.get("theme") {
             None | Some(serde_json::Value::Null) => {}
@@ -239,5 +292,27 @@ mod tests {
         let bad = serde_json::json!({"branding": {"logo": "x"}, "extra": 1});
         let errors = BrandingInput::from_json(&bad).unwrap_err();
         assert!(errors.contains_key("branding") && errors.contains_key("body"));
+    }
+
+    #[test]
+    fn every_unknown_field_is_named_with_the_shape_to_use() {
+        // The branding fields sent at the top level instead of inside `branding`.
+        let flat = serde_json::json!({
+            "company_name": "ACME", "social_proof": true, "company_logo": "https://acme.mx/l.svg"
+        });
+        let errors = BrandingInput::from_json(&flat).unwrap_err();
+        let body = &errors["body"];
+        for field in ["company_name", "social_proof", "company_logo"] {
+            assert!(body.contains(&format!("`{field}`")), "{body}");
+        }
+        assert!(body.contains("go inside `branding`"), "{body}");
+        assert!(body.contains("{\"branding\": {"), "{body}");
+
+        let wrong = serde_json::json!({"branding": {"logo": "x", "icon": "y", "company_name": 3, "social_proof": []}});
+        let errors = BrandingInput::from_json(&wrong).unwrap_err();
+        let branding = &errors["branding"];
+        for field in ["`logo`", "`icon`", "`company_name`", "`social_proof`"] {
+            assert!(branding.contains(field), "{branding}");
+        }
     }
 }
