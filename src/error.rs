@@ -152,8 +152,28 @@ impl From<StoreError> for ApiError {
                     "storage is briefly unavailable; retry shortly",
                 )
             }
-            StoreError::Corrupt(e) => Self::internal(e),
+            StoreError::Corrupt(_) | StoreError::CorruptRecord { .. } => {
+                log_corrupt_once(&e);
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "corrupt_record",
+                    "a stored record could not be read; retrying will not help, the request id \
+                     helps us find it",
+                )
+            }
         }
+    }
+}
+
+/// Logs an unreadable record once per record (per process): every request that meets it fails
+/// the same way, and one line with its key is what an operator needs.
+pub fn log_corrupt_once(error: &StoreError) {
+    static LOGGED: std::sync::LazyLock<std::sync::Mutex<std::collections::HashSet<String>>> =
+        std::sync::LazyLock::new(Default::default);
+    let what = error.to_string();
+    let mut logged = LOGGED.lock().unwrap_or_else(|p| p.into_inner());
+    if logged.len() < 10_000 && logged.insert(what.clone()) {
+        tracing::error!(error = %what, "stored record cannot be read");
     }
 }
 

@@ -2,6 +2,7 @@
 //! `Authorization: Bearer <staff JWT>` (a token with a `role` claim, as `belvo-bff token --role`
 //! mints). Pages that take `Admin` refuse `support` staff with a 403.
 
+use crate::store::StoreError;
 use std::net::IpAddr;
 
 use actix_web::dev::Payload;
@@ -214,9 +215,14 @@ async fn authenticate(req: &HttpRequest) -> Result<Staff, StaffError> {
     let session = match state.store.staff_session(&id).await {
         Ok(Some(session)) if session.expires_at > now_millis() => session,
         Ok(_) => return Err(sign_in()),
-        Err(e) => {
+        Err(e @ StoreError::Unavailable(_)) => {
             tracing::warn!(error = %e, "console session unreadable");
             return Err(StaffError::Unavailable { api });
+        }
+        // A session record that does not decode is no session: signing in again replaces it.
+        Err(e) => {
+            crate::error::log_corrupt_once(&e);
+            return Err(sign_in());
         }
     };
     Ok(Staff {

@@ -142,12 +142,20 @@ impl actix_web::ResponseError for PageError {
                 "Not found",
                 &format!("No {what} with that id: it may never have existed, or it has expired."),
             ),
-            Self::Store(e) => {
+            Self::Store(e @ crate::store::StoreError::Unavailable(_)) => {
                 tracing::warn!(error = %e, "console page could not read the store");
                 console_error(
                     status,
                     "Try again in a moment",
                     "Storage is briefly unavailable.",
+                )
+            }
+            Self::Store(e) => {
+                crate::error::log_corrupt_once(e);
+                console_error(
+                    status,
+                    "A stored record cannot be read",
+                    "Retrying will not help: the server's log names the record.",
                 )
             }
         }

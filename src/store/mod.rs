@@ -30,6 +30,18 @@ pub enum StoreError {
     Unavailable(String),
     #[error(transparent)]
     Corrupt(#[from] CorruptSession),
+    /// A record (or a script's reply) that does not decode: retrying will not help, answer 500.
+    #[error("unreadable record at {key}: {problem}")]
+    CorruptRecord { key: String, problem: String },
+}
+
+impl StoreError {
+    pub fn corrupt(key: impl Into<String>, problem: impl std::fmt::Display) -> Self {
+        Self::CorruptRecord {
+            key: key.into(),
+            problem: problem.to_string(),
+        }
+    }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

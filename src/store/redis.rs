@@ -392,9 +392,10 @@ impl SessionStore for RedisStore {
                 self.replicated().await?;
                 Ok(WebhookApplied::Recorded { session })
             }
-            other => Err(StoreError::Unavailable(format!(
-                "unexpected script reply {other:?}"
-            ))),
+            other => Err(StoreError::corrupt(
+                self.keys.link(&update.link),
+                format!("unexpected record_webhook.lua reply {other:?}"),
+            )),
         }
     }
 

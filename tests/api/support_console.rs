@@ -224,3 +224,42 @@ async fn every_staff_action_is_in_the_audit_log() {
 fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
+
+#[tokio::test]
+async fn an_unreadable_record_is_a_500_with_its_own_code_not_a_503_to_retry_forever() {
+    let app = spawn_console().await;
+    let (id, _) = failed_login(&app, "maria").await;
+    let keys = belvo_bff::store::Keys::new(&app.settings.store.key_prefix);
+    let mut redis = app.redis_conn().await;
+    let _: i64 = redis::cmd("LPUSH")
+        .arg(keys.audit_log(belvo_bff::store::AuditLog::Staff))
+        .arg("{not json")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let response = app
+        .client
+        .get(app.url("/admin/audit"))
+        .bearer_auth(app.staff_token(ADMIN, Role::Admin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 500);
+    assert!(response.headers().get("retry-after").is_none());
+    assert!(response.text().await.unwrap().contains("cannot be read"));
+
+    // A session whose status is not one the server knows.
+    let session_id = belvo_bff::domain::ids::SessionId::parse(&id).unwrap();
+    let _: i64 = redis::cmd("HSET")
+        .arg(keys.session(&session_id))
+        .arg("status")
+        .arg("bogus")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let response = app.get_status("maria", &id).await;
+    assert_eq!(response.status(), 500);
+    assert!(response.headers().get("retry-after").is_none());
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "corrupt_record");
+}

@@ -180,8 +180,9 @@ fn parse_applied(reply: &[redis::Value]) -> StoreResult<Applied> {
             platform: platform()?,
             changed: text(2) == "1",
         }),
-        other => Err(StoreError::Unavailable(format!(
-            "unexpected script reply {other:?}"
-        ))),
+        other => Err(StoreError::corrupt(
+            "apply_event.lua",
+            format!("unexpected reply {other:?}"),
+        )),
     }
 }

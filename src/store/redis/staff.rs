@@ -56,9 +56,8 @@ impl BrandingNotifier {
     }
 }
 
-fn decode<T: serde::de::DeserializeOwned>(raw: &str) -> StoreResult<T> {
-    serde_json::from_str(raw)
-        .map_err(|e| StoreError::Unavailable(format!("unreadable staff record: {e}")))
+fn decode<T: serde::de::DeserializeOwned>(key: &str, raw: &str) -> StoreResult<T> {
+    serde_json::from_str(raw).map_err(|e| StoreError::corrupt(key, e))
 }
 
 fn encode(value: &impl serde::Serialize) -> String {
@@ -81,8 +80,9 @@ impl StaffStore for RedisStore {
 
     async fn staff_session(&self, id: &SessionTokenHash) -> StoreResult<Option<StaffSession>> {
         let mut conn = self.conn();
-        let raw: Option<String> = self.run(conn.get(self.keys.staff_session(id))).await?;
-        raw.as_deref().map(decode).transpose()
+        let key = self.keys.staff_session(id);
+        let raw: Option<String> = self.run(conn.get(&key)).await?;
+        raw.as_deref().map(|raw| decode(&key, raw)).transpose()
     }
 
     async fn delete_staff_session(&self, id: &SessionTokenHash) -> StoreResult<()> {
@@ -122,17 +122,16 @@ impl StaffStore for RedisStore {
 
     async fn audit_log(&self, log: AuditLog, limit: usize) -> StoreResult<Vec<AuditEntry>> {
         let mut conn = self.conn();
-        let raw: Vec<String> = self
-            .run(conn.lrange(self.keys.audit_log(log), 0, limit as isize - 1))
-            .await?;
-        raw.iter().map(|r| decode(r)).collect()
+        let key = self.keys.audit_log(log);
+        let raw: Vec<String> = self.run(conn.lrange(&key, 0, limit as isize - 1)).await?;
+        raw.iter().map(|r| decode(&key, r)).collect()
     }
 
     async fn current_branding(&self) -> StoreResult<Vec<BrandingVersion>> {
         let mut conn = self.conn();
-        let raw: Vec<(String, String)> =
-            self.run(conn.hgetall(self.keys.branding_current())).await?;
-        raw.iter().map(|(_, v)| decode(v)).collect()
+        let key = self.keys.branding_current();
+        let raw: Vec<(String, String)> = self.run(conn.hgetall(&key)).await?;
+        raw.iter().map(|(_, v)| decode(&key, v)).collect()
     }
 
     async fn save_branding(&self, version: &BrandingVersion) -> StoreResult<SaveOutcome> {
@@ -161,10 +160,9 @@ impl StaffStore for RedisStore {
         limit: usize,
     ) -> StoreResult<Vec<BrandingVersion>> {
         let mut conn = self.conn();
-        let raw: Vec<String> = self
-            .run(conn.lrange(self.keys.branding_history(product), 0, limit as isize - 1))
-            .await?;
-        raw.iter().map(|r| decode(r)).collect()
+        let key = self.keys.branding_history(product);
+        let raw: Vec<String> = self.run(conn.lrange(&key, 0, limit as isize - 1)).await?;
+        raw.iter().map(|r| decode(&key, r)).collect()
     }
 
     fn branding_changes(&self) -> broadcast::Receiver<()> {
