@@ -207,7 +207,7 @@ impl RedisStore {
 
     /// Reads a session's named fields (HMGET): HGETALL would also bring every dedupe marker back.
     fn read_session(&self, id: &SessionId) -> Cmd {
-        Cmd::hget(self.keys.session(id), SESSION_FIELDS)
+        Cmd::hmget(self.keys.session(id), SESSION_FIELDS)
     }
 
     /// Runs one Redis operation with the store's timeout; any failure means "unavailable".

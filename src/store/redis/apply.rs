@@ -140,7 +140,7 @@ impl ScriptReply {
         let text = |i: usize| -> String {
             reply
                 .get(i)
-                .and_then(|v| redis::from_redis_value::<String>(v).ok())
+                .and_then(|v| redis::from_redis_value_ref::<String>(v).ok())
                 .unwrap_or_default()
         };
         Ok(Self {
@@ -149,7 +149,7 @@ impl ScriptReply {
             link_id: text(5),
             ttl_ms: reply
                 .get(6)
-                .and_then(|v| redis::from_redis_value::<i64>(v).ok())
+                .and_then(|v| redis::from_redis_value_ref::<i64>(v).ok())
                 .unwrap_or(0),
         })
     }
@@ -159,7 +159,7 @@ fn parse_applied(reply: &[redis::Value]) -> StoreResult<Applied> {
     let text = |i: usize| -> String {
         reply
             .get(i)
-            .and_then(|v| redis::from_redis_value::<String>(v).ok())
+            .and_then(|v| redis::from_redis_value_ref::<String>(v).ok())
             .unwrap_or_default()
     };
     let status = || {
