@@ -33,7 +33,7 @@ bundle="${BELVO_BFF_ADVISORY_BUNDLE:-../shared/rustsec-advisory-db.bundle}"
 # cargo metadata (which cargo-deny runs offline) needs every platform's crates downloaded.
 cargo fetch --locked --quiet
 
-if timeout 10 git ls-remote --exit-code "$DB_URL" HEAD >/dev/null 2>&1 \
+if GIT_TERMINAL_PROMPT=0 timeout 10 git ls-remote --exit-code "$DB_URL" HEAD >/dev/null 2>&1 \
   && rm -rf "$db_dir" && timeout 120 "$deny" fetch db; then
   source="the live database ($DB_URL)"
 else
