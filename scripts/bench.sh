@@ -372,12 +372,12 @@ check_endpoints() {
   sid=$(head -1 "$workdir/success-floor.ids")
   expect_status 302 "$FLOOR_URL/callbacks/$sid/success?$query"
   [ "$(redis-cli -p "$REDIS_PORT" hget "$PREFIX:{s:$sid}:session" status)" = succeeded ] ||
-    die "the floor's callback did not change the session: does bench/floor still send what src/store/apply_event.lua expects?"
+    die "the floor's callback did not change the session: does bench/floor still send what src/store/lua/apply_event.lua expects?"
   expect_status 302 "$BFF_URL/callbacks/$(head -1 "$workdir/success-bff.ids")/success?$query"
   sid=$(head -1 "$workdir/success-peer.ids")
   expect_status 302 "$PEER_URL/callbacks/$sid/success?$query"
   [ "$(redis-cli -p "$REDIS_PORT" hget "$PREFIX:{s:$sid}:session" status)" = succeeded ] ||
-    die "the peer's callback did not change the session: does bench/peer-node still send what src/store/apply_event.lua expects?"
+    die "the peer's callback did not change the session: does bench/peer-node still send what src/store/lua/apply_event.lua expects?"
   expect_status 302 "$INFO_URL/callbacks/$(head -1 "$workdir/success-info.ids")/success?$query"
   expect_status 302 "$BFF_URL/callbacks/$(head -1 "$workdir/exit-bff.ids")/exit?meta_data_step=abandon-survey"
   expect_status 302 "$FLOOR_URL/callbacks/$(head -1 "$workdir/exit-floor.ids")/exit?meta_data_step=abandon-survey"

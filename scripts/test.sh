@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every check and test: formatting, lints, unit and integration tests.
+# Runs every check and test: the dependency audit (scripts/deny.sh), formatting, lints, unit and
+# integration tests.
 # Starts its own redis-server on a free port, a 3-master Redis Cluster and a TLS-only
 # redis-server (certificate from a throwaway CA) on free loopback ports (installing redis-server
 # and openssl from Debian's packages when missing), all in one temporary directory, and stops
@@ -127,6 +128,8 @@ for _ in $(seq 1 50); do
   sleep 0.1
 done
 export CHROMEDRIVER_URL="http://127.0.0.1:$driver_port"
+
+scripts/deny.sh
 
 log "cargo fmt --check"
 cargo fmt --all -- --check

@@ -1,7 +1,7 @@
 // The peer for scripts/bench.sh: the success callback and the status read written the way
 // Belvo's Node quickstarts write a backend (Express, one process, ioredis), doing the same Redis
 // work as the BFF so the comparison is of the code around it:
-// - GET /callbacks/:id/success  runs the BFF's own callback script (src/store/apply_event.lua,
+// - GET /callbacks/:id/success  runs the BFF's own callback script (src/store/lua/apply_event.lua,
 //   as an ioredis custom command: EVALSHA, EVAL on a cache miss) and redirects to the app.
 // - GET /v1/widget-sessions/:id  one HGETALL, returned as JSON.
 // Like a quickstart it checks only that `link` is present and has no app auth; the BFF does
@@ -22,7 +22,7 @@ const redis = new Redis(process.env.REDIS_URL || 'redis://127.0.0.1:6379');
 
 redis.defineCommand('applyEvent', {
   numberOfKeys: 3,
-  lua: fs.readFileSync(path.join(__dirname, '../../src/store/apply_event.lua'), 'utf8'),
+  lua: fs.readFileSync(path.join(__dirname, '../../src/store/lua/apply_event.lua'), 'utf8'),
 });
 
 // The limits the BFF passes to the script (MAX_EVENTS, MAX_WARNINGS).
@@ -44,8 +44,8 @@ app.get('/callbacks/:id/success', async (req, res, next) => {
     const event = { kind: 'success', link, institution };
     const fingerprint = crypto.createHash('sha256').update(JSON.stringify(event))
       .digest('hex').slice(0, 32);
-    // The script expects the timeline entry without its closing brace.
-    const entry = JSON.stringify({ ...event, at: now, source: 'callback' }).slice(0, -1);
+    // The timeline entry, a JSON object (the script adds its effect).
+    const entry = JSON.stringify({ ...event, at: now, source: 'callback' });
     const reply = await redis.applyEvent(
       sessionKey(id), `${prefix}:{s:${id}}:timeline`, `${prefix}:{l:${link}}:link`,
       fingerprint, now, 'succeeded', '', entry, `${prefix}:peer-events`, id,

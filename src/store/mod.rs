@@ -2,6 +2,7 @@
 //! in-memory one that behave the same (all run the same suite in `tests/api/store_suite.rs`).
 
 mod keys;
+mod lua;
 mod memory;
 mod redis;
 mod redis_connection;

@@ -17,12 +17,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redis::{AsyncCommands, Cmd, Script};
+use redis::{AsyncCommands, Cmd};
 use tokio::sync::broadcast;
 
 mod apply;
 mod staff;
 
+use super::lua;
 use super::redis_connection::{forward_channel, RedisConnection, ThreadConnections};
 use super::{Durability, Keys, Retention, SessionStore, SessionWithLink, StoreError, StoreResult};
 use crate::domain::external_id::ExternalId;
@@ -33,25 +34,6 @@ use crate::domain::session::{
 use crate::domain::webhook::{
     LinkClaim, LinkState, WebhookApplied, WebhookUpdate, MAX_WEBHOOK_IDS,
 };
-
-/// Sets `verified` on the link hash when it belongs to the given session (an existing hash
-/// carries the TTL; never create one without expiry) and wakes the session's waiters.
-const SET_VERIFIED: &str = "if redis.call('HGET', KEYS[1], 'session') == ARGV[3] then \
-    redis.call('HSET', KEYS[1], 'verified', ARGV[1]) \
-    redis.call('PUBLISH', ARGV[2], ARGV[3]) \
-    end return 1";
-
-/// Counts an attempt; the window starts at the first one. Returns {count, ms left}.
-const COUNT_ATTEMPT: &str = "local n = redis.call('INCR', KEYS[1]) \
-    if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end \
-    return {n, redis.call('PTTL', KEYS[1])}";
-
-/// Marks a link confirmed and owned, unless another owner holds it. Returns 1 when claimed.
-const CLAIM_LINK: &str = "local owner = redis.call('HGET', KEYS[1], 'owner') \
-    if owner and owner ~= ARGV[1] then return 0 end \
-    redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'product', ARGV[2], 'institution', ARGV[3], 'verified', '1') \
-    if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end \
-    return 1";
 
 /// The most sessions kept in a user's index.
 const MAX_USER_SESSIONS: usize = 200;
@@ -70,13 +52,6 @@ pub struct RedisStore {
     retention: Retention,
     durability: Durability,
     timeout: Duration,
-    apply_script: Script,
-    webhook_script: Script,
-    verify_script: Script,
-    attempt_script: Script,
-    claim_script: Script,
-    /// The second step of a success on a cluster (`claim_session_link.lua`).
-    session_link_script: Script,
     changes: broadcast::Sender<SessionId>,
     /// The link each recently read session named (ids only: never stale, as a session names
     /// its link once), so the next read fetches both hashes at once.
@@ -161,12 +136,6 @@ impl RedisStore {
             retention,
             durability,
             timeout,
-            apply_script: Script::new(include_str!("apply_event.lua")),
-            webhook_script: Script::new(include_str!("record_webhook.lua")),
-            verify_script: Script::new(SET_VERIFIED),
-            attempt_script: Script::new(COUNT_ATTEMPT),
-            claim_script: Script::new(CLAIM_LINK),
-            session_link_script: Script::new(include_str!("claim_session_link.lua")),
             changes,
             link_hints: Arc::new(quick_cache::sync::Cache::new(LINK_HINTS)),
             branding,
@@ -207,7 +176,7 @@ impl RedisStore {
 
     /// Reads a session's named fields (HMGET): HGETALL would also bring every dedupe marker back.
     fn read_session(&self, id: &SessionId) -> Cmd {
-        Cmd::hget(self.keys.session(id), SESSION_FIELDS)
+        Cmd::hmget(self.keys.session(id), SESSION_FIELDS)
     }
 
     /// Runs one Redis operation with the store's timeout; any failure means "unavailable".
@@ -357,7 +326,7 @@ impl SessionStore for RedisStore {
             ),
             None => ("", String::new()),
         };
-        let mut invocation = self.webhook_script.prepare_invoke();
+        let mut invocation = lua::RECORD_WEBHOOK.prepare_invoke();
         invocation
             .key(self.keys.link(&update.link))
             .key(self.keys.link_timeline(&update.link))
@@ -373,7 +342,7 @@ impl SessionStore for RedisStore {
                     .map(|e| e.as_str())
                     .unwrap_or(""),
             )
-            .arg(&entry[..entry.len() - 1])
+            .arg(&entry)
             .arg(self.keys.events_channel())
             .arg(self.retention.session_ttl.as_millis() as u64)
             .arg(MAX_EVENTS)
@@ -426,7 +395,7 @@ impl SessionStore for RedisStore {
         let key = self.keys.link(link);
         let flag = if verified { "1" } else { "0" };
         self.run(
-            self.verify_script
+            lua::SET_LINK_VERIFIED
                 .key(key)
                 .arg(flag)
                 .arg(self.keys.events_channel())
@@ -442,7 +411,7 @@ impl SessionStore for RedisStore {
         let mut conn = self.conn();
         let claimed: i64 = self
             .run(
-                self.claim_script
+                lua::CLAIM_LINK
                     .key(self.keys.link(link))
                     .arg(claim.owner.as_str())
                     .arg(claim.product.as_str())
@@ -476,7 +445,7 @@ impl SessionStore for RedisStore {
         let mut conn = self.conn();
         let (count, ttl): (u64, i64) = self
             .run(
-                self.attempt_script
+                lua::COUNT_ATTEMPT
                     .key(self.keys.attempts(subject))
                     .arg(window.as_millis() as u64)
                     .invoke_async(&mut conn),

@@ -11,7 +11,8 @@ use futures_util::StreamExt;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
-use redis::{Cmd, Pipeline, RedisFuture, Value};
+use redis::io::tcp::{socket2::TcpKeepalive, TcpSettings};
+use redis::{Cmd, IntoConnectionInfo, Pipeline, RedisFuture, Value};
 use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::sync::broadcast;
 
@@ -29,7 +30,7 @@ impl RedisConnection {
         url: &str,
         timeout: Duration,
     ) -> anyhow::Result<(Self, Vec<redis::Client>)> {
-        let client = redis::Client::open(url)
+        let client = node_client(url)
             .map_err(|e| anyhow::anyhow!("store.redis_url is not a Redis URL: {e}"))?;
         let conn = tokio::time::timeout(timeout * 3, Self::manager(client.clone(), timeout))
             .await
@@ -41,10 +42,10 @@ impl RedisConnection {
     /// A reconnecting connection to one server, driven by the runtime this is awaited on.
     async fn manager(client: redis::Client, timeout: Duration) -> redis::RedisResult<Self> {
         let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(timeout)
-            .set_response_timeout(timeout)
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout))
             .set_number_of_retries(2)
-            .set_max_delay(500);
+            .set_max_delay(Duration::from_millis(500));
         let conn = ConnectionManager::new_with_config(client, config).await?;
         Ok(Self::Single(Box::new(conn)))
     }
@@ -63,6 +64,7 @@ impl RedisConnection {
             .response_timeout(timeout)
             .retries(2)
             .max_retry_wait(500)
+            .tcp_settings(tcp_settings())
             .build()
             .map_err(bad_url)?;
         let conn = tokio::time::timeout(timeout * 3, client.get_async_connection())
@@ -71,7 +73,7 @@ impl RedisConnection {
             .map_err(|e| anyhow::anyhow!("cannot connect to Redis Cluster: {e}"))?;
         let nodes = urls
             .iter()
-            .map(|url| redis::Client::open(url.as_str()))
+            .map(|url| node_client(url))
             .collect::<Result<Vec<_>, _>>()
             .map_err(bad_url)?;
         Ok((Self::Cluster(conn), nodes))
@@ -82,6 +84,17 @@ impl RedisConnection {
     pub fn is_cluster(&self) -> bool {
         matches!(self, Self::Cluster(_))
     }
+}
+
+/// A client for `url` whose connections keep TCP keepalive on.
+fn node_client(url: &str) -> redis::RedisResult<redis::Client> {
+    redis::Client::open(url.into_connection_info()?.set_tcp_settings(tcp_settings()))
+}
+
+/// TCP keepalive with the system's timings, as redis-rs set it by default before 1.0 (now off
+/// unless asked for): a peer that vanished is noticed even on an idle pub/sub connection.
+fn tcp_settings() -> TcpSettings {
+    TcpSettings::default().set_keepalive(TcpKeepalive::new())
 }
 
 impl ConnectionLike for RedisConnection {

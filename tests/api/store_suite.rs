@@ -673,18 +673,34 @@ mod single_server_only {
         }
     }
 
-    #[tokio::test]
-    async fn webhook_ids_stay_out_of_the_link_hash_a_status_read_fetches() {
-        let prefix = unique_prefix();
-        let keys = Keys::new(&prefix);
-        let store = super::redis_store_with(&prefix).await;
-        let mut conn = belvo_bff::store::RedisConnection::single(
+    /// A connection of the test's own to the shared test Redis, to look at what the store wrote.
+    async fn inspector() -> belvo_bff::store::RedisConnection {
+        belvo_bff::store::RedisConnection::single(
             &crate::helpers::test_redis_url(),
             Duration::from_secs(2),
         )
         .await
         .unwrap()
-        .0;
+        .0
+    }
+
+    /// A list as stored.
+    async fn list(conn: &mut belvo_bff::store::RedisConnection, key: String) -> Vec<String> {
+        redis::cmd("LRANGE")
+            .arg(key)
+            .arg(0)
+            .arg(-1)
+            .query_async(conn)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn webhook_ids_stay_out_of_the_link_hash_a_status_read_fetches() {
+        let prefix = unique_prefix();
+        let keys = Keys::new(&prefix);
+        let store = super::redis_store_with(&prefix).await;
+        let mut conn = inspector().await;
         let link = LinkId::new_random();
         for n in 0..20 {
             let update = super::webhook(&link, &format!("w-{n}"), "u_owner");
@@ -724,6 +740,37 @@ mod single_server_only {
         assert_eq!(
             store.record_webhook(&update).await.unwrap(),
             WebhookApplied::Duplicate
+        );
+    }
+
+    /// The scripts get whole timeline entries and store each as it always was: the entry's JSON
+    /// with `"effect"` added as its last field, so lists written before and after read alike.
+    #[tokio::test]
+    async fn timeline_entries_are_stored_with_their_effect_as_the_last_field() {
+        let prefix = unique_prefix();
+        let keys = Keys::new(&prefix);
+        let store = super::redis_store_with(&prefix).await;
+        let mut conn = inspector().await;
+        let with_effect = |entry: &serde_json::Value, effect: &str| {
+            let entry = entry.to_string();
+            format!("{},\"effect\":\"{effect}\"}}", &entry[..entry.len() - 1])
+        };
+
+        let session = super::new_session(60_000);
+        store.create_session(&session).await.unwrap();
+        let success = super::success();
+        store.apply(&session.id, &success).await.unwrap();
+        assert_eq!(
+            list(&mut conn, keys.timeline(&session.id)).await,
+            [with_effect(&success.timeline_entry, "applied")]
+        );
+
+        let link = LinkId::new_random();
+        let update = super::webhook(&link, "w-1", "u_owner");
+        store.record_webhook(&update).await.unwrap();
+        assert_eq!(
+            list(&mut conn, keys.link_timeline(&link)).await,
+            [with_effect(&update.timeline_entry, "applied")]
         );
     }
 

@@ -2,10 +2,10 @@
 //! must make, with no validation, auth, logging or middleware. Whatever the BFF costs above this
 //! is the price of its checks; the benchmark reports each path as a ratio to this program.
 //!
-//! - `GET /callbacks/{id}/{kind}`: the BFF's own callback script (`src/store/apply_event.lua`,
+//! - `GET /callbacks/{id}/{kind}`: the BFF's own callback script (`src/store/lua/apply_event.lua`,
 //!   compiled in, so both send Redis the same work), then a 302 to the deeplink.
 //! - `GET /v1/widget-sessions/{id}`: one HGETALL, returned as JSON.
-//! - `POST /webhooks/belvo`: the BFF's own webhook script (`src/store/record_webhook.lua`) with
+//! - `POST /webhooks/belvo`: the BFF's own webhook script (`src/store/lua/record_webhook.lua`) with
 //!   the fields read from the JSON body, answering 200.
 //!
 //! Environment: `PORT`, `REDIS_URL`, `KEY_PREFIX` (the BFF's `store.key_prefix`, so the floor
@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
-use redis::aio::ConnectionManager;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 
 /// Same limits the BFF passes to the scripts (`MAX_EVENTS`, `MAX_WARNINGS`, `store.session_ttl`).
@@ -59,7 +59,7 @@ async fn callback(
             ("institution", param("institution")),
         ];
         let entry = format!(
-            r#"{{"kind":"success","link":"{}","institution":"{}","at":{now},"source":"callback""#,
+            r#"{{"kind":"success","link":"{}","institution":"{}","at":{now},"source":"callback"}}"#,
             param("link"),
             param("institution")
         );
@@ -70,7 +70,7 @@ async fn callback(
             ("exit_step", param("meta_data_step")),
         ];
         let entry = format!(
-            r#"{{"kind":"exit","last_encountered_error_code":"{}","meta_data_step":"{}","at":{now},"source":"callback""#,
+            r#"{{"kind":"exit","last_encountered_error_code":"{}","meta_data_step":"{}","at":{now},"source":"callback"}}"#,
             param("last_encountered_error_code"),
             param("meta_data_step")
         );
@@ -100,7 +100,7 @@ async fn callback(
     let text = |i: usize| -> String {
         reply
             .get(i)
-            .and_then(|v| redis::from_redis_value(v).ok())
+            .and_then(|v| redis::from_redis_value_ref(v).ok())
             .unwrap_or_default()
     };
     if text(0) == "missing" {
@@ -128,7 +128,7 @@ async fn webhook(floor: web::Data<Floor>, body: web::Json<serde_json::Value>) ->
         (String::new(), String::new())
     };
     let entry = format!(
-        r#"{{"kind":"webhook","at":{now},"webhook_id":"{}","webhook_type":"{}","webhook_code":"{}","data":{}"#,
+        r#"{{"kind":"webhook","at":{now},"webhook_id":"{}","webhook_type":"{}","webhook_code":"{}","data":{}}}"#,
         text("webhook_id"),
         text("webhook_type"),
         text("webhook_code"),
@@ -179,14 +179,17 @@ async fn main() -> std::io::Result<()> {
     let port: u16 = env("PORT", "8090").parse().expect("PORT is a port number");
     let client = redis::Client::open(env("REDIS_URL", "redis://127.0.0.1:6379"))
         .expect("REDIS_URL is a Redis URL");
-    let conn = ConnectionManager::new(client)
+    // No response timeout, as before redis-rs 1.0 (whose default is 500 ms): under load the
+    // floor waits for Redis as long as it takes, like the BFF within its store timeout.
+    let config = ConnectionManagerConfig::new().set_response_timeout(None);
+    let conn = ConnectionManager::new_with_config(client, config)
         .await
         .expect("Redis is reachable");
     let floor = web::Data::new(Floor {
         conn,
         prefix: env("KEY_PREFIX", "bff"),
-        apply_event: Script::new(include_str!("../../../src/store/apply_event.lua")),
-        record_webhook: Script::new(include_str!("../../../src/store/record_webhook.lua")),
+        apply_event: Script::new(include_str!("../../../src/store/lua/apply_event.lua")),
+        record_webhook: Script::new(include_str!("../../../src/store/lua/record_webhook.lua")),
     });
     HttpServer::new(move || {
         App::new()

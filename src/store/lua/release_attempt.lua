@@ -2,7 +2,7 @@
 -- The key keeps its expiry (the window); a key that is gone (the window ended) stays gone.
 --
 -- KEYS[1] attempt counter
--- Returns the count left, or -1 when there was none.
+-- Reply: the count left, or -1 when there was none
 local n = tonumber(redis.call('GET', KEYS[1]))
 if not n then
   return -1

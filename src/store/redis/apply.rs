@@ -8,7 +8,7 @@ use crate::domain::ids::{LinkId, Platform, SessionId};
 use crate::domain::session::{
     Applied, CorruptSession, Status, Transition, MAX_EVENTS, MAX_WARNINGS,
 };
-use crate::store::{StoreError, StoreResult};
+use crate::store::{lua, StoreError, StoreResult};
 
 impl RedisStore {
     /// One script on a single server. On a cluster the link hash is in another slot than the
@@ -43,7 +43,7 @@ impl RedisStore {
         with_link: bool,
     ) -> StoreResult<ScriptReply> {
         let entry = t.timeline_entry.to_string();
-        let mut invocation = self.apply_script.prepare_invoke();
+        let mut invocation = lua::APPLY_EVENT.prepare_invoke();
         invocation
             .key(self.keys.session(id))
             .key(self.keys.timeline(id));
@@ -55,7 +55,7 @@ impl RedisStore {
             .arg(t.now)
             .arg(t.outcome.map(Status::as_str).unwrap_or(""))
             .arg(t.warning.as_deref().unwrap_or(""))
-            .arg(&entry[..entry.len() - 1])
+            .arg(&entry)
             .arg(self.keys.events_channel())
             .arg(id.to_string())
             .arg(MAX_EVENTS)
@@ -100,7 +100,7 @@ impl RedisStore {
         let mut conn = self.conn();
         let claimed = self
             .run(
-                self.session_link_script
+                lua::CLAIM_SESSION_LINK
                     .key(self.keys.link(link))
                     .arg(id.to_string())
                     .arg(&reply.owner)
@@ -140,7 +140,7 @@ impl ScriptReply {
         let text = |i: usize| -> String {
             reply
                 .get(i)
-                .and_then(|v| redis::from_redis_value::<String>(v).ok())
+                .and_then(|v| redis::from_redis_value_ref::<String>(v).ok())
                 .unwrap_or_default()
         };
         Ok(Self {
@@ -149,7 +149,7 @@ impl ScriptReply {
             link_id: text(5),
             ttl_ms: reply
                 .get(6)
-                .and_then(|v| redis::from_redis_value::<i64>(v).ok())
+                .and_then(|v| redis::from_redis_value_ref::<i64>(v).ok())
                 .unwrap_or(0),
         })
     }
@@ -159,7 +159,7 @@ fn parse_applied(reply: &[redis::Value]) -> StoreResult<Applied> {
     let text = |i: usize| -> String {
         reply
             .get(i)
-            .and_then(|v| redis::from_redis_value::<String>(v).ok())
+            .and_then(|v| redis::from_redis_value_ref::<String>(v).ok())
             .unwrap_or_default()
     };
     let status = || {

@@ -2,41 +2,21 @@
 //! the audit log a capped list; branding a hash of current versions plus a capped history list per
 //! product, all under one hash tag so a save (check, write, keep, announce) is one script.
 
-use std::sync::LazyLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
 
-use redis::{AsyncCommands, Script};
+use redis::AsyncCommands;
 use tokio::sync::broadcast;
 
 use super::RedisStore;
 use crate::domain::branding_version::{BrandingVersion, SaveOutcome};
 use crate::domain::ids::ProductName;
 use crate::domain::staff::{AuditEntry, SessionTokenHash, StaffSession};
+use crate::store::lua;
 use crate::store::redis_connection::forward_channel;
 use crate::store::staff::{AuditLog, StaffStore, MAX_AUDIT, MAX_BRANDING_VERSIONS};
 use crate::store::{StoreError, StoreResult};
-
-/// Saves a branding version if it follows the current one. Returns -1 when saved, else the
-/// current version number.
-static SAVE_BRANDING: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        "local cur = redis.call('HGET', KEYS[1], ARGV[1]) \
-         local current = 0 \
-         if cur then current = cjson.decode(cur)['version'] end \
-         if current + 1 ~= tonumber(ARGV[2]) then return current end \
-         redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) \
-         redis.call('LPUSH', KEYS[2], ARGV[3]) \
-         redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[5]) - 1) \
-         redis.call('PUBLISH', ARGV[4], ARGV[1]) \
-         return -1",
-    )
-});
-
-/// Takes back one counted attempt, keeping the window's expiry; nothing once it has ended.
-static RELEASE_ATTEMPT: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("../lua/release_attempt.lua")));
 
 /// This replica's end of the branding channel.
 #[derive(Clone)]
@@ -102,7 +82,7 @@ impl StaffStore for RedisStore {
 
     async fn release_attempt(&self, subject: &str) -> StoreResult<()> {
         let mut conn = self.conn();
-        let mut release = RELEASE_ATTEMPT.prepare_invoke();
+        let mut release = lua::RELEASE_ATTEMPT.prepare_invoke();
         release.key(self.keys.attempts(subject));
         self.run(release.invoke_async::<i64>(&mut conn))
             .await
@@ -136,7 +116,7 @@ impl StaffStore for RedisStore {
 
     async fn save_branding(&self, version: &BrandingVersion) -> StoreResult<SaveOutcome> {
         let mut conn = self.conn();
-        let mut invocation = SAVE_BRANDING.prepare_invoke();
+        let mut invocation = lua::SAVE_BRANDING.prepare_invoke();
         invocation
             .key(self.keys.branding_current())
             .key(self.keys.branding_history(&version.product))

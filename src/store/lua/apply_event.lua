@@ -1,25 +1,45 @@
--- Applies one widget callback event to a session, atomically (SPEC §5).
+-- Applies one widget callback event to a session, atomically (SPEC §5): the first terminal
+-- event wins, a replayed event is counted once, every new event goes to the timeline.
 -- Mirrors `MemoryStore::apply`; both run the same tests.
 --
--- KEYS[1] session hash   KEYS[2] timeline list
+-- KEYS[1] session hash
+-- KEYS[2] session timeline list
 -- KEYS[3] link hash: only for a success, and only on a single server. On a Redis Cluster the
---         link hash lives in another slot, so the store leaves it out (and passes publish = "0")
+--         link hash lives in another slot, so the store leaves it out (and passes publish "0")
 --         and claims the link in a second step (`claim_session_link.lua`), which announces.
--- ARGV: fingerprint, now_ms, outcome ("" = none), warning json ("" = none),
---       timeline entry json without its closing brace, channel, session id,
---       max events, max warnings, publish ("1" or "0"), number of field pairs, field, value, ...
--- Returns {result, status, changed, platform, owner, link_id, session ttl ms}.
+-- ARGV[1] event fingerprint
+-- ARGV[2] now, ms
+-- ARGV[3] outcome status ("" = none)
+-- ARGV[4] warning, JSON ("" = none)
+-- ARGV[5] timeline entry, a JSON object; stored with an "effect" field added last
+-- ARGV[6] events channel
+-- ARGV[7] session id
+-- ARGV[8] max timeline events
+-- ARGV[9] max warnings
+-- ARGV[10] publish: "1" or "0"
+-- ARGV[11] number of field pairs, then field, value, ... (set on the session with the outcome)
+-- Reply: {result, status, changed, platform, owner, link_id, session ttl ms}; result is
+--        "missing" or "expired" (with only the status after it), "replay" or "recorded".
 local session, timeline = KEYS[1], KEYS[2]
 local fingerprint, now, outcome, warning = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local entry, channel, session_id = ARGV[5], ARGV[6], ARGV[7]
 local max_events, max_warnings = tonumber(ARGV[8]), tonumber(ARGV[9])
 local publish, nfields = ARGV[10] == '1', tonumber(ARGV[11])
 
+-- The timeline entry with its effect as the last field (kept byte for byte as stored before).
+local function with_effect(effect)
+  return string.sub(entry, 1, -2) .. ',"effect":"' .. effect .. '"}'
+end
+
 -- What the second step on a cluster needs to claim the link as this script would have.
 local function reply(result, status, changed, platform)
   local owner_link = redis.call('HMGET', session, 'owner', 'link_id')
   return {result, status, changed, platform, owner_link[1] or '', owner_link[2] or '',
     redis.call('PTTL', session)}
+end
+
+if string.sub(entry, 1, 1) ~= '{' or string.sub(entry, -1) ~= '}' or entry == '{}' then
+  return redis.error_reply('ARGV[5] must be a non-empty JSON object')
 end
 
 local state = redis.call('HMGET', session, 'status', 'deadline', 'event_count', 'platform')
@@ -71,7 +91,7 @@ if (tonumber(state[3]) or 0) < max_events then
   if changed == 1 then effect = 'applied' end
   redis.call('HSET', session, 'seen:' .. fingerprint, now)
   redis.call('HINCRBY', session, 'event_count', 1)
-  redis.call('RPUSH', timeline, entry .. ',"effect":"' .. effect .. '"}')
+  redis.call('RPUSH', timeline, with_effect(effect))
   local ttl = redis.call('PTTL', session)
   if ttl > 0 then
     redis.call('PEXPIRE', timeline, ttl)

@@ -1,17 +1,38 @@
--- Records one Belvo webhook on its link, atomically (SPEC §6). Mirrors `MemoryStore::record_webhook`.
---
--- KEYS[1] link hash   KEYS[2] link timeline list   KEYS[3] webhook ids seen (sorted set, by time)
--- ARGV: webhook_id, now_ms, resource ("" = none), resource state json, external_id ("" = none),
---       timeline entry json without its closing brace, channel, ttl_ms, max events,
---       max webhook ids remembered
+-- Records one Belvo webhook on its link, atomically (SPEC §6): deduplicated by webhook id,
+-- never merged into a link another user owns, kept in the link's timeline, announced.
+-- Mirrors `MemoryStore::record_webhook`.
 --
 -- The ids seen live in their own key, the latest `max webhook ids` of them, so the link hash
 -- that every status read fetches stays small however many webhooks a link gets. (Versions
 -- before this kept them in the link hash as `seen:<id>` fields; those are still honoured.)
+--
+-- KEYS[1] link hash
+-- KEYS[2] link timeline list
+-- KEYS[3] webhook ids seen (sorted set, by time)
+-- ARGV[1] webhook id
+-- ARGV[2] now, ms
+-- ARGV[3] resource ("" = none)
+-- ARGV[4] resource state, JSON
+-- ARGV[5] external id ("" = none)
+-- ARGV[6] timeline entry, a JSON object; stored with an "effect" field added last
+-- ARGV[7] events channel
+-- ARGV[8] ttl, ms (the session's retention, counted from this webhook)
+-- ARGV[9] max timeline events
+-- ARGV[10] max webhook ids remembered
+-- Reply: {result, session id or ""}; result is "duplicate", "mismatch" or "recorded".
 local link, timeline, seen = KEYS[1], KEYS[2], KEYS[3]
 local webhook_id, resource, state, external_id = ARGV[1], ARGV[3], ARGV[4], ARGV[5]
 local entry, channel, ttl, max_events = ARGV[6], ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9])
 local max_ids = tonumber(ARGV[10])
+
+-- The timeline entry with its effect as the last field (kept byte for byte as stored before).
+local function with_effect(effect)
+  return string.sub(entry, 1, -2) .. ',"effect":"' .. effect .. '"}'
+end
+
+if string.sub(entry, 1, 1) ~= '{' or string.sub(entry, -1) ~= '}' or entry == '{}' then
+  return redis.error_reply('ARGV[6] must be a non-empty JSON object')
+end
 
 if redis.call('ZSCORE', seen, webhook_id) or redis.call('HEXISTS', link, 'seen:' .. webhook_id) == 1 then
   return {'duplicate', ''}
@@ -39,7 +60,7 @@ else
 end
 
 if redis.call('LLEN', timeline) < max_events then
-  redis.call('RPUSH', timeline, entry .. ',"effect":"' .. effect .. '"}')
+  redis.call('RPUSH', timeline, with_effect(effect))
 end
 -- Keep the link as long as its session would be kept, counted from the latest webhook.
 if redis.call('PTTL', link) < ttl then

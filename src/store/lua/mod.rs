@@ -1,0 +1,118 @@
+//! Every Lua script the Redis store runs, one file each beside this module, all loaded here and
+//! only here. Each file opens with the same header: what it does, then `KEYS[n]`, `ARGV[n]` one
+//! per line, then `Reply:`. A script's keys share one hash tag, so it runs in one cluster slot.
+//!
+//! `bench/floor` and `bench/peer-node` run `apply_event.lua` and `record_webhook.lua` from this
+//! folder too (scripts/bench.sh).
+
+use std::sync::LazyLock;
+
+use redis::Script;
+
+macro_rules! scripts {
+    ($($(#[$doc:meta])* $name:ident = $file:literal;)+) => {
+        $(
+            $(#[$doc])*
+            pub(in crate::store) static $name: LazyLock<Script> =
+                LazyLock::new(|| Script::new(include_str!($file)));
+        )+
+
+        /// Each script's file name and source, for the tests below.
+        #[cfg(test)]
+        const FILES: &[(&str, &str)] = &[$(($file, include_str!($file))),+];
+    };
+}
+
+scripts! {
+    /// A widget callback event on a session (SPEC §5).
+    APPLY_EVENT = "apply_event.lua";
+    /// The second step of a success on a Redis Cluster: the link's claim.
+    CLAIM_SESSION_LINK = "claim_session_link.lua";
+    /// A Belvo webhook on its link (SPEC §6).
+    RECORD_WEBHOOK = "record_webhook.lua";
+    /// A link's verification against Belvo.
+    SET_LINK_VERIFIED = "set_link_verified.lua";
+    /// A link Belvo confirmed, claimed for its owner.
+    CLAIM_LINK = "claim_link.lua";
+    /// One attempt in a rate-limit window.
+    COUNT_ATTEMPT = "count_attempt.lua";
+    /// One counted attempt taken back, the window kept.
+    RELEASE_ATTEMPT = "release_attempt.lua";
+    /// A branding version, saved if it follows the current one.
+    SAVE_BRANDING = "save_branding.lua";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FILES;
+
+    /// The header every script opens with: comment lines only, naming its keys, its arguments
+    /// (one per line, in order) and its reply.
+    #[test]
+    fn every_script_opens_with_the_common_header() {
+        for (file, source) in FILES {
+            let header: Vec<&str> = source
+                .lines()
+                .take_while(|line| line.starts_with("--"))
+                .collect();
+            let numbered = |what: &str| {
+                header
+                    .iter()
+                    .filter_map(|line| line.strip_prefix(&format!("-- {what}[")))
+                    .map(|rest| rest.split(']').next().unwrap().parse::<usize>().unwrap())
+                    .collect::<Vec<_>>()
+            };
+            let in_order = |n: &[usize]| n.iter().enumerate().all(|(i, &k)| k == i + 1);
+            assert!(header.len() > 2, "{file}: no header");
+            assert!(
+                !header[0].trim_start_matches('-').trim().is_empty(),
+                "{file}: says what it does first"
+            );
+            let keys = numbered("KEYS");
+            assert!(
+                !keys.is_empty() && in_order(&keys),
+                "{file}: KEYS[1..] one per line: {keys:?}"
+            );
+            assert!(
+                in_order(&numbered("ARGV")),
+                "{file}: ARGV[1..] one per line, in order"
+            );
+            assert!(
+                header.iter().any(|line| line.starts_with("-- Reply: ")),
+                "{file}: says what it replies"
+            );
+        }
+    }
+
+    /// Every `.lua` file in this folder is one of the scripts above, and no Lua lives or is
+    /// loaded anywhere else in `src/`.
+    #[test]
+    fn all_lua_is_here_and_loaded_here() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let here = src.join("store/lua");
+        let mut files = vec![src.clone()];
+        let mut loaded_here: Vec<String> = Vec::new();
+        while let Some(path) = files.pop() {
+            if path.is_dir() {
+                files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            } else if path.extension().is_some_and(|e| e == "lua") {
+                assert_eq!(
+                    path.parent(),
+                    Some(here.as_path()),
+                    "{path:?} is not in {here:?}"
+                );
+                loaded_here.push(path.file_name().unwrap().to_string_lossy().into_owned());
+            } else if path.extension().is_some_and(|e| e == "rs") && path != here.join("mod.rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                assert!(
+                    !text.contains("Script::new("),
+                    "{path:?} makes a script of its own"
+                );
+            }
+        }
+        loaded_here.sort();
+        let mut loaded: Vec<String> = FILES.iter().map(|(file, _)| file.to_string()).collect();
+        loaded.sort();
+        assert_eq!(loaded_here, loaded);
+    }
+}
