@@ -459,9 +459,7 @@ impl SessionStore for RedisStore {
         user: &ExternalId,
         windows: [Duration; 2],
     ) -> StoreResult<[(u64, Duration); 2]> {
-        static COUNT_ATTEMPTS: std::sync::LazyLock<Script> =
-            std::sync::LazyLock::new(|| Script::new(include_str!("lua/count_attempts.lua")));
-        let mut invocation = COUNT_ATTEMPTS.prepare_invoke();
+        let mut invocation = lua::COUNT_ATTEMPTS.prepare_invoke();
         for window in windows {
             invocation.key(self.keys.token_requests(user, window.as_millis()));
         }
@@ -485,9 +483,7 @@ impl SessionStore for RedisStore {
         window: Duration,
         max: u64,
     ) -> StoreResult<(bool, Duration)> {
-        static COUNT_DISTINCT: std::sync::LazyLock<Script> =
-            std::sync::LazyLock::new(|| Script::new(include_str!("lua/count_distinct.lua")));
-        let mut invocation = COUNT_DISTINCT.prepare_invoke();
+        let mut invocation = lua::COUNT_DISTINCT.prepare_invoke();
         invocation
             .key(self.keys.distinct(subject))
             .arg(member)

@@ -36,6 +36,10 @@ scripts! {
     CLAIM_LINK = "claim_link.lua";
     /// One attempt in a rate-limit window.
     COUNT_ATTEMPT = "count_attempt.lua";
+    /// One attempt in each of two windows at once (a user's Belvo token requests).
+    COUNT_ATTEMPTS = "count_attempts.lua";
+    /// One member among the distinct ones of a window (IDs a user tried).
+    COUNT_DISTINCT = "count_distinct.lua";
     /// One counted attempt taken back, the window kept.
     RELEASE_ATTEMPT = "release_attempt.lua";
     /// A branding version, saved if it follows the current one.
