@@ -102,6 +102,11 @@ fn describe() {
          already: in the process (cap=process, limits.max_waiting) or of one user (cap=user)."
     );
     describe_counter!(
+        "bff_link_claims_refused_total",
+        "Successes that named a link another user owns: the session failed with \
+         link_owned_elsewhere and the link kept its owner."
+    );
+    describe_counter!(
         "bff_staff_password_checks_total",
         "Console passwords checked against their argon2id hash (attempts refused by the \
          sign-in limits or while every check slot is busy are not checked, so not counted)."
@@ -247,6 +252,11 @@ pub fn long_poll_waiting(change: f64) {
 /// Counts a long-poll answered at once because a cap was reached (`process` or `user`).
 pub fn long_poll_skipped(cap: &'static str) {
     counter!("bff_long_polls_skipped_total", "cap" => cap).increment(1);
+}
+
+/// Counts a success that named a link another user owns (the session failed instead).
+pub fn link_claim_refused() {
+    counter!("bff_link_claims_refused_total").increment(1);
 }
 
 /// Counts one console password checked against its hash.

@@ -258,6 +258,12 @@ pub struct Transition {
     pub now: Millis,
 }
 
+/// The code a session fails with when its success names a link another user owns already.
+pub const LINK_OWNED_ELSEWHERE: &str = "link_owned_elsewhere";
+/// Its message (`apply_event.lua` writes the same text; the store suite holds them equal).
+pub const LINK_OWNED_ELSEWHERE_MESSAGE: &str =
+    "the link this success names belongs to another user: it was not given to this session";
+
 /// The most timeline entries one session keeps; later distinct events still change state.
 pub const MAX_EVENTS: u32 = 200;
 /// The most warnings one session keeps.
@@ -330,6 +336,22 @@ impl Transition {
             timeline_entry,
             link,
             now,
+        }
+    }
+}
+
+impl Transition {
+    /// This success as what it becomes when another user owns its link: the session fails
+    /// with [`LINK_OWNED_ELSEWHERE`], and no link is recorded or claimed.
+    pub fn owned_elsewhere(&self) -> Self {
+        Self {
+            outcome: Some(Status::Failed),
+            fields: vec![
+                ("error_code", LINK_OWNED_ELSEWHERE.to_owned()),
+                ("error_message", LINK_OWNED_ELSEWHERE_MESSAGE.to_owned()),
+            ],
+            link: None,
+            ..self.clone()
         }
     }
 }

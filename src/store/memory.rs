@@ -169,6 +169,15 @@ impl SessionStore for MemoryStore {
             });
         }
         let mut changed = false;
+        // A success naming a link another user owns fails instead; the link stays theirs.
+        let owned_elsewhere;
+        let t = match t.link.and_then(|link| inner.links.get(&link)) {
+            Some(link) if link.fields.get("owner").is_some_and(|o| *o != f["owner"]) => {
+                owned_elsewhere = t.owned_elsewhere();
+                &owned_elsewhere
+            }
+            _ => t,
+        };
         if let Some(outcome) = t.outcome {
             if status == "pending" {
                 status = outcome.as_str().to_owned();
@@ -184,10 +193,10 @@ impl SessionStore for MemoryStore {
                         .links
                         .entry(link)
                         .or_insert_with(|| Entry::new(expires));
-                    // The first session to report a link owns it.
+                    // The first session to report a link holds it; its owner never changes.
                     if !link.fields.contains_key("session") {
                         link.fields.insert("session".into(), id.to_string());
-                        link.fields.insert("owner".into(), owner);
+                        link.fields.entry("owner".into()).or_insert(owner);
                     }
                     link.expires = link.expires.max(expires);
                 }

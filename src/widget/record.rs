@@ -2,7 +2,7 @@
 
 use crate::domain::callback::CallbackEvent;
 use crate::domain::ids::SessionId;
-use crate::domain::session::{now_millis, Applied, Transition};
+use crate::domain::session::{now_millis, Applied, Status, Transition};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -22,6 +22,13 @@ pub async fn record_event(
             status, changed, ..
         } => {
             tracing::info!(status = status.as_str(), changed, "widget event recorded");
+            if let (true, Status::Failed, CallbackEvent::Success { link, .. }) =
+                (changed, status, event)
+            {
+                tracing::warn!(link = %link, "success names a link another user owns: the session failed");
+                crate::metrics::link_claim_refused();
+                return Ok(applied);
+            }
             if let (true, CallbackEvent::Success { link, .. }) = (changed, event) {
                 super::verify::spawn(state.belvo.clone(), state.store.clone(), *session_id, *link);
             }

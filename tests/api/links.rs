@@ -40,7 +40,8 @@ async fn get(app: &TestApp, sub: &str, path: &str) -> reqwest::Response {
 
 #[tokio::test]
 async fn every_imss_error_comes_back_as_a_distinct_code_explained_in_three_languages() {
-    let app = spawn_app().await;
+    // One user tries every fixture ID, more than limits.usernames_per_day allows a person.
+    let app = spawn_app_with(StoreKind::Redis, |s| s.limits.usernames_per_day = 100).await;
     let mut codes = Vec::new();
     for (username, _, belvo_code, belvo_message) in belvo_bff::emulator::FIXTURE_USERNAMES {
         let mut texts = Vec::new();
@@ -360,4 +361,51 @@ async fn a_cedula_with_leading_zeros_is_the_same_id_to_the_attempt_limit() {
     assert_eq!(fourth.status(), 429);
     let body: Value = fourth.json().await.unwrap();
     assert_eq!(body["error"]["code"], "too_many_attempts");
+}
+
+#[tokio::test]
+async fn another_users_session_cannot_claim_a_link() {
+    let app = spawn_app().await;
+    let created = create_link(&app, "maria", "co_employment", "1020304050", "es").await;
+    assert_eq!(created.status(), 201);
+    let link: Value = created.json().await.unwrap();
+    let link_id = link["link_id"].as_str().unwrap().to_owned();
+
+    // Pedro reports success with Maria's link: by callback, and through the events endpoint.
+    let by_callback = app.open("pedro", "co_employment", "ios").await;
+    let by_event = app.open("pedro", "co_employment", "android").await;
+    let query = format!("link={link_id}&institution=pila_co_employment");
+    let callback = app
+        .callback(by_callback["session_id"].as_str().unwrap(), "success", &query)
+        .await;
+    assert_eq!(callback.status(), 302);
+    let event = app
+        .client
+        .post(app.url(&format!(
+            "/v1/widget-sessions/{}/events",
+            by_event["session_id"].as_str().unwrap()
+        )))
+        .bearer_auth(app.token("pedro"))
+        .json(&json!({"kind": "success", "link": link_id, "institution": "pila_co_employment"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(event.status(), 200, "{}", event.text().await.unwrap());
+    for session in [&by_callback, &by_event] {
+        let status = app
+            .status("pedro", session["session_id"].as_str().unwrap())
+            .await;
+        assert_eq!(status["status"], "failed", "{status}");
+        assert_eq!(status["last_error"]["code"], "link_owned_elsewhere");
+        let what = status["last_error"]["explanation"]["what"].as_str().unwrap();
+        assert!(what.contains("someone else"), "{what}");
+        assert_eq!(status["link_id"], Value::Null);
+    }
+
+    let mine: Value = get(&app, "maria", "/v1/links").await.json().await.unwrap();
+    assert_eq!(mine["links"][0]["link_id"], link_id.as_str(), "Maria keeps it");
+    let pedros: Value = get(&app, "pedro", "/v1/links").await.json().await.unwrap();
+    assert_eq!(pedros["links"], json!([]));
+    let owners = get(&app, "pedro", &format!("/v1/links/{link_id}/owners")).await;
+    assert_eq!(owners.status(), 404);
 }

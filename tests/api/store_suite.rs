@@ -6,7 +6,10 @@ use std::time::Duration;
 use belvo_bff::domain::callback::{CallbackEvent, CallbackKind};
 use belvo_bff::domain::external_id::ExternalId;
 use belvo_bff::domain::ids::{AccessMode, LinkId, Platform, ProductName, SessionId};
-use belvo_bff::domain::session::{now_millis, Applied, NewSession, Status, Transition};
+use belvo_bff::domain::session::{
+    now_millis, Applied, NewSession, Status, Transition, LINK_OWNED_ELSEWHERE,
+    LINK_OWNED_ELSEWHERE_MESSAGE,
+};
 use belvo_bff::domain::webhook::{
     LinkClaim, WebhookApplied, WebhookPayload, WebhookUpdate, MAX_WEBHOOK_IDS,
 };
@@ -521,6 +524,81 @@ async fn the_first_session_to_report_a_link_owns_it(store: DynStore) {
     assert!(announced.is_ok(), "verification announced");
 }
 
+async fn a_success_never_takes_a_link_from_its_owner(store: DynStore) {
+    let owner_a = ExternalId::parse(&format!("u_a{}", uuid::Uuid::new_v4().simple())).unwrap();
+    let owner_b = ExternalId::parse(&format!("u_b{}", uuid::Uuid::new_v4().simple())).unwrap();
+    let of = |owner: &ExternalId| {
+        let mut session = new_session(60_000);
+        session.owner = owner.clone();
+        session
+    };
+    // A's link made through the API flow (no session), then one through A's widget session.
+    let (api_link, widget_link) = (LinkId::new_random(), LinkId::new_random());
+    let claim = LinkClaim {
+        owner: owner_a.clone(),
+        product: ProductName::parse("mx_employment").unwrap(),
+        institution: "imss_mx_employment".into(),
+    };
+    assert!(store.claim_link(&api_link, &claim).await.unwrap());
+    let a_session = of(&owner_a);
+    store.create_session(&a_session).await.unwrap();
+    let success = |link: &LinkId| {
+        event(
+            CallbackKind::Success,
+            &format!("link={link}&institution=imss_mx_employment"),
+        )
+    };
+    store
+        .apply(&a_session.id, &success(&widget_link))
+        .await
+        .unwrap();
+
+    for link in [api_link, widget_link] {
+        let b_session = of(&owner_b);
+        store.create_session(&b_session).await.unwrap();
+        let applied = store.apply(&b_session.id, &success(&link)).await.unwrap();
+        assert!(
+            matches!(
+                applied,
+                Applied::Recorded {
+                    status: Status::Failed,
+                    changed: true,
+                    ..
+                }
+            ),
+            "{applied:?}"
+        );
+        let read = store.session(&b_session.id).await.unwrap().unwrap();
+        assert_eq!(read.stored_status, Status::Failed);
+        assert_eq!(read.link_id, None, "B's session names no link");
+        let error = read.last_error.expect("B's session says why");
+        assert_eq!(error.code, LINK_OWNED_ELSEWHERE);
+        assert_eq!(error.message.as_deref(), Some(LINK_OWNED_ELSEWHERE_MESSAGE));
+        let state = store.link(&link).await.unwrap().unwrap();
+        assert_eq!(state.owner.as_ref(), Some(&owner_a), "A keeps the link");
+    }
+    assert_eq!(store.user_links(&owner_b).await.unwrap(), vec![]);
+    assert!(store
+        .user_links(&owner_a)
+        .await
+        .unwrap()
+        .contains(&api_link));
+    // A's own second session for its link still succeeds.
+    let again = of(&owner_a);
+    store.create_session(&again).await.unwrap();
+    let applied = store.apply(&again.id, &success(&api_link)).await.unwrap();
+    assert!(
+        matches!(
+            applied,
+            Applied::Recorded {
+                status: Status::Succeeded,
+                ..
+            }
+        ),
+        "{applied:?}"
+    );
+}
+
 async fn a_success_wakes_waiters_once_its_link_is_claimed(store: DynStore) {
     let session = new_session(60_000);
     store.create_session(&session).await.unwrap();
@@ -594,6 +672,7 @@ every_store!(
     a_session_is_read_with_its_link_as_it_is_now,
     a_link_remembers_its_latest_webhook_ids,
     the_first_session_to_report_a_link_owns_it,
+    a_success_never_takes_a_link_from_its_owner,
     a_success_wakes_waiters_once_its_link_is_claimed,
 );
 

@@ -84,6 +84,23 @@ pub(super) const WIDGET: &[Entry] = &[
         },
         retryable: true,
     },
+    // Not Belvo's: this server's refusal of a success naming another user's link.
+    Entry {
+        code: "link_owned_elsewhere",
+        belvo_code: "link_owned_elsewhere",
+        message: None,
+        what: Tr {
+            es: "La conexión que informó el widget pertenece a otra persona.",
+            pt: "A conexão informada pelo widget pertence a outra pessoa.",
+            en: "The connection the widget reported belongs to someone else.",
+        },
+        action: Tr {
+            es: "Vuelve a conectar tu cuenta desde la app.",
+            pt: "Conecte sua conta novamente pelo app.",
+            en: "Connect your own account again from the app.",
+        },
+        retryable: true,
+    },
     Entry {
         code: "institution_disabled",
         belvo_code: "institution_disabled",

@@ -59,17 +59,28 @@ local changed = 0
 if outcome ~= '' then
   -- The first terminal event wins; later ones are kept in the timeline only.
   if status == 'pending' then
-    status = outcome
-    redis.call('HSET', session, 'status', outcome, 'updated_at', now)
-    for i = 0, nfields - 1 do
-      redis.call('HSET', session, ARGV[12 + 2 * i], ARGV[13 + 2 * i])
-    end
-    if KEYS[3] then
-      -- The first session to report a link owns it; a second claim changes nothing there.
-      if redis.call('HSETNX', KEYS[3], 'session', session_id) == 1 then
-        redis.call('HSET', KEYS[3], 'owner', redis.call('HGET', session, 'owner'))
+    local owner = redis.call('HGET', session, 'owner')
+    local holder = KEYS[3] and redis.call('HGET', KEYS[3], 'owner')
+    if holder and holder ~= owner then
+      -- Another user owns the link: this session fails, the link stays theirs (the same code
+      -- and message as `Transition::owned_elsewhere`).
+      status = 'failed'
+      redis.call('HSET', session, 'status', status, 'updated_at', now,
+        'error_code', 'link_owned_elsewhere', 'error_message',
+        'the link this success names belongs to another user: it was not given to this session')
+    else
+      status = outcome
+      redis.call('HSET', session, 'status', outcome, 'updated_at', now)
+      for i = 0, nfields - 1 do
+        redis.call('HSET', session, ARGV[12 + 2 * i], ARGV[13 + 2 * i])
       end
-      redis.call('PEXPIRE', KEYS[3], math.max(redis.call('PTTL', session), 1))
+      if KEYS[3] then
+        -- The first session to report a link holds it; its owner never changes.
+        if redis.call('HSETNX', KEYS[3], 'session', session_id) == 1 then
+          redis.call('HSETNX', KEYS[3], 'owner', owner)
+        end
+        redis.call('PEXPIRE', KEYS[3], math.max(redis.call('PTTL', session), 1))
+      end
     end
     changed = 1
   end

@@ -13,7 +13,8 @@
 -- Reply: 1
 local link, session_id, owner, ttl = KEYS[1], ARGV[1], ARGV[2], math.max(tonumber(ARGV[3]), 1)
 if redis.call('HSETNX', link, 'session', session_id) == 1 then
-  redis.call('HSET', link, 'owner', owner)
+  -- Its owner never changes (the store checked it before the session was finished).
+  redis.call('HSETNX', link, 'owner', owner)
   redis.call('PEXPIRE', link, ttl)
 elseif ARGV[4] == '1' then
   redis.call('PEXPIRE', link, ttl)

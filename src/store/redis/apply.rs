@@ -16,6 +16,12 @@ impl RedisStore {
     /// are woken once the link is claimed.
     pub(super) async fn apply_event(&self, id: &SessionId, t: &Transition) -> StoreResult<Applied> {
         let applied = match (&t.link, self.conn.is_cluster()) {
+            // Another user owns the link already: the session fails, the link stays theirs.
+            (Some(link), true) if self.owned_elsewhere(id, link).await? => {
+                self.apply_script(id, &t.owned_elsewhere(), true)
+                    .await?
+                    .applied
+            }
             (Some(link), true) => {
                 let reply = self.apply_script(id, t, false).await?;
                 self.claim_session_link(id, link, &reply).await?;
@@ -33,6 +39,20 @@ impl RedisStore {
             self.replicated().await?;
         }
         Ok(applied)
+    }
+
+    /// On a cluster, before a success is applied: whether its link has an owner other than the
+    /// session's (both read at once, from their two slots). On a single server
+    /// `apply_event.lua` checks this itself, atomically.
+    async fn owned_elsewhere(&self, id: &SessionId, link: &LinkId) -> StoreResult<bool> {
+        let (mut a, mut b) = (self.conn(), self.conn());
+        let (holder, owner): (Option<String>, Option<String>) = self
+            .run(futures_util::future::try_join(
+                redis::Cmd::hget(self.keys.link(link), "owner").query_async(&mut a),
+                redis::Cmd::hget(self.keys.session(id), "owner").query_async(&mut b),
+            ))
+            .await?;
+        Ok(matches!((holder, owner), (Some(holder), Some(owner)) if holder != owner))
     }
 
     /// Runs `apply_event.lua`; `with_link` passes the link hash as KEYS[3] (a single server).
