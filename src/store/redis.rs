@@ -67,8 +67,9 @@ impl From<redis::RedisError> for StoreError {
 }
 
 impl RedisStore {
-    /// Connects to the Redis server at `url`, failing with a clear error if it cannot be
-    /// reached within `timeout`.
+    /// Connects to the Redis server at `url`. When it does not answer within `timeout` the
+    /// store is made anyway: every command fails as unavailable (503) until a background task
+    /// has connected. A `url` that is not a Redis URL is an error.
     pub async fn connect(
         url: &str,
         keys: Keys,
@@ -86,7 +87,8 @@ impl RedisStore {
         durability: Durability,
         timeout: Duration,
     ) -> anyhow::Result<Self> {
-        let (conn, nodes) = RedisConnection::single(url, timeout).await?;
+        let urls = [url.to_owned()];
+        let (conn, nodes) = RedisConnection::connect_or_defer(&urls, false, timeout).await?;
         Ok(Self::with_connection(
             conn, nodes, keys, retention, durability, timeout,
         ))
@@ -100,7 +102,7 @@ impl RedisStore {
         durability: Durability,
         timeout: Duration,
     ) -> anyhow::Result<Self> {
-        let (conn, nodes) = RedisConnection::cluster(urls, timeout).await?;
+        let (conn, nodes) = RedisConnection::connect_or_defer(urls, true, timeout).await?;
         Ok(Self::with_connection(
             conn, nodes, keys, retention, durability, timeout,
         ))

@@ -5,8 +5,10 @@
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwapOption;
 use futures_util::StreamExt;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClientBuilder;
@@ -22,9 +24,85 @@ pub enum RedisConnection {
     /// Boxed: the manager is twenty times the size of a cluster handle.
     Single(Box<ConnectionManager>),
     Cluster(ClusterConnection),
+    /// Redis did not answer at start-up: commands fail at once (the store answers 503) until a
+    /// background task has connected, then go to that connection.
+    Deferred(Arc<Deferred>),
+}
+
+/// The connection a server started without Redis makes once Redis answers.
+pub struct Deferred {
+    cluster: bool,
+    connected: ArcSwapOption<RedisConnection>,
+}
+
+impl Deferred {
+    fn connection(&self) -> Option<RedisConnection> {
+        self.connected
+            .load_full()
+            .map(|c| RedisConnection::clone(&c))
+    }
 }
 
 impl RedisConnection {
+    /// Connects as [`Self::single`] or [`Self::cluster`] (`urls` holds one URL for a single
+    /// server); when Redis does not answer, returns a deferred connection at once and keeps
+    /// trying in the background, so the server starts and answers 503 until Redis is there.
+    /// A URL that is not a Redis URL is still an error.
+    pub async fn connect_or_defer(
+        urls: &[String],
+        cluster: bool,
+        timeout: Duration,
+    ) -> anyhow::Result<(Self, Vec<redis::Client>)> {
+        let first_error = match Self::connect(urls, cluster, timeout).await {
+            Ok(connected) => return Ok(connected),
+            Err(e) => e,
+        };
+        // Nothing answered; a URL that does not parse is still a configuration error.
+        let nodes = urls
+            .iter()
+            .map(|url| node_client(url))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| first_error)?;
+        let what = if cluster { "Redis Cluster" } else { "Redis" };
+        tracing::warn!("{what} does not answer yet: serving 503 (and /readyz 503) until it does");
+        let deferred = Arc::new(Deferred {
+            cluster,
+            connected: ArcSwapOption::empty(),
+        });
+        let waiting = Arc::downgrade(&deferred);
+        let urls = urls.to_vec();
+        tokio::spawn(async move {
+            let mut wait = Duration::from_millis(250);
+            loop {
+                tokio::time::sleep(wait).await;
+                let Some(deferred) = waiting.upgrade() else {
+                    return;
+                };
+                match Self::connect(&urls, cluster, timeout).await {
+                    Ok((conn, _)) => {
+                        deferred.connected.store(Some(Arc::new(conn)));
+                        tracing::info!("{what} answers: serving");
+                        return;
+                    }
+                    Err(e) => tracing::debug!(error = %e, "{what} still does not answer"),
+                }
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+        });
+        Ok((Self::Deferred(deferred), nodes))
+    }
+
+    async fn connect(
+        urls: &[String],
+        cluster: bool,
+        timeout: Duration,
+    ) -> anyhow::Result<(Self, Vec<redis::Client>)> {
+        match cluster {
+            true => Self::cluster(urls, timeout).await,
+            false => Self::single(&urls[0], timeout).await,
+        }
+    }
+
     /// Connects to one server at `url`, within `timeout` per attempt.
     pub async fn single(
         url: &str,
@@ -82,7 +160,11 @@ impl RedisConnection {
     /// Whether commands are spread over a cluster, where a pipeline or a script must stay
     /// within one hash slot.
     pub fn is_cluster(&self) -> bool {
-        matches!(self, Self::Cluster(_))
+        match self {
+            Self::Single(_) => false,
+            Self::Cluster(_) => true,
+            Self::Deferred(deferred) => deferred.cluster,
+        }
     }
 }
 
@@ -102,6 +184,10 @@ impl ConnectionLike for RedisConnection {
         match self {
             Self::Single(conn) => conn.req_packed_command(cmd),
             Self::Cluster(conn) => conn.req_packed_command(cmd),
+            Self::Deferred(deferred) => match deferred.connection() {
+                Some(mut conn) => Box::pin(async move { conn.req_packed_command(cmd).await }),
+                None => Box::pin(std::future::ready(Err(not_connected()))),
+            },
         }
     }
 
@@ -114,6 +200,12 @@ impl ConnectionLike for RedisConnection {
         match self {
             Self::Single(conn) => conn.req_packed_commands(pipeline, offset, count),
             Self::Cluster(conn) => conn.req_packed_commands(pipeline, offset, count),
+            Self::Deferred(deferred) => match deferred.connection() {
+                Some(mut conn) => {
+                    Box::pin(async move { conn.req_packed_commands(pipeline, offset, count).await })
+                }
+                None => Box::pin(std::future::ready(Err(not_connected()))),
+            },
         }
     }
 
@@ -121,8 +213,16 @@ impl ConnectionLike for RedisConnection {
         match self {
             Self::Single(conn) => conn.get_db(),
             Self::Cluster(conn) => conn.get_db(),
+            Self::Deferred(deferred) => deferred.connection().map_or(0, |c| c.get_db()),
         }
     }
+}
+
+fn not_connected() -> redis::RedisError {
+    redis::RedisError::from((
+        redis::ErrorKind::Io,
+        "Redis has not answered since start-up",
+    ))
 }
 
 /// Connections of their own for the threads that serve requests, to one server.

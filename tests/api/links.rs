@@ -376,7 +376,11 @@ async fn another_users_session_cannot_claim_a_link() {
     let by_event = app.open("pedro", "co_employment", "android").await;
     let query = format!("link={link_id}&institution=pila_co_employment");
     let callback = app
-        .callback(by_callback["session_id"].as_str().unwrap(), "success", &query)
+        .callback(
+            by_callback["session_id"].as_str().unwrap(),
+            "success",
+            &query,
+        )
         .await;
     assert_eq!(callback.status(), 302);
     let event = app
@@ -397,13 +401,19 @@ async fn another_users_session_cannot_claim_a_link() {
             .await;
         assert_eq!(status["status"], "failed", "{status}");
         assert_eq!(status["last_error"]["code"], "link_owned_elsewhere");
-        let what = status["last_error"]["explanation"]["what"].as_str().unwrap();
+        let what = status["last_error"]["explanation"]["what"]
+            .as_str()
+            .unwrap();
         assert!(what.contains("someone else"), "{what}");
         assert_eq!(status["link_id"], Value::Null);
     }
 
     let mine: Value = get(&app, "maria", "/v1/links").await.json().await.unwrap();
-    assert_eq!(mine["links"][0]["link_id"], link_id.as_str(), "Maria keeps it");
+    assert_eq!(
+        mine["links"][0]["link_id"],
+        link_id.as_str(),
+        "Maria keeps it"
+    );
     let pedros: Value = get(&app, "pedro", "/v1/links").await.json().await.unwrap();
     assert_eq!(pedros["links"], json!([]));
     let owners = get(&app, "pedro", &format!("/v1/links/{link_id}/owners")).await;

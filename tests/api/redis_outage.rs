@@ -22,6 +22,14 @@ impl OwnRedis {
 
     /// Starts one with extra `redis-server` arguments (e.g. `--replicaof`).
     pub fn start_with(extra: &[&str]) -> Self {
+        let mut redis = Self::not_started();
+        redis.extra = extra.iter().map(|a| a.to_string()).collect();
+        redis.spawn();
+        redis
+    }
+
+    /// One with a free port and a folder, not running yet (`spawn` starts it).
+    pub fn not_started() -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -30,14 +38,12 @@ impl OwnRedis {
         let dir =
             std::env::temp_dir().join(format!("bff-outage-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap();
-        let mut redis = Self {
+        Self {
             port,
             dir,
             child: None,
-            extra: extra.iter().map(|a| a.to_string()).collect(),
-        };
-        redis.spawn();
-        redis
+            extra: Vec::new(),
+        }
     }
 
     pub fn spawn(&mut self) {
@@ -334,4 +340,51 @@ async fn writes_wait_for_replica_acknowledgement_when_configured() {
         )
         .await;
     assert_eq!(webhook.status(), 503);
+}
+
+#[tokio::test]
+async fn a_server_started_before_its_redis_answers_503_then_serves() {
+    let mut redis = OwnRedis::not_started();
+    let url = redis.url();
+    let app = spawn_app_with(StoreKind::Redis, |s| {
+        s.store.redis_url = url;
+        s.store.timeout = Duration::from_millis(500);
+    })
+    .await;
+    let get = |path: &str| app.client.get(app.url(path)).send();
+    assert_eq!(get("/healthz").await.unwrap().status(), 200, "alive");
+    assert_eq!(get("/readyz").await.unwrap().status(), 503, "not ready");
+    let refused = app
+        .post_session(
+            "maria",
+            &serde_json::json!({"product": "mx_employment", "platform": "ios"}),
+        )
+        .await;
+    assert_eq!(refused.status(), 503);
+    assert!(refused.headers().contains_key("retry-after"));
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "store_unavailable");
+
+    redis.spawn();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while get("/readyz").await.unwrap().status() != 200 {
+        assert!(Instant::now() < deadline, "never became ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let session = app.open("maria", "mx_employment", "ios").await;
+    let id = session["session_id"].as_str().unwrap().to_owned();
+    // Change notifications work too: a long-poll is woken by the callback.
+    let poll = app
+        .client
+        .get(app.url(&format!("/v1/widget-sessions/{id}?wait=20")))
+        .bearer_auth(app.token("maria"))
+        .send();
+    let success = "link=cb65f82c-dc93-4d3e-8270-9a27528397f5&institution=planet_mx_employment";
+    let (polled, callback) = tokio::join!(poll, async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        app.callback(&id, "success", success).await
+    });
+    assert_eq!(callback.status(), 302);
+    let polled: Value = polled.unwrap().json().await.unwrap();
+    assert_eq!(polled["status"], "succeeded");
 }
