@@ -359,6 +359,8 @@ main() {
   count_commands create create status.ids
 
   redis_report
+  log "console sign-in flood (a BFF of its own)"
+  python3 bench/sign_in_flood.py "$BFF_BIN" 200 >"$workdir/sign-in-flood.md"
   write_report
   log "done in ${SECONDS}s; results in $OUT"
 }
@@ -475,6 +477,7 @@ write_report() {
   SOAK_EVENTS=$soak_events TTL_SESSION=$ttl_session TTL_TIMELINE=$ttl_timeline TTL_LINK=$ttl_link \
   REDIS_KEYS=$redis_keys REDIS_BYTES=$redis_bytes \
     python3 bench/report.py "$results" "$workdir/commands.txt" >"$section"
+  cat "$workdir/sign-in-flood.md" >>"$section"
   python3 bench/report.py --splice "$OUT" "$section"
 }
 

@@ -46,6 +46,10 @@ enum Command {
     HashPassword,
     /// Load and validate the configuration, print it with secrets redacted.
     CheckConfig,
+    /// Ask the local server's `/healthz` (port from the configuration, `PORT` included);
+    /// exit 0 when it answers 200 within 3 s. For container health checks: the image has no
+    /// shell or curl.
+    Healthcheck,
 }
 
 impl Cli {
@@ -74,6 +78,7 @@ impl Cli {
                 eprintln!("configuration OK");
                 ExitCode::SUCCESS
             }
+            Command::Healthcheck => healthcheck(settings.server.port),
         }
     }
 }
@@ -153,6 +158,36 @@ fn serve(settings: Settings) -> ExitCode {
             }
         }
     })
+}
+
+/// `GET /healthz` on 127.0.0.1:`port` over plain HTTP/1.1 (nothing to start: no runtime, no
+/// client library), with one 3-second bound for the whole exchange.
+fn healthcheck(port: u16) -> ExitCode {
+    use std::io::{Read, Write};
+    const LIMIT: Duration = Duration::from_secs(3);
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let answer = (|| -> std::io::Result<String> {
+        let mut stream = std::net::TcpStream::connect_timeout(&address, LIMIT)?;
+        stream.set_read_timeout(Some(LIMIT))?;
+        stream.set_write_timeout(Some(LIMIT))?;
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")?;
+        let mut head = [0u8; 64];
+        let n = stream.read(&mut head)?;
+        Ok(String::from_utf8_lossy(&head[..n]).into_owned())
+    })();
+    match answer {
+        Ok(head) if head.starts_with("HTTP/1.1 200 ") => ExitCode::SUCCESS,
+        Ok(head) => {
+            let status = head.lines().next().unwrap_or_default();
+            eprintln!("unhealthy: {address}/healthz answered {status:?}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("unhealthy: {address}/healthz: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Every waiting long-poll and keep-alive connection holds a file descriptor: raise the soft

@@ -252,3 +252,41 @@ fn hash_password_refuses_short_passwords_and_bad_hashes_are_config_errors() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("staff.accounts.sofia.password_hash"));
 }
+
+#[test]
+fn healthcheck_asks_the_local_servers_healthz() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let env = [("PORT", port.as_str()), ("BFF__LOG__LEVEL", "warn")];
+    let down = bff(&["healthcheck"], &env);
+    assert!(!down.status.success(), "nothing listens yet");
+    assert!(
+        text(&down.stderr).contains("unhealthy"),
+        "{}",
+        text(&down.stderr)
+    );
+
+    let mut server = Command::new(env!("CARGO_BIN_EXE_belvo-bff"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(env)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let healthy = loop {
+        let check = bff(&["healthcheck"], &env);
+        if check.status.success() || std::time::Instant::now() > deadline {
+            break check.status.success();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(healthy, "the running server is healthy");
+}

@@ -55,11 +55,22 @@ fn the_image_listens_on_every_interface_on_the_servers_port() {
 }
 
 #[test]
-fn a_healthcheck_if_any_asks_healthz() {
+fn the_healthcheck_runs_the_binarys_own_check_without_a_shell() {
     let runtime = dockerfile().pop().unwrap();
-    if let Some(check) = runtime.last("HEALTHCHECK") {
-        assert!(check.contains("/healthz"), "{check}");
-    }
+    let check = runtime.last("HEALTHCHECK").expect("a HEALTHCHECK");
+    // Exec form: distroless has no shell to run the shell form with.
+    let command = check
+        .split_once("CMD ")
+        .map(|(_, command)| command.trim())
+        .unwrap_or_else(|| panic!("HEALTHCHECK ... CMD [...]: {check}"));
+    let argv: Vec<String> = serde_json::from_str(command)
+        .unwrap_or_else(|e| panic!("exec form (a JSON array) expected: {command}: {e}"));
+    let copied = runtime.all("COPY")[0]
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .to_owned();
+    assert_eq!(argv, [copied, "healthcheck".to_owned()], "{check}");
 }
 
 #[test]
