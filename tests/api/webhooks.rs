@@ -385,17 +385,20 @@ async fn forged_success_callbacks_end_up_unverified(store: StoreKind) {
     )
     .await;
 
-    for session_id in [&id, &stolen] {
-        let mut verified = Value::Null;
-        for _ in 0..50 {
-            verified = app.status("maria", session_id).await["link_verified"].clone();
-            if !verified.is_null() {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let mut verified = Value::Null;
+    for _ in 0..50 {
+        verified = app.status("maria", &id).await["link_verified"].clone();
+        if !verified.is_null() {
+            break;
         }
-        assert_eq!(verified, false, "{session_id}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+    assert_eq!(verified, false, "a link Belvo never made ends unverified");
+    // Another user's link is refused at once: the session fails and names no link.
+    let status = app.status("maria", &stolen).await;
+    assert_eq!(status["status"], "failed");
+    assert_eq!(status["last_error"]["code"], "link_owned_elsewhere");
+    assert_eq!(status["link_id"], Value::Null);
 }
 
 crate::helpers::on_redis_and_cluster!(
