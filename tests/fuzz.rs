@@ -32,6 +32,21 @@ fn callback_key() -> impl Strategy<Value = String> {
     ]
 }
 
+/// Text that sometimes looks like an identifier: arbitrary, near-miss digits and codes, ids,
+/// URLs, colors, and messages with bidirectional controls.
+fn identifier_input() -> impl Strategy<Value = String> {
+    prop_oneof![
+        ".{0,80}",
+        "[0-9. -]{5,20}",
+        "[A-Za-z0-9_-]{0,70}",
+        "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+        "https?://[a-z0-9.:\\[\\]]{1,20}/[a-z]{0,5}",
+        "#[0-9a-fA-FgG]{3,7}",
+        "[a-z \u{202A}-\u{202E}\u{2066}-\u{2069}]{0,30}",
+        "[A-Z]{4}[0-9]{6}[HM][A-Z]{5}[0-9A-Z][0-9]",
+    ]
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
@@ -52,18 +67,52 @@ proptest! {
         }
     }
 
+    /// Whatever an identifier parser accepts has the shape its type promises, and round-trips.
     #[test]
-    fn identifiers_never_panic(raw in ".{0,80}") {
-        let _ = SessionId::parse(&raw);
-        let _ = LinkId::parse(&raw);
-        let _ = Code::parse(&raw);
-        let _ = Message::parse(&raw);
-        let _ = Curp::parse(&raw);
-        let _ = Cpf::parse(&raw);
-        let _ = Cnpj::parse(&raw);
-        let _ = Cedula::parse(&raw);
-        let _ = HttpsUrl::parse(&raw);
-        let _ = HexColor::parse(&raw);
+    fn identifiers_parse_only_into_their_promised_shape(raw in identifier_input()) {
+        let digits = |s: &str, n: std::ops::RangeInclusive<usize>| {
+            n.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
+        };
+        if let Some(id) = SessionId::parse(&raw) {
+            prop_assert_eq!(SessionId::parse(&id.to_string()), Some(id));
+            prop_assert_eq!(id.to_string().len(), 36);
+        }
+        if let Some(id) = LinkId::parse(&raw) {
+            prop_assert_eq!(LinkId::parse(&id.to_string()), Some(id));
+        }
+        if let Some(code) = Code::parse(&raw) {
+            prop_assert_eq!(code.as_str(), raw.as_str());
+            prop_assert!((1..=64).contains(&raw.len()));
+            prop_assert!(raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'));
+        }
+        if let Some(message) = Message::parse(&raw) {
+            let text = message.as_str();
+            prop_assert!(text.len() <= 1024 && !text.chars().any(char::is_control));
+            prop_assert!(
+                !text.chars().any(|c| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')),
+                "bidi controls removed: {:?}", text
+            );
+        }
+        if let Some(curp) = Curp::parse(&raw) {
+            let c = curp.as_str();
+            prop_assert!(c.len() == 18 && c.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()));
+        }
+        if let Some(cpf) = Cpf::parse(&raw) {
+            prop_assert!(digits(cpf.as_str(), 11..=11));
+        }
+        if let Some(cnpj) = Cnpj::parse(&raw) {
+            prop_assert!(digits(cnpj.as_str(), 14..=14));
+        }
+        if let Some(cedula) = Cedula::parse(&raw) {
+            prop_assert!(digits(cedula.as_str(), 6..=10));
+        }
+        if let Ok(url) = HttpsUrl::parse(&raw) {
+            prop_assert!(url.as_str().starts_with("https://"), "{}", url.as_str());
+        }
+        if let Ok(color) = HexColor::parse(&raw) {
+            let c = String::from(color);
+            prop_assert!(c.len() == 7 && c.starts_with('#') && c[1..].bytes().all(|b| b.is_ascii_hexdigit()));
+        }
     }
 
     #[test]

@@ -487,6 +487,39 @@ async fn a_link_remembers_its_latest_webhook_ids(store: DynStore) {
     assert_eq!(oldest, WebhookApplied::Recorded { session: None });
 }
 
+/// Returns once announcements reach `changes` (a Redis subscription starts in the background):
+/// records warnings on a session of its own until one is announced.
+async fn until_subscribed(
+    store: &DynStore,
+    changes: &mut tokio::sync::broadcast::Receiver<SessionId>,
+) {
+    let probe = new_session(60_000);
+    store.create_session(&probe).await.unwrap();
+    for n in 0..100 {
+        let warning = event(CallbackKind::Warning, &format!("warning=probe_{n}"));
+        store.apply(&probe.id, &warning).await.unwrap();
+        let heard = async { while changes.recv().await.unwrap() != probe.id {} };
+        if tokio::time::timeout(Duration::from_millis(100), heard)
+            .await
+            .is_ok()
+        {
+            return;
+        }
+    }
+    panic!("no announcement ever arrived");
+}
+
+/// Whether `id` is announced on `changes` within 5 s (other announcements are skipped).
+async fn announced(
+    changes: &mut tokio::sync::broadcast::Receiver<SessionId>,
+    id: SessionId,
+) -> bool {
+    let wait = async { while changes.recv().await.unwrap() != id {} };
+    tokio::time::timeout(Duration::from_secs(5), wait)
+        .await
+        .is_ok()
+}
+
 async fn the_first_session_to_report_a_link_owns_it(store: DynStore) {
     let (first, second) = (new_session(60_000), new_session(60_000));
     let link = LinkId::new_random();
@@ -494,9 +527,17 @@ async fn the_first_session_to_report_a_link_owns_it(store: DynStore) {
         CallbackKind::Success,
         &format!("link={link}&institution=imss_mx_employment"),
     );
+    // Subscribed first, so each announcement can be waited for and none is mistaken for a
+    // later one.
+    let mut changes = store.subscribe();
+    until_subscribed(&store, &mut changes).await;
     for session in [&first, &second] {
         store.create_session(session).await.unwrap();
         store.apply(&session.id, &success).await.unwrap();
+        assert!(
+            announced(&mut changes, session.id).await,
+            "the success is announced"
+        );
     }
     let state = store.link(&link).await.unwrap().unwrap();
     assert_eq!(state.session, Some(first.id));
@@ -506,8 +547,6 @@ async fn the_first_session_to_report_a_link_owns_it(store: DynStore) {
         .await
         .unwrap();
     assert_eq!(store.link(&link).await.unwrap().unwrap().verified, None);
-    let mut changes = store.subscribe();
-    tokio::time::sleep(Duration::from_millis(200)).await;
     store
         .set_link_verified(&link, &first.id, true)
         .await
@@ -516,12 +555,11 @@ async fn the_first_session_to_report_a_link_owns_it(store: DynStore) {
         store.link(&link).await.unwrap().unwrap().verified,
         Some(true)
     );
-    // (Announcements of the earlier callbacks may still be on their way.)
-    let announced = tokio::time::timeout(Duration::from_secs(3), async {
-        while changes.recv().await.unwrap() != first.id {}
-    })
-    .await;
-    assert!(announced.is_ok(), "verification announced");
+    // Every earlier announcement was taken above: this one is the verification's.
+    assert!(
+        announced(&mut changes, first.id).await,
+        "verification announced"
+    );
 }
 
 async fn a_success_never_takes_a_link_from_its_owner(store: DynStore) {
