@@ -53,16 +53,18 @@ impl RedisConnection {
         cluster: bool,
         timeout: Duration,
     ) -> anyhow::Result<(Self, Vec<redis::Client>)> {
-        let first_error = match Self::connect(urls, cluster, timeout).await {
+        match Self::connect(urls, cluster, timeout).await {
             Ok(connected) => return Ok(connected),
-            Err(e) => e,
-        };
-        // Nothing answered; a URL that does not parse is still a configuration error.
+            // Nothing answers (yet): worth waiting for. Anything else (a URL that is not a
+            // Redis URL, a certificate nobody trusts, a wrong password) is a configuration
+            // error that waiting will not fix.
+            Err(e) if e.downcast_ref::<NotAnswering>().is_some() => {}
+            Err(e) => return Err(e),
+        }
         let nodes = urls
             .iter()
             .map(|url| node_client(url))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|_| first_error)?;
+            .collect::<Result<Vec<_>, _>>()?;
         let what = if cluster { "Redis Cluster" } else { "Redis" };
         tracing::warn!("{what} does not answer yet: serving 503 (and /readyz 503) until it does");
         let deferred = Arc::new(Deferred {
@@ -112,8 +114,8 @@ impl RedisConnection {
             .map_err(|e| anyhow::anyhow!("store.redis_url is not a Redis URL: {e}"))?;
         let conn = tokio::time::timeout(timeout * 3, Self::manager(client.clone(), timeout))
             .await
-            .map_err(|_| anyhow::anyhow!("Redis did not answer within {timeout:?}"))?
-            .map_err(|e| anyhow::anyhow!("cannot connect to Redis: {e}"))?;
+            .map_err(|_| NotAnswering(format!("Redis did not answer within {timeout:?}")))?
+            .map_err(|e| failure("cannot connect to Redis", e))?;
         Ok((conn, vec![client]))
     }
 
@@ -147,8 +149,8 @@ impl RedisConnection {
             .map_err(bad_url)?;
         let conn = tokio::time::timeout(timeout * 3, client.get_async_connection())
             .await
-            .map_err(|_| anyhow::anyhow!("Redis Cluster did not answer within {timeout:?}"))?
-            .map_err(|e| anyhow::anyhow!("cannot connect to Redis Cluster: {e}"))?;
+            .map_err(|_| NotAnswering(format!("Redis Cluster did not answer within {timeout:?}")))?
+            .map_err(|e| failure("cannot connect to Redis Cluster", e))?;
         let nodes = urls
             .iter()
             .map(|url| node_client(url))
@@ -215,6 +217,38 @@ impl ConnectionLike for RedisConnection {
             Self::Cluster(conn) => conn.get_db(),
             Self::Deferred(deferred) => deferred.connection().map_or(0, |c| c.get_db()),
         }
+    }
+}
+
+/// A failure to connect that waiting may cure: nothing listens, the name does not resolve yet,
+/// the connection was dropped or timed out.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct NotAnswering(String);
+
+/// `error` as [`NotAnswering`] when waiting may cure it, else as a plain error.
+fn failure(context: &str, error: redis::RedisError) -> anyhow::Error {
+    let text = error.to_string();
+    let unreachable = error.is_connection_refusal()
+        || error.is_timeout()
+        || error.is_connection_dropped()
+        || ["lookup", "resolve", "unreachable", "No route"]
+            .iter()
+            .any(|hint| text.contains(hint));
+    let tls_or_auth = [
+        "certificate",
+        "TLS",
+        "tls",
+        "handshake",
+        "AUTH",
+        "auth",
+        "password",
+    ]
+    .iter()
+    .any(|hint| text.contains(hint));
+    match unreachable && !tls_or_auth {
+        true => NotAnswering(format!("{context}: {text}")).into(),
+        false => anyhow::anyhow!("{context}: {text}"),
     }
 }
 
