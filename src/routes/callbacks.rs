@@ -13,7 +13,7 @@ use crate::domain::callback::{CallbackEvent, CallbackKind};
 use crate::domain::explanation::{explain, Explanation};
 use crate::domain::ids::SessionId;
 use crate::domain::session::{Applied, Status};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::state::AppState;
 use crate::widget::record_event;
 
@@ -68,8 +68,8 @@ pub async fn callback(
     match handle(&state, &path.0, &path.1, &req).await {
         Ok(response) => response,
         Err(e) if wants_html(&req) => error_page(
-            e.status,
-            e.status.canonical_reason().unwrap_or("Error"),
+            e.status(),
+            e.status().canonical_reason().unwrap_or("Error"),
             &e.message,
         ),
         Err(e) => actix_web::ResponseError::error_response(&e),
@@ -86,16 +86,15 @@ async fn handle(
     let kind = CallbackKind::parse(raw_kind).ok_or_else(not_found)?;
     let id = SessionId::parse(raw_id).ok_or_else(not_found)?;
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
-        .map_err(|_| ApiError::bad_request("invalid_callback", "the query string is not valid"))?;
+        .map_err(|_| ApiError::from(ErrorCode::InvalidCallback))?;
     let event = CallbackEvent::parse(kind, &pairs)
-        .map_err(|e| ApiError::bad_request("invalid_callback", e.to_string()))?;
+        .map_err(|e| ApiError::new(ErrorCode::InvalidCallback, e.to_string()))?;
     let applied = record_event(state, &id, &event, "callback").await?;
     let (status, platform) = match applied.state() {
         Some(s) => s,
         None if applied == Applied::Expired => {
             return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "session_expired",
+                ErrorCode::SessionExpired,
                 "this widget session has expired; start again from the app",
             ))
         }

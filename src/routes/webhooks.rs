@@ -4,7 +4,6 @@
 
 use std::net::IpAddr;
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use secrecy::ExposeSecret;
 use serde::Serialize;
@@ -13,7 +12,7 @@ use subtle::ConstantTimeEq;
 use crate::auth::app_user::bearer;
 use crate::domain::session::now_millis;
 use crate::domain::webhook::{WebhookApplied, WebhookPayload};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::state::AppState;
 
 /// Checks who is calling before the body is parsed.
@@ -51,8 +50,7 @@ fn authorize(req: &HttpRequest) -> Result<(), ApiError> {
         if !source.is_some_and(|ip| settings.allowed_ips.contains(&ip)) {
             tracing::warn!(?source, "webhook from an address outside the allowlist");
             return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
+                ErrorCode::Forbidden,
                 "webhooks are accepted from Belvo's addresses only",
             ));
         }
@@ -114,7 +112,7 @@ pub async fn receive(
     let kind = format!("{}/{}", payload.webhook_type, payload.webhook_code);
     let update = payload
         .into_update(now_millis())
-        .map_err(|e| ApiError::bad_request("invalid_webhook", e.to_string()))?;
+        .map_err(|e| ApiError::new(ErrorCode::InvalidWebhook, e.to_string()))?;
     let applied = match state.store.record_webhook(&update).await {
         Ok(applied) => applied,
         Err(e) => {

@@ -1,7 +1,6 @@
 //! `POST /v1/widget-sessions`: ask Belvo for a widget token with the product's preset, build the
 //! widget URL, remember the session.
 
-use actix_web::http::StatusCode;
 use serde::Deserialize;
 
 use crate::auth::AppUser;
@@ -12,7 +11,7 @@ use crate::domain::external_id::ExternalId;
 use crate::domain::ids::{AccessMode, Code, Platform, ProductName, SessionId};
 use crate::domain::session::{now_millis, NewSession};
 use crate::domain::tax_id::{Cnpj, Cpf};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 
 /// What the app asks for.
@@ -77,7 +76,7 @@ const LOCALES: &[&str] = &["es", "en", "pt", "mx"];
 const MAX_INSTITUTIONS: usize = 20;
 
 fn invalid(message: impl Into<String>) -> ApiError {
-    ApiError::bad_request("invalid_request", message)
+    ApiError::new(ErrorCode::InvalidRequest, message)
 }
 
 #[tracing::instrument(skip_all, fields(product = %request.product, session_id))]
@@ -90,8 +89,8 @@ pub async fn open_session(
         .filter(|p| state.settings.products.contains_key(p))
         .ok_or_else(|| {
             let known: Vec<_> = state.settings.products.keys().map(|k| k.as_str()).collect();
-            ApiError::bad_request(
-                "unknown_product",
+            ApiError::new(
+                ErrorCode::UnknownProduct,
                 format!("product must be one of: {}", known.join(", ")),
             )
         })?;
@@ -170,8 +169,7 @@ fn narrow_institutions(
         }
         if !allowed.is_empty() && !allowed.contains(inst) {
             return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "institution_not_allowed",
+                ErrorCode::InstitutionNotAllowed,
                 format!(
                     "{inst} is not offered for this product (allowed: {})",
                     allowed.join(", ")

@@ -101,6 +101,11 @@ fn rows() -> impl Iterator<Item = &'static Entry> {
     imss::IMSS.iter().chain(widget::WIDGET.iter())
 }
 
+/// Every code an explanation can carry (each row's, then `unknown`), for the error registry.
+pub fn codes() -> impl Iterator<Item = &'static str> {
+    rows().map(|e| e.code).chain([UNKNOWN.code])
+}
+
 /// Explains Belvo's `code`; unknown codes get a generic explanation (and are logged and counted
 /// for the table's owners).
 pub fn explain(code: &str, lang: Lang) -> Explanation {

@@ -11,7 +11,7 @@ use crate::domain::branding::Branding;
 use crate::domain::branding_version::BrandingVersion;
 use crate::domain::ids::ProductName;
 use crate::domain::theme::{Theme, ThemeEntry};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::state::AppState;
 
 fn product_of(state: &AppState, raw: &str) -> Result<ProductName, ApiError> {
@@ -135,7 +135,10 @@ fn if_match(req: &HttpRequest) -> Result<Option<u64>, ApiError> {
         .parse()
         .map(Some)
         .map_err(|_| {
-            ApiError::bad_request("invalid_request", "If-Match must be an ETag like \"3\"")
+            ApiError::new(
+                ErrorCode::InvalidRequest,
+                "If-Match must be an ETag like \"3\"",
+            )
         })
 }
 
@@ -187,7 +190,7 @@ pub async fn put(
                 .map(|(field, problem)| format!("{field}: {problem}"))
                 .collect::<Vec<_>>()
                 .join("; ");
-            ApiError::bad_request("invalid_branding", message)
+            ApiError::new(ErrorCode::InvalidBranding, message)
         })?;
     match branding::save(&state, &product, look, staff.name.as_str(), expected).await {
         Ok(saved) => {
@@ -222,11 +225,7 @@ fn api_error(e: EditError) -> ApiError {
         EditError::Store(e) => e.into(),
         EditError::UnknownProduct(_) => ApiError::not_found("product"),
         EditError::UnknownVersion(_) => ApiError::not_found("version"),
-        EditError::Conflict { .. } => ApiError::new(
-            StatusCode::PRECONDITION_FAILED,
-            "version_conflict",
-            e.to_string(),
-        ),
-        EditError::Unchanged => ApiError::bad_request("unchanged", e.to_string()),
+        EditError::Conflict { .. } => ApiError::new(ErrorCode::VersionConflict, e.to_string()),
+        EditError::Unchanged => ApiError::new(ErrorCode::Unchanged, e.to_string()),
     }
 }

@@ -6,7 +6,6 @@
 
 use std::time::Duration;
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use hmac::{Hmac, Mac};
 use secrecy::ExposeSecret;
@@ -23,7 +22,7 @@ use crate::domain::explanation::{explain_message, Lang};
 use crate::domain::ids::{LinkId, ProductName};
 use crate::domain::tax_id::{Cedula, Cpf, Curp};
 use crate::domain::webhook::LinkClaim;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::state::AppState;
 
 /// Belvo (IMSS) allows 3 login attempts per username per 24 h.
@@ -90,11 +89,11 @@ pub async fn create(
     let body = body.into_inner();
     let product_name = ProductName::parse(&body.product)
         .filter(|p| state.settings.products.contains_key(p))
-        .ok_or_else(|| ApiError::bad_request("unknown_product", "product is not configured"))?;
+        .ok_or_else(|| ApiError::from(ErrorCode::UnknownProduct))?;
     let product = &state.settings.products[&product_name];
     if product.open_finance.is_some() {
-        return Err(ApiError::bad_request(
-            "api_flow_unavailable",
+        return Err(ApiError::new(
+            ErrorCode::ApiFlowUnavailable,
             "open finance links are made in the widget only",
         ));
     }
@@ -105,15 +104,17 @@ pub async fn create(
         .first()
         .cloned()
         .ok_or_else(|| {
-            ApiError::bad_request("api_flow_unavailable", "the product lists no institution")
+            ApiError::new(
+                ErrorCode::ApiFlowUnavailable,
+                "the product lists no institution",
+            )
         })?;
 
     let subject = attempt_subject(&state, &username);
     let (attempts, left) = state.store.count_attempt(&subject, DAY).await?;
     if attempts > ATTEMPTS_PER_DAY {
         return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_attempts",
+            ErrorCode::TooManyAttempts,
             "this ID was tried 3 times in the last 24 hours; the institution would lock it",
         )
         .retry_after(left.as_secs().max(1)));
@@ -170,7 +171,10 @@ fn normalized_username(country: Country, raw: &str) -> Result<String, ApiError> 
         ),
     };
     parsed.ok_or_else(|| {
-        ApiError::bad_request("invalid_username", format!("username must be {expected}"))
+        ApiError::new(
+            ErrorCode::InvalidUsername,
+            format!("username must be {expected}"),
+        )
     })
 }
 
@@ -202,20 +206,12 @@ fn belvo_refusal(error: BelvoError, lang: Lang) -> ApiError {
         "retryable": explanation.retryable});
     let belvo = json!({"code": code, "message": message});
     if code == "forbidden_by_host" {
-        return ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "forbidden_by_host",
-            explanation.what,
-        )
-        .retry_after(DAY.as_secs())
-        .with("explanation", details)
-        .with("belvo", belvo);
+        return ApiError::new(ErrorCode::ForbiddenByHost, explanation.what)
+            .retry_after(DAY.as_secs())
+            .with("explanation", details)
+            .with("belvo", belvo);
     }
-    ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        explanation.code,
-        explanation.what,
-    )
-    .with("explanation", details)
-    .with("belvo", belvo)
+    ApiError::new(ErrorCode::Explained(explanation.code), explanation.what)
+        .with("explanation", details)
+        .with("belvo", belvo)
 }

@@ -1,7 +1,6 @@
 //! `GET /v1/links/{id}/{owners|employment-records|employment-metrics|employments}`: the link's
 //! data from Belvo, owner-only, pagination passed through (`page`, `page_size`).
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -9,7 +8,7 @@ use serde_json::Value;
 use super::owned_link;
 use crate::auth::AppUser;
 use crate::domain::country::Country;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::state::AppState;
 
 /// Belvo's pagination, passed through.
@@ -96,16 +95,15 @@ pub async fn data(
         .ok_or_else(|| ApiError::not_found("link"))?;
     let (name, belvo_path) = endpoint(&resource, country).ok_or_else(|| {
         ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             format!("{resource} is not available for a {country} link (owners, employment-records, employment-metrics, employments)"),
         )
     })?;
     let page = query.page.unwrap_or(1);
     let page_size = query.page_size.unwrap_or(100);
     if page == 0 || page > 100_000 || !(1..=1000).contains(&page_size) {
-        return Err(ApiError::bad_request(
-            "invalid_query",
+        return Err(ApiError::new(
+            ErrorCode::InvalidQuery,
             "page starts at 1; page_size is 1 to 1000",
         ));
     }

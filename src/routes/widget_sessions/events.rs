@@ -9,7 +9,7 @@ use crate::auth::AppUser;
 use crate::domain::callback::{CallbackEvent, CallbackKind};
 use crate::domain::session::Applied;
 use crate::domain::session::Status;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::state::AppState;
 use crate::widget::record_event;
 
@@ -62,8 +62,8 @@ pub async fn post_event(
     let mut kind = None;
     for (key, value) in body.into_inner() {
         let serde_json::Value::String(value) = value else {
-            return Err(ApiError::bad_request(
-                "invalid_event",
+            return Err(ApiError::new(
+                ErrorCode::InvalidEvent,
                 format!("`{key}` must be a string, as in the callback query"),
             ));
         };
@@ -77,13 +77,13 @@ pub async fn post_event(
         .as_deref()
         .and_then(CallbackKind::parse)
         .ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_event",
+            ApiError::new(
+                ErrorCode::InvalidEvent,
                 "`kind` must be success, exit, event, error or warning",
             )
         })?;
     let event = CallbackEvent::parse(kind, &pairs)
-        .map_err(|e| ApiError::bad_request("invalid_event", e.to_string()))?;
+        .map_err(|e| ApiError::new(ErrorCode::InvalidEvent, e.to_string()))?;
     let applied = record_event(&state, &session.record.id, &event, "app").await?;
     let (status, changed) = match applied {
         Applied::Recorded {
@@ -93,8 +93,7 @@ pub async fn post_event(
         Applied::Missing => return Err(ApiError::not_found("session")),
         Applied::Expired => {
             return Err(ApiError::new(
-                actix_web::http::StatusCode::GONE,
-                "session_expired",
+                ErrorCode::SessionExpired,
                 "this session expired; open a new one",
             ))
         }

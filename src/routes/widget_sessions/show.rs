@@ -13,7 +13,7 @@ use super::view::SessionView;
 use crate::auth::AppUser;
 use crate::domain::ids::SessionId;
 use crate::domain::session::now_millis;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::state::AppState;
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
@@ -67,8 +67,8 @@ pub async fn show(
     let max_wait = state.settings.sessions.max_wait;
     let wait = match query.wait {
         Some(w) if Duration::from_secs(w.into()) > max_wait => {
-            return Err(ApiError::bad_request(
-                "invalid_request",
+            return Err(ApiError::new(
+                ErrorCode::InvalidRequest,
                 format!("wait must be at most {} seconds", max_wait.as_secs()),
             ))
         }
