@@ -151,7 +151,7 @@ fn if_match(req: &HttpRequest) -> Result<Option<u64>, ApiError> {
     tag = "admin",
     params(
         ("product" = String, Path),
-        ("If-Match" = Option<String>, Header, description = "The version read, e.g. \"3\""),
+        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"?[0-9]+"?)$"#, description = "The ETag read, e.g. `\"3\"`, or `*`"),
     ),
     request_body(content = BrandingUpdate, description = "`{branding: {...}, theme: [...]}`: the whole look"),
     responses(

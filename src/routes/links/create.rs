@@ -66,12 +66,14 @@ pub struct CreatedLink {
 #[utoipa::path(
     post,
     path = "/v1/links",
+    operation_id = "create_link",
     tag = "links",
     request_body = CreateLinkRequest,
     responses(
         (status = 201, description = "Created: the link as Belvo made it", body = CreatedLink),
-        (status = 400, description = "unknown_product, invalid_username, api_flow_unavailable, or an explained Belvo refusal", body = ErrorBody),
+        (status = 400, description = "unknown_product, invalid_username, api_flow_unavailable", body = ErrorBody),
         (status = 401, description = "Missing or invalid app token", body = ErrorBody),
+        (status = 422, description = "Belvo refused, explained: the explanation table's code, `explanation` and Belvo's own `belvo` {code, message}", body = ErrorBody),
         (status = 429, description = "too_many_attempts: this ID was tried 3 times in 24 h (`retry_after`)", body = ErrorBody),
         (status = 502, description = "Belvo refused or could not be reached", body = ErrorBody),
         (status = 503, description = "Storage briefly unavailable; retry", body = ErrorBody),

@@ -16,10 +16,25 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct Page {
+    /// From 1 (the default) to 100000.
     #[serde(default)]
+    #[param(minimum = 1, maximum = 100_000)]
     page: Option<u32>,
+    /// From 1 to 1000 (default 100).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 1000)]
     page_size: Option<u32>,
+}
+
+/// The `{resource}` path segments (documentation only: `endpoint` maps them to Belvo's).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "kebab-case")]
+#[allow(dead_code)]
+pub enum DataResource {
+    Owners,
+    EmploymentRecords,
+    EmploymentMetrics,
+    Employments,
 }
 
 /// A page of a link's data: Belvo's paginated answer, with `next` and `previous` pointing at this
@@ -67,14 +82,16 @@ fn endpoint(resource: &str, country: Country) -> Option<(&'static str, &'static 
     tag = "links",
     params(
         ("link_id" = String, Path, format = Uuid),
-        ("resource" = String, Path, description = "owners, employment-records, employment-metrics or employments"),
+        ("resource" = inline(DataResource), Path, description = "`employment-records` and `employment-metrics` for MX links, `employments` for BR and CO; `owners` for all"),
         Page,
     ),
     responses(
         (status = 200, description = "Belvo's paginated answer (count, next, previous, results)", body = DataPage),
+        (status = 400, description = "invalid_query: page starts at 1, page_size is 1 to 1000, nothing else", body = ErrorBody),
         (status = 401, description = "Missing or invalid app token", body = ErrorBody),
         (status = 404, description = "Not the caller's link, or a resource its country lacks", body = ErrorBody),
         (status = 502, description = "Belvo refused or could not be reached", body = ErrorBody),
+        (status = 503, description = "Storage briefly unavailable; retry", body = ErrorBody),
         (status = 504, description = "Belvo did not answer in time", body = ErrorBody),
     ),
     security(("app_jwt" = []))

@@ -30,6 +30,7 @@ pub struct CreatedSession {
 #[utoipa::path(
     post,
     path = "/v1/widget-sessions",
+    operation_id = "create_widget_session",
     tag = "widget sessions",
     request_body = OpenRequest,
     responses(

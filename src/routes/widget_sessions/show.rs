@@ -46,6 +46,7 @@ pub struct ShowQuery {
 #[utoipa::path(
     get,
     path = "/v1/widget-sessions/{session_id}",
+    operation_id = "show_widget_session",
     tag = "widget sessions",
     params(("session_id" = String, Path, format = Uuid), ShowQuery),
     responses(
