@@ -63,15 +63,15 @@ pub enum Kind {
         ("error_message" = Option<String>, Query, max_length = 1024, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$", description = "error event: at most 1 KiB, no control characters"),
         ("warning" = Option<String>, Query, pattern = "^[A-Za-z0-9_-]{0,64}$", description = "warning event"),
         ("warning_message" = Option<String>, Query, max_length = 1024, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$", description = "warning event: at most 1 KiB, no control characters"),
-        ("format" = Option<String>, Query, description = "`html`: a result page instead of the redirect"),
+        ("format" = Option<String>, Query, description = "`html`: a result page instead of the redirect (as does `Accept: text/html`), errors included"),
     ),
     responses(
         (status = 302, description = "Back to the app's deeplink"),
         (status = 200, description = "The result page", content_type = "text/html"),
-        (status = 400, description = "Malformed values: recorded nowhere", body = ErrorBody),
-        (status = 404, description = "Unknown session (a page for browsers)", body = ErrorBody),
-        (status = 410, description = "session_expired (a page for browsers)", body = ErrorBody),
-        (status = 503, description = "Storage briefly unavailable; retry", body = ErrorBody),
+        (status = 400, description = "Malformed values: recorded nowhere", content((ErrorBody = "application/json"), (String = "text/html"))),
+        (status = 404, description = "Unknown session", content((ErrorBody = "application/json"), (String = "text/html"))),
+        (status = 410, description = "session_expired", content((ErrorBody = "application/json"), (String = "text/html"))),
+        (status = 503, description = "Storage briefly unavailable; retry", content((ErrorBody = "application/json"), (String = "text/html"))),
     )
 )]
 pub async fn callback(

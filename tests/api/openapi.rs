@@ -343,10 +343,12 @@ async fn request_schemas_say_what_the_server_enforces() {
         institutions["items"]["pattern"],
         belvo_bff::domain::ids::Code::PATTERN
     );
-    assert_eq!(
-        doc["components"]["schemas"]["CreateLinkRequest"]["additionalProperties"],
-        false
-    );
+    for schema in ["CreateLinkRequest", "BrandingUpdate"] {
+        assert_eq!(
+            doc["components"]["schemas"][schema]["additionalProperties"], false,
+            "{schema}"
+        );
+    }
 
     let params = |method: &str, path: &str| -> Vec<Value> {
         doc["paths"][path][method]["parameters"]

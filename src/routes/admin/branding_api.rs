@@ -3,7 +3,7 @@
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::auth::{audit, Admin, StaffError};
 use crate::branding::{self, BrandingInput, EditError};
@@ -63,8 +63,10 @@ impl<'a> BrandingView<'a> {
 
 /// The body of `PUT`: the whole look, replacing the current one (an absent, `null` or empty
 /// field is unset, and Belvo shows its default). Read field by field so that every problem is
-/// reported at once; this type documents it.
-#[derive(utoipa::ToSchema)]
+/// reported at once; this type documents it (`Deserialize` only so that the schema says
+/// `additionalProperties: false`, as `from_json` enforces).
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({
     "branding": {"company_name": "ACME", "company_logo": "https://cdn.acme.mx/logo.svg",
         "social_proof": false},
