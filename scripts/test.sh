@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test: the dependency audit (scripts/deny.sh), formatting, lints, unit and
-# integration tests.
+# integration tests, then the live checks of the OpenAPI document and the metrics
+# (scripts/live_checks.sh).
 # Starts its own redis-server on a free port, a 3-master Redis Cluster and a TLS-only
 # redis-server (certificate from a throwaway CA) on free loopback ports (installing redis-server
 # and openssl from Debian's packages when missing), all in one temporary directory, and stops
@@ -8,21 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-log() { printf '\n==> %s\n' "$*" >&2; }
-
-need() {
-  command -v "$1" >/dev/null 2>&1 && return 0
-  log "installing $2 from Debian's packages"
-  if [ "$(id -u)" -eq 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
-  else
-    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
-  fi
-}
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
+# shellcheck source=scripts/common.sh
+. scripts/common.sh
 
 need redis-server redis-server
 need openssl openssl
@@ -139,3 +127,7 @@ cargo clippy --all-targets --quiet -- -D warnings
 
 log "cargo test"
 cargo test --all-targets "$@"
+
+# The API as a new user meets it: the live server's OpenAPI document and metrics, checked by
+# openapi-spec-validator, Schemathesis and promtool.
+scripts/live_checks.sh

@@ -1,12 +1,13 @@
 //! One JSON error body for every failure: `{"error": {"code", "message", "request_id"}}`.
 //! Handlers return [`ApiError`]; extractor errors are routed through it too (see `startup`).
-//! 5xx details go to the log only.
+//! 5xx details go to the log only. Codes and statuses come from the registry, [`ErrorCode`].
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
 use crate::belvo::BelvoError;
+pub use crate::error_code::ErrorCode;
 use crate::store::StoreError;
 
 tokio::task_local! {
@@ -16,9 +17,8 @@ tokio::task_local! {
 
 #[derive(Debug, Clone)]
 pub struct ApiError {
-    pub status: StatusCode,
-    /// Stable snake_case code clients can branch on.
-    pub code: &'static str,
+    /// The registered code; it decides the status.
+    pub code: ErrorCode,
     /// A sentence for the developer reading it; never internals.
     pub message: String,
     /// More fields for the error object (e.g. an explanation), when a case needs them.
@@ -52,14 +52,17 @@ pub struct ErrorDetail<'a> {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
-            status,
             code,
             message: message.into(),
             extra: None,
             retry_after: None,
         }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.code.status()
     }
 
     /// Adds fields to the error object.
@@ -75,30 +78,25 @@ impl ApiError {
         self
     }
 
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, message)
-    }
-
     pub fn not_found(what: &str) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("{what} not found"),
-        )
+        Self::new(ErrorCode::NotFound, format!("{what} not found"))
     }
 
     pub fn unauthorized(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+        Self::new(ErrorCode::Unauthorized, message)
     }
 
     /// A 500 whose cause is logged here and never shown.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(%cause, "internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "something went wrong on our side; the request id helps us find it",
-        )
+        ErrorCode::Internal.into()
+    }
+}
+
+/// The code's default message.
+impl From<ErrorCode> for ApiError {
+    fn from(code: ErrorCode) -> Self {
+        Self::new(code, code.default_message())
     }
 }
 
@@ -115,29 +113,32 @@ impl std::fmt::Display for ApiError {
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        self.status
+        self.status()
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut response = HttpResponse::build(self.status);
+        let mut response = HttpResponse::build(self.status());
         match self.retry_after {
             Some(seconds) => {
                 response.insert_header(("Retry-After", seconds.to_string()));
             }
-            None if self.status == StatusCode::SERVICE_UNAVAILABLE => {
+            None if self.status() == StatusCode::SERVICE_UNAVAILABLE => {
                 response.insert_header(("Retry-After", "1"));
             }
             None => {}
         }
-        response.json(ErrorBody {
+        let mut response = response.json(ErrorBody {
             error: ErrorDetail {
-                code: self.code,
+                code: self.code.as_str(),
                 message: &self.message,
                 request_id: current_request_id(),
                 retry_after: self.retry_after,
                 extra: self.extra.as_deref(),
             },
-        })
+        });
+        // For the metrics middleware, which counts answers by code.
+        response.extensions_mut().insert(self.code);
+        response
     }
 }
 
@@ -146,20 +147,11 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::Unavailable(cause) => {
                 tracing::warn!(%cause, "store unavailable");
-                Self::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "store_unavailable",
-                    "storage is briefly unavailable; retry shortly",
-                )
+                ErrorCode::StoreUnavailable.into()
             }
             StoreError::Corrupt(_) | StoreError::CorruptRecord { .. } => {
                 log_corrupt_once(&e);
-                Self::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "corrupt_record",
-                    "a stored record could not be read; retrying will not help, the request id \
-                     helps us find it",
-                )
+                Self::from(ErrorCode::CorruptRecord)
             }
         }
     }
@@ -181,24 +173,13 @@ impl From<BelvoError> for ApiError {
     fn from(e: BelvoError) -> Self {
         tracing::warn!(error = %e, "belvo call failed");
         match e {
-            BelvoError::Timeout(_) => Self::new(
-                StatusCode::GATEWAY_TIMEOUT,
-                "belvo_timeout",
-                "Belvo did not answer in time; retry shortly",
-            ),
-            BelvoError::Unreachable(_) | BelvoError::BadResponse(_) => Self::new(
-                StatusCode::BAD_GATEWAY,
-                "belvo_unavailable",
-                "Belvo could not be reached; retry shortly",
-            ),
-            BelvoError::Unauthorized => Self::new(
-                StatusCode::BAD_GATEWAY,
-                "belvo_misconfigured",
-                "the server's Belvo credentials were refused",
-            ),
+            BelvoError::Timeout(_) => ErrorCode::BelvoTimeout.into(),
+            BelvoError::Unreachable(_) | BelvoError::BadResponse(_) => {
+                ErrorCode::BelvoUnavailable.into()
+            }
+            BelvoError::Unauthorized => ErrorCode::BelvoMisconfigured.into(),
             BelvoError::Rejected { code, .. } => Self::new(
-                StatusCode::BAD_GATEWAY,
-                "belvo_rejected",
+                ErrorCode::BelvoRejected,
                 format!("Belvo rejected the request ({code})"),
             ),
         }

@@ -10,6 +10,7 @@ pub mod config;
 pub mod domain;
 pub mod emulator;
 pub mod error;
+pub mod error_code;
 pub mod metrics;
 pub mod routes;
 pub mod shutdown;

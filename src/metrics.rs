@@ -17,6 +17,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::belvo::BelvoError;
 use crate::domain::session::Applied;
+use crate::error::ErrorCode;
 
 /// Latency buckets in seconds: from a cache-speed answer up to a full `?wait=30` long-poll.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -71,6 +72,15 @@ fn describe() {
         "http_request_duration_seconds",
         Unit::Seconds,
         "Time to answer an HTTP request, by method and route template."
+    );
+    describe_counter!(
+        "bff_api_errors_total",
+        "JSON error answers by route template and error code (the codes of docs/api.md)."
+    );
+    describe_counter!(
+        "bff_webhooks_total",
+        "Belvo webhooks received, by resource type (other for unknown ones) and outcome: \
+         recorded, duplicate, external_id_mismatch."
     );
     describe_counter!(
         "bff_callbacks_total",
@@ -171,10 +181,17 @@ where
         let answer = self.service.call(req);
         Box::pin(async move {
             let result = answer.await;
-            let status = match &result {
-                Ok(response) => response.status(),
-                Err(e) => e.as_response_error().status_code(),
+            let (status, code) = match &result {
+                Ok(response) => (
+                    response.status(),
+                    response.response().extensions().get::<ErrorCode>().copied(),
+                ),
+                Err(e) => (e.as_response_error().status_code(), None),
             };
+            if let Some(code) = code {
+                counter!("bff_api_errors_total", "route" => route.clone(), "code" => code.as_str())
+                    .increment(1);
+            }
             counter!(
                 "http_requests_total",
                 "method" => method,

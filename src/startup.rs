@@ -14,7 +14,7 @@ use crate::belvo::BelvoClient;
 use crate::branding::BrandingCache;
 use crate::config::{BelvoEnvironment, Settings, StoreBackend};
 use crate::emulator::Emulator;
-use crate::error::{ApiError, REQUEST_ID};
+use crate::error::{ApiError, ErrorCode, REQUEST_ID};
 use crate::shutdown::Shutdown;
 use crate::state::AppState;
 use crate::store::{Durability, DynStore, Keys, MemoryStore, RedisStore, Retention};
@@ -251,8 +251,7 @@ async fn limit_headers(
         .sum();
     if size > MAX_HEADER_BYTES {
         let error = ApiError::new(
-            actix_web::http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "headers_too_large",
+            ErrorCode::HeadersTooLarge,
             format!("request headers exceed {MAX_HEADER_BYTES} bytes"),
         );
         return Ok(req.error_response(error));
@@ -272,21 +271,13 @@ pub fn json_config(limit: usize) -> web::JsonConfig {
             use actix_web::error::JsonPayloadError;
             let api = match &err {
                 JsonPayloadError::OverflowKnownLength { .. }
-                | JsonPayloadError::Overflow { .. } => ApiError::new(
-                    actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    "the request body is too large",
-                ),
-                JsonPayloadError::ContentType => ApiError::new(
-                    actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "unsupported_media_type",
-                    "send JSON with Content-Type: application/json",
-                ),
-                JsonPayloadError::Deserialize(e) => ApiError::bad_request(
-                    "invalid_json",
+                | JsonPayloadError::Overflow { .. } => ErrorCode::PayloadTooLarge.into(),
+                JsonPayloadError::ContentType => ErrorCode::UnsupportedMediaType.into(),
+                JsonPayloadError::Deserialize(e) => ApiError::new(
+                    ErrorCode::InvalidJson,
                     format!("the JSON body is not valid: {e}"),
                 ),
-                _ => ApiError::bad_request("invalid_json", "the JSON body could not be read"),
+                _ => ApiError::new(ErrorCode::InvalidJson, "the JSON body could not be read"),
             };
             api.into()
         })
@@ -294,8 +285,8 @@ pub fn json_config(limit: usize) -> web::JsonConfig {
 
 fn query_config() -> web::QueryConfig {
     web::QueryConfig::default().error_handler(|err, _req| {
-        ApiError::bad_request(
-            "invalid_query",
+        ApiError::new(
+            ErrorCode::InvalidQuery,
             format!("the query string is not valid: {err}"),
         )
         .into()

@@ -135,7 +135,10 @@ impl RootSpanBuilder for RequestSpan {
         };
         // Only our error code: messages of 4xx errors can quote the caller's input.
         let code = error
-            .map(|e| e.as_error::<ApiError>().map_or("other", |api| api.code))
+            .map(|e| {
+                e.as_error::<ApiError>()
+                    .map_or("other", |api| api.code.as_str())
+            })
             .unwrap_or("");
         let elapsed_ms = elapsed.map(|e| e.as_micros() as f64 / 1000.0);
         span.record("http.status_code", status.as_u16());

@@ -19,7 +19,7 @@ use super::staff_session::session_cookie;
 use crate::config::Settings;
 use crate::domain::session::now_millis;
 use crate::domain::staff::{SessionTokenHash, SignInMethod, StaffName, StaffRole};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 
 /// A signed-in staff member.
@@ -106,12 +106,11 @@ impl ResponseError for StaffError {
         let status = self.status_code();
         if self.api() {
             let code = match self {
-                Self::SignInRequired { .. } => "unauthorized",
-                Self::Forbidden { .. } => "forbidden",
-                Self::Forgery { .. } => "forbidden",
-                Self::Unavailable { .. } => "store_unavailable",
+                Self::SignInRequired { .. } => ErrorCode::Unauthorized,
+                Self::Forbidden { .. } | Self::Forgery { .. } => ErrorCode::Forbidden,
+                Self::Unavailable { .. } => ErrorCode::StoreUnavailable,
             };
-            return ApiError::new(status, code, self.to_string()).error_response();
+            return ApiError::new(code, self.to_string()).error_response();
         }
         match self {
             // A person without a session goes to the sign-in form, and back here afterwards.

@@ -16,6 +16,10 @@ impl HttpsUrl {
         if raw.len() > Self::MAX_LEN {
             return Err(format!("is longer than {} characters", Self::MAX_LEN));
         }
+        // Written as sent to Belvo: no case games, no whitespace the URL parser would drop.
+        if !raw.starts_with("https://") || raw.chars().any(char::is_whitespace) {
+            return Err("must be an https:// URL without spaces".into());
+        }
         let url = url::Url::parse(raw).map_err(|e| format!("is not a URL ({e})"))?;
         let host = match url.host() {
             _ if url.scheme() != "https" => return Err("must be an https:// URL".into()),
@@ -104,19 +108,19 @@ pub struct Branding {
     pub company_name: Option<String>,
     /// The company's icon: an `https://` URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>, format = "uri")]
+    #[schema(value_type = Option<String>, pattern = r"^(https://\S+)?$", max_length = 2048)]
     pub company_icon: Option<HttpsUrl>,
     /// The company's logo: an `https://` URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>, format = "uri")]
+    #[schema(value_type = Option<String>, pattern = r"^(https://\S+)?$", max_length = 2048)]
     pub company_logo: Option<HttpsUrl>,
     /// The company's terms and conditions: an `https://` URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>, format = "uri")]
+    #[schema(value_type = Option<String>, pattern = r"^(https://\S+)?$", max_length = 2048)]
     pub company_terms_url: Option<HttpsUrl>,
     /// The color behind the widget: `#RRGGBB`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>, pattern = "^#[0-9A-Fa-f]{6}$")]
+    #[schema(value_type = Option<String>, pattern = "^(#[0-9A-Fa-f]{6})?$")]
     pub overlay_background_color: Option<HexColor>,
     /// Whether the widget shows Belvo's social proof.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -150,6 +154,10 @@ mod tests {
     #[test]
     fn urls_must_be_https() {
         assert!(HttpsUrl::parse("https://mysite.com/logo.svg").is_ok());
+        // As the API schema says: a literal https:// and no whitespace.
+        assert!(HttpsUrl::parse("HTTPS://mysite.com/logo.svg").is_err());
+        assert!(HttpsUrl::parse(" https://mysite.com/logo.svg").is_err());
+        assert!(HttpsUrl::parse("https://mysite.com/a logo.svg").is_err());
         assert!(HttpsUrl::parse("http://mysite.com/logo.svg").is_err());
         assert!(HttpsUrl::parse("javascript:alert(1)").is_err());
         assert!(HttpsUrl::parse("logo.svg").is_err());

@@ -87,9 +87,10 @@ pub enum Outcome {
 
 impl CallbackEvent {
     /// Parses the query pairs of a callback. Unknown keys (`redirect`, `format`, trackers...) are
-    /// ignored; every known key must be present at most once and valid.
+    /// ignored; every known key must be present at most once and valid, whatever the kind.
     pub fn parse(kind: CallbackKind, pairs: &[(String, String)]) -> Result<Self, CallbackError> {
         let q = Query(pairs);
+        q.check_known_keys()?;
         // Belvo's own example sends an error event to the exit URL: `error=` decides.
         let has_error = q.get("error")?.is_some();
         let has_warning = q.get("warning")?.is_some();
@@ -188,7 +189,39 @@ impl Query<'_> {
             .map(|v| Message::parse(v).ok_or(CallbackError::BadMessage(key)))
             .transpose()
     }
+
+    /// Every key Belvo sends on any callback is valid, even where this kind does not use it:
+    /// a malformed value is refused, never silently ignored.
+    fn check_known_keys(&self) -> Result<(), CallbackError> {
+        if let Some(link) = self.get("link")? {
+            LinkId::parse(link).ok_or(CallbackError::BadLink)?;
+        }
+        for key in CODE_KEYS {
+            self.code(key)?;
+        }
+        for key in MESSAGE_KEYS {
+            self.message(key)?;
+        }
+        Ok(())
+    }
 }
+
+/// The callbacks' keys holding a code (`[A-Za-z0-9_-]{1,64}`).
+const CODE_KEYS: [&str; 6] = [
+    "institution",
+    "last_encountered_error_code",
+    "meta_data_institution_name",
+    "meta_data_step",
+    "error",
+    "warning",
+];
+
+/// The callbacks' keys holding a message (at most 1 KiB, no control characters).
+const MESSAGE_KEYS: [&str; 3] = [
+    "last_encountered_error_message",
+    "error_message",
+    "warning_message",
+];
 
 #[cfg(test)]
 mod tests {
@@ -254,6 +287,17 @@ mod tests {
             (CallbackKind::Exit, "last_encountered_error_code=bad%20code"),
             (CallbackKind::Event, ""),
             (CallbackKind::Error, "error=a&error=b"),
+            // Keys the kind does not use are checked all the same.
+            (CallbackKind::Exit, "link=nope"),
+            (CallbackKind::Event, "error=x&link=nope"),
+            (
+                CallbackKind::Success,
+                "link=cb65f82c-dc93-4d3e-8270-9a27528397f5&institution=x&warning_message=%C2%84",
+            ),
+            (
+                CallbackKind::Warning,
+                "warning=x&last_encountered_error_code=bad%20code",
+            ),
         ];
         for (kind, q) in bad {
             assert!(CallbackEvent::parse(kind, &pairs(q)).is_err(), "{q}");

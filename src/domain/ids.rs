@@ -83,6 +83,8 @@ pub struct Code(String);
 
 impl Code {
     pub const MAX_LEN: usize = 64;
+    /// What `parse` accepts, as a regular expression (for the API's schemas).
+    pub const PATTERN: &'static str = "^[A-Za-z0-9_-]{1,64}$";
 
     pub fn parse(raw: &str) -> Option<Self> {
         let ok = (1..=Self::MAX_LEN).contains(&raw.len())

@@ -13,7 +13,7 @@ use crate::domain::callback::{CallbackEvent, CallbackKind};
 use crate::domain::explanation::{explain, Explanation};
 use crate::domain::ids::SessionId;
 use crate::domain::session::{Applied, Status};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::state::AppState;
 use crate::widget::record_event;
 
@@ -30,6 +30,19 @@ struct ResultPage<'a> {
     demo: bool,
 }
 
+/// The callback kinds, as the path's `{kind}` and the events body's `kind` (documentation only:
+/// `CallbackKind` parses them).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum Kind {
+    Success,
+    Exit,
+    Event,
+    Error,
+    Warning,
+}
+
 /// Where Belvo's widget sends the webview: records the event, then redirects to the app's
 /// configured deeplink (`{app.deeplink_base}belvo/{kind}?session_id=..&status=..`), or shows a
 /// result page (`?format=html`, or a platform without a deeplink).
@@ -39,25 +52,26 @@ struct ResultPage<'a> {
     tag = "callbacks",
     params(
         ("session_id" = String, Path, format = Uuid),
-        ("kind" = String, Path, description = "success, exit or event (also error, warning)"),
-        ("link" = Option<String>, Query, format = Uuid, description = "success"),
-        ("institution" = Option<String>, Query, description = "success"),
-        ("last_encountered_error_code" = Option<String>, Query, description = "exit"),
-        ("last_encountered_error_message" = Option<String>, Query, description = "exit"),
-        ("meta_data_institution_name" = Option<String>, Query, description = "exit"),
-        ("meta_data_step" = Option<String>, Query, description = "exit"),
-        ("error" = Option<String>, Query, description = "error event (also on the exit URL)"),
-        ("error_message" = Option<String>, Query, description = "error event"),
-        ("warning" = Option<String>, Query, description = "warning event"),
-        ("warning_message" = Option<String>, Query, description = "warning event"),
-        ("format" = Option<String>, Query, description = "`html`: a result page instead of the redirect"),
+        ("kind" = inline(Kind), Path),
+        ("link" = Option<String>, Query, format = Uuid, description = "success: Belvo's link id"),
+        ("institution" = Option<String>, Query, pattern = "^[A-Za-z0-9_-]{0,64}$", description = "success"),
+        ("last_encountered_error_code" = Option<String>, Query, pattern = "^[A-Za-z0-9_-]{0,64}$", description = "exit"),
+        ("last_encountered_error_message" = Option<String>, Query, max_length = 1024, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$", description = "exit: at most 1 KiB, no control characters"),
+        ("meta_data_institution_name" = Option<String>, Query, pattern = "^[A-Za-z0-9_-]{0,64}$", description = "exit"),
+        ("meta_data_step" = Option<String>, Query, pattern = "^[A-Za-z0-9_-]{0,64}$", description = "exit"),
+        ("error" = Option<String>, Query, pattern = "^[A-Za-z0-9_-]{0,64}$", description = "error event (also on the exit URL)"),
+        ("error_message" = Option<String>, Query, max_length = 1024, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$", description = "error event: at most 1 KiB, no control characters"),
+        ("warning" = Option<String>, Query, pattern = "^[A-Za-z0-9_-]{0,64}$", description = "warning event"),
+        ("warning_message" = Option<String>, Query, max_length = 1024, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$", description = "warning event: at most 1 KiB, no control characters"),
+        ("format" = Option<String>, Query, description = "`html`: a result page instead of the redirect (as does `Accept: text/html`), errors included"),
     ),
     responses(
         (status = 302, description = "Back to the app's deeplink"),
         (status = 200, description = "The result page", content_type = "text/html"),
-        (status = 400, description = "Malformed values: recorded nowhere", body = ErrorBody),
-        (status = 404, description = "Unknown or expired session (a page for browsers)", body = ErrorBody),
-        (status = 503, description = "Storage briefly unavailable; retry", body = ErrorBody),
+        (status = 400, description = "Malformed values: recorded nowhere", content((ErrorBody = "application/json"), (String = "text/html"))),
+        (status = 404, description = "Unknown session", content((ErrorBody = "application/json"), (String = "text/html"))),
+        (status = 410, description = "session_expired", content((ErrorBody = "application/json"), (String = "text/html"))),
+        (status = 503, description = "Storage briefly unavailable; retry", content((ErrorBody = "application/json"), (String = "text/html"))),
     )
 )]
 pub async fn callback(
@@ -68,8 +82,8 @@ pub async fn callback(
     match handle(&state, &path.0, &path.1, &req).await {
         Ok(response) => response,
         Err(e) if wants_html(&req) => error_page(
-            e.status,
-            e.status.canonical_reason().unwrap_or("Error"),
+            e.status(),
+            e.status().canonical_reason().unwrap_or("Error"),
             &e.message,
         ),
         Err(e) => actix_web::ResponseError::error_response(&e),
@@ -86,16 +100,15 @@ async fn handle(
     let kind = CallbackKind::parse(raw_kind).ok_or_else(not_found)?;
     let id = SessionId::parse(raw_id).ok_or_else(not_found)?;
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
-        .map_err(|_| ApiError::bad_request("invalid_callback", "the query string is not valid"))?;
+        .map_err(|_| ApiError::from(ErrorCode::InvalidCallback))?;
     let event = CallbackEvent::parse(kind, &pairs)
-        .map_err(|e| ApiError::bad_request("invalid_callback", e.to_string()))?;
+        .map_err(|e| ApiError::new(ErrorCode::InvalidCallback, e.to_string()))?;
     let applied = record_event(state, &id, &event, "callback").await?;
     let (status, platform) = match applied.state() {
         Some(s) => s,
         None if applied == Applied::Expired => {
             return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "session_expired",
+                ErrorCode::SessionExpired,
                 "this widget session has expired; start again from the app",
             ))
         }

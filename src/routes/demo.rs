@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use super::html;
 use crate::auth::jwt::{mint, Role};
 use crate::domain::ids::{LinkId, SessionId};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 
 /// The demo's one user.
@@ -71,7 +71,7 @@ async fn create(
         let message = created["error"]["message"]
             .as_str()
             .unwrap_or("could not open a session");
-        return Err(ApiError::bad_request("demo_failed", message.to_owned()));
+        return Err(ApiError::new(ErrorCode::DemoFailed, message));
     }
     let widget_url = created["widget_url"].as_str().unwrap_or_default();
     Ok(HttpResponse::SeeOther()

@@ -2,11 +2,16 @@
 //! `#[utoipa::path]`; each area of the API adds its paths here. A test holds this document and
 //! [`super::api_routes`] — what the server registers — to the same list.
 
-use std::sync::OnceLock;
-
+use actix_web::web;
 use actix_web::HttpResponse;
+use utoipa::openapi::content::ContentBuilder;
+use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use utoipa::OpenApi;
+use utoipa::openapi::Ref;
+use utoipa::{Modify, OpenApi};
+
+use crate::error::ErrorCode;
+use crate::state::AppState;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -38,13 +43,89 @@ use utoipa::OpenApi;
 )]
 struct Root;
 
-/// The whole document: the root and every area's paths.
+/// The whole document: the root and every area's paths, with the answers every route shares.
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = Root::openapi();
     doc.merge(super::widget_sessions::Api::openapi());
     doc.merge(super::links::Api::openapi());
     doc.merge(super::admin::Api::openapi());
+    SharedAnswers.modify(&mut doc);
     doc
+}
+
+/// The document as served: `product` fields and parameters list the configured products.
+pub fn document_for(products: &[&str]) -> serde_json::Value {
+    let mut doc = serde_json::to_value(document()).expect("the OpenAPI document serialises");
+    let products = serde_json::json!(products);
+    for schema in ["OpenRequest", "CreateLinkRequest"] {
+        doc["components"]["schemas"][schema]["properties"]["product"]["enum"] = products.clone();
+    }
+    for operation in doc["paths"]["/v1/admin/branding/{product}"]
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|item| item.values_mut())
+    {
+        for param in operation["parameters"].as_array_mut().into_iter().flatten() {
+            if param["name"] == "product" {
+                param["schema"]["enum"] = products.clone();
+            }
+        }
+    }
+    doc
+}
+
+/// Answers no handler lists because middleware and extractors give them, from the registry:
+/// every route may refuse oversized headers; every JSON body may be malformed, too large or
+/// not JSON at all.
+struct SharedAnswers;
+
+impl utoipa::Modify for SharedAnswers {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let json_body = operation
+                    .request_body
+                    .as_ref()
+                    .is_some_and(|body| body.content.contains_key("application/json"));
+                // Any stored record read on the way may turn out unreadable.
+                let mut codes = vec![ErrorCode::HeadersTooLarge, ErrorCode::CorruptRecord];
+                if json_body {
+                    codes.extend([
+                        ErrorCode::InvalidJson,
+                        ErrorCode::PayloadTooLarge,
+                        ErrorCode::UnsupportedMediaType,
+                    ]);
+                }
+                for code in codes {
+                    operation
+                        .responses
+                        .responses
+                        .entry(code.status().as_str().to_owned())
+                        .or_insert_with(|| error_response(code).into());
+                }
+            }
+        }
+    }
+}
+
+/// An error answer with the shared body, described by its code.
+fn error_response(code: ErrorCode) -> Response {
+    ResponseBuilder::new()
+        .description(format!("`{code}`: {}", code.default_message()))
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build()
 }
 
 /// Declares the bearer schemes the paths refer to.
@@ -80,14 +161,9 @@ impl utoipa::Modify for SecuritySchemes {
     tag = "operations",
     responses((status = 200, description = "OpenAPI 3.1", body = Object))
 )]
-pub async fn openapi_json() -> HttpResponse {
-    static DOCUMENT: OnceLock<String> = OnceLock::new();
-    let body = DOCUMENT.get_or_init(|| {
-        document()
-            .to_pretty_json()
-            .expect("the OpenAPI document serialises")
-    });
+pub async fn openapi_json(state: web::Data<AppState>) -> HttpResponse {
+    let products: Vec<&str> = state.settings.products.keys().map(|p| p.as_str()).collect();
     HttpResponse::Ok()
         .content_type("application/json")
-        .body(body.as_str())
+        .body(document_for(&products).to_string())
 }

@@ -2,7 +2,6 @@
 //! Bearer token compared in constant time, optional source-IP allowlist behind trusted proxies,
 //! body limit, schema-checked JSON; 2xx only once the write is in Redis, 503 when it is not.
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use secrecy::ExposeSecret;
 use serde::Serialize;
@@ -12,7 +11,7 @@ use crate::auth::app_user::bearer;
 use crate::client_addr::client_ip;
 use crate::domain::session::now_millis;
 use crate::domain::webhook::{WebhookApplied, WebhookPayload};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::state::AppState;
 
 /// Checks who is calling before the body is parsed.
@@ -50,8 +49,7 @@ fn authorize(req: &HttpRequest) -> Result<(), ApiError> {
         if !source.is_some_and(|ip| settings.allowed_ips.contains(&ip)) {
             tracing::warn!(?source, "webhook from an address outside the allowlist");
             return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
+                ErrorCode::Forbidden,
                 "webhooks are accepted from Belvo's addresses only",
             ));
         }
@@ -95,7 +93,7 @@ pub async fn receive(
     let kind = format!("{}/{}", payload.webhook_type, payload.webhook_code);
     let update = payload
         .into_update(now_millis())
-        .map_err(|e| ApiError::bad_request("invalid_webhook", e.to_string()))?;
+        .map_err(|e| ApiError::new(ErrorCode::InvalidWebhook, e.to_string()))?;
     let applied = match state.store.record_webhook(&update).await {
         Ok(applied) => applied,
         Err(e) => {

@@ -2,12 +2,11 @@
 //! and Android fetch to let the configured apps open this server's callback URLs themselves
 //! (universal links / verified app links), from `[app.ios]` and `[app.android]`.
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
 
 use crate::config::app_links::{AndroidAppLinks, IosAppLinks};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::state::AppState;
 
 /// Apple's CDN fetches this on install; served as JSON, no redirect, no extension.
@@ -99,7 +98,7 @@ fn well_known_json(body: Value) -> HttpResponse {
 }
 
 fn not_configured(message: &'static str) -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+    ApiError::new(ErrorCode::NotFound, message)
 }
 
 #[cfg(test)]

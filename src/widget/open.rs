@@ -1,8 +1,8 @@
 //! `POST /v1/widget-sessions`: ask Belvo for a widget token with the product's preset, build the
 //! widget URL, remember the session.
 
-use actix_web::http::StatusCode;
 use serde::Deserialize;
+use utoipa::openapi::schema::{ArrayBuilder, Object, ObjectBuilder, SchemaType, Type};
 
 use crate::auth::AppUser;
 use crate::belvo::types::{CallbackUrls, Consent, IdentificationInfo, TokenRequest, WidgetConfig};
@@ -12,7 +12,7 @@ use crate::domain::external_id::ExternalId;
 use crate::domain::ids::{AccessMode, Code, Platform, ProductName, SessionId};
 use crate::domain::session::{now_millis, NewSession};
 use crate::domain::tax_id::{Cnpj, Cpf};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 
 /// What the app asks for.
@@ -23,14 +23,17 @@ pub struct OpenRequest {
     /// A configured product: mx_employment, br_employment, co_employment, br_ofda...
     pub product: String,
     /// ios, android or web: picks the deeplink the callbacks return to.
+    #[schema(schema_with = platform_schema)]
     pub platform: String,
-    /// Narrows the product's institutions (never widens them).
+    /// Narrows the product's institutions (never widens them): 1 to 20 Belvo codes.
     #[serde(default)]
+    #[schema(schema_with = institutions_schema)]
     pub institutions: Option<Vec<String>>,
     #[serde(default)]
     pub access_mode: Option<AccessMode>,
     /// es, en, pt or mx.
     #[serde(default)]
+    #[schema(schema_with = locale_schema)]
     pub locale: Option<String>,
     /// Brazil open finance (br_ofda) only, and required there.
     #[serde(default)]
@@ -76,8 +79,45 @@ pub struct OpenedSession {
 const LOCALES: &[&str] = &["es", "en", "pt", "mx"];
 const MAX_INSTITUTIONS: usize = 20;
 
+/// What the schema says of the string fields checked here, so clients see the same rules.
+fn string_enum(values: &[&str]) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(values.iter().copied()))
+}
+
+fn platform_schema() -> Object {
+    string_enum(&["ios", "android", "web"])
+        .description(Some("Picks the deeplink the callbacks return to."))
+        .build()
+}
+
+fn locale_schema() -> Object {
+    let mut locales: Vec<Option<&str>> = LOCALES.iter().copied().map(Some).collect();
+    locales.push(None);
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .enum_values(Some(locales))
+        .description(Some("The widget's language."))
+        .build()
+}
+
+fn institutions_schema() -> ArrayBuilder {
+    let code = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(crate::domain::ids::Code::PATTERN));
+    ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(code)
+        .min_items(Some(1))
+        .max_items(Some(MAX_INSTITUTIONS))
+        .description(Some(
+            "Narrows the product's institutions (never widens them): 1 to 20 Belvo codes.",
+        ))
+}
+
 fn invalid(message: impl Into<String>) -> ApiError {
-    ApiError::bad_request("invalid_request", message)
+    ApiError::new(ErrorCode::InvalidRequest, message)
 }
 
 #[tracing::instrument(skip_all, fields(product = %request.product, session_id))]
@@ -90,8 +130,8 @@ pub async fn open_session(
         .filter(|p| state.settings.products.contains_key(p))
         .ok_or_else(|| {
             let known: Vec<_> = state.settings.products.keys().map(|k| k.as_str()).collect();
-            ApiError::bad_request(
-                "unknown_product",
+            ApiError::new(
+                ErrorCode::UnknownProduct,
                 format!("product must be one of: {}", known.join(", ")),
             )
         })?;
@@ -171,8 +211,7 @@ fn narrow_institutions(
         }
         if !allowed.is_empty() && !allowed.contains(inst) {
             return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "institution_not_allowed",
+                ErrorCode::InstitutionNotAllowed,
                 format!(
                     "{inst} is not offered for this product (allowed: {})",
                     allowed.join(", ")

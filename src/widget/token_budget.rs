@@ -4,11 +4,9 @@
 
 use std::time::Duration;
 
-use actix_web::http::StatusCode;
-
 use crate::config::LimitSettings;
 use crate::domain::external_id::ExternalId;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::store::DynStore;
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -37,8 +35,7 @@ pub async fn spend(
         Some((left, name)) => {
             tracing::warn!(window = name, "per-user Belvo token budget spent");
             Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_requests",
+                ErrorCode::TooManyRequests,
                 format!("too many widget sessions for this user in the last {name}; retry later"),
             )
             .retry_after(left.as_secs().max(1)))

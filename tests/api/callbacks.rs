@@ -307,7 +307,7 @@ async fn a_session_pending_past_its_deadline_is_expired_and_refuses_callbacks(st
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
     assert_eq!(app.status("maria", &id).await["status"], "expired");
     let response = app.callback(&id, "success", SUCCESS).await;
-    assert_eq!(response.status(), 404);
+    assert_eq!(response.status(), 410);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], "session_expired");
     assert_eq!(app.stored_event_count(&id).await, 0);

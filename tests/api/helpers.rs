@@ -9,6 +9,9 @@ use belvo_bff::startup::Application;
 use belvo_bff::store::RedisConnection;
 use serde_json::{json, Value};
 
+#[path = "answers.rs"]
+pub mod answers;
+
 pub const LINK_ID: &str = "cb65f82c-dc93-4d3e-8270-9a27528397f5";
 
 /// Where the store lives for a test.
@@ -145,6 +148,15 @@ pub fn client() -> reqwest::Client {
 /// The OFDA consent of the guide's sample user.
 pub fn ofda_consent() -> Value {
     json!({"identification_info": [{"type": "CPF", "number": "76109277673", "name": "Ralph Bragg"}]})
+}
+
+/// Whatever the test did, the statuses and codes answered so far must be documented.
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            answers::assert_answers_are_documented();
+        }
+    }
 }
 
 impl TestApp {

@@ -7,6 +7,7 @@ mod callbacks;
 mod concurrency;
 mod console_helpers;
 mod emulator;
+mod error_registry;
 mod errors;
 mod helpers;
 mod hostile_input;

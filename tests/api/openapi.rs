@@ -300,3 +300,102 @@ async fn branding_answers_have_the_documented_shape() {
     }
     assert_eq!(saved["changed"], true);
 }
+
+#[tokio::test]
+async fn operation_ids_are_unique_and_products_are_the_configured_ones() {
+    let app = spawn_app_with(StoreKind::Memory, |_| {}).await;
+    let doc = document(&app).await;
+    let mut ids = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let id = operation["operationId"].as_str().unwrap().to_owned();
+            assert!(
+                ids.insert(id.clone()),
+                "{method} {path}: {id} is used twice"
+            );
+        }
+    }
+    let configured: Vec<&str> = app.settings.products.keys().map(|p| p.as_str()).collect();
+    for schema in ["OpenRequest", "CreateLinkRequest"] {
+        assert_eq!(
+            doc["components"]["schemas"][schema]["properties"]["product"]["enum"],
+            json!(configured),
+            "{schema}"
+        );
+    }
+}
+
+/// What the server refuses anyway is in the schema, so generated clients refuse it first.
+#[tokio::test]
+async fn request_schemas_say_what_the_server_enforces() {
+    let app = spawn_app_with(StoreKind::Memory, |_| {}).await;
+    let doc = document(&app).await;
+    let open = &doc["components"]["schemas"]["OpenRequest"];
+    assert_eq!(open["additionalProperties"], false);
+    assert_eq!(
+        open["properties"]["platform"]["enum"],
+        json!(["ios", "android", "web"])
+    );
+    let institutions = &open["properties"]["institutions"];
+    assert_eq!(institutions["minItems"], 1);
+    assert_eq!(institutions["maxItems"], 20);
+    assert_eq!(
+        institutions["items"]["pattern"],
+        belvo_bff::domain::ids::Code::PATTERN
+    );
+    for schema in ["CreateLinkRequest", "BrandingUpdate"] {
+        assert_eq!(
+            doc["components"]["schemas"][schema]["additionalProperties"], false,
+            "{schema}"
+        );
+    }
+
+    let params = |method: &str, path: &str| -> Vec<Value> {
+        doc["paths"][path][method]["parameters"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let param = |list: &[Value], name: &str| -> Value {
+        list.iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("no parameter {name}"))["schema"]
+            .clone()
+    };
+    let data = params("get", "/v1/links/{link_id}/{resource}");
+    assert_eq!(param(&data, "page")["minimum"], 1);
+    assert_eq!(param(&data, "page_size")["minimum"], 1);
+    assert_eq!(param(&data, "page_size")["maximum"], 1000);
+    let callback = params("get", "/callbacks/{session_id}/{kind}");
+    let kind = param(&callback, "kind");
+    let kinds = match kind.get("$ref").and_then(Value::as_str) {
+        Some(r) => doc["components"]["schemas"][r.rsplit('/').next().unwrap()]["enum"].clone(),
+        None => kind["enum"].clone(),
+    };
+    assert_eq!(
+        kinds,
+        json!(["success", "exit", "event", "error", "warning"])
+    );
+    // A code, or empty (the same as absent).
+    assert_eq!(
+        param(&callback, "error")["pattern"],
+        "^[A-Za-z0-9_-]{0,64}$"
+    );
+    let if_match = param(&params("put", "/v1/admin/branding/{product}"), "If-Match");
+    assert!(if_match["pattern"].is_string(), "{if_match}");
+
+    // Answers every JSON body can get, on every operation that takes one.
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            if operation.get("requestBody").is_none() {
+                continue;
+            }
+            for status in ["400", "413", "415"] {
+                assert!(
+                    operation["responses"].get(status).is_some(),
+                    "{method} {path} does not document {status}"
+                );
+            }
+        }
+    }
+}

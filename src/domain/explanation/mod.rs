@@ -96,9 +96,19 @@ const UNKNOWN: Entry = Entry {
     retryable: true,
 };
 
-/// Every row, most specific first.
+/// Every row, most specific first: Belvo's codes, then this server's own.
 fn rows() -> impl Iterator<Item = &'static Entry> {
+    belvo_rows().chain(widget::LOCAL.iter())
+}
+
+fn belvo_rows() -> impl Iterator<Item = &'static Entry> {
     imss::IMSS.iter().chain(widget::WIDGET.iter())
+}
+
+/// Every code an explanation of a Belvo refusal can carry (each row's, then `unknown`), for the
+/// error registry.
+pub fn codes() -> impl Iterator<Item = &'static str> {
+    belvo_rows().map(|e| e.code).chain([UNKNOWN.code])
 }
 
 /// Explains Belvo's `code`; unknown codes get a generic explanation (and are logged and counted

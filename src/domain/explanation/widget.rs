@@ -84,23 +84,6 @@ pub(super) const WIDGET: &[Entry] = &[
         },
         retryable: true,
     },
-    // Not Belvo's: this server's refusal of a success naming another user's link.
-    Entry {
-        code: "link_owned_elsewhere",
-        belvo_code: "link_owned_elsewhere",
-        message: None,
-        what: Tr {
-            es: "La conexión que informó el widget pertenece a otra persona.",
-            pt: "A conexão informada pelo widget pertence a outra pessoa.",
-            en: "The connection the widget reported belongs to someone else.",
-        },
-        action: Tr {
-            es: "Vuelve a conectar tu cuenta desde la app.",
-            pt: "Conecte sua conta novamente pelo app.",
-            en: "Connect your own account again from the app.",
-        },
-        retryable: true,
-    },
     Entry {
         code: "institution_disabled",
         belvo_code: "institution_disabled",
@@ -114,6 +97,27 @@ pub(super) const WIDGET: &[Entry] = &[
             es: "Elige otra institución o inténtalo más tarde.",
             pt: "Escolha outra instituição ou tente mais tarde.",
             en: "Pick another institution or try again later.",
+        },
+        retryable: true,
+    },
+];
+
+/// This server's own codes on a session's `last_error` (never Belvo's, never an HTTP answer).
+pub(super) const LOCAL: &[Entry] = &[
+    // A success naming another user's link: the session failed instead.
+    Entry {
+        code: "link_owned_elsewhere",
+        belvo_code: "link_owned_elsewhere",
+        message: None,
+        what: Tr {
+            es: "La conexión que informó el widget pertenece a otra persona.",
+            pt: "A conexão informada pelo widget pertence a outra pessoa.",
+            en: "The connection the widget reported belongs to someone else.",
+        },
+        action: Tr {
+            es: "Vuelve a conectar tu cuenta desde la app.",
+            pt: "Conecte sua conta novamente pelo app.",
+            en: "Connect your own account again from the app.",
         },
         retryable: true,
     },

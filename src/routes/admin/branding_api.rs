@@ -3,7 +3,7 @@
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::auth::{audit, Admin, StaffError};
 use crate::branding::{self, BrandingInput, EditError};
@@ -11,7 +11,7 @@ use crate::domain::branding::Branding;
 use crate::domain::branding_version::BrandingVersion;
 use crate::domain::ids::ProductName;
 use crate::domain::theme::{Theme, ThemeEntry};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::state::AppState;
 
 fn product_of(state: &AppState, raw: &str) -> Result<ProductName, ApiError> {
@@ -63,8 +63,10 @@ impl<'a> BrandingView<'a> {
 
 /// The body of `PUT`: the whole look, replacing the current one (an absent, `null` or empty
 /// field is unset, and Belvo shows its default). Read field by field so that every problem is
-/// reported at once; this type documents it.
-#[derive(utoipa::ToSchema)]
+/// reported at once; this type documents it (`Deserialize` only so that the schema says
+/// `additionalProperties: false`, as `from_json` enforces).
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({
     "branding": {"company_name": "ACME", "company_logo": "https://cdn.acme.mx/logo.svg",
         "social_proof": false},
@@ -135,7 +137,10 @@ fn if_match(req: &HttpRequest) -> Result<Option<u64>, ApiError> {
         .parse()
         .map(Some)
         .map_err(|_| {
-            ApiError::bad_request("invalid_request", "If-Match must be an ETag like \"3\"")
+            ApiError::new(
+                ErrorCode::InvalidRequest,
+                "If-Match must be an ETag like \"3\"",
+            )
         })
 }
 
@@ -148,7 +153,7 @@ fn if_match(req: &HttpRequest) -> Result<Option<u64>, ApiError> {
     tag = "admin",
     params(
         ("product" = String, Path),
-        ("If-Match" = Option<String>, Header, description = "The version read, e.g. \"3\""),
+        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"?[0-9]+"?)$"#, description = "The ETag read, e.g. `\"3\"`, or `*`"),
     ),
     request_body(content = BrandingUpdate, description = "`{branding: {...}, theme: [...]}`: the whole look"),
     responses(
@@ -187,7 +192,7 @@ pub async fn put(
                 .map(|(field, problem)| format!("{field}: {problem}"))
                 .collect::<Vec<_>>()
                 .join("; ");
-            ApiError::bad_request("invalid_branding", message)
+            ApiError::new(ErrorCode::InvalidBranding, message)
         })?;
     match branding::save(&state, &product, look, staff.name.as_str(), expected).await {
         Ok(saved) => {
@@ -222,11 +227,7 @@ fn api_error(e: EditError) -> ApiError {
         EditError::Store(e) => e.into(),
         EditError::UnknownProduct(_) => ApiError::not_found("product"),
         EditError::UnknownVersion(_) => ApiError::not_found("version"),
-        EditError::Conflict { .. } => ApiError::new(
-            StatusCode::PRECONDITION_FAILED,
-            "version_conflict",
-            e.to_string(),
-        ),
-        EditError::Unchanged => ApiError::bad_request("unchanged", e.to_string()),
+        EditError::Conflict { .. } => ApiError::new(ErrorCode::VersionConflict, e.to_string()),
+        EditError::Unchanged => ApiError::new(ErrorCode::Unchanged, e.to_string()),
     }
 }

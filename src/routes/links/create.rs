@@ -6,7 +6,6 @@
 
 use std::time::Duration;
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use hmac::{Hmac, Mac};
 use secrecy::ExposeSecret;
@@ -23,7 +22,7 @@ use crate::domain::explanation::{explain_message, Lang};
 use crate::domain::ids::{LinkId, ProductName};
 use crate::domain::tax_id::{Cedula, Cpf, Curp};
 use crate::domain::webhook::LinkClaim;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::state::AppState;
 
 /// Belvo (IMSS) allows 3 login attempts per username per 24 h.
@@ -67,13 +66,15 @@ pub struct CreatedLink {
 #[utoipa::path(
     post,
     path = "/v1/links",
+    operation_id = "create_link",
     tag = "links",
     request_body = CreateLinkRequest,
     responses(
         (status = 201, description = "Created: the link as Belvo made it", body = CreatedLink),
-        (status = 400, description = "unknown_product, invalid_username, api_flow_unavailable, or an explained Belvo refusal", body = ErrorBody),
+        (status = 400, description = "unknown_product, invalid_username, api_flow_unavailable", body = ErrorBody),
         (status = 401, description = "Missing or invalid app token", body = ErrorBody),
-        (status = 429, description = "too_many_attempts: this ID was tried 3 times in 24 h (`retry_after`)", body = ErrorBody),
+        (status = 422, description = "Belvo refused, explained: the explanation table's code, `explanation` and Belvo's own `belvo` {code, message}", body = ErrorBody),
+        (status = 429, description = "too_many_attempts: this ID was tried 3 times in 24 h; too_many_usernames: this user tried `limits.usernames_per_day` different IDs today; forbidden_by_host: Belvo's own daily limit (`retry_after`)", body = ErrorBody),
         (status = 502, description = "Belvo refused or could not be reached", body = ErrorBody),
         (status = 503, description = "Storage briefly unavailable; retry", body = ErrorBody),
         (status = 504, description = "Belvo did not answer in time", body = ErrorBody),
@@ -90,11 +91,11 @@ pub async fn create(
     let body = body.into_inner();
     let product_name = ProductName::parse(&body.product)
         .filter(|p| state.settings.products.contains_key(p))
-        .ok_or_else(|| ApiError::bad_request("unknown_product", "product is not configured"))?;
+        .ok_or_else(|| ApiError::from(ErrorCode::UnknownProduct))?;
     let product = &state.settings.products[&product_name];
     if product.open_finance.is_some() {
-        return Err(ApiError::bad_request(
-            "api_flow_unavailable",
+        return Err(ApiError::new(
+            ErrorCode::ApiFlowUnavailable,
             "open finance links are made in the widget only",
         ));
     }
@@ -105,7 +106,10 @@ pub async fn create(
         .first()
         .cloned()
         .ok_or_else(|| {
-            ApiError::bad_request("api_flow_unavailable", "the product lists no institution")
+            ApiError::new(
+                ErrorCode::ApiFlowUnavailable,
+                "the product lists no institution",
+            )
         })?;
 
     let subject = attempt_subject(&state, counted_as(product.country, &username));
@@ -122,8 +126,7 @@ pub async fn create(
         .await?;
     if !allowed {
         return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_usernames",
+            ErrorCode::TooManyUsernames,
             format!(
                 "this user tried {} different IDs in the last 24 hours; retry later with one of them",
                 state.settings.limits.usernames_per_day
@@ -134,8 +137,7 @@ pub async fn create(
     let (attempts, left) = state.store.count_attempt(&subject, DAY).await?;
     if attempts > ATTEMPTS_PER_DAY {
         return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_attempts",
+            ErrorCode::TooManyAttempts,
             "this ID was tried 3 times in the last 24 hours; the institution would lock it",
         )
         .retry_after(left.as_secs().max(1)));
@@ -192,7 +194,10 @@ fn normalized_username(country: Country, raw: &str) -> Result<String, ApiError> 
         ),
     };
     parsed.ok_or_else(|| {
-        ApiError::bad_request("invalid_username", format!("username must be {expected}"))
+        ApiError::new(
+            ErrorCode::InvalidUsername,
+            format!("username must be {expected}"),
+        )
     })
 }
 
@@ -237,20 +242,12 @@ fn belvo_refusal(error: BelvoError, lang: Lang) -> ApiError {
         "retryable": explanation.retryable});
     let belvo = json!({"code": code, "message": message});
     if code == "forbidden_by_host" {
-        return ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "forbidden_by_host",
-            explanation.what,
-        )
-        .retry_after(DAY.as_secs())
-        .with("explanation", details)
-        .with("belvo", belvo);
+        return ApiError::new(ErrorCode::ForbiddenByHost, explanation.what)
+            .retry_after(DAY.as_secs())
+            .with("explanation", details)
+            .with("belvo", belvo);
     }
-    ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        explanation.code,
-        explanation.what,
-    )
-    .with("explanation", details)
-    .with("belvo", belvo)
+    ApiError::new(ErrorCode::Explained(explanation.code), explanation.what)
+        .with("explanation", details)
+        .with("belvo", belvo)
 }

@@ -1,7 +1,6 @@
 //! `GET /v1/links/{id}/{owners|employment-records|employment-metrics|employments}`: the link's
 //! data from Belvo, owner-only, pagination passed through (`page`, `page_size`).
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -9,7 +8,7 @@ use serde_json::Value;
 use super::owned_link;
 use crate::auth::AppUser;
 use crate::domain::country::Country;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::state::AppState;
 
 /// Belvo's pagination, passed through.
@@ -17,10 +16,25 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct Page {
+    /// From 1 (the default) to 100000.
     #[serde(default)]
+    #[param(minimum = 1, maximum = 100_000)]
     page: Option<u32>,
+    /// From 1 to 1000 (default 100).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 1000)]
     page_size: Option<u32>,
+}
+
+/// The `{resource}` path segments (documentation only: `endpoint` maps them to Belvo's).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "kebab-case")]
+#[allow(dead_code)]
+pub enum DataResource {
+    Owners,
+    EmploymentRecords,
+    EmploymentMetrics,
+    Employments,
 }
 
 /// A page of a link's data: Belvo's paginated answer, with `next` and `previous` pointing at this
@@ -68,14 +82,16 @@ fn endpoint(resource: &str, country: Country) -> Option<(&'static str, &'static 
     tag = "links",
     params(
         ("link_id" = String, Path, format = Uuid),
-        ("resource" = String, Path, description = "owners, employment-records, employment-metrics or employments"),
+        ("resource" = inline(DataResource), Path, description = "`employment-records` and `employment-metrics` for MX links, `employments` for BR and CO; `owners` for all"),
         Page,
     ),
     responses(
         (status = 200, description = "Belvo's paginated answer (count, next, previous, results)", body = DataPage),
+        (status = 400, description = "invalid_query: page starts at 1, page_size is 1 to 1000, nothing else", body = ErrorBody),
         (status = 401, description = "Missing or invalid app token", body = ErrorBody),
         (status = 404, description = "Not the caller's link, or a resource its country lacks", body = ErrorBody),
         (status = 502, description = "Belvo refused or could not be reached", body = ErrorBody),
+        (status = 503, description = "Storage briefly unavailable; retry", body = ErrorBody),
         (status = 504, description = "Belvo did not answer in time", body = ErrorBody),
     ),
     security(("app_jwt" = []))
@@ -96,16 +112,15 @@ pub async fn data(
         .ok_or_else(|| ApiError::not_found("link"))?;
     let (name, belvo_path) = endpoint(&resource, country).ok_or_else(|| {
         ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             format!("{resource} is not available for a {country} link (owners, employment-records, employment-metrics, employments)"),
         )
     })?;
     let page = query.page.unwrap_or(1);
     let page_size = query.page_size.unwrap_or(100);
     if page == 0 || page > 100_000 || !(1..=1000).contains(&page_size) {
-        return Err(ApiError::bad_request(
-            "invalid_query",
+        return Err(ApiError::new(
+            ErrorCode::InvalidQuery,
             "page starts at 1; page_size is 1 to 1000",
         ));
     }

@@ -73,6 +73,7 @@ impl<'a> LinkView<'a> {
 #[utoipa::path(
     get,
     path = "/v1/links",
+    operation_id = "list_links",
     tag = "links",
     responses(
         (status = 200, description = "The caller's links", body = Links, example = json!({"links": [{
@@ -104,6 +105,7 @@ pub async fn list(state: web::Data<AppState>, user: AppUser) -> Result<HttpRespo
 #[utoipa::path(
     get,
     path = "/v1/links/{link_id}",
+    operation_id = "show_link",
     tag = "links",
     params(("link_id" = String, Path, format = Uuid)),
     responses(

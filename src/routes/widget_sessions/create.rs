@@ -30,12 +30,14 @@ pub struct CreatedSession {
 #[utoipa::path(
     post,
     path = "/v1/widget-sessions",
+    operation_id = "create_widget_session",
     tag = "widget sessions",
     request_body = OpenRequest,
     responses(
         (status = 201, description = "Opened", body = CreatedSession),
         (status = 400, description = "Invalid request, unknown product, institution not allowed", body = ErrorBody),
         (status = 401, description = "Missing or invalid app token", body = ErrorBody),
+        (status = 429, description = "too_many_requests: this user opened more sessions than `limits.token_requests_per_minute` / `_per_day` allow (`retry_after`)", body = ErrorBody),
         (status = 502, description = "Belvo refused or could not be reached", body = ErrorBody),
         (status = 503, description = "Storage briefly unavailable; retry", body = ErrorBody),
         (status = 504, description = "Belvo did not answer in time", body = ErrorBody),

@@ -9,7 +9,8 @@ use crate::auth::AppUser;
 use crate::domain::callback::{CallbackEvent, CallbackKind};
 use crate::domain::session::Applied;
 use crate::domain::session::Status;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
+use crate::routes::callbacks::Kind;
 use crate::state::AppState;
 use crate::widget::record_event;
 
@@ -26,6 +27,58 @@ pub struct EventRecorded {
     replay: bool,
 }
 
+/// The body: `kind` and the callback's query parameters for that kind, as strings (other
+/// keys are ignored). Documentation only: the handler reads the object key by key.
+#[derive(utoipa::ToSchema)]
+#[schema(example = json!({"kind": "success", "link": "cb65f82c-dc93-4d3e-8270-9a27528397f5", "institution": "planet_mx_employment"}))]
+#[allow(dead_code)]
+pub struct EventBody {
+    #[schema(inline)]
+    kind: Kind,
+    /// success: Belvo's link id.
+    #[schema(required = false, format = Uuid)]
+    link: String,
+    /// success.
+    #[schema(required = false, pattern = "^[A-Za-z0-9_-]{0,64}$")]
+    institution: String,
+    /// exit.
+    #[schema(required = false, pattern = "^[A-Za-z0-9_-]{0,64}$")]
+    last_encountered_error_code: String,
+    /// exit: at most 1 KiB, no control characters.
+    #[schema(
+        required = false,
+        max_length = 1024,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    last_encountered_error_message: String,
+    /// exit.
+    #[schema(required = false, pattern = "^[A-Za-z0-9_-]{0,64}$")]
+    meta_data_institution_name: String,
+    /// exit.
+    #[schema(required = false, pattern = "^[A-Za-z0-9_-]{0,64}$")]
+    meta_data_step: String,
+    /// error (also with kind exit).
+    #[schema(required = false, pattern = "^[A-Za-z0-9_-]{0,64}$")]
+    error: String,
+    /// error: at most 1 KiB, no control characters.
+    #[schema(
+        required = false,
+        max_length = 1024,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    error_message: String,
+    /// warning.
+    #[schema(required = false, pattern = "^[A-Za-z0-9_-]{0,64}$")]
+    warning: String,
+    /// warning: at most 1 KiB, no control characters.
+    #[schema(
+        required = false,
+        max_length = 1024,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    warning_message: String,
+}
+
 /// Records a widget event the app intercepted itself: the callback's query parameters as
 /// strings, plus `kind`.
 #[utoipa::path(
@@ -33,14 +86,7 @@ pub struct EventRecorded {
     path = "/v1/widget-sessions/{session_id}/events",
     tag = "widget sessions",
     params(("session_id" = String, Path, format = Uuid)),
-    request_body(
-        content = Object,
-        description = "`kind` (success, exit, event, error or warning) and the callback's query \
-            parameters as strings: `link`, `institution`; `last_encountered_error_code`, \
-            `last_encountered_error_message`, `meta_data_institution_name`, `meta_data_step`; \
-            `error`, `error_message`; `warning`, `warning_message`.",
-        example = json!({"kind": "success", "link": "cb65f82c-dc93-4d3e-8270-9a27528397f5", "institution": "planet_mx_employment"})
-    ),
+    request_body = EventBody,
     responses(
         (status = 200, description = "Recorded", body = EventRecorded),
         (status = 400, description = "Invalid event", body = ErrorBody),
@@ -62,8 +108,8 @@ pub async fn post_event(
     let mut kind = None;
     for (key, value) in body.into_inner() {
         let serde_json::Value::String(value) = value else {
-            return Err(ApiError::bad_request(
-                "invalid_event",
+            return Err(ApiError::new(
+                ErrorCode::InvalidEvent,
                 format!("`{key}` must be a string, as in the callback query"),
             ));
         };
@@ -77,13 +123,13 @@ pub async fn post_event(
         .as_deref()
         .and_then(CallbackKind::parse)
         .ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_event",
+            ApiError::new(
+                ErrorCode::InvalidEvent,
                 "`kind` must be success, exit, event, error or warning",
             )
         })?;
     let event = CallbackEvent::parse(kind, &pairs)
-        .map_err(|e| ApiError::bad_request("invalid_event", e.to_string()))?;
+        .map_err(|e| ApiError::new(ErrorCode::InvalidEvent, e.to_string()))?;
     let applied = record_event(&state, &session.record.id, &event, "app").await?;
     let (status, changed) = match applied {
         Applied::Recorded {
@@ -93,8 +139,7 @@ pub async fn post_event(
         Applied::Missing => return Err(ApiError::not_found("session")),
         Applied::Expired => {
             return Err(ApiError::new(
-                actix_web::http::StatusCode::GONE,
-                "session_expired",
+                ErrorCode::SessionExpired,
                 "this session expired; open a new one",
             ))
         }

@@ -13,7 +13,7 @@ use super::view::SessionView;
 use crate::auth::AppUser;
 use crate::domain::ids::SessionId;
 use crate::domain::session::now_millis;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::state::AppState;
 
 /// Set to `skipped` on a long-poll answered at once because too many requests wait already
@@ -52,10 +52,12 @@ pub struct ShowQuery {
 #[utoipa::path(
     get,
     path = "/v1/widget-sessions/{session_id}",
+    operation_id = "show_widget_session",
     tag = "widget sessions",
     params(("session_id" = String, Path, format = Uuid), ShowQuery),
     responses(
-        (status = 200, description = "The session; explanations follow Accept-Language (es, pt, en)", body = SessionView),
+        (status = 200, description = "The session; explanations follow Accept-Language (es, pt, en)", body = SessionView,
+            headers(("X-Long-Poll" = String, description = "`skipped` when a long-poll was answered at once because too many requests wait already (limits.max_waiting, limits.max_waiting_per_user)"))),
         (status = 400, description = "Invalid query", body = ErrorBody),
         (status = 401, description = "Missing or invalid app token", body = ErrorBody),
         (status = 404, description = "Unknown, or not the caller's", body = ErrorBody),
@@ -73,8 +75,8 @@ pub async fn show(
     let max_wait = state.settings.sessions.max_wait;
     let wait = match query.wait {
         Some(w) if Duration::from_secs(w.into()) > max_wait => {
-            return Err(ApiError::bad_request(
-                "invalid_request",
+            return Err(ApiError::new(
+                ErrorCode::InvalidRequest,
                 format!("wait must be at most {} seconds", max_wait.as_secs()),
             ))
         }
