@@ -361,3 +361,38 @@ async fn a_flood_of_refused_sign_ins_never_pushes_staff_actions_out_of_the_audit
     );
     assert!(refused_part.contains("intruder0") && refused_part.contains("locked_out"));
 }
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_sign_in_limits_count_the_forwarded_address() {
+    // `server.trusted_proxies` (not the webhooks' list) decides whose X-Forwarded-For counts.
+    let app = spawn_app_with(StoreKind::Memory, |s| {
+        with_staff(s);
+        s.staff.max_failures_per_ip = 3;
+        s.server.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    let client = browser_client();
+    let page = client.get(app.url("/support/login")).send().await.unwrap();
+    let csrf = crate::console_helpers::csrf_of(&page.text().await.unwrap());
+    let sign_in = |from: &'static str, name: &'static str, password: &'static str| {
+        client
+            .post(app.url("/support/login"))
+            .header("X-Forwarded-For", from)
+            .form(&[("username", name), ("password", password), ("csrf", &csrf)])
+            .send()
+    };
+    for name in ["a", "b", "c"] {
+        assert_eq!(
+            sign_in("6.6.6.6", name, "guess").await.unwrap().status(),
+            401
+        );
+    }
+    let locked = sign_in("6.6.6.6", ADMIN, PASSWORD).await.unwrap();
+    assert_eq!(locked.status(), 429, "that address is locked out");
+    let other = sign_in("7.7.7.7", ADMIN, PASSWORD).await.unwrap();
+    assert_eq!(
+        other.status(),
+        303,
+        "another address behind the same proxy is not"
+    );
+}
