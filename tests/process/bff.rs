@@ -92,6 +92,22 @@ impl Bff {
         format!("{}{path}", self.address)
     }
 
+    /// A metric without labels as this process reports it at `/metrics` (0 when absent).
+    pub async fn metric(&self, name: &str) -> u64 {
+        let text = self
+            .client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .map_or(0, |v| v.trim().parse::<f64>().unwrap() as u64)
+    }
+
     /// An app token this process accepts.
     pub fn token(&self, sub: &str) -> String {
         let settings = Settings::load_from(&self.env).expect("the process's settings load");

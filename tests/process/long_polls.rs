@@ -9,27 +9,11 @@ use serde_json::{json, Value};
 
 use crate::bff::Bff;
 
-/// `bff_long_polls_waiting` as the process reports it.
-async fn waiting(bff: &Bff) -> u64 {
-    let text = bff
-        .client
-        .get(bff.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix("bff_long_polls_waiting "))
-        .map_or(0, |v| v.trim().parse::<f64>().unwrap() as u64)
-}
-
 /// Waits until exactly `n` long-polls wait in `bff`.
 async fn until_waiting(bff: &Bff, n: u64) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let now = waiting(bff).await;
+        let now = bff.metric("bff_long_polls_waiting").await;
         if now == n {
             return;
         }

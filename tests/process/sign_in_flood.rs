@@ -8,22 +8,6 @@ use crate::bff::Bff;
 
 const PASSWORD: &str = "correct horse battery staple";
 
-/// `bff_staff_password_checks_total` as the process reports it.
-async fn password_checks(bff: &Bff) -> u64 {
-    let text = bff
-        .client
-        .get(bff.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix("bff_staff_password_checks_total "))
-        .map_or(0, |v| v.trim().parse::<f64>().unwrap() as u64)
-}
-
 #[tokio::test]
 async fn two_hundred_concurrent_wrong_passwords_run_at_most_the_allowed_checks() {
     let dir = std::env::temp_dir().join(format!("bff-flood-{}", uuid::Uuid::new_v4()));
@@ -80,7 +64,7 @@ async fn two_hundred_concurrent_wrong_passwords_run_at_most_the_allowed_checks()
     assert_eq!(refused_at_once + wrong, 200, "{statuses:?}");
     assert!((1..=5).contains(&wrong), "{wrong} checked and refused");
 
-    let checks = password_checks(&bff).await;
+    let checks = bff.metric("bff_staff_password_checks_total").await;
     assert!(
         (1..=5).contains(&checks),
         "{checks} password checks for 200 attempts at an account allowed 5 failures"
