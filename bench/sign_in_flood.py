@@ -109,8 +109,8 @@ def report(pid, url, attempts):
     with concurrent.futures.ThreadPoolExecutor(max_workers=attempts + 1) as pool:
         prober = pool.submit(probe_health, time.time() + 2)
         statuses = list(pool.map(attempt, range(attempts)))
+        elapsed = time.time() - started
         prober.result()
-    elapsed = time.time() - started
     time.sleep(1)
     checks = metric(url, "bff_staff_password_checks_total")
     peak = status_kib(pid, "VmHWM")
