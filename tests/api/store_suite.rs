@@ -720,7 +720,7 @@ mod cluster_only {
 
     use belvo_bff::domain::ids::LinkId;
     use belvo_bff::domain::session::Applied;
-    use belvo_bff::store::{Keys, SessionStore};
+    use belvo_bff::store::{Keys, Links, Sessions};
 
     use super::{new_session, success, LINK};
     use crate::helpers::{test_redis_cluster_urls, unique_prefix};
@@ -767,7 +767,7 @@ mod single_server_only {
 
     use belvo_bff::domain::ids::{LinkId, SessionId};
     use belvo_bff::domain::webhook::WebhookApplied;
-    use belvo_bff::store::{Keys, RedisStore, Retention, SessionStore};
+    use belvo_bff::store::{Keys, Links, RedisStore, Retention, Sessions};
 
     use crate::helpers::unique_prefix;
     use crate::redis_outage::OwnRedis;
