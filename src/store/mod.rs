@@ -13,6 +13,7 @@
 //! `keys.rs` (their layout is in `docs/store.md`), Lua scripts live in `lua/`.
 
 mod attempts;
+mod codec;
 mod keys;
 mod links;
 mod lua;
@@ -24,12 +25,11 @@ mod staff;
 
 use std::sync::Arc;
 
-use crate::domain::session::CorruptSession;
-
 pub use self::memory::MemoryStore;
 pub use self::redis::RedisStore;
 pub use self::redis_connection::RedisConnection;
 pub use attempts::Attempts;
+pub use codec::CorruptSession;
 pub use keys::Keys;
 pub use links::Links;
 pub use sessions::{SessionWithLink, Sessions};

@@ -12,7 +12,7 @@ use crate::domain::session::MAX_EVENTS;
 use crate::domain::webhook::{
     LinkClaim, LinkState, WebhookApplied, WebhookUpdate, MAX_WEBHOOK_IDS,
 };
-use crate::store::{Links, StoreResult};
+use crate::store::{codec, Links, StoreResult};
 
 #[async_trait]
 impl Links for MemoryStore {
@@ -80,7 +80,7 @@ impl Links for MemoryStore {
             .links
             .get(link)
             .filter(|e| e.expires > Instant::now())
-            .map(|e| LinkState::from_fields(&e.fields)))
+            .map(|e| codec::link_from_fields(&e.fields)))
     }
 
     async fn link_timeline(&self, link: &LinkId) -> StoreResult<Vec<serde_json::Value>> {

@@ -12,7 +12,7 @@ use crate::domain::ids::{Platform, SessionId};
 use crate::domain::session::{
     Applied, NewSession, Session, Status, Transition, Warning, MAX_EVENTS, MAX_WARNINGS,
 };
-use crate::store::{Sessions, StoreResult};
+use crate::store::{codec, Sessions, StoreResult};
 
 #[async_trait]
 impl Sessions for MemoryStore {
@@ -20,8 +20,7 @@ impl Sessions for MemoryStore {
         let now = Instant::now();
         let mut inner = self.lock();
         Self::sweep(&mut inner, now);
-        let fields = session
-            .to_fields()
+        let fields = codec::new_session_fields(session)
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v))
             .collect();
@@ -57,7 +56,9 @@ impl Sessions for MemoryStore {
     async fn session(&self, id: &SessionId) -> StoreResult<Option<Session>> {
         let inner = self.lock();
         match inner.sessions.get(id) {
-            Some(e) if e.expires > Instant::now() => Ok(Some(Session::from_fields(&e.fields)?)),
+            Some(e) if e.expires > Instant::now() => {
+                Ok(Some(codec::session_from_fields(&e.fields)?))
+            }
             _ => Ok(None),
         }
     }
@@ -99,8 +100,8 @@ impl Sessions for MemoryStore {
                 status = outcome.as_str().to_owned();
                 f.insert("status".into(), status.clone());
                 f.insert("updated_at".into(), t.now.to_string());
-                for (k, v) in &t.fields {
-                    f.insert((*k).to_owned(), v.clone());
+                for (k, v) in codec::terminal_fields(t) {
+                    f.insert(k.to_owned(), v.into_owned());
                 }
                 if let Some(link) = t.link {
                     let owner = f["owner"].clone();
@@ -122,7 +123,7 @@ impl Sessions for MemoryStore {
             let mut warnings: Vec<Warning> =
                 serde_json::from_str(&f["warnings"]).unwrap_or_default();
             if warnings.len() < MAX_WARNINGS {
-                warnings.push(serde_json::from_str(warning).expect("warning built by Transition"));
+                warnings.push(warning.clone());
                 f.insert("warnings".into(), serde_json::to_string(&warnings).unwrap());
                 f.insert("updated_at".into(), t.now.to_string());
                 changed = true;

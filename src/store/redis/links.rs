@@ -13,7 +13,7 @@ use crate::domain::session::MAX_EVENTS;
 use crate::domain::webhook::{
     LinkClaim, LinkState, WebhookApplied, WebhookUpdate, MAX_WEBHOOK_IDS,
 };
-use crate::store::{lua, Links, StoreError, StoreResult};
+use crate::store::{codec, lua, Links, StoreError, StoreResult};
 
 #[async_trait]
 impl Links for RedisStore {
@@ -71,7 +71,7 @@ impl Links for RedisStore {
     async fn link(&self, link: &LinkId) -> StoreResult<Option<LinkState>> {
         let mut conn = self.conn();
         let fields: HashMap<String, String> = self.run(conn.hgetall(self.keys.link(link))).await?;
-        Ok((!fields.is_empty()).then(|| LinkState::from_fields(&fields)))
+        Ok((!fields.is_empty()).then(|| codec::link_from_fields(&fields)))
     }
 
     async fn link_timeline(&self, link: &LinkId) -> StoreResult<Vec<serde_json::Value>> {

@@ -11,8 +11,8 @@ use tokio::sync::broadcast;
 use super::{RedisStore, MAX_USER_SESSIONS};
 use crate::domain::external_id::ExternalId;
 use crate::domain::ids::SessionId;
-use crate::domain::session::{Applied, NewSession, Session, Transition, SESSION_FIELDS};
-use crate::domain::webhook::LinkState;
+use crate::domain::session::{Applied, NewSession, Session, Transition};
+use crate::store::codec::{self, SESSION_FIELDS};
 use crate::store::{Links, SessionWithLink, Sessions, StoreResult};
 
 #[async_trait]
@@ -23,7 +23,7 @@ impl Sessions for RedisStore {
         let index = self.keys.user_sessions(&session.owner);
         self.write_by_slot([
             vec![
-                Cmd::hset_multiple(&key, &session.to_fields()),
+                Cmd::hset_multiple(&key, &codec::new_session_fields(session)),
                 Cmd::pexpire(&key, ttl),
             ],
             vec![
@@ -48,7 +48,7 @@ impl Sessions for RedisStore {
         let values: Vec<Option<String>> = self
             .run(self.read_session(id).query_async(&mut conn))
             .await?;
-        session_from_values(values)
+        Ok(codec::session_from_values(&values)?)
     }
 
     async fn session_with_link(&self, id: &SessionId) -> StoreResult<Option<SessionWithLink>> {
@@ -83,7 +83,7 @@ impl Sessions for RedisStore {
                 let mut conn = self.conn();
                 self.run(pipe.query_async(&mut conn)).await?
             };
-        let Some(session) = session_from_values(values)? else {
+        let Some(session) = codec::session_from_values(&values)? else {
             self.link_hints.remove(id);
             return Ok(None);
         };
@@ -92,7 +92,7 @@ impl Sessions for RedisStore {
             self.link_hints.remove(id);
             return self.session_with_link(id).await;
         }
-        let link = (!fields.is_empty()).then(|| LinkState::from_fields(&fields));
+        let link = (!fields.is_empty()).then(|| codec::link_from_fields(&fields));
         Ok(Some(SessionWithLink { session, link }))
     }
 
@@ -119,18 +119,6 @@ impl Sessions for RedisStore {
     fn subscribe(&self) -> broadcast::Receiver<SessionId> {
         self.changes.subscribe()
     }
-}
-
-/// A session from its [`SESSION_FIELDS`] values, `None` when it has none (unknown or expired).
-fn session_from_values(values: Vec<Option<String>>) -> StoreResult<Option<Session>> {
-    if values.iter().all(Option::is_none) {
-        return Ok(None);
-    }
-    let field = |name: &str| {
-        let at = SESSION_FIELDS.iter().position(|f| *f == name)?;
-        values.get(at)?.as_deref()
-    };
-    Ok(Some(Session::from_lookup(field)?))
 }
 
 impl RedisStore {
