@@ -20,7 +20,6 @@ mod round_trips;
 mod staff_login;
 mod staff_store_suite;
 mod store_suite;
-mod store_ttl;
 mod support_console;
 mod webhooks;
 mod well_known;

@@ -44,7 +44,7 @@ fn memory_store() -> DynStore {
     Arc::new(MemoryStore::new(Retention::default()))
 }
 
-fn staff_session() -> StaffSession {
+pub(crate) fn staff_session() -> StaffSession {
     StaffSession {
         name: StaffName::parse("sofia").unwrap(),
         role: StaffRole::Support,

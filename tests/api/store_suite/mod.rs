@@ -184,6 +184,7 @@ macro_rules! every_store {
 }
 
 mod attempts;
+mod key_ttls;
 mod links;
 mod sessions;
 

@@ -4,68 +4,33 @@
 use std::time::Duration;
 
 use belvo_bff::domain::branding_version::{BrandingVersion, ChangeKind, WidgetLook};
-use belvo_bff::domain::callback::{CallbackEvent, CallbackKind};
+use belvo_bff::domain::callback::CallbackKind;
 use belvo_bff::domain::external_id::ExternalId;
-use belvo_bff::domain::ids::{AccessMode, LinkId, Platform, ProductName, SessionId};
-use belvo_bff::domain::session::{now_millis, NewSession, Transition};
-use belvo_bff::domain::staff::{
-    AuditEntry, SessionTokenHash, SignInMethod, StaffName, StaffRole, StaffSession,
-};
-use belvo_bff::domain::webhook::{LinkClaim, WebhookPayload};
+use belvo_bff::domain::ids::{LinkId, ProductName, SessionId};
+use belvo_bff::domain::session::now_millis;
+use belvo_bff::domain::staff::{AuditEntry, SessionTokenHash, StaffRole};
+use belvo_bff::domain::webhook::LinkClaim;
 use belvo_bff::store::{
-    Attempts, AuditLog, Keys, Links, RedisConnection, RedisStore, Retention, Sessions, StaffStore,
+    Attempts, AuditLog, Keys, Links, RedisConnection, RedisStore, Sessions, StaffStore,
 };
 
+use super::{event, new_session, redis_store_with, success, webhook, LINK};
 use crate::helpers::{test_redis_url, unique_prefix};
-
-fn new_session(owner: &ExternalId) -> NewSession {
-    let now = now_millis();
-    NewSession {
-        id: SessionId::generate(),
-        owner: owner.clone(),
-        product: ProductName::parse("mx_employment").unwrap(),
-        platform: Platform::Ios,
-        institutions: vec!["imss_mx_employment".into()],
-        access_mode: AccessMode::Single,
-        created_at: now,
-        token_expires_at: now + 600_000,
-        deadline: now + 60_000,
-    }
-}
-
-fn event(kind: CallbackKind, query: &str) -> Transition {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap();
-    Transition::new(
-        &CallbackEvent::parse(kind, &pairs).unwrap(),
-        "test",
-        now_millis(),
-    )
-}
+use crate::staff_store_suite::staff_session;
 
 /// Writes through every store method that writes, in every area.
-async fn write_everything(store: &RedisStore, owner: &ExternalId, link: &LinkId) {
-    let session = new_session(owner);
+async fn write_everything(store: &RedisStore) {
+    let session = new_session(60_000);
+    let owner = &session.owner;
     store.create_session(&session).await.unwrap();
     let warning = event(CallbackKind::Event, "warning=institution_disabled");
     store.apply(&session.id, &warning).await.unwrap();
-    let success = event(
-        CallbackKind::Success,
-        &format!("link={link}&institution=imss_mx_employment"),
-    );
-    store.apply(&session.id, &success).await.unwrap();
-    let payload: WebhookPayload = serde_json::from_value(serde_json::json!({
-        "webhook_id": "w-1",
-        "webhook_type": "OWNERS",
-        "webhook_code": "historical_update",
-        "link_id": link.to_string(),
-        "external_id": owner.as_str(),
-        "data": {"total_owners": 1},
-    }))
-    .unwrap();
-    let update = payload.into_update(now_millis()).unwrap();
+    store.apply(&session.id, &success()).await.unwrap();
+    let link = LinkId::parse(LINK).unwrap();
+    let update = webhook(&link, "w-1", owner.as_str());
     store.record_webhook(&update).await.unwrap();
     store
-        .set_link_verified(link, &session.id, true)
+        .set_link_verified(&link, &session.id, true)
         .await
         .unwrap();
     let claim = LinkClaim {
@@ -86,14 +51,7 @@ async fn write_everything(store: &RedisStore, owner: &ExternalId, link: &LinkId)
     store.count_token_request(owner, windows).await.unwrap();
     store.count_distinct("tried", "x", window, 3).await.unwrap();
 
-    let staff = StaffSession {
-        name: StaffName::parse("sofia").unwrap(),
-        role: StaffRole::Admin,
-        method: SignInMethod::Password,
-        csrf: "csrf".into(),
-        created_at: now_millis(),
-        expires_at: now_millis() + 60_000,
-    };
+    let staff = staff_session();
     let token = SessionTokenHash::of("cookie");
     store
         .put_staff_session(&token, &staff, window)
@@ -127,12 +85,10 @@ async fn every_key_the_store_writes_expires_unless_documented_otherwise() {
     let keys = Keys::new(&prefix);
     let url = test_redis_url();
     let timeout = Duration::from_secs(2);
-    let store = RedisStore::connect(&url, keys.clone(), Retention::default(), timeout)
-        .await
-        .unwrap();
-    let owner = ExternalId::parse("u_ttl_owner").unwrap();
-    let link = LinkId::new_random();
-    write_everything(&store, &owner, &link).await;
+    let store = redis_store_with(&prefix).await;
+    write_everything(&store).await;
+    let owner = ExternalId::parse("u_owner").unwrap();
+    let link = LinkId::parse(LINK).unwrap();
 
     let product = ProductName::parse("mx_employment").unwrap();
     let documented = [
