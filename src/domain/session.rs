@@ -2,7 +2,7 @@
 //!
 //! This module owns the rule that turns a callback event into a change of state (a
 //! [`Transition`]), so the Redis script and the in-memory store apply exactly the same thing;
-//! how a store keeps a session is the store's own business (`store/codec.rs`).
+//! how a store keeps a session is the store's own business (`store/codec/`).
 
 use serde::{Deserialize, Serialize};
 

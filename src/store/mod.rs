@@ -65,6 +65,15 @@ pub struct Retention {
     pub session_ttl: std::time::Duration,
 }
 
+impl Default for Retention {
+    /// Records live a week.
+    fn default() -> Self {
+        Self {
+            session_ttl: std::time::Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
 /// Durability asked of Redis before an answer that Belvo or the widget will not repeat.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Durability {

@@ -93,11 +93,3 @@ impl MemoryStore {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
-
-impl Default for Retention {
-    fn default() -> Self {
-        Self {
-            session_ttl: Duration::from_secs(7 * 24 * 3600),
-        }
-    }
-}
