@@ -13,7 +13,7 @@ use std::time::Duration;
 use crate::config::ProductSettings;
 use crate::domain::branding_version::{BrandingVersion, WidgetLook};
 use crate::domain::ids::ProductName;
-use crate::store::{DynStore, SessionStore};
+use crate::store::{DynStore, Store};
 
 pub use edit::{history, rollback, save, EditError};
 pub use input::{BrandingInput, FieldErrors};
@@ -119,7 +119,7 @@ impl BrandingCache {
         *saved = fresh;
     }
 
-    async fn reload(&self, store: &dyn SessionStore) -> bool {
+    async fn reload(&self, store: &dyn Store) -> bool {
         match store.current_branding().await {
             Ok(versions) => {
                 self.replace(versions);
@@ -134,7 +134,7 @@ impl BrandingCache {
 }
 
 /// Reloads on every announcement, on a timer, and soon after a failure; stops with the cache.
-async fn keep_fresh(cache: Weak<BrandingCache>, store: Weak<dyn SessionStore>, mut ok: bool) {
+async fn keep_fresh(cache: Weak<BrandingCache>, store: Weak<dyn Store>, mut ok: bool) {
     let Some(mut changes) = store.upgrade().map(|s| s.branding_changes()) else {
         return;
     };

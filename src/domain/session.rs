@@ -1,10 +1,8 @@
 //! A widget session: what was opened for whom, and what the widget reported since.
 //!
-//! Stores keep a session as a flat map of string fields (a Redis hash); this module owns that
-//! format and the rule that turns a callback event into a change of state, so the Redis script
-//! and the in-memory store apply exactly the same thing.
-
-use std::collections::HashMap;
+//! This module owns the rule that turns a callback event into a change of state (a
+//! [`Transition`]), so the Redis script and the in-memory store apply exactly the same thing;
+//! how a store keeps a session is the store's own business (`store/codec/`).
 
 use serde::{Deserialize, Serialize};
 
@@ -51,7 +49,7 @@ impl Status {
         }
     }
 
-    fn parse(raw: &str) -> Option<Self> {
+    pub fn parse(raw: &str) -> Option<Self> {
         [
             Self::Pending,
             Self::Succeeded,
@@ -90,27 +88,6 @@ pub struct NewSession {
     pub deadline: Millis,
 }
 
-impl NewSession {
-    /// The hash fields a store writes when the session is opened.
-    pub fn to_fields(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("id", self.id.to_string()),
-            ("owner", self.owner.to_string()),
-            ("product", self.product.to_string()),
-            ("platform", self.platform.as_str().to_owned()),
-            ("institutions", self.institutions.join(",")),
-            ("access_mode", self.access_mode.as_str().to_owned()),
-            ("created_at", self.created_at.to_string()),
-            ("token_expires_at", self.token_expires_at.to_string()),
-            ("deadline", self.deadline.to_string()),
-            ("status", Status::Pending.as_str().to_owned()),
-            ("updated_at", self.created_at.to_string()),
-            ("event_count", "0".to_owned()),
-            ("warnings", "[]".to_owned()),
-        ]
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorInfo {
     pub code: String,
@@ -146,91 +123,7 @@ pub struct Session {
     pub replays: u32,
 }
 
-/// A stored session could not be read back: a bug or a foreign write, never user input.
-#[derive(Debug, thiserror::Error)]
-#[error("stored session is malformed: field `{0}`")]
-pub struct CorruptSession(pub &'static str);
-
-/// Every field [`Session::from_fields`] reads: stores fetch these and nothing else (the hash
-/// also holds up to `MAX_EVENTS` dedupe markers that a read does not need).
-pub const SESSION_FIELDS: &[&str] = &[
-    "id",
-    "owner",
-    "product",
-    "platform",
-    "institutions",
-    "access_mode",
-    "created_at",
-    "token_expires_at",
-    "deadline",
-    "status",
-    "updated_at",
-    "event_count",
-    "warnings",
-    "replays",
-    "link_id",
-    "institution",
-    "error_code",
-    "error_message",
-    "exit_step",
-    "exit_institution",
-];
-
 impl Session {
-    pub fn from_fields(f: &HashMap<String, String>) -> Result<Self, CorruptSession> {
-        Self::from_lookup(|k| f.get(k).map(String::as_str))
-    }
-
-    /// As [`Session::from_fields`], reading each field through `field` (a store may hold them
-    /// in another shape than a map).
-    pub fn from_lookup<'a>(
-        field: impl Fn(&str) -> Option<&'a str>,
-    ) -> Result<Self, CorruptSession> {
-        let get = |k: &'static str| field(k).ok_or(CorruptSession(k));
-        let opt = |k: &str| field(k).filter(|v| !v.is_empty()).map(str::to_owned);
-        let num = |k: &'static str| get(k)?.parse::<i64>().map_err(|_| CorruptSession(k));
-        let record = NewSession {
-            id: SessionId::parse(get("id")?).ok_or(CorruptSession("id"))?,
-            owner: ExternalId::parse(get("owner")?).ok_or(CorruptSession("owner"))?,
-            product: ProductName::parse(get("product")?).ok_or(CorruptSession("product"))?,
-            platform: Platform::parse(get("platform")?).ok_or(CorruptSession("platform"))?,
-            institutions: get("institutions")?
-                .split(',')
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect(),
-            access_mode: match get("access_mode")? {
-                "recurrent" => AccessMode::Recurrent,
-                _ => AccessMode::Single,
-            },
-            created_at: num("created_at")?,
-            token_expires_at: num("token_expires_at")?,
-            deadline: num("deadline")?,
-        };
-        let error_code = opt("error_code");
-        Ok(Self {
-            record,
-            stored_status: Status::parse(get("status")?).ok_or(CorruptSession("status"))?,
-            link_id: opt("link_id").and_then(|l| LinkId::parse(&l)),
-            institution: opt("institution"),
-            last_error: error_code.map(|code| ErrorInfo {
-                code,
-                message: opt("error_message"),
-            }),
-            exit: (opt("exit_step").is_some() || opt("exit_institution").is_some()).then(|| {
-                ExitInfo {
-                    step: opt("exit_step"),
-                    institution_name: opt("exit_institution"),
-                }
-            }),
-            warnings: serde_json::from_str(get("warnings")?)
-                .map_err(|_| CorruptSession("warnings"))?,
-            updated_at: num("updated_at")?,
-            event_count: num("event_count")? as u32,
-            replays: opt("replays").and_then(|r| r.parse().ok()).unwrap_or(0),
-        })
-    }
-
     /// The status to show at `now`: a pending session past its deadline has expired.
     pub fn status_at(&self, now: Millis) -> Status {
         if self.stored_status == Status::Pending && now > self.record.deadline {
@@ -247,15 +140,24 @@ pub struct Transition {
     pub fingerprint: String,
     /// The terminal status this event sets on a pending session.
     pub outcome: Option<Status>,
-    /// Fields written together with a terminal status (only when it applies).
-    pub fields: Vec<(&'static str, String)>,
-    /// A warning appended to the session's warnings (JSON object).
-    pub warning: Option<String>,
+    /// What is recorded together with a terminal status (only when it applies).
+    pub details: Details,
+    /// A warning appended to the session's warnings.
+    pub warning: Option<Warning>,
     /// The timeline entry without its `effect` (a JSON object).
     pub timeline_entry: serde_json::Value,
-    /// Link index to write when a success applies.
+    /// The link a success names: recorded on the session and indexed when it applies.
     pub link: Option<LinkId>,
     pub now: Millis,
+}
+
+/// What a terminal event records on its session besides its status and link.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Details {
+    /// The institution connected to (success) or left (exit).
+    pub institution: Option<String>,
+    pub error: Option<ErrorInfo>,
+    pub exit: Option<ExitInfo>,
 }
 
 /// The code a session fails with when its success names a link another user owns already.
@@ -271,21 +173,16 @@ pub const MAX_WARNINGS: usize = 50;
 
 impl Transition {
     pub fn new(event: &CallbackEvent, source: &str, now: Millis) -> Self {
-        let mut fields = Vec::new();
+        let mut details = Details::default();
         let mut warning = None;
         let mut link = None;
-        let text = |m: &Option<super::ids::Message>| {
-            m.as_ref()
-                .map(|m| m.as_str().to_owned())
-                .unwrap_or_default()
-        };
+        let text = |m: &Option<super::ids::Message>| m.as_ref().map(|m| m.as_str().to_owned());
         match event {
             CallbackEvent::Success {
                 link: l,
                 institution,
             } => {
-                fields.push(("link_id", l.to_string()));
-                fields.push(("institution", institution.to_string()));
+                details.institution = Some(institution.to_string());
                 link = Some(*l);
             }
             CallbackEvent::Exit {
@@ -294,35 +191,38 @@ impl Transition {
                 meta_data_institution_name,
                 meta_data_step,
             } => {
-                if let Some(code) = last_encountered_error_code {
-                    fields.push(("error_code", code.to_string()));
-                    fields.push(("error_message", text(last_encountered_error_message)));
-                }
-                if let Some(inst) = meta_data_institution_name {
-                    fields.push(("exit_institution", inst.to_string()));
-                    fields.push(("institution", inst.to_string()));
-                }
-                if let Some(step) = meta_data_step {
-                    fields.push(("exit_step", step.to_string()));
+                details.error = last_encountered_error_code.as_ref().map(|code| ErrorInfo {
+                    code: code.to_string(),
+                    message: text(last_encountered_error_message),
+                });
+                let institution_name = meta_data_institution_name.as_ref().map(|i| i.to_string());
+                let step = meta_data_step.as_ref().map(|s| s.to_string());
+                details.institution = institution_name.clone();
+                if institution_name.is_some() || step.is_some() {
+                    details.exit = Some(ExitInfo {
+                        step,
+                        institution_name,
+                    });
                 }
             }
             CallbackEvent::Error {
                 error,
                 error_message,
             } => {
-                fields.push(("error_code", error.to_string()));
-                fields.push(("error_message", text(error_message)));
+                details.error = Some(ErrorInfo {
+                    code: error.to_string(),
+                    message: text(error_message),
+                });
             }
             CallbackEvent::Warning {
                 warning: code,
                 warning_message,
             } => {
-                let w = Warning {
+                warning = Some(Warning {
                     code: code.to_string(),
-                    message: warning_message.as_ref().map(|m| m.as_str().to_owned()),
+                    message: text(warning_message),
                     at: now,
-                };
-                warning = Some(serde_json::to_string(&w).expect("warnings serialise"));
+                });
             }
         }
         let mut timeline_entry = serde_json::to_value(event).expect("events serialise");
@@ -331,7 +231,7 @@ impl Transition {
         Self {
             fingerprint: event.fingerprint(),
             outcome: event.outcome().map(Status::from),
-            fields,
+            details,
             warning,
             timeline_entry,
             link,
@@ -346,10 +246,13 @@ impl Transition {
     pub fn owned_elsewhere(&self) -> Self {
         Self {
             outcome: Some(Status::Failed),
-            fields: vec![
-                ("error_code", LINK_OWNED_ELSEWHERE.to_owned()),
-                ("error_message", LINK_OWNED_ELSEWHERE_MESSAGE.to_owned()),
-            ],
+            details: Details {
+                error: Some(ErrorInfo {
+                    code: LINK_OWNED_ELSEWHERE.to_owned(),
+                    message: Some(LINK_OWNED_ELSEWHERE_MESSAGE.to_owned()),
+                }),
+                ..Details::default()
+            },
             link: None,
             ..self.clone()
         }

@@ -199,27 +199,6 @@ pub enum WebhookApplied {
 }
 
 impl LinkState {
-    /// Reads the link hash a store keeps (fields `session`, `owner`, `res:<RESOURCE>`, ...).
-    pub fn from_fields(fields: &std::collections::HashMap<String, String>) -> Self {
-        let get = |k: &str| fields.get(k).filter(|v| !v.is_empty());
-        Self {
-            session: get("session").and_then(|s| super::ids::SessionId::parse(s)),
-            owner: get("owner").and_then(|o| ExternalId::parse(o)),
-            product: get("product").and_then(|p| super::ids::ProductName::parse(p)),
-            institution: get("institution").cloned(),
-            webhook_external_id: get("webhook_external_id").cloned(),
-            resources: fields
-                .iter()
-                .filter_map(|(k, v)| {
-                    let resource = k.strip_prefix("res:")?;
-                    Some((resource.to_owned(), serde_json::from_str(v).ok()?))
-                })
-                .collect(),
-            verified: get("verified").map(|v| v == "1"),
-            mismatches: get("mismatches").and_then(|m| m.parse().ok()).unwrap_or(0),
-        }
-    }
-
     /// Whether webhook data may be shown for this link (never merged across users).
     pub fn external_id_consistent(&self) -> bool {
         match (&self.owner, &self.webhook_external_id) {

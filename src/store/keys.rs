@@ -1,5 +1,6 @@
 //! Every Redis key name, in one place. Keys of one session share a cluster hash tag
-//! (`{s:<id>}`) so the callback script touches a single slot.
+//! (`{s:<id>}`) so the callback script touches a single slot. `docs/store.md` lays them all out
+//! (type, TTL, hash tag, writer); a test below keeps that table and this file equal.
 
 use crate::domain::external_id::ExternalId;
 use crate::domain::ids::{LinkId, ProductName, SessionId};
@@ -118,5 +119,58 @@ mod tests {
         assert_eq!(tag(&keys.link(&link)), tag(&keys.link_timeline(&link)));
         assert_eq!(tag(&keys.link(&link)), tag(&keys.link_webhook_ids(&link)));
         assert!(keys.session(&id).starts_with("bff:"));
+    }
+
+    /// The layout table's rows, by their first cell (the `Keys` function): every cell of each.
+    fn layout_table() -> std::collections::HashMap<&'static str, Vec<&'static str>> {
+        include_str!("../../docs/store.md")
+            .lines()
+            .filter(|l| l.starts_with("| `"))
+            .map(|l| {
+                let cells: Vec<&str> = l.trim_matches('|').split(" | ").map(str::trim).collect();
+                (cells[0].trim_matches('`'), cells)
+            })
+            .collect()
+    }
+
+    /// The key functions of [`Keys`], read from this file.
+    fn key_functions() -> Vec<&'static str> {
+        include_str!("keys.rs")
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("pub fn "))
+            .map(|rest| &rest[..rest.find('(').unwrap()])
+            .filter(|name| *name != "new")
+            .collect()
+    }
+
+    #[test]
+    fn every_key_is_in_the_layout_table() {
+        let table = layout_table();
+        let functions = key_functions();
+        assert!(functions.len() >= 16, "{functions:?}");
+        for name in &functions {
+            let row = table
+                .get(name)
+                .unwrap_or_else(|| panic!("Keys::{name} is missing from docs/store.md"));
+            assert_eq!(row.len(), 6, "docs/store.md's row for {name}: {row:?}");
+            let ttl = row[3];
+            assert!(!ttl.is_empty(), "docs/store.md gives Keys::{name} no TTL");
+            if let Some(why) = ttl.strip_prefix("none") {
+                assert!(
+                    why.starts_with(": ") && why.len() > 20,
+                    "Keys::{name} has no TTL and docs/store.md does not say why: {ttl:?}"
+                );
+            }
+            assert!(
+                !row[5].is_empty(),
+                "docs/store.md: who writes Keys::{name}?"
+            );
+        }
+        for documented in table.keys() {
+            assert!(
+                functions.contains(documented),
+                "docs/store.md lays out `{documented}`, which Keys does not have"
+            );
+        }
     }
 }

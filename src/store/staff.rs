@@ -1,5 +1,5 @@
 //! What the support console and branding admin keep: staff sign-ins, the audit log, and each
-//! product's branding with its history. A supertrait of [`super::SessionStore`], implemented for
+//! product's branding with its history. Part of [`super::Store`], implemented for
 //! Redis in `redis/staff.rs` and in memory in `memory/staff.rs`.
 
 use std::time::Duration;
@@ -42,14 +42,6 @@ pub trait StaffStore: Send + Sync {
 
     /// Signs a console session out.
     async fn delete_staff_session(&self, id: &SessionTokenHash) -> StoreResult<()>;
-
-    /// Reads what [`super::SessionStore::count_attempt`] counted for `subject` without counting:
-    /// the attempts in the current window and the time left in it.
-    async fn attempts(&self, subject: &str) -> StoreResult<(u64, Duration)>;
-
-    /// Takes back one attempt [`super::SessionStore::count_attempt`] counted for `subject`
-    /// (one that turned out not to be a failure); nothing when the window has ended.
-    async fn release_attempt(&self, subject: &str) -> StoreResult<()>;
 
     /// Appends to one audit log (each capped at [`MAX_AUDIT`]).
     async fn record_audit(&self, log: AuditLog, entry: &AuditEntry) -> StoreResult<()>;

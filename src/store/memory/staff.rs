@@ -82,28 +82,6 @@ impl StaffStore for MemoryStore {
         Ok(())
     }
 
-    async fn attempts(&self, subject: &str) -> StoreResult<(u64, Duration)> {
-        let now = Instant::now();
-        let inner = self.lock();
-        Ok(inner
-            .attempts
-            .get(subject)
-            .filter(|(_, expires)| *expires > now)
-            .map(|(n, expires)| (*n, *expires - now))
-            .unwrap_or_default())
-    }
-
-    async fn release_attempt(&self, subject: &str) -> StoreResult<()> {
-        let now = Instant::now();
-        let mut inner = self.lock();
-        if let Some((n, expires)) = inner.attempts.get_mut(subject) {
-            if *expires > now {
-                *n = n.saturating_sub(1);
-            }
-        }
-        Ok(())
-    }
-
     async fn record_audit(&self, log: AuditLog, entry: &AuditEntry) -> StoreResult<()> {
         let mut data = self.staff();
         let entries = data.log(log);

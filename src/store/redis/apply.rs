@@ -5,9 +5,8 @@ use redis::AsyncCommands;
 
 use super::RedisStore;
 use crate::domain::ids::{LinkId, Platform, SessionId};
-use crate::domain::session::{
-    Applied, CorruptSession, Status, Transition, MAX_EVENTS, MAX_WARNINGS,
-};
+use crate::domain::session::{Applied, Status, Transition, MAX_EVENTS, MAX_WARNINGS};
+use crate::store::codec::{self, CorruptSession};
 use crate::store::{lua, StoreError, StoreResult};
 
 impl RedisStore {
@@ -63,6 +62,8 @@ impl RedisStore {
         with_link: bool,
     ) -> StoreResult<ScriptReply> {
         let entry = t.timeline_entry.to_string();
+        let warning = t.warning.as_ref().map(codec::warning_json);
+        let fields = codec::terminal_fields(t);
         let mut invocation = lua::APPLY_EVENT.prepare_invoke();
         invocation
             .key(self.keys.session(id))
@@ -74,16 +75,16 @@ impl RedisStore {
             .arg(&t.fingerprint)
             .arg(t.now)
             .arg(t.outcome.map(Status::as_str).unwrap_or(""))
-            .arg(t.warning.as_deref().unwrap_or(""))
+            .arg(warning.as_deref().unwrap_or(""))
             .arg(&entry)
             .arg(self.keys.events_channel())
             .arg(id.to_string())
             .arg(MAX_EVENTS)
             .arg(MAX_WARNINGS)
             .arg(if with_link { "1" } else { "0" })
-            .arg(t.fields.len());
-        for (field, value) in &t.fields {
-            invocation.arg(*field).arg(value);
+            .arg(fields.len());
+        for (field, value) in &fields {
+            invocation.arg(*field).arg(value.as_ref());
         }
         let mut conn = self.conn();
         let reply: Vec<redis::Value> = self.run(invocation.invoke_async(&mut conn)).await?;

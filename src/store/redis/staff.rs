@@ -71,24 +71,6 @@ impl StaffStore for RedisStore {
             .await
     }
 
-    async fn attempts(&self, subject: &str) -> StoreResult<(u64, Duration)> {
-        let key = self.keys.attempts(subject);
-        let mut pipe = redis::pipe();
-        pipe.get(&key).pttl(&key);
-        let mut conn = self.conn();
-        let (count, ttl): (Option<u64>, i64) = self.run(pipe.query_async(&mut conn)).await?;
-        Ok((count.unwrap_or(0), Duration::from_millis(ttl.max(0) as u64)))
-    }
-
-    async fn release_attempt(&self, subject: &str) -> StoreResult<()> {
-        let mut conn = self.conn();
-        let mut release = lua::RELEASE_ATTEMPT.prepare_invoke();
-        release.key(self.keys.attempts(subject));
-        self.run(release.invoke_async::<i64>(&mut conn))
-            .await
-            .map(|_| ())
-    }
-
     async fn record_audit(&self, log: AuditLog, entry: &AuditEntry) -> StoreResult<()> {
         let key = self.keys.audit_log(log);
         let mut pipe = redis::pipe();

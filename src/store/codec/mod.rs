@@ -1,0 +1,182 @@
+//! How sessions and links are kept as Redis hashes (and as the memory store's field maps, the
+//! same shape): every field name lives here, so the domain knows none. The format is the one
+//! stored since stage 1; existing records read the same.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use crate::domain::external_id::ExternalId;
+use crate::domain::ids::{AccessMode, LinkId, Platform, ProductName, SessionId};
+use crate::domain::session::{
+    ErrorInfo, ExitInfo, NewSession, Session, Status, Transition, Warning,
+};
+use crate::domain::webhook::LinkState;
+
+/// A stored session could not be read back: a bug or a foreign write, never user input.
+#[derive(Debug, thiserror::Error)]
+#[error("stored session is malformed: field `{0}`")]
+pub struct CorruptSession(pub &'static str);
+
+/// Every field [`session_from_lookup`] reads: stores fetch these and nothing else (the hash
+/// also holds up to `MAX_EVENTS` dedupe markers, `seen:<fingerprint>`, that a read does not need).
+pub(super) const SESSION_FIELDS: &[&str] = &[
+    "id",
+    "owner",
+    "product",
+    "platform",
+    "institutions",
+    "access_mode",
+    "created_at",
+    "token_expires_at",
+    "deadline",
+    "status",
+    "updated_at",
+    "event_count",
+    "warnings",
+    "replays",
+    "link_id",
+    "institution",
+    "error_code",
+    "error_message",
+    "exit_step",
+    "exit_institution",
+];
+
+/// The hash fields a store writes when the session is opened.
+pub(super) fn new_session_fields(s: &NewSession) -> Vec<(&'static str, String)> {
+    vec![
+        ("id", s.id.to_string()),
+        ("owner", s.owner.to_string()),
+        ("product", s.product.to_string()),
+        ("platform", s.platform.as_str().to_owned()),
+        ("institutions", s.institutions.join(",")),
+        ("access_mode", s.access_mode.as_str().to_owned()),
+        ("created_at", s.created_at.to_string()),
+        ("token_expires_at", s.token_expires_at.to_string()),
+        ("deadline", s.deadline.to_string()),
+        ("status", Status::Pending.as_str().to_owned()),
+        ("updated_at", s.created_at.to_string()),
+        ("event_count", "0".to_owned()),
+        ("warnings", "[]".to_owned()),
+    ]
+}
+
+/// A session from its field map (the memory store's shape).
+pub(super) fn session_from_fields(f: &HashMap<String, String>) -> Result<Session, CorruptSession> {
+    session_from_lookup(|k| f.get(k).map(String::as_str))
+}
+
+/// A session from the values of [`SESSION_FIELDS`], in that order (an HMGET's answer); `None`
+/// when it has none (unknown or expired).
+pub(super) fn session_from_values(
+    values: &[Option<String>],
+) -> Result<Option<Session>, CorruptSession> {
+    if values.iter().all(Option::is_none) {
+        return Ok(None);
+    }
+    let field = |name: &str| {
+        let at = SESSION_FIELDS.iter().position(|f| *f == name)?;
+        values.get(at)?.as_deref()
+    };
+    session_from_lookup(field).map(Some)
+}
+
+/// A session, reading each field through `field`.
+fn session_from_lookup<'a>(
+    field: impl Fn(&str) -> Option<&'a str>,
+) -> Result<Session, CorruptSession> {
+    let get = |k: &'static str| field(k).ok_or(CorruptSession(k));
+    let opt = |k: &str| field(k).filter(|v| !v.is_empty()).map(str::to_owned);
+    let num = |k: &'static str| get(k)?.parse::<i64>().map_err(|_| CorruptSession(k));
+    let record = NewSession {
+        id: SessionId::parse(get("id")?).ok_or(CorruptSession("id"))?,
+        owner: ExternalId::parse(get("owner")?).ok_or(CorruptSession("owner"))?,
+        product: ProductName::parse(get("product")?).ok_or(CorruptSession("product"))?,
+        platform: Platform::parse(get("platform")?).ok_or(CorruptSession("platform"))?,
+        institutions: get("institutions")?
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        access_mode: match get("access_mode")? {
+            "recurrent" => AccessMode::Recurrent,
+            _ => AccessMode::Single,
+        },
+        created_at: num("created_at")?,
+        token_expires_at: num("token_expires_at")?,
+        deadline: num("deadline")?,
+    };
+    let error_code = opt("error_code");
+    Ok(Session {
+        record,
+        stored_status: Status::parse(get("status")?).ok_or(CorruptSession("status"))?,
+        link_id: opt("link_id").and_then(|l| LinkId::parse(&l)),
+        institution: opt("institution"),
+        last_error: error_code.map(|code| ErrorInfo {
+            code,
+            message: opt("error_message"),
+        }),
+        exit: (opt("exit_step").is_some() || opt("exit_institution").is_some()).then(|| ExitInfo {
+            step: opt("exit_step"),
+            institution_name: opt("exit_institution"),
+        }),
+        warnings: serde_json::from_str(get("warnings")?).map_err(|_| CorruptSession("warnings"))?,
+        updated_at: num("updated_at")?,
+        event_count: num("event_count")? as u32,
+        replays: opt("replays").and_then(|r| r.parse().ok()).unwrap_or(0),
+    })
+}
+
+/// The fields a transition's terminal status is written with (only when it applies), as
+/// `(field, value)` pairs; `apply_event.lua` takes them as they are.
+pub(super) fn terminal_fields(t: &Transition) -> Vec<(&'static str, Cow<'_, str>)> {
+    let mut fields = Vec::with_capacity(6);
+    let d = &t.details;
+    if let Some(link) = t.link {
+        fields.push(("link_id", Cow::Owned(link.to_string())));
+    }
+    if let Some(error) = &d.error {
+        fields.push(("error_code", Cow::Borrowed(error.code.as_str())));
+        let message = error.message.as_deref().unwrap_or_default();
+        fields.push(("error_message", Cow::Borrowed(message)));
+    }
+    if let Some(name) = d.exit.as_ref().and_then(|e| e.institution_name.as_deref()) {
+        fields.push(("exit_institution", Cow::Borrowed(name)));
+    }
+    if let Some(institution) = &d.institution {
+        fields.push(("institution", Cow::Borrowed(institution.as_str())));
+    }
+    if let Some(step) = d.exit.as_ref().and_then(|e| e.step.as_deref()) {
+        fields.push(("exit_step", Cow::Borrowed(step)));
+    }
+    fields
+}
+
+/// A warning as it is appended to the session's `warnings` field (a JSON array).
+pub(super) fn warning_json(w: &Warning) -> String {
+    serde_json::to_string(w).expect("warnings serialise")
+}
+
+/// Reads the link hash (fields `session`, `owner`, `res:<RESOURCE>`, ...).
+pub(super) fn link_from_fields(fields: &HashMap<String, String>) -> LinkState {
+    let get = |k: &str| fields.get(k).filter(|v| !v.is_empty());
+    LinkState {
+        session: get("session").and_then(|s| SessionId::parse(s)),
+        owner: get("owner").and_then(|o| ExternalId::parse(o)),
+        product: get("product").and_then(|p| ProductName::parse(p)),
+        institution: get("institution").cloned(),
+        webhook_external_id: get("webhook_external_id").cloned(),
+        resources: fields
+            .iter()
+            .filter_map(|(k, v)| {
+                let resource = k.strip_prefix("res:")?;
+                Some((resource.to_owned(), serde_json::from_str(v).ok()?))
+            })
+            .collect(),
+        verified: get("verified").map(|v| v == "1"),
+        mismatches: get("mismatches").and_then(|m| m.parse().ok()).unwrap_or(0),
+    }
+}
+
+#[cfg(test)]
+mod tests;

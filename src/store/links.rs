@@ -1,0 +1,39 @@
+//! Links, webhooks and resources: what Belvo's webhooks say of a link, who owns it, whether it
+//! was verified, and each user's list of links.
+
+use async_trait::async_trait;
+
+use super::StoreResult;
+use crate::domain::external_id::ExternalId;
+use crate::domain::ids::{LinkId, SessionId};
+use crate::domain::webhook::{LinkClaim, LinkState, WebhookApplied, WebhookUpdate};
+
+#[async_trait]
+pub trait Links: Send + Sync {
+    /// Records a Belvo webhook on its link in one round trip: deduplicated by `webhook_id`,
+    /// never merged when its external_id is not the link owner's, announced to the session's
+    /// waiters. Correct in any order relative to the success callback.
+    async fn record_webhook(&self, update: &WebhookUpdate) -> StoreResult<WebhookApplied>;
+
+    /// What is known of a link (owner, session, resources, verification), `None` if nothing.
+    async fn link(&self, link: &LinkId) -> StoreResult<Option<LinkState>>;
+
+    /// The link's webhook timeline, oldest first.
+    async fn link_timeline(&self, link: &LinkId) -> StoreResult<Vec<serde_json::Value>>;
+
+    /// Records whether Belvo's own record of the link matched its session — only when `session`
+    /// is the one the link belongs to, so a forged claim cannot mark someone else's link.
+    async fn set_link_verified(
+        &self,
+        link: &LinkId,
+        session: &SessionId,
+        verified: bool,
+    ) -> StoreResult<()>;
+
+    /// Records a Belvo-confirmed link as its owner's (verified, with product and institution, and
+    /// in the owner's link list) — unless another user owns it already. Returns whether it did.
+    async fn claim_link(&self, link: &LinkId, claim: &LinkClaim) -> StoreResult<bool>;
+
+    /// A user's links.
+    async fn user_links(&self, owner: &ExternalId) -> StoreResult<Vec<LinkId>>;
+}

@@ -1,0 +1,154 @@
+//! [`Links`] in memory, as `record_webhook.lua` and the link scripts do it.
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use async_trait::async_trait;
+
+use super::{Entry, MemoryStore};
+use crate::domain::external_id::ExternalId;
+use crate::domain::ids::{LinkId, SessionId};
+use crate::domain::session::MAX_EVENTS;
+use crate::domain::webhook::{
+    LinkClaim, LinkState, WebhookApplied, WebhookUpdate, MAX_WEBHOOK_IDS,
+};
+use crate::store::{codec, Links, StoreResult};
+
+#[async_trait]
+impl Links for MemoryStore {
+    async fn record_webhook(&self, update: &WebhookUpdate) -> StoreResult<WebhookApplied> {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        Self::sweep(&mut inner, now);
+        let link = inner
+            .links
+            .entry(update.link)
+            .or_insert_with(|| Entry::new(now + self.retention.session_ttl));
+        if link.webhook_ids.contains(&update.webhook_id) {
+            return Ok(WebhookApplied::Duplicate);
+        }
+        link.webhook_ids.push_back(update.webhook_id.clone());
+        if link.webhook_ids.len() > MAX_WEBHOOK_IDS {
+            link.webhook_ids.pop_front();
+        }
+        let f = &mut link.fields;
+        f.insert("webhook_at".into(), update.now.to_string());
+        let external_id = update.external_id.as_ref().map(|e| e.as_str());
+        let mismatch = match (external_id, f.get("owner")) {
+            (Some(seen), Some(owner)) => seen != owner,
+            _ => false,
+        };
+        if mismatch {
+            let n: u32 = f
+                .get("mismatches")
+                .and_then(|m| m.parse().ok())
+                .unwrap_or(0);
+            f.insert("mismatches".into(), (n + 1).to_string());
+        } else {
+            if let Some(e) = external_id {
+                f.entry("webhook_external_id".into())
+                    .or_insert_with(|| e.to_owned());
+            }
+            if let Some((resource, state)) = &update.resource {
+                f.insert(
+                    format!("res:{resource}"),
+                    serde_json::to_string(state).unwrap(),
+                );
+            }
+        }
+        if link.timeline.len() < MAX_EVENTS as usize {
+            let mut e = update.timeline_entry.clone();
+            e["effect"] = if mismatch { "mismatch" } else { "applied" }.into();
+            link.timeline.push(e);
+        }
+        link.expires = link.expires.max(now + self.retention.session_ttl);
+        let session = link.fields.get("session").and_then(|s| SessionId::parse(s));
+        drop(inner);
+        if let Some(id) = session {
+            let _ = self.changes.send(id);
+        }
+        Ok(if mismatch {
+            WebhookApplied::Mismatch
+        } else {
+            WebhookApplied::Recorded { session }
+        })
+    }
+
+    async fn link(&self, link: &LinkId) -> StoreResult<Option<LinkState>> {
+        let inner = self.lock();
+        Ok(inner
+            .links
+            .get(link)
+            .filter(|e| e.expires > Instant::now())
+            .map(|e| codec::link_from_fields(&e.fields)))
+    }
+
+    async fn link_timeline(&self, link: &LinkId) -> StoreResult<Vec<serde_json::Value>> {
+        let inner = self.lock();
+        Ok(inner
+            .links
+            .get(link)
+            .filter(|e| e.expires > Instant::now())
+            .map(|e| e.timeline.clone())
+            .unwrap_or_default())
+    }
+
+    async fn set_link_verified(
+        &self,
+        link: &LinkId,
+        session: &SessionId,
+        verified: bool,
+    ) -> StoreResult<()> {
+        let mut inner = self.lock();
+        let owned = |e: &&mut Entry| e.fields.get("session") == Some(&session.to_string());
+        let Some(entry) = inner.links.get_mut(link).filter(owned) else {
+            return Ok(());
+        };
+        let flag = if verified { "1" } else { "0" };
+        entry.fields.insert("verified".into(), flag.into());
+        drop(inner);
+        let _ = self.changes.send(*session);
+        Ok(())
+    }
+
+    async fn claim_link(&self, link: &LinkId, claim: &LinkClaim) -> StoreResult<bool> {
+        let expires = Instant::now() + self.retention.session_ttl;
+        let mut inner = self.lock();
+        let entry = inner
+            .links
+            .entry(*link)
+            .or_insert_with(|| Entry::new(expires));
+        let owner = claim.owner.to_string();
+        if entry.fields.get("owner").is_some_and(|o| *o != owner) {
+            return Ok(false);
+        }
+        for (k, v) in [
+            ("owner", owner),
+            ("product", claim.product.to_string()),
+            ("institution", claim.institution.clone()),
+            ("verified", "1".to_owned()),
+        ] {
+            entry.fields.insert(k.into(), v);
+        }
+        entry.expires = entry.expires.max(expires);
+        let (links, exp) = inner
+            .user_links
+            .entry(claim.owner.clone())
+            .or_insert_with(|| (BTreeSet::new(), expires));
+        links.insert(*link);
+        *exp = expires;
+        Ok(true)
+    }
+
+    async fn user_links(&self, owner: &ExternalId) -> StoreResult<Vec<LinkId>> {
+        let inner = self.lock();
+        let mut links: Vec<LinkId> = inner
+            .user_links
+            .get(owner)
+            .filter(|(_, exp)| *exp > Instant::now())
+            .map(|(set, _)| set.iter().copied().collect())
+            .unwrap_or_default();
+        links.sort_by_key(|l| l.to_string());
+        Ok(links)
+    }
+}

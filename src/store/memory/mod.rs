@@ -1,0 +1,95 @@
+//! In-memory implementation for the embedded defaults and single-process use, one file per
+//! area. Same behaviour as the Redis store, including expiry; `apply` mirrors `apply_event.lua`.
+
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use tokio::sync::broadcast;
+
+mod attempts;
+mod links;
+mod sessions;
+mod staff;
+
+use super::Retention;
+use crate::domain::external_id::ExternalId;
+use crate::domain::ids::{LinkId, SessionId};
+
+/// A session or a link: the same shape as its Redis hash and list.
+struct Entry {
+    fields: HashMap<String, String>,
+    timeline: Vec<serde_json::Value>,
+    /// A link's latest webhook ids (at most `MAX_WEBHOOK_IDS`), oldest first.
+    webhook_ids: VecDeque<String>,
+    expires: Instant,
+}
+
+impl Entry {
+    fn new(expires: Instant) -> Self {
+        Self {
+            fields: HashMap::new(),
+            timeline: Vec::new(),
+            webhook_ids: VecDeque::new(),
+            expires,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    sessions: HashMap<SessionId, Entry>,
+    links: HashMap<LinkId, Entry>,
+    /// Per user: sessions (created_at, id) and links, each list with its expiry.
+    user_sessions: HashMap<ExternalId, (Vec<(i64, SessionId)>, Instant)>,
+    user_links: HashMap<ExternalId, (BTreeSet<LinkId>, Instant)>,
+    attempts: HashMap<String, (u64, Instant)>,
+    distinct: HashMap<String, (HashSet<String>, Instant)>,
+    last_sweep: Option<Instant>,
+}
+
+/// The most sessions kept in a user's index (as in Redis).
+const MAX_USER_SESSIONS: usize = 200;
+
+/// How often writes sweep out expired records.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+    retention: Retention,
+    changes: broadcast::Sender<SessionId>,
+    /// Staff sessions, audit log and branding (`memory/staff.rs`).
+    staff: staff::StaffData,
+}
+
+impl MemoryStore {
+    pub fn new(retention: Retention) -> Self {
+        let (changes, _) = broadcast::channel(1024);
+        Self {
+            inner: Mutex::new(Inner::default()),
+            retention,
+            changes,
+            staff: staff::StaffData::new(),
+        }
+    }
+
+    /// Drops expired records at most once a minute, from writes, so memory stays bounded
+    /// without a timer task.
+    fn sweep(inner: &mut Inner, now: Instant) {
+        if inner.last_sweep.is_some_and(|at| now - at < SWEEP_EVERY) {
+            return;
+        }
+        inner.last_sweep = Some(now);
+        inner.sessions.retain(|_, e| e.expires > now);
+        inner.links.retain(|_, e| e.expires > now);
+        inner.user_sessions.retain(|_, (_, exp)| *exp > now);
+        inner.user_links.retain(|_, (_, exp)| *exp > now);
+        inner.attempts.retain(|_, (_, exp)| *exp > now);
+        inner.distinct.retain(|_, (_, exp)| *exp > now);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves plain data behind; keep serving it.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}

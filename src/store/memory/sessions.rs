@@ -1,0 +1,175 @@
+//! [`Sessions`] in memory; `apply` mirrors `apply_event.lua`.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use tokio::sync::broadcast;
+
+use super::{Entry, MemoryStore, MAX_USER_SESSIONS};
+use crate::domain::external_id::ExternalId;
+use crate::domain::ids::{Platform, SessionId};
+use crate::domain::session::{
+    Applied, NewSession, Session, Status, Transition, Warning, MAX_EVENTS, MAX_WARNINGS,
+};
+use crate::store::{codec, Sessions, StoreResult};
+
+#[async_trait]
+impl Sessions for MemoryStore {
+    async fn create_session(&self, session: &NewSession) -> StoreResult<()> {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        Self::sweep(&mut inner, now);
+        let fields = codec::new_session_fields(session)
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+        let expires = now + self.retention.session_ttl;
+        let (list, exp) = inner
+            .user_sessions
+            .entry(session.owner.clone())
+            .or_insert_with(|| (Vec::new(), expires));
+        list.push((session.created_at, session.id));
+        list.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
+        list.truncate(MAX_USER_SESSIONS);
+        *exp = expires;
+        inner.sessions.insert(
+            session.id,
+            Entry {
+                fields,
+                ..Entry::new(now + self.retention.session_ttl)
+            },
+        );
+        Ok(())
+    }
+
+    async fn user_sessions(&self, owner: &ExternalId, limit: usize) -> StoreResult<Vec<SessionId>> {
+        let inner = self.lock();
+        Ok(inner
+            .user_sessions
+            .get(owner)
+            .filter(|(_, exp)| *exp > Instant::now())
+            .map(|(list, _)| list.iter().take(limit).map(|(_, id)| *id).collect())
+            .unwrap_or_default())
+    }
+
+    async fn session(&self, id: &SessionId) -> StoreResult<Option<Session>> {
+        let inner = self.lock();
+        match inner.sessions.get(id) {
+            Some(e) if e.expires > Instant::now() => {
+                Ok(Some(codec::session_from_fields(&e.fields)?))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    async fn apply(&self, id: &SessionId, t: &Transition) -> StoreResult<Applied> {
+        let now = Instant::now();
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let Some(entry) = inner.sessions.get_mut(id).filter(|e| e.expires > now) else {
+            return Ok(Applied::Missing);
+        };
+        let f = &mut entry.fields;
+        let mut status = f["status"].clone();
+        let deadline: i64 = f["deadline"].parse().unwrap_or(0);
+        if status == "pending" && t.now > deadline {
+            return Ok(Applied::Expired);
+        }
+        let seen = format!("seen:{}", t.fingerprint);
+        if f.contains_key(&seen) {
+            let replays: u32 = f.get("replays").and_then(|r| r.parse().ok()).unwrap_or(0);
+            f.insert("replays".into(), (replays + 1).to_string());
+            return Ok(Applied::Replay {
+                status: parse_status(&status),
+                platform: parse_platform(f),
+            });
+        }
+        let mut changed = false;
+        // A success naming a link another user owns fails instead; the link stays theirs.
+        let owned_elsewhere;
+        let t = match t.link.and_then(|link| inner.links.get(&link)) {
+            Some(link) if link.fields.get("owner").is_some_and(|o| *o != f["owner"]) => {
+                owned_elsewhere = t.owned_elsewhere();
+                &owned_elsewhere
+            }
+            _ => t,
+        };
+        if let Some(outcome) = t.outcome {
+            if status == "pending" {
+                status = outcome.as_str().to_owned();
+                f.insert("status".into(), status.clone());
+                f.insert("updated_at".into(), t.now.to_string());
+                for (k, v) in codec::terminal_fields(t) {
+                    f.insert(k.to_owned(), v.into_owned());
+                }
+                if let Some(link) = t.link {
+                    let owner = f["owner"].clone();
+                    let expires = entry.expires;
+                    let link = inner
+                        .links
+                        .entry(link)
+                        .or_insert_with(|| Entry::new(expires));
+                    // The first session to report a link holds it; its owner never changes.
+                    if !link.fields.contains_key("session") {
+                        link.fields.insert("session".into(), id.to_string());
+                        link.fields.entry("owner".into()).or_insert(owner);
+                    }
+                    link.expires = link.expires.max(expires);
+                }
+                changed = true;
+            }
+        } else if let Some(warning) = &t.warning {
+            let mut warnings: Vec<Warning> =
+                serde_json::from_str(&f["warnings"]).unwrap_or_default();
+            if warnings.len() < MAX_WARNINGS {
+                warnings.push(warning.clone());
+                f.insert("warnings".into(), serde_json::to_string(&warnings).unwrap());
+                f.insert("updated_at".into(), t.now.to_string());
+                changed = true;
+            }
+        }
+        let platform = parse_platform(f);
+        let count: u32 = f["event_count"].parse().unwrap_or(0);
+        if count < MAX_EVENTS {
+            f.insert(seen, t.now.to_string());
+            f.insert("event_count".into(), (count + 1).to_string());
+            let mut e = t.timeline_entry.clone();
+            e["effect"] = if changed { "applied" } else { "ignored" }.into();
+            entry.timeline.push(e);
+        }
+        drop(guard);
+        let _ = self.changes.send(*id);
+        Ok(Applied::Recorded {
+            status: parse_status(&status),
+            platform,
+            changed,
+        })
+    }
+
+    async fn timeline(&self, id: &SessionId) -> StoreResult<Vec<serde_json::Value>> {
+        let inner = self.lock();
+        Ok(inner
+            .sessions
+            .get(id)
+            .filter(|e| e.expires > Instant::now())
+            .map(|e| e.timeline.clone())
+            .unwrap_or_default())
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        Ok(())
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<SessionId> {
+        self.changes.subscribe()
+    }
+}
+
+fn parse_platform(fields: &HashMap<String, String>) -> Platform {
+    Platform::parse(&fields["platform"]).unwrap_or(Platform::Web)
+}
+
+fn parse_status(raw: &str) -> Status {
+    serde_json::from_value(serde_json::Value::String(raw.to_owned())).unwrap_or(Status::Pending)
+}

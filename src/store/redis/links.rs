@@ -1,0 +1,143 @@
+//! [`Links`] on Redis: a link is a hash, a webhook timeline list and a sorted set of recent
+//! webhook ids under the link's hash tag; a user's links a set.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use redis::AsyncCommands;
+
+use super::RedisStore;
+use crate::domain::external_id::ExternalId;
+use crate::domain::ids::{LinkId, SessionId};
+use crate::domain::session::MAX_EVENTS;
+use crate::domain::webhook::{
+    LinkClaim, LinkState, WebhookApplied, WebhookUpdate, MAX_WEBHOOK_IDS,
+};
+use crate::store::{codec, lua, Links, StoreError, StoreResult};
+
+#[async_trait]
+impl Links for RedisStore {
+    async fn record_webhook(&self, update: &WebhookUpdate) -> StoreResult<WebhookApplied> {
+        let entry = update.timeline_entry.to_string();
+        let (resource, state) = match &update.resource {
+            Some((resource, state)) => (
+                resource.as_str(),
+                serde_json::to_string(state).expect("resource states serialise"),
+            ),
+            None => ("", String::new()),
+        };
+        let mut invocation = lua::RECORD_WEBHOOK.prepare_invoke();
+        invocation
+            .key(self.keys.link(&update.link))
+            .key(self.keys.link_timeline(&update.link))
+            .key(self.keys.link_webhook_ids(&update.link))
+            .arg(&update.webhook_id)
+            .arg(update.now)
+            .arg(resource)
+            .arg(state)
+            .arg(
+                update
+                    .external_id
+                    .as_ref()
+                    .map(|e| e.as_str())
+                    .unwrap_or(""),
+            )
+            .arg(&entry)
+            .arg(self.keys.events_channel())
+            .arg(self.retention.session_ttl.as_millis() as u64)
+            .arg(MAX_EVENTS)
+            .arg(MAX_WEBHOOK_IDS);
+        let mut conn = self.conn();
+        let reply: Vec<String> = self.run(invocation.invoke_async(&mut conn)).await?;
+        let session = reply.get(1).and_then(|s| SessionId::parse(s));
+        match reply.first().map(String::as_str) {
+            Some("duplicate") => {
+                // The first delivery may have been refused for want of replicas: wait again.
+                self.replicated().await?;
+                Ok(WebhookApplied::Duplicate)
+            }
+            Some("mismatch") => Ok(WebhookApplied::Mismatch),
+            Some("recorded") => {
+                self.replicated().await?;
+                Ok(WebhookApplied::Recorded { session })
+            }
+            other => Err(StoreError::corrupt(
+                self.keys.link(&update.link),
+                format!("unexpected record_webhook.lua reply {other:?}"),
+            )),
+        }
+    }
+
+    async fn link(&self, link: &LinkId) -> StoreResult<Option<LinkState>> {
+        let mut conn = self.conn();
+        let fields: HashMap<String, String> = self.run(conn.hgetall(self.keys.link(link))).await?;
+        Ok((!fields.is_empty()).then(|| codec::link_from_fields(&fields)))
+    }
+
+    async fn link_timeline(&self, link: &LinkId) -> StoreResult<Vec<serde_json::Value>> {
+        let mut conn = self.conn();
+        let raw: Vec<String> = self
+            .run(conn.lrange(self.keys.link_timeline(link), 0, -1))
+            .await?;
+        Ok(raw
+            .iter()
+            .filter_map(|e| serde_json::from_str(e).ok())
+            .collect())
+    }
+
+    async fn set_link_verified(
+        &self,
+        link: &LinkId,
+        session: &SessionId,
+        verified: bool,
+    ) -> StoreResult<()> {
+        let mut conn = self.conn();
+        let key = self.keys.link(link);
+        let flag = if verified { "1" } else { "0" };
+        self.run(
+            lua::SET_LINK_VERIFIED
+                .key(key)
+                .arg(flag)
+                .arg(self.keys.events_channel())
+                .arg(session.to_string())
+                .invoke_async::<i64>(&mut conn),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn claim_link(&self, link: &LinkId, claim: &LinkClaim) -> StoreResult<bool> {
+        let ttl = self.retention.session_ttl.as_millis() as u64;
+        let mut conn = self.conn();
+        let claimed: i64 = self
+            .run(
+                lua::CLAIM_LINK
+                    .key(self.keys.link(link))
+                    .arg(claim.owner.as_str())
+                    .arg(claim.product.as_str())
+                    .arg(&claim.institution)
+                    .arg(ttl)
+                    .invoke_async(&mut conn),
+            )
+            .await?;
+        if claimed == 0 {
+            return Ok(false);
+        }
+        let list = self.keys.user_links(&claim.owner);
+        let mut pipe = redis::pipe();
+        pipe.sadd(&list, link.to_string())
+            .ignore()
+            .pexpire(&list, ttl as i64)
+            .ignore();
+        self.run(pipe.query_async::<()>(&mut conn)).await?;
+        Ok(true)
+    }
+
+    async fn user_links(&self, owner: &ExternalId) -> StoreResult<Vec<LinkId>> {
+        let mut conn = self.conn();
+        let ids: Vec<String> = self.run(conn.smembers(self.keys.user_links(owner))).await?;
+        let mut links: Vec<LinkId> = ids.iter().filter_map(|s| LinkId::parse(s)).collect();
+        links.sort_by_key(|l| l.to_string());
+        Ok(links)
+    }
+}

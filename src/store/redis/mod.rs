@@ -1,0 +1,214 @@
+//! Redis implementation, one file per area: one command connection (a single server or a cluster, see
+//! [`RedisConnection`]), one pub/sub connection per replica for change notifications, Lua
+//! scripts for the callback transition and the webhook record.
+//!
+//! Every key of one script or one pipeline shares a hash tag, so it stays in one cluster slot.
+//! The one write that spans two slots — a success callback also claims its link — runs as one
+//! script on a single server and as two on a cluster (see `redis/apply.rs`).
+//!
+//! A status read of a linked session needs the session hash and the link hash, in two slots.
+//! A session names its link once and for good, so the store remembers which link each session
+//! named (a bounded map of ids, nothing else) and reads both hashes at once from then on: one
+//! pipeline on a single server, two commands sent together on a cluster.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::Cmd;
+use tokio::sync::broadcast;
+
+mod apply;
+mod attempts;
+mod links;
+mod sessions;
+mod staff;
+
+use super::redis_connection::{forward_channel, RedisConnection, ThreadConnections};
+use super::{Durability, Keys, Retention, StoreError, StoreResult};
+use crate::domain::ids::{LinkId, SessionId};
+
+/// The most sessions kept in a user's index.
+const MAX_USER_SESSIONS: usize = 200;
+
+/// The most session → link pairs remembered for status reads (about 100 bytes each). A session
+/// not remembered costs one more round trip on its next read, nothing else.
+const LINK_HINTS: usize = 65_536;
+
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: RedisConnection,
+    /// Each request-serving thread's own connection, once made (one server only, and not when
+    /// writes wait for replicas: `WAIT` counts the writes of the connection it is sent on).
+    own: Option<Arc<ThreadConnections>>,
+    keys: Keys,
+    retention: Retention,
+    durability: Durability,
+    timeout: Duration,
+    changes: broadcast::Sender<SessionId>,
+    /// The link each recently read session named (ids only: never stale, as a session names
+    /// its link once), so the next read fetches both hashes at once.
+    link_hints: Arc<quick_cache::sync::Cache<SessionId, LinkId>>,
+    /// Saved-branding announcements (`redis/staff.rs`).
+    branding: staff::BrandingNotifier,
+}
+
+impl From<redis::RedisError> for StoreError {
+    fn from(e: redis::RedisError) -> Self {
+        StoreError::Unavailable(e.to_string())
+    }
+}
+
+impl RedisStore {
+    /// Connects to the Redis server at `url`. When it does not answer within `timeout` the
+    /// store is made anyway: every command fails as unavailable (503) until a background task
+    /// has connected. A `url` that is not a Redis URL is an error.
+    pub async fn connect(
+        url: &str,
+        keys: Keys,
+        retention: Retention,
+        timeout: Duration,
+    ) -> anyhow::Result<Self> {
+        Self::connect_durable(url, keys, retention, Durability::default(), timeout).await
+    }
+
+    /// As [`RedisStore::connect`], waiting for replica acknowledgements where `durability` asks.
+    pub async fn connect_durable(
+        url: &str,
+        keys: Keys,
+        retention: Retention,
+        durability: Durability,
+        timeout: Duration,
+    ) -> anyhow::Result<Self> {
+        let urls = [url.to_owned()];
+        let (conn, nodes) = RedisConnection::connect_or_defer(&urls, false, timeout).await?;
+        Ok(Self::with_connection(
+            conn, nodes, keys, retention, durability, timeout,
+        ))
+    }
+
+    /// Connects to the Redis Cluster that `urls` (some or all of its nodes) belong to.
+    pub async fn connect_cluster(
+        urls: &[String],
+        keys: Keys,
+        retention: Retention,
+        durability: Durability,
+        timeout: Duration,
+    ) -> anyhow::Result<Self> {
+        let (conn, nodes) = RedisConnection::connect_or_defer(urls, true, timeout).await?;
+        Ok(Self::with_connection(
+            conn, nodes, keys, retention, durability, timeout,
+        ))
+    }
+
+    fn with_connection(
+        conn: RedisConnection,
+        nodes: Vec<redis::Client>,
+        keys: Keys,
+        retention: Retention,
+        durability: Durability,
+        timeout: Duration,
+    ) -> Self {
+        let (changes, _) = broadcast::channel(1024);
+        let own = match (&conn, nodes.first()) {
+            (RedisConnection::Single(_), Some(client)) if durability.replicas == 0 => {
+                Some(Arc::new(ThreadConnections::new(client.clone(), timeout)))
+            }
+            _ => None,
+        };
+        let branding = staff::BrandingNotifier::start(nodes.clone(), keys.branding_channel());
+        // Each announced session id, to this replica's waiters.
+        tokio::spawn(forward_channel(
+            nodes,
+            keys.events_channel(),
+            changes.downgrade(),
+            |payload| payload.as_deref().and_then(SessionId::parse),
+        ));
+        Self {
+            conn,
+            own,
+            keys,
+            retention,
+            durability,
+            timeout,
+            changes,
+            link_hints: Arc::new(quick_cache::sync::Cache::new(LINK_HINTS)),
+            branding,
+        }
+    }
+
+    /// Waits until the configured number of replicas has the writes made so far on this
+    /// connection (`WAIT`); fewer in time is "unavailable", so the caller answers 503.
+    async fn replicated(&self) -> StoreResult<()> {
+        let Durability { replicas, timeout } = self.durability;
+        if replicas == 0 {
+            return Ok(());
+        }
+        let mut conn = self.conn();
+        let mut cmd = redis::cmd("WAIT");
+        cmd.arg(replicas).arg(timeout.as_millis() as u64);
+        let wait = cmd.query_async::<u32>(&mut conn);
+        let acked = match tokio::time::timeout(self.timeout + timeout, wait).await {
+            Ok(result) => result?,
+            Err(_) => 0,
+        };
+        if acked < replicas {
+            tracing::warn!(acked, replicas, "write not acknowledged by enough replicas");
+            return Err(StoreError::Unavailable(format!(
+                "{acked} of {replicas} replicas acknowledged the write"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The connection to send commands on: this thread's own when it has one.
+    fn conn(&self) -> RedisConnection {
+        self.own
+            .as_ref()
+            .and_then(|own| own.get())
+            .unwrap_or_else(|| self.conn.clone())
+    }
+
+    /// Runs one Redis operation with the store's timeout; any failure means "unavailable".
+    async fn run<T>(&self, op: impl Future<Output = redis::RedisResult<T>>) -> StoreResult<T> {
+        match tokio::time::timeout(self.timeout, op).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "redis command failed");
+                crate::metrics::redis_error("command");
+                Err(e.into())
+            }
+            Err(_) => {
+                tracing::warn!(timeout = ?self.timeout, "redis command timed out");
+                crate::metrics::redis_error("timeout");
+                Err(StoreError::Unavailable("timed out".into()))
+            }
+        }
+    }
+
+    /// Writes that need not be atomic together, one group per hash slot. On a single server
+    /// they go as one pipeline (one round trip); on a cluster, where a pipeline must stay in
+    /// one slot, as one pipeline per group, sent at the same time.
+    async fn write_by_slot<const N: usize>(&self, groups: [Vec<Cmd>; N]) -> StoreResult<()> {
+        let pipeline = |commands: &mut dyn Iterator<Item = Cmd>| {
+            let mut pipe = redis::pipe();
+            for command in commands {
+                pipe.add_command(command).ignore();
+            }
+            pipe
+        };
+        if !self.conn.is_cluster() {
+            let pipe = pipeline(&mut groups.into_iter().flatten());
+            let mut conn = self.conn();
+            return self.run(pipe.query_async::<()>(&mut conn)).await;
+        }
+        let writes = groups.into_iter().map(|group| {
+            let pipe = pipeline(&mut group.into_iter());
+            let mut conn = self.conn();
+            async move { pipe.query_async::<()>(&mut conn).await }
+        });
+        self.run(futures_util::future::try_join_all(writes))
+            .await
+            .map(|_| ())
+    }
+}

@@ -1,0 +1,129 @@
+//! [`Sessions`] on Redis: a session is a hash (read with HMGET of its named fields) and a
+//! timeline list under the session's hash tag; a user's sessions a capped sorted set.
+//! Applying an event is in `apply.rs`.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use redis::{AsyncCommands, Cmd};
+use tokio::sync::broadcast;
+
+use super::{RedisStore, MAX_USER_SESSIONS};
+use crate::domain::external_id::ExternalId;
+use crate::domain::ids::SessionId;
+use crate::domain::session::{Applied, NewSession, Session, Transition};
+use crate::store::codec::{self, SESSION_FIELDS};
+use crate::store::{Links, SessionWithLink, Sessions, StoreResult};
+
+#[async_trait]
+impl Sessions for RedisStore {
+    async fn create_session(&self, session: &NewSession) -> StoreResult<()> {
+        let key = self.keys.session(&session.id);
+        let ttl = self.retention.session_ttl.as_millis() as i64;
+        let index = self.keys.user_sessions(&session.owner);
+        self.write_by_slot([
+            vec![
+                Cmd::hset_multiple(&key, &codec::new_session_fields(session)),
+                Cmd::pexpire(&key, ttl),
+            ],
+            vec![
+                Cmd::zadd(&index, session.id.to_string(), session.created_at),
+                Cmd::zremrangebyrank(&index, 0, -(MAX_USER_SESSIONS as isize) - 1),
+                Cmd::pexpire(&index, ttl),
+            ],
+        ])
+        .await
+    }
+
+    async fn user_sessions(&self, owner: &ExternalId, limit: usize) -> StoreResult<Vec<SessionId>> {
+        let mut conn = self.conn();
+        let ids: Vec<String> = self
+            .run(conn.zrevrange(self.keys.user_sessions(owner), 0, limit as isize - 1))
+            .await?;
+        Ok(ids.iter().filter_map(|s| SessionId::parse(s)).collect())
+    }
+
+    async fn session(&self, id: &SessionId) -> StoreResult<Option<Session>> {
+        let mut conn = self.conn();
+        let values: Vec<Option<String>> = self
+            .run(self.read_session(id).query_async(&mut conn))
+            .await?;
+        Ok(codec::session_from_values(&values)?)
+    }
+
+    async fn session_with_link(&self, id: &SessionId) -> StoreResult<Option<SessionWithLink>> {
+        let Some(link) = self.link_hints.get(id) else {
+            // The first read of this session here: learn which link it names, if any.
+            let Some(session) = self.session(id).await? else {
+                return Ok(None);
+            };
+            let link = match session.link_id {
+                Some(link_id) => {
+                    self.link_hints.insert(*id, link_id);
+                    self.link(&link_id).await?
+                }
+                None => None,
+            };
+            return Ok(Some(SessionWithLink { session, link }));
+        };
+        let read_session = self.read_session(id);
+        let read_link = Cmd::hgetall(self.keys.link(&link));
+        let (values, fields): (Vec<Option<String>>, HashMap<String, String>) =
+            if self.conn.is_cluster() {
+                // Two slots, likely two nodes: both commands at once.
+                let (mut a, mut b) = (self.conn(), self.conn());
+                self.run(futures_util::future::try_join(
+                    read_session.query_async(&mut a),
+                    read_link.query_async(&mut b),
+                ))
+                .await?
+            } else {
+                let mut pipe = redis::pipe();
+                pipe.add_command(read_session).add_command(read_link);
+                let mut conn = self.conn();
+                self.run(pipe.query_async(&mut conn)).await?
+            };
+        let Some(session) = codec::session_from_values(&values)? else {
+            self.link_hints.remove(id);
+            return Ok(None);
+        };
+        if session.link_id != Some(link) {
+            // Never expected (a session names its link once), but never show another link.
+            self.link_hints.remove(id);
+            return self.session_with_link(id).await;
+        }
+        let link = (!fields.is_empty()).then(|| codec::link_from_fields(&fields));
+        Ok(Some(SessionWithLink { session, link }))
+    }
+
+    async fn apply(&self, id: &SessionId, t: &Transition) -> StoreResult<Applied> {
+        self.apply_event(id, t).await
+    }
+
+    async fn timeline(&self, id: &SessionId) -> StoreResult<Vec<serde_json::Value>> {
+        let mut conn = self.conn();
+        let raw: Vec<String> = self.run(conn.lrange(self.keys.timeline(id), 0, -1)).await?;
+        Ok(raw
+            .iter()
+            .filter_map(|e| serde_json::from_str(e).ok())
+            .collect())
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        let mut conn = self.conn();
+        self.run(redis::cmd("PING").query_async::<String>(&mut conn))
+            .await
+            .map(|_| ())
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<SessionId> {
+        self.changes.subscribe()
+    }
+}
+
+impl RedisStore {
+    /// Reads a session's named fields (HMGET): HGETALL would also bring every dedupe marker back.
+    fn read_session(&self, id: &SessionId) -> Cmd {
+        Cmd::hmget(self.keys.session(id), SESSION_FIELDS)
+    }
+}

@@ -1,0 +1,147 @@
+//! Every key the Redis store writes expires, except the ones `docs/store.md` says why not
+//! (the audit logs and branding, bounded by length instead).
+
+use std::time::Duration;
+
+use belvo_bff::domain::branding_version::{BrandingVersion, ChangeKind, WidgetLook};
+use belvo_bff::domain::callback::CallbackKind;
+use belvo_bff::domain::external_id::ExternalId;
+use belvo_bff::domain::ids::{LinkId, ProductName, SessionId};
+use belvo_bff::domain::session::now_millis;
+use belvo_bff::domain::staff::{AuditEntry, SessionTokenHash, StaffRole};
+use belvo_bff::domain::webhook::LinkClaim;
+use belvo_bff::store::{
+    Attempts, AuditLog, Keys, Links, RedisConnection, RedisStore, Sessions, StaffStore,
+};
+
+use super::{event, new_session, redis_store_with, success, webhook, LINK};
+use crate::helpers::{test_redis_url, unique_prefix};
+use crate::staff_store_suite::staff_session;
+
+/// Writes through every store method that writes, in every area.
+async fn write_everything(store: &RedisStore) {
+    let session = new_session(60_000);
+    let owner = &session.owner;
+    store.create_session(&session).await.unwrap();
+    let warning = event(CallbackKind::Event, "warning=institution_disabled");
+    store.apply(&session.id, &warning).await.unwrap();
+    store.apply(&session.id, &success()).await.unwrap();
+    let link = LinkId::parse(LINK).unwrap();
+    let update = webhook(&link, "w-1", owner.as_str());
+    store.record_webhook(&update).await.unwrap();
+    store
+        .set_link_verified(&link, &session.id, true)
+        .await
+        .unwrap();
+    let claim = LinkClaim {
+        owner: owner.clone(),
+        product: ProductName::parse("mx_employment").unwrap(),
+        institution: "imss_mx_employment".into(),
+    };
+    assert!(store
+        .claim_link(&LinkId::new_random(), &claim)
+        .await
+        .unwrap());
+
+    let window = Duration::from_secs(60);
+    store.count_attempt("someone", window).await.unwrap();
+    store.count_attempt("someone", window).await.unwrap();
+    store.release_attempt("someone").await.unwrap();
+    let windows = [window, Duration::from_secs(3600)];
+    store.count_token_request(owner, windows).await.unwrap();
+    store.count_distinct("tried", "x", window, 3).await.unwrap();
+
+    let staff = staff_session();
+    let token = SessionTokenHash::of("cookie");
+    store
+        .put_staff_session(&token, &staff, window)
+        .await
+        .unwrap();
+    for log in [AuditLog::Staff, AuditLog::Refused] {
+        let entry = AuditEntry {
+            at: now_millis(),
+            actor: "sofia".into(),
+            role: Some(StaffRole::Admin),
+            action: "sign_in".into(),
+            target: "-".into(),
+            outcome: "ok".into(),
+            ip: None,
+        };
+        store.record_audit(log, &entry).await.unwrap();
+    }
+    let product = ProductName::parse("mx_employment").unwrap();
+    let v0 = BrandingVersion::from_config(product, WidgetLook::default());
+    let mut look = v0.look.clone();
+    look.branding.company_name = Some("Acme".into());
+    let v1 = v0
+        .next(look, "sofia", now_millis(), ChangeKind::Edit)
+        .unwrap();
+    store.save_branding(&v1).await.unwrap();
+}
+
+#[tokio::test]
+async fn every_key_the_store_writes_expires_unless_documented_otherwise() {
+    let prefix = unique_prefix();
+    let keys = Keys::new(&prefix);
+    let url = test_redis_url();
+    let timeout = Duration::from_secs(2);
+    let store = redis_store_with(&prefix).await;
+    write_everything(&store).await;
+    let owner = ExternalId::parse("u_owner").unwrap();
+    let link = LinkId::parse(LINK).unwrap();
+
+    let product = ProductName::parse("mx_employment").unwrap();
+    let documented = [
+        keys.audit_log(AuditLog::Staff),
+        keys.audit_log(AuditLog::Refused),
+        keys.branding_current(),
+        keys.branding_history(&product),
+    ];
+    let (mut conn, _) = RedisConnection::single(&url, timeout).await.unwrap();
+    let mut written = Vec::new();
+    let mut cursor = 0u64;
+    loop {
+        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{prefix}:*"))
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        written.extend(batch);
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+    }
+    // Every kind of key was written (a store method that stopped writing one would hide here).
+    for expected in [
+        keys.session(&SessionId::generate()),
+        keys.link(&link),
+        keys.user_links(&owner),
+    ] {
+        let suffix = &expected[expected.rfind(':').unwrap()..];
+        assert!(
+            written.iter().any(|k| k.ends_with(suffix)),
+            "no `{suffix}` key among {written:?}"
+        );
+    }
+    assert!(written.len() >= 16, "{written:?}");
+    for key in &written {
+        let ttl: i64 = redis::cmd("PTTL")
+            .arg(key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        if documented.contains(key) {
+            assert_eq!(ttl, -1, "{key} is documented to have no TTL");
+        } else {
+            assert!(
+                ttl > 0,
+                "{key} has no TTL ({ttl}) and docs/store.md gives no reason"
+            );
+        }
+    }
+}

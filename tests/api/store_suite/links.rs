@@ -1,0 +1,276 @@
+//! Links, webhooks and resources, on every store.
+
+use super::*;
+
+async fn sessions_and_links_are_indexed_by_user(store: DynStore) {
+    let owner = ExternalId::parse(&format!("u_{}", uuid::Uuid::new_v4().simple())).unwrap();
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let mut session = new_session(60_000);
+        session.owner = owner.clone();
+        session.created_at += i;
+        store.create_session(&session).await.unwrap();
+        ids.push(session.id);
+    }
+    ids.reverse();
+    assert_eq!(
+        store.user_sessions(&owner, 10).await.unwrap(),
+        ids,
+        "newest first"
+    );
+    assert_eq!(store.user_sessions(&owner, 2).await.unwrap(), ids[..2]);
+
+    let link = LinkId::new_random();
+    let claim = |owner: &ExternalId| LinkClaim {
+        owner: owner.clone(),
+        product: ProductName::parse("mx_employment").unwrap(),
+        institution: "imss_mx_employment".into(),
+    };
+    assert!(store.claim_link(&link, &claim(&owner)).await.unwrap());
+    let someone = ExternalId::parse("u_someone").unwrap();
+    assert!(!store.claim_link(&link, &claim(&someone)).await.unwrap());
+    assert_eq!(store.user_links(&owner).await.unwrap(), vec![link]);
+    assert!(store.user_links(&someone).await.unwrap().is_empty());
+    let state = store.link(&link).await.unwrap().unwrap();
+    assert_eq!(state.owner, Some(owner), "the first claim owns the link");
+    assert_eq!(state.verified, Some(true));
+    assert_eq!(state.institution.as_deref(), Some("imss_mx_employment"));
+}
+
+async fn a_webhook_before_or_after_the_success_ends_the_same(store: DynStore) {
+    for webhook_first in [true, false] {
+        let session = new_session(60_000);
+        let link = LinkId::new_random();
+        let success = event(
+            CallbackKind::Success,
+            &format!("link={link}&institution=imss_mx_employment"),
+        );
+        let update = webhook(&link, &format!("w-{webhook_first}"), "u_owner");
+        store.create_session(&session).await.unwrap();
+        if webhook_first {
+            let applied = store.record_webhook(&update).await.unwrap();
+            assert_eq!(applied, WebhookApplied::Recorded { session: None });
+            store.apply(&session.id, &success).await.unwrap();
+        } else {
+            store.apply(&session.id, &success).await.unwrap();
+            let applied = store.record_webhook(&update).await.unwrap();
+            assert_eq!(
+                applied,
+                WebhookApplied::Recorded {
+                    session: Some(session.id)
+                }
+            );
+        }
+        assert_eq!(
+            store.record_webhook(&update).await.unwrap(),
+            WebhookApplied::Duplicate
+        );
+        let state = store.link(&link).await.unwrap().unwrap();
+        assert_eq!(
+            state.session,
+            Some(session.id),
+            "webhook first: {webhook_first}"
+        );
+        assert_eq!(state.owner, Some(session.owner.clone()));
+        assert_eq!(state.resources["EMPLOYMENT_RECORDS"].total, Some(2));
+        assert!(state.external_id_consistent());
+        assert_eq!(store.link_timeline(&link).await.unwrap().len(), 1);
+    }
+}
+
+async fn a_session_is_read_with_its_link_as_it_is_now(store: DynStore) {
+    let session = new_session(60_000);
+    store.create_session(&session).await.unwrap();
+    assert!(store
+        .session_with_link(&SessionId::generate())
+        .await
+        .unwrap()
+        .is_none());
+    let read = store.session_with_link(&session.id).await.unwrap().unwrap();
+    assert_eq!(read.session.record, session);
+    assert_eq!(read.link, None);
+
+    let link = LinkId::new_random();
+    let success = event(
+        CallbackKind::Success,
+        &format!("link={link}&institution=imss_mx_employment"),
+    );
+    store.apply(&session.id, &success).await.unwrap();
+    // Read repeatedly, with webhooks in between: every read shows the link as it is then.
+    for n in 0..3u64 {
+        let read = store.session_with_link(&session.id).await.unwrap().unwrap();
+        assert_eq!(read.session.stored_status, Status::Succeeded);
+        assert_eq!(read.session.link_id, Some(link));
+        let state = read.link.expect("the link is read with its session");
+        assert_eq!(state.session, Some(session.id));
+        let total = state
+            .resources
+            .get("EMPLOYMENT_RECORDS")
+            .and_then(|r| r.total);
+        assert_eq!(total, (n > 0).then_some(n + 1), "after {n} webhooks");
+        let mut update = webhook(&link, &format!("w-{n}"), "u_owner");
+        update.resource.as_mut().unwrap().1.total = Some(n + 2);
+        store.record_webhook(&update).await.unwrap();
+    }
+}
+
+async fn a_link_remembers_its_latest_webhook_ids(store: DynStore) {
+    let link = LinkId::new_random();
+    let delivery = |n: usize| webhook(&link, &format!("w-{n}"), "u_owner");
+    for n in 0..=MAX_WEBHOOK_IDS {
+        let applied = store.record_webhook(&delivery(n)).await.unwrap();
+        assert_eq!(applied, WebhookApplied::Recorded { session: None });
+    }
+    // A repeat of a recent delivery changes nothing.
+    let repeat = store
+        .record_webhook(&delivery(MAX_WEBHOOK_IDS))
+        .await
+        .unwrap();
+    assert_eq!(repeat, WebhookApplied::Duplicate);
+    // The oldest id is past the bound: forgotten, so its memory does not grow with the link's age.
+    let oldest = store.record_webhook(&delivery(0)).await.unwrap();
+    assert_eq!(oldest, WebhookApplied::Recorded { session: None });
+}
+
+async fn the_first_session_to_report_a_link_owns_it(store: DynStore) {
+    let (first, second) = (new_session(60_000), new_session(60_000));
+    let link = LinkId::new_random();
+    let success = event(
+        CallbackKind::Success,
+        &format!("link={link}&institution=imss_mx_employment"),
+    );
+    // Subscribed first, so each announcement can be waited for and none is mistaken for a
+    // later one.
+    let mut changes = store.subscribe();
+    until_subscribed(&store, &mut changes).await;
+    for session in [&first, &second] {
+        store.create_session(session).await.unwrap();
+        store.apply(&session.id, &success).await.unwrap();
+        assert!(
+            announced(&mut changes, session.id).await,
+            "the success is announced"
+        );
+    }
+    let state = store.link(&link).await.unwrap().unwrap();
+    assert_eq!(state.session, Some(first.id));
+    // Only the owning session's verification counts.
+    store
+        .set_link_verified(&link, &second.id, true)
+        .await
+        .unwrap();
+    assert_eq!(store.link(&link).await.unwrap().unwrap().verified, None);
+    store
+        .set_link_verified(&link, &first.id, true)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.link(&link).await.unwrap().unwrap().verified,
+        Some(true)
+    );
+    // Every earlier announcement was taken above: this one is the verification's.
+    assert!(
+        announced(&mut changes, first.id).await,
+        "verification announced"
+    );
+}
+
+async fn a_success_never_takes_a_link_from_its_owner(store: DynStore) {
+    let owner_a = ExternalId::parse(&format!("u_a{}", uuid::Uuid::new_v4().simple())).unwrap();
+    let owner_b = ExternalId::parse(&format!("u_b{}", uuid::Uuid::new_v4().simple())).unwrap();
+    let of = |owner: &ExternalId| {
+        let mut session = new_session(60_000);
+        session.owner = owner.clone();
+        session
+    };
+    // A's link made through the API flow (no session), then one through A's widget session.
+    let (api_link, widget_link) = (LinkId::new_random(), LinkId::new_random());
+    let claim = LinkClaim {
+        owner: owner_a.clone(),
+        product: ProductName::parse("mx_employment").unwrap(),
+        institution: "imss_mx_employment".into(),
+    };
+    assert!(store.claim_link(&api_link, &claim).await.unwrap());
+    let a_session = of(&owner_a);
+    store.create_session(&a_session).await.unwrap();
+    let success = |link: &LinkId| {
+        event(
+            CallbackKind::Success,
+            &format!("link={link}&institution=imss_mx_employment"),
+        )
+    };
+    store
+        .apply(&a_session.id, &success(&widget_link))
+        .await
+        .unwrap();
+
+    for link in [api_link, widget_link] {
+        let b_session = of(&owner_b);
+        store.create_session(&b_session).await.unwrap();
+        let applied = store.apply(&b_session.id, &success(&link)).await.unwrap();
+        assert!(
+            matches!(
+                applied,
+                Applied::Recorded {
+                    status: Status::Failed,
+                    changed: true,
+                    ..
+                }
+            ),
+            "{applied:?}"
+        );
+        let read = store.session(&b_session.id).await.unwrap().unwrap();
+        assert_eq!(read.stored_status, Status::Failed);
+        assert_eq!(read.link_id, None, "B's session names no link");
+        let error = read.last_error.expect("B's session says why");
+        assert_eq!(error.code, LINK_OWNED_ELSEWHERE);
+        assert_eq!(error.message.as_deref(), Some(LINK_OWNED_ELSEWHERE_MESSAGE));
+        let state = store.link(&link).await.unwrap().unwrap();
+        assert_eq!(state.owner.as_ref(), Some(&owner_a), "A keeps the link");
+    }
+    assert_eq!(store.user_links(&owner_b).await.unwrap(), vec![]);
+    assert!(store
+        .user_links(&owner_a)
+        .await
+        .unwrap()
+        .contains(&api_link));
+    // A's own second session for its link still succeeds.
+    let again = of(&owner_a);
+    store.create_session(&again).await.unwrap();
+    let applied = store.apply(&again.id, &success(&api_link)).await.unwrap();
+    assert!(
+        matches!(
+            applied,
+            Applied::Recorded {
+                status: Status::Succeeded,
+                ..
+            }
+        ),
+        "{applied:?}"
+    );
+}
+
+async fn a_success_wakes_waiters_once_its_link_is_claimed(store: DynStore) {
+    let session = new_session(60_000);
+    store.create_session(&session).await.unwrap();
+    let mut changes = store.subscribe();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    store.apply(&session.id, &success()).await.unwrap();
+    let announced = tokio::time::timeout(Duration::from_secs(3), changes.recv())
+        .await
+        .expect("announced in time")
+        .unwrap();
+    assert_eq!(announced, session.id);
+    // Whoever is woken reads a link that already names its session.
+    let link = store.link(&LinkId::parse(LINK).unwrap()).await.unwrap();
+    assert_eq!(link.and_then(|l| l.session), Some(session.id));
+}
+
+every_store!(
+    sessions_and_links_are_indexed_by_user,
+    a_webhook_before_or_after_the_success_ends_the_same,
+    a_session_is_read_with_its_link_as_it_is_now,
+    a_link_remembers_its_latest_webhook_ids,
+    the_first_session_to_report_a_link_owns_it,
+    a_success_never_takes_a_link_from_its_owner,
+    a_success_wakes_waiters_once_its_link_is_claimed,
+);

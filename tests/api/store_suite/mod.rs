@@ -1,0 +1,194 @@
+//! One suite, three stores: in-memory, one Redis and a Redis Cluster must behave the same.
+//! One file per area of the store (`sessions.rs`, `links.rs`, `attempts.rs`; staff, audit and
+//! branding in `../staff_store_suite.rs`), then what only a cluster or only one server does.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use belvo_bff::domain::callback::{CallbackEvent, CallbackKind};
+use belvo_bff::domain::external_id::ExternalId;
+use belvo_bff::domain::ids::{AccessMode, LinkId, Platform, ProductName, SessionId};
+use belvo_bff::domain::session::{
+    now_millis, Applied, NewSession, Status, Transition, LINK_OWNED_ELSEWHERE,
+    LINK_OWNED_ELSEWHERE_MESSAGE,
+};
+use belvo_bff::domain::webhook::{
+    LinkClaim, WebhookApplied, WebhookPayload, WebhookUpdate, MAX_WEBHOOK_IDS,
+};
+use belvo_bff::store::{Durability, DynStore, Keys, MemoryStore, RedisStore, Retention};
+
+use crate::helpers::{test_redis_cluster_urls, test_redis_url, unique_prefix};
+
+async fn redis_store(ttl: Duration) -> DynStore {
+    let store = RedisStore::connect(
+        &test_redis_url(),
+        Keys::new(&unique_prefix()),
+        Retention { session_ttl: ttl },
+        Duration::from_secs(2),
+    )
+    .await
+    .unwrap();
+    Arc::new(store)
+}
+
+/// A store on the test Redis with the given key prefix (to look at its keys).
+async fn redis_store_with(prefix: &str) -> RedisStore {
+    RedisStore::connect(
+        &test_redis_url(),
+        Keys::new(prefix),
+        Retention {
+            session_ttl: Duration::from_secs(600),
+        },
+        Duration::from_secs(2),
+    )
+    .await
+    .unwrap()
+}
+
+async fn cluster_store(ttl: Duration) -> DynStore {
+    Arc::new(cluster_redis_store(&unique_prefix(), ttl).await)
+}
+
+async fn cluster_redis_store(prefix: &str, ttl: Duration) -> RedisStore {
+    RedisStore::connect_cluster(
+        &test_redis_cluster_urls(),
+        Keys::new(prefix),
+        Retention { session_ttl: ttl },
+        Durability::default(),
+        Duration::from_secs(2),
+    )
+    .await
+    .unwrap()
+}
+
+fn memory_store(ttl: Duration) -> DynStore {
+    Arc::new(MemoryStore::new(Retention { session_ttl: ttl }))
+}
+
+fn new_session(deadline_in_ms: i64) -> NewSession {
+    let now = now_millis();
+    NewSession {
+        id: SessionId::generate(),
+        owner: ExternalId::parse("u_owner").unwrap(),
+        product: ProductName::parse("mx_employment").unwrap(),
+        platform: Platform::Android,
+        institutions: vec!["imss_mx_employment".into(), "issste_mx_employment".into()],
+        access_mode: AccessMode::Single,
+        created_at: now,
+        token_expires_at: now + 600_000,
+        deadline: now + deadline_in_ms,
+    }
+}
+
+fn event(kind: CallbackKind, query: &str) -> Transition {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap();
+    let event = CallbackEvent::parse(kind, &pairs).unwrap();
+    Transition::new(&event, "test", now_millis())
+}
+
+const LINK: &str = "cb65f82c-dc93-4d3e-8270-9a27528397f5";
+
+fn success() -> Transition {
+    event(
+        CallbackKind::Success,
+        &format!("link={LINK}&institution=imss_mx_employment"),
+    )
+}
+
+fn webhook(link: &LinkId, webhook_id: &str, external_id: &str) -> WebhookUpdate {
+    let payload: WebhookPayload = serde_json::from_value(serde_json::json!({
+        "webhook_id": webhook_id,
+        "webhook_type": "EMPLOYMENT_RECORDS",
+        "webhook_code": "historical_update",
+        "process_type": "historical_update",
+        "link_id": link.to_string(),
+        "external_id": external_id,
+        "data": {"total_employment_record_profiles": 2},
+    }))
+    .unwrap();
+    payload.into_update(now_millis()).unwrap()
+}
+
+/// Returns once announcements reach `changes` (a Redis subscription starts in the background):
+/// records warnings on a session of its own until one is announced.
+async fn until_subscribed(
+    store: &DynStore,
+    changes: &mut tokio::sync::broadcast::Receiver<SessionId>,
+) {
+    let probe = new_session(60_000);
+    store.create_session(&probe).await.unwrap();
+    for n in 0..100 {
+        let warning = event(CallbackKind::Warning, &format!("warning=probe_{n}"));
+        store.apply(&probe.id, &warning).await.unwrap();
+        let heard = async { while changes.recv().await.unwrap() != probe.id {} };
+        if tokio::time::timeout(Duration::from_millis(100), heard)
+            .await
+            .is_ok()
+        {
+            return;
+        }
+    }
+    panic!("no announcement ever arrived");
+}
+
+/// Whether `id` is announced on `changes` within 5 s (other announcements are skipped).
+async fn announced(
+    changes: &mut tokio::sync::broadcast::Receiver<SessionId>,
+    id: SessionId,
+) -> bool {
+    let wait = async { while changes.recv().await.unwrap() != id {} };
+    tokio::time::timeout(Duration::from_secs(5), wait)
+        .await
+        .is_ok()
+}
+
+macro_rules! every_store {
+    ($($name:ident $(with ttl $ttl:expr)?),* $(,)?) => {
+        mod memory {
+            use std::time::Duration;
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    #[allow(unused_mut, unused_assignments)]
+                    let mut ttl = Duration::from_secs(600);
+                    $(ttl = $ttl;)?
+                    super::$name(super::memory_store(ttl)).await;
+                }
+            )*
+        }
+        mod redis {
+            use std::time::Duration;
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    #[allow(unused_mut, unused_assignments)]
+                    let mut ttl = Duration::from_secs(600);
+                    $(ttl = $ttl;)?
+                    super::$name(super::redis_store(ttl).await).await;
+                }
+            )*
+        }
+        mod cluster {
+            use std::time::Duration;
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    #[allow(unused_mut, unused_assignments)]
+                    let mut ttl = Duration::from_secs(600);
+                    $(ttl = $ttl;)?
+                    super::$name(super::cluster_store(ttl).await).await;
+                }
+            )*
+        }
+    };
+}
+
+mod attempts;
+mod key_ttls;
+mod links;
+mod sessions;
+
+/// Behaviour only a cluster has: a success is two steps there (the link hash is in another slot).
+mod cluster_only;
+/// Behaviour only one server has: each request-serving thread gets a connection of its own.
+mod single_server_only;

@@ -1,0 +1,204 @@
+//! Sessions and callbacks, on every store.
+
+use super::*;
+
+async fn round_trips_a_session(store: DynStore) {
+    let session = new_session(60_000);
+    store.create_session(&session).await.unwrap();
+    let read = store.session(&session.id).await.unwrap().unwrap();
+    assert_eq!(read.record, session);
+    assert_eq!(read.stored_status, Status::Pending);
+    assert_eq!(read.event_count, 0);
+    assert!(store
+        .session(&SessionId::generate())
+        .await
+        .unwrap()
+        .is_none());
+}
+
+async fn first_terminal_event_wins(store: DynStore) {
+    let session = new_session(60_000);
+    store.create_session(&session).await.unwrap();
+    let applied = store.apply(&session.id, &success()).await.unwrap();
+    assert_eq!(
+        applied,
+        Applied::Recorded {
+            status: Status::Succeeded,
+            platform: Platform::Android,
+            changed: true
+        }
+    );
+    let exit = event(
+        CallbackKind::Exit,
+        "last_encountered_error_code=login_error",
+    );
+    let applied = store.apply(&session.id, &exit).await.unwrap();
+    assert_eq!(
+        applied,
+        Applied::Recorded {
+            status: Status::Succeeded,
+            platform: Platform::Android,
+            changed: false
+        }
+    );
+    let read = store.session(&session.id).await.unwrap().unwrap();
+    assert_eq!(read.stored_status, Status::Succeeded);
+    assert_eq!(read.link_id, LinkId::parse(LINK));
+    assert_eq!(read.last_error, None);
+    let timeline = store.timeline(&session.id).await.unwrap();
+    assert_eq!(timeline.len(), 2);
+    assert_eq!(timeline[0]["kind"], "success");
+    assert_eq!(timeline[0]["effect"], "applied");
+    assert_eq!(timeline[1]["kind"], "exit");
+    assert_eq!(timeline[1]["effect"], "ignored");
+    let link = store
+        .link(&LinkId::parse(LINK).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(link.session, Some(session.id));
+    assert_eq!(link.owner, Some(session.owner.clone()));
+}
+
+async fn replays_count_once(store: DynStore) {
+    let session = new_session(60_000);
+    store.create_session(&session).await.unwrap();
+    let warning = event(CallbackKind::Warning, "warning=institution_disabled");
+    assert!(matches!(
+        store.apply(&session.id, &warning).await.unwrap(),
+        Applied::Recorded { changed: true, .. }
+    ));
+    for _ in 0..3 {
+        assert_eq!(
+            store.apply(&session.id, &warning).await.unwrap(),
+            Applied::Replay {
+                status: Status::Pending,
+                platform: Platform::Android
+            }
+        );
+    }
+    let read = store.session(&session.id).await.unwrap().unwrap();
+    assert_eq!(read.warnings.len(), 1);
+    assert_eq!(read.replays, 3);
+    assert_eq!(store.timeline(&session.id).await.unwrap().len(), 1);
+}
+
+async fn concurrent_terminal_events_leave_exactly_one_outcome(store: DynStore) {
+    let session = new_session(60_000);
+    store.create_session(&session).await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let store = store.clone();
+        let id = session.id;
+        tasks.push(tokio::spawn(async move {
+            let t = match i % 3 {
+                0 => success(),
+                1 => event(CallbackKind::Exit, &format!("meta_data_step=step{i}")),
+                _ => event(CallbackKind::Error, &format!("error=code{i}")),
+            };
+            store.apply(&id, &t).await.unwrap()
+        }));
+    }
+    let mut changed = 0;
+    for task in tasks {
+        if let Applied::Recorded { changed: true, .. } = task.await.unwrap() {
+            changed += 1;
+        }
+    }
+    assert_eq!(changed, 1, "exactly one terminal event applies");
+    let timeline = store.timeline(&session.id).await.unwrap();
+    assert_eq!(
+        timeline.iter().filter(|e| e["effect"] == "applied").count(),
+        1
+    );
+}
+
+async fn missing_and_expired_sessions_record_nothing(store: DynStore) {
+    assert_eq!(
+        store
+            .apply(&SessionId::generate(), &success())
+            .await
+            .unwrap(),
+        Applied::Missing
+    );
+    let session = new_session(-1);
+    store.create_session(&session).await.unwrap();
+    assert_eq!(
+        store.apply(&session.id, &success()).await.unwrap(),
+        Applied::Expired
+    );
+    assert!(store.timeline(&session.id).await.unwrap().is_empty());
+    let read = store.session(&session.id).await.unwrap().unwrap();
+    assert_eq!(read.status_at(now_millis()), Status::Expired);
+}
+
+async fn records_expire_after_their_ttl(store: DynStore) {
+    let session = new_session(60_000);
+    store.create_session(&session).await.unwrap();
+    store.apply(&session.id, &success()).await.unwrap();
+    assert!(store.session(&session.id).await.unwrap().is_some());
+    let read = store.session_with_link(&session.id).await.unwrap().unwrap();
+    assert!(read.link.is_some());
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert!(store.session(&session.id).await.unwrap().is_none());
+    // Also when the store remembers which link the session named.
+    assert!(store
+        .session_with_link(&session.id)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store.timeline(&session.id).await.unwrap().is_empty());
+    assert_eq!(
+        store.link(&LinkId::parse(LINK).unwrap()).await.unwrap(),
+        None
+    );
+}
+
+async fn changes_are_announced(store: DynStore) {
+    let session = new_session(60_000);
+    store.create_session(&session).await.unwrap();
+    let mut changes = store.subscribe();
+    // Give the pub/sub subscription a moment on a fresh Redis store.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    store.apply(&session.id, &success()).await.unwrap();
+    let announced = tokio::time::timeout(Duration::from_secs(3), changes.recv())
+        .await
+        .expect("announced in time")
+        .unwrap();
+    assert_eq!(announced, session.id);
+}
+
+async fn warnings_are_bounded(store: DynStore) {
+    let session = new_session(60_000);
+    store.create_session(&session).await.unwrap();
+    for i in 0..80 {
+        store
+            .apply(
+                &session.id,
+                &event(CallbackKind::Warning, &format!("warning=w{i}")),
+            )
+            .await
+            .unwrap();
+    }
+    let read = store.session(&session.id).await.unwrap().unwrap();
+    assert_eq!(
+        read.warnings.len(),
+        belvo_bff::domain::session::MAX_WARNINGS
+    );
+    assert_eq!(read.stored_status, Status::Pending);
+    // A terminal event still applies once the lists are full.
+    store.apply(&session.id, &success()).await.unwrap();
+    let read = store.session(&session.id).await.unwrap().unwrap();
+    assert_eq!(read.stored_status, Status::Succeeded);
+}
+
+every_store!(
+    round_trips_a_session,
+    first_terminal_event_wins,
+    replays_count_once,
+    concurrent_terminal_events_leave_exactly_one_outcome,
+    missing_and_expired_sessions_record_nothing,
+    records_expire_after_their_ttl with ttl Duration::from_secs(1),
+    changes_are_announced,
+    warnings_are_bounded,
+);

@@ -1,0 +1,178 @@
+use std::time::{Duration, Instant};
+
+use belvo_bff::domain::ids::{LinkId, SessionId};
+use belvo_bff::domain::webhook::WebhookApplied;
+use belvo_bff::store::{Keys, Links, RedisStore, Retention, Sessions};
+
+use crate::helpers::unique_prefix;
+use crate::redis_outage::OwnRedis;
+
+/// Clients connected to `redis`, as it lists them.
+async fn clients(conn: &mut redis::aio::MultiplexedConnection) -> usize {
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query_async(conn)
+        .await
+        .unwrap();
+    list.lines().count()
+}
+
+async fn wait_for_clients(conn: &mut redis::aio::MultiplexedConnection, want: usize) {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while clients(conn).await != want {
+        assert!(Instant::now() < deadline, "expected {want} clients");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A connection of the test's own to the shared test Redis, to look at what the store wrote.
+async fn inspector() -> belvo_bff::store::RedisConnection {
+    belvo_bff::store::RedisConnection::single(
+        &crate::helpers::test_redis_url(),
+        Duration::from_secs(2),
+    )
+    .await
+    .unwrap()
+    .0
+}
+
+/// A list as stored.
+async fn list(conn: &mut belvo_bff::store::RedisConnection, key: String) -> Vec<String> {
+    redis::cmd("LRANGE")
+        .arg(key)
+        .arg(0)
+        .arg(-1)
+        .query_async(conn)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn webhook_ids_stay_out_of_the_link_hash_a_status_read_fetches() {
+    let prefix = unique_prefix();
+    let keys = Keys::new(&prefix);
+    let store = super::redis_store_with(&prefix).await;
+    let mut conn = inspector().await;
+    let link = LinkId::new_random();
+    for n in 0..20 {
+        let update = super::webhook(&link, &format!("w-{n}"), "u_owner");
+        store.record_webhook(&update).await.unwrap();
+    }
+    let fields: Vec<String> = redis::cmd("HKEYS")
+        .arg(keys.link(&link))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(
+        fields.len() < 6,
+        "the link hash holds state only: {fields:?}"
+    );
+    let ids: usize = redis::cmd("ZCARD")
+        .arg(keys.link_webhook_ids(&link))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(ids, 20);
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(keys.link_webhook_ids(&link))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(ttl > 0, "the ids expire with their link: {ttl}");
+
+    // A marker an earlier version wrote in the link hash still stops a repeat.
+    let _: i64 = redis::cmd("HSET")
+        .arg(keys.link(&link))
+        .arg("seen:from-before")
+        .arg(1)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let update = super::webhook(&link, "from-before", "u_owner");
+    assert_eq!(
+        store.record_webhook(&update).await.unwrap(),
+        WebhookApplied::Duplicate
+    );
+}
+
+/// The scripts get whole timeline entries and store each as it always was: the entry's JSON
+/// with `"effect"` added as its last field, so lists written before and after read alike.
+#[tokio::test]
+async fn timeline_entries_are_stored_with_their_effect_as_the_last_field() {
+    let prefix = unique_prefix();
+    let keys = Keys::new(&prefix);
+    let store = super::redis_store_with(&prefix).await;
+    let mut conn = inspector().await;
+    let with_effect = |entry: &serde_json::Value, effect: &str| {
+        let entry = entry.to_string();
+        format!("{},\"effect\":\"{effect}\"}}", &entry[..entry.len() - 1])
+    };
+
+    let session = super::new_session(60_000);
+    store.create_session(&session).await.unwrap();
+    let success = super::success();
+    store.apply(&session.id, &success).await.unwrap();
+    assert_eq!(
+        list(&mut conn, keys.timeline(&session.id)).await,
+        [with_effect(&success.timeline_entry, "applied")]
+    );
+
+    let link = LinkId::new_random();
+    let update = super::webhook(&link, "w-1", "u_owner");
+    store.record_webhook(&update).await.unwrap();
+    assert_eq!(
+        list(&mut conn, keys.link_timeline(&link)).await,
+        [with_effect(&update.timeline_entry, "applied")]
+    );
+}
+
+#[tokio::test]
+async fn each_single_threaded_runtime_sends_on_a_connection_of_its_own() {
+    let redis = OwnRedis::start();
+    let store = RedisStore::connect(
+        &redis.url(),
+        Keys::new(&unique_prefix()),
+        Retention {
+            session_ttl: Duration::from_secs(600),
+        },
+        Duration::from_secs(2),
+    )
+    .await
+    .unwrap();
+    let mut inspector = redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    // The shared command connection, two subscriptions (sessions, branding), this one.
+    wait_for_clients(&mut inspector, 4).await;
+
+    // This test's runtime (single-threaded) gets its own on its first command, and the
+    // commands meanwhile are answered on the shared one.
+    let unknown = SessionId::generate();
+    assert!(store.session(&unknown).await.unwrap().is_none());
+    wait_for_clients(&mut inspector, 5).await;
+    assert!(store.session(&unknown).await.unwrap().is_none());
+    assert_eq!(clients(&mut inspector).await, 5, "made once per runtime");
+
+    // As does another one, on another thread (as each actix-web worker does).
+    let other = store.clone();
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    let worker = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            while stopped.try_recv().is_err() {
+                assert!(other.session(&unknown).await.unwrap().is_none());
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        });
+    });
+    wait_for_clients(&mut inspector, 6).await;
+    stop.send(()).unwrap();
+    worker.join().unwrap();
+    // Its runtime is gone, and its connection with it.
+    wait_for_clients(&mut inspector, 5).await;
+}
