@@ -15,11 +15,11 @@ use crate::branding::BrandingCache;
 use crate::config::{BelvoEnvironment, Settings, StoreBackend};
 use crate::emulator::Emulator;
 use crate::error::{ApiError, ErrorCode, REQUEST_ID};
+use crate::sessions::waiting::Waiters;
 use crate::shutdown::Shutdown;
 use crate::state::AppState;
 use crate::store::{Durability, DynStore, Keys, MemoryStore, RedisStore, Retention};
 use crate::telemetry::RequestSpan;
-use crate::widget::waiting::Waiters;
 
 pub struct Application {
     port: u16,

@@ -14,8 +14,8 @@ use crate::domain::explanation::{explain, Explanation};
 use crate::domain::ids::SessionId;
 use crate::domain::session::{Applied, Status};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
+use crate::sessions::record_event;
 use crate::state::AppState;
-use crate::widget::record_event;
 
 #[derive(Template)]
 #[template(path = "callback_result.html")]

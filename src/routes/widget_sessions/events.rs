@@ -11,8 +11,8 @@ use crate::domain::session::Applied;
 use crate::domain::session::Status;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::routes::callbacks::Kind;
+use crate::sessions::record_event;
 use crate::state::AppState;
-use crate::widget::record_event;
 
 /// What recording an event did.
 #[derive(Serialize, utoipa::ToSchema)]
