@@ -16,8 +16,8 @@ use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::state::AppState;
 
 fn product_of(state: &AppState, raw: &str) -> Result<ProductName, ApiError> {
-    ProductName::parse(raw)
-        .filter(|p| state.branding.config_version(p).is_some())
+    crate::products::find(&state.settings.products, raw)
+        .map(|(name, _)| name.clone())
         .ok_or_else(|| ApiError::not_found("product"))
 }
 
