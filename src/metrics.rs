@@ -5,13 +5,14 @@
 //! Label values are always from a closed set (route templates, enum names), never from a
 //! request, so a caller cannot make the number of series grow.
 
-use std::future::{ready, Future, Ready};
+use std::future::Future;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
-use futures_util::future::LocalBoxFuture;
+use actix_web::middleware::Next;
 use metrics::{counter, describe_counter, describe_histogram, histogram, Unit};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
@@ -128,82 +129,40 @@ fn describe() {
     );
 }
 
-/// Middleware counting and timing every request by its route template (`match_pattern`), so
-/// `/v1/widget-sessions/{session_id}` is one series however many sessions there are.
-pub struct RequestMetrics;
-
-impl RequestMetrics {
-    /// Also installs the recorder, so counters hit before the first scrape are kept.
-    #[allow(clippy::new_without_default)]
-    pub fn new() -> Self {
-        handle();
-        Self
-    }
-}
-
-impl<S, B> Transform<S, ServiceRequest> for RequestMetrics
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
-    B: 'static,
-{
-    type Response = ServiceResponse<B>;
-    type Error = actix_web::Error;
-    type Transform = RequestMetricsService<S>;
-    type InitError = ();
-    type Future = Ready<Result<Self::Transform, Self::InitError>>;
-
-    fn new_transform(&self, service: S) -> Self::Future {
-        ready(Ok(RequestMetricsService { service }))
-    }
-}
-
-pub struct RequestMetricsService<S> {
-    service: S,
-}
-
-impl<S, B> Service<ServiceRequest> for RequestMetricsService<S>
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
-    B: 'static,
-{
-    type Response = ServiceResponse<B>;
-    type Error = actix_web::Error;
-    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
-
-    forward_ready!(service);
-
-    fn call(&self, req: ServiceRequest) -> Self::Future {
-        let started = Instant::now();
-        let method = method_label(req.method());
-        let route = req
-            .match_pattern()
-            .unwrap_or_else(|| "unmatched".to_owned());
-        let answer = self.service.call(req);
-        Box::pin(async move {
-            let result = answer.await;
-            let (status, code) = match &result {
-                Ok(response) => (
-                    response.status(),
-                    response.response().extensions().get::<ErrorCode>().copied(),
-                ),
-                Err(e) => (e.as_response_error().status_code(), None),
-            };
-            if let Some(code) = code {
-                counter!("bff_api_errors_total", "route" => route.clone(), "code" => code.as_str())
-                    .increment(1);
-            }
-            counter!(
-                "http_requests_total",
-                "method" => method,
-                "route" => route.clone(),
-                "status" => status.as_str().to_owned()
-            )
+/// Middleware (`middleware::from_fn`) counting and timing every request by its route template
+/// (`match_pattern`), so `/v1/widget-sessions/{session_id}` is one series however many sessions
+/// there are. Call [`handle`] before serving, so counters hit before the first scrape are kept.
+pub async fn record_request(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let method = method_label(req.method());
+    let route = req
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let result = next.call(req).await;
+    let (status, code) = match &result {
+        Ok(response) => (
+            response.status(),
+            response.response().extensions().get::<ErrorCode>().copied(),
+        ),
+        Err(e) => (e.as_response_error().status_code(), None),
+    };
+    if let Some(code) = code {
+        counter!("bff_api_errors_total", "route" => route.clone(), "code" => code.as_str())
             .increment(1);
-            histogram!("http_request_duration_seconds", "method" => method, "route" => route)
-                .record(started.elapsed());
-            result
-        })
     }
+    counter!(
+        "http_requests_total",
+        "method" => method,
+        "route" => route.clone(),
+        "status" => status.as_str().to_owned()
+    )
+    .increment(1);
+    histogram!("http_request_duration_seconds", "method" => method, "route" => route)
+        .record(started.elapsed());
+    result
 }
 
 fn method_label(method: &Method) -> &'static str {

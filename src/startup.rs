@@ -15,11 +15,11 @@ use crate::branding::BrandingCache;
 use crate::config::{BelvoEnvironment, Settings, StoreBackend};
 use crate::emulator::Emulator;
 use crate::error::{ApiError, ErrorCode, REQUEST_ID};
+use crate::sessions::waiting::Waiters;
 use crate::shutdown::Shutdown;
 use crate::state::AppState;
 use crate::store::{Durability, DynStore, Keys, MemoryStore, RedisStore, Retention};
 use crate::telemetry::RequestSpan;
-use crate::widget::waiting::Waiters;
 
 pub struct Application {
     port: u16,
@@ -166,13 +166,15 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     let shutdown_timeout = settings.server.shutdown_timeout.as_secs();
     let webhook_limit = settings.webhooks.body_limit;
     let hsts = settings.belvo.environment != BelvoEnvironment::Embedded;
+    // The recorder first, so counters hit before the first scrape are kept.
+    crate::metrics::handle();
     let mut server = HttpServer::new(move || {
         let mut app = App::new()
             .wrap(security_headers(hsts))
             .wrap(from_fn(limit_headers))
             .wrap(from_fn(request_id_scope))
             .wrap(TracingLogger::<RequestSpan>::new())
-            .wrap(crate::metrics::RequestMetrics::new())
+            .wrap(from_fn(crate::metrics::record_request))
             .app_data(state.clone())
             .app_data(json_config(json_limit))
             .app_data(query_config())

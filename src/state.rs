@@ -8,9 +8,9 @@ use crate::belvo::BelvoClient;
 use crate::branding::BrandingCache;
 use crate::config::Settings;
 use crate::domain::ids::SessionId;
+use crate::sessions::waiting::Waiters;
 use crate::shutdown::Shutdown;
 use crate::store::DynStore;
-use crate::widget::waiting::Waiters;
 
 pub struct AppState {
     pub settings: Arc<Settings>,

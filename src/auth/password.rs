@@ -39,7 +39,10 @@ pub fn check_hash(phc: &str) -> Result<(), String> {
 
 /// The right to run one password check: at most one per core at once, so a flood of sign-ins
 /// cannot queue unbounded argon2 work (each check holds ~19 MiB and tens of milliseconds of CPU).
-pub struct CheckSlot(#[allow(dead_code)] tokio::sync::OwnedSemaphorePermit);
+pub struct CheckSlot {
+    /// Held, never read: dropping the slot frees the permit.
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
 
 impl CheckSlot {
     /// A free slot, or `None` when every one is taken.
@@ -48,7 +51,11 @@ impl CheckSlot {
             let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
             Arc::new(Semaphore::new(cores))
         });
-        SLOTS.clone().try_acquire_owned().ok().map(Self)
+        SLOTS
+            .clone()
+            .try_acquire_owned()
+            .ok()
+            .map(|permit| Self { _permit: permit })
     }
 
     /// [`verify`], counted in `bff_staff_password_checks_total`; frees the slot when done.

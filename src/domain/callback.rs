@@ -5,12 +5,13 @@ use serde::{Deserialize, Serialize};
 
 use super::ids::{Code, LinkId, Message};
 
-/// The path segment of `/callbacks/{session_id}/{kind}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The path segment of `/callbacks/{session_id}/{kind}`, and the events body's `kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
 pub enum CallbackKind {
     Success,
     Exit,
-    /// Belvo's `callback_urls.event`: carries errors and warnings.
+    // Belvo's `callback_urls.event`: carries errors and warnings.
     Event,
     Error,
     Warning,
@@ -226,6 +227,22 @@ const MESSAGE_KEYS: [&str; 3] = [
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_documented_kinds_are_exactly_the_parsed_ones() {
+        use utoipa::PartialSchema;
+        let schema = serde_json::to_value(CallbackKind::schema()).unwrap();
+        let kinds: Vec<&str> = schema["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k.as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, ["success", "exit", "event", "error", "warning"]);
+        for kind in kinds {
+            assert!(CallbackKind::parse(kind).is_some(), "{kind}");
+        }
+    }
 
     fn pairs(q: &str) -> Vec<(String, String)> {
         serde_urlencoded::from_str(q).unwrap()

@@ -14,8 +14,8 @@ use crate::domain::explanation::{explain, Explanation};
 use crate::domain::ids::SessionId;
 use crate::domain::session::{Applied, Status};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
+use crate::sessions::record_event;
 use crate::state::AppState;
-use crate::widget::record_event;
 
 #[derive(Template)]
 #[template(path = "callback_result.html")]
@@ -30,19 +30,6 @@ struct ResultPage<'a> {
     demo: bool,
 }
 
-/// The callback kinds, as the path's `{kind}` and the events body's `kind` (documentation only:
-/// `CallbackKind` parses them).
-#[derive(utoipa::ToSchema)]
-#[schema(rename_all = "lowercase")]
-#[allow(dead_code)]
-pub enum Kind {
-    Success,
-    Exit,
-    Event,
-    Error,
-    Warning,
-}
-
 /// Where Belvo's widget sends the webview: records the event, then redirects to the app's
 /// configured deeplink (`{app.deeplink_base}belvo/{kind}?session_id=..&status=..`), or shows a
 /// result page (`?format=html`, or a platform without a deeplink).
@@ -52,7 +39,7 @@ pub enum Kind {
     tag = "callbacks",
     params(
         ("session_id" = String, Path, format = Uuid),
-        ("kind" = inline(Kind), Path),
+        ("kind" = inline(CallbackKind), Path),
         ("link" = Option<String>, Query, format = Uuid, description = "success: Belvo's link id"),
         ("institution" = Option<String>, Query, pattern = "^[A-Za-z0-9_-]{0,64}$", description = "success"),
         ("last_encountered_error_code" = Option<String>, Query, pattern = "^[A-Za-z0-9_-]{0,64}$", description = "exit"),

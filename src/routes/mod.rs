@@ -5,6 +5,7 @@ mod callbacks;
 pub mod console;
 pub mod demo;
 mod health;
+mod lang;
 mod links;
 mod metrics;
 mod openapi;
@@ -18,6 +19,7 @@ use actix_web::http::Method;
 use actix_web::{web, Resource, Route};
 
 pub use console::console_error;
+pub(crate) use lang::request_lang;
 pub use openapi::document as openapi_document;
 pub use pages::{error_page, html, stylesheet};
 
@@ -120,13 +122,4 @@ pub fn configure(cfg: &mut web::ServiceConfig, webhook_body_limit: usize) {
         .configure(admin::configure)
         .route("/", web::get().to(pages::index))
         .route("/static/style.css", web::get().to(pages::stylesheet));
-}
-
-/// The explanation language a request asks for (`Accept-Language`: es, pt, else en).
-pub(crate) fn request_lang(req: &actix_web::HttpRequest) -> crate::domain::explanation::Lang {
-    crate::domain::explanation::Lang::from_accept_language(
-        req.headers()
-            .get(actix_web::http::header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok()),
-    )
 }

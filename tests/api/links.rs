@@ -77,6 +77,21 @@ async fn every_imss_error_comes_back_as_a_distinct_code_explained_in_three_langu
 }
 
 #[tokio::test]
+async fn explanations_follow_the_highest_weighted_accept_language() {
+    let app = spawn_app().await;
+    let (username, ..) = belvo_bff::emulator::FIXTURE_USERNAMES[0];
+    let mut messages = Vec::new();
+    for lang in ["es", "pt", "pt;q=0.1, es;q=0.9"] {
+        let response = create_link(&app, "maria", "mx_employment", username, lang).await;
+        assert_eq!(response.status(), 422, "{lang}");
+        let body: Value = response.json().await.unwrap();
+        messages.push(body["error"]["message"].as_str().unwrap().to_owned());
+    }
+    assert_ne!(messages[0], messages[1], "es and pt differ");
+    assert_eq!(messages[2], messages[0], "es outweighs pt: {messages:?}");
+}
+
+#[tokio::test]
 async fn belvos_forbidden_by_host_is_a_429_retry_tomorrow() {
     let app = spawn_app().await;
     let curp = "ROJA800101MDFXXX01";

@@ -15,26 +15,14 @@ pub enum Lang {
 }
 
 impl Lang {
-    /// Picks the first supported language of an `Accept-Language` header (weights ignored:
-    /// apps send their UI language first).
-    pub fn from_accept_language(header: Option<&str>) -> Self {
-        header
-            .into_iter()
-            .flat_map(|h| h.split(','))
-            .map(|part| {
-                part.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase()
-            })
-            .find_map(|tag| match tag.split('-').next() {
-                Some("es") => Some(Self::Es),
-                Some("pt") => Some(Self::Pt),
-                Some("en") => Some(Self::En),
-                _ => None,
-            })
-            .unwrap_or_default()
+    /// The language of a primary language subtag (`es`, `pt`, `en`, any case), if supported.
+    pub fn from_primary_tag(tag: &str) -> Option<Self> {
+        match tag.to_ascii_lowercase().as_str() {
+            "es" => Some(Self::Es),
+            "pt" => Some(Self::Pt),
+            "en" => Some(Self::En),
+            _ => None,
+        }
     }
 }
 
@@ -189,13 +177,10 @@ mod tests {
     }
 
     #[test]
-    fn accept_language_picks_the_first_supported() {
-        assert_eq!(Lang::from_accept_language(Some("pt-BR,pt;q=0.9")), Lang::Pt);
-        assert_eq!(
-            Lang::from_accept_language(Some("fr, es-MX;q=0.8")),
-            Lang::Es
-        );
-        assert_eq!(Lang::from_accept_language(Some("de")), Lang::En);
-        assert_eq!(Lang::from_accept_language(None), Lang::En);
+    fn primary_tags_name_the_three_languages() {
+        assert_eq!(Lang::from_primary_tag("PT"), Some(Lang::Pt));
+        assert_eq!(Lang::from_primary_tag("es"), Some(Lang::Es));
+        assert_eq!(Lang::from_primary_tag("en"), Some(Lang::En));
+        assert_eq!(Lang::from_primary_tag("de"), None);
     }
 }

@@ -1,7 +1,8 @@
 //! `GET/PUT /v1/admin/branding/{product}` for automation (admin staff token, or an admin console
 //! session sending `X-CSRF-Token`). `ETag` / `If-Match` carry the version to avoid lost updates.
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::header::{self, Header, IfMatch};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
@@ -15,8 +16,8 @@ use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::state::AppState;
 
 fn product_of(state: &AppState, raw: &str) -> Result<ProductName, ApiError> {
-    ProductName::parse(raw)
-        .filter(|p| state.branding.config_version(p).is_some())
+    crate::products::find(&state.settings.products, raw)
+        .map(|(name, _)| name.clone())
         .ok_or_else(|| ApiError::not_found("product"))
 }
 
@@ -123,25 +124,25 @@ pub async fn get(
     Ok(respond(StatusCode::OK, &current, None))
 }
 
-/// `If-Match: "3"` (or `3`) → `Some(3)`; absent or `*` → `None` (save over whatever is current).
+/// `If-Match: "3"` (or weak, `W/"3"`) → `Some(3)`; absent or `*` → `None` (save over whatever
+/// is current). Anything else — not an ETag, not a version, several ETags — is refused.
 fn if_match(req: &HttpRequest) -> Result<Option<u64>, ApiError> {
-    let Some(raw) = req.headers().get(header::IF_MATCH) else {
-        return Ok(None);
+    let invalid = || {
+        ApiError::new(
+            ErrorCode::InvalidRequest,
+            "If-Match must be one ETag like \"3\", or *",
+        )
     };
-    let raw = raw.to_str().unwrap_or_default().trim();
-    if raw == "*" {
+    if !req.headers().contains_key(header::IF_MATCH) {
         return Ok(None);
     }
-    raw.trim_start_matches("W/")
-        .trim_matches('"')
-        .parse()
-        .map(Some)
-        .map_err(|_| {
-            ApiError::new(
-                ErrorCode::InvalidRequest,
-                "If-Match must be an ETag like \"3\"",
-            )
-        })
+    match IfMatch::parse(req).map_err(|_| invalid())? {
+        IfMatch::Any => Ok(None),
+        IfMatch::Items(tags) => match tags.as_slice() {
+            [tag] => tag.tag().parse().map(Some).map_err(|_| invalid()),
+            _ => Err(invalid()),
+        },
+    }
 }
 
 /// Saves a product's widget branding: `branding` (company_name, company_icon, company_logo,
@@ -153,7 +154,7 @@ fn if_match(req: &HttpRequest) -> Result<Option<u64>, ApiError> {
     tag = "admin",
     params(
         ("product" = String, Path),
-        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"?[0-9]+"?)$"#, description = "The ETag read, e.g. `\"3\"`, or `*`"),
+        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[0-9]+")$"#, description = "The ETag read, e.g. `\"3\"`, or `*`"),
     ),
     request_body(content = BrandingUpdate, description = "`{branding: {...}, theme: [...]}`: the whole look"),
     responses(
@@ -229,5 +230,39 @@ fn api_error(e: EditError) -> ApiError {
         EditError::UnknownVersion(_) => ApiError::not_found("version"),
         EditError::Conflict { .. } => ApiError::new(ErrorCode::VersionConflict, e.to_string()),
         EditError::Unchanged => ApiError::new(ErrorCode::Unchanged, e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    fn expected(value: Option<&str>) -> Result<Option<u64>, u16> {
+        let mut req = TestRequest::default();
+        if let Some(value) = value {
+            req = req.insert_header(("If-Match", value));
+        }
+        if_match(&req.to_http_request()).map_err(|e| e.status().as_u16())
+    }
+
+    #[test]
+    fn a_strong_or_weak_etag_names_the_version() {
+        assert_eq!(expected(Some("\"3\"")), Ok(Some(3)));
+        assert_eq!(expected(Some("W/\"12\"")), Ok(Some(12)));
+    }
+
+    #[test]
+    fn absent_or_any_saves_over_the_current_version() {
+        assert_eq!(expected(None), Ok(None));
+        assert_eq!(expected(Some("*")), Ok(None));
+        assert_eq!(expected(Some(" * ")), Ok(None));
+    }
+
+    #[test]
+    fn anything_else_is_a_bad_request() {
+        for value in ["", "3", "\"three\"", "\"1\", \"2\"", "W/3", "\"-1\""] {
+            assert_eq!(expected(Some(value)), Err(400), "{value:?}");
+        }
     }
 }

@@ -35,8 +35,10 @@ pub struct Flash {
     saved: Option<u64>,
 }
 
-fn product_of(raw: &str) -> Result<ProductName, PageError> {
-    ProductName::parse(raw).ok_or(PageError::NotFound("product"))
+fn product_of(state: &AppState, raw: &str) -> Result<ProductName, PageError> {
+    crate::products::find(&state.settings.products, raw)
+        .map(|(name, _)| name.clone())
+        .ok_or(PageError::NotFound("product"))
 }
 
 pub async fn edit(
@@ -45,7 +47,7 @@ pub async fn edit(
     path: web::Path<String>,
     flash: web::Query<Flash>,
 ) -> Result<HttpResponse, PageError> {
-    let product = product_of(&path)?;
+    let product = product_of(&state, &path)?;
     let current = state
         .branding
         .current(&product)
@@ -190,7 +192,7 @@ pub async fn submit(
     form: web::Form<EditForm>,
 ) -> Result<HttpResponse, actix_web::Error> {
     staff.check_csrf(&form.csrf)?;
-    let product = product_of(&path)?;
+    let product = product_of(&state, &path)?;
     let versions = load_history(&state, &product).await?;
     let expected: u64 = form.version.parse().unwrap_or(0);
     let input = form.input();
@@ -285,7 +287,7 @@ pub async fn rollback(
     form: web::Form<RollbackForm>,
 ) -> Result<HttpResponse, actix_web::Error> {
     staff.check_csrf(&form.csrf)?;
-    let product = product_of(&path)?;
+    let product = product_of(&state, &path)?;
     let expected = form.version.parse().ok();
     match branding::rollback(&state, &product, form.to, staff.name.as_str(), expected).await {
         Ok(saved) => {

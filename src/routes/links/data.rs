@@ -26,10 +26,10 @@ pub struct Page {
     page_size: Option<u32>,
 }
 
-/// The `{resource}` path segments (documentation only: `endpoint` maps them to Belvo's).
-#[derive(utoipa::ToSchema)]
+/// The `{resource}` path segments; [`endpoint`] maps them to Belvo's for the link's country.
+#[derive(Clone, Copy, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
 #[schema(rename_all = "kebab-case")]
-#[allow(dead_code)]
 pub enum DataResource {
     Owners,
     EmploymentRecords,
@@ -60,16 +60,20 @@ pub struct DataPage {
 
 /// Belvo's endpoint for a resource of a link in `country`.
 fn endpoint(resource: &str, country: Country) -> Option<(&'static str, &'static str)> {
+    use DataResource as R;
+    // Parsed as documented: the schema and this match come from one enum.
+    let resource: DataResource =
+        serde_json::from_value(serde_json::Value::String(resource.to_owned())).ok()?;
     match (resource, country) {
-        ("owners", _) => Some(("owners", "/api/owners/")),
-        ("employment-records", Country::Mexico) => {
+        (R::Owners, _) => Some(("owners", "/api/owners/")),
+        (R::EmploymentRecords, Country::Mexico) => {
             Some(("employment_records", "/api/employment-records/"))
         }
-        ("employment-metrics", Country::Mexico) => {
+        (R::EmploymentMetrics, Country::Mexico) => {
             Some(("employment_metrics", "/api/employment-metrics/"))
         }
-        ("employments", Country::Brazil) => Some(("br_employments", "/api/br/employments/")),
-        ("employments", Country::Colombia) => Some(("co_employments", "/api/co/employments/")),
+        (R::Employments, Country::Brazil) => Some(("br_employments", "/api/br/employments/")),
+        (R::Employments, Country::Colombia) => Some(("co_employments", "/api/co/employments/")),
         _ => None,
     }
 }

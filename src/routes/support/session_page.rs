@@ -23,12 +23,7 @@ pub struct LangQuery {
 
 /// `?lang=es|pt|en`, else the browser's language.
 pub fn language(query: &str, req: &HttpRequest) -> Lang {
-    match query {
-        "es" => Lang::Es,
-        "pt" => Lang::Pt,
-        "en" => Lang::En,
-        _ => crate::routes::request_lang(req),
-    }
+    Lang::from_primary_tag(query).unwrap_or_else(|| crate::routes::request_lang(req))
 }
 
 pub fn lang_code(lang: Lang) -> &'static str {

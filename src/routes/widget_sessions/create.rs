@@ -7,8 +7,8 @@ use crate::auth::AppUser;
 use crate::belvo::types::CallbackUrls;
 use crate::domain::session::rfc3339;
 use crate::error::{ApiError, ErrorBody};
+use crate::sessions::{open_session, OpenRequest};
 use crate::state::AppState;
-use crate::widget::{open_session, OpenRequest};
 
 /// A session just opened: what the app needs to open the widget.
 #[derive(Serialize, utoipa::ToSchema)]

@@ -10,9 +10,8 @@ use crate::domain::callback::{CallbackEvent, CallbackKind};
 use crate::domain::session::Applied;
 use crate::domain::session::Status;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
-use crate::routes::callbacks::Kind;
+use crate::sessions::record_event;
 use crate::state::AppState;
-use crate::widget::record_event;
 
 /// What recording an event did.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -34,7 +33,7 @@ pub struct EventRecorded {
 #[allow(dead_code)]
 pub struct EventBody {
     #[schema(inline)]
-    kind: Kind,
+    kind: crate::domain::callback::CallbackKind,
     /// success: Belvo's link id.
     #[schema(required = false, format = Uuid)]
     link: String,

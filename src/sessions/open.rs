@@ -9,7 +9,7 @@ use crate::belvo::types::{CallbackUrls, Consent, IdentificationInfo, TokenReques
 use crate::config::{BelvoEnvironment, ProductSettings};
 use crate::domain::branding_version::WidgetLook;
 use crate::domain::external_id::ExternalId;
-use crate::domain::ids::{AccessMode, Code, Platform, ProductName, SessionId};
+use crate::domain::ids::{AccessMode, Code, Platform, SessionId};
 use crate::domain::session::{now_millis, NewSession};
 use crate::domain::tax_id::{Cnpj, Cpf};
 use crate::error::{ApiError, ErrorCode};
@@ -126,16 +126,9 @@ pub async fn open_session(
     user: &AppUser,
     request: OpenRequest,
 ) -> Result<OpenedSession, ApiError> {
-    let product_name = ProductName::parse(&request.product)
-        .filter(|p| state.settings.products.contains_key(p))
-        .ok_or_else(|| {
-            let known: Vec<_> = state.settings.products.keys().map(|k| k.as_str()).collect();
-            ApiError::new(
-                ErrorCode::UnknownProduct,
-                format!("product must be one of: {}", known.join(", ")),
-            )
-        })?;
-    let product = &state.settings.products[&product_name];
+    let (product_name, product) =
+        crate::products::require(&state.settings.products, &request.product)?;
+    let product_name = product_name.clone();
     let platform = Platform::parse(&request.platform)
         .ok_or_else(|| invalid("platform must be ios, android or web"))?;
     let sandbox = state.settings.belvo.environment != BelvoEnvironment::Production;
