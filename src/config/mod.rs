@@ -319,7 +319,7 @@ impl Settings {
             }
         }
         for (platform, base) in &self.app.deeplink_base {
-            if Platform::parse(platform).is_none() {
+            if platform.parse::<Platform>().is_err() {
                 return Err(ConfigError::new(
                     format!("app.deeplink_base.{platform}"),
                     "platform must be ios, android or web",

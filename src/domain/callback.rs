@@ -5,8 +5,20 @@ use serde::{Deserialize, Serialize};
 
 use super::ids::{Code, LinkId, Message};
 
-/// The path segment of `/callbacks/{session_id}/{kind}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The path segment of `/callbacks/{session_id}/{kind}`, in lower case (`"exit".parse()`).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Deserialize,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum CallbackKind {
     Success,
     Exit,
@@ -14,19 +26,6 @@ pub enum CallbackKind {
     Event,
     Error,
     Warning,
-}
-
-impl CallbackKind {
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "success" => Some(Self::Success),
-            "exit" => Some(Self::Exit),
-            "event" => Some(Self::Event),
-            "error" => Some(Self::Error),
-            "warning" => Some(Self::Warning),
-            _ => None,
-        }
-    }
 }
 
 /// What the widget told us, validated.

@@ -198,8 +198,24 @@ impl TryFrom<String> for ProductName {
 }
 
 /// The app platform a session was opened from; it picks the deeplink the callbacks return to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Spelled in lower case everywhere (`ios`); `"ios".parse::<Platform>()` reads it back.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Platform {
     Ios,
     Android,
@@ -208,26 +224,26 @@ pub enum Platform {
 
 impl Platform {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Ios => "ios",
-            Self::Android => "android",
-            Self::Web => "web",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "ios" => Some(Self::Ios),
-            "android" => Some(Self::Android),
-            "web" => Some(Self::Web),
-            _ => None,
-        }
+        self.into()
     }
 }
 
 /// `single` or `recurrent` links.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum AccessMode {
     Single,
     Recurrent,
@@ -235,10 +251,7 @@ pub enum AccessMode {
 
 impl AccessMode {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Single => "single",
-            Self::Recurrent => "recurrent",
-        }
+        self.into()
     }
 }
 
@@ -290,6 +303,18 @@ mod tests {
             "pay gnp.exe x",
             "bidi controls are removed"
         );
+    }
+
+    #[test]
+    fn platforms_and_access_modes_round_trip_through_their_names() {
+        for p in [Platform::Ios, Platform::Android, Platform::Web] {
+            assert_eq!(p.as_str().parse::<Platform>(), Ok(p));
+            assert_eq!(serde_json::to_value(p).unwrap(), p.as_str());
+        }
+        assert_eq!(Platform::Android.as_str(), "android");
+        assert!("IOS".parse::<Platform>().is_err());
+        assert_eq!("recurrent".parse::<AccessMode>(), Ok(AccessMode::Recurrent));
+        assert!("".parse::<AccessMode>().is_err());
     }
 
     #[test]

@@ -30,8 +30,21 @@ pub fn rfc3339(ms: Millis) -> String {
         .unwrap_or_default()
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Status {
     Pending,
     Succeeded,
@@ -42,25 +55,7 @@ pub enum Status {
 
 impl Status {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Succeeded => "succeeded",
-            Self::Exited => "exited",
-            Self::Failed => "failed",
-            Self::Expired => "expired",
-        }
-    }
-
-    fn parse(raw: &str) -> Option<Self> {
-        [
-            Self::Pending,
-            Self::Succeeded,
-            Self::Exited,
-            Self::Failed,
-            Self::Expired,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == raw)
+        self.into()
     }
 }
 
@@ -193,16 +188,15 @@ impl Session {
             id: SessionId::parse(get("id")?).ok_or(CorruptSession("id"))?,
             owner: ExternalId::parse(get("owner")?).ok_or(CorruptSession("owner"))?,
             product: ProductName::parse(get("product")?).ok_or(CorruptSession("product"))?,
-            platform: Platform::parse(get("platform")?).ok_or(CorruptSession("platform"))?,
+            platform: get("platform")?
+                .parse()
+                .map_err(|_| CorruptSession("platform"))?,
             institutions: get("institutions")?
                 .split(',')
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
                 .collect(),
-            access_mode: match get("access_mode")? {
-                "recurrent" => AccessMode::Recurrent,
-                _ => AccessMode::Single,
-            },
+            access_mode: get("access_mode")?.parse().unwrap_or(AccessMode::Single),
             created_at: num("created_at")?,
             token_expires_at: num("token_expires_at")?,
             deadline: num("deadline")?,
@@ -210,7 +204,9 @@ impl Session {
         let error_code = opt("error_code");
         Ok(Self {
             record,
-            stored_status: Status::parse(get("status")?).ok_or(CorruptSession("status"))?,
+            stored_status: get("status")?
+                .parse()
+                .map_err(|_| CorruptSession("status"))?,
             link_id: opt("link_id").and_then(|l| LinkId::parse(&l)),
             institution: opt("institution"),
             last_error: error_code.map(|code| ErrorInfo {

@@ -97,7 +97,7 @@ async fn handle(
     req: &HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let not_found = || ApiError::not_found("widget session");
-    let kind = CallbackKind::parse(raw_kind).ok_or_else(not_found)?;
+    let kind: CallbackKind = raw_kind.parse().map_err(|_| not_found())?;
     let id = SessionId::parse(raw_id).ok_or_else(not_found)?;
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
         .map_err(|_| ApiError::from(ErrorCode::InvalidCallback))?;

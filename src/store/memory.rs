@@ -442,7 +442,7 @@ impl SessionStore for MemoryStore {
 }
 
 fn parse_platform(fields: &HashMap<String, String>) -> Platform {
-    Platform::parse(&fields["platform"]).unwrap_or(Platform::Web)
+    fields["platform"].parse().unwrap_or(Platform::Web)
 }
 
 fn parse_status(raw: &str) -> Status {

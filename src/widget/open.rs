@@ -136,8 +136,10 @@ pub async fn open_session(
             )
         })?;
     let product = &state.settings.products[&product_name];
-    let platform = Platform::parse(&request.platform)
-        .ok_or_else(|| invalid("platform must be ios, android or web"))?;
+    let platform: Platform = request
+        .platform
+        .parse()
+        .map_err(|_| invalid("platform must be ios, android or web"))?;
     let sandbox = state.settings.belvo.environment != BelvoEnvironment::Production;
     let institutions =
         narrow_institutions(product.institutions_for(sandbox), request.institutions)?;

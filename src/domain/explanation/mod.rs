@@ -6,7 +6,19 @@ use serde::Serialize;
 mod imss;
 mod widget;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// A language of the explanations, spelled as its ISO 639-1 code (`"pt".parse()`).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
+#[strum(serialize_all = "lowercase")]
 pub enum Lang {
     Es,
     Pt,
@@ -28,13 +40,12 @@ impl Lang {
                     .trim()
                     .to_ascii_lowercase()
             })
-            .find_map(|tag| match tag.split('-').next() {
-                Some("es") => Some(Self::Es),
-                Some("pt") => Some(Self::Pt),
-                Some("en") => Some(Self::En),
-                _ => None,
-            })
+            .find_map(|tag| tag.split('-').next()?.parse().ok())
             .unwrap_or_default()
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.into()
     }
 }
 

@@ -23,20 +23,9 @@ pub struct LangQuery {
 
 /// `?lang=es|pt|en`, else the browser's language.
 pub fn language(query: &str, req: &HttpRequest) -> Lang {
-    match query {
-        "es" => Lang::Es,
-        "pt" => Lang::Pt,
-        "en" => Lang::En,
-        _ => crate::routes::request_lang(req),
-    }
-}
-
-pub fn lang_code(lang: Lang) -> &'static str {
-    match lang {
-        Lang::Es => "es",
-        Lang::Pt => "pt",
-        Lang::En => "en",
-    }
+    query
+        .parse()
+        .unwrap_or_else(|_| crate::routes::request_lang(req))
 }
 
 pub struct LastError {
@@ -106,7 +95,7 @@ pub async fn page(
     });
     let page = SessionPage {
         nav: Nav::of(&staff, "support"),
-        lang: lang_code(lang),
+        lang: lang.as_str(),
         id: id.to_string(),
         status: status.as_str(),
         headline: headline(&session, status, last_error.as_ref()),

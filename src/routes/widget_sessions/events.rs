@@ -121,7 +121,7 @@ pub async fn post_event(
     }
     let kind = kind
         .as_deref()
-        .and_then(CallbackKind::parse)
+        .and_then(|k| k.parse::<CallbackKind>().ok())
         .ok_or_else(|| {
             ApiError::new(
                 ErrorCode::InvalidEvent,

@@ -4,7 +4,7 @@
 use redis::AsyncCommands;
 
 use super::RedisStore;
-use crate::domain::ids::{LinkId, Platform, SessionId};
+use crate::domain::ids::{LinkId, SessionId};
 use crate::domain::session::{
     Applied, CorruptSession, Status, Transition, MAX_EVENTS, MAX_WARNINGS,
 };
@@ -186,8 +186,11 @@ fn parse_applied(reply: &[redis::Value]) -> StoreResult<Applied> {
         serde_json::from_value::<Status>(serde_json::Value::String(text(1)))
             .map_err(|_| StoreError::Corrupt(CorruptSession("status")))
     };
-    let platform =
-        || Platform::parse(&text(3)).ok_or(StoreError::Corrupt(CorruptSession("platform")));
+    let platform = || {
+        text(3)
+            .parse()
+            .map_err(|_| StoreError::Corrupt(CorruptSession("platform")))
+    };
     match text(0).as_str() {
         "missing" => Ok(Applied::Missing),
         "expired" => Ok(Applied::Expired),
