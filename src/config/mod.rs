@@ -3,6 +3,7 @@
 //! Secrets come from the environment only (see [`secrets`]).
 
 pub mod app_links;
+pub mod product_values;
 pub mod products;
 pub mod secrets;
 pub mod staff;

@@ -31,7 +31,7 @@ fn shortcuts_and_double_underscore_env_override_files() {
     assert_eq!(s.store.redis_url, "redis://127.0.0.1:7000");
     assert_eq!(s.store.key_prefix, "acme");
     let mx = &s.products[&ProductName::parse("mx_employment").unwrap()];
-    assert_eq!(mx.stale_in, "90d");
+    assert_eq!(mx.stale_in.to_string(), "90d");
 }
 
 #[test]
@@ -172,4 +172,38 @@ fn rs256_and_es256_need_exactly_one_of_a_pem_and_a_jwks_url() {
     // HS256 has no use for a JWKS: setting one is a mistake, not silently ignored.
     let err = Settings::load_from(&env(&[("BFF__APP_JWT__JWKS_URL", jwks)])).unwrap_err();
     assert_eq!(err.key, "app_jwt.jwks_url");
+}
+
+#[test]
+fn product_values_that_do_not_parse_name_their_key() {
+    let product = "BFF__PRODUCTS__BR_OFDA__";
+    for (field, bad, named) in [
+        (
+            "SCOPES",
+            "read_institutions,write_everything",
+            "write_everything",
+        ),
+        ("STALE_IN", "a year", "365d"),
+        ("CREDENTIALS_STORAGE", "forever", "nostore"),
+        (
+            "INSTITUTIONS",
+            "[\"ofbradesco_br_retail\", \"bad code\"]",
+            "bad code",
+        ),
+        (
+            "OPEN_FINANCE__PERMISSIONS",
+            "[\"REGISTER\", \"EVERYTHING\"]",
+            "EVERYTHING",
+        ),
+        ("OPEN_FINANCE__PURPOSE", "", "600"),
+    ] {
+        let var = format!("{product}{field}");
+        let err = Settings::load_from(&env(&[(var.as_str(), bad)])).unwrap_err();
+        let key = format!(
+            "products.br_ofda.{}",
+            field.to_lowercase().replace("__", ".")
+        );
+        assert_eq!(err.key, key, "{var}: {err}");
+        assert!(err.problem.contains(named), "{var}: {}", err.problem);
+    }
 }

@@ -144,7 +144,7 @@ pub async fn create(
     }
 
     let request = CreateLink {
-        institution: institution.clone(),
+        institution: institution.to_string(),
         username,
         fetch_resources: product
             .fetch_resources
