@@ -115,9 +115,9 @@ async fn handle(
         None => return Err(not_found()),
     };
     let html_requested = pairs.iter().any(|(k, v)| k == "format" && v == "html");
-    let deeplink = state.settings.app.deeplink_base.get(platform.as_str());
+    let deeplink = state.settings.app.deeplink_base.get(&platform);
     match deeplink {
-        Some(base) if !html_requested => Ok(redirect(base, &event, &id, status)),
+        Some(base) if !html_requested => Ok(redirect(base.as_str(), &event, &id, status)),
         _ => {
             let demo = state.settings.belvo.environment == BelvoEnvironment::Embedded;
             Ok(result_page(&event, &id, status, demo, req))
