@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ids::{Code, LinkId, Message};
+use super::ids::{Code, IdError, LinkId, Message};
 
 /// The path segment of `/callbacks/{session_id}/{kind}`, in lower case (`"exit".parse()`).
 #[derive(
@@ -65,12 +65,9 @@ pub enum CallbackError {
     Missing(&'static str),
     #[error("`{0}` appears more than once")]
     Repeated(&'static str),
-    #[error("`link` must be a link id (UUID)")]
-    BadLink,
-    #[error("`{0}` must match [A-Za-z0-9_-]{{1,64}}")]
-    BadCode(&'static str),
-    #[error("`{0}` must be at most 1 KiB of printable text")]
-    BadMessage(&'static str),
+    /// A value that is not what its key holds: `` `link` is not a link id (a hyphenated UUID) ``.
+    #[error("`{0}` {1}")]
+    Malformed(&'static str, IdError),
     #[error("an event callback needs `error` or `warning`")]
     NoEvent,
 }
@@ -95,7 +92,8 @@ impl CallbackEvent {
         let has_warning = q.get("warning")?.is_some();
         match kind {
             CallbackKind::Success => Ok(Self::Success {
-                link: LinkId::parse(q.required("link")?).ok_or(CallbackError::BadLink)?,
+                link: LinkId::parse(q.required("link")?)
+                    .map_err(|e| CallbackError::Malformed("link", e))?,
                 institution: q.required_code("institution")?,
             }),
             CallbackKind::Exit if has_error => Self::error(&q),
@@ -175,7 +173,7 @@ impl Query<'_> {
 
     fn code(&self, key: &'static str) -> Result<Option<Code>, CallbackError> {
         self.get(key)?
-            .map(|v| Code::parse(v).ok_or(CallbackError::BadCode(key)))
+            .map(|v| Code::parse(v).map_err(|e| CallbackError::Malformed(key, e)))
             .transpose()
     }
 
@@ -185,7 +183,7 @@ impl Query<'_> {
 
     fn message(&self, key: &'static str) -> Result<Option<Message>, CallbackError> {
         self.get(key)?
-            .map(|v| Message::parse(v).ok_or(CallbackError::BadMessage(key)))
+            .map(|v| Message::parse(v).map_err(|e| CallbackError::Malformed(key, e)))
             .transpose()
     }
 
@@ -193,7 +191,7 @@ impl Query<'_> {
     /// a malformed value is refused, never silently ignored.
     fn check_known_keys(&self) -> Result<(), CallbackError> {
         if let Some(link) = self.get("link")? {
-            LinkId::parse(link).ok_or(CallbackError::BadLink)?;
+            LinkId::parse(link).map_err(|e| CallbackError::Malformed("link", e))?;
         }
         for key in CODE_KEYS {
             self.code(key)?;
@@ -304,7 +302,10 @@ mod tests {
         let long = format!("error=x&error_message={}", "a".repeat(1025));
         assert_eq!(
             CallbackEvent::parse(CallbackKind::Error, &pairs(&long)),
-            Err(CallbackError::BadMessage("error_message"))
+            Err(CallbackError::Malformed(
+                "error_message",
+                IdError::MessageTooLong
+            ))
         );
     }
 

@@ -185,9 +185,9 @@ impl Session {
         let opt = |k: &str| field(k).filter(|v| !v.is_empty()).map(str::to_owned);
         let num = |k: &'static str| get(k)?.parse::<i64>().map_err(|_| CorruptSession(k));
         let record = NewSession {
-            id: SessionId::parse(get("id")?).ok_or(CorruptSession("id"))?,
+            id: SessionId::parse(get("id")?).map_err(|_| CorruptSession("id"))?,
             owner: ExternalId::parse(get("owner")?).ok_or(CorruptSession("owner"))?,
-            product: ProductName::parse(get("product")?).ok_or(CorruptSession("product"))?,
+            product: ProductName::parse(get("product")?).map_err(|_| CorruptSession("product"))?,
             platform: get("platform")?
                 .parse()
                 .map_err(|_| CorruptSession("platform"))?,
@@ -207,7 +207,7 @@ impl Session {
             stored_status: get("status")?
                 .parse()
                 .map_err(|_| CorruptSession("status"))?,
-            link_id: opt("link_id").and_then(|l| LinkId::parse(&l)),
+            link_id: opt("link_id").and_then(|l| LinkId::parse(&l).ok()),
             institution: opt("institution"),
             last_error: error_code.map(|code| ErrorInfo {
                 code,

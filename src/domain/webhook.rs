@@ -203,9 +203,9 @@ impl LinkState {
     pub fn from_fields(fields: &std::collections::HashMap<String, String>) -> Self {
         let get = |k: &str| fields.get(k).filter(|v| !v.is_empty());
         Self {
-            session: get("session").and_then(|s| super::ids::SessionId::parse(s)),
+            session: get("session").and_then(|s| super::ids::SessionId::parse(s).ok()),
             owner: get("owner").and_then(|o| ExternalId::parse(o)),
-            product: get("product").and_then(|p| super::ids::ProductName::parse(p)),
+            product: get("product").and_then(|p| super::ids::ProductName::parse(p).ok()),
             institution: get("institution").cloned(),
             webhook_external_id: get("webhook_external_id").cloned(),
             resources: fields

@@ -98,7 +98,7 @@ async fn handle(
 ) -> Result<HttpResponse, ApiError> {
     let not_found = || ApiError::not_found("widget session");
     let kind: CallbackKind = raw_kind.parse().map_err(|_| not_found())?;
-    let id = SessionId::parse(raw_id).ok_or_else(not_found)?;
+    let id = SessionId::parse(raw_id).map_err(|_| not_found())?;
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
         .map_err(|_| ApiError::from(ErrorCode::InvalidCallback))?;
     let event = CallbackEvent::parse(kind, &pairs)

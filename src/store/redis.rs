@@ -129,7 +129,7 @@ impl RedisStore {
             nodes,
             keys.events_channel(),
             changes.downgrade(),
-            |payload| payload.as_deref().and_then(SessionId::parse),
+            |payload| payload.as_deref().and_then(|s| SessionId::parse(s).ok()),
         ));
         Self {
             conn,
@@ -250,7 +250,10 @@ impl SessionStore for RedisStore {
         let ids: Vec<String> = self
             .run(conn.zrevrange(self.keys.user_sessions(owner), 0, limit as isize - 1))
             .await?;
-        Ok(ids.iter().filter_map(|s| SessionId::parse(s)).collect())
+        Ok(ids
+            .iter()
+            .filter_map(|s| SessionId::parse(s).ok())
+            .collect())
     }
 
     async fn session(&self, id: &SessionId) -> StoreResult<Option<Session>> {
@@ -351,7 +354,7 @@ impl SessionStore for RedisStore {
             .arg(MAX_WEBHOOK_IDS);
         let mut conn = self.conn();
         let reply: Vec<String> = self.run(invocation.invoke_async(&mut conn)).await?;
-        let session = reply.get(1).and_then(|s| SessionId::parse(s));
+        let session = reply.get(1).and_then(|s| SessionId::parse(s).ok());
         match reply.first().map(String::as_str) {
             Some("duplicate") => {
                 // The first delivery may have been refused for want of replicas: wait again.
@@ -438,7 +441,7 @@ impl SessionStore for RedisStore {
     async fn user_links(&self, owner: &ExternalId) -> StoreResult<Vec<LinkId>> {
         let mut conn = self.conn();
         let ids: Vec<String> = self.run(conn.smembers(self.keys.user_links(owner))).await?;
-        let mut links: Vec<LinkId> = ids.iter().filter_map(|s| LinkId::parse(s)).collect();
+        let mut links: Vec<LinkId> = ids.iter().filter_map(|s| LinkId::parse(s).ok()).collect();
         links.sort_by_key(|l| l.to_string());
         Ok(links)
     }

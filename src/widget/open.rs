@@ -127,6 +127,7 @@ pub async fn open_session(
     request: OpenRequest,
 ) -> Result<OpenedSession, ApiError> {
     let product_name = ProductName::parse(&request.product)
+        .ok()
         .filter(|p| state.settings.products.contains_key(p))
         .ok_or_else(|| {
             let known: Vec<_> = state.settings.products.keys().map(|k| k.as_str()).collect();
@@ -208,7 +209,7 @@ fn narrow_institutions(
         )));
     }
     for inst in &requested {
-        if Code::parse(inst).is_none() {
+        if Code::parse(inst).is_err() {
             return Err(invalid("institutions must be Belvo institution codes"));
         }
         if !allowed.is_empty() && !allowed.iter().any(|code| code.as_str() == inst) {

@@ -16,6 +16,7 @@ use crate::state::AppState;
 
 fn product_of(state: &AppState, raw: &str) -> Result<ProductName, ApiError> {
     ProductName::parse(raw)
+        .ok()
         .filter(|p| state.branding.config_version(p).is_some())
         .ok_or_else(|| ApiError::not_found("product"))
 }

@@ -36,7 +36,7 @@ pub struct Flash {
 }
 
 fn product_of(raw: &str) -> Result<ProductName, PageError> {
-    ProductName::parse(raw).ok_or(PageError::NotFound("product"))
+    ProductName::parse(raw).map_err(|_| PageError::NotFound("product"))
 }
 
 pub async fn edit(

@@ -90,6 +90,7 @@ pub async fn create(
     let lang = crate::routes::request_lang(&req);
     let body = body.into_inner();
     let product_name = ProductName::parse(&body.product)
+        .ok()
         .filter(|p| state.settings.products.contains_key(p))
         .ok_or_else(|| ApiError::from(ErrorCode::UnknownProduct))?;
     let product = &state.settings.products[&product_name];
@@ -160,6 +161,7 @@ pub async fn create(
         .await
         .map_err(|e| belvo_refusal(e, lang))?;
     let link_id = LinkId::parse(&link.id)
+        .ok()
         .ok_or_else(|| ApiError::internal("Belvo returned a link id that is not a UUID"))?;
     let claim = LinkClaim {
         owner: user.external_id.clone(),

@@ -28,7 +28,7 @@ async fn owned_link(
     raw: &str,
 ) -> Result<(LinkId, LinkState), ApiError> {
     let not_found = || ApiError::not_found("link");
-    let id = LinkId::parse(raw).ok_or_else(not_found)?;
+    let id = LinkId::parse(raw).map_err(|_| not_found())?;
     let link = state.store.link(&id).await?.ok_or_else(not_found)?;
     let owned = link.owner.as_ref() == Some(&user.external_id);
     if !owned || link.verified != Some(true) || link.product.is_none() {

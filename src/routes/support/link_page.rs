@@ -37,7 +37,7 @@ pub async fn page(
     req: HttpRequest,
 ) -> Result<HttpResponse, PageError> {
     let not_found = || PageError::NotFound("link");
-    let id = LinkId::parse(&path).ok_or_else(not_found)?;
+    let id = LinkId::parse(&path).map_err(|_| not_found())?;
     let link = state.store.link(&id).await?.ok_or_else(not_found)?;
     let webhooks = state.store.link_timeline(&id).await?;
     let sessions = match link.session {

@@ -69,7 +69,7 @@ pub async fn page(
     req: HttpRequest,
 ) -> Result<HttpResponse, PageError> {
     let not_found = || PageError::NotFound("session");
-    let id = SessionId::parse(&path).ok_or_else(not_found)?;
+    let id = SessionId::parse(&path).map_err(|_| not_found())?;
     let read = state
         .store
         .session_with_link(&id)

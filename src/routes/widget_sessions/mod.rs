@@ -59,7 +59,7 @@ fn not_found() -> ApiError {
 }
 
 fn parse_id(raw_id: &str) -> Result<SessionId, ApiError> {
-    SessionId::parse(raw_id).ok_or_else(not_found)
+    SessionId::parse(raw_id).map_err(|_| not_found())
 }
 
 fn owned_by(session: Session, user: &AppUser) -> Result<Session, ApiError> {

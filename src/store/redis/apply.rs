@@ -109,7 +109,7 @@ impl RedisStore {
                 status: Status::Succeeded,
                 ..
             }
-        ) && LinkId::parse(&reply.link_id).as_ref() == Some(link);
+        ) && LinkId::parse(&reply.link_id).ok().as_ref() == Some(link);
         if !holds_link {
             if recorded {
                 self.announce(id).await;
