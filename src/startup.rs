@@ -289,5 +289,16 @@ fn query_config() -> web::QueryConfig {
 }
 
 fn path_config() -> web::PathConfig {
-    web::PathConfig::default().error_handler(|_err, _req| ApiError::not_found("resource").into())
+    // A malformed id in a path is an unknown one: 404, worded as for an id that does not exist.
+    web::PathConfig::default().error_handler(|_err, req| {
+        let info = req.match_info();
+        let what = if info.get("session_id").is_some() {
+            "session"
+        } else if info.get("link_id").is_some() {
+            "link"
+        } else {
+            "resource"
+        };
+        ApiError::not_found(what).into()
+    })
 }

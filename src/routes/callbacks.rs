@@ -76,10 +76,18 @@ pub enum Kind {
 )]
 pub async fn callback(
     state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
+    path: Result<web::Path<(SessionId, CallbackKind)>, actix_web::Error>,
     req: HttpRequest,
 ) -> HttpResponse {
-    match handle(&state, &path.0, &path.1, &req).await {
+    // A malformed id or kind is an unknown page, answered like an unknown session.
+    let handled = match path {
+        Ok(path) => {
+            let (id, kind) = path.into_inner();
+            handle(&state, id, kind, &req).await
+        }
+        Err(_) => Err(not_found()),
+    };
+    match handled {
         Ok(response) => response,
         Err(e) if wants_html(&req) => error_page(
             e.status(),
@@ -92,13 +100,10 @@ pub async fn callback(
 
 async fn handle(
     state: &AppState,
-    raw_id: &str,
-    raw_kind: &str,
+    id: SessionId,
+    kind: CallbackKind,
     req: &HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let not_found = || ApiError::not_found("widget session");
-    let kind: CallbackKind = raw_kind.parse().map_err(|_| not_found())?;
-    let id = SessionId::parse(raw_id).map_err(|_| not_found())?;
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
         .map_err(|_| ApiError::from(ErrorCode::InvalidCallback))?;
     let event = CallbackEvent::parse(kind, &pairs)
@@ -123,6 +128,10 @@ async fn handle(
             Ok(result_page(&event, &id, status, demo, req))
         }
     }
+}
+
+fn not_found() -> ApiError {
+    ApiError::not_found("widget session")
 }
 
 /// `{deeplink_base}/belvo/{kind}?session_id=..&status=..`: only configured values and our own.

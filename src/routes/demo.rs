@@ -99,9 +99,11 @@ struct TimelineRow {
 /// The session as the app sees it (`GET /v1/widget-sessions/{id}`), plus its timeline.
 async fn show(
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: Result<web::Path<SessionId>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = SessionId::parse(&path).map_err(|_| ApiError::not_found("session"))?;
+    let id = path
+        .map_err(|_| ApiError::not_found("session"))?
+        .into_inner();
     let response = api(&state)?
         .get(format!("{}/v1/widget-sessions/{id}", state.local_base_url))
         .bearer_auth(demo_token(&state)?)

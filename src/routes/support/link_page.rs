@@ -32,12 +32,12 @@ struct LinkPage {
 pub async fn page(
     state: web::Data<AppState>,
     staff: Staff,
-    path: web::Path<String>,
+    path: Result<web::Path<LinkId>, actix_web::Error>,
     query: web::Query<LangQuery>,
     req: HttpRequest,
 ) -> Result<HttpResponse, PageError> {
     let not_found = || PageError::NotFound("link");
-    let id = LinkId::parse(&path).map_err(|_| not_found())?;
+    let id = path.map_err(|_| not_found())?.into_inner();
     let link = state.store.link(&id).await?.ok_or_else(not_found)?;
     let webhooks = state.store.link_timeline(&id).await?;
     let sessions = match link.session {

@@ -64,12 +64,12 @@ struct SessionPage {
 pub async fn page(
     state: web::Data<AppState>,
     staff: Staff,
-    path: web::Path<String>,
+    path: Result<web::Path<SessionId>, actix_web::Error>,
     query: web::Query<LangQuery>,
     req: HttpRequest,
 ) -> Result<HttpResponse, PageError> {
     let not_found = || PageError::NotFound("session");
-    let id = SessionId::parse(&path).map_err(|_| not_found())?;
+    let id = path.map_err(|_| not_found())?.into_inner();
     let read = state
         .store
         .session_with_link(&id)

@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::owned_session;
 use crate::auth::AppUser;
 use crate::domain::callback::{CallbackEvent, CallbackKind};
+use crate::domain::ids::SessionId;
 use crate::domain::session::Applied;
 use crate::domain::session::Status;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
@@ -100,7 +101,7 @@ pub struct EventBody {
 pub async fn post_event(
     state: web::Data<AppState>,
     user: AppUser,
-    path: web::Path<String>,
+    path: web::Path<SessionId>,
     body: web::Json<serde_json::Map<String, serde_json::Value>>,
 ) -> Result<HttpResponse, ApiError> {
     let session = owned_session(&state, &user, &path).await?;
