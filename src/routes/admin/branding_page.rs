@@ -35,17 +35,21 @@ pub struct Flash {
     saved: Option<u64>,
 }
 
-fn product_of(raw: &str) -> Result<ProductName, PageError> {
-    ProductName::parse(raw).map_err(|_| PageError::NotFound("product"))
+/// The path's product name; a malformed one is the console's 404 page.
+fn product_of(
+    path: Result<web::Path<ProductName>, actix_web::Error>,
+) -> Result<ProductName, PageError> {
+    path.map(web::Path::into_inner)
+        .map_err(|_| PageError::NotFound("product"))
 }
 
 pub async fn edit(
     state: web::Data<AppState>,
     Admin(staff): Admin,
-    path: web::Path<String>,
+    path: Result<web::Path<ProductName>, actix_web::Error>,
     flash: web::Query<Flash>,
 ) -> Result<HttpResponse, PageError> {
-    let product = product_of(&path)?;
+    let product = product_of(path)?;
     let current = state
         .branding
         .current(&product)
@@ -186,11 +190,11 @@ impl EditForm {
 pub async fn submit(
     state: web::Data<AppState>,
     Admin(staff): Admin,
-    path: web::Path<String>,
+    path: Result<web::Path<ProductName>, actix_web::Error>,
     form: web::Form<EditForm>,
 ) -> Result<HttpResponse, actix_web::Error> {
     staff.check_csrf(&form.csrf)?;
-    let product = product_of(&path)?;
+    let product = product_of(path)?;
     let versions = load_history(&state, &product).await?;
     let expected: u64 = form.version.parse().unwrap_or(0);
     let input = form.input();
@@ -281,11 +285,11 @@ pub struct RollbackForm {
 pub async fn rollback(
     state: web::Data<AppState>,
     Admin(staff): Admin,
-    path: web::Path<String>,
+    path: Result<web::Path<ProductName>, actix_web::Error>,
     form: web::Form<RollbackForm>,
 ) -> Result<HttpResponse, actix_web::Error> {
     staff.check_csrf(&form.csrf)?;
-    let product = product_of(&path)?;
+    let product = product_of(path)?;
     let expected = form.version.parse().ok();
     match branding::rollback(&state, &product, form.to, staff.name.as_str(), expected).await {
         Ok(saved) => {
