@@ -15,7 +15,8 @@ pub fn find<'a>(
     products: &'a Products,
     raw: &str,
 ) -> Option<(&'a ProductName, &'a ProductSettings)> {
-    ProductName::parse(raw).and_then(|name| products.get_key_value(&name))
+    let name = ProductName::parse(raw).ok()?;
+    products.get_key_value(&name)
 }
 
 /// [`find`], or `unknown_product` listing the configured names.

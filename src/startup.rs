@@ -110,14 +110,9 @@ fn build_state(
         h => h,
     };
     let local_base = format!("http://{host}:{port}");
-    let public_base_url = if settings.server.public_base_url.is_empty() {
-        local_base.clone()
-    } else {
-        settings
-            .server
-            .public_base_url
-            .trim_end_matches('/')
-            .to_owned()
+    let public_base_url = match &settings.server.public_base_url {
+        None => local_base.clone(),
+        Some(url) => url.as_str().trim_end_matches('/').to_owned(),
     };
     // Embedded: the BFF's own client calls the emulator mounted on this server, over HTTP.
     let belvo_base = settings
@@ -154,9 +149,9 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     let settings = state.settings.clone();
     let emulator = (settings.belvo.environment == BelvoEnvironment::Embedded).then(|| {
         // Embedded, the emulator's webhooks come back to this server.
-        let url = match settings.emulator.webhook_url.as_str() {
-            "" => format!("{}/webhooks/belvo", state.local_base_url),
-            url => url.to_owned(),
+        let url = match &settings.emulator.webhook_url {
+            None => format!("{}/webhooks/belvo", state.local_base_url),
+            Some(url) => url.to_string(),
         };
         let target = settings.emulator.webhook_target(&url, &settings);
         web::Data::new(Emulator::new(&settings, "/emulator", Some(target)))
@@ -296,5 +291,16 @@ fn query_config() -> web::QueryConfig {
 }
 
 fn path_config() -> web::PathConfig {
-    web::PathConfig::default().error_handler(|_err, _req| ApiError::not_found("resource").into())
+    // A malformed id in a path is an unknown one: 404, worded as for an id that does not exist.
+    web::PathConfig::default().error_handler(|_err, req| {
+        let info = req.match_info();
+        let what = if info.get("session_id").is_some() {
+            "session"
+        } else if info.get("link_id").is_some() {
+            "link"
+        } else {
+            "resource"
+        };
+        ApiError::not_found(what).into()
+    })
 }

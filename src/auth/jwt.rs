@@ -109,10 +109,11 @@ impl AppJwtVerifier {
             JwtAlgorithm::RS256 => Algorithm::RS256,
             JwtAlgorithm::ES256 => Algorithm::ES256,
         };
-        let keys = if cfg.algorithm != JwtAlgorithm::HS256 && !cfg.jwks_url.is_empty() {
-            Keys::Jwks(Arc::new(Jwks::new(&cfg.jwks_url, alg)?))
-        } else {
-            Keys::Fixed(Self::fixed_key(settings)?)
+        let keys = match &cfg.jwks_url {
+            Some(url) if cfg.algorithm != JwtAlgorithm::HS256 => {
+                Keys::Jwks(Arc::new(Jwks::new(url.as_str(), alg)?))
+            }
+            _ => Keys::Fixed(Self::fixed_key(settings)?),
         };
         // Only the configured algorithm is accepted: no `none`, no HS/RS confusion.
         let mut validation = Validation::new(alg);

@@ -3,10 +3,12 @@
 //! Secrets come from the environment only (see [`secrets`]).
 
 pub mod app_links;
+pub mod product_values;
 pub mod products;
 pub mod secrets;
 pub mod staff;
 mod store;
+pub mod urls;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -14,6 +16,7 @@ use std::time::Duration;
 use figment::providers::{Format, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
+use url::Url;
 
 use crate::domain::ids::{Platform, ProductName};
 pub use products::{OpenFinanceSettings, ProductSettings};
@@ -69,8 +72,13 @@ pub struct ServerSettings {
     pub host: String,
     /// Listen port; 0 picks a free one (tests).
     pub port: u16,
-    /// Base of the callback URLs given to Belvo; empty means `http://{host}:{port}`.
-    pub public_base_url: String,
+    /// Base of the callback URLs given to Belvo; none (empty) means `http://{host}:{port}`.
+    #[serde(
+        default,
+        deserialize_with = "urls::optional_url",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub public_base_url: Option<Url>,
     /// Worker threads; 0 means one per core.
     pub workers: usize,
     /// Largest JSON body accepted on the mobile API, in bytes.
@@ -126,10 +134,20 @@ pub enum BelvoEnvironment {
 pub struct BelvoSettings {
     /// sandbox, production or embedded (the built-in emulator).
     pub environment: BelvoEnvironment,
-    /// Overrides Belvo's API base URL; empty means the environment's.
-    pub base_url: String,
-    /// Overrides the hosted widget URL; empty means the environment's.
-    pub widget_url: String,
+    /// Overrides Belvo's API base URL; none (empty) means the environment's.
+    #[serde(
+        default,
+        deserialize_with = "urls::optional_url",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub base_url: Option<Url>,
+    /// Overrides the hosted widget URL; none (empty) means the environment's.
+    #[serde(
+        default,
+        deserialize_with = "urls::optional_url",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub widget_url: Option<Url>,
     /// Longest wait for one Belvo API call.
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
@@ -139,7 +157,7 @@ pub struct BelvoSettings {
 #[serde(deny_unknown_fields)]
 pub struct AppSettings {
     /// Where callbacks send the app back, per platform.
-    pub deeplink_base: BTreeMap<String, String>,
+    pub deeplink_base: BTreeMap<Platform, urls::DeeplinkBase>,
     /// iOS apps that may open callback URLs as universal links.
     #[serde(default)]
     pub ios: app_links::IosAppLinks,
@@ -164,7 +182,12 @@ pub struct AppJwtSettings {
     pub public_key_pem: String,
     /// For RS256/ES256: the identity provider's JWKS (`https://.../.well-known/jwks.json`);
     /// tokens name their key by `kid`. Fetched at start-up and kept fresh in the background.
-    pub jwks_url: String,
+    #[serde(
+        default,
+        deserialize_with = "urls::optional_url",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub jwks_url: Option<Url>,
     /// Required `iss`, when set.
     pub issuer: String,
     /// Required `aud`, when set.
@@ -231,9 +254,14 @@ pub struct WebhookSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EmulatorSettings {
-    /// Where the emulator sends webhooks; empty means this server's `/webhooks/belvo` when
-    /// embedded, and none when standalone.
-    pub webhook_url: String,
+    /// Where the emulator sends webhooks; none (empty) means this server's `/webhooks/belvo`
+    /// when embedded, and none when standalone.
+    #[serde(
+        default,
+        deserialize_with = "urls::optional_url",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub webhook_url: Option<Url>,
     /// Wait after a link is created before its webhooks are sent.
     #[serde(with = "humantime_serde")]
     pub webhook_delay: Duration,
@@ -306,30 +334,12 @@ impl Settings {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        if !self.server.public_base_url.is_empty() {
-            let url = url::Url::parse(&self.server.public_base_url).map_err(|e| {
-                ConfigError::new("server.public_base_url", format!("is not a URL: {e}"))
-            })?;
+        if let Some(url) = &self.server.public_base_url {
             let https_required = self.belvo.environment == BelvoEnvironment::Production;
             if https_required && url.scheme() != "https" {
                 return Err(ConfigError::new(
                     "server.public_base_url",
                     "must be https:// in production (Belvo redirects users to it)",
-                ));
-            }
-        }
-        for (platform, base) in &self.app.deeplink_base {
-            if Platform::parse(platform).is_none() {
-                return Err(ConfigError::new(
-                    format!("app.deeplink_base.{platform}"),
-                    "platform must be ios, android or web",
-                ));
-            }
-            let parsed = url::Url::parse(base);
-            if parsed.is_err() || base.contains(['?', '#']) {
-                return Err(ConfigError::new(
-                    format!("app.deeplink_base.{platform}"),
-                    "must be a scheme (bffdemo://) or an https:// app link without query",
                 ));
             }
         }
@@ -355,48 +365,29 @@ impl Settings {
     /// RS256/ES256 take their key from exactly one of `public_key_pem` and `jwks_url`.
     fn validate_app_jwt(&self) -> Result<(), ConfigError> {
         let jwt = &self.app_jwt;
-        let (pem, jwks) = (!jwt.public_key_pem.is_empty(), !jwt.jwks_url.is_empty());
-        match (jwt.algorithm, pem, jwks) {
-            (JwtAlgorithm::HS256, _, true) => Err(ConfigError::new(
+        let pem = !jwt.public_key_pem.is_empty();
+        match (jwt.algorithm, pem, &jwt.jwks_url) {
+            (JwtAlgorithm::HS256, _, Some(_)) => Err(ConfigError::new(
                 "app_jwt.jwks_url",
                 "is for RS256/ES256: set app_jwt.algorithm, or leave jwks_url empty for HS256",
             )),
-            (JwtAlgorithm::HS256, _, false) | (_, true, false) => Ok(()),
-            (_, false, false) => Err(ConfigError::new(
+            (JwtAlgorithm::HS256, _, None) | (_, true, None) => Ok(()),
+            (_, false, None) => Err(ConfigError::new(
                 "app_jwt.public_key_pem",
                 "is required for RS256/ES256 (or set app_jwt.jwks_url instead)",
             )),
-            (_, true, true) => Err(ConfigError::new(
+            (_, true, Some(_)) => Err(ConfigError::new(
                 "app_jwt.jwks_url",
                 "and app_jwt.public_key_pem are both set: keep only one",
             )),
-            (_, false, true) => self.validate_jwks_url(),
+            (_, false, Some(url)) => validate_jwks_url(url, self.belvo.environment),
         }
-    }
-
-    fn validate_jwks_url(&self) -> Result<(), ConfigError> {
-        let url = url::Url::parse(&self.app_jwt.jwks_url)
-            .map_err(|e| ConfigError::new("app_jwt.jwks_url", format!("is not a URL: {e}")))?;
-        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-            return Err(ConfigError::new(
-                "app_jwt.jwks_url",
-                "must be an http:// or https:// URL",
-            ));
-        }
-        // Whoever can change the keys in transit can sign any user's token.
-        if self.belvo.environment == BelvoEnvironment::Production && url.scheme() != "https" {
-            return Err(ConfigError::new(
-                "app_jwt.jwks_url",
-                "must be https:// in production",
-            ));
-        }
-        Ok(())
     }
 
     /// Belvo's API base URL for the configured environment (embedded: set at start-up).
     pub fn belvo_base_url(&self) -> Option<String> {
-        if !self.belvo.base_url.is_empty() {
-            return Some(self.belvo.base_url.trim_end_matches('/').to_owned());
+        if let Some(url) = &self.belvo.base_url {
+            return Some(url.as_str().trim_end_matches('/').to_owned());
         }
         match self.belvo.environment {
             BelvoEnvironment::Sandbox => Some("https://sandbox.belvo.com".into()),
@@ -407,8 +398,8 @@ impl Settings {
 
     /// The hosted widget's URL (embedded: set at start-up).
     pub fn widget_url(&self) -> Option<String> {
-        if !self.belvo.widget_url.is_empty() {
-            return Some(self.belvo.widget_url.clone());
+        if let Some(url) = &self.belvo.widget_url {
+            return Some(url.to_string());
         }
         match self.belvo.environment {
             BelvoEnvironment::Embedded => None,
@@ -427,6 +418,23 @@ impl Settings {
         let body = toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# unprintable: {e}"));
         format!("{body}\n[secrets]\n{}", self.secrets.describe())
     }
+}
+
+fn validate_jwks_url(url: &Url, environment: BelvoEnvironment) -> Result<(), ConfigError> {
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(ConfigError::new(
+            "app_jwt.jwks_url",
+            "must be an http:// or https:// URL",
+        ));
+    }
+    // Whoever can change the keys in transit can sign any user's token.
+    if environment == BelvoEnvironment::Production && url.scheme() != "https" {
+        return Err(ConfigError::new(
+            "app_jwt.jwks_url",
+            "must be https:// in production",
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

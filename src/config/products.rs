@@ -4,25 +4,12 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::product_values::{ConsentPermission, CredentialsStorage, Days, Scopes};
 use super::ConfigError;
 use crate::domain::branding::{Branding, HttpsUrl};
 use crate::domain::country::{Country, Resource};
 use crate::domain::ids::{AccessMode, Code};
 use crate::domain::theme::Theme;
-
-/// Scopes Belvo knows for widget tokens.
-pub const KNOWN_SCOPES: &[&str] = &[
-    "read_institutions",
-    "write_links",
-    "read_consents",
-    "write_consents",
-    "write_consent_callback",
-    "delete_consents",
-];
-
-/// Consent permissions of the OFDA widget.
-pub const CONSENT_PERMISSIONS: &[&str] =
-    &["REGISTER", "ACCOUNTS", "CREDIT_CARDS", "CREDIT_OPERATIONS"];
 
 /// Longest OFDA `purpose` Belvo accepts.
 pub const MAX_PURPOSE: usize = 600;
@@ -44,19 +31,19 @@ pub struct ProductSettings {
     /// Resources Belvo fetches asynchronously after the link is made.
     pub fetch_resources: Vec<Resource>,
     /// Comma-separated scopes, sent as Belvo's guides show them.
-    pub scopes: String,
+    pub scopes: Scopes,
     /// How long Belvo keeps the link's data (`365d`).
-    pub stale_in: String,
+    pub stale_in: Days,
     /// Default link type; apps may choose per session.
     pub access_mode: AccessMode,
     /// `credentials_storage` for single links (recurrent links always send `store`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub credentials_storage: Option<String>,
+    pub credentials_storage: Option<CredentialsStorage>,
     /// Institutions shown in production; empty means all.
-    pub institutions: Vec<String>,
+    pub institutions: Vec<Code>,
     /// Institutions shown in sandbox and embedded; absent means `institutions`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sandbox_institutions: Option<Vec<String>>,
+    pub sandbox_institutions: Option<Vec<Code>>,
     /// Extra widget URL parameters (`locale`, `mode`, ...).
     pub widget_params: BTreeMap<String, String>,
     #[serde(default)]
@@ -75,11 +62,38 @@ pub struct OpenFinanceSettings {
     /// `widget.openfinance_feature`.
     pub openfinance_feature: String,
     /// `widget.purpose`, at most 600 characters.
-    pub purpose: String,
+    pub purpose: Purpose,
     /// `widget.consent.terms_and_conditions_url`.
     pub terms_and_conditions_url: HttpsUrl,
     /// Consent permissions requested; apps may narrow them.
-    pub permissions: Vec<String>,
+    pub permissions: Vec<ConsentPermission>,
+}
+
+/// The OFDA `widget.purpose` shown to the user: 1 to [`MAX_PURPOSE`] characters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Purpose(String);
+
+impl Purpose {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Purpose {
+    type Error = String;
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        if raw.is_empty() || raw.chars().count() > MAX_PURPOSE {
+            return Err(format!("must be 1 to {MAX_PURPOSE} characters"));
+        }
+        Ok(Self(raw))
+    }
+}
+
+impl From<Purpose> for String {
+    fn from(purpose: Purpose) -> Self {
+        purpose.0
+    }
 }
 
 impl ProductSettings {
@@ -101,34 +115,6 @@ impl ProductSettings {
                         "{r} is not available in {} (Belvo's resource table)",
                         self.country
                     ),
-                ));
-            }
-        }
-        for scope in self.scopes.split(',') {
-            if !KNOWN_SCOPES.contains(&scope) {
-                return Err(err("scopes", format!("unknown scope {scope:?}")));
-            }
-        }
-        if !is_days(&self.stale_in) {
-            return Err(err("stale_in", "must be a number of days like 365d".into()));
-        }
-        if let Some(storage) = &self.credentials_storage {
-            if storage != "store" && storage != "nostore" && !is_days(storage) {
-                return Err(err(
-                    "credentials_storage",
-                    "must be store, nostore or like 30d".into(),
-                ));
-            }
-        }
-        let institutions = self
-            .institutions
-            .iter()
-            .chain(self.sandbox_institutions.iter().flatten());
-        for inst in institutions {
-            if Code::parse(inst).is_none() {
-                return Err(err(
-                    "institutions",
-                    format!("{inst:?} is not an institution code"),
                 ));
             }
         }
@@ -162,37 +148,18 @@ impl ProductSettings {
                     "open finance (OFDA) is Brazil only".into(),
                 ));
             }
-            if of.purpose.is_empty() || of.purpose.chars().count() > MAX_PURPOSE {
-                return Err(err(
-                    "open_finance.purpose",
-                    format!("must be 1 to {MAX_PURPOSE} characters"),
-                ));
-            }
             if of.permissions.is_empty() {
                 return Err(err("open_finance.permissions", "must not be empty".into()));
-            }
-            for p in &of.permissions {
-                if !CONSENT_PERMISSIONS.contains(&p.as_str()) {
-                    return Err(err(
-                        "open_finance.permissions",
-                        format!("unknown permission {p:?}"),
-                    ));
-                }
             }
         }
         Ok(())
     }
 
     /// Institutions shown for an environment (sandbox lists differ from production).
-    pub fn institutions_for(&self, sandbox: bool) -> &[String] {
+    pub fn institutions_for(&self, sandbox: bool) -> &[Code] {
         match (&self.sandbox_institutions, sandbox) {
             (Some(list), true) => list,
             _ => &self.institutions,
         }
     }
-}
-
-fn is_days(raw: &str) -> bool {
-    raw.strip_suffix('d')
-        .is_some_and(|n| !n.is_empty() && n.len() <= 5 && n.bytes().all(|b| b.is_ascii_digit()))
 }

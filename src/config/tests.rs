@@ -1,6 +1,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
+use crate::domain::ids::Platform;
 
 fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs
@@ -31,7 +32,7 @@ fn shortcuts_and_double_underscore_env_override_files() {
     assert_eq!(s.store.redis_url, "redis://127.0.0.1:7000");
     assert_eq!(s.store.key_prefix, "acme");
     let mx = &s.products[&ProductName::parse("mx_employment").unwrap()];
-    assert_eq!(mx.stale_in, "90d");
+    assert_eq!(mx.stale_in.to_string(), "90d");
 }
 
 #[test]
@@ -161,7 +162,7 @@ fn rs256_and_es256_need_exactly_one_of_a_pem_and_a_jwks_url() {
         assert_eq!(err.key, "app_jwt.jwks_url", "{bad}");
     }
     let s = load(&[("BFF__APP_JWT__JWKS_URL", jwks)]).unwrap();
-    assert_eq!(s.app_jwt.jwks_url, jwks);
+    assert_eq!(s.app_jwt.jwks_url.as_ref().map(Url::as_str), Some(jwks));
     assert!(load(&[("BFF__APP_JWT__PUBLIC_KEY_PEM", pem)]).is_ok());
     let s = Settings::load_from(&env(&[
         ("BFF__APP_JWT__ALGORITHM", "RS256"),
@@ -172,4 +173,86 @@ fn rs256_and_es256_need_exactly_one_of_a_pem_and_a_jwks_url() {
     // HS256 has no use for a JWKS: setting one is a mistake, not silently ignored.
     let err = Settings::load_from(&env(&[("BFF__APP_JWT__JWKS_URL", jwks)])).unwrap_err();
     assert_eq!(err.key, "app_jwt.jwks_url");
+}
+
+#[test]
+fn product_values_that_do_not_parse_name_their_key() {
+    let product = "BFF__PRODUCTS__BR_OFDA__";
+    for (field, bad, named) in [
+        (
+            "SCOPES",
+            "read_institutions,write_everything",
+            "write_everything",
+        ),
+        ("STALE_IN", "a year", "365d"),
+        ("CREDENTIALS_STORAGE", "forever", "nostore"),
+        (
+            "INSTITUTIONS",
+            "[\"ofbradesco_br_retail\", \"bad code\"]",
+            "bad code",
+        ),
+        (
+            "OPEN_FINANCE__PERMISSIONS",
+            "[\"REGISTER\", \"EVERYTHING\"]",
+            "EVERYTHING",
+        ),
+        ("OPEN_FINANCE__PURPOSE", "", "600"),
+    ] {
+        let var = format!("{product}{field}");
+        let err = Settings::load_from(&env(&[(var.as_str(), bad)])).unwrap_err();
+        let key = format!(
+            "products.br_ofda.{}",
+            field.to_lowercase().replace("__", ".")
+        );
+        assert_eq!(err.key, key, "{var}: {err}");
+        assert!(err.problem.contains(named), "{var}: {}", err.problem);
+    }
+}
+
+#[test]
+fn urls_parse_at_load_and_an_empty_one_means_none() {
+    let s = Settings::load_from(&env(&[
+        ("PUBLIC_BASE_URL", ""),
+        ("BFF__BELVO__BASE_URL", ""),
+        ("BFF__EMULATOR__WEBHOOK_URL", " "),
+    ]))
+    .unwrap();
+    assert_eq!(s.server.public_base_url, None);
+    assert_eq!(s.belvo_base_url(), None, "embedded: set at start-up");
+    assert_eq!(s.emulator.webhook_url, None);
+    let s = Settings::load_from(&env(&[("PUBLIC_BASE_URL", "https://bff.example.com/x")])).unwrap();
+    assert_eq!(
+        s.server.public_base_url.as_ref().map(Url::as_str),
+        Some("https://bff.example.com/x")
+    );
+    for (var, key) in [
+        ("PUBLIC_BASE_URL", "server.public_base_url"),
+        ("BFF__BELVO__BASE_URL", "belvo.base_url"),
+        ("BFF__BELVO__WIDGET_URL", "belvo.widget_url"),
+        ("BFF__EMULATOR__WEBHOOK_URL", "emulator.webhook_url"),
+    ] {
+        let err = Settings::load_from(&env(&[(var, "not a url")])).unwrap_err();
+        assert_eq!(err.key, key, "{err}");
+        assert!(err.problem.contains("is not a URL"), "{}", err.problem);
+    }
+}
+
+#[test]
+fn deeplink_bases_are_keyed_by_platform_and_checked_at_load() {
+    let s = Settings::load_from(&env(&[(
+        "BFF__APP__DEEPLINK_BASE__WEB",
+        "https://app.example.com",
+    )]))
+    .unwrap();
+    assert_eq!(
+        s.app.deeplink_base[&Platform::Web].as_str(),
+        "https://app.example.com"
+    );
+    let err =
+        Settings::load_from(&env(&[("BFF__APP__DEEPLINK_BASE__IOS", "acme://x?y=1")])).unwrap_err();
+    assert_eq!(err.key, "app.deeplink_base.ios", "{err}");
+    let err =
+        Settings::load_from(&env(&[("BFF__APP__DEEPLINK_BASE__WATCHOS", "acme://")])).unwrap_err();
+    assert!(err.key.starts_with("app.deeplink_base"), "{err}");
+    assert!(err.problem.contains("watchos"), "{}", err.problem);
 }

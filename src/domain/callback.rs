@@ -3,10 +3,24 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ids::{Code, LinkId, Message};
+use super::ids::{Code, IdError, LinkId, Message};
 
-/// The path segment of `/callbacks/{session_id}/{kind}`, and the events body's `kind`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+/// The path segment of `/callbacks/{session_id}/{kind}`, and the events body's `kind`, in lower
+/// case (`"exit".parse()`).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Deserialize,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 #[schema(rename_all = "lowercase")]
 pub enum CallbackKind {
     Success,
@@ -15,19 +29,6 @@ pub enum CallbackKind {
     Event,
     Error,
     Warning,
-}
-
-impl CallbackKind {
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "success" => Some(Self::Success),
-            "exit" => Some(Self::Exit),
-            "event" => Some(Self::Event),
-            "error" => Some(Self::Error),
-            "warning" => Some(Self::Warning),
-            _ => None,
-        }
-    }
 }
 
 /// What the widget told us, validated.
@@ -67,12 +68,9 @@ pub enum CallbackError {
     Missing(&'static str),
     #[error("`{0}` appears more than once")]
     Repeated(&'static str),
-    #[error("`link` must be a link id (UUID)")]
-    BadLink,
-    #[error("`{0}` must match [A-Za-z0-9_-]{{1,64}}")]
-    BadCode(&'static str),
-    #[error("`{0}` must be at most 1 KiB of printable text")]
-    BadMessage(&'static str),
+    /// A value that is not what its key holds: `` `link` is not a link id (a hyphenated UUID) ``.
+    #[error("`{0}` {1}")]
+    Malformed(&'static str, IdError),
     #[error("an event callback needs `error` or `warning`")]
     NoEvent,
 }
@@ -97,7 +95,8 @@ impl CallbackEvent {
         let has_warning = q.get("warning")?.is_some();
         match kind {
             CallbackKind::Success => Ok(Self::Success {
-                link: LinkId::parse(q.required("link")?).ok_or(CallbackError::BadLink)?,
+                link: LinkId::parse(q.required("link")?)
+                    .map_err(|e| CallbackError::Malformed("link", e))?,
                 institution: q.required_code("institution")?,
             }),
             CallbackKind::Exit if has_error => Self::error(&q),
@@ -177,7 +176,7 @@ impl Query<'_> {
 
     fn code(&self, key: &'static str) -> Result<Option<Code>, CallbackError> {
         self.get(key)?
-            .map(|v| Code::parse(v).ok_or(CallbackError::BadCode(key)))
+            .map(|v| Code::parse(v).map_err(|e| CallbackError::Malformed(key, e)))
             .transpose()
     }
 
@@ -187,7 +186,7 @@ impl Query<'_> {
 
     fn message(&self, key: &'static str) -> Result<Option<Message>, CallbackError> {
         self.get(key)?
-            .map(|v| Message::parse(v).ok_or(CallbackError::BadMessage(key)))
+            .map(|v| Message::parse(v).map_err(|e| CallbackError::Malformed(key, e)))
             .transpose()
     }
 
@@ -195,7 +194,7 @@ impl Query<'_> {
     /// a malformed value is refused, never silently ignored.
     fn check_known_keys(&self) -> Result<(), CallbackError> {
         if let Some(link) = self.get("link")? {
-            LinkId::parse(link).ok_or(CallbackError::BadLink)?;
+            LinkId::parse(link).map_err(|e| CallbackError::Malformed("link", e))?;
         }
         for key in CODE_KEYS {
             self.code(key)?;
@@ -240,7 +239,7 @@ mod tests {
             .collect();
         assert_eq!(kinds, ["success", "exit", "event", "error", "warning"]);
         for kind in kinds {
-            assert!(CallbackKind::parse(kind).is_some(), "{kind}");
+            assert!(kind.parse::<CallbackKind>().is_ok(), "{kind}");
         }
     }
 
@@ -322,7 +321,10 @@ mod tests {
         let long = format!("error=x&error_message={}", "a".repeat(1025));
         assert_eq!(
             CallbackEvent::parse(CallbackKind::Error, &pairs(&long)),
-            Err(CallbackError::BadMessage("error_message"))
+            Err(CallbackError::Malformed(
+                "error_message",
+                IdError::MessageTooLong
+            ))
         );
     }
 

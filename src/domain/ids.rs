@@ -1,13 +1,55 @@
 //! Identifiers that arrive from outside, parsed once at the edge.
 
 use std::fmt;
+use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+/// Why a value from outside is not the identifier it should be: the sentence completes
+/// "`<field>` ...", so a 400 or a configuration error can say what was wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum IdError {
+    #[error("is not a session id (a lower-case hyphenated UUID)")]
+    SessionId,
+    #[error("is not a link id (a hyphenated UUID)")]
+    LinkId,
+    #[error("must be 1 to 64 characters")]
+    CodeLength,
+    #[error("may hold only letters, digits, `_` and `-`")]
+    CodeCharacters,
+    #[error("is longer than 1 KiB")]
+    MessageTooLong,
+    #[error("has control characters")]
+    MessageControl,
+    #[error("is not a product name ([a-z0-9_]{{1,40}})")]
+    ProductName,
+}
+
+/// `FromStr` and `TryFrom<String>` (for serde's `try_from`) through the type's `parse`.
+macro_rules! parsed_from_strings {
+    ($($ty:ty),*) => {$(
+        impl FromStr for $ty {
+            type Err = IdError;
+            fn from_str(raw: &str) -> Result<Self, IdError> {
+                Self::parse(raw)
+            }
+        }
+
+        impl TryFrom<String> for $ty {
+            type Error = String;
+            fn try_from(raw: String) -> Result<Self, String> {
+                Self::parse(&raw).map_err(|e| format!("{raw:?} {e}"))
+            }
+        }
+    )*};
+}
+
+parsed_from_strings!(SessionId, LinkId, Code, Message, ProductName);
+
 /// A widget session id: a random UUID in its hyphenated lowercase form.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(into = "String")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct SessionId(Uuid);
 
 impl SessionId {
@@ -16,8 +58,10 @@ impl SessionId {
     }
 
     /// Accepts only the canonical hyphenated form, so one session has one spelling.
-    pub fn parse(raw: &str) -> Option<Self> {
-        parse_canonical_uuid(raw).map(Self)
+    pub fn parse(raw: &str) -> Result<Self, IdError> {
+        parse_canonical_uuid(raw)
+            .map(Self)
+            .ok_or(IdError::SessionId)
     }
 }
 
@@ -39,8 +83,10 @@ impl From<SessionId> for String {
 pub struct LinkId(Uuid);
 
 impl LinkId {
-    pub fn parse(raw: &str) -> Option<Self> {
-        parse_canonical_uuid(&raw.to_ascii_lowercase()).map(Self)
+    pub fn parse(raw: &str) -> Result<Self, IdError> {
+        parse_canonical_uuid(&raw.to_ascii_lowercase())
+            .map(Self)
+            .ok_or(IdError::LinkId)
     }
 
     pub fn new_random() -> Self {
@@ -57,13 +103,6 @@ impl fmt::Display for LinkId {
 impl From<LinkId> for String {
     fn from(id: LinkId) -> Self {
         id.to_string()
-    }
-}
-
-impl TryFrom<String> for LinkId {
-    type Error = String;
-    fn try_from(raw: String) -> Result<Self, Self::Error> {
-        Self::parse(&raw).ok_or_else(|| format!("{raw:?} is not a link id (UUID)"))
     }
 }
 
@@ -86,12 +125,17 @@ impl Code {
     /// What `parse` accepts, as a regular expression (for the API's schemas).
     pub const PATTERN: &'static str = "^[A-Za-z0-9_-]{1,64}$";
 
-    pub fn parse(raw: &str) -> Option<Self> {
-        let ok = (1..=Self::MAX_LEN).contains(&raw.len())
-            && raw
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-        ok.then(|| Self(raw.to_owned()))
+    pub fn parse(raw: &str) -> Result<Self, IdError> {
+        if !(1..=Self::MAX_LEN).contains(&raw.len()) {
+            return Err(IdError::CodeLength);
+        }
+        if !raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err(IdError::CodeCharacters);
+        }
+        Ok(Self(raw.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -111,13 +155,6 @@ impl From<Code> for String {
     }
 }
 
-impl TryFrom<String> for Code {
-    type Error = String;
-    fn try_from(raw: String) -> Result<Self, Self::Error> {
-        Self::parse(&raw).ok_or_else(|| format!("{raw:?} is not a code ([A-Za-z0-9_-]{{1,64}})"))
-    }
-}
-
 /// Free text Belvo sends with a code (`error_message`, ...): at most 1 KiB, no control characters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -129,9 +166,14 @@ impl Message {
     /// At most 1 KiB and no control characters; bidirectional overrides and isolates
     /// (U+202A–U+202E, U+2066–U+2069) are removed, so a message cannot make the console show
     /// text in another order than it was sent.
-    pub fn parse(raw: &str) -> Option<Self> {
-        let ok = raw.len() <= Self::MAX_BYTES && !raw.chars().any(char::is_control);
-        ok.then(|| Self(raw.chars().filter(|c| !is_bidi_control(*c)).collect()))
+    pub fn parse(raw: &str) -> Result<Self, IdError> {
+        if raw.len() > Self::MAX_BYTES {
+            return Err(IdError::MessageTooLong);
+        }
+        if raw.chars().any(char::is_control) {
+            return Err(IdError::MessageControl);
+        }
+        Ok(Self(raw.chars().filter(|c| !is_bidi_control(*c)).collect()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -150,26 +192,18 @@ impl From<Message> for String {
     }
 }
 
-impl TryFrom<String> for Message {
-    type Error = String;
-    fn try_from(raw: String) -> Result<Self, Self::Error> {
-        Self::parse(&raw)
-            .ok_or_else(|| "message is longer than 1 KiB or has control characters".into())
-    }
-}
-
 /// A product name as used in `[products.NAME]` and in requests.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct ProductName(String);
 
 impl ProductName {
-    pub fn parse(raw: &str) -> Option<Self> {
+    pub fn parse(raw: &str) -> Result<Self, IdError> {
         let ok = (1..=40).contains(&raw.len())
             && raw
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-        ok.then(|| Self(raw.to_owned()))
+        ok.then(|| Self(raw.to_owned())).ok_or(IdError::ProductName)
     }
 
     pub fn as_str(&self) -> &str {
@@ -189,17 +223,25 @@ impl From<ProductName> for String {
     }
 }
 
-impl TryFrom<String> for ProductName {
-    type Error = String;
-    fn try_from(raw: String) -> Result<Self, Self::Error> {
-        Self::parse(&raw)
-            .ok_or_else(|| format!("{raw:?} is not a product name ([a-z0-9_]{{1,40}})"))
-    }
-}
-
 /// The app platform a session was opened from; it picks the deeplink the callbacks return to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Spelled in lower case everywhere (`ios`); `"ios".parse::<Platform>()` reads it back.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Platform {
     Ios,
     Android,
@@ -208,26 +250,26 @@ pub enum Platform {
 
 impl Platform {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Ios => "ios",
-            Self::Android => "android",
-            Self::Web => "web",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "ios" => Some(Self::Ios),
-            "android" => Some(Self::Android),
-            "web" => Some(Self::Web),
-            _ => None,
-        }
+        self.into()
     }
 }
 
 /// `single` or `recurrent` links.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum AccessMode {
     Single,
     Recurrent,
@@ -235,10 +277,7 @@ pub enum AccessMode {
 
 impl AccessMode {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Single => "single",
-            Self::Recurrent => "recurrent",
-        }
+        self.into()
     }
 }
 
@@ -249,41 +288,56 @@ mod tests {
     #[test]
     fn session_id_accepts_only_the_canonical_form() {
         let id = SessionId::generate();
-        assert_eq!(SessionId::parse(&id.to_string()), Some(id));
-        assert!(SessionId::parse(&id.to_string().to_uppercase()).is_none());
-        assert!(SessionId::parse(&id.to_string().replace('-', "")).is_none());
-        assert!(SessionId::parse("../../etc/passwd").is_none());
-        assert!(SessionId::parse("").is_none());
+        assert_eq!(SessionId::parse(&id.to_string()), Ok(id));
+        assert!(SessionId::parse(&id.to_string().to_uppercase()).is_err());
+        assert!(SessionId::parse(&id.to_string().replace('-', "")).is_err());
+        assert!(SessionId::parse("../../etc/passwd").is_err());
+        assert!(SessionId::parse("").is_err());
     }
 
     #[test]
     fn link_id_is_a_uuid() {
-        assert!(LinkId::parse("cb65f82c-dc93-4d3e-8270-9a27528397f5").is_some());
-        assert!(LinkId::parse("CB65F82C-DC93-4D3E-8270-9A27528397F5").is_some());
-        assert!(LinkId::parse("cb65f82c").is_none());
-        assert!(LinkId::parse("javascript:alert(1)").is_none());
+        assert!(LinkId::parse("cb65f82c-dc93-4d3e-8270-9a27528397f5").is_ok());
+        assert!(LinkId::parse("CB65F82C-DC93-4D3E-8270-9A27528397F5").is_ok());
+        assert!(LinkId::parse("cb65f82c").is_err());
+        assert!(LinkId::parse("javascript:alert(1)").is_err());
+    }
+
+    #[test]
+    fn a_refusal_says_why() {
+        assert_eq!(Code::parse(""), Err(IdError::CodeLength));
+        assert_eq!(Code::parse("a b"), Err(IdError::CodeCharacters));
+        assert_eq!(
+            Message::parse(&"x".repeat(1025)),
+            Err(IdError::MessageTooLong)
+        );
+        assert_eq!(LinkId::parse("cb65f82c"), Err(IdError::LinkId));
+        let err = Code::try_from("<b>".to_owned()).unwrap_err();
+        assert_eq!(err, "\"<b>\" may hold only letters, digits, `_` and `-`");
+        let id = SessionId::generate();
+        let read: SessionId = serde_json::from_value(serde_json::json!(id.to_string())).unwrap();
+        assert_eq!(read, id);
+        assert!(serde_json::from_value::<SessionId>(serde_json::json!("../x")).is_err());
     }
 
     #[test]
     fn codes_follow_belvo_charset() {
-        assert!(Code::parse("login_error").is_some());
-        assert!(Code::parse("ACCESS_TOKEN_NOT_VALID").is_some());
-        assert!(Code::parse("abandon-survey").is_some());
-        assert!(Code::parse("").is_none());
-        assert!(Code::parse(&"a".repeat(65)).is_none());
-        assert!(Code::parse("<script>").is_none());
-        assert!(Code::parse("a b").is_none());
+        assert!(Code::parse("login_error").is_ok());
+        assert!(Code::parse("ACCESS_TOKEN_NOT_VALID").is_ok());
+        assert!(Code::parse("abandon-survey").is_ok());
+        assert!(Code::parse("").is_err());
+        assert!(Code::parse(&"a".repeat(65)).is_err());
+        assert!(Code::parse("<script>").is_err());
+        assert!(Code::parse("a b").is_err());
     }
 
     #[test]
     fn messages_are_bounded_and_printable() {
-        assert!(
-            Message::parse("Invalid credentials provided to login to the institution").is_some()
-        );
-        assert!(Message::parse("<script>alert(1)</script>").is_some());
-        assert!(Message::parse(&"x".repeat(1024)).is_some());
-        assert!(Message::parse(&"x".repeat(1025)).is_none());
-        assert!(Message::parse("a\nb").is_none());
+        assert!(Message::parse("Invalid credentials provided to login to the institution").is_ok());
+        assert!(Message::parse("<script>alert(1)</script>").is_ok());
+        assert!(Message::parse(&"x".repeat(1024)).is_ok());
+        assert!(Message::parse(&"x".repeat(1025)).is_err());
+        assert_eq!(Message::parse("a\nb"), Err(IdError::MessageControl));
         let reordered = Message::parse("pay \u{202E}gnp.exe\u{202C} \u{2066}x\u{2069}").unwrap();
         assert_eq!(
             reordered.as_str(),
@@ -293,9 +347,21 @@ mod tests {
     }
 
     #[test]
+    fn platforms_and_access_modes_round_trip_through_their_names() {
+        for p in [Platform::Ios, Platform::Android, Platform::Web] {
+            assert_eq!(p.as_str().parse::<Platform>(), Ok(p));
+            assert_eq!(serde_json::to_value(p).unwrap(), p.as_str());
+        }
+        assert_eq!(Platform::Android.as_str(), "android");
+        assert!("IOS".parse::<Platform>().is_err());
+        assert_eq!("recurrent".parse::<AccessMode>(), Ok(AccessMode::Recurrent));
+        assert!("".parse::<AccessMode>().is_err());
+    }
+
+    #[test]
     fn product_names_are_snake_case() {
-        assert!(ProductName::parse("br_ofda").is_some());
-        assert!(ProductName::parse("BR_OFDA").is_none());
-        assert!(ProductName::parse("br-ofda").is_none());
+        assert!(ProductName::parse("br_ofda").is_ok());
+        assert!(ProductName::parse("BR_OFDA").is_err());
+        assert!(ProductName::parse("br-ofda").is_err());
     }
 }

@@ -28,8 +28,21 @@ pub fn rfc3339(ms: Millis) -> String {
         .unwrap_or_default()
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Status {
     Pending,
     Succeeded,
@@ -40,25 +53,11 @@ pub enum Status {
 
 impl Status {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Succeeded => "succeeded",
-            Self::Exited => "exited",
-            Self::Failed => "failed",
-            Self::Expired => "expired",
-        }
+        self.into()
     }
 
     pub fn parse(raw: &str) -> Option<Self> {
-        [
-            Self::Pending,
-            Self::Succeeded,
-            Self::Exited,
-            Self::Failed,
-            Self::Expired,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == raw)
+        raw.parse().ok()
     }
 }
 

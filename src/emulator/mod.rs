@@ -214,11 +214,11 @@ async fn stats(
 /// `belvo-bff emulator --port N`: the emulator alone, at the root path. Webhooks go to
 /// `emulator.webhook_url` when set.
 pub async fn serve_standalone(settings: &Settings, port: u16) -> anyhow::Result<()> {
-    let target = (!settings.emulator.webhook_url.is_empty()).then(|| {
-        settings
-            .emulator
-            .webhook_target(&settings.emulator.webhook_url, settings)
-    });
+    let target = settings
+        .emulator
+        .webhook_url
+        .as_ref()
+        .map(|url| settings.emulator.webhook_target(url.as_str(), settings));
     let emulator = web::Data::new(Emulator::new(settings, "", target));
     let host = settings.server.host.clone();
     tracing::info!(%host, port, "belvo emulator listening");

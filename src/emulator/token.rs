@@ -11,7 +11,8 @@ use serde_json::json;
 use super::api_auth::{belvo_error, credentials_ok, denied};
 use super::{Emulator, IssuedToken};
 use crate::belvo::types::{TokenRequest, TokenResponse};
-use crate::config::products::{CONSENT_PERMISSIONS, KNOWN_SCOPES, MAX_PURPOSE};
+use crate::config::product_values::{ConsentPermission, Scope};
+use crate::config::products::MAX_PURPOSE;
 use crate::domain::country::{Country, Resource};
 use crate::domain::tax_id::{Cnpj, Cpf};
 
@@ -50,13 +51,16 @@ pub async fn create(emulator: web::Data<Emulator>, body: web::Bytes) -> HttpResp
 
 /// Belvo's checks on the token body, as the guides state them.
 fn check(request: &TokenRequest) -> Result<(), (&'static str, String)> {
-    let scopes: Vec<&str> = request.scopes.split(',').map(str::trim).collect();
-    for scope in &scopes {
-        if !KNOWN_SCOPES.contains(scope) {
-            return Err(("scopes", format!("Unknown scope {scope}")));
-        }
-    }
-    if !scopes.contains(&"read_institutions") || !scopes.contains(&"write_links") {
+    let scopes = request
+        .scopes
+        .split(',')
+        .map(|s| {
+            s.trim()
+                .parse()
+                .map_err(|_| ("scopes", format!("Unknown scope {s}")))
+        })
+        .collect::<Result<Vec<Scope>, _>>()?;
+    if !scopes.contains(&Scope::ReadInstitutions) || !scopes.contains(&Scope::WriteLinks) {
         return Err((
             "scopes",
             "read_institutions and write_links are required".into(),
@@ -124,7 +128,7 @@ fn check_consent(request: &TokenRequest) -> Result<(), (&'static str, String)> {
         || consent
             .permissions
             .iter()
-            .any(|p| !CONSENT_PERMISSIONS.contains(&p.as_str()))
+            .any(|p| p.parse::<ConsentPermission>().is_err())
     {
         return Err(("widget.consent.permissions", "Invalid permissions.".into()));
     }

@@ -94,7 +94,7 @@ pub async fn create_link(
     within_limits(state, user, &subject).await?;
 
     let belvo_request = CreateLink {
-        institution: institution.clone(),
+        institution: institution.to_string(),
         username,
         fetch_resources: product
             .fetch_resources
@@ -110,6 +110,7 @@ pub async fn create_link(
         .await
         .map_err(|e| belvo_refusal(e, lang))?;
     let link_id = LinkId::parse(&link.id)
+        .ok()
         .ok_or_else(|| ApiError::internal("Belvo returned a link id that is not a UUID"))?;
     let claim = LinkClaim {
         owner: user.external_id.clone(),

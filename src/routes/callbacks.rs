@@ -63,10 +63,18 @@ struct ResultPage<'a> {
 )]
 pub async fn callback(
     state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
+    path: Result<web::Path<(SessionId, CallbackKind)>, actix_web::Error>,
     req: HttpRequest,
 ) -> HttpResponse {
-    match handle(&state, &path.0, &path.1, &req).await {
+    // A malformed id or kind is an unknown page, answered like an unknown session.
+    let handled = match path {
+        Ok(path) => {
+            let (id, kind) = path.into_inner();
+            handle(&state, id, kind, &req).await
+        }
+        Err(_) => Err(not_found()),
+    };
+    match handled {
         Ok(response) => response,
         Err(e) if wants_html(&req) => error_page(
             e.status(),
@@ -79,13 +87,10 @@ pub async fn callback(
 
 async fn handle(
     state: &AppState,
-    raw_id: &str,
-    raw_kind: &str,
+    id: SessionId,
+    kind: CallbackKind,
     req: &HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let not_found = || ApiError::not_found("widget session");
-    let kind = CallbackKind::parse(raw_kind).ok_or_else(not_found)?;
-    let id = SessionId::parse(raw_id).ok_or_else(not_found)?;
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
         .map_err(|_| ApiError::from(ErrorCode::InvalidCallback))?;
     let event = CallbackEvent::parse(kind, &pairs)
@@ -102,14 +107,18 @@ async fn handle(
         None => return Err(not_found()),
     };
     let html_requested = pairs.iter().any(|(k, v)| k == "format" && v == "html");
-    let deeplink = state.settings.app.deeplink_base.get(platform.as_str());
+    let deeplink = state.settings.app.deeplink_base.get(&platform);
     match deeplink {
-        Some(base) if !html_requested => Ok(redirect(base, &event, &id, status)),
+        Some(base) if !html_requested => Ok(redirect(base.as_str(), &event, &id, status)),
         _ => {
             let demo = state.settings.belvo.environment == BelvoEnvironment::Embedded;
             Ok(result_page(&event, &id, status, demo, req))
         }
     }
+}
+
+fn not_found() -> ApiError {
+    ApiError::not_found("widget session")
 }
 
 /// `{deeplink_base}/belvo/{kind}?session_id=..&status=..`: only configured values and our own.

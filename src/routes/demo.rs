@@ -99,9 +99,11 @@ struct TimelineRow {
 /// The session as the app sees it (`GET /v1/widget-sessions/{id}`), plus its timeline.
 async fn show(
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: Result<web::Path<SessionId>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = SessionId::parse(&path).ok_or_else(|| ApiError::not_found("session"))?;
+    let id = path
+        .map_err(|_| ApiError::not_found("session"))?
+        .into_inner();
     let response = api(&state)?
         .get(format!("{}/v1/widget-sessions/{id}", state.local_base_url))
         .bearer_auth(demo_token(&state)?)
@@ -118,7 +120,7 @@ async fn show(
         .is_some_and(|r| r.values().any(|v| v["status"] == "pending"));
     // The session's callbacks and, once it has a link, the link's webhooks, in time order.
     let mut events = state.store.timeline(&id).await?;
-    if let Some(link) = view["link_id"].as_str().and_then(LinkId::parse) {
+    if let Some(link) = view["link_id"].as_str().and_then(|s| LinkId::parse(s).ok()) {
         events.extend(state.store.link_timeline(&link).await?);
     }
     events.sort_by_key(|e| e["at"].as_i64().unwrap_or_default());

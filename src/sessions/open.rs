@@ -129,8 +129,10 @@ pub async fn open_session(
     let (product_name, product) =
         crate::products::require(&state.settings.products, &request.product)?;
     let product_name = product_name.clone();
-    let platform = Platform::parse(&request.platform)
-        .ok_or_else(|| invalid("platform must be ios, android or web"))?;
+    let platform: Platform = request
+        .platform
+        .parse()
+        .map_err(|_| invalid("platform must be ios, android or web"))?;
     let sandbox = state.settings.belvo.environment != BelvoEnvironment::Production;
     let institutions =
         narrow_institutions(product.institutions_for(sandbox), request.institutions)?;
@@ -187,11 +189,11 @@ pub async fn open_session(
 
 /// Apps may narrow the product's institutions, never widen them.
 fn narrow_institutions(
-    allowed: &[String],
+    allowed: &[Code],
     requested: Option<Vec<String>>,
 ) -> Result<Vec<String>, ApiError> {
     let Some(requested) = requested else {
-        return Ok(allowed.to_vec());
+        return Ok(allowed.iter().map(Code::to_string).collect());
     };
     if requested.is_empty() || requested.len() > MAX_INSTITUTIONS {
         return Err(invalid(format!(
@@ -199,10 +201,11 @@ fn narrow_institutions(
         )));
     }
     for inst in &requested {
-        if Code::parse(inst).is_none() {
+        if Code::parse(inst).is_err() {
             return Err(invalid("institutions must be Belvo institution codes"));
         }
-        if !allowed.is_empty() && !allowed.contains(inst) {
+        if !allowed.is_empty() && !allowed.iter().any(|code| code.as_str() == inst) {
+            let allowed: Vec<&str> = allowed.iter().map(Code::as_str).collect();
             return Err(ApiError::new(
                 ErrorCode::InstitutionNotAllowed,
                 format!(
@@ -265,13 +268,14 @@ fn consent_for(
             name: name.to_owned(),
         });
     }
+    let offered: Vec<String> = of.permissions.iter().map(|p| p.to_string()).collect();
     let permissions = match request.permissions {
-        None => of.permissions.clone(),
-        Some(p) if !p.is_empty() && p.iter().all(|x| of.permissions.contains(x)) => p,
+        None => offered,
+        Some(p) if !p.is_empty() && p.iter().all(|x| offered.contains(x)) => p,
         Some(_) => {
             return Err(invalid(format!(
                 "consent.permissions must be a non-empty subset of {}",
-                of.permissions.join(", ")
+                offered.join(", ")
             )))
         }
     };
@@ -292,14 +296,14 @@ fn token_request(
 ) -> TokenRequest {
     let credentials_storage = match access_mode {
         AccessMode::Recurrent => Some("store".to_owned()),
-        AccessMode::Single => product.credentials_storage.clone(),
+        AccessMode::Single => product.credentials_storage.map(|c| c.to_string()),
     };
     let of = product.open_finance.as_ref();
     TokenRequest {
         id: String::new(),
         password: String::new(),
-        scopes: product.scopes.clone(),
-        stale_in: Some(product.stale_in.clone()),
+        scopes: product.scopes.to_string(),
+        stale_in: Some(product.stale_in.to_string()),
         credentials_storage,
         fetch_resources: product
             .fetch_resources
@@ -310,7 +314,7 @@ fn token_request(
             callback_urls,
             branding: Some(look.branding),
             theme: (!look.theme.is_empty()).then(|| look.theme.to_json()),
-            purpose: of.map(|o| o.purpose.clone()),
+            purpose: of.map(|o| o.purpose.as_str().to_owned()),
             openfinance_feature: of.map(|o| o.openfinance_feature.clone()),
             consent,
         },
@@ -353,11 +357,9 @@ mod tests {
 
     #[test]
     fn institutions_can_be_narrowed_not_widened() {
-        let allowed = vec![
-            "imss_mx_employment".to_owned(),
-            "issste_mx_employment".to_owned(),
-        ];
-        assert_eq!(narrow_institutions(&allowed, None).unwrap(), allowed);
+        let names = ["imss_mx_employment", "issste_mx_employment"];
+        let allowed: Vec<Code> = names.iter().map(|n| Code::parse(n).unwrap()).collect();
+        assert_eq!(narrow_institutions(&allowed, None).unwrap(), names);
         assert_eq!(
             narrow_institutions(&allowed, Some(vec!["imss_mx_employment".into()])).unwrap(),
             vec!["imss_mx_employment"]

@@ -226,7 +226,7 @@ impl JwksEndpoint {
     async fn app(&self) -> TestApp {
         spawn_app_with(StoreKind::Memory, |s| {
             s.app_jwt.algorithm = belvo_bff::config::JwtAlgorithm::ES256;
-            s.app_jwt.jwks_url = self.url.clone();
+            s.app_jwt.jwks_url = Some(self.url.parse().unwrap());
         })
         .await
     }
@@ -393,7 +393,7 @@ async fn with_nothing_listening_at_the_jwks_url_the_server_starts_and_answers_40
     drop(closed);
     let app = spawn_app_with(StoreKind::Memory, |s| {
         s.app_jwt.algorithm = belvo_bff::config::JwtAlgorithm::ES256;
-        s.app_jwt.jwks_url = url;
+        s.app_jwt.jwks_url = Some(url.parse().unwrap());
     })
     .await;
     let good = es256(ES256_PRIVATE, Some("fixture-2024"), &user_claims());

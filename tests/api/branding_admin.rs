@@ -326,14 +326,21 @@ async fn the_api_reads_and_writes_branding_with_etags() {
     assert_eq!(widget["branding"]["social_proof"], false);
     assert_eq!(widget["theme"][0]["value"], "#00AA55");
 
-    let response = app
-        .client
-        .get(app.url("/v1/admin/branding/nope"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 404);
+    for path in [
+        "/v1/admin/branding/nope",
+        "/v1/admin/branding/Not%20A%20Product",
+    ] {
+        let response = app
+            .client
+            .get(app.url(path))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["message"], "product not found", "{path}");
+    }
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! The widget's deeplink callbacks, with Belvo's exact query strings (OFDA guide §3).
 
+use belvo_bff::domain::ids::Platform;
 use serde_json::{json, Value};
 
 use crate::helpers::{location, spawn_app_on, spawn_app_with, StoreKind, TestApp, LINK_ID};
@@ -255,9 +256,13 @@ async fn redirect_parameters_are_ignored(store: StoreKind) {
 
 async fn each_platform_returns_to_its_configured_deeplink(store: StoreKind) {
     let app = spawn_app_with(store, |s| {
-        s.app
-            .deeplink_base
-            .insert("android".into(), "https://app.example.com/open".into());
+        s.app.deeplink_base.insert(
+            Platform::Android,
+            "https://app.example.com/open"
+                .to_owned()
+                .try_into()
+                .unwrap(),
+        );
     })
     .await;
     let android = open(&app, "android").await;

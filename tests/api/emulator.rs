@@ -330,7 +330,7 @@ fn flaky_receiver(fail_first: usize) -> (String, Arc<AtomicUsize>, Arc<AtomicUsi
 async fn webhooks_are_retried_with_backoff_and_bounded() {
     let (url, calls, accepted) = flaky_receiver(2);
     let app = spawn_app_with(StoreKind::Memory, |s| {
-        s.emulator.webhook_url = url;
+        s.emulator.webhook_url = Some(url.parse().unwrap());
         s.emulator.webhook_delay = Duration::from_millis(20);
         s.emulator.webhook_attempts = 4;
     })
@@ -356,7 +356,7 @@ async fn webhooks_are_retried_with_backoff_and_bounded() {
 
     let (url, calls, accepted) = flaky_receiver(usize::MAX);
     let app = spawn_app_with(StoreKind::Memory, |s| {
-        s.emulator.webhook_url = url;
+        s.emulator.webhook_url = Some(url.parse().unwrap());
         s.emulator.webhook_delay = Duration::from_millis(10);
         s.emulator.webhook_attempts = 3;
     })

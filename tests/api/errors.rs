@@ -146,3 +146,59 @@ async fn health_and_readiness_answer() {
     let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
 }
+
+#[tokio::test]
+async fn malformed_ids_in_paths_are_unknown_ids_named_by_what_they_stand_for() {
+    let app = spawn_app().await;
+    let session = app.open("maria", "mx_employment", "ios").await;
+    let id = session["session_id"].as_str().unwrap();
+    let upper = id.to_uppercase();
+    for (path, what) in [
+        (format!("/v1/widget-sessions/{upper}"), "session"),
+        ("/v1/widget-sessions/..%2F..%2Fetc".to_owned(), "session"),
+        ("/v1/links/not-a-uuid".to_owned(), "link"),
+        ("/v1/links/not-a-uuid/owners".to_owned(), "link"),
+    ] {
+        let response = app
+            .client
+            .get(app.url(&path))
+            .bearer_auth(app.token("maria"))
+            .send()
+            .await
+            .unwrap();
+        let body = assert_error(response, 404, "not_found").await;
+        assert_eq!(
+            body["error"]["message"],
+            format!("{what} not found"),
+            "{path}"
+        );
+    }
+    let response = app
+        .client
+        .post(app.url(&format!("/v1/widget-sessions/{upper}/events")))
+        .bearer_auth(app.token("maria"))
+        .json(&json!({"kind": "exit"}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(response, 404, "not_found").await;
+    for path in [
+        format!("/callbacks/{upper}/exit"),
+        format!("/callbacks/{id}/cancel"),
+    ] {
+        let response = app.client.get(app.url(&path)).send().await.unwrap();
+        let body = assert_error(response, 404, "not_found").await;
+        assert_eq!(
+            body["error"]["message"], "widget session not found",
+            "{path}"
+        );
+    }
+    // Without a token, the caller learns nothing about the id's shape: 401 first.
+    let response = app
+        .client
+        .get(app.url("/v1/links/not-a-uuid"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+}

@@ -316,7 +316,7 @@ async fn a_slow_or_failing_belvo_gives_504_or_502_never_a_hang() {
     for (hang, status, code) in [(true, 504, "belvo_timeout"), (false, 502, "belvo_rejected")] {
         let url = broken_belvo(hang);
         let app = spawn_app_with(StoreKind::Memory, |s| {
-            s.belvo.base_url = url;
+            s.belvo.base_url = Some(url.parse().unwrap());
             s.belvo.timeout = Duration::from_millis(500);
         })
         .await;

@@ -115,7 +115,7 @@ async fn unexplained_error_codes_are_counted() {
 async fn belvo_failures_are_counted_by_endpoint_and_error() {
     let app = spawn_app_with(StoreKind::Memory, |settings| {
         // Nothing listens on port 1: the token call cannot connect.
-        settings.belvo.base_url = "http://127.0.0.1:1".into();
+        settings.belvo.base_url = Some("http://127.0.0.1:1".parse().unwrap());
     })
     .await;
     let response = app

@@ -186,7 +186,7 @@ async fn redis_killed_under_load_loses_nothing_that_was_acknowledged() {
     let app = spawn_app_with(StoreKind::Redis, |s| {
         s.store.redis_url = url;
         s.store.timeout = Duration::from_millis(500);
-        s.emulator.webhook_url = "http://127.0.0.1:9/unused".into();
+        s.emulator.webhook_url = Some("http://127.0.0.1:9/unused".parse().unwrap());
         s.emulator.webhook_attempts = 1;
         // One user opens far more sessions than a person would.
         s.limits.token_requests_per_minute = 10_000;
@@ -289,7 +289,7 @@ async fn writes_wait_for_replica_acknowledgement_when_configured() {
         // Long enough for a busy machine's replica to acknowledge: this test is about whether
         // writes wait, not about how long (a 300 ms timeout once gave a 503 under load).
         s.store.ack_timeout = Duration::from_secs(3);
-        s.emulator.webhook_url = "http://127.0.0.1:9/unused".into();
+        s.emulator.webhook_url = Some("http://127.0.0.1:9/unused".parse().unwrap());
         s.emulator.webhook_attempts = 1;
     })
     .await;

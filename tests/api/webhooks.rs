@@ -133,7 +133,7 @@ async fn link_external_id(app: &TestApp, link: &str) -> String {
 async fn a_webhook_before_the_success_callback_ends_in_the_same_state(store: StoreKind) {
     let app = spawn_app_with(store, |s| {
         // No emulator webhooks: this test sends them itself.
-        s.emulator.webhook_url = "http://127.0.0.1:9/unused".into();
+        s.emulator.webhook_url = Some("http://127.0.0.1:9/unused".parse().unwrap());
         s.emulator.webhook_attempts = 1;
     })
     .await;
@@ -230,7 +230,7 @@ async fn malformed_and_oversized_webhooks_get_4xx(store: StoreKind) {
 
 async fn a_webhook_for_another_users_link_is_never_merged(store: StoreKind) {
     let app = spawn_app_with(store, |s| {
-        s.emulator.webhook_url = "http://127.0.0.1:9/unused".into();
+        s.emulator.webhook_url = Some("http://127.0.0.1:9/unused".parse().unwrap());
         s.emulator.webhook_attempts = 1;
     })
     .await;
@@ -332,7 +332,7 @@ async fn redis_down_gives_503_and_a_retried_webhook_completes_the_state() {
     let app = spawn_app_with(StoreKind::Redis, |s| {
         s.store.redis_url = url;
         s.store.timeout = std::time::Duration::from_millis(500);
-        s.emulator.webhook_url = "http://127.0.0.1:9/unused".into();
+        s.emulator.webhook_url = Some("http://127.0.0.1:9/unused".parse().unwrap());
         s.emulator.webhook_attempts = 1;
     })
     .await;

@@ -10,7 +10,7 @@ const FINGERPRINT: &str = "14:6D:E9:83:C5:73:06:50:D8:EE:B9:95:2F:34:FC:64:16:A0
 
 async fn configured_app() -> TestApp {
     spawn_app_with(StoreKind::Memory, |settings| {
-        settings.server.public_base_url = "https://bff.example.com".into();
+        settings.server.public_base_url = Some("https://bff.example.com".parse().unwrap());
         settings.app.ios.app_ids = vec![
             AppleAppId::try_from("ABCDE12345.com.example.app".to_owned()).unwrap(),
             AppleAppId::try_from("ABCDE12345.com.example.app.beta".to_owned()).unwrap(),
@@ -75,7 +75,7 @@ async fn assetlinks_lets_the_android_app_open_callbacks() {
 #[tokio::test]
 async fn a_public_base_path_narrows_the_claimed_paths() {
     let app = spawn_app_with(StoreKind::Memory, |settings| {
-        settings.server.public_base_url = "https://example.com/bff/".into();
+        settings.server.public_base_url = Some("https://example.com/bff/".parse().unwrap());
         settings.app.ios.app_ids =
             vec![AppleAppId::try_from("ABCDE12345.com.example.app".to_owned()).unwrap()];
     })

@@ -6,7 +6,19 @@ use serde::Serialize;
 mod imss;
 mod widget;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// A language of the explanations, spelled as its ISO 639-1 code (`"pt".parse()`).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
+#[strum(serialize_all = "lowercase")]
 pub enum Lang {
     Es,
     Pt,
@@ -17,12 +29,11 @@ pub enum Lang {
 impl Lang {
     /// The language of a primary language subtag (`es`, `pt`, `en`, any case), if supported.
     pub fn from_primary_tag(tag: &str) -> Option<Self> {
-        match tag.to_ascii_lowercase().as_str() {
-            "es" => Some(Self::Es),
-            "pt" => Some(Self::Pt),
-            "en" => Some(Self::En),
-            _ => None,
-        }
+        tag.to_ascii_lowercase().parse().ok()
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.into()
     }
 }
 

@@ -15,8 +15,14 @@ use crate::domain::theme::{Theme, ThemeEntry};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::state::AppState;
 
-fn product_of(state: &AppState, raw: &str) -> Result<ProductName, ApiError> {
-    crate::products::find(&state.settings.products, raw)
+/// The path's product, when it is one this server has (the CSRF check comes first on `put`,
+/// so the path is taken as a `Result` rather than refused by the extractor).
+fn product_of(
+    state: &AppState,
+    path: Result<web::Path<ProductName>, actix_web::Error>,
+) -> Result<ProductName, ApiError> {
+    path.ok()
+        .and_then(|p| crate::products::find(&state.settings.products, p.as_str()))
         .map(|(name, _)| name.clone())
         .ok_or_else(|| ApiError::not_found("product"))
 }
@@ -104,9 +110,9 @@ fn respond(status: StatusCode, v: &BrandingVersion, changed: Option<bool>) -> Ht
 pub async fn get(
     state: web::Data<AppState>,
     Admin(staff): Admin,
-    path: web::Path<String>,
+    path: Result<web::Path<ProductName>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
-    let product = product_of(&state, &path)?;
+    let product = product_of(&state, path)?;
     let current = branding::history(&state, &product)
         .await
         .map_err(api_error)?
@@ -170,7 +176,7 @@ fn if_match(req: &HttpRequest) -> Result<Option<u64>, ApiError> {
 pub async fn put(
     state: web::Data<AppState>,
     Admin(staff): Admin,
-    path: web::Path<String>,
+    path: Result<web::Path<ProductName>, actix_web::Error>,
     req: HttpRequest,
     payload: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, actix_web::Error> {
@@ -183,7 +189,7 @@ pub async fn put(
     staff
         .check_csrf(sent)
         .map_err(|_| StaffError::Forgery { api: true })?;
-    let product = product_of(&state, &path)?;
+    let product = product_of(&state, path)?;
     let expected = if_match(&req)?;
     let look = BrandingInput::from_json(&payload)
         .and_then(|input| input.validate())

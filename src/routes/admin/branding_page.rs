@@ -35,8 +35,13 @@ pub struct Flash {
     saved: Option<u64>,
 }
 
-fn product_of(state: &AppState, raw: &str) -> Result<ProductName, PageError> {
-    crate::products::find(&state.settings.products, raw)
+/// The path's product, when it is one this server has; anything else is the console's 404 page.
+fn product_of(
+    state: &AppState,
+    path: Result<web::Path<ProductName>, actix_web::Error>,
+) -> Result<ProductName, PageError> {
+    path.ok()
+        .and_then(|p| crate::products::find(&state.settings.products, p.as_str()))
         .map(|(name, _)| name.clone())
         .ok_or(PageError::NotFound("product"))
 }
@@ -44,10 +49,10 @@ fn product_of(state: &AppState, raw: &str) -> Result<ProductName, PageError> {
 pub async fn edit(
     state: web::Data<AppState>,
     Admin(staff): Admin,
-    path: web::Path<String>,
+    path: Result<web::Path<ProductName>, actix_web::Error>,
     flash: web::Query<Flash>,
 ) -> Result<HttpResponse, PageError> {
-    let product = product_of(&state, &path)?;
+    let product = product_of(&state, path)?;
     let current = state
         .branding
         .current(&product)
@@ -188,11 +193,11 @@ impl EditForm {
 pub async fn submit(
     state: web::Data<AppState>,
     Admin(staff): Admin,
-    path: web::Path<String>,
+    path: Result<web::Path<ProductName>, actix_web::Error>,
     form: web::Form<EditForm>,
 ) -> Result<HttpResponse, actix_web::Error> {
     staff.check_csrf(&form.csrf)?;
-    let product = product_of(&state, &path)?;
+    let product = product_of(&state, path)?;
     let versions = load_history(&state, &product).await?;
     let expected: u64 = form.version.parse().unwrap_or(0);
     let input = form.input();
@@ -283,11 +288,11 @@ pub struct RollbackForm {
 pub async fn rollback(
     state: web::Data<AppState>,
     Admin(staff): Admin,
-    path: web::Path<String>,
+    path: Result<web::Path<ProductName>, actix_web::Error>,
     form: web::Form<RollbackForm>,
 ) -> Result<HttpResponse, actix_web::Error> {
     staff.check_csrf(&form.csrf)?;
-    let product = product_of(&state, &path)?;
+    let product = product_of(&state, path)?;
     let expected = form.version.parse().ok();
     match branding::rollback(&state, &product, form.to, staff.name.as_str(), expected).await {
         Ok(saved) => {

@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::owned_link;
 use crate::auth::AppUser;
 use crate::domain::country::Country;
+use crate::domain::ids::LinkId;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::state::AppState;
 
@@ -103,11 +104,11 @@ fn endpoint(resource: &str, country: Country) -> Option<(&'static str, &'static 
 pub async fn data(
     state: web::Data<AppState>,
     user: AppUser,
-    path: web::Path<(String, String)>,
+    path: web::Path<(LinkId, String)>,
     query: web::Query<Page>,
 ) -> Result<HttpResponse, ApiError> {
-    let (raw_id, resource) = path.into_inner();
-    let (id, link) = owned_link(&state, &user, &raw_id).await?;
+    let (id, resource) = path.into_inner();
+    let (id, link) = owned_link(&state, &user, id).await?;
     let country = link
         .product
         .as_ref()

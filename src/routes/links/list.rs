@@ -119,8 +119,8 @@ pub async fn list(state: web::Data<AppState>, user: AppUser) -> Result<HttpRespo
 pub async fn show(
     state: web::Data<AppState>,
     user: AppUser,
-    path: web::Path<String>,
+    path: web::Path<LinkId>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, link) = owned_link(&state, &user, &path).await?;
+    let (id, link) = owned_link(&state, &user, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(LinkView::new(id, &link)))
 }

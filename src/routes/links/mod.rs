@@ -25,10 +25,9 @@ pub struct Api;
 async fn owned_link(
     state: &AppState,
     user: &AppUser,
-    raw: &str,
+    id: LinkId,
 ) -> Result<(LinkId, LinkState), ApiError> {
     let not_found = || ApiError::not_found("link");
-    let id = LinkId::parse(raw).ok_or_else(not_found)?;
     let link = state.store.link(&id).await?.ok_or_else(not_found)?;
     let owned = link.owner.as_ref() == Some(&user.external_id);
     if !owned || link.verified != Some(true) || link.product.is_none() {

@@ -6,7 +6,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::rows::SessionRow;
-use super::session_page::{lang_code, language, LangQuery};
+use super::session_page::{language, LangQuery};
 use super::timeline::{merge, TimelineRow};
 use crate::auth::{audit, Staff};
 use crate::domain::ids::LinkId;
@@ -32,12 +32,12 @@ struct LinkPage {
 pub async fn page(
     state: web::Data<AppState>,
     staff: Staff,
-    path: web::Path<String>,
+    path: Result<web::Path<LinkId>, actix_web::Error>,
     query: web::Query<LangQuery>,
     req: HttpRequest,
 ) -> Result<HttpResponse, PageError> {
     let not_found = || PageError::NotFound("link");
-    let id = LinkId::parse(&path).ok_or_else(not_found)?;
+    let id = path.map_err(|_| not_found())?.into_inner();
     let link = state.store.link(&id).await?.ok_or_else(not_found)?;
     let webhooks = state.store.link_timeline(&id).await?;
     let sessions = match link.session {
@@ -49,7 +49,7 @@ pub async fn page(
     let now = now_millis();
     let page = LinkPage {
         nav: Nav::of(&staff, "support"),
-        lang: lang_code(lang),
+        lang: lang.as_str(),
         id: id.to_string(),
         owner: link.owner.as_ref().map(|o| o.to_string()),
         sessions: sessions.iter().map(|s| SessionRow::new(s, now)).collect(),

@@ -89,7 +89,7 @@ pub async fn page(
 async fn find(state: &AppState, q: &str) -> Result<Vec<Match>, StoreError> {
     let mut matches = Vec::new();
     let now = now_millis();
-    if let Some(id) = SessionId::parse(q) {
+    if let Ok(id) = SessionId::parse(q) {
         if let Some(session) = state.store.session(&id).await? {
             matches.push(Match {
                 kind: "Session",
@@ -100,7 +100,7 @@ async fn find(state: &AppState, q: &str) -> Result<Vec<Match>, StoreError> {
             });
         }
     }
-    if let Some(link) = LinkId::parse(q) {
+    if let Ok(link) = LinkId::parse(q) {
         if let Some(state_of_link) = state.store.link(&link).await? {
             let sessions = match state_of_link.session {
                 Some(id) => load(state, &[id]).await?,

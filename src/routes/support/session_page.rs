@@ -26,14 +26,6 @@ pub fn language(query: &str, req: &HttpRequest) -> Lang {
     Lang::from_primary_tag(query).unwrap_or_else(|| crate::routes::request_lang(req))
 }
 
-pub fn lang_code(lang: Lang) -> &'static str {
-    match lang {
-        Lang::Es => "es",
-        Lang::Pt => "pt",
-        Lang::En => "en",
-    }
-}
-
 pub struct LastError {
     pub code: String,
     pub message: String,
@@ -70,12 +62,12 @@ struct SessionPage {
 pub async fn page(
     state: web::Data<AppState>,
     staff: Staff,
-    path: web::Path<String>,
+    path: Result<web::Path<SessionId>, actix_web::Error>,
     query: web::Query<LangQuery>,
     req: HttpRequest,
 ) -> Result<HttpResponse, PageError> {
     let not_found = || PageError::NotFound("session");
-    let id = SessionId::parse(&path).ok_or_else(not_found)?;
+    let id = path.map_err(|_| not_found())?.into_inner();
     let read = state
         .store
         .session_with_link(&id)
@@ -101,7 +93,7 @@ pub async fn page(
     });
     let page = SessionPage {
         nav: Nav::of(&staff, "support"),
-        lang: lang_code(lang),
+        lang: lang.as_str(),
         id: id.to_string(),
         status: status.as_str(),
         headline: headline(&session, status, last_error.as_ref()),

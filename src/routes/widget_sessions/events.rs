@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::owned_session;
 use crate::auth::AppUser;
 use crate::domain::callback::{CallbackEvent, CallbackKind};
+use crate::domain::ids::SessionId;
 use crate::domain::session::Applied;
 use crate::domain::session::Status;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
@@ -99,7 +100,7 @@ pub struct EventBody {
 pub async fn post_event(
     state: web::Data<AppState>,
     user: AppUser,
-    path: web::Path<String>,
+    path: web::Path<SessionId>,
     body: web::Json<serde_json::Map<String, serde_json::Value>>,
 ) -> Result<HttpResponse, ApiError> {
     let session = owned_session(&state, &user, &path).await?;
@@ -120,7 +121,7 @@ pub async fn post_event(
     }
     let kind = kind
         .as_deref()
-        .and_then(CallbackKind::parse)
+        .and_then(|k| k.parse::<CallbackKind>().ok())
         .ok_or_else(|| {
             ApiError::new(
                 ErrorCode::InvalidEvent,

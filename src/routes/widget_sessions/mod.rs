@@ -26,10 +26,9 @@ use crate::state::AppState;
 async fn owned_session(
     state: &AppState,
     user: &AppUser,
-    raw_id: &str,
+    id: &SessionId,
 ) -> Result<Session, ApiError> {
-    let id = parse_id(raw_id)?;
-    let session = state.store.session(&id).await?.ok_or_else(not_found)?;
+    let session = state.store.session(id).await?.ok_or_else(not_found)?;
     owned_by(session, user)
 }
 
@@ -41,11 +40,10 @@ pub struct Loaded {
 
 /// Loads a session the caller owns and its link: one store round trip (two on the first read
 /// of a linked session on this replica, see `RedisStore::session_with_link`).
-async fn load(state: &AppState, user: &AppUser, raw_id: &str) -> Result<Loaded, ApiError> {
-    let id = parse_id(raw_id)?;
+async fn load(state: &AppState, user: &AppUser, id: &SessionId) -> Result<Loaded, ApiError> {
     let read = state
         .store
-        .session_with_link(&id)
+        .session_with_link(id)
         .await?
         .ok_or_else(not_found)?;
     Ok(Loaded {
@@ -56,10 +54,6 @@ async fn load(state: &AppState, user: &AppUser, raw_id: &str) -> Result<Loaded, 
 
 fn not_found() -> ApiError {
     ApiError::not_found("session")
-}
-
-fn parse_id(raw_id: &str) -> Result<SessionId, ApiError> {
-    SessionId::parse(raw_id).ok_or_else(not_found)
 }
 
 fn owned_by(session: Session, user: &AppUser) -> Result<Session, ApiError> {

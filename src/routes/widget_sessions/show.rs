@@ -68,7 +68,7 @@ pub struct ShowQuery {
 pub async fn show(
     state: web::Data<AppState>,
     user: AppUser,
-    path: web::Path<String>,
+    path: web::Path<SessionId>,
     query: web::Query<ShowQuery>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {

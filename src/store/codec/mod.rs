@@ -89,10 +89,12 @@ fn session_from_lookup<'a>(
     let opt = |k: &str| field(k).filter(|v| !v.is_empty()).map(str::to_owned);
     let num = |k: &'static str| get(k)?.parse::<i64>().map_err(|_| CorruptSession(k));
     let record = NewSession {
-        id: SessionId::parse(get("id")?).ok_or(CorruptSession("id"))?,
+        id: SessionId::parse(get("id")?).map_err(|_| CorruptSession("id"))?,
         owner: ExternalId::parse(get("owner")?).ok_or(CorruptSession("owner"))?,
-        product: ProductName::parse(get("product")?).ok_or(CorruptSession("product"))?,
-        platform: Platform::parse(get("platform")?).ok_or(CorruptSession("platform"))?,
+        product: ProductName::parse(get("product")?).map_err(|_| CorruptSession("product"))?,
+        platform: get("platform")?
+            .parse::<Platform>()
+            .map_err(|_| CorruptSession("platform"))?,
         institutions: get("institutions")?
             .split(',')
             .filter(|s| !s.is_empty())
@@ -110,7 +112,7 @@ fn session_from_lookup<'a>(
     Ok(Session {
         record,
         stored_status: Status::parse(get("status")?).ok_or(CorruptSession("status"))?,
-        link_id: opt("link_id").and_then(|l| LinkId::parse(&l)),
+        link_id: opt("link_id").and_then(|l| LinkId::parse(&l).ok()),
         institution: opt("institution"),
         last_error: error_code.map(|code| ErrorInfo {
             code,
@@ -161,9 +163,9 @@ pub(super) fn warning_json(w: &Warning) -> String {
 pub(super) fn link_from_fields(fields: &HashMap<String, String>) -> LinkState {
     let get = |k: &str| fields.get(k).filter(|v| !v.is_empty());
     LinkState {
-        session: get("session").and_then(|s| SessionId::parse(s)),
+        session: get("session").and_then(|s| SessionId::parse(s).ok()),
         owner: get("owner").and_then(|o| ExternalId::parse(o)),
-        product: get("product").and_then(|p| ProductName::parse(p)),
+        product: get("product").and_then(|p| ProductName::parse(p).ok()),
         institution: get("institution").cloned(),
         webhook_external_id: get("webhook_external_id").cloned(),
         resources: fields

@@ -62,7 +62,10 @@ impl Links for MemoryStore {
             link.timeline.push(e);
         }
         link.expires = link.expires.max(now + self.retention.session_ttl);
-        let session = link.fields.get("session").and_then(|s| SessionId::parse(s));
+        let session = link
+            .fields
+            .get("session")
+            .and_then(|s| SessionId::parse(s).ok());
         drop(inner);
         if let Some(id) = session {
             let _ = self.changes.send(id);

@@ -167,7 +167,7 @@ impl Sessions for MemoryStore {
 }
 
 fn parse_platform(fields: &HashMap<String, String>) -> Platform {
-    Platform::parse(&fields["platform"]).unwrap_or(Platform::Web)
+    fields["platform"].parse().unwrap_or(Platform::Web)
 }
 
 fn parse_status(raw: &str) -> Status {

@@ -110,7 +110,7 @@ impl RedisStore {
                 status: Status::Succeeded,
                 ..
             }
-        ) && LinkId::parse(&reply.link_id).as_ref() == Some(link);
+        ) && LinkId::parse(&reply.link_id).ok().as_ref() == Some(link);
         if !holds_link {
             if recorded {
                 self.announce(id).await;
@@ -187,8 +187,11 @@ fn parse_applied(reply: &[redis::Value]) -> StoreResult<Applied> {
         serde_json::from_value::<Status>(serde_json::Value::String(text(1)))
             .map_err(|_| StoreError::Corrupt(CorruptSession("status")))
     };
-    let platform =
-        || Platform::parse(&text(3)).ok_or(StoreError::Corrupt(CorruptSession("platform")));
+    let platform = || {
+        text(3)
+            .parse::<Platform>()
+            .map_err(|_| StoreError::Corrupt(CorruptSession("platform")))
+    };
     match text(0).as_str() {
         "missing" => Ok(Applied::Missing),
         "expired" => Ok(Applied::Expired),

@@ -49,7 +49,7 @@ impl Links for RedisStore {
             .arg(MAX_WEBHOOK_IDS);
         let mut conn = self.conn();
         let reply: Vec<String> = self.run(invocation.invoke_async(&mut conn)).await?;
-        let session = reply.get(1).and_then(|s| SessionId::parse(s));
+        let session = reply.get(1).and_then(|s| SessionId::parse(s).ok());
         match reply.first().map(String::as_str) {
             Some("duplicate") => {
                 // The first delivery may have been refused for want of replicas: wait again.
@@ -136,7 +136,7 @@ impl Links for RedisStore {
     async fn user_links(&self, owner: &ExternalId) -> StoreResult<Vec<LinkId>> {
         let mut conn = self.conn();
         let ids: Vec<String> = self.run(conn.smembers(self.keys.user_links(owner))).await?;
-        let mut links: Vec<LinkId> = ids.iter().filter_map(|s| LinkId::parse(s)).collect();
+        let mut links: Vec<LinkId> = ids.iter().filter_map(|s| LinkId::parse(s).ok()).collect();
         links.sort_by_key(|l| l.to_string());
         Ok(links)
     }

@@ -122,7 +122,7 @@ impl RedisStore {
             nodes,
             keys.events_channel(),
             changes.downgrade(),
-            |payload| payload.as_deref().and_then(SessionId::parse),
+            |payload| payload.as_deref().and_then(|p| SessionId::parse(p).ok()),
         ));
         Self {
             conn,

@@ -40,7 +40,10 @@ impl Sessions for RedisStore {
         let ids: Vec<String> = self
             .run(conn.zrevrange(self.keys.user_sessions(owner), 0, limit as isize - 1))
             .await?;
-        Ok(ids.iter().filter_map(|s| SessionId::parse(s)).collect())
+        Ok(ids
+            .iter()
+            .filter_map(|s| SessionId::parse(s).ok())
+            .collect())
     }
 
     async fn session(&self, id: &SessionId) -> StoreResult<Option<Session>> {

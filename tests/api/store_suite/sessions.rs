@@ -43,7 +43,7 @@ async fn first_terminal_event_wins(store: DynStore) {
     );
     let read = store.session(&session.id).await.unwrap().unwrap();
     assert_eq!(read.stored_status, Status::Succeeded);
-    assert_eq!(read.link_id, LinkId::parse(LINK));
+    assert_eq!(read.link_id, LinkId::parse(LINK).ok());
     assert_eq!(read.last_error, None);
     let timeline = store.timeline(&session.id).await.unwrap();
     assert_eq!(timeline.len(), 2);
