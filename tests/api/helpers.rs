@@ -6,7 +6,7 @@ use std::time::Duration;
 use base64::Engine;
 use belvo_bff::config::{Settings, StoreBackend};
 use belvo_bff::startup::Application;
-use belvo_bff::store::RedisConnection;
+use belvo_bff::store::{Durability, Keys, RedisConnection, RedisStore, Retention};
 use serde_json::{json, Value};
 
 #[path = "answers.rs"]
@@ -407,4 +407,29 @@ where
     .run();
     tokio::spawn(server);
     url
+}
+
+/// A Redis store on `url` under its own key `prefix` (the store suites' builder).
+pub async fn redis_store_on(url: &str, prefix: &str, ttl: Duration) -> RedisStore {
+    RedisStore::connect(
+        url,
+        Keys::new(prefix),
+        Retention { session_ttl: ttl },
+        Duration::from_secs(2),
+    )
+    .await
+    .unwrap()
+}
+
+/// A store on the test Redis Cluster under its own key `prefix`.
+pub async fn cluster_store_with(prefix: &str, ttl: Duration) -> RedisStore {
+    RedisStore::connect_cluster(
+        &test_redis_cluster_urls(),
+        Keys::new(prefix),
+        Retention { session_ttl: ttl },
+        Durability::default(),
+        Duration::from_secs(2),
+    )
+    .await
+    .unwrap()
 }

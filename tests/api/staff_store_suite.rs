@@ -10,34 +10,18 @@ use belvo_bff::domain::session::now_millis;
 use belvo_bff::domain::staff::{
     AuditEntry, SessionTokenHash, SignInMethod, StaffName, StaffRole, StaffSession,
 };
-use belvo_bff::store::{AuditLog, Durability, DynStore, Keys, MemoryStore, RedisStore, Retention};
+use belvo_bff::store::{AuditLog, DynStore, MemoryStore, Retention};
 
-use crate::helpers::{test_redis_cluster_urls, test_redis_url, unique_prefix};
+use crate::helpers::{cluster_store_with, redis_store_on, test_redis_url, unique_prefix};
 
 async fn redis_store() -> DynStore {
-    let prefix = format!("test-{}", uuid::Uuid::new_v4().simple());
-    let store = RedisStore::connect(
-        &test_redis_url(),
-        Keys::new(&prefix),
-        Retention::default(),
-        Duration::from_secs(2),
-    )
-    .await
-    .unwrap();
-    Arc::new(store)
+    let ttl = Retention::default().session_ttl;
+    Arc::new(redis_store_on(&test_redis_url(), &unique_prefix(), ttl).await)
 }
 
 async fn cluster_store() -> DynStore {
-    let store = RedisStore::connect_cluster(
-        &test_redis_cluster_urls(),
-        Keys::new(&unique_prefix()),
-        Retention::default(),
-        Durability::default(),
-        Duration::from_secs(2),
-    )
-    .await
-    .unwrap();
-    Arc::new(store)
+    let ttl = Retention::default().session_ttl;
+    Arc::new(cluster_store_with(&unique_prefix(), ttl).await)
 }
 
 fn memory_store() -> DynStore {

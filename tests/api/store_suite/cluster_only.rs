@@ -10,7 +10,7 @@ use crate::helpers::{test_redis_cluster_urls, unique_prefix};
 #[tokio::test]
 async fn a_replayed_success_claims_a_link_whose_second_step_was_lost() {
     let prefix = unique_prefix();
-    let store = super::cluster_redis_store(&prefix, Duration::from_secs(600)).await;
+    let store = crate::helpers::cluster_store_with(&prefix, Duration::from_secs(600)).await;
     let session = new_session(60_000);
     store.create_session(&session).await.unwrap();
     store.apply(&session.id, &success()).await.unwrap();

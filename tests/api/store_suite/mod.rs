@@ -15,50 +15,21 @@ use belvo_bff::domain::session::{
 use belvo_bff::domain::webhook::{
     LinkClaim, WebhookApplied, WebhookPayload, WebhookUpdate, MAX_WEBHOOK_IDS,
 };
-use belvo_bff::store::{Durability, DynStore, Keys, MemoryStore, RedisStore, Retention};
+use belvo_bff::store::{DynStore, MemoryStore, RedisStore, Retention};
 
-use crate::helpers::{test_redis_cluster_urls, test_redis_url, unique_prefix};
+use crate::helpers::{cluster_store_with, redis_store_on, test_redis_url, unique_prefix};
 
 async fn redis_store(ttl: Duration) -> DynStore {
-    let store = RedisStore::connect(
-        &test_redis_url(),
-        Keys::new(&unique_prefix()),
-        Retention { session_ttl: ttl },
-        Duration::from_secs(2),
-    )
-    .await
-    .unwrap();
-    Arc::new(store)
+    Arc::new(redis_store_on(&test_redis_url(), &unique_prefix(), ttl).await)
 }
 
 /// A store on the test Redis with the given key prefix (to look at its keys).
 async fn redis_store_with(prefix: &str) -> RedisStore {
-    RedisStore::connect(
-        &test_redis_url(),
-        Keys::new(prefix),
-        Retention {
-            session_ttl: Duration::from_secs(600),
-        },
-        Duration::from_secs(2),
-    )
-    .await
-    .unwrap()
+    redis_store_on(&test_redis_url(), prefix, Duration::from_secs(600)).await
 }
 
 async fn cluster_store(ttl: Duration) -> DynStore {
-    Arc::new(cluster_redis_store(&unique_prefix(), ttl).await)
-}
-
-async fn cluster_redis_store(prefix: &str, ttl: Duration) -> RedisStore {
-    RedisStore::connect_cluster(
-        &test_redis_cluster_urls(),
-        Keys::new(prefix),
-        Retention { session_ttl: ttl },
-        Durability::default(),
-        Duration::from_secs(2),
-    )
-    .await
-    .unwrap()
+    Arc::new(cluster_store_with(&unique_prefix(), ttl).await)
 }
 
 fn memory_store(ttl: Duration) -> DynStore {

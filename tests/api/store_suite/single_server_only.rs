@@ -2,7 +2,7 @@ use std::time::{Duration, Instant};
 
 use belvo_bff::domain::ids::{LinkId, SessionId};
 use belvo_bff::domain::webhook::WebhookApplied;
-use belvo_bff::store::{Keys, Links, RedisStore, Retention, Sessions};
+use belvo_bff::store::{Keys, Links, Sessions};
 
 use crate::helpers::unique_prefix;
 use crate::redis_outage::OwnRedis;
@@ -129,16 +129,9 @@ async fn timeline_entries_are_stored_with_their_effect_as_the_last_field() {
 #[tokio::test]
 async fn each_single_threaded_runtime_sends_on_a_connection_of_its_own() {
     let redis = OwnRedis::start();
-    let store = RedisStore::connect(
-        &redis.url(),
-        Keys::new(&unique_prefix()),
-        Retention {
-            session_ttl: Duration::from_secs(600),
-        },
-        Duration::from_secs(2),
-    )
-    .await
-    .unwrap();
+    let store =
+        crate::helpers::redis_store_on(&redis.url(), &unique_prefix(), Duration::from_secs(600))
+            .await;
     let mut inspector = redis::Client::open(redis.url())
         .unwrap()
         .get_multiplexed_async_connection()
