@@ -253,13 +253,12 @@ async fn a_success_wakes_waiters_once_its_link_is_claimed(store: DynStore) {
     let session = new_session(60_000);
     store.create_session(&session).await.unwrap();
     let mut changes = store.subscribe();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    until_subscribed(&store, &mut changes).await;
     store.apply(&session.id, &success()).await.unwrap();
-    let announced = tokio::time::timeout(Duration::from_secs(3), changes.recv())
-        .await
-        .expect("announced in time")
-        .unwrap();
-    assert_eq!(announced, session.id);
+    assert!(
+        announced(&mut changes, session.id).await,
+        "announced in time"
+    );
     // Whoever is woken reads a link that already names its session.
     let link = store.link(&LinkId::parse(LINK).unwrap()).await.unwrap();
     assert_eq!(link.and_then(|l| l.session), Some(session.id));
