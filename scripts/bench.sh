@@ -476,8 +476,9 @@ write_report() {
   WEBHOOK_FIELDS=$webhook_fields MEM_SOAK_SESSION=$mem_soak_session MEM_SOAK_TIMELINE=$mem_soak_timeline \
   SOAK_EVENTS=$soak_events TTL_SESSION=$ttl_session TTL_TIMELINE=$ttl_timeline TTL_LINK=$ttl_link \
   REDIS_KEYS=$redis_keys REDIS_BYTES=$redis_bytes \
-    python3 bench/report.py "$results" "$workdir/commands.txt" >"$section"
-  cat "$workdir/sign-in-flood.md" >>"$section"
+    python3 bench/report.py "$results" "$workdir/commands.txt" >"$section.body"
+  # The sign-in flood's part goes inside the markers, before the closing one (the last line).
+  { head -n -1 "$section.body"; cat "$workdir/sign-in-flood.md"; tail -n 1 "$section.body"; } >"$section"
   python3 bench/report.py --splice "$OUT" "$section"
 }
 
