@@ -117,6 +117,9 @@ for _ in $(seq 1 50); do
 done
 export CHROMEDRIVER_URL="http://127.0.0.1:$driver_port"
 
+# The dependency audit: cargo deny --offline check (advisories, licenses, bans, sources) against
+# the live RustSec database when reachable, else ../shared/rustsec-advisory-db.bundle.
+log "cargo deny (scripts/deny.sh)"
 scripts/deny.sh
 
 log "cargo fmt --check"
