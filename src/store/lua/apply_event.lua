@@ -59,7 +59,8 @@ local changed = 0
 if outcome ~= '' then
   -- The first terminal event wins; later ones are kept in the timeline only.
   if status == 'pending' then
-    local owner = redis.call('HGET', session, 'owner')
+    -- Only a success with its link hash here (one server) has an owner to compare.
+    local owner = KEYS[3] and redis.call('HGET', session, 'owner')
     local holder = KEYS[3] and redis.call('HGET', KEYS[3], 'owner')
     if holder and holder ~= owner then
       -- Another user owns the link: this session fails, the link stays theirs (the same code
