@@ -78,7 +78,8 @@ impl Application {
 
 async fn connect_store(settings: &Settings) -> anyhow::Result<DynStore> {
     let retention = Retention {
-        session_ttl: settings.store.session_ttl,
+        sessions: settings.sessions.retention,
+        links: settings.links.retention,
     };
     let keys = Keys::new(&settings.store.key_prefix);
     let durability = Durability {

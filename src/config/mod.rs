@@ -52,6 +52,8 @@ pub struct Settings {
     pub app: AppSettings,
     pub app_jwt: AppJwtSettings,
     pub sessions: SessionSettings,
+    /// How long links are kept (SPEC §11).
+    pub links: LinkSettings,
     pub log: LogSettings,
     pub emulator: EmulatorSettings,
     pub webhooks: WebhookSettings,
@@ -110,9 +112,6 @@ pub struct StoreSettings {
     /// Longest wait for one Redis command.
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
-    /// How long sessions and their timelines are kept.
-    #[serde(with = "humantime_serde")]
-    pub session_ttl: Duration,
     /// Replicas that must acknowledge a terminal callback or a webhook (Redis `WAIT`) before
     /// it is answered with success; 0 waits for none.
     pub ack_replicas: u32,
@@ -206,6 +205,19 @@ pub struct SessionSettings {
     /// Longest `?wait=` long-poll.
     #[serde(with = "humantime_serde")]
     pub max_wait: Duration,
+    /// How long a session, its timeline and its owner's index are kept after it finishes or
+    /// expires (so support still sees abandoned attempts).
+    #[serde(with = "humantime_serde")]
+    pub retention: Duration,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSettings {
+    /// How long a link is kept after its latest activity (a success naming it, a webhook, a
+    /// claim), unless it is deleted first.
+    #[serde(with = "humantime_serde")]
+    pub retention: Duration,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -358,6 +370,18 @@ impl Settings {
         self.staff.validate()?;
         if self.sessions.max_wait > Duration::from_secs(30) {
             return Err(ConfigError::new("sessions.max_wait", "must be at most 30s"));
+        }
+        if self.sessions.retention < Duration::from_secs(60) {
+            return Err(ConfigError::new(
+                "sessions.retention",
+                "must be at least 1m",
+            ));
+        }
+        if self.links.retention < self.sessions.retention {
+            return Err(ConfigError::new(
+                "links.retention",
+                "must be at least sessions.retention (a link outlives the sessions that made it)",
+            ));
         }
         Ok(())
     }

@@ -256,3 +256,18 @@ fn deeplink_bases_are_keyed_by_platform_and_checked_at_load() {
     assert!(err.key.starts_with("app.deeplink_base"), "{err}");
     assert!(err.problem.contains("watchos"), "{}", err.problem);
 }
+
+#[test]
+fn links_are_kept_at_least_as_long_as_sessions() {
+    let s = Settings::load_from(&env(&[])).unwrap();
+    assert_eq!(s.sessions.retention, Duration::from_secs(7 * 86400));
+    assert_eq!(s.links.retention, Duration::from_secs(400 * 86400));
+    let err = Settings::load_from(&env(&[
+        ("BFF__SESSIONS__RETENTION", "30d"),
+        ("BFF__LINKS__RETENTION", "7d"),
+    ]))
+    .unwrap_err();
+    assert_eq!(err.key, "links.retention");
+    let err = Settings::load_from(&env(&[("BFF__SESSIONS__RETENTION", "10s")])).unwrap_err();
+    assert_eq!(err.key, "sessions.retention");
+}

@@ -58,18 +58,52 @@ impl StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// How long stored records live.
+/// How long stored records live (SPEC §11).
 #[derive(Debug, Clone, Copy)]
 pub struct Retention {
-    /// A session record (and its timeline and link index) lives this long after creation.
-    pub session_ttl: std::time::Duration,
+    /// A session (its hash, its timeline, its owner's index) is kept this long after it
+    /// finishes or its deadline passes (`sessions.retention`).
+    pub sessions: std::time::Duration,
+    /// A link (its hash, its timelines, its owner's index) is kept this long after its latest
+    /// activity: a success naming it, a claim, a webhook (`links.retention`).
+    pub links: std::time::Duration,
+}
+
+impl Retention {
+    /// Sessions and links kept for the same time (tests).
+    pub fn both(ttl: std::time::Duration) -> Self {
+        Self {
+            sessions: ttl,
+            links: ttl,
+        }
+    }
+
+    /// Milliseconds a session lives from its creation: until its deadline, then its retention.
+    pub fn session_ms_from_creation(&self, created_at: i64, deadline: i64) -> i64 {
+        (deadline - created_at).max(0) + self.sessions.as_millis() as i64
+    }
+
+    pub fn sessions_ms(&self) -> i64 {
+        self.sessions.as_millis() as i64
+    }
+
+    pub fn links_ms(&self) -> i64 {
+        self.links.as_millis() as i64
+    }
+}
+
+impl From<std::time::Duration> for Retention {
+    fn from(ttl: std::time::Duration) -> Self {
+        Self::both(ttl)
+    }
 }
 
 impl Default for Retention {
-    /// Records live a week.
+    /// Sessions a week after they finish, links 400 days after their latest activity.
     fn default() -> Self {
         Self {
-            session_ttl: std::time::Duration::from_secs(7 * 24 * 3600),
+            sessions: std::time::Duration::from_secs(7 * 24 * 3600),
+            links: std::time::Duration::from_secs(400 * 24 * 3600),
         }
     }
 }

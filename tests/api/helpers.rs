@@ -410,23 +410,18 @@ where
 }
 
 /// A Redis store on `url` under its own key `prefix` (the store suites' builder).
-pub async fn redis_store_on(url: &str, prefix: &str, ttl: Duration) -> RedisStore {
-    RedisStore::connect(
-        url,
-        Keys::new(prefix),
-        Retention { session_ttl: ttl },
-        Duration::from_secs(2),
-    )
-    .await
-    .unwrap()
+pub async fn redis_store_on(url: &str, prefix: &str, ttl: impl Into<Retention>) -> RedisStore {
+    RedisStore::connect(url, Keys::new(prefix), ttl.into(), Duration::from_secs(2))
+        .await
+        .unwrap()
 }
 
 /// A store on the test Redis Cluster under its own key `prefix`.
-pub async fn cluster_store_with(prefix: &str, ttl: Duration) -> RedisStore {
+pub async fn cluster_store_with(prefix: &str, ttl: impl Into<Retention>) -> RedisStore {
     RedisStore::connect_cluster(
         &test_redis_cluster_urls(),
         Keys::new(prefix),
-        Retention { session_ttl: ttl },
+        ttl.into(),
         Durability::default(),
         Duration::from_secs(2),
     )

@@ -15,12 +15,12 @@ use belvo_bff::store::{AuditLog, DynStore, MemoryStore, Retention};
 use crate::helpers::{cluster_store_with, redis_store_on, test_redis_url, unique_prefix};
 
 async fn redis_store() -> DynStore {
-    let ttl = Retention::default().session_ttl;
+    let ttl = Retention::default();
     Arc::new(redis_store_on(&test_redis_url(), &unique_prefix(), ttl).await)
 }
 
 async fn cluster_store() -> DynStore {
-    let ttl = Retention::default().session_ttl;
+    let ttl = Retention::default();
     Arc::new(cluster_store_with(&unique_prefix(), ttl).await)
 }
 

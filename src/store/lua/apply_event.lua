@@ -17,14 +17,17 @@
 -- ARGV[8] max timeline events
 -- ARGV[9] max warnings
 -- ARGV[10] publish: "1" or "0"
--- ARGV[11] number of field pairs, then field, value, ... (set on the session with the outcome)
--- Reply: {result, status, changed, platform, owner, link_id, session ttl ms}; result is
---        "missing" or "expired" (with only the status after it), "replay" or "recorded".
+-- ARGV[11] session retention, ms: a session that finishes is kept this long from now
+-- ARGV[12] link retention, ms: the link a success names is kept at least this long from now
+-- ARGV[13] number of field pairs, then field, value, ... (set on the session with the outcome)
+-- Reply: {result, status, changed, platform, owner, link_id}; result is "missing" or "expired"
+--        (with only the status after it), "replay" or "recorded".
 local session, timeline = KEYS[1], KEYS[2]
 local fingerprint, now, outcome, warning = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local entry, channel, session_id = ARGV[5], ARGV[6], ARGV[7]
 local max_events, max_warnings = tonumber(ARGV[8]), tonumber(ARGV[9])
-local publish, nfields = ARGV[10] == '1', tonumber(ARGV[11])
+local publish, retention, link_ttl = ARGV[10] == '1', tonumber(ARGV[11]), tonumber(ARGV[12])
+local nfields = tonumber(ARGV[13])
 
 -- The timeline entry with its effect as the last field (kept byte for byte as stored before).
 local function with_effect(effect)
@@ -34,8 +37,7 @@ end
 -- What the second step on a cluster needs to claim the link as this script would have.
 local function reply(result, status, changed, platform)
   local owner_link = redis.call('HMGET', session, 'owner', 'link_id')
-  return {result, status, changed, platform, owner_link[1] or '', owner_link[2] or '',
-    redis.call('PTTL', session)}
+  return {result, status, changed, platform, owner_link[1] or '', owner_link[2] or ''}
 end
 
 if string.sub(entry, 1, 1) ~= '{' or string.sub(entry, -1) ~= '}' or entry == '{}' then
@@ -73,16 +75,21 @@ if outcome ~= '' then
       status = outcome
       redis.call('HSET', session, 'status', outcome, 'updated_at', now)
       for i = 0, nfields - 1 do
-        redis.call('HSET', session, ARGV[12 + 2 * i], ARGV[13 + 2 * i])
+        redis.call('HSET', session, ARGV[14 + 2 * i], ARGV[15 + 2 * i])
       end
       if KEYS[3] then
         -- The first session to report a link holds it; its owner never changes.
         if redis.call('HSETNX', KEYS[3], 'session', session_id) == 1 then
           redis.call('HSETNX', KEYS[3], 'owner', owner)
         end
-        redis.call('PEXPIRE', KEYS[3], math.max(redis.call('PTTL', session), 1))
+        -- A link outlives its session: kept from its latest activity.
+        if redis.call('PTTL', KEYS[3]) < link_ttl then
+          redis.call('PEXPIRE', KEYS[3], link_ttl)
+        end
       end
     end
+    -- A finished session is kept for its retention from now.
+    redis.call('PEXPIRE', session, retention)
     changed = 1
   end
 elseif warning ~= '' then

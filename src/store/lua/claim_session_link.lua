@@ -6,9 +6,9 @@
 -- KEYS[1] link hash
 -- ARGV[1] session id
 -- ARGV[2] owner (the session's external id)
--- ARGV[3] ttl, ms (the session's)
--- ARGV[4] refresh: "1" when the success was just applied, so the link expires with its
---         session even when another session holds it
+-- ARGV[3] ttl, ms (the link's retention)
+-- ARGV[4] refresh: "1" when the success was just applied, so the link is kept its retention
+--         from now even when another session holds it
 -- ARGV[5] events channel
 -- Reply: 1
 local link, session_id, owner, ttl = KEYS[1], ARGV[1], ARGV[2], math.max(tonumber(ARGV[3]), 1)
@@ -16,7 +16,7 @@ if redis.call('HSETNX', link, 'session', session_id) == 1 then
   -- Its owner never changes (the store checked it before the session was finished).
   redis.call('HSETNX', link, 'owner', owner)
   redis.call('PEXPIRE', link, ttl)
-elseif ARGV[4] == '1' then
+elseif ARGV[4] == '1' and redis.call('PTTL', link) < ttl then
   redis.call('PEXPIRE', link, ttl)
 end
 redis.call('PUBLISH', ARGV[5], session_id)

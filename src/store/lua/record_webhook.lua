@@ -16,7 +16,7 @@
 -- ARGV[5] external id ("" = none)
 -- ARGV[6] timeline entry, a JSON object; stored with an "effect" field added last
 -- ARGV[7] events channel
--- ARGV[8] ttl, ms (the session's retention, counted from this webhook)
+-- ARGV[8] ttl, ms (the link's retention, counted from this webhook)
 -- ARGV[9] max timeline events
 -- ARGV[10] max webhook ids remembered
 -- Reply: {result, session id or ""}; result is "duplicate", "mismatch" or "recorded".
@@ -62,7 +62,7 @@ end
 if redis.call('LLEN', timeline) < max_events then
   redis.call('RPUSH', timeline, with_effect(effect))
 end
--- Keep the link as long as its session would be kept, counted from the latest webhook.
+-- Keep the link its retention, counted from the latest webhook.
 if redis.call('PTTL', link) < ttl then
   redis.call('PEXPIRE', link, ttl)
 end

@@ -23,7 +23,7 @@ impl Links for MemoryStore {
         let link = inner
             .links
             .entry(update.link)
-            .or_insert_with(|| Entry::new(now + self.retention.session_ttl));
+            .or_insert_with(|| Entry::new(now + self.retention.links));
         if link.webhook_ids.contains(&update.webhook_id) {
             return Ok(WebhookApplied::Duplicate);
         }
@@ -61,7 +61,7 @@ impl Links for MemoryStore {
             e["effect"] = if mismatch { "mismatch" } else { "applied" }.into();
             link.timeline.push(e);
         }
-        link.expires = link.expires.max(now + self.retention.session_ttl);
+        link.expires = link.expires.max(now + self.retention.links);
         let session = link
             .fields
             .get("session")
@@ -115,7 +115,7 @@ impl Links for MemoryStore {
     }
 
     async fn claim_link(&self, link: &LinkId, claim: &LinkClaim) -> StoreResult<bool> {
-        let expires = Instant::now() + self.retention.session_ttl;
+        let expires = Instant::now() + self.retention.links;
         let mut inner = self.lock();
         let entry = inner
             .links

@@ -24,7 +24,10 @@ impl Sessions for MemoryStore {
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v))
             .collect();
-        let expires = now + self.retention.session_ttl;
+        let lives = self
+            .retention
+            .session_ms_from_creation(session.created_at, session.deadline);
+        let expires = now + std::time::Duration::from_millis(lives as u64);
         let (list, exp) = inner
             .user_sessions
             .entry(session.owner.clone())
@@ -37,7 +40,7 @@ impl Sessions for MemoryStore {
             session.id,
             Entry {
                 fields,
-                ..Entry::new(now + self.retention.session_ttl)
+                ..Entry::new(expires)
             },
         );
         Ok(())
@@ -103,9 +106,12 @@ impl Sessions for MemoryStore {
                 for (k, v) in codec::terminal_fields(t) {
                     f.insert(k.to_owned(), v.into_owned());
                 }
+                // A finished session is kept for its retention from now.
+                entry.expires = now + self.retention.sessions;
                 if let Some(link) = t.link {
                     let owner = f["owner"].clone();
-                    let expires = entry.expires;
+                    // A link outlives its session: kept from its latest activity.
+                    let expires = now + self.retention.links;
                     let link = inner
                         .links
                         .entry(link)

@@ -82,6 +82,8 @@ impl RedisStore {
             .arg(MAX_EVENTS)
             .arg(MAX_WARNINGS)
             .arg(if with_link { "1" } else { "0" })
+            .arg(self.retention.sessions_ms())
+            .arg(self.retention.links_ms())
             .arg(fields.len());
         for (field, value) in &fields {
             invocation.arg(*field).arg(value.as_ref());
@@ -125,7 +127,7 @@ impl RedisStore {
                     .key(self.keys.link(link))
                     .arg(id.to_string())
                     .arg(&reply.owner)
-                    .arg(reply.ttl_ms)
+                    .arg(self.retention.links_ms())
                     .arg(if changed { "1" } else { "0" })
                     .arg(self.keys.events_channel())
                     .invoke_async::<i64>(&mut conn),
@@ -150,10 +152,9 @@ impl RedisStore {
 /// What `apply_event.lua` answers.
 struct ScriptReply {
     applied: Applied,
-    /// The session's owner, link id and remaining lifetime (empty/0 when missing or expired).
+    /// The session's owner and link id (empty when missing or expired).
     owner: String,
     link_id: String,
-    ttl_ms: i64,
 }
 
 impl ScriptReply {
@@ -168,10 +169,6 @@ impl ScriptReply {
             applied: parse_applied(reply)?,
             owner: text(4),
             link_id: text(5),
-            ttl_ms: reply
-                .get(6)
-                .and_then(|v| redis::from_redis_value_ref::<i64>(v).ok())
-                .unwrap_or(0),
         })
     }
 }

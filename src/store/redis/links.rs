@@ -44,7 +44,7 @@ impl Links for RedisStore {
             )
             .arg(&entry)
             .arg(self.keys.events_channel())
-            .arg(self.retention.session_ttl.as_millis() as u64)
+            .arg(self.retention.links_ms())
             .arg(MAX_EVENTS)
             .arg(MAX_WEBHOOK_IDS);
         let mut conn = self.conn();
@@ -107,7 +107,7 @@ impl Links for RedisStore {
     }
 
     async fn claim_link(&self, link: &LinkId, claim: &LinkClaim) -> StoreResult<bool> {
-        let ttl = self.retention.session_ttl.as_millis() as u64;
+        let ttl = self.retention.links_ms();
         let mut conn = self.conn();
         let claimed: i64 = self
             .run(
@@ -127,7 +127,7 @@ impl Links for RedisStore {
         let mut pipe = redis::pipe();
         pipe.sadd(&list, link.to_string())
             .ignore()
-            .pexpire(&list, ttl as i64)
+            .pexpire(&list, ttl)
             .ignore();
         self.run(pipe.query_async::<()>(&mut conn)).await?;
         Ok(true)

@@ -19,7 +19,9 @@ use crate::store::{Links, SessionWithLink, Sessions, StoreResult};
 impl Sessions for RedisStore {
     async fn create_session(&self, session: &NewSession) -> StoreResult<()> {
         let key = self.keys.session(&session.id);
-        let ttl = self.retention.session_ttl.as_millis() as i64;
+        let ttl = self
+            .retention
+            .session_ms_from_creation(session.created_at, session.deadline);
         let index = self.keys.user_sessions(&session.owner);
         self.write_by_slot([
             vec![

@@ -264,7 +264,75 @@ async fn a_success_wakes_waiters_once_its_link_is_claimed(store: DynStore) {
     assert_eq!(link.and_then(|l| l.session), Some(session.id));
 }
 
+/// Waits (up to 10 s) until the session has expired from the store.
+async fn until_session_gone(store: &DynStore, id: &SessionId) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while store.session(id).await.unwrap().is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the finished session was kept past its retention"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// SPEC §11: a link lives as long as the connection (`links.retention` from its latest
+/// activity), not as long as the session that made it (`sessions.retention` after it finished).
+async fn links_outlive_their_sessions(store: DynStore) {
+    let session = new_session(60_000);
+    store.create_session(&session).await.unwrap();
+    store.apply(&session.id, &success()).await.unwrap();
+    let link = LinkId::parse(LINK).unwrap();
+    until_session_gone(&store, &session.id).await;
+    assert!(store.timeline(&session.id).await.unwrap().is_empty());
+    let kept = store
+        .link(&link)
+        .await
+        .unwrap()
+        .expect("the link outlives its session");
+    assert_eq!(kept.owner.as_ref(), Some(&session.owner));
+    // Verified and reported on later, it keeps everything.
+    store
+        .record_webhook(&webhook(&link, "w-1", session.owner.as_str()))
+        .await
+        .unwrap();
+    let claim = LinkClaim {
+        owner: session.owner.clone(),
+        product: ProductName::parse("mx_employment").unwrap(),
+        institution: "imss_mx_employment".into(),
+    };
+    assert!(store.claim_link(&link, &claim).await.unwrap());
+    let kept = store.link(&link).await.unwrap().unwrap();
+    assert_eq!(kept.owner.as_ref(), Some(&session.owner));
+    assert!(!kept.resources.is_empty(), "with what its webhooks said");
+    assert_eq!(store.link_timeline(&link).await.unwrap().len(), 1);
+    assert_eq!(store.user_links(&session.owner).await.unwrap(), vec![link]);
+}
+
+/// A pending session is kept until its deadline and then its retention: support still sees an
+/// abandoned attempt after it expired.
+async fn an_expired_session_is_kept_for_its_retention(store: DynStore) {
+    let session = new_session(300);
+    store.create_session(&session).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let read = store
+        .session(&session.id)
+        .await
+        .unwrap()
+        .expect("kept after its deadline");
+    assert_eq!(read.status_at(now_millis()), Status::Expired);
+    until_session_gone(&store, &session.id).await;
+}
+
 every_store!(
+    links_outlive_their_sessions with ttl belvo_bff::store::Retention {
+        sessions: Duration::from_secs(1),
+        links: Duration::from_secs(600),
+    },
+    an_expired_session_is_kept_for_its_retention with ttl belvo_bff::store::Retention {
+        sessions: Duration::from_secs(1),
+        links: Duration::from_secs(600),
+    },
     sessions_and_links_are_indexed_by_user,
     a_webhook_before_or_after_the_success_ends_the_same,
     a_session_is_read_with_its_link_as_it_is_now,

@@ -19,7 +19,7 @@ use belvo_bff::store::{DynStore, MemoryStore, RedisStore, Retention};
 
 use crate::helpers::{cluster_store_with, redis_store_on, test_redis_url, unique_prefix};
 
-async fn redis_store(ttl: Duration) -> DynStore {
+async fn redis_store(ttl: Retention) -> DynStore {
     Arc::new(redis_store_on(&test_redis_url(), &unique_prefix(), ttl).await)
 }
 
@@ -28,12 +28,12 @@ async fn redis_store_with(prefix: &str) -> RedisStore {
     redis_store_on(&test_redis_url(), prefix, Duration::from_secs(600)).await
 }
 
-async fn cluster_store(ttl: Duration) -> DynStore {
+async fn cluster_store(ttl: Retention) -> DynStore {
     Arc::new(cluster_store_with(&unique_prefix(), ttl).await)
 }
 
-fn memory_store(ttl: Duration) -> DynStore {
-    Arc::new(MemoryStore::new(Retention { session_ttl: ttl }))
+fn memory_store(ttl: Retention) -> DynStore {
+    Arc::new(MemoryStore::new(ttl))
 }
 
 fn new_session(deadline_in_ms: i64) -> NewSession {
@@ -121,8 +121,8 @@ macro_rules! every_store {
                 #[tokio::test]
                 async fn $name() {
                     #[allow(unused_mut, unused_assignments)]
-                    let mut ttl = Duration::from_secs(600);
-                    $(ttl = $ttl;)?
+                    let mut ttl = belvo_bff::store::Retention::both(Duration::from_secs(600));
+                    $(ttl = $ttl.into();)?
                     super::$name(super::memory_store(ttl)).await;
                 }
             )*
@@ -133,8 +133,8 @@ macro_rules! every_store {
                 #[tokio::test]
                 async fn $name() {
                     #[allow(unused_mut, unused_assignments)]
-                    let mut ttl = Duration::from_secs(600);
-                    $(ttl = $ttl;)?
+                    let mut ttl = belvo_bff::store::Retention::both(Duration::from_secs(600));
+                    $(ttl = $ttl.into();)?
                     super::$name(super::redis_store(ttl).await).await;
                 }
             )*
@@ -145,8 +145,8 @@ macro_rules! every_store {
                 #[tokio::test]
                 async fn $name() {
                     #[allow(unused_mut, unused_assignments)]
-                    let mut ttl = Duration::from_secs(600);
-                    $(ttl = $ttl;)?
+                    let mut ttl = belvo_bff::store::Retention::both(Duration::from_secs(600));
+                    $(ttl = $ttl.into();)?
                     super::$name(super::cluster_store(ttl).await).await;
                 }
             )*
