@@ -104,6 +104,32 @@ impl BelvoClient {
         crate::metrics::belvo_call("links", self.get(&format!("/api/links/{id}/"), &[])).await
     }
 
+    /// `DELETE /api/links/{id}/`: deletes the link at Belvo (its credentials and data). `false`
+    /// when Belvo no longer knows it (404), which for a deletion is as good.
+    #[tracing::instrument(skip(self, id), fields(link = %id))]
+    pub async fn delete_link(&self, id: &LinkId) -> Result<bool, BelvoError> {
+        let call = async {
+            let response = self
+                .http
+                .delete(format!("{}/api/links/{id}/", self.base_url))
+                .basic_auth(
+                    self.secret_id.expose_secret(),
+                    Some(self.secret_password.expose_secret()),
+                )
+                .send()
+                .await
+                .map_err(|e| self.transport_error(e))?;
+            match response.status() {
+                s if s.is_success() => Ok(true),
+                reqwest::StatusCode::NOT_FOUND => Ok(false),
+                _ => Self::read::<serde_json::Value>(response)
+                    .await
+                    .map(|_| false),
+            }
+        };
+        crate::metrics::belvo_call("links_delete", call).await
+    }
+
     /// `POST /api/links/`: creates a link with the user's credentials (the API flow).
     #[tracing::instrument(skip_all, fields(institution = %request.institution))]
     pub async fn create_link(&self, request: &CreateLink) -> Result<BelvoLink, BelvoError> {

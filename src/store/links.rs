@@ -36,4 +36,8 @@ pub trait Links: Send + Sync {
 
     /// A user's links.
     async fn user_links(&self, owner: &ExternalId) -> StoreResult<Vec<LinkId>>;
+
+    /// Deletes the link, its timelines and its place in its owner's index, when `owner` owns
+    /// it; `false` (nothing changed) otherwise.
+    async fn delete_link(&self, link: &LinkId, owner: &ExternalId) -> StoreResult<bool>;
 }

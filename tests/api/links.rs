@@ -235,6 +235,72 @@ async fn api_links_are_listed_and_their_data_served_to_the_owner_only() {
     );
 }
 
+async fn delete(app: &TestApp, sub: &str, id: &str) -> reqwest::Response {
+    app.client
+        .delete(app.url(&format!("/v1/links/{id}")))
+        .bearer_auth(app.token(sub))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_owner_deletes_a_link_at_belvo_and_here() {
+    for store in [StoreKind::Memory, StoreKind::Redis, StoreKind::Cluster] {
+        let app = spawn_app_with(store, |_| {}).await;
+        let created = create_link(&app, "maria", "co_employment", "1020304050", "es").await;
+        assert_eq!(created.status(), 201);
+        let link: Value = created.json().await.unwrap();
+        let id = link["link_id"].as_str().unwrap();
+
+        assert_eq!(delete(&app, "pedro", id).await.status(), 404, "not pedro's");
+        assert_eq!(
+            delete(&app, "maria", LINK_ID).await.status(),
+            404,
+            "unknown"
+        );
+        assert_eq!(delete(&app, "maria", "nope").await.status(), 404);
+        assert_eq!(
+            get(&app, "maria", &format!("/v1/links/{id}"))
+                .await
+                .status(),
+            200
+        );
+
+        assert_eq!(delete(&app, "maria", id).await.status(), 204);
+        assert_eq!(
+            get(&app, "maria", &format!("/v1/links/{id}"))
+                .await
+                .status(),
+            404
+        );
+        let path = format!("/v1/links/{id}/owners");
+        assert_eq!(get(&app, "maria", &path).await.status(), 404);
+        let mine: Value = get(&app, "maria", "/v1/links").await.json().await.unwrap();
+        assert_eq!(mine["links"], json!([]));
+        assert_eq!(delete(&app, "maria", id).await.status(), 404, "once");
+    }
+}
+
+#[tokio::test]
+async fn a_failing_belvo_deletes_nothing() {
+    let app = spawn_app().await;
+    let created = create_link(&app, "maria", "co_employment", "1020304050", "es").await;
+    let link: Value = created.json().await.unwrap();
+    let id = link["link_id"].as_str().unwrap().to_owned();
+    for (hang, status) in [(true, 504), (false, 502)] {
+        // The same store, now with a Belvo that hangs or fails.
+        let url = broken_belvo(hang);
+        let mut settings = app.settings.clone();
+        settings.belvo.base_url = Some(url.parse().unwrap());
+        settings.belvo.timeout = Duration::from_millis(500);
+        let broken = crate::helpers::spawn_settings(settings).await;
+        assert_eq!(delete(&broken, "maria", &id).await.status(), status);
+        let path = format!("/v1/links/{id}");
+        assert_eq!(get(&broken, "maria", &path).await.status(), 200, "kept");
+    }
+}
+
 #[tokio::test]
 async fn widget_links_are_served_once_verified_and_forged_ones_never() {
     let app = spawn_app().await;

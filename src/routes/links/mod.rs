@@ -3,6 +3,7 @@
 
 mod create;
 mod data;
+mod delete;
 mod list;
 
 use crate::auth::AppUser;
@@ -13,11 +14,12 @@ use crate::state::AppState;
 
 pub use create::create;
 pub use data::data;
+pub use delete::delete;
 pub use list::{list, show};
 
 /// This area's part of `/openapi.json` (its routes are in `routes::api_routes`).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(list::list, create::create, list::show, data::data))]
+#[openapi(paths(list::list, create::create, list::show, delete::delete, data::data))]
 pub struct Api;
 
 /// A link the caller owns and Belvo confirmed; anything else is 404 (ids cannot be probed, and

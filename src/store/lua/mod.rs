@@ -34,6 +34,8 @@ scripts! {
     SET_LINK_VERIFIED = "set_link_verified.lua";
     /// A link Belvo confirmed, claimed for its owner.
     CLAIM_LINK = "claim_link.lua";
+    /// A link deleted by its owner.
+    DELETE_LINK = "delete_link.lua";
     /// One attempt in a rate-limit window.
     COUNT_ATTEMPT = "count_attempt.lua";
     /// One attempt in each of two windows at once (a user's Belvo token requests).

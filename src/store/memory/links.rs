@@ -143,6 +143,21 @@ impl Links for MemoryStore {
         Ok(true)
     }
 
+    async fn delete_link(&self, link: &LinkId, owner: &ExternalId) -> StoreResult<bool> {
+        let mut inner = self.lock();
+        if let Some((links, _)) = inner.user_links.get_mut(owner) {
+            links.remove(link);
+        }
+        let owned = inner.links.get(link).is_some_and(|e| {
+            e.expires > Instant::now()
+                && e.fields.get("owner").map(String::as_str) == Some(owner.as_str())
+        });
+        if owned {
+            inner.links.remove(link);
+        }
+        Ok(owned)
+    }
+
     async fn user_links(&self, owner: &ExternalId) -> StoreResult<Vec<LinkId>> {
         let inner = self.lock();
         let mut links: Vec<LinkId> = inner

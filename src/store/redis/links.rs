@@ -133,6 +133,26 @@ impl Links for RedisStore {
         Ok(true)
     }
 
+    async fn delete_link(&self, link: &LinkId, owner: &ExternalId) -> StoreResult<bool> {
+        let mut conn = self.conn();
+        let deleted: i64 = self
+            .run(
+                lua::DELETE_LINK
+                    .key(self.keys.link(link))
+                    .key(self.keys.link_timeline(link))
+                    .key(self.keys.link_webhook_ids(link))
+                    .arg(owner.as_str())
+                    .invoke_async(&mut conn),
+            )
+            .await?;
+        // The owner's index is in another slot; a crash between the two leaves an id there
+        // whose link is gone, which the list skips.
+        let list = self.keys.user_links(owner);
+        self.run(conn.srem::<_, _, i64>(&list, link.to_string()))
+            .await?;
+        Ok(deleted == 1)
+    }
+
     async fn user_links(&self, owner: &ExternalId) -> StoreResult<Vec<LinkId>> {
         let mut conn = self.conn();
         let ids: Vec<String> = self.run(conn.smembers(self.keys.user_links(owner))).await?;

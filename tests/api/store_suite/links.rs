@@ -324,7 +324,47 @@ async fn an_expired_session_is_kept_for_its_retention(store: DynStore) {
     until_session_gone(&store, &session.id).await;
 }
 
+/// `DELETE /v1/links/{id}`'s store part: only the owner deletes, and everything goes.
+async fn a_link_is_deleted_by_its_owner_only(store: DynStore) {
+    let owner = ExternalId::parse(&format!("u_{}", uuid::Uuid::new_v4().simple())).unwrap();
+    let link = LinkId::new_random();
+    let claim = LinkClaim {
+        owner: owner.clone(),
+        product: ProductName::parse("mx_employment").unwrap(),
+        institution: "imss_mx_employment".into(),
+    };
+    assert!(store.claim_link(&link, &claim).await.unwrap());
+    store
+        .record_webhook(&webhook(&link, "w-1", owner.as_str()))
+        .await
+        .unwrap();
+    let someone = ExternalId::parse("u_someone").unwrap();
+    assert!(!store.delete_link(&link, &someone).await.unwrap());
+    assert!(
+        store.link(&link).await.unwrap().is_some(),
+        "not someone else's to delete"
+    );
+    assert!(store.delete_link(&link, &owner).await.unwrap());
+    assert_eq!(store.link(&link).await.unwrap(), None);
+    assert!(store.link_timeline(&link).await.unwrap().is_empty());
+    assert!(store.user_links(&owner).await.unwrap().is_empty());
+    assert!(
+        !store.delete_link(&link, &owner).await.unwrap(),
+        "already gone"
+    );
+    // A webhook replayed after the deletion is a new record, not a duplicate of a deleted one.
+    let again = store
+        .record_webhook(&webhook(&link, "w-1", owner.as_str()))
+        .await
+        .unwrap();
+    assert!(
+        matches!(again, WebhookApplied::Recorded { .. }),
+        "{again:?}"
+    );
+}
+
 every_store!(
+    a_link_is_deleted_by_its_owner_only,
     links_outlive_their_sessions with ttl belvo_bff::store::Retention {
         sessions: Duration::from_secs(1),
         links: Duration::from_secs(600),
