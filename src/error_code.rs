@@ -83,6 +83,11 @@ error_codes! {
     NotFound = "not_found", NOT_FOUND, "not found";
     /// The widget session exists but has expired.
     SessionExpired = "session_expired", GONE, "this widget session has expired; open a new one";
+    /// `/w/` of a Brazil open-finance session whose first token expired: its CPF/CNPJ was never
+    /// kept, so the app opens a new session.
+    ConsentDetailsRequired = "consent_details_required", GONE, "this link expired; open a new session from the app to give your consent again";
+    /// `/w/` of a session that has finished: the page says how it ended.
+    SessionFinished = "session_finished", GONE, "this widget session has finished";
     /// `If-Match` names a version that is no longer the current one.
     VersionConflict = "version_conflict", PRECONDITION_FAILED, "the resource changed since that version";
     /// The body is larger than the route accepts.

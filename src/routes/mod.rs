@@ -13,6 +13,7 @@ mod pages;
 mod support;
 mod webhooks;
 mod well_known;
+mod widget;
 mod widget_sessions;
 
 use actix_web::http::Method;
@@ -64,6 +65,7 @@ pub fn api_routes(webhook_body_limit: usize) -> Vec<ApiRoute> {
         ApiRoute::new(M::GET, "/.well-known/assetlinks.json", |r| {
             r.to(well_known::assetlinks)
         }),
+        ApiRoute::new(M::GET, "/w/{session_id}", |r| r.to(widget::widget)),
         ApiRoute::new(M::GET, "/callbacks/{session_id}/{kind}", |r| {
             r.to(callbacks::callback)
         }),

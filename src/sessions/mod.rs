@@ -6,6 +6,7 @@ mod record;
 pub mod token_budget;
 pub mod verify;
 pub mod waiting;
+pub mod widget;
 
 pub use open::{open_session, ConsentRequest, IdentificationRequest, OpenRequest, OpenedSession};
 pub use record::record_event;

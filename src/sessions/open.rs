@@ -10,7 +10,7 @@ use crate::config::{BelvoEnvironment, ProductSettings};
 use crate::domain::branding_version::WidgetLook;
 use crate::domain::external_id::ExternalId;
 use crate::domain::ids::{AccessMode, Code, Platform, SessionId};
-use crate::domain::session::{now_millis, NewSession};
+use crate::domain::session::{now_millis, AccessToken, NewSession, SessionMode};
 use crate::domain::tax_id::{Cnpj, Cpf};
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
@@ -163,22 +163,19 @@ pub async fn open_session(
         owner: user.external_id.clone(),
         product: product_name,
         platform,
-        institutions: institutions.clone(),
+        institutions,
         access_mode,
         created_at: now,
         token_expires_at: token.expires_at * 1000,
         deadline: now + state.settings.sessions.pending_timeout.as_millis() as i64,
+        locale,
+        mode: SessionMode::Connect,
+        update_link: None,
+        token: Some(AccessToken(token.access)),
     };
     state.store.create_session(&session).await?;
-    let widget_url = widget_url(
-        &state.widget_url,
-        product,
-        &token.access,
-        locale.as_deref(),
-        &institutions,
-        access_mode,
-        &user.external_id,
-    );
+    // This server's URL, not Belvo's: it never goes stale (`/w/` renews the token).
+    let widget_url = format!("{}/w/{id}", state.public_base_url);
     tracing::info!(platform = platform.as_str(), "widget session opened");
     Ok(OpenedSession {
         session,
@@ -287,7 +284,7 @@ fn consent_for(
 }
 
 /// The token body for a product, exactly in the guides' shape (credentials filled by the client).
-fn token_request(
+pub(super) fn token_request(
     product: &ProductSettings,
     look: WidgetLook,
     callback_urls: CallbackUrls,
@@ -321,8 +318,9 @@ fn token_request(
     }
 }
 
+/// Belvo's hosted widget with a token:
 /// `widget_url?access_token=..&locale=..&<product params>&institutions=..&access_mode=..&external_id=..`
-fn widget_url(
+pub(super) fn belvo_widget_url(
     base: &str,
     product: &ProductSettings,
     access_token: &str,

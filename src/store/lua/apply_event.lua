@@ -19,7 +19,8 @@
 -- ARGV[10] publish: "1" or "0"
 -- ARGV[11] session retention, ms: a session that finishes is kept this long from now
 -- ARGV[12] link retention, ms: the link a success names is kept at least this long from now
--- ARGV[13] number of field pairs, then field, value, ... (set on the session with the outcome)
+-- ARGV[13] number of field pairs, then field, value, ... (set on the session with the outcome,
+--         or without one on a pending session: an error that does not end it)
 -- Reply: {result, status, changed, platform, owner, link_id}; result is "missing" or "expired"
 --        (with only the status after it), "replay" or "recorded".
 local session, timeline = KEYS[1], KEYS[2]
@@ -90,6 +91,15 @@ if outcome ~= '' then
     end
     -- A finished session is kept for its retention from now.
     redis.call('PEXPIRE', session, retention)
+    changed = 1
+  end
+elseif nfields > 0 then
+  -- An error that leaves the session pending (an expired widget token): its last error.
+  if status == 'pending' then
+    redis.call('HSET', session, 'updated_at', now)
+    for i = 0, nfields - 1 do
+      redis.call('HSET', session, ARGV[14 + 2 * i], ARGV[15 + 2 * i])
+    end
     changed = 1
   end
 elseif warning ~= '' then
