@@ -282,6 +282,9 @@ pub struct EmulatorSettings {
     /// Longest wait for the receiver's answer.
     #[serde(with = "humantime_serde")]
     pub webhook_timeout: Duration,
+    /// How long the widget access tokens it issues last (Belvo's: 10 minutes).
+    #[serde(with = "humantime_serde")]
+    pub access_token_ttl: Duration,
 }
 
 impl EmulatorSettings {

@@ -144,6 +144,8 @@ pub struct Emulator {
     http: reqwest::Client,
     state: Mutex<State>,
     counters: Arc<Counters>,
+    /// Lifetime of the widget access tokens it issues, in seconds.
+    access_ttl_secs: u64,
 }
 
 impl Emulator {
@@ -160,6 +162,7 @@ impl Emulator {
             http: reqwest::Client::new(),
             state: Mutex::new(State::default()),
             counters: Arc::default(),
+            access_ttl_secs: settings.emulator.access_token_ttl.as_secs().max(1),
         }
     }
 

@@ -16,7 +16,6 @@ use crate::config::products::MAX_PURPOSE;
 use crate::domain::country::{Country, Resource};
 use crate::domain::tax_id::{Cnpj, Cpf};
 
-const ACCESS_TTL_SECS: u64 = 10 * 60;
 const REFRESH_TTL_SECS: u64 = 24 * 3600;
 
 pub async fn create(emulator: web::Data<Emulator>, body: web::Bytes) -> HttpResponse {
@@ -31,7 +30,7 @@ pub async fn create(emulator: web::Data<Emulator>, body: web::Bytes) -> HttpResp
     if let Err((field, message)) = check(&request) {
         return belvo_error(400, "invalid", &message, Some(field));
     }
-    let (access, jti, exp) = sign(&emulator, &request, "access", ACCESS_TTL_SECS);
+    let (access, jti, exp) = sign(&emulator, &request, "access", emulator.access_ttl_secs);
     let (refresh, _, _) = sign(&emulator, &request, "refresh", REFRESH_TTL_SECS);
     let mut stored = request;
     stored.password = String::new();

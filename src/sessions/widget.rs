@@ -54,12 +54,12 @@ pub async fn open_widget(state: &AppState, id: &SessionId) -> Result<String, Wid
         WidgetOpening::Closed(session) => {
             return Err(WidgetRefusal::Closed {
                 status: session.status_at(now),
-                lang: language(&session),
+                lang: language(state, &session),
             })
         }
         WidgetOpening::Open(session) => session,
     };
-    let lang = language(&session);
+    let lang = language(state, &session);
     let record = &session.record;
     let token = match &record.token {
         Some(token) if record.token_expires_at - now > RENEW_WITHIN_MS => token.clone(),
@@ -110,7 +110,7 @@ async fn renew(
         .await
         .map_err(|e| failed(e.into()))?
     {
-        return await_renewal(state, id, hold, lang).await;
+        return await_renewal(state, id, record.token.as_ref(), hold, lang).await;
     }
     let renewed = async {
         super::token_budget::spend(&state.store, &state.settings.limits, &record.owner).await?;
@@ -139,10 +139,12 @@ async fn renew(
     renewed.map_err(failed)
 }
 
-/// Another replica (or request) renews the token: wait for it, at most `hold`.
+/// Another replica (or request) renews the token: wait until another token than the one this
+/// opening found (`stale`) is stored, at most `hold`.
 async fn await_renewal(
     state: &AppState,
     id: &SessionId,
+    stale: Option<&AccessToken>,
     hold: Duration,
     lang: Lang,
 ) -> Result<AccessToken, WidgetRefusal> {
@@ -154,8 +156,8 @@ async fn await_renewal(
             .current_token(id)
             .await
             .map_err(|e| WidgetRefusal::failed(e, lang))?;
-        if let Some((token, expires_at)) = current {
-            if expires_at - now_millis() > RENEW_WITHIN_MS {
+        if let Some((token, _)) = current {
+            if Some(&token) != stale {
                 return Ok(token);
             }
         }
@@ -169,9 +171,21 @@ async fn await_renewal(
     ))
 }
 
-/// The session's language: its locale (`mx` is Spanish), else Spanish, the widget's default.
-fn language(session: &Session) -> Lang {
-    match session.record.locale.as_deref() {
+/// The session's language: its locale (`mx` is Spanish), else its product's widget locale, else
+/// Spanish (the widget's default).
+fn language(state: &AppState, session: &Session) -> Lang {
+    let product_locale = || {
+        let (_, product) =
+            crate::products::find(&state.settings.products, session.record.product.as_str())?;
+        product.widget_params.get("locale").cloned()
+    };
+    match session
+        .record
+        .locale
+        .clone()
+        .or_else(product_locale)
+        .as_deref()
+    {
         Some("en") => Lang::En,
         Some("pt") => Lang::Pt,
         _ => Lang::Es,

@@ -24,3 +24,4 @@ mod support_console;
 mod webhooks;
 mod well_known;
 mod widget_sessions;
+mod widget_url;
