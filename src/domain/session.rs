@@ -229,6 +229,13 @@ pub const LINK_OWNED_ELSEWHERE_MESSAGE: &str =
 /// Belvo's code for a widget opened with an expired (or used) access token.
 pub const ACCESS_TOKEN_NOT_VALID: &str = "ACCESS_TOKEN_NOT_VALID";
 
+/// The code an update-mode session fails with when its success names another link than the one
+/// it repairs (SPEC §11); no link changes.
+pub const LINK_MISMATCH: &str = "link_mismatch";
+/// Its message (`apply_event.lua` writes the same text; the store suite holds them equal).
+pub const LINK_MISMATCH_MESSAGE: &str =
+    "the widget reconnected another link than the one this session repairs: no link was changed";
+
 /// The most timeline entries one session keeps; later distinct events still change state.
 pub const MAX_EVENTS: u32 = 200;
 /// The most warnings one session keeps.
@@ -319,6 +326,25 @@ impl Transition {
                 error: Some(ErrorInfo {
                     code: LINK_OWNED_ELSEWHERE.to_owned(),
                     message: Some(LINK_OWNED_ELSEWHERE_MESSAGE.to_owned()),
+                }),
+                ..Details::default()
+            },
+            link: None,
+            ..self.clone()
+        }
+    }
+}
+
+impl Transition {
+    /// This success as what it becomes in an update-mode session that repairs another link:
+    /// the session fails with [`LINK_MISMATCH`], and no link is recorded or claimed.
+    pub fn mismatched(&self) -> Self {
+        Self {
+            outcome: Some(Status::Failed),
+            details: Details {
+                error: Some(ErrorInfo {
+                    code: LINK_MISMATCH.to_owned(),
+                    message: Some(LINK_MISMATCH_MESSAGE.to_owned()),
                 }),
                 ..Details::default()
             },

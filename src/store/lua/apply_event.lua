@@ -65,7 +65,21 @@ if outcome ~= '' then
     -- Only a success with its link hash here (one server) has an owner to compare.
     local owner = KEYS[3] and redis.call('HGET', session, 'owner')
     local holder = KEYS[3] and redis.call('HGET', KEYS[3], 'owner')
-    if holder and holder ~= owner then
+    -- An update-mode session repairs one link: a success must name that link.
+    local named = nil
+    for i = 0, nfields - 1 do
+      if ARGV[14 + 2 * i] == 'link_id' then
+        named = ARGV[15 + 2 * i]
+      end
+    end
+    local repairs = redis.call('HMGET', session, 'mode', 'link_id')
+    if named and repairs[1] == 'update' and named ~= repairs[2] then
+      -- The same code and message as `LINK_MISMATCH`: the session fails, no link changes.
+      status = 'failed'
+      redis.call('HSET', session, 'status', status, 'updated_at', now,
+        'error_code', 'link_mismatch', 'error_message',
+        'the widget reconnected another link than the one this session repairs: no link was changed')
+    elseif holder and holder ~= owner then
       -- Another user owns the link: this session fails, the link stays theirs (the same code
       -- and message as `Transition::owned_elsewhere`).
       status = 'failed'

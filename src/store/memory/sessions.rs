@@ -91,11 +91,19 @@ impl Sessions for MemoryStore {
         }
         let mut changed = false;
         // A success naming a link another user owns fails instead; the link stays theirs.
-        let owned_elsewhere;
-        let t = match t.link.and_then(|link| inner.links.get(&link)) {
-            Some(link) if link.fields.get("owner").is_some_and(|o| *o != f["owner"]) => {
-                owned_elsewhere = t.owned_elsewhere();
-                &owned_elsewhere
+        let replaced;
+        let repairs = f.get("mode").map(String::as_str) == Some("update");
+        let t = match t.link.and_then(|link| Some((link, inner.links.get(&link)))) {
+            // An update-mode session must name the link it repairs.
+            Some((link, _))
+                if repairs && f.get("link_id").map(String::as_str) != Some(&link.to_string()) =>
+            {
+                replaced = t.mismatched();
+                &replaced
+            }
+            Some((_, Some(link))) if link.fields.get("owner").is_some_and(|o| *o != f["owner"]) => {
+                replaced = t.owned_elsewhere();
+                &replaced
             }
             _ => t,
         };

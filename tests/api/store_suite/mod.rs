@@ -10,7 +10,7 @@ use belvo_bff::domain::external_id::ExternalId;
 use belvo_bff::domain::ids::{AccessMode, LinkId, Platform, ProductName, SessionId};
 use belvo_bff::domain::session::{
     now_millis, AccessToken, Applied, NewSession, SessionMode, Status, Transition, WidgetOpening,
-    LINK_OWNED_ELSEWHERE, LINK_OWNED_ELSEWHERE_MESSAGE,
+    LINK_MISMATCH, LINK_MISMATCH_MESSAGE, LINK_OWNED_ELSEWHERE, LINK_OWNED_ELSEWHERE_MESSAGE,
 };
 use belvo_bff::domain::webhook::{
     LinkClaim, WebhookApplied, WebhookPayload, WebhookUpdate, MAX_WEBHOOK_IDS,
