@@ -2,12 +2,12 @@
 
 use std::sync::Arc;
 
-use crate::auth::AppJwtVerifier;
 use crate::belvo::types::CallbackUrls;
 use crate::belvo::BelvoClient;
 use crate::branding::BrandingCache;
 use crate::config::Settings;
 use crate::domain::ids::SessionId;
+use crate::jwt::AppJwtVerifier;
 use crate::sessions::waiting::Waiters;
 use crate::shutdown::Shutdown;
 use crate::store::DynStore;

@@ -7,13 +7,13 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
-use super::pages::{error_page, html};
 use crate::config::BelvoEnvironment;
 use crate::domain::callback::{CallbackEvent, CallbackKind};
 use crate::domain::explanation::{explain, Explanation};
 use crate::domain::ids::SessionId;
 use crate::domain::session::{Applied, Status};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
+use crate::pages::{error_page, html};
 use crate::sessions::record_event;
 use crate::state::AppState;
 

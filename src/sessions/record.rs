@@ -16,7 +16,7 @@ pub async fn record_event(
 ) -> Result<Applied, ApiError> {
     let transition = Transition::new(event, source, now_millis());
     let applied = state.store.apply(session_id, &transition).await?;
-    crate::metrics::callback_recorded(event.kind(), source, &applied);
+    crate::metrics::callback_recorded(event.kind(), source, outcome_label(&applied));
     match applied {
         Applied::Recorded {
             status, changed, ..
@@ -37,4 +37,15 @@ pub async fn record_event(
         Applied::Missing | Applied::Expired => {}
     }
     Ok(applied)
+}
+
+/// What recording did, as the callbacks metric names it.
+fn outcome_label(applied: &Applied) -> &'static str {
+    match applied {
+        Applied::Recorded { changed: true, .. } => "applied",
+        Applied::Recorded { changed: false, .. } => "ignored",
+        Applied::Replay { .. } => "replay",
+        Applied::Expired => "expired",
+        Applied::Missing => "unknown_session",
+    }
 }
