@@ -15,7 +15,9 @@ use crate::config::{BelvoEnvironment, Settings, StoreBackend};
 use crate::emulator::Emulator;
 use crate::error::{ApiError, ErrorCode, REQUEST_ID};
 use crate::jwt::AppJwtVerifier;
+use crate::links::Links;
 use crate::sessions::waiting::Waiters;
+use crate::sessions::Sessions;
 use crate::shutdown::Shutdown;
 use crate::state::AppState;
 use crate::store::{Durability, DynStore, Keys, MemoryStore, RedisStore, Retention};
@@ -131,9 +133,23 @@ fn build_state(
         settings.limits.max_waiting,
         settings.limits.max_waiting_per_user,
     ));
+    let settings = Arc::new(settings);
+    let sessions = Sessions {
+        settings: settings.clone(),
+        store: store.clone(),
+        belvo: belvo.clone(),
+        branding: branding.clone(),
+        public_base_url: public_base_url.clone(),
+        widget_url: widget_url.clone(),
+    };
+    let links = Links {
+        settings: settings.clone(),
+        store: store.clone(),
+        belvo: belvo.clone(),
+    };
     Ok(AppState {
         branding,
-        settings: Arc::new(settings),
+        settings,
         store,
         belvo,
         app_jwt,
@@ -142,6 +158,8 @@ fn build_state(
         widget_url,
         shutdown: Arc::new(Shutdown::default()),
         waiters,
+        sessions,
+        links,
     })
 }
 
