@@ -72,7 +72,7 @@ impl BelvoClient {
     /// `POST /api/token/`: a widget access token for one session.
     #[tracing::instrument(skip_all, fields(fetch_resources = ?request.fetch_resources))]
     pub async fn widget_token(&self, request: &TokenRequest) -> Result<WidgetToken, BelvoError> {
-        crate::metrics::belvo_call("token", self.request_token(request)).await
+        timed("token", self.request_token(request)).await
     }
 
     async fn request_token(&self, request: &TokenRequest) -> Result<WidgetToken, BelvoError> {
@@ -101,7 +101,7 @@ impl BelvoClient {
     /// `GET /api/links/{id}/`: Belvo's own record of a link.
     #[tracing::instrument(skip(self, id), fields(link = %id))]
     pub async fn link(&self, id: &LinkId) -> Result<BelvoLink, BelvoError> {
-        crate::metrics::belvo_call("links", self.get(&format!("/api/links/{id}/"), &[])).await
+        timed("links", self.get(&format!("/api/links/{id}/"), &[])).await
     }
 
     /// `DELETE /api/links/{id}/`: deletes the link at Belvo (its credentials and data). `false`
@@ -127,7 +127,7 @@ impl BelvoClient {
                     .map(|_| false),
             }
         };
-        crate::metrics::belvo_call("links_delete", call).await
+        timed("links_delete", call).await
     }
 
     /// `POST /api/links/`: creates a link with the user's credentials (the API flow).
@@ -147,7 +147,7 @@ impl BelvoClient {
                 .map_err(|e| self.transport_error(e))?;
             Self::read(response).await
         };
-        crate::metrics::belvo_call("links_create", call).await
+        timed("links_create", call).await
     }
 
     /// A page of a link's data from one of Belvo's list endpoints (`/api/owners/`, ...).
@@ -164,7 +164,7 @@ impl BelvoClient {
             ("page", page.to_string()),
             ("page_size", page_size.to_string()),
         ];
-        crate::metrics::belvo_call(endpoint, self.get(path, &query)).await
+        timed(endpoint, self.get(path, &query)).await
     }
 
     /// `GET {path}` with Basic auth and query pairs; Belvo's JSON as it is.
@@ -230,6 +230,25 @@ pub fn jwt_exp(token: &str) -> Option<i64> {
         .ok()?;
     let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     claims.get("exp")?.as_i64()
+}
+
+/// Times one Belvo API call (`endpoint` names it, e.g. `token`) and counts its failures.
+async fn timed<T>(
+    endpoint: &'static str,
+    call: impl std::future::Future<Output = Result<T, BelvoError>>,
+) -> Result<T, BelvoError> {
+    let started = std::time::Instant::now();
+    let result = call.await;
+    let outcome = match &result {
+        Ok(_) => Ok(()),
+        Err(BelvoError::Timeout(_)) => Err("timeout"),
+        Err(BelvoError::Unreachable(_)) => Err("unreachable"),
+        Err(BelvoError::Unauthorized) => Err("unauthorized"),
+        Err(BelvoError::Rejected { .. }) => Err("rejected"),
+        Err(BelvoError::BadResponse(_)) => Err("bad_response"),
+    };
+    crate::metrics::belvo_call(endpoint, outcome, started.elapsed());
+    result
 }
 
 #[cfg(test)]

@@ -20,19 +20,9 @@ use secrecy::SecretString;
 use serde::Serialize;
 
 use crate::belvo::types::TokenRequest;
-use crate::config::Settings;
+use crate::config::{Settings, WebhookTarget};
 
 pub use links::FIXTURE_USERNAMES;
-
-/// How the emulator reaches the BFF's webhook endpoint.
-#[derive(Debug, Clone)]
-pub struct WebhookTarget {
-    pub url: String,
-    pub token: SecretString,
-    pub delay: Duration,
-    pub attempts: u32,
-    pub timeout: Duration,
-}
 
 /// A widget token the emulator issued.
 struct IssuedToken {
@@ -235,10 +225,7 @@ pub async fn serve_standalone(settings: &Settings, port: u16) -> anyhow::Result<
                 crate::telemetry::RequestSpan,
             >::new())
             .app_data(emulator.clone())
-            .route(
-                "/static/style.css",
-                web::get().to(crate::routes::stylesheet),
-            )
+            .route("/static/style.css", web::get().to(crate::pages::stylesheet))
             .configure(configure)
     })
     .bind((host.as_str(), port))?

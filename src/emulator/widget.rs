@@ -12,7 +12,7 @@ use super::institutions;
 use super::token::{check_access_token, mark_used, TokenCheck};
 use super::Emulator;
 use crate::belvo::types::{CallbackUrls, TokenRequest};
-use crate::routes::{error_page, html};
+use crate::pages::{error_page, html};
 
 /// Query values are encoded as Belvo's examples show them (`%20` for spaces).
 const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC

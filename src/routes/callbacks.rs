@@ -7,14 +7,13 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
-use super::pages::{error_page, html};
 use crate::config::BelvoEnvironment;
 use crate::domain::callback::{CallbackEvent, CallbackKind};
 use crate::domain::explanation::{explain, Explanation};
 use crate::domain::ids::SessionId;
 use crate::domain::session::{Applied, Status};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
-use crate::sessions::record_event;
+use crate::pages::{error_page, html};
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -95,7 +94,7 @@ async fn handle(
         .map_err(|_| ApiError::from(ErrorCode::InvalidCallback))?;
     let event = CallbackEvent::parse(kind, &pairs)
         .map_err(|e| ApiError::new(ErrorCode::InvalidCallback, e.to_string()))?;
-    let applied = record_event(state, &id, &event, "callback").await?;
+    let applied = state.sessions.record(&id, &event, "callback").await?;
     let (status, platform) = match applied.state() {
         Some(s) => s,
         None if applied == Applied::Expired => {

@@ -7,7 +7,7 @@ pub mod demo;
 mod health;
 mod lang;
 mod links;
-mod metrics;
+pub mod metrics;
 mod openapi;
 mod pages;
 mod support;
@@ -19,10 +19,11 @@ mod widget_sessions;
 use actix_web::http::Method;
 use actix_web::{web, Resource, Route};
 
+use crate::error::{ApiError, ErrorCode};
+
 pub use console::console_error;
 pub(crate) use lang::request_lang;
 pub use openapi::document as openapi_document;
-pub use pages::{error_page, html, stylesheet};
 
 /// A route of the API that `/openapi.json` describes.
 pub struct ApiRoute {
@@ -112,7 +113,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, webhook_body_limit: usize) {
         let (path, resource) = resources.remove(at);
         let mut resource = resource.route(handler);
         if let Some(limit) = route.json_limit {
-            resource = resource.app_data(crate::startup::json_config(limit));
+            resource = resource.app_data(json_config(limit));
         }
         resources.insert(at, (path, resource));
     }
@@ -124,5 +125,25 @@ pub fn configure(cfg: &mut web::ServiceConfig, webhook_body_limit: usize) {
         .configure(support::configure)
         .configure(admin::configure)
         .route("/", web::get().to(pages::index))
-        .route("/static/style.css", web::get().to(pages::stylesheet));
+        .route("/static/style.css", web::get().to(crate::pages::stylesheet));
+}
+
+/// JSON bodies: size limit and every extractor error as our JSON error body.
+pub fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(limit)
+        .error_handler(|err, _req| {
+            use actix_web::error::JsonPayloadError;
+            let api = match &err {
+                JsonPayloadError::OverflowKnownLength { .. }
+                | JsonPayloadError::Overflow { .. } => ErrorCode::PayloadTooLarge.into(),
+                JsonPayloadError::ContentType => ErrorCode::UnsupportedMediaType.into(),
+                JsonPayloadError::Deserialize(e) => ApiError::new(
+                    ErrorCode::InvalidJson,
+                    format!("the JSON body is not valid: {e}"),
+                ),
+                _ => ApiError::new(ErrorCode::InvalidJson, "the JSON body could not be read"),
+            };
+            api.into()
+        })
 }

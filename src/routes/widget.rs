@@ -6,12 +6,12 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
-use super::pages::html;
 use crate::domain::explanation::Lang;
 use crate::domain::ids::SessionId;
 use crate::domain::session::Status;
 use crate::error::ErrorCode;
-use crate::sessions::widget::{open_widget, WidgetRefusal};
+use crate::pages::html;
+use crate::sessions::widget::WidgetRefusal;
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -51,7 +51,7 @@ pub async fn widget(
     req: HttpRequest,
 ) -> HttpResponse {
     let refusal = match path {
-        Ok(id) => match open_widget(&state, &id).await {
+        Ok(id) => match state.sessions.open_widget(&id).await {
             Ok(location) => {
                 return HttpResponse::Found()
                     .insert_header((header::LOCATION, location))

@@ -4,7 +4,6 @@
 use serde::Deserialize;
 use utoipa::openapi::schema::{ArrayBuilder, Object, ObjectBuilder, SchemaType, Type};
 
-use crate::auth::AppUser;
 use crate::belvo::types::{CallbackUrls, Consent, IdentificationInfo, TokenRequest, WidgetConfig};
 use crate::config::{BelvoEnvironment, ProductSettings};
 use crate::domain::branding_version::WidgetLook;
@@ -13,7 +12,6 @@ use crate::domain::ids::{AccessMode, Code, Platform, SessionId};
 use crate::domain::session::{now_millis, AccessToken, NewSession, SessionMode};
 use crate::domain::tax_id::{Cnpj, Cpf};
 use crate::error::{ApiError, ErrorCode};
-use crate::state::AppState;
 
 /// What the app asks for.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -120,68 +118,73 @@ fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::new(ErrorCode::InvalidRequest, message)
 }
 
-#[tracing::instrument(skip_all, fields(product = %request.product, session_id))]
-pub async fn open_session(
-    state: &AppState,
-    user: &AppUser,
-    request: OpenRequest,
-) -> Result<OpenedSession, ApiError> {
-    let (product_name, product) =
-        crate::products::require(&state.settings.products, &request.product)?;
-    let product_name = product_name.clone();
-    let platform: Platform = request
-        .platform
-        .parse()
-        .map_err(|_| invalid("platform must be ios, android or web"))?;
-    let sandbox = state.settings.belvo.environment != BelvoEnvironment::Production;
-    let institutions =
-        narrow_institutions(product.institutions_for(sandbox), request.institutions)?;
-    let access_mode = request.access_mode.unwrap_or(product.access_mode);
-    let locale = match request.locale {
-        Some(l) if LOCALES.contains(&l.as_str()) => Some(l),
-        Some(_) => {
-            return Err(invalid(format!(
-                "locale must be one of {}",
-                LOCALES.join(", ")
-            )))
-        }
-        None => None,
-    };
-    let consent = consent_for(product, request.consent)?;
+impl super::Sessions {
+    /// Opens a widget session for `owner`: the product's preset, a widget token from Belvo, the
+    /// session remembered.
+    #[tracing::instrument(skip_all, fields(product = %request.product, session_id))]
+    pub async fn open(
+        &self,
+        owner: &ExternalId,
+        request: OpenRequest,
+    ) -> Result<OpenedSession, ApiError> {
+        let (product_name, product) =
+            crate::products::require(&self.settings.products, &request.product)?;
+        let product_name = product_name.clone();
+        let platform: Platform = request
+            .platform
+            .parse()
+            .map_err(|_| invalid("platform must be ios, android or web"))?;
+        let sandbox = self.settings.belvo.environment != BelvoEnvironment::Production;
+        let institutions =
+            narrow_institutions(product.institutions_for(sandbox), request.institutions)?;
+        let access_mode = request.access_mode.unwrap_or(product.access_mode);
+        let locale = match request.locale {
+            Some(l) if LOCALES.contains(&l.as_str()) => Some(l),
+            Some(_) => {
+                return Err(invalid(format!(
+                    "locale must be one of {}",
+                    LOCALES.join(", ")
+                )))
+            }
+            None => None,
+        };
+        let consent = consent_for(product, request.consent)?;
 
-    super::token_budget::spend(&state.store, &state.settings.limits, &user.external_id).await?;
-    let id = SessionId::generate();
-    tracing::Span::current().record("session_id", tracing::field::display(id));
-    let callback_urls = state.callback_urls(&id);
-    let look = state.branding.look(&product_name).unwrap_or_default();
-    let token_request = token_request(product, look, callback_urls.clone(), access_mode, consent);
-    let token = state.belvo.widget_token(&token_request).await?;
+        super::token_budget::spend(&self.store, &self.settings.limits, owner).await?;
+        let id = SessionId::generate();
+        tracing::Span::current().record("session_id", tracing::field::display(id));
+        let callback_urls = self.callback_urls(&id);
+        let look = self.branding.look(&product_name).unwrap_or_default();
+        let token_request =
+            token_request(product, look, callback_urls.clone(), access_mode, consent);
+        let token = self.belvo.widget_token(&token_request).await?;
 
-    let now = now_millis();
-    let session = NewSession {
-        id,
-        owner: user.external_id.clone(),
-        product: product_name,
-        platform,
-        institutions,
-        access_mode,
-        created_at: now,
-        token_expires_at: token.expires_at * 1000,
-        deadline: now + state.settings.sessions.pending_timeout.as_millis() as i64,
-        locale,
-        mode: SessionMode::Connect,
-        update_link: None,
-        token: Some(AccessToken(token.access)),
-    };
-    state.store.create_session(&session).await?;
-    // This server's URL, not Belvo's: it never goes stale (`/w/` renews the token).
-    let widget_url = format!("{}/w/{id}", state.public_base_url);
-    tracing::info!(platform = platform.as_str(), "widget session opened");
-    Ok(OpenedSession {
-        session,
-        widget_url,
-        callback_urls,
-    })
+        let now = now_millis();
+        let session = NewSession {
+            id,
+            owner: owner.clone(),
+            product: product_name,
+            platform,
+            institutions,
+            access_mode,
+            created_at: now,
+            token_expires_at: token.expires_at * 1000,
+            deadline: now + self.settings.sessions.pending_timeout.as_millis() as i64,
+            locale,
+            mode: SessionMode::Connect,
+            update_link: None,
+            token: Some(AccessToken(token.access)),
+        };
+        self.store.create_session(&session).await?;
+        // This server's URL, not Belvo's: it never goes stale (`/w/` renews the token).
+        let widget_url = format!("{}/w/{id}", self.public_base_url);
+        tracing::info!(platform = platform.as_str(), "widget session opened");
+        Ok(OpenedSession {
+            session,
+            widget_url,
+            callback_urls,
+        })
+    }
 }
 
 /// Apps may narrow the product's institutions, never widen them.

@@ -166,7 +166,7 @@ impl TestApp {
 
     /// An app JWT for `sub`, as `belvo-bff token --sub` prints it.
     pub fn token(&self, sub: &str) -> String {
-        belvo_bff::auth::jwt::mint(
+        belvo_bff::jwt::mint(
             &self.settings,
             sub,
             belvo_bff::auth::Role::App,

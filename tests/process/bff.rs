@@ -7,8 +7,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use belvo_bff::auth::jwt::{mint, Role};
 use belvo_bff::config::Settings;
+use belvo_bff::jwt::{mint, Role};
 use serde_json::Value;
 
 pub struct Bff {

@@ -7,7 +7,7 @@ use crate::auth::AppUser;
 use crate::belvo::types::CallbackUrls;
 use crate::domain::session::{rfc3339, SessionMode};
 use crate::error::{ApiError, ErrorBody};
-use crate::sessions::{open_session, OpenRequest};
+use crate::sessions::OpenRequest;
 use crate::state::AppState;
 
 /// A session just opened: what the app needs to open the widget.
@@ -55,7 +55,10 @@ pub async fn create(
     user: AppUser,
     body: web::Json<OpenRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let opened = open_session(&state, &user, body.into_inner()).await?;
+    let opened = state
+        .sessions
+        .open(&user.external_id, body.into_inner())
+        .await?;
     Ok(HttpResponse::Created().json(CreatedSession {
         session_id: opened.session.id.to_string(),
         product: opened.session.product.to_string(),
