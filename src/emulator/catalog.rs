@@ -65,11 +65,7 @@ pub async fn list(
         .filter(|item| matches(item, &filters))
         .collect();
     let count = matching.len();
-    let results = matching
-        .into_iter()
-        .skip(page.range(count).start)
-        .take(page.range(count).len())
-        .collect();
+    let results = matching[page.range(count)].to_vec();
     HttpResponse::Ok().json(page.body(&req, count, results))
 }
 
