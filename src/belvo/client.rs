@@ -150,7 +150,8 @@ impl BelvoClient {
         timed("links_create", call).await
     }
 
-    /// A page of a link's data from one of Belvo's list endpoints (`/api/owners/`, ...).
+    /// A page of a link's data from one of Belvo's list endpoints (`/api/owners/`, ...), with
+    /// Belvo's own filters when the endpoint takes some (e.g. `value_date__gte`).
     pub async fn list(
         &self,
         endpoint: &'static str,
@@ -158,12 +159,14 @@ impl BelvoClient {
         link: &LinkId,
         page: u32,
         page_size: u32,
+        filters: &[(&str, String)],
     ) -> Result<serde_json::Value, BelvoError> {
-        let query = [
+        let mut query = vec![
             ("link", link.to_string()),
             ("page", page.to_string()),
             ("page_size", page_size.to_string()),
         ];
+        query.extend(filters.iter().cloned());
         timed(endpoint, self.get(path, &query)).await
     }
 

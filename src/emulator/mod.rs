@@ -3,9 +3,15 @@
 //! The BFF's own reqwest client talks to it exactly as to Belvo (Basic auth, same paths).
 
 mod api_auth;
+mod banking;
+mod catalog;
+mod control;
 mod data;
 mod institutions;
+mod link_list;
 mod links;
+mod pages;
+mod refusals;
 mod token;
 mod webhooks;
 mod widget;
@@ -161,27 +167,80 @@ impl Emulator {
     }
 }
 
-/// Registers the emulator's routes on `cfg` (under whatever scope the caller chose).
+/// Registers the emulator's routes on `cfg` (under whatever scope the caller chose). Every path
+/// answers a method it does not take with 405 and a path it does not know with 404, in Belvo's
+/// error shape (the widget's pages keep their HTML).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/token/", web::post().to(token::create))
-        .route("/api/links/", web::post().to(links::create))
-        .route("/api/links/{id}/", web::get().to(links::show))
-        .route("/api/owners/", web::get().to(data::owners))
-        .route(
+    use web::{delete, get, post};
+    cfg.app_data(refusals::query_config());
+    let routes: Vec<(&'static str, &'static str, Vec<actix_web::Route>)> = vec![
+        ("/api/", "GET", vec![get().to(catalog::root)]),
+        ("/api/token/", "POST", vec![post().to(token::create)]),
+        (
+            "/api/links/",
+            "GET, POST",
+            vec![get().to(link_list::list), post().to(links::create)],
+        ),
+        (
+            "/api/links/{id}/",
+            "GET, DELETE",
+            vec![get().to(links::show), delete().to(link_list::delete)],
+        ),
+        ("/api/institutions/", "GET", vec![get().to(catalog::list)]),
+        ("/api/owners/", "GET", vec![get().to(data::owners)]),
+        (
             "/api/employment-records/",
-            web::get().to(data::employment_records),
-        )
-        .route(
+            "GET",
+            vec![get().to(data::employment_records)],
+        ),
+        (
             "/api/employment-metrics/",
-            web::get().to(data::employment_metrics),
-        )
-        .route("/api/br/employments/", web::get().to(data::br_employments))
-        .route("/api/co/employments/", web::get().to(data::co_employments))
-        .route("/widget/", web::get().to(widget::page))
-        .route("/widget/branding.css", web::get().to(widget::branding_css))
-        .route("/widget/outcome", web::post().to(widget::outcome))
-        .route("/_emulator/tokens/{jti}", web::get().to(token::show))
-        .route("/_emulator/stats", web::get().to(stats));
+            "GET",
+            vec![get().to(data::employment_metrics)],
+        ),
+        (
+            "/api/br/employments/",
+            "GET",
+            vec![get().to(data::br_employments)],
+        ),
+        (
+            "/api/co/employments/",
+            "GET",
+            vec![get().to(data::co_employments)],
+        ),
+        ("/api/accounts/", "GET", vec![get().to(banking::accounts)]),
+        (
+            "/api/transactions/",
+            "GET",
+            vec![get().to(banking::transactions)],
+        ),
+        ("/widget/", "GET", vec![get().to(widget::page)]),
+        (
+            "/widget/branding.css",
+            "GET",
+            vec![get().to(widget::branding_css)],
+        ),
+        ("/widget/outcome", "POST", vec![post().to(widget::outcome)]),
+        (
+            "/_emulator/tokens/{jti}",
+            "GET",
+            vec![get().to(token::show)],
+        ),
+        ("/_emulator/stats", "GET", vec![get().to(stats)]),
+        (
+            "/control/reset",
+            "POST",
+            vec![post().to(control::reset_route)],
+        ),
+    ];
+    for (path, allowed, methods) in routes {
+        let resource = methods
+            .into_iter()
+            .fold(web::resource(path), |resource, route| resource.route(route))
+            .default_service(web::to(refusals::method_not_allowed(allowed)));
+        cfg.service(resource);
+    }
+    cfg.default_service(web::to(refusals::not_found));
 }
 
 /// `GET /_emulator/stats`: calls received and webhooks sent (Basic auth).

@@ -7,6 +7,7 @@ mod callbacks;
 mod concurrency;
 mod console_helpers;
 mod emulator;
+mod emulator_sdk;
 mod error_registry;
 mod errors;
 mod helpers;
