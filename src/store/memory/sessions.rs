@@ -93,7 +93,7 @@ impl Sessions for MemoryStore {
         // A success naming a link another user owns fails instead; the link stays theirs.
         let replaced;
         let repairs = f.get("mode").map(String::as_str) == Some("update");
-        let t = match t.link.and_then(|link| Some((link, inner.links.get(&link)))) {
+        let t = match t.link.map(|link| (link, inner.links.get(&link))) {
             // An update-mode session must name the link it repairs.
             Some((link, _))
                 if repairs && f.get("link_id").map(String::as_str) != Some(&link.to_string()) =>
