@@ -51,6 +51,20 @@ pub async fn create(emulator: web::Data<Emulator>, body: web::Bytes) -> HttpResp
     if let Err((field, message)) = check(&request) {
         return belvo_error(400, "invalid", &message, Some(field));
     }
+    // Update mode: the link must be one of this secret's, and the token may read it.
+    if let Some(link) = &request.link_id {
+        if !emulator.state().links.contains_key(link) {
+            return belvo_error(404, "not_found", "Not found.", None);
+        }
+        if !request.scopes.split(',').any(|s| s.trim() == "read_links") {
+            return belvo_error(
+                400,
+                "invalid",
+                "read_links is required to update a link",
+                Some("scopes"),
+            );
+        }
+    }
     let (access, jti, exp) = sign(&emulator, &request, "access", emulator.access_ttl_secs);
     let (refresh, _, _) = sign(&emulator, &request, "refresh", REFRESH_TTL_SECS);
     let mut stored = request;

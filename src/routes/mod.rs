@@ -14,7 +14,7 @@ mod support;
 mod webhooks;
 mod well_known;
 mod widget;
-mod widget_sessions;
+pub(crate) mod widget_sessions;
 
 use actix_web::http::Method;
 use actix_web::{web, Resource, Route};
@@ -85,6 +85,9 @@ pub fn api_routes(webhook_body_limit: usize) -> Vec<ApiRoute> {
         ApiRoute::new(M::POST, "/v1/links", |r| r.to(links::create)),
         ApiRoute::new(M::GET, "/v1/links/{link_id}", |r| r.to(links::show)),
         ApiRoute::new(M::DELETE, "/v1/links/{link_id}", |r| r.to(links::delete)),
+        ApiRoute::new(M::POST, "/v1/links/{link_id}/reconnect", |r| {
+            r.to(links::reconnect)
+        }),
         ApiRoute::new(M::GET, "/v1/links/{link_id}/{resource}", |r| {
             r.to(links::data)
         }),

@@ -2,6 +2,7 @@
 //! HTTP routes and the Belvo client / store adapters.
 
 mod open;
+mod reconnect;
 mod record;
 pub mod token_budget;
 pub mod verify;
@@ -18,6 +19,7 @@ use crate::domain::ids::SessionId;
 use crate::store::DynStore;
 
 pub use open::{ConsentRequest, IdentificationRequest, OpenRequest, OpenedSession};
+pub use reconnect::ReconnectRequest;
 
 /// The sessions service: what opening a session and recording its events need, and nothing
 /// else (no HTTP, no `AppState`). Built once in startup; its parts are shared handles.

@@ -5,10 +5,11 @@ use serde::Deserialize;
 use utoipa::openapi::schema::{ArrayBuilder, Object, ObjectBuilder, SchemaType, Type};
 
 use crate::belvo::types::{CallbackUrls, Consent, IdentificationInfo, TokenRequest, WidgetConfig};
+use crate::config::product_values::Scope;
 use crate::config::{BelvoEnvironment, ProductSettings};
 use crate::domain::branding_version::WidgetLook;
 use crate::domain::external_id::ExternalId;
-use crate::domain::ids::{AccessMode, Code, Platform, SessionId};
+use crate::domain::ids::{AccessMode, Code, LinkId, Platform, SessionId};
 use crate::domain::session::{now_millis, AccessToken, NewSession, SessionMode};
 use crate::domain::tax_id::{Cnpj, Cpf};
 use crate::error::{ApiError, ErrorCode};
@@ -84,13 +85,13 @@ fn string_enum(values: &[&str]) -> ObjectBuilder {
         .enum_values(Some(values.iter().copied()))
 }
 
-fn platform_schema() -> Object {
+pub(super) fn platform_schema() -> Object {
     string_enum(&["ios", "android", "web"])
         .description(Some("Picks the deeplink the callbacks return to."))
         .build()
 }
 
-fn locale_schema() -> Object {
+pub(super) fn locale_schema() -> Object {
     let mut locales: Vec<Option<&str>> = LOCALES.iter().copied().map(Some).collect();
     locales.push(None);
     ObjectBuilder::new()
@@ -118,6 +119,18 @@ fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::new(ErrorCode::InvalidRequest, message)
 }
 
+/// The widget's language, when the app names one: es, en, pt or mx.
+pub(super) fn check_locale(locale: Option<String>) -> Result<Option<String>, ApiError> {
+    match locale {
+        Some(l) if LOCALES.contains(&l.as_str()) => Ok(Some(l)),
+        Some(_) => Err(invalid(format!(
+            "locale must be one of {}",
+            LOCALES.join(", ")
+        ))),
+        None => Ok(None),
+    }
+}
+
 impl super::Sessions {
     /// Opens a widget session for `owner`: the product's preset, a widget token from Belvo, the
     /// session remembered.
@@ -138,16 +151,7 @@ impl super::Sessions {
         let institutions =
             narrow_institutions(product.institutions_for(sandbox), request.institutions)?;
         let access_mode = request.access_mode.unwrap_or(product.access_mode);
-        let locale = match request.locale {
-            Some(l) if LOCALES.contains(&l.as_str()) => Some(l),
-            Some(_) => {
-                return Err(invalid(format!(
-                    "locale must be one of {}",
-                    LOCALES.join(", ")
-                )))
-            }
-            None => None,
-        };
+        let locale = check_locale(request.locale)?;
         let consent = consent_for(product, request.consent)?;
 
         super::token_budget::spend(&self.store, &self.settings.limits, owner).await?;
@@ -155,8 +159,14 @@ impl super::Sessions {
         tracing::Span::current().record("session_id", tracing::field::display(id));
         let callback_urls = self.callback_urls(&id);
         let look = self.branding.look(&product_name).unwrap_or_default();
-        let token_request =
-            token_request(product, look, callback_urls.clone(), access_mode, consent);
+        let token_request = token_request(
+            product,
+            look,
+            callback_urls.clone(),
+            access_mode,
+            consent,
+            None,
+        );
         let token = self.belvo.widget_token(&token_request).await?;
 
         let now = now_millis();
@@ -287,13 +297,20 @@ fn consent_for(
 }
 
 /// The token body for a product, exactly in the guides' shape (credentials filled by the client).
+/// In update mode (`update_link`) it names the link and adds `read_links` to the scopes, as
+/// Belvo's update-mode guide asks.
 pub(super) fn token_request(
     product: &ProductSettings,
     look: WidgetLook,
     callback_urls: CallbackUrls,
     access_mode: AccessMode,
     consent: Option<Consent>,
+    update_link: Option<LinkId>,
 ) -> TokenRequest {
+    let mut scopes = product.scopes.to_string();
+    if update_link.is_some() && !product.scopes.contains(Scope::ReadLinks) {
+        scopes.push_str(",read_links");
+    }
     let credentials_storage = match access_mode {
         AccessMode::Recurrent => Some("store".to_owned()),
         AccessMode::Single => product.credentials_storage.map(|c| c.to_string()),
@@ -302,7 +319,7 @@ pub(super) fn token_request(
     TokenRequest {
         id: String::new(),
         password: String::new(),
-        scopes: product.scopes.to_string(),
+        scopes,
         stale_in: Some(product.stale_in.to_string()),
         credentials_storage,
         fetch_resources: product
@@ -318,6 +335,7 @@ pub(super) fn token_request(
             openfinance_feature: of.map(|o| o.openfinance_feature.clone()),
             consent,
         },
+        link_id: update_link.map(|l| l.to_string()),
     }
 }
 

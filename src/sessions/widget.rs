@@ -119,6 +119,7 @@ impl super::Sessions {
                 self.callback_urls(id),
                 record.access_mode,
                 None,
+                record.update_link,
             );
             let token = self.belvo.widget_token(&request).await?;
             let access = AccessToken(token.access);

@@ -16,6 +16,7 @@ mod links;
 mod long_poll;
 mod metrics;
 mod openapi;
+mod reconnect;
 mod redis_outage;
 mod round_trips;
 mod staff_login;

@@ -5,6 +5,7 @@ mod create;
 mod data;
 mod delete;
 mod list;
+mod reconnect;
 
 use crate::auth::AppUser;
 use crate::domain::ids::LinkId;
@@ -16,10 +17,18 @@ pub use create::create;
 pub use data::data;
 pub use delete::delete;
 pub use list::{list, show};
+pub use reconnect::reconnect;
 
 /// This area's part of `/openapi.json` (its routes are in `routes::api_routes`).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(list::list, create::create, list::show, delete::delete, data::data))]
+#[openapi(paths(
+    list::list,
+    create::create,
+    list::show,
+    delete::delete,
+    reconnect::reconnect,
+    data::data
+))]
 pub struct Api;
 
 /// A link the caller owns and Belvo confirmed; anything else is 404 (ids cannot be probed, and

@@ -7,7 +7,7 @@ use crate::auth::AppUser;
 use crate::belvo::types::CallbackUrls;
 use crate::domain::session::{rfc3339, SessionMode};
 use crate::error::{ApiError, ErrorBody};
-use crate::sessions::OpenRequest;
+use crate::sessions::{OpenRequest, OpenedSession};
 use crate::state::AppState;
 
 /// A session just opened: what the app needs to open the widget.
@@ -28,6 +28,10 @@ pub struct CreatedSession {
     expires_at: String,
     /// `connect` (a new link) or `update` (repairing `link_id` in Belvo's update mode).
     mode: SessionMode,
+    /// Update mode only: the link being repaired.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = Uuid)]
+    link_id: Option<String>,
     /// Where the widget sends the webview back (this server's `/callbacks/...`).
     callback_urls: CallbackUrls,
 }
@@ -59,13 +63,20 @@ pub async fn create(
         .sessions
         .open(&user.external_id, body.into_inner())
         .await?;
-    Ok(HttpResponse::Created().json(CreatedSession {
-        session_id: opened.session.id.to_string(),
-        product: opened.session.product.to_string(),
-        platform: opened.session.platform.as_str(),
-        widget_url: opened.widget_url,
-        expires_at: rfc3339(opened.session.deadline),
-        mode: opened.session.mode,
-        callback_urls: opened.callback_urls,
-    }))
+    Ok(HttpResponse::Created().json(CreatedSession::from(opened)))
+}
+
+impl From<OpenedSession> for CreatedSession {
+    fn from(opened: OpenedSession) -> Self {
+        Self {
+            session_id: opened.session.id.to_string(),
+            product: opened.session.product.to_string(),
+            platform: opened.session.platform.as_str(),
+            widget_url: opened.widget_url,
+            expires_at: rfc3339(opened.session.deadline),
+            mode: opened.session.mode,
+            link_id: opened.session.update_link.map(|l| l.to_string()),
+            callback_urls: opened.callback_urls,
+        }
+    }
 }

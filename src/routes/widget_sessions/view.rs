@@ -91,9 +91,12 @@ impl<'a> SessionView<'a> {
             status: s.status_at(now),
             link_id: s.link_id.map(|l| l.to_string()),
             institution: s.institution.as_deref(),
-            // A link another session claimed first is not this session's.
+            // A link another session claimed first is not this session's, unless this session
+            // repairs it (update mode: the link is the owner's, named from the start).
             link_verified: loaded.link.as_ref().and_then(|l| {
-                if l.session == Some(s.record.id) {
+                let repairs = s.record.mode == SessionMode::Update
+                    && l.owner.as_ref() == Some(&s.record.owner);
+                if l.session == Some(s.record.id) || repairs {
                     l.verified
                 } else {
                     Some(false)
