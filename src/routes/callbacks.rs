@@ -11,7 +11,7 @@ use crate::config::BelvoEnvironment;
 use crate::domain::callback::{CallbackEvent, CallbackKind};
 use crate::domain::explanation::{explain, Explanation};
 use crate::domain::ids::SessionId;
-use crate::domain::session::{Applied, Status};
+use crate::domain::session::{Applied, Status, ACCESS_TOKEN_NOT_VALID};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::pages::{error_page, html};
 use crate::state::AppState;
@@ -27,6 +27,8 @@ struct ResultPage<'a> {
     session_id: String,
     /// Embedded mode: offer the way back to `/demo`.
     demo: bool,
+    /// The session's `widget_url`, when the widget can be opened again.
+    reopen: Option<String>,
 }
 
 /// Where Belvo's widget sends the webview: records the event, then redirects to the app's
@@ -188,6 +190,9 @@ fn result_page(
             explanation: code.map(|c| explain(c, lang)),
             session_id: id.to_string(),
             demo,
+            // A token that expired leaves the session pending: offer its widget_url again.
+            reopen: (status == Status::Pending && code == Some(ACCESS_TOKEN_NOT_VALID))
+                .then(|| format!("/w/{id}")),
         },
     )
 }
