@@ -205,13 +205,18 @@ pub async fn outcome(emulator: web::Data<Emulator>, form: web::Form<OutcomeForm>
         // Update mode: the same link, valid again (Belvo keeps the link id).
         "success" if request.link_id.is_some() => {
             let id = request.link_id.clone().unwrap_or_default();
-            let institution = match emulator.state().links.get_mut(&id) {
+            let repaired = match emulator.state().links.get_mut(&id) {
                 Some(link) => {
                     link.status = "valid";
-                    link.institution.clone()
+                    link.clone()
                 }
                 None => return redirect(&urls.exit, &token_not_valid()),
             };
+            // A repaired recurrent link gets a fresh historical update, as at Belvo.
+            if repaired.access_mode == "recurrent" {
+                super::webhooks::schedule(&emulator, &repaired);
+            }
+            let institution = repaired.institution;
             mark_used(&emulator, &jti);
             (&urls.success, vec![("link", id), ("institution", institution)])
         }

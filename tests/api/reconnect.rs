@@ -210,3 +210,63 @@ async fn a_link_belvo_no_longer_knows_cannot_be_reconnected() {
     let body: Value = refused.json().await.unwrap();
     assert_eq!(body["error"]["code"], "link_unknown_to_belvo");
 }
+
+/// Belvo refreshes a repaired recurrent link: the emulator sends its historical_update
+/// webhooks again, and the link keeps being served.
+#[tokio::test]
+async fn a_repaired_recurrent_link_gets_a_fresh_historical_update() {
+    let app = spawn_app().await;
+    let body = json!({"product": "mx_employment", "platform": "ios", "access_mode": "recurrent"});
+    let session: Value = app.post_session("maria", &body).await.json().await.unwrap();
+    let id = session["session_id"].as_str().unwrap();
+    let callback = app
+        .widget_outcome(
+            session["widget_url"].as_str().unwrap(),
+            "success",
+            "imss_mx_employment",
+        )
+        .await;
+    app.client.get(&callback).send().await.unwrap();
+    app.status_until_resources("maria", id).await;
+    let link = param(&callback, "link").unwrap();
+    let sent = |app: &TestApp| {
+        let app_url = app.url("/emulator/_emulator/stats");
+        let client = app.client.clone();
+        async move {
+            let stats: Value = client
+                .get(app_url)
+                .basic_auth("dev-secret-id", Some("dev-secret-password"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            stats["webhooks_sent"].as_u64().unwrap()
+        }
+    };
+    let before = sent(&app).await;
+    assert!(before >= 1);
+
+    let update: Value = reconnect(&app, "maria", &link, json!({"platform": "ios"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let callback = app
+        .widget_outcome(
+            update["widget_url"].as_str().unwrap(),
+            "success",
+            "imss_mx_employment",
+        )
+        .await;
+    app.client.get(&callback).send().await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while sent(&app).await < before + 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no fresh historical update"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
