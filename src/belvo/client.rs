@@ -109,16 +109,8 @@ impl BelvoClient {
     #[tracing::instrument(skip(self, id), fields(link = %id))]
     pub async fn delete_link(&self, id: &LinkId) -> Result<bool, BelvoError> {
         let call = async {
-            let response = self
-                .http
-                .delete(format!("{}/api/links/{id}/", self.base_url))
-                .basic_auth(
-                    self.secret_id.expose_secret(),
-                    Some(self.secret_password.expose_secret()),
-                )
-                .send()
-                .await
-                .map_err(|e| self.transport_error(e))?;
+            let url = format!("{}/api/links/{id}/", self.base_url);
+            let response = self.send(self.http.delete(url)).await?;
             match response.status() {
                 s if s.is_success() => Ok(true),
                 reqwest::StatusCode::NOT_FOUND => Ok(false),
@@ -134,17 +126,8 @@ impl BelvoClient {
     #[tracing::instrument(skip_all, fields(institution = %request.institution))]
     pub async fn create_link(&self, request: &CreateLink) -> Result<BelvoLink, BelvoError> {
         let call = async {
-            let response = self
-                .http
-                .post(format!("{}/api/links/", self.base_url))
-                .basic_auth(
-                    self.secret_id.expose_secret(),
-                    Some(self.secret_password.expose_secret()),
-                )
-                .json(request)
-                .send()
-                .await
-                .map_err(|e| self.transport_error(e))?;
+            let url = format!("{}/api/links/", self.base_url);
+            let response = self.send(self.http.post(url).json(request)).await?;
             Self::read(response).await
         };
         timed("links_create", call).await
@@ -176,17 +159,8 @@ impl BelvoClient {
         path: &str,
         query: &[(&str, String)],
     ) -> Result<T, BelvoError> {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.base_url))
-            .query(query)
-            .basic_auth(
-                self.secret_id.expose_secret(),
-                Some(self.secret_password.expose_secret()),
-            )
-            .send()
-            .await
-            .map_err(|e| self.transport_error(e))?;
+        let url = format!("{}{path}", self.base_url);
+        let response = self.send(self.http.get(url).query(query)).await?;
         Self::read(response).await
     }
 
@@ -213,6 +187,21 @@ impl BelvoClient {
             code: first.as_ref().map(|e| e.code.clone()).unwrap_or_default(),
             message: first.map(|e| e.message).unwrap_or_default(),
         })
+    }
+
+    /// Sends `request` with this server's Belvo credentials (Basic auth).
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, BelvoError> {
+        request
+            .basic_auth(
+                self.secret_id.expose_secret(),
+                Some(self.secret_password.expose_secret()),
+            )
+            .send()
+            .await
+            .map_err(|e| self.transport_error(e))
     }
 
     fn transport_error(&self, e: reqwest::Error) -> BelvoError {

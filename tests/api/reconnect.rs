@@ -14,21 +14,31 @@ async fn reconnect(app: &TestApp, sub: &str, link: &str, body: Value) -> reqwest
         .unwrap()
 }
 
+async fn webhooks_sent(app: &TestApp) -> u64 {
+    app.emulator_get("/_emulator/stats").await["webhooks_sent"]
+        .as_u64()
+        .unwrap()
+}
+
+/// Maria's view of `path` on the mobile API.
+async fn get_json(app: &TestApp, path: &str) -> Value {
+    let response = app
+        .client
+        .get(app.url(path))
+        .bearer_auth(app.token("maria"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{path}");
+    response.json().await.unwrap()
+}
+
 /// A link of `product` connected through the widget and confirmed by Belvo.
 async fn connected(app: &TestApp, product: &str, institution: &str) -> (String, Value) {
     let (session, link) = app.connect("maria", product, institution).await;
     let status = app.status_until_resources("maria", &session).await;
     assert_eq!(status["link_verified"], true);
-    let shown: Value = app
-        .client
-        .get(app.url(&format!("/v1/links/{link}")))
-        .bearer_auth(app.token("maria"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let shown = get_json(app, &format!("/v1/links/{link}")).await;
     (link, shown)
 }
 
@@ -90,16 +100,7 @@ async fn reconnecting_keeps_the_link_its_data_and_its_id() {
     assert_eq!(status["link_id"], link.as_str());
     assert_eq!(status["link_verified"], true);
 
-    let after: Value = app
-        .client
-        .get(app.url(&format!("/v1/links/{link}")))
-        .bearer_auth(app.token("maria"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let after = get_json(&app, &format!("/v1/links/{link}")).await;
     assert_eq!(
         after["resources"], before["resources"],
         "data and resources kept"
@@ -133,16 +134,7 @@ async fn a_success_naming_another_link_fails_the_reconnect_and_changes_no_link()
     assert_eq!(status["status"], "failed");
     assert_eq!(status["last_error"]["code"], "link_mismatch");
     assert!(status["last_error"]["explanation"]["user_action"].is_string());
-    let mine: Value = app
-        .client
-        .get(app.url("/v1/links"))
-        .bearer_auth(app.token("maria"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let mine = get_json(&app, "/v1/links").await;
     assert_eq!(
         mine["links"],
         json!([before]),
@@ -229,23 +221,8 @@ async fn a_repaired_recurrent_link_gets_a_fresh_historical_update() {
     app.client.get(&callback).send().await.unwrap();
     app.status_until_resources("maria", id).await;
     let link = param(&callback, "link").unwrap();
-    let sent = |app: &TestApp| {
-        let app_url = app.url("/emulator/_emulator/stats");
-        let client = app.client.clone();
-        async move {
-            let stats: Value = client
-                .get(app_url)
-                .basic_auth("dev-secret-id", Some("dev-secret-password"))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            stats["webhooks_sent"].as_u64().unwrap()
-        }
-    };
-    let before = sent(&app).await;
+
+    let before = webhooks_sent(&app).await;
     assert!(before >= 1);
 
     let update: Value = reconnect(&app, "maria", &link, json!({"platform": "ios"}))
@@ -262,7 +239,7 @@ async fn a_repaired_recurrent_link_gets_a_fresh_historical_update() {
         .await;
     app.client.get(&callback).send().await.unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    while sent(&app).await < before + 1 {
+    while webhooks_sent(&app).await < before + 1 {
         assert!(
             std::time::Instant::now() < deadline,
             "no fresh historical update"
