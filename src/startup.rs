@@ -15,6 +15,7 @@ use crate::branding::BrandingCache;
 use crate::config::{BelvoEnvironment, Settings, StoreBackend};
 use crate::emulator::Emulator;
 use crate::error::{ApiError, ErrorCode, REQUEST_ID};
+use crate::links::scheduler::Scheduler;
 use crate::sessions::waiting::Waiters;
 use crate::shutdown::Shutdown;
 use crate::state::AppState;
@@ -26,6 +27,8 @@ pub struct Application {
     server: Server,
     shutdown: Arc<Shutdown>,
     shutdown_delay: std::time::Duration,
+    /// The background link checks, run while the server runs.
+    scheduler: Scheduler,
 }
 
 impl Application {
@@ -50,12 +53,18 @@ impl Application {
         let app_jwt = AppJwtVerifier::start(&settings).await?;
         let state = build_state(settings, store, branding, app_jwt, port)?;
         let shutdown = state.shutdown.clone();
+        let scheduler = Scheduler::new(
+            state.belvo.clone(),
+            state.store.clone(),
+            &state.settings.links,
+        );
         let server = serve(listener, state)?;
         Ok(Self {
             port,
             server,
             shutdown,
             shutdown_delay,
+            scheduler,
         })
     }
 
@@ -69,8 +78,10 @@ impl Application {
         let handle = self.server.handle();
         let (shutdown, delay) = (self.shutdown, self.shutdown_delay);
         let signals = tokio::spawn(async move { shutdown.on_signal(handle, delay).await });
+        let scheduler = tokio::spawn(self.scheduler.run());
         let result = self.server.await;
         signals.abort();
+        scheduler.abort();
         tracing::info!("stopped");
         result
     }

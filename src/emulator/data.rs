@@ -163,8 +163,12 @@ async fn list(
     let Some(link) = query.link.as_deref() else {
         return belvo_error(400, "required", "This field is required.", Some("link"));
     };
-    if !emulator.state().links.contains_key(link) {
+    let status = emulator.state().links.get(link).map(|l| l.status);
+    let Some(status) = status else {
         return belvo_error(404, "not_found", "Link not found.", Some("link"));
+    };
+    if let Some(refusal) = super::breaks::data_refusal(status) {
+        return refusal;
     }
     let count = total(resource, link);
     let page_size = query.page_size.unwrap_or(100).clamp(1, 1000);

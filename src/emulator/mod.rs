@@ -3,6 +3,7 @@
 //! The BFF's own reqwest client talks to it exactly as to Belvo (Basic auth, same paths).
 
 mod api_auth;
+mod breaks;
 mod data;
 mod institutions;
 mod links;
@@ -66,6 +67,8 @@ struct Counters {
     token: AtomicU64,
     links: AtomicU64,
     data: AtomicU64,
+    /// Reads of a link's record (`GET /api/links/{id}/`).
+    link_reads: AtomicU64,
     webhooks_sent: AtomicU64,
     webhooks_failed: AtomicU64,
 }
@@ -188,7 +191,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/widget/branding.css", web::get().to(widget::branding_css))
         .route("/widget/outcome", web::post().to(widget::outcome))
         .route("/_emulator/tokens/{jti}", web::get().to(token::show))
-        .route("/_emulator/stats", web::get().to(stats));
+        .route("/_emulator/stats", web::get().to(stats))
+        .route(
+            "/control/links/{id}/break",
+            web::post().to(breaks::break_link),
+        )
+        .route(
+            "/control/links/{id}/repair",
+            web::post().to(breaks::repair_link),
+        );
 }
 
 /// `GET /_emulator/stats`: calls received and webhooks sent (Basic auth).
@@ -205,6 +216,7 @@ async fn stats(
         "token_requests": load(&c.token),
         "link_requests": load(&c.links),
         "data_requests": load(&c.data),
+        "link_reads": load(&c.link_reads),
         "webhooks_sent": load(&c.webhooks_sent),
         "webhooks_failed": load(&c.webhooks_failed),
         "links": emulator.state().links.len(),

@@ -82,6 +82,7 @@ pub fn api_routes(webhook_body_limit: usize) -> Vec<ApiRoute> {
         ApiRoute::new(M::POST, "/v1/links", |r| r.to(links::create)),
         ApiRoute::new(M::GET, "/v1/links/{link_id}", |r| r.to(links::show)),
         ApiRoute::new(M::DELETE, "/v1/links/{link_id}", |r| r.to(links::delete)),
+        ApiRoute::new(M::POST, "/v1/links/{link_id}/check", |r| r.to(links::check)),
         ApiRoute::new(M::GET, "/v1/links/{link_id}/{resource}", |r| {
             r.to(links::data)
         }),

@@ -30,7 +30,13 @@ pub async fn record_event(
                 return Ok(applied);
             }
             if let (true, CallbackEvent::Success { link, .. }) = (changed, event) {
-                super::verify::spawn(state.belvo.clone(), state.store.clone(), *session_id, *link);
+                super::verify::spawn(
+                    state.belvo.clone(),
+                    state.store.clone(),
+                    *session_id,
+                    *link,
+                    state.settings.links.check_every,
+                );
             }
         }
         Applied::Replay { .. } => tracing::info!("replayed widget event counted once"),

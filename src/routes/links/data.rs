@@ -7,9 +7,12 @@ use serde_json::Value;
 
 use super::owned_link;
 use crate::auth::AppUser;
+use crate::belvo::BelvoError;
 use crate::domain::country::Country;
+use crate::domain::health::{data_call_problem, Health, HealthChange};
 use crate::domain::ids::LinkId;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
+use crate::links::health;
 use crate::state::AppState;
 
 /// Belvo's pagination, passed through.
@@ -95,6 +98,8 @@ fn endpoint(resource: &str, country: Country) -> Option<(&'static str, &'static 
         (status = 400, description = "invalid_query: page starts at 1, page_size is 1 to 1000, nothing else", body = ErrorBody),
         (status = 401, description = "Missing or invalid app token", body = ErrorBody),
         (status = 404, description = "Not the caller's link, or a resource its country lacks", body = ErrorBody),
+        (status = 409, description = "link_needs_reconnect: Belvo refused the link's credentials (`invalid_link`, `token_required`); its health is now `needs_reconnect`", body = ErrorBody),
+        (status = 410, description = "link_gone: Belvo no longer has the link (health `gone`)", body = ErrorBody),
         (status = 502, description = "Belvo refused or could not be reached", body = ErrorBody),
         (status = 503, description = "Storage briefly unavailable; retry", body = ErrorBody),
         (status = 504, description = "Belvo did not answer in time", body = ErrorBody),
@@ -129,10 +134,17 @@ pub async fn data(
             "page starts at 1; page_size is 1 to 1000",
         ));
     }
-    let body = state
+    if link.health.current() == Health::Gone {
+        return Err(ErrorCode::LinkGone.into());
+    }
+    let body = match state
         .belvo
         .list(name, belvo_path, &id, page, page_size)
-        .await?;
+        .await
+    {
+        Ok(body) => body,
+        Err(e) => return Err(refused(&state, &id, e).await),
+    };
     let count = body["count"].as_u64().unwrap_or(0);
     let ours = |p: u32| format!("/v1/links/{id}/{resource}?page={p}&page_size={page_size}");
     let has_next = u64::from(page) * u64::from(page_size) < count;
@@ -142,4 +154,32 @@ pub async fn data(
         previous: (page > 1).then(|| ours(page - 1)),
         results: body.get("results").cloned().unwrap_or(Value::Array(vec![])),
     }))
+}
+
+/// What a refused data call means for the app: Belvo's `400 invalid_link` / `428
+/// token_required` mark the link `needs_reconnect` (409, not a 502); a 404 has Belvo's record
+/// read, and a link Belvo no longer has is `gone` (410).
+async fn refused(state: &AppState, id: &LinkId, error: BelvoError) -> ApiError {
+    if let BelvoError::Rejected {
+        status,
+        code,
+        message,
+    } = &error
+    {
+        if let Some(problem) = data_call_problem(*status, code, message) {
+            let change = HealthChange::CredentialsFailed(problem);
+            return match health::apply(&state.store, id, change).await {
+                Ok(_) => ErrorCode::LinkNeedsReconnect.into(),
+                Err(e) => e.into(),
+            };
+        }
+        if *status == 404 {
+            if let Ok(Some(t)) = health::check(&state.belvo, &state.store, id, "api").await {
+                if t.to == Health::Gone {
+                    return ErrorCode::LinkGone.into();
+                }
+            }
+        }
+    }
+    error.into()
 }

@@ -1,6 +1,7 @@
 //! The mobile API for links (SPEC §4): the caller's links, their data proxied from Belvo, and
 //! link creation through the API flow (CURP / CPF / cédula).
 
+mod check;
 mod create;
 mod data;
 mod delete;
@@ -12,6 +13,7 @@ use crate::domain::webhook::LinkState;
 use crate::error::ApiError;
 use crate::state::AppState;
 
+pub use check::check;
 pub use create::create;
 pub use data::data;
 pub use delete::delete;
@@ -19,7 +21,14 @@ pub use list::{list, show};
 
 /// This area's part of `/openapi.json` (its routes are in `routes::api_routes`).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(list::list, create::create, list::show, delete::delete, data::data))]
+#[openapi(paths(
+    list::list,
+    create::create,
+    list::show,
+    delete::delete,
+    data::data,
+    check::check
+))]
 pub struct Api;
 
 /// A link the caller owns and Belvo confirmed; anything else is 404 (ids cannot be probed, and
