@@ -233,3 +233,40 @@ async fn a_data_call_on_a_link_belvo_no_longer_has_finds_it_gone() {
     assert_eq!(data.status(), 410);
     assert_eq!(link(&app, "maria", &id).await["health"], "gone");
 }
+
+#[tokio::test]
+async fn support_lists_the_links_needing_attention_and_shows_their_history() {
+    use crate::console_helpers::{with_staff, SUPPORT};
+    let app = spawn_app_with(StoreKind::Redis, with_staff).await;
+    let id = new_link(&app, "maria").await;
+    let healthy = new_link(&app, "pedro").await;
+    emulator_control(&app, &id, "break", json!({"reason": "invalid_credentials"})).await;
+    until_health(&app, "maria", &id, "needs_reconnect").await;
+
+    let client = app.signed_in(SUPPORT).await;
+    let (status, index) = app.page(&client, "/support").await;
+    assert_eq!(status, 200);
+    assert!(index.contains("href=\"/support/links?health=needs_reconnect\""));
+    let (status, list) = app
+        .page(&client, "/support/links?health=needs_reconnect")
+        .await;
+    assert_eq!(status, 200);
+    assert!(list.contains(&format!("/support/links/{id}")), "{list}");
+    assert!(!list.contains(&healthy), "only links needing attention");
+    assert!(list.contains("invalid_credentials"));
+    let (_, gone) = app.page(&client, "/support/links?health=gone").await;
+    assert!(gone.contains("id=\"no-links\""));
+    let (status, _) = app.page(&client, "/support/links?health=fine").await;
+    assert_eq!(status, 404);
+
+    let (status, page) = app
+        .page(&client, &format!("/support/links/{id}?lang=pt"))
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("id=\"health-now\">needs_reconnect<"),
+        "{page}"
+    );
+    assert!(page.contains("id=\"health-history\""));
+    assert!(page.contains("Conecte sua conta novamente pelo app."));
+}
