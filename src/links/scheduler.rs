@@ -21,6 +21,10 @@ pub const VERIFY_LEASE: Duration = Duration::from_secs(60);
 /// How often each replica looks for due entries.
 const TICK: Duration = Duration::from_secs(1);
 
+/// When a check could not read Belvo's record, it is due again this soon (not a whole period
+/// later: a failed read is no read).
+pub const CHECK_RETRY: Duration = Duration::from_secs(300);
+
 #[derive(Clone)]
 pub struct Scheduler {
     belvo: BelvoClient,
@@ -66,8 +70,10 @@ impl Scheduler {
         };
         crate::metrics::link_checks_overdue(claimed.overdue_ms);
         let ran = claimed.entries.len();
+        // As many at once as a second may claim (bounded), so slow answers do not lower the rate.
+        let at_once = (self.rate as usize).clamp(1, 64);
         futures_util::stream::iter(claimed.entries)
-            .for_each_concurrent(8, |entry| self.run_one(entry))
+            .for_each_concurrent(at_once, |entry| self.run_one(entry))
             .await;
         ran
     }
@@ -92,7 +98,11 @@ impl Scheduler {
                 if let Err(e) =
                     super::health::check(&self.belvo, &self.store, &link, "schedule").await
                 {
-                    tracing::info!(error = %e, %link, "link check failed; due again next period");
+                    tracing::info!(error = %e, %link, "link check failed; retried soon");
+                    let retry = now_millis() + CHECK_RETRY.as_millis() as i64;
+                    if let Err(e) = self.store.schedule(&entry, retry, true).await {
+                        tracing::warn!(error = %e, %link, "link check retry not scheduled");
+                    }
                 }
             }
             DueEntry::Verify { session, link } => {

@@ -165,7 +165,109 @@ async fn a_verification_one_replica_could_not_finish_is_finished_by_the_schedule
     assert_eq!(mine["links"][0]["link_id"], link.as_str());
 }
 
+/// A Belvo in front of `upstream` (an emulator) that forwards every request as it came, except
+/// link record reads while `failing` is set (answered 503).
+fn flaky_belvo(upstream: String, failing: Arc<AtomicBool>) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = actix_web::HttpServer::new(move || {
+        let (upstream, failing) = (upstream.clone(), failing.clone());
+        actix_web::App::new().default_service(actix_web::web::to(
+            move |req: actix_web::HttpRequest, body: actix_web::web::Bytes| {
+                let (upstream, failing) = (upstream.clone(), failing.clone());
+                async move {
+                    let record_read =
+                        req.method() == "GET" && req.path().starts_with("/api/links/");
+                    if record_read && failing.load(Ordering::SeqCst) {
+                        return actix_web::HttpResponse::ServiceUnavailable().finish();
+                    }
+                    let mut forward = reqwest::Client::new()
+                        .request(
+                            reqwest::Method::from_bytes(req.method().as_str().as_bytes()).unwrap(),
+                            format!("{upstream}{}", req.uri()),
+                        )
+                        .body(body.to_vec());
+                    for name in ["authorization", "content-type"] {
+                        if let Some(value) = req.headers().get(name) {
+                            forward = forward.header(name, value.to_str().unwrap());
+                        }
+                    }
+                    let answer = forward.send().await.unwrap();
+                    let status =
+                        actix_web::http::StatusCode::from_u16(answer.status().as_u16()).unwrap();
+                    actix_web::HttpResponse::build(status)
+                        .content_type("application/json")
+                        .body(answer.bytes().await.unwrap())
+                }
+            },
+        ))
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    tokio::spawn(server);
+    url
+}
+
+async fn a_check_belvo_did_not_answer_is_due_again_soon(kind: StoreKind) {
+    // The emulator lives in an app of its own (another key prefix: its scheduler never sees
+    // this test's links).
+    let belvo_host = spawn_app_with(StoreKind::Memory, |_| {}).await;
+    let failing = Arc::new(AtomicBool::new(false));
+    let belvo = flaky_belvo(belvo_host.url("/emulator"), failing.clone());
+    let app = spawn_app_with(kind, |s| s.belvo.base_url = Some(belvo.parse().unwrap())).await;
+    let created = app
+        .client
+        .post(app.url("/v1/links"))
+        .bearer_auth(app.token("maria"))
+        .json(&json!({"product": "co_employment", "username": "1020304050"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let id = created.json::<Value>().await.unwrap()["link_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    failing.store(true, Ordering::SeqCst);
+    let member = format!("c:{id}");
+    due_now(&app, &member).await;
+    until("the failed check was claimed", || async {
+        due_score(&app, &member).await > 0.0
+    })
+    .await;
+    // Claiming pushed it a whole period on; the failure brings it back within minutes.
+    let soon = now_ms() + 600_000.0;
+    until("the failed check is due again soon", || async {
+        due_score(&app, &member).await < soon
+    })
+    .await;
+}
+
+/// The due time of `member` (ms), 0 when absent.
+async fn due_score(app: &TestApp, member: &str) -> f64 {
+    let (_, prefix) = app.redis.as_ref().unwrap();
+    let mut conn = app.redis_conn().await;
+    let score: Option<f64> = redis::cmd("ZSCORE")
+        .arg(format!("{prefix}:{{due}}:entries"))
+        .arg(member)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    score.unwrap_or(0.0)
+}
+
+fn now_ms() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as f64
+}
+
 crate::helpers::on_redis_and_cluster!(
     a_due_check_reads_belvos_record_in_the_background,
     a_verification_one_replica_could_not_finish_is_finished_by_the_scheduler,
+    a_check_belvo_did_not_answer_is_due_again_soon,
 );
