@@ -15,6 +15,7 @@ pub mod links;
 pub mod metrics;
 pub mod products;
 pub mod routes;
+pub mod scheduler;
 pub mod sessions;
 pub mod shutdown;
 pub mod startup;

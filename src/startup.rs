@@ -15,7 +15,7 @@ use crate::branding::BrandingCache;
 use crate::config::{BelvoEnvironment, Settings, StoreBackend};
 use crate::emulator::Emulator;
 use crate::error::{ApiError, ErrorCode, REQUEST_ID};
-use crate::links::scheduler::Scheduler;
+use crate::scheduler::Scheduler;
 use crate::sessions::waiting::Waiters;
 use crate::shutdown::Shutdown;
 use crate::state::AppState;

@@ -3,7 +3,7 @@
 //! ends up visibly unverified and its data is not served.
 //!
 //! The verification is a due entry in the store's schedule before it starts, so when this
-//! process stops before it is done the link scheduler (`links::scheduler`) of any replica
+//! process stops before it is done the scheduler (`crate::scheduler`) of any replica
 //! finishes it.
 
 use std::time::Duration;
@@ -13,10 +13,13 @@ use crate::domain::health::{BelvoRecord, HealthChange};
 use crate::domain::ids::{LinkId, SessionId};
 use crate::domain::session::now_millis;
 use crate::domain::webhook::LinkClaim;
-use crate::links::scheduler::VERIFY_LEASE;
 use crate::store::{DueEntry, DynStore};
 
 const ATTEMPTS: u32 = 4;
+
+/// How long a claimed (or just started) verification stays out of the due set before it is
+/// tried again.
+pub const VERIFY_LEASE: Duration = Duration::from_secs(60);
 
 /// Whether a verification is finished or must be tried again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,4 +1,5 @@
-//! The background link checks (SPEC §11): every replica runs one [`Scheduler`] that, once a
+//! The background link checks (SPEC §11), above the `links` and `sessions` services it runs:
+//! every replica runs one [`Scheduler`] that, once a
 //! second, claims the entries due in the store's due set — at most `links.check_rate` per second
 //! for all replicas together, counted in the store — and runs them: a check re-reads Belvo's
 //! record of a link, a verification finishes what a success callback started (so a restart does
@@ -13,10 +14,8 @@ use crate::belvo::BelvoClient;
 use crate::config::LinkSettings;
 use crate::domain::health::Health;
 use crate::domain::session::now_millis;
+use crate::sessions::verify::{self, Verdict, VERIFY_LEASE};
 use crate::store::{ClaimRules, DueEntry, DynStore};
-
-/// How long a claimed verification stays out of the due set before it is tried again.
-pub const VERIFY_LEASE: Duration = Duration::from_secs(60);
 
 /// How often each replica looks for due entries.
 const TICK: Duration = Duration::from_secs(1);
@@ -96,7 +95,7 @@ impl Scheduler {
                     }
                 }
                 if let Err(e) =
-                    super::health::check(&self.belvo, &self.store, &link, "schedule").await
+                    crate::links::health::check(&self.belvo, &self.store, &link, "schedule").await
                 {
                     tracing::info!(error = %e, %link, "link check failed; retried soon");
                     let retry = now_millis() + CHECK_RETRY.as_millis() as i64;
@@ -106,15 +105,10 @@ impl Scheduler {
                 }
             }
             DueEntry::Verify { session, link } => {
-                let verdict = crate::sessions::verify::verify_once(
-                    &self.belvo,
-                    &self.store,
-                    session,
-                    link,
-                    self.check_every,
-                )
-                .await;
-                if verdict == crate::sessions::verify::Verdict::Done {
+                let verdict =
+                    verify::verify_once(&self.belvo, &self.store, session, link, self.check_every)
+                        .await;
+                if verdict == Verdict::Done {
                     let _ = self.store.unschedule(&entry).await;
                 }
             }
