@@ -1,9 +1,8 @@
 //! The background link checks (SPEC §11), above the `links` and `sessions` services it runs:
-//! every replica runs one [`Scheduler`] that, once a
-//! second, claims the entries due in the store's due set — at most `links.check_rate` per second
-//! for all replicas together, counted in the store — and runs them: a check re-reads Belvo's
-//! record of a link, a verification finishes what a success callback started (so a restart does
-//! not lose it). Claiming pushes each entry's next due time in the same atomic step, so two
+//! every replica runs one [`Scheduler`] that, once a second, claims the entries due in the
+//! store's due set — at most `links.check_rate` per second for all replicas together, counted in
+//! the store — and runs them: a check re-reads Belvo's record of a link, a verification finishes
+//! what a success callback started (so a restart does not lose it). Claiming pushes each entry's next due time in the same atomic step, so two
 //! replicas never run one due entry twice.
 
 use std::time::Duration;
