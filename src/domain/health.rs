@@ -29,6 +29,8 @@ use super::session::Millis;
 )]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
+// `Health` in the OpenAPI document is the probes' answer (`/healthz`).
+#[schema(as = LinkHealth)]
 pub enum Health {
     Ok,
     ConsentExpiring,

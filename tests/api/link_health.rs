@@ -270,3 +270,28 @@ async fn support_lists_the_links_needing_attention_and_shows_their_history() {
     assert!(page.contains("id=\"health-history\""));
     assert!(page.contains("Conecte sua conta novamente pelo app."));
 }
+
+#[tokio::test]
+async fn the_documented_health_is_the_six_values() {
+    let doc = belvo_bff::routes::openapi_document();
+    let doc = serde_json::to_value(doc).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    let reference = schemas["Link"]["properties"]["health"]["$ref"]
+        .as_str()
+        .expect("Link.health names a schema");
+    let name = reference.rsplit('/').next().unwrap();
+    let values = schemas[name]["enum"].as_array().expect("an enum").clone();
+    assert_eq!(
+        values,
+        [
+            "ok",
+            "consent_expiring",
+            "unavailable",
+            "needs_reconnect",
+            "consent_expired",
+            "gone"
+        ]
+    );
+    // The probes' answer keeps its own name.
+    assert_eq!(schemas["Health"]["type"], "object");
+}
