@@ -81,6 +81,11 @@ error_codes! {
     Forbidden = "forbidden", FORBIDDEN, "this is not allowed";
     /// Unknown route, or a resource that does not exist or is someone else's.
     NotFound = "not_found", NOT_FOUND, "not found";
+    /// Belvo refused a data call because the link's credentials need the user (`invalid_link`,
+    /// `token_required`): reconnect the link. The link's health is `needs_reconnect`.
+    LinkNeedsReconnect = "link_needs_reconnect", CONFLICT, "the link needs the user to reconnect it";
+    /// Belvo no longer knows the link (health `gone`): it is kept read-only, its data is gone.
+    LinkGone = "link_gone", GONE, "Belvo no longer has this link; connect the account again";
     /// The widget session exists but has expired.
     SessionExpired = "session_expired", GONE, "this widget session has expired; open a new one";
     /// `/w/` of a Brazil open-finance session whose first token expired: its CPF/CNPJ was never
@@ -105,6 +110,8 @@ error_codes! {
     TooManyUsernames = "too_many_usernames", TOO_MANY_REQUESTS, "this user tried too many different IDs today; retry later";
     /// One user caused more Belvo token requests than `limits.token_requests_*` (`retry_after`).
     TooManyRequests = "too_many_requests", TOO_MANY_REQUESTS, "too many widget sessions for this user; retry later";
+    /// A link was checked with Belvo less than a minute ago (`retry_after`).
+    TooManyChecks = "too_many_checks", TOO_MANY_REQUESTS, "this link was checked less than a minute ago; retry later";
     /// Belvo's own daily limit for this username was hit (`retry_after`: a day).
     ForbiddenByHost = "forbidden_by_host", TOO_MANY_REQUESTS, "the institution refuses more attempts today";
     /// The request's headers are too large.

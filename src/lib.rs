@@ -18,6 +18,7 @@ pub mod pages;
 pub mod password;
 pub mod products;
 pub mod routes;
+pub mod scheduler;
 pub mod sessions;
 pub mod shutdown;
 pub mod startup;

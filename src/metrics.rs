@@ -113,6 +113,21 @@ fn describe() {
         "Console passwords checked against their argon2id hash (attempts refused by the \
          sign-in limits or while every check slot is busy are not checked, so not counted)."
     );
+    metrics::describe_gauge!(
+        "bff_link_checks_overdue",
+        Unit::Seconds,
+        "How far behind its due time the oldest due background link check (or unfinished \
+         verification) is, as this replica last claimed; 0 when none is late."
+    );
+    describe_counter!(
+        "bff_link_checks_total",
+        "Reads of Belvo's record of a link (outcome=ok, gone, failed), by the background \
+         scheduler (source=schedule) or POST /v1/links/{id}/check (source=api)."
+    );
+    describe_counter!(
+        "bff_link_health_changes_total",
+        "Changes of a link's health, by the health it changed to."
+    );
     describe_counter!(
         "bff_unexplained_error_codes_total",
         "Explanations served with the generic text because Belvo's code is not in the table \
@@ -157,6 +172,21 @@ pub fn long_poll_skipped(cap: &'static str) {
 /// Counts a success that named a link another user owns (the session failed instead).
 pub fn link_claim_refused() {
     counter!("bff_link_claims_refused_total").increment(1);
+}
+
+/// Sets how far the oldest due link check lags, in seconds.
+pub fn link_checks_overdue(ms: i64) {
+    metrics::gauge!("bff_link_checks_overdue").set(ms.max(0) as f64 / 1000.0);
+}
+
+/// Counts one read of Belvo's record of a link.
+pub fn link_checked(source: &'static str, outcome: &'static str) {
+    counter!("bff_link_checks_total", "source" => source, "outcome" => outcome).increment(1);
+}
+
+/// Counts one change of a link's health.
+pub fn link_health_changed(to: &'static str) {
+    counter!("bff_link_health_changes_total", "to" => to).increment(1);
 }
 
 /// Counts one console password checked against its hash.

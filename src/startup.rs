@@ -16,6 +16,7 @@ use crate::emulator::Emulator;
 use crate::error::{ApiError, ErrorCode, REQUEST_ID};
 use crate::jwt::AppJwtVerifier;
 use crate::links::Links;
+use crate::scheduler::Scheduler;
 use crate::sessions::waiting::Waiters;
 use crate::sessions::Sessions;
 use crate::shutdown::Shutdown;
@@ -28,6 +29,8 @@ pub struct Application {
     server: Server,
     shutdown: Arc<Shutdown>,
     shutdown_delay: std::time::Duration,
+    /// The background link checks, run while the server runs.
+    scheduler: Scheduler,
 }
 
 impl Application {
@@ -52,12 +55,18 @@ impl Application {
         let app_jwt = AppJwtVerifier::start(&settings).await?;
         let state = build_state(settings, store, branding, app_jwt, port)?;
         let shutdown = state.shutdown.clone();
+        let scheduler = Scheduler::new(
+            state.belvo.clone(),
+            state.store.clone(),
+            &state.settings.links,
+        );
         let server = serve(listener, state)?;
         Ok(Self {
             port,
             server,
             shutdown,
             shutdown_delay,
+            scheduler,
         })
     }
 
@@ -71,8 +80,10 @@ impl Application {
         let handle = self.server.handle();
         let (shutdown, delay) = (self.shutdown, self.shutdown_delay);
         let signals = tokio::spawn(async move { shutdown.on_signal(handle, delay).await });
+        let scheduler = tokio::spawn(self.scheduler.run());
         let result = self.server.await;
         signals.abort();
+        scheduler.abort();
         tracing::info!("stopped");
         result
     }

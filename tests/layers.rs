@@ -16,6 +16,8 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("errors", &["error_code", "error"]),
     ("edges", &["telemetry", "jwt", "emulator"]),
     ("services", &["products", "branding", "sessions", "links"]),
+    // Background work that runs the services (the link checks and unfinished verifications).
+    ("workers", &["scheduler"]),
     ("state", &["state"]),
     ("extractors", &["auth"]),
     ("routes", &["routes"]),

@@ -218,6 +218,11 @@ pub struct LinkSettings {
     /// claim), unless it is deleted first.
     #[serde(with = "humantime_serde")]
     pub retention: Duration,
+    /// Every link's record at Belvo is re-read at least this often, spread evenly.
+    #[serde(with = "humantime_serde")]
+    pub check_every: Duration,
+    /// The most background link checks per second, all replicas together.
+    pub check_rate: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -394,6 +399,15 @@ impl Settings {
             return Err(ConfigError::new(
                 "links.retention",
                 "must be at least sessions.retention (a link outlives the sessions that made it)",
+            ));
+        }
+        if self.links.check_every < Duration::from_secs(60) {
+            return Err(ConfigError::new("links.check_every", "must be at least 1m"));
+        }
+        if !(1..=10_000).contains(&self.links.check_rate) {
+            return Err(ConfigError::new(
+                "links.check_rate",
+                "must be from 1 to 10000 checks per second",
             ));
         }
         Ok(())

@@ -8,6 +8,7 @@ pub mod callback;
 pub mod country;
 pub mod explanation;
 pub mod external_id;
+pub mod health;
 pub mod ids;
 pub mod session;
 pub mod staff;

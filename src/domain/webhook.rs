@@ -87,6 +87,8 @@ pub struct WebhookUpdate {
     /// The link timeline entry (a JSON object).
     pub timeline_entry: serde_json::Value,
     pub now: Millis,
+    /// The credentials problem a LINK webhook reports (applied to the link's health).
+    pub health: Option<super::health::HealthReason>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -98,20 +100,25 @@ pub enum WebhookError {
 impl WebhookPayload {
     /// Turns the payload into the change it makes. `historical_update` marks the resource ready
     /// with its total; an error code (or `data.error_code`) marks it failed; anything else is kept
-    /// in the timeline only.
+    /// in the timeline only. A `LINK` webhook is about the link's health, never a resource.
     pub fn into_update(self, now: Millis) -> Result<WebhookUpdate, WebhookError> {
         let external_id = match self.external_id.as_deref().filter(|e| !e.is_empty()) {
             Some(raw) => Some(ExternalId::parse(raw).ok_or(WebhookError::BadExternalId)?),
             None => None,
         };
         let code = self.webhook_code.as_str();
+        let is_link = self.webhook_type.as_str() == "LINK";
+        let health =
+            super::health::link_webhook_problem(self.webhook_type.as_str(), code, &self.data);
         let error_code = self
             .data
             .get("error_code")
             .and_then(|v| v.as_str())
             .map(str::to_owned)
             .or_else(|| code.contains("error").then(|| code.to_owned()));
-        let state = if let Some(error_code) = error_code {
+        let state = if is_link {
+            None
+        } else if let Some(error_code) = error_code {
             Some(ResourceState {
                 status: Readiness::Failed,
                 total: None,
@@ -144,6 +151,7 @@ impl WebhookPayload {
             external_id,
             timeline_entry,
             now,
+            health,
         })
     }
 }
@@ -178,6 +186,8 @@ pub struct LinkState {
     pub verified: Option<bool>,
     /// Webhooks refused because their external_id was not the link owner's.
     pub mismatches: u32,
+    /// Its health (SPEC §11).
+    pub health: super::health::LinkHealth,
 }
 
 /// How many of a link's latest webhook ids a store remembers to drop repeats (Belvo retries a
@@ -245,6 +255,21 @@ mod tests {
         let (_, state) = p.into_update(5).unwrap().resource.unwrap();
         assert_eq!(state.status, Readiness::Failed);
         assert_eq!(state.error_code.as_deref(), Some("login_error"));
+    }
+
+    #[test]
+    fn link_webhooks_mark_no_resource_and_report_credentials() {
+        let p = payload(serde_json::json!({
+            "webhook_id": "w2", "webhook_type": "LINK", "webhook_code": "invalid_credentials",
+            "process_type": "recurrent_update",
+            "link_id": "2f5d361d-dad6-45d4-a0bf-26d479766067",
+            "data": {"error_code": "login_error", "error_message": "Invalid credentials", "status": 400}
+        }));
+        let update = p.into_update(5).unwrap();
+        assert!(update.resource.is_none());
+        let problem = update.health.unwrap();
+        assert_eq!(problem.code, "invalid_credentials");
+        assert_eq!(problem.message.as_deref(), Some("Invalid credentials"));
     }
 
     #[test]

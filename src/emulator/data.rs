@@ -169,13 +169,18 @@ pub(super) fn requested_link(
             Some("link"),
         )));
     };
-    if !emulator.state().links.contains_key(link) {
+    let status = emulator.state().links.get(link).map(|l| l.status);
+    let Some(status) = status else {
         return Err(Box::new(belvo_error(
             404,
             "not_found",
             "Link not found.",
             Some("link"),
         )));
+    };
+    // A broken link's data is refused as Belvo does (400 invalid_link, 428 token_required).
+    if let Some(refusal) = super::breaks::data_refusal(status) {
+        return Err(Box::new(refusal));
     }
     Ok(link.to_owned())
 }

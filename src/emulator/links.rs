@@ -116,6 +116,7 @@ pub async fn show(
     req: HttpRequest,
     id: web::Path<String>,
 ) -> HttpResponse {
+    emulator.counters.link_reads.fetch_add(1, Ordering::Relaxed);
     if let Some(denied) = denied(&emulator, &req) {
         return denied;
     }

@@ -4,6 +4,7 @@
 
 mod api_auth;
 mod banking;
+mod breaks;
 mod catalog;
 mod control;
 mod data;
@@ -62,6 +63,8 @@ struct Counters {
     token: AtomicU64,
     links: AtomicU64,
     data: AtomicU64,
+    /// Reads of a link's record (`GET /api/links/{id}/`).
+    link_reads: AtomicU64,
     webhooks_sent: AtomicU64,
     webhooks_failed: AtomicU64,
 }
@@ -232,6 +235,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "POST",
             vec![post().to(control::reset_route)],
         ),
+        (
+            "/control/links/{id}/break",
+            "POST",
+            vec![post().to(breaks::break_link)],
+        ),
+        (
+            "/control/links/{id}/repair",
+            "POST",
+            vec![post().to(breaks::repair_link)],
+        ),
     ];
     for (path, allowed, methods) in routes {
         let resource = methods
@@ -257,6 +270,7 @@ async fn stats(
         "token_requests": load(&c.token),
         "link_requests": load(&c.links),
         "data_requests": load(&c.data),
+        "link_reads": load(&c.link_reads),
         "webhooks_sent": load(&c.webhooks_sent),
         "webhooks_failed": load(&c.webhooks_failed),
         "links": emulator.state().links.len(),

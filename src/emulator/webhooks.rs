@@ -38,11 +38,16 @@ pub fn payloads(link: &Link) -> Vec<serde_json::Value> {
 
 /// Sends the link's webhooks in the background (when a webhook URL is configured).
 pub fn schedule(emulator: &Emulator, link: &Link) {
+    send(emulator, payloads(link));
+}
+
+/// Sends `payloads` in the background, in order, each retried with backoff (when a webhook URL
+/// is configured).
+pub fn send(emulator: &Emulator, payloads: Vec<serde_json::Value>) {
     let Some(target) = emulator.webhooks.clone() else {
         return;
     };
     let http = emulator.http.clone();
-    let payloads = payloads(link);
     let stats = Arc::clone(&emulator.counters);
     actix_web::rt::spawn(async move {
         tokio::time::sleep(target.delay).await;

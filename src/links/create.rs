@@ -17,6 +17,7 @@ use crate::config::{BelvoEnvironment, Settings};
 use crate::domain::country::Country;
 use crate::domain::explanation::{explain_message, Lang};
 use crate::domain::external_id::ExternalId;
+use crate::domain::health::{BelvoRecord, HealthChange};
 use crate::domain::ids::{LinkId, ProductName};
 use crate::domain::tax_id::{Cedula, Cpf, Curp};
 use crate::domain::webhook::LinkClaim;
@@ -118,6 +119,12 @@ impl super::Links {
             institution: link.institution.clone(),
         };
         self.store.claim_link(&link_id, &claim).await?;
+        let status = link.status.as_deref().and_then(BelvoRecord::from_status);
+        if let Some(record) = status {
+            super::health::apply(&self.store, &link_id, HealthChange::Record(record)).await?;
+        }
+        super::health::schedule_checks(&self.store, &link_id, self.settings.links.check_every)
+            .await?;
         tracing::info!(link = %link_id, product = %product_name, "link created through the API");
         Ok(CreatedLink {
             link_id,

@@ -88,6 +88,7 @@ pub fn api_routes(webhook_body_limit: usize) -> Vec<ApiRoute> {
         ApiRoute::new(M::POST, "/v1/links/{link_id}/reconnect", |r| {
             r.to(links::reconnect)
         }),
+        ApiRoute::new(M::POST, "/v1/links/{link_id}/check", |r| r.to(links::check)),
         ApiRoute::new(M::GET, "/v1/links/{link_id}/{resource}", |r| {
             r.to(links::data)
         }),

@@ -10,6 +10,7 @@ use subtle::ConstantTimeEq;
 use crate::auth::app_user::bearer;
 use crate::client_addr::client_ip;
 use crate::domain::country::Resource;
+use crate::domain::health::HealthChange;
 use crate::domain::session::now_millis;
 use crate::domain::webhook::{WebhookApplied, WebhookPayload};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
@@ -103,6 +104,14 @@ pub async fn receive(
             return Err(e.into());
         }
     };
+    // A LINK webhook's credentials problem goes to the link's health; a duplicate too, as the
+    // first delivery may have been recorded without it (its answer was then an error).
+    if let (Some(problem), WebhookApplied::Recorded { .. } | WebhookApplied::Duplicate) =
+        (&update.health, applied)
+    {
+        let change = HealthChange::CredentialsFailed(problem.clone());
+        crate::links::health::apply(&state.store, &update.link, change).await?;
+    }
     let outcome = match applied {
         WebhookApplied::Recorded { .. } => "recorded",
         WebhookApplied::Duplicate => "duplicate",

@@ -35,6 +35,7 @@ impl super::Sessions {
                         self.store.clone(),
                         *session_id,
                         *link,
+                        self.settings.links.check_every,
                     );
                 }
             }

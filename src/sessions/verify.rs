@@ -1,64 +1,133 @@
 //! After a success callback, check Belvo's own record of the link (`GET /api/links/{id}/`): its
 //! `external_id` and institution must be the session's. A forged success (someone else's link)
 //! ends up visibly unverified and its data is not served.
+//!
+//! The verification is a due entry in the store's schedule before it starts, so when this
+//! process stops before it is done the scheduler (`crate::scheduler`) of any replica
+//! finishes it.
 
 use std::time::Duration;
 
 use crate::belvo::{BelvoClient, BelvoError};
+use crate::domain::health::{BelvoRecord, HealthChange};
 use crate::domain::ids::{LinkId, SessionId};
+use crate::domain::session::{now_millis, SessionMode, Status};
 use crate::domain::webhook::LinkClaim;
-use crate::store::DynStore;
+use crate::store::{DueEntry, DynStore};
 
 const ATTEMPTS: u32 = 4;
 
+/// How long a claimed (or just started) verification stays out of the due set before it is
+/// tried again.
+pub const VERIFY_LEASE: Duration = Duration::from_secs(60);
+
+/// Whether a verification is finished or must be tried again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Done,
+    Retry,
+}
+
 /// Runs the check in the background; the result lands in the store (and wakes waiters).
-pub fn spawn(belvo: BelvoClient, store: DynStore, session_id: SessionId, link: LinkId) {
+pub fn spawn(
+    belvo: BelvoClient,
+    store: DynStore,
+    session_id: SessionId,
+    link: LinkId,
+    check_every: Duration,
+) {
     actix_web::rt::spawn(async move {
-        let session = match store.session(&session_id).await {
-            Ok(Some(session)) => session,
-            Ok(None) => return,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not start link verification");
-                return;
-            }
+        let entry = DueEntry::Verify {
+            session: session_id,
+            link,
         };
+        let lease = VERIFY_LEASE.as_millis() as i64;
+        if let Err(e) = store.schedule(&entry, now_millis() + lease, true).await {
+            tracing::warn!(error = %e, "could not schedule link verification");
+        }
         let mut wait = Duration::from_millis(200);
         for attempt in 1..=ATTEMPTS {
-            match belvo.link(&link).await {
-                Ok(found) => {
-                    let verified = found.external_id.as_deref()
-                        == Some(session.record.owner.as_str())
-                        && Some(found.institution.as_str()) == session.institution.as_deref();
-                    if !verified {
-                        tracing::warn!(%link, "link does not match its session: not verified");
-                    }
-                    if let Err(e) =
-                        record(&store, &session, &link, verified, &found.institution).await
-                    {
-                        tracing::warn!(error = %e, "could not record link verification");
-                    }
-                    return;
+            let verdict = verify_once(&belvo, &store, session_id, link, check_every).await;
+            if verdict == Verdict::Done {
+                if let Err(e) = store.unschedule(&entry).await {
+                    tracing::warn!(error = %e, "verified link left scheduled");
                 }
-                Err(BelvoError::Rejected { status: 404, .. }) => {
-                    tracing::warn!(%link, "Belvo does not know this link: not verified");
-                    let _ = store.set_link_verified(&link, &session_id, false).await;
-                    return;
-                }
-                Err(e) => tracing::info!(error = %e, attempt, "link verification failed; retrying"),
+                return;
             }
+            tracing::info!(attempt, "link verification failed; retrying");
             tokio::time::sleep(wait).await;
             wait *= 3;
         }
+        tracing::warn!(%link, "link verification left to the scheduler");
     });
 }
 
-/// Records the verdict; a verified link also becomes its owner's (listed in `GET /v1/links`).
+/// One attempt: reads Belvo's record and records the verdict.
+pub async fn verify_once(
+    belvo: &BelvoClient,
+    store: &DynStore,
+    session_id: SessionId,
+    link: LinkId,
+    check_every: Duration,
+) -> Verdict {
+    let session = match store.session(&session_id).await {
+        Ok(Some(session)) => session,
+        Ok(None) => return Verdict::Done,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the session to verify its link");
+            return Verdict::Retry;
+        }
+    };
+    match belvo.link(&link).await {
+        Ok(found) => {
+            let verified = found.external_id.as_deref() == Some(session.record.owner.as_str())
+                && Some(found.institution.as_str()) == session.institution.as_deref();
+            if !verified {
+                tracing::warn!(%link, "link does not match its session: not verified");
+            }
+            let status = found.status.as_deref().and_then(BelvoRecord::from_status);
+            let recorded = record(
+                store,
+                &session,
+                &link,
+                verified,
+                &found.institution,
+                status,
+                check_every,
+            )
+            .await;
+            match recorded {
+                Ok(()) => Verdict::Done,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not record link verification");
+                    Verdict::Retry
+                }
+            }
+        }
+        Err(BelvoError::Rejected { status: 404, .. }) => {
+            tracing::warn!(%link, "Belvo does not know this link: not verified");
+            match store.set_link_verified(&link, &session_id, false).await {
+                Ok(()) => Verdict::Done,
+                Err(_) => Verdict::Retry,
+            }
+        }
+        Err(e) => {
+            tracing::info!(error = %e, "link verification failed");
+            Verdict::Retry
+        }
+    }
+}
+
+/// Records the verdict; a verified link also becomes its owner's (listed in `GET /v1/links`),
+/// takes the health Belvo's record shows, and joins the check schedule.
 async fn record(
     store: &DynStore,
     session: &crate::domain::session::Session,
     link: &LinkId,
     verified: bool,
     institution: &str,
+    status: Option<BelvoRecord>,
+    check_every: Duration,
 ) -> Result<(), crate::store::StoreError> {
     store
         .set_link_verified(link, &session.record.id, verified)
@@ -70,6 +139,17 @@ async fn record(
             institution: institution.to_owned(),
         };
         store.claim_link(link, &claim).await?;
+        // A successful reconnect (update mode) of this very link: its credentials work again.
+        if session.record.mode == SessionMode::Update
+            && session.stored_status == Status::Succeeded
+            && session.link_id == Some(*link)
+        {
+            crate::links::health::apply(store, link, HealthChange::Reconnected).await?;
+        }
+        if let Some(record) = status {
+            crate::links::health::apply(store, link, HealthChange::Record(record)).await?;
+        }
+        crate::links::health::schedule_checks(store, link, check_every).await?;
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! (type, TTL, hash tag, writer); a test below keeps that table and this file equal.
 
 use crate::domain::external_id::ExternalId;
+use crate::domain::health::Health;
 use crate::domain::ids::{LinkId, ProductName, SessionId};
 use crate::domain::staff::SessionTokenHash;
 
@@ -46,6 +47,29 @@ impl Keys {
     /// Sorted set of the latest webhook ids recorded on a link (by time), for deduplication.
     pub fn link_webhook_ids(&self, link: &LinkId) -> String {
         format!("{}:{{l:{link}}}:webhook-ids", self.prefix)
+    }
+
+    /// List of a link's health changes (JSON), newest first, bounded.
+    pub fn link_health_history(&self, link: &LinkId) -> String {
+        format!("{}:{{l:{link}}}:health-history", self.prefix)
+    }
+
+    /// Sorted set of the links whose health is `health` (not `ok`), by the time it changed:
+    /// the support console's "needs attention" lists. All under one hash tag, so a link moves
+    /// from one to another in one step.
+    pub fn health_index(&self, health: Health) -> String {
+        format!("{}:{{health}}:{health}", self.prefix)
+    }
+
+    /// Sorted set of due times (ms): link checks and unfinished verifications, claimed by the
+    /// scheduler of any replica (`claim_due.lua`).
+    pub fn due(&self) -> String {
+        format!("{}:{{due}}:entries", self.prefix)
+    }
+
+    /// Counter of due entries claimed during one second, by all replicas (`links.check_rate`).
+    pub fn due_rate(&self, second: i64) -> String {
+        format!("{}:{{due}}:rate:{second}", self.prefix)
     }
 
     /// Sorted set of a user's sessions, by creation time.
@@ -123,6 +147,11 @@ mod tests {
         let link = LinkId::new_random();
         assert_eq!(tag(&keys.link(&link)), tag(&keys.link_timeline(&link)));
         assert_eq!(tag(&keys.link(&link)), tag(&keys.link_webhook_ids(&link)));
+        assert_eq!(
+            tag(&keys.link(&link)),
+            tag(&keys.link_health_history(&link))
+        );
+        assert_eq!(tag(&keys.due()), tag(&keys.due_rate(5)));
         assert!(keys.session(&id).starts_with("bff:"));
     }
 

@@ -6,7 +6,9 @@
 //! - [`Sessions`]: sessions and callbacks (`sessions.rs`);
 //! - [`Links`]: links, webhooks and resources (`links.rs`);
 //! - [`Attempts`]: attempt counters (`attempts.rs`);
-//! - [`StaffStore`]: staff sessions, audit logs and branding (`staff.rs`).
+//! - [`StaffStore`]: staff sessions, audit logs and branding (`staff.rs`);
+//! - [`LinkHealthStore`]: link health, its attention index and the link check schedule
+//!   (`health.rs`).
 //!
 //! A new area (link health, consents, the outbox) gets its own trait file, its two
 //! implementations and its part of the suite, and joins [`Store`]. Key names are built in
@@ -14,6 +16,7 @@
 
 mod attempts;
 mod codec;
+mod health;
 mod keys;
 mod links;
 mod lua;
@@ -30,6 +33,7 @@ pub use self::redis::RedisStore;
 pub use self::redis_connection::RedisConnection;
 pub use attempts::Attempts;
 pub use codec::CorruptSession;
+pub use health::{ClaimRules, Claimed, DueEntry, LinkHealthStore};
 pub use keys::Keys;
 pub use links::Links;
 pub use sessions::{SessionWithLink, Sessions};
@@ -117,8 +121,14 @@ pub struct Durability {
 }
 
 /// The whole store, one handle for callers: every area's trait, implemented by both stores.
-pub trait Store: Sessions + Links + Attempts + StaffStore + Send + Sync + 'static {}
+pub trait Store:
+    Sessions + Links + Attempts + StaffStore + LinkHealthStore + Send + Sync + 'static
+{
+}
 
-impl<T: Sessions + Links + Attempts + StaffStore + Send + Sync + 'static> Store for T {}
+impl<T> Store for T where
+    T: Sessions + Links + Attempts + StaffStore + LinkHealthStore + Send + Sync + 'static
+{
+}
 
 pub type DynStore = Arc<dyn Store>;

@@ -12,6 +12,8 @@ mod error_registry;
 mod errors;
 mod helpers;
 mod hostile_input;
+mod link_checks;
+mod link_health;
 mod links;
 mod long_poll;
 mod metrics;

@@ -2,6 +2,7 @@
 //! Two replicas share the Redis that `scripts/test.sh` starts (TEST_REDIS_URL).
 
 mod bff;
+mod link_checks;
 mod logs;
 mod long_polls;
 mod redis_tls;

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+mod health;
 mod imss;
 mod widget;
 
@@ -116,6 +117,24 @@ pub fn explain(code: &str, lang: Lang) -> Explanation {
     explain_message(code, None, lang)
 }
 
+/// Explains a link health reason's `code` (SPEC §11): its own row, or the generic fallback.
+pub fn explain_health(code: &str, lang: Lang) -> Explanation {
+    let entry = health::HEALTH
+        .iter()
+        .find(|e| e.code == code)
+        .unwrap_or_else(|| {
+            tracing::warn!(code, "no explanation for this health reason");
+            crate::metrics::unexplained_error_code();
+            &UNKNOWN
+        });
+    Explanation {
+        code: entry.code,
+        what: entry.what.get(lang),
+        user_action: entry.action.get(lang),
+        retryable: entry.retryable,
+    }
+}
+
 /// Explains Belvo's `code` with its `message`: an exact message picks its own row (each line of
 /// the IMSS table), otherwise the code's general row.
 pub fn explain_message(code: &str, message: Option<&str>, lang: Lang) -> Explanation {
@@ -180,6 +199,22 @@ mod tests {
             explain_message("login_error", Some("algo nuevo"), Lang::En).code,
             "login_error"
         );
+    }
+
+    #[test]
+    fn every_health_reason_is_explained_in_three_languages() {
+        for code in [
+            "invalid_credentials",
+            "token_required",
+            "invalid_link",
+            "link_unconfirmed",
+            "link_gone",
+        ] {
+            let [es, pt, en] = [Lang::Es, Lang::Pt, Lang::En].map(|l| explain_health(code, l));
+            assert_eq!(en.code, code);
+            assert!(es.what != en.what && pt.what != en.what, "{code}");
+        }
+        assert_eq!(explain_health("nope", Lang::En).code, "unknown");
     }
 
     #[test]

@@ -8,10 +8,13 @@ use serde_json::Value;
 
 use super::owned_link;
 use crate::auth::AppUser;
+use crate::belvo::BelvoError;
 use crate::config::products::ProductSettings;
 use crate::domain::country::{Country, Resource};
+use crate::domain::health::{data_call_problem, Health, HealthChange};
 use crate::domain::ids::LinkId;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
+use crate::links::health;
 use crate::state::AppState;
 
 /// Belvo's pagination, passed through.
@@ -167,6 +170,8 @@ fn date_filters(
         (status = 400, description = "invalid_query: page starts at 1, page_size is 1 to 1000, date_from / date_to are YYYY-MM-DD on transactions only, nothing else", body = ErrorBody),
         (status = 401, description = "Missing or invalid app token", body = ErrorBody),
         (status = 404, description = "Not the caller's link, or a resource its product lacks", body = ErrorBody),
+        (status = 409, description = "link_needs_reconnect: Belvo refused the link's credentials (`invalid_link`, `token_required`); its health is now `needs_reconnect`", body = ErrorBody),
+        (status = 410, description = "link_gone: Belvo no longer has the link (health `gone`)", body = ErrorBody),
         (status = 502, description = "Belvo refused or could not be reached", body = ErrorBody),
         (status = 503, description = "Storage briefly unavailable; retry", body = ErrorBody),
         (status = 504, description = "Belvo did not answer in time", body = ErrorBody),
@@ -200,11 +205,18 @@ pub async fn data(
             "page starts at 1; page_size is 1 to 1000",
         ));
     }
+    if link.health.current() == Health::Gone {
+        return Err(ErrorCode::LinkGone.into());
+    }
     let filters = date_filters(kind, &query)?;
-    let body = state
+    let body = match state
         .belvo
         .list(name, belvo_path, &id, page, page_size, &filters)
-        .await?;
+        .await
+    {
+        Ok(body) => body,
+        Err(e) => return Err(refused(&state, &id, e).await),
+    };
     let count = body["count"].as_u64().unwrap_or(0);
     let dates: String = [("date_from", &query.date_from), ("date_to", &query.date_to)]
         .into_iter()
@@ -218,4 +230,32 @@ pub async fn data(
         previous: (page > 1).then(|| ours(page - 1)),
         results: body.get("results").cloned().unwrap_or(Value::Array(vec![])),
     }))
+}
+
+/// What a refused data call means for the app: Belvo's `400 invalid_link` / `428
+/// token_required` mark the link `needs_reconnect` (409, not a 502); a 404 has Belvo's record
+/// read, and a link Belvo no longer has is `gone` (410).
+async fn refused(state: &AppState, id: &LinkId, error: BelvoError) -> ApiError {
+    if let BelvoError::Rejected {
+        status,
+        code,
+        message,
+    } = &error
+    {
+        if let Some(problem) = data_call_problem(*status, code, message) {
+            let change = HealthChange::CredentialsFailed(problem);
+            return match health::apply(&state.store, id, change).await {
+                Ok(_) => ErrorCode::LinkNeedsReconnect.into(),
+                Err(e) => e.into(),
+            };
+        }
+        if *status == 404 {
+            if let Ok(Some(t)) = health::check(&state.belvo, &state.store, id, "api").await {
+                if t.to == Health::Gone {
+                    return ErrorCode::LinkGone.into();
+                }
+            }
+        }
+    }
+    error.into()
 }

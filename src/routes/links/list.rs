@@ -2,14 +2,18 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::{web, HttpResponse};
-use serde::Serialize;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
 
 use super::owned_link;
 use crate::auth::AppUser;
+use crate::domain::explanation::{explain_health, Explanation, Lang};
+use crate::domain::health::Health;
 use crate::domain::ids::LinkId;
+use crate::domain::session::rfc3339;
 use crate::domain::webhook::{LinkState, Readiness};
 use crate::error::{ApiError, ErrorBody};
+use crate::routes::lang::request_lang;
 use crate::state::AppState;
 
 /// A link as the app sees it.
@@ -30,6 +34,30 @@ pub struct LinkView<'a> {
     /// Readiness of each resource Belvo fetches for the link (e.g. `EMPLOYMENT_RECORDS`), from
     /// its webhooks; empty until the first one arrives.
     resources: BTreeMap<&'a str, LinkResource>,
+    /// The worst of what is known of the link (SPEC §11): `gone` > `consent_expired` >
+    /// `needs_reconnect` > `unavailable` > `consent_expiring` > `ok`.
+    health: Health,
+    /// Why the health is not `ok` (`null` when it is).
+    #[schema(required = true)]
+    health_reason: Option<HealthReasonView<'a>>,
+    /// When the health last changed (`null` if it never did).
+    #[schema(format = DateTime, required = true)]
+    health_changed_at: Option<String>,
+    /// When Belvo's record of the link was last read (`null` if never).
+    #[schema(format = DateTime, required = true)]
+    checked_at: Option<String>,
+}
+
+/// Why a link's health is what it is: the code (a LINK webhook's `invalid_credentials` or
+/// `token_required`, Belvo's `invalid_link`, `link_unconfirmed`, `link_gone`...), Belvo's
+/// message, and an explanation for the user in the `Accept-Language`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = HealthReason)]
+pub struct HealthReasonView<'a> {
+    code: &'a str,
+    #[schema(required = true)]
+    message: Option<&'a str>,
+    explanation: Explanation,
 }
 
 /// One resource of a link: whether Belvo has fetched it, and how many items it holds.
@@ -48,8 +76,21 @@ pub struct Links<'a> {
 }
 
 impl<'a> LinkView<'a> {
-    fn new(id: LinkId, link: &'a LinkState) -> Self {
+    pub(super) fn new(id: LinkId, link: &'a LinkState, lang: Lang) -> Self {
+        let health = &link.health;
         Self {
+            health: health.current(),
+            health_reason: health
+                .reason
+                .as_ref()
+                .filter(|_| health.current() != Health::Ok)
+                .map(|r| HealthReasonView {
+                    code: &r.code,
+                    message: r.message.as_deref(),
+                    explanation: explain_health(&r.code, lang),
+                }),
+            health_changed_at: health.changed_at.map(rfc3339),
+            checked_at: health.checked_at.map(rfc3339),
             link_id: id,
             product: link.product.as_ref().map(|p| p.as_str()),
             institution: link.institution.as_deref(),
@@ -69,34 +110,60 @@ impl<'a> LinkView<'a> {
     }
 }
 
+/// `GET /v1/links?health=`: only the links in that health.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Only the links whose health is this one (e.g. `needs_reconnect`).
+    #[serde(default)]
+    #[param(inline)]
+    health: Option<Health>,
+}
+
 /// The caller's links (made through the widget and verified, or through the API).
 #[utoipa::path(
     get,
     path = "/v1/links",
     operation_id = "list_links",
     tag = "links",
+    params(ListQuery),
     responses(
         (status = 200, description = "The caller's links", body = Links, example = json!({"links": [{
             "link_id": "cb65f82c-dc93-4d3e-8270-9a27528397f5", "product": "mx_employment",
             "institution": "imss_mx_employment", "session_id": null,
-            "resources": {"EMPLOYMENT_RECORDS": {"status": "ready", "total": 1}}}]})),
+            "resources": {"EMPLOYMENT_RECORDS": {"status": "ready", "total": 1}},
+            "health": "needs_reconnect", "health_reason": {"code": "invalid_credentials",
+            "message": "Invalid credentials provided to login to the institution",
+            "explanation": {"code": "invalid_credentials",
+            "what": "The institution no longer accepts the saved login details (did the password change?).",
+            "user_action": "Reconnect your account from the app.", "retryable": false}},
+            "health_changed_at": "2026-11-25T14:45:22Z", "checked_at": "2026-11-25T02:10:00Z"}]})),
+        (status = 400, description = "invalid_query: `health` is not a health value", body = ErrorBody),
         (status = 401, description = "Missing or invalid app token", body = ErrorBody),
         (status = 503, description = "Storage briefly unavailable; retry", body = ErrorBody),
     ),
     security(("app_jwt" = []))
 )]
-pub async fn list(state: web::Data<AppState>, user: AppUser) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    state: web::Data<AppState>,
+    user: AppUser,
+    query: web::Query<ListQuery>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     let mut owned = Vec::new();
     for id in state.store.user_links(&user.external_id).await? {
         if let Some(link) = state.store.link(&id).await? {
-            if link.owner.as_ref() == Some(&user.external_id) {
+            let wanted = query.health.is_none_or(|h| h == link.health.current());
+            if link.owner.as_ref() == Some(&user.external_id) && wanted {
                 owned.push((id, link));
             }
         }
     }
+    let lang = request_lang(&req);
     let links = owned
         .iter()
-        .map(|(id, link)| LinkView::new(*id, link))
+        .map(|(id, link)| LinkView::new(*id, link, lang))
         .collect();
     Ok(HttpResponse::Ok().json(Links { links }))
 }
@@ -109,7 +176,7 @@ pub async fn list(state: web::Data<AppState>, user: AppUser) -> Result<HttpRespo
     tag = "links",
     params(("link_id" = String, Path, format = Uuid)),
     responses(
-        (status = 200, description = "The link: product, institution, session, resources", body = LinkView),
+        (status = 200, description = "The link: product, institution, session, resources, health", body = LinkView),
         (status = 401, description = "Missing or invalid app token", body = ErrorBody),
         (status = 404, description = "Unknown, unverified, or not the caller's", body = ErrorBody),
         (status = 503, description = "Storage briefly unavailable; retry", body = ErrorBody),
@@ -120,7 +187,9 @@ pub async fn show(
     state: web::Data<AppState>,
     user: AppUser,
     path: web::Path<LinkId>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let (id, link) = owned_link(&state, &user, path.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(LinkView::new(id, &link)))
+    let lang = request_lang(&req);
+    Ok(HttpResponse::Ok().json(LinkView::new(id, &link, lang)))
 }

@@ -1,6 +1,7 @@
 //! The mobile API for links (SPEC §4): the caller's links, their data proxied from Belvo, and
 //! link creation through the API flow (CURP / CPF / cédula).
 
+mod check;
 mod create;
 mod data;
 mod delete;
@@ -13,6 +14,7 @@ use crate::domain::webhook::LinkState;
 use crate::error::ApiError;
 use crate::state::AppState;
 
+pub use check::check;
 pub use create::create;
 pub use data::data;
 pub use delete::delete;
@@ -27,7 +29,8 @@ pub use reconnect::reconnect;
     list::show,
     delete::delete,
     reconnect::reconnect,
-    data::data
+    data::data,
+    check::check
 ))]
 pub struct Api;
 

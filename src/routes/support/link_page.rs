@@ -9,8 +9,10 @@ use super::rows::SessionRow;
 use super::session_page::{language, LangQuery};
 use super::timeline::{merge, TimelineRow};
 use crate::auth::{audit, Staff};
+use crate::domain::explanation::{explain_health, Explanation, Lang};
+use crate::domain::health::{Health, LinkHealth};
 use crate::domain::ids::LinkId;
-use crate::domain::session::now_millis;
+use crate::domain::session::{now_millis, rfc3339};
 use crate::domain::webhook::Readiness;
 use crate::routes::console::{self, Nav, PageError};
 use crate::state::AppState;
@@ -27,6 +29,49 @@ struct LinkPage {
     mismatches: u32,
     resources: Vec<(String, &'static str, String)>,
     timeline: Vec<TimelineRow>,
+    health: HealthPanel,
+}
+
+/// The link's health (SPEC §11) and its latest changes.
+struct HealthPanel {
+    health: &'static str,
+    reason: Option<(String, String, Explanation)>,
+    changed_at: String,
+    checked_at: String,
+    /// (at, from, to, reason code, message), newest first.
+    history: Vec<(String, String, String, String, String)>,
+}
+
+impl HealthPanel {
+    fn new(health: &LinkHealth, history: &[serde_json::Value], lang: Lang) -> Self {
+        let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+        let when = |at: Option<i64>| at.map(rfc3339).unwrap_or_else(|| "never".into());
+        Self {
+            health: health.current().as_str(),
+            reason: health
+                .reason
+                .as_ref()
+                .filter(|_| health.current() != Health::Ok)
+                .map(|r| {
+                    let message = r.message.clone().unwrap_or_default();
+                    (r.code.clone(), message, explain_health(&r.code, lang))
+                }),
+            changed_at: when(health.changed_at),
+            checked_at: when(health.checked_at),
+            history: history
+                .iter()
+                .map(|e| {
+                    (
+                        when(e["at"].as_i64()),
+                        text(&e["from"]),
+                        text(&e["to"]),
+                        text(&e["code"]),
+                        text(&e["message"]),
+                    )
+                })
+                .collect(),
+        }
+    }
 }
 
 pub async fn page(
@@ -40,6 +85,7 @@ pub async fn page(
     let id = path.map_err(|_| not_found())?.into_inner();
     let link = state.store.link(&id).await?.ok_or_else(not_found)?;
     let webhooks = state.store.link_timeline(&id).await?;
+    let history = state.store.health_history(&id).await?;
     let sessions = match link.session {
         Some(s) => state.store.session(&s).await?.into_iter().collect(),
         None => Vec::new(),
@@ -76,6 +122,7 @@ pub async fn page(
             })
             .collect(),
         timeline: merge(&[], &webhooks, lang),
+        health: HealthPanel::new(&link.health, &history, lang),
     };
     Ok(console::page(StatusCode::OK, &page))
 }

@@ -1,6 +1,7 @@
 //! The support console (SPEC §9): sign-in, search, session timelines and link pages.
 //! Every page takes [`crate::auth::Staff`]: a console session cookie or a staff bearer token.
 
+mod attention;
 mod link_page;
 mod login;
 mod resources;
@@ -24,6 +25,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/login", web::post().to(login::submit))
                 .route("/logout", web::post().to(login::logout))
                 .route("/sessions/{id}", web::get().to(session_page::page))
+                .route("/links", web::get().to(attention::page))
                 .route("/links/{id}", web::get().to(link_page::page)),
         );
 }

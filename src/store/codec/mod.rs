@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use crate::domain::external_id::ExternalId;
+use crate::domain::health::{Health, HealthReason, LinkHealth};
 use crate::domain::ids::{AccessMode, LinkId, Platform, ProductName, SessionId};
 use crate::domain::session::{
     AccessToken, ErrorInfo, ExitInfo, NewSession, Session, SessionMode, Status, Transition, Warning,
@@ -238,6 +239,22 @@ pub(super) fn link_from_fields(fields: &HashMap<String, String>) -> LinkState {
             .collect(),
         verified: get("verified").map(|v| v == "1"),
         mismatches: get("mismatches").and_then(|m| m.parse().ok()).unwrap_or(0),
+        health: health_from_fields(fields),
+    }
+}
+
+/// A link's health fields (written by `apply_health.lua` and `memory/health.rs`).
+fn health_from_fields(fields: &HashMap<String, String>) -> LinkHealth {
+    let get = |k: &str| fields.get(k).filter(|v| !v.is_empty());
+    let millis = |k: &str| get(k).and_then(|v| v.parse().ok());
+    LinkHealth {
+        health: get("health").and_then(|h| Health::parse(h)),
+        reason: get("health_code").map(|code| HealthReason {
+            code: code.clone(),
+            message: get("health_message").cloned(),
+        }),
+        changed_at: millis("health_changed_at"),
+        checked_at: millis("checked_at"),
     }
 }
 

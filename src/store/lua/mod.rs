@@ -40,6 +40,10 @@ scripts! {
     CLAIM_LINK = "claim_link.lua";
     /// A link deleted by its owner.
     DELETE_LINK = "delete_link.lua";
+    /// One fact applied to a link's health (SPEC §11).
+    APPLY_HEALTH = "apply_health.lua";
+    /// The due entries of the link check schedule, claimed.
+    CLAIM_DUE = "claim_due.lua";
     /// One attempt in a rate-limit window.
     COUNT_ATTEMPT = "count_attempt.lua";
     /// One attempt in each of two windows at once (a user's Belvo token requests).

@@ -154,6 +154,13 @@ impl Links for MemoryStore {
         });
         if owned {
             inner.links.remove(link);
+            inner.health_history.remove(link);
+            for index in inner.health_index.values_mut() {
+                index.remove(link);
+            }
+            inner
+                .due
+                .remove(&crate::store::DueEntry::Check(*link).member());
         }
         Ok(owned)
     }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 
 mod attempts;
+mod health;
 mod links;
 mod sessions;
 mod staff;
@@ -48,6 +49,12 @@ struct Inner {
     /// Sessions whose widget token is being renewed, until when.
     renewals: HashMap<SessionId, Instant>,
     last_sweep: Option<Instant>,
+    /// Each link's health changes, newest first (`health.rs`).
+    health_history: HashMap<LinkId, Vec<serde_json::Value>>,
+    /// Links needing attention, per health value, with the time it changed.
+    health_index: HashMap<crate::domain::health::Health, HashMap<LinkId, i64>>,
+    /// The link check schedule.
+    due: health::DueSet,
 }
 
 /// The most sessions kept in a user's index (as in Redis).
@@ -84,6 +91,16 @@ impl MemoryStore {
         inner.last_sweep = Some(now);
         inner.sessions.retain(|_, e| e.expires > now);
         inner.links.retain(|_, e| e.expires > now);
+        let Inner {
+            links,
+            health_history,
+            health_index,
+            ..
+        } = inner;
+        health_history.retain(|l, _| links.contains_key(l));
+        for index in health_index.values_mut() {
+            index.retain(|l, _| links.contains_key(l));
+        }
         inner.user_sessions.retain(|_, (_, exp)| *exp > now);
         inner.user_links.retain(|_, (_, exp)| *exp > now);
         inner.attempts.retain(|_, (_, exp)| *exp > now);

@@ -141,6 +141,7 @@ impl Links for RedisStore {
                     .key(self.keys.link(link))
                     .key(self.keys.link_timeline(link))
                     .key(self.keys.link_webhook_ids(link))
+                    .key(self.keys.link_health_history(link))
                     .arg(owner.as_str())
                     .invoke_async(&mut conn),
             )
@@ -150,6 +151,10 @@ impl Links for RedisStore {
         let list = self.keys.user_links(owner);
         self.run(conn.srem::<_, _, i64>(&list, link.to_string()))
             .await?;
+        if deleted == 1 {
+            // Its place in the attention index and the check schedule (other slots again).
+            crate::store::LinkHealthStore::forget_link_health(self, link).await?;
+        }
         Ok(deleted == 1)
     }
 

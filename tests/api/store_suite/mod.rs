@@ -159,6 +159,7 @@ macro_rules! every_store {
 }
 
 mod attempts;
+mod health;
 mod key_ttls;
 mod links;
 mod sessions;

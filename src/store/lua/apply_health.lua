@@ -1,0 +1,93 @@
+-- Applies one fact to a link's health, atomically (SPEC §11), and derives the health from the
+-- three facts kept on the link hash — credentials (`cred_code`, `cred_message`), consent
+-- (`consent`, `consent_code`, `consent_message`: issue 15's), existence (`exist`:
+-- `unconfirmed` or `gone`) — the worst winning: gone > consent_expired > needs_reconnect >
+-- unavailable > consent_expiring > ok. A change of health is kept in the bounded history.
+-- Mirrors `memory/health.rs`. Never creates a link: an unknown link replies {}.
+--
+-- KEYS[1] link hash
+-- KEYS[2] link health history list
+-- ARGV[1] change: "credentials_failed", "reconnected" or "record"
+-- ARGV[2] the credentials problem's code, or the record's status (valid, invalid,
+--         token_required, unconfirmed, missing)
+-- ARGV[3] the problem's message ("" = none)
+-- ARGV[4] now, ms
+-- ARGV[5] max history entries
+-- Reply: {} for an unknown link, else {from ("" = never set), to, reason code, reason message}
+local link, history = KEYS[1], KEYS[2]
+local change, code, message, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local max_history = tonumber(ARGV[5])
+
+if redis.call('EXISTS', link) == 0 then
+  return {}
+end
+
+local function set_credentials(c, m)
+  redis.call('HSET', link, 'cred_code', c, 'cred_message', m)
+end
+local function clear_credentials()
+  redis.call('HDEL', link, 'cred_code', 'cred_message')
+end
+
+if change == 'credentials_failed' then
+  set_credentials(code, message)
+elseif change == 'reconnected' then
+  clear_credentials()
+elseif change == 'record' then
+  redis.call('HSET', link, 'checked_at', now)
+  local exist = redis.call('HGET', link, 'exist')
+  local has_problem = redis.call('HEXISTS', link, 'cred_code') == 1
+  if code == 'valid' then
+    clear_credentials()
+    if exist == 'unconfirmed' then
+      redis.call('HDEL', link, 'exist')
+    end
+  elseif code == 'invalid' then
+    if not has_problem then set_credentials('invalid_link', message) end
+  elseif code == 'token_required' then
+    if not has_problem then set_credentials('token_required', message) end
+  elseif code == 'unconfirmed' then
+    if exist ~= 'gone' then redis.call('HSET', link, 'exist', 'unconfirmed') end
+  elseif code == 'missing' then
+    redis.call('HSET', link, 'exist', 'gone')
+  else
+    return redis.error_reply('ARGV[2]: unknown record status ' .. code)
+  end
+else
+  return redis.error_reply('ARGV[1]: unknown change ' .. change)
+end
+
+local f = redis.call('HMGET', link, 'cred_code', 'cred_message', 'exist', 'consent',
+  'consent_code', 'consent_message', 'health', 'health_code')
+local cred_code, cred_message, exist = f[1] or '', f[2] or '', f[3] or ''
+local consent, consent_code, consent_message = f[4] or '', f[5] or '', f[6] or ''
+local from, from_code = f[7] or '', f[8] or ''
+
+local to, reason, reason_message = 'ok', '', ''
+if exist == 'gone' then
+  to, reason = 'gone', 'link_gone'
+elseif consent == 'consent_expired' then
+  to, reason, reason_message = 'consent_expired', consent_code, consent_message
+elseif cred_code ~= '' then
+  to, reason, reason_message = 'needs_reconnect', cred_code, cred_message
+elseif exist == 'unconfirmed' then
+  to, reason = 'unavailable', 'link_unconfirmed'
+elseif consent == 'unavailable' then
+  to, reason, reason_message = 'unavailable', consent_code, consent_message
+elseif consent == 'consent_expiring' then
+  to, reason, reason_message = 'consent_expiring', consent_code, consent_message
+end
+
+redis.call('HSET', link, 'health', to, 'health_code', reason, 'health_message', reason_message)
+if to ~= (from == '' and 'ok' or from) then
+  redis.call('HSET', link, 'health_changed_at', now)
+  redis.call('LPUSH', history, cjson.encode({at = tonumber(now), from = (from == '' and 'ok' or from),
+    to = to, code = reason, message = reason_message}))
+  redis.call('LTRIM', history, 0, max_history - 1)
+end
+-- The history lives as long as the link does from now.
+local left = redis.call('PTTL', link)
+if left > 0 and redis.call('EXISTS', history) == 1 then
+  redis.call('PEXPIRE', history, left)
+end
+return {from, to, reason, reason_message}

@@ -1,0 +1,195 @@
+//! [`LinkHealthStore`] on Redis: facts and history under the link's hash tag
+//! (`apply_health.lua`), the attention index under `{health}`, the due set and its per-second
+//! claim counter under `{due}` (`claim_due.lua`).
+
+use async_trait::async_trait;
+use redis::AsyncCommands;
+
+use super::RedisStore;
+use crate::domain::health::{
+    BelvoRecord, Health, HealthChange, HealthReason, HealthTransition, MAX_HEALTH_HISTORY,
+};
+use crate::domain::ids::LinkId;
+use crate::domain::session::Millis;
+use crate::store::{lua, ClaimRules, Claimed, DueEntry, LinkHealthStore, StoreError, StoreResult};
+
+/// `apply_health.lua`'s change and code arguments for a change.
+fn script_args(change: &HealthChange) -> (&'static str, String, String) {
+    match change {
+        HealthChange::CredentialsFailed(reason) => (
+            "credentials_failed",
+            reason.code.clone(),
+            reason.message.clone().unwrap_or_default(),
+        ),
+        HealthChange::Reconnected => ("reconnected", String::new(), String::new()),
+        HealthChange::Record(record) => {
+            let status = match record {
+                BelvoRecord::Valid => "valid",
+                BelvoRecord::Invalid => "invalid",
+                BelvoRecord::TokenRequired => "token_required",
+                BelvoRecord::Unconfirmed => "unconfirmed",
+                BelvoRecord::Missing => "missing",
+            };
+            let message = match record {
+                BelvoRecord::Invalid => "Belvo's record of the link reads invalid",
+                BelvoRecord::TokenRequired => "Belvo's record of the link reads token_required",
+                _ => "",
+            };
+            ("record", status.to_owned(), message.to_owned())
+        }
+    }
+}
+
+#[async_trait]
+impl LinkHealthStore for RedisStore {
+    async fn apply_health(
+        &self,
+        link: &LinkId,
+        change: &HealthChange,
+        now: Millis,
+    ) -> StoreResult<Option<HealthTransition>> {
+        let (kind, code, message) = script_args(change);
+        let mut conn = self.conn();
+        let reply: Vec<String> = self
+            .run(
+                lua::APPLY_HEALTH
+                    .key(self.keys.link(link))
+                    .key(self.keys.link_health_history(link))
+                    .arg(kind)
+                    .arg(code)
+                    .arg(message)
+                    .arg(now)
+                    .arg(MAX_HEALTH_HISTORY)
+                    .invoke_async(&mut conn),
+            )
+            .await?;
+        if reply.is_empty() {
+            return Ok(None);
+        }
+        let corrupt = || StoreError::corrupt(self.keys.link(link), "apply_health.lua reply");
+        let [from, to, reason, message] = <[String; 4]>::try_from(reply).map_err(|_| corrupt())?;
+        let to = Health::parse(&to).ok_or_else(corrupt)?;
+        let transition = HealthTransition {
+            link: *link,
+            from: Health::parse(&from),
+            to,
+            reason: (!reason.is_empty()).then(|| HealthReason {
+                code: reason,
+                message: (!message.is_empty()).then_some(message),
+            }),
+            at: now,
+        };
+        if transition.changed() {
+            // The index is in another slot: a crash here leaves it behind until the next change;
+            // its readers skip links whose health is not the one listed.
+            let mut pipe = redis::pipe();
+            if let Some(from) = transition.from.filter(|h| *h != Health::Ok) {
+                pipe.zrem(self.keys.health_index(from), link.to_string())
+                    .ignore();
+            }
+            if to != Health::Ok {
+                pipe.zadd(self.keys.health_index(to), link.to_string(), now)
+                    .ignore();
+            }
+            self.run(pipe.query_async::<()>(&mut conn)).await?;
+        }
+        Ok(Some(transition))
+    }
+
+    async fn health_history(&self, link: &LinkId) -> StoreResult<Vec<serde_json::Value>> {
+        let mut conn = self.conn();
+        let raw: Vec<String> = self
+            .run(conn.lrange(self.keys.link_health_history(link), 0, -1))
+            .await?;
+        Ok(raw
+            .iter()
+            .filter_map(|e| serde_json::from_str(e).ok())
+            .collect())
+    }
+
+    async fn links_with_health(
+        &self,
+        health: Health,
+        limit: usize,
+    ) -> StoreResult<Vec<(LinkId, Millis)>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.conn();
+        let raw: Vec<(String, f64)> = self
+            .run(conn.zrevrange_withscores(self.keys.health_index(health), 0, limit as isize - 1))
+            .await?;
+        Ok(raw
+            .into_iter()
+            .filter_map(|(id, at)| Some((LinkId::parse(&id).ok()?, at as Millis)))
+            .collect())
+    }
+
+    async fn schedule(&self, entry: &DueEntry, at: Millis, replace: bool) -> StoreResult<()> {
+        let mut cmd = redis::cmd("ZADD");
+        cmd.arg(self.keys.due());
+        if !replace {
+            cmd.arg("NX");
+        }
+        cmd.arg(at).arg(entry.member());
+        let mut conn = self.conn();
+        self.run(cmd.query_async::<i64>(&mut conn))
+            .await
+            .map(|_| ())
+    }
+
+    async fn claim_due(&self, now: Millis, rules: ClaimRules) -> StoreResult<Claimed> {
+        let mut conn = self.conn();
+        let reply: Vec<String> = self
+            .run(
+                lua::CLAIM_DUE
+                    .key(self.keys.due())
+                    .key(self.keys.due_rate(now.div_euclid(1000)))
+                    .arg(now)
+                    .arg(rules.batch)
+                    .arg(rules.rate_per_second)
+                    .arg(rules.check_every_ms)
+                    .arg(rules.verify_lease_ms)
+                    .invoke_async(&mut conn),
+            )
+            .await?;
+        let mut reply = reply.into_iter();
+        let overdue_ms = reply
+            .next()
+            .and_then(|o| o.parse().ok())
+            .ok_or_else(|| StoreError::corrupt(self.keys.due(), "claim_due.lua reply"))?;
+        let entries = reply
+            .filter_map(|member| {
+                let entry = DueEntry::parse(&member);
+                if entry.is_none() {
+                    tracing::warn!(member, "unreadable due entry skipped");
+                }
+                entry
+            })
+            .collect();
+        Ok(Claimed {
+            entries,
+            overdue_ms,
+        })
+    }
+
+    async fn forget_link_health(&self, link: &LinkId) -> StoreResult<()> {
+        let mut pipe = redis::pipe();
+        for health in Health::needing_attention() {
+            pipe.zrem(self.keys.health_index(health), link.to_string())
+                .ignore();
+        }
+        let mut conn = self.conn();
+        self.run(pipe.query_async::<()>(&mut conn)).await?;
+        self.run(conn.zrem::<_, _, i64>(self.keys.due(), DueEntry::Check(*link).member()))
+            .await
+            .map(|_| ())
+    }
+
+    async fn unschedule(&self, entry: &DueEntry) -> StoreResult<()> {
+        let mut conn = self.conn();
+        self.run(conn.zrem::<_, _, i64>(self.keys.due(), entry.member()))
+            .await
+            .map(|_| ())
+    }
+}
