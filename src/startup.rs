@@ -12,6 +12,7 @@ use tracing_actix_web::{RequestId, TracingLogger};
 use crate::belvo::BelvoClient;
 use crate::branding::BrandingCache;
 use crate::config::{BelvoEnvironment, Settings, StoreBackend};
+use crate::domain::external_id::ExternalIdKey;
 use crate::emulator::Emulator;
 use crate::error::{ApiError, ErrorCode, REQUEST_ID};
 use crate::jwt::AppJwtVerifier;
@@ -146,6 +147,7 @@ fn build_state(
         settings.limits.max_waiting_per_user,
     ));
     let settings = Arc::new(settings);
+    let external_ids = ExternalIdKey::new(&settings.secrets.external_id_key);
     let sessions = Sessions {
         settings: settings.clone(),
         store: store.clone(),
@@ -161,6 +163,7 @@ fn build_state(
     };
     Ok(AppState {
         branding,
+        external_ids,
         settings,
         store,
         belvo,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::belvo::BelvoClient;
 use crate::branding::{self, BrandingCache};
 use crate::config::Settings;
+use crate::domain::external_id::ExternalIdKey;
 use crate::jwt::AppJwtVerifier;
 use crate::links::Links;
 use crate::sessions::waiting::Waiters;
@@ -18,6 +19,8 @@ pub struct AppState {
     pub store: DynStore,
     pub belvo: BelvoClient,
     pub app_jwt: AppJwtVerifier,
+    /// `secrets.external_id_key`, ready to derive app users' external ids.
+    pub external_ids: ExternalIdKey,
     /// Each product's widget look, kept fresh from the store.
     pub branding: Arc<BrandingCache>,
     /// Base of this server's public URLs (no trailing slash).

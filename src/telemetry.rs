@@ -90,14 +90,26 @@ fn request_id_in(line: &str) -> Option<String> {
 /// When the request started, kept in its extensions for the closing log line.
 struct Started(Instant);
 
+/// The route template a request matched (`unmatched` when none), found once by the metrics
+/// middleware (`routes::metrics::record_request`, outside this span's) and kept in the request's
+/// extensions for the span: before routing, finding it means matching the path against every
+/// route's pattern, which costs about as much as a status read's JSON.
+#[derive(Clone)]
+pub struct RouteTemplate(pub String);
+
 /// The span every request runs in, and one log line when it ends.
 pub struct RequestSpan;
 
 impl RootSpanBuilder for RequestSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
         request.extensions_mut().insert(Started(Instant::now()));
+        // Found once, by the metrics middleware outside this one (before routing, finding it
+        // means matching the path against every route's pattern).
         let route = request
-            .match_pattern()
+            .extensions()
+            .get::<RouteTemplate>()
+            .map(|r| r.0.clone())
+            .or_else(|| request.match_pattern())
             .unwrap_or_else(|| "unmatched".into());
         let request_id = request
             .extensions()

@@ -51,7 +51,7 @@ impl FromRequest for AppUser {
 fn outcome(state: &AppState, result: Result<Claims, TokenError>) -> Result<AppUser, ApiError> {
     match result {
         Ok(claims) => Ok(AppUser {
-            external_id: ExternalId::derive(&state.settings.secrets.external_id_key, &claims.sub),
+            external_id: state.external_ids.derive(&claims.sub),
         }),
         Err(reason) => {
             tracing::info!(%reason, "app token refused");

@@ -7,10 +7,11 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::middleware::Next;
-use actix_web::HttpResponse;
+use actix_web::{HttpMessage, HttpResponse};
 use metrics::{counter, histogram};
 
 use crate::error::ErrorCode;
+use crate::telemetry::RouteTemplate;
 
 pub async fn render() -> HttpResponse {
     HttpResponse::Ok()
@@ -22,6 +23,7 @@ pub async fn render() -> HttpResponse {
 /// Middleware (`middleware::from_fn`) counting and timing every request by its route template
 /// (`match_pattern`), so `/v1/widget-sessions/{session_id}` is one series however many sessions
 /// there are. Call [`crate::metrics::handle`] before serving, so counters hit before the first scrape are kept.
+/// The outermost middleware: it leaves the template in the request's [`RouteTemplate`].
 pub async fn record_request(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -31,6 +33,7 @@ pub async fn record_request(
     let route = req
         .match_pattern()
         .unwrap_or_else(|| "unmatched".to_owned());
+    req.extensions_mut().insert(RouteTemplate(route.clone()));
     let result = next.call(req).await;
     let (status, code) = match &result {
         Ok(response) => (

@@ -142,6 +142,34 @@ async fn a_whole_session_logs_json_lines_with_request_ids_and_no_secrets() {
     ]);
     assert_nothing_leaks(&lines, &forbidden);
     assert_request_lines_name_their_request(&lines, &request_ids);
+    // Each request's span names the route template it matched, not the path it was sent to.
+    assert_request_lines_name_their_route(&lines, &request_ids[0], "/v1/widget-sessions");
+    assert_request_lines_name_their_route(&lines, &request_ids[2], "/v1/links");
+    assert_request_lines_name_their_route(
+        &lines,
+        &request_ids[3],
+        "/callbacks/{session_id}/{kind}",
+    );
+    assert_request_lines_name_their_route(&lines, &request_ids[4], "/webhooks/belvo");
+}
+
+/// Every line of the request `request_id` has `route` as its request span's `http.route`.
+fn assert_request_lines_name_their_route(lines: &[String], request_id: &str, route: &str) {
+    let routes: Vec<String> = lines
+        .iter()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|parsed| parsed["request_id"] == request_id)
+        .filter_map(|parsed| {
+            let spans = parsed["spans"].as_array()?.clone();
+            let span = spans.into_iter().find(|s| s["name"] == "HTTP request")?;
+            Some(span["http.route"].as_str().unwrap_or("(none)").to_owned())
+        })
+        .collect();
+    assert!(!routes.is_empty(), "no line for request {request_id}");
+    assert!(
+        routes.iter().all(|r| r == route),
+        "request {request_id}: routes {routes:?}, expected {route}"
+    );
 }
 
 fn assert_nothing_leaks(lines: &[String], forbidden: &[(&str, String)]) {

@@ -117,8 +117,15 @@ fn session_from_named(
     if values.iter().all(Option::is_none) {
         return Ok(None);
     }
+    // Fields are looked up in about the order `names` lists them: each search starts after the
+    // last field found (and wraps around), so a read costs one comparison per field, not a scan.
+    let next = std::cell::Cell::new(0);
     let field = |name: &str| {
-        let at = names.iter().position(|f| *f == name)?;
+        let start = next.get().min(names.len());
+        let at = (start..names.len())
+            .chain(0..start)
+            .find(|&i| names[i] == name)?;
+        next.set(at + 1);
         values.get(at)?.as_deref()
     };
     session_from_lookup(field).map(Some)
