@@ -129,9 +129,8 @@ async fn record(
     status: Option<BelvoRecord>,
     check_every: Duration,
 ) -> Result<(), crate::store::StoreError> {
-    store
-        .set_link_verified(link, &session.record.id, verified)
-        .await?;
+    // Everything the link needs is written before the verification is announced, so whoever
+    // it wakes finds the link in its owner's list with its health.
     if verified {
         let claim = LinkClaim {
             owner: session.record.owner.clone(),
@@ -151,5 +150,7 @@ async fn record(
         }
         crate::links::health::schedule_checks(store, link, check_every).await?;
     }
-    Ok(())
+    store
+        .set_link_verified(link, &session.record.id, verified)
+        .await
 }

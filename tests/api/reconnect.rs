@@ -222,8 +222,8 @@ async fn a_repaired_recurrent_link_gets_a_fresh_historical_update() {
     app.status_until_resources("maria", id).await;
     let link = param(&callback, "link").unwrap();
 
-    let before = webhooks_sent(&app).await;
-    assert!(before >= 1);
+    // The emulator counts a webhook once its answer is back: wait for the first ones.
+    let before = until_sent(&app, 1).await;
 
     let update: Value = reconnect(&app, "maria", &link, json!({"platform": "ios"}))
         .await
@@ -238,11 +238,20 @@ async fn a_repaired_recurrent_link_gets_a_fresh_historical_update() {
         )
         .await;
     app.client.get(&callback).send().await.unwrap();
+    until_sent(&app, before + 1).await;
+}
+
+/// Waits (up to 15 s) until the emulator has sent at least `n` webhooks; returns how many.
+async fn until_sent(app: &TestApp, n: u64) -> u64 {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    while webhooks_sent(&app).await < before + 1 {
+    loop {
+        let sent = webhooks_sent(app).await;
+        if sent >= n {
+            return sent;
+        }
         assert!(
             std::time::Instant::now() < deadline,
-            "no fresh historical update"
+            "{sent} webhooks sent, waited for {n}"
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
