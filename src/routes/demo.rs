@@ -8,6 +8,7 @@ use std::time::Duration;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
 use askama::Template;
+use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -23,7 +24,10 @@ pub const DEMO_SUB: &str = "demo-user";
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/demo", web::get().to(index))
         .route("/demo/sessions", web::post().to(create))
-        .route("/demo/sessions/{id}", web::get().to(show));
+        .route("/demo/sessions/{id}", web::get().to(show))
+        .route("/demo/links/{id}", web::get().to(link_page))
+        .route("/demo/links/{id}/break", web::post().to(break_link))
+        .route("/demo/links/{id}/reconnect", web::post().to(reconnect));
 }
 
 #[derive(Template)]
@@ -83,6 +87,8 @@ async fn create(
 #[template(path = "demo/session.html")]
 struct SessionPage {
     session_id: String,
+    /// Once Belvo confirmed the link: the way to the link's page.
+    link_page: Option<String>,
     status: String,
     refresh: bool,
     status_json: String,
@@ -140,12 +146,147 @@ async fn show(
         StatusCode::OK,
         &SessionPage {
             session_id: id.to_string(),
+            // After a reconnect, the link page waits for the repaired health.
+            link_page: (view["link_verified"] == true)
+                .then(|| view["link_id"].as_str())
+                .flatten()
+                .map(|link| match view["mode"].as_str() {
+                    Some("update") => format!("/demo/links/{link}?expect=ok"),
+                    _ => format!("/demo/links/{link}"),
+                }),
             refresh: status == "pending" || resources_pending,
             status,
             status_json: serde_json::to_string_pretty(&view).unwrap_or_default(),
             timeline,
         },
     ))
+}
+
+#[derive(Template)]
+#[template(path = "demo/link.html")]
+struct LinkPage {
+    link_id: String,
+    institution: String,
+    health: String,
+    reason: Option<Reason>,
+    refresh: bool,
+    link_json: String,
+}
+
+struct Reason {
+    what: String,
+    user_action: String,
+}
+
+#[derive(Deserialize)]
+struct LinkQuery {
+    /// Set after "the password changed": refresh until the health changes.
+    #[serde(default)]
+    expect: Option<String>,
+}
+
+/// The link as the app sees it (`GET /v1/links/{id}`): its health, why, and what to do.
+async fn link_page(
+    state: web::Data<AppState>,
+    path: Result<web::Path<LinkId>, actix_web::Error>,
+    query: web::Query<LinkQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.map_err(|_| ApiError::not_found("link"))?.into_inner();
+    let response = api(&state)?
+        .get(format!("{}/v1/links/{id}", state.local_base_url))
+        .bearer_auth(demo_token(&state)?)
+        .send()
+        .await
+        .map_err(ApiError::internal)?;
+    if !response.status().is_success() {
+        return Err(ApiError::not_found("link"));
+    }
+    let view: Value = response.json().await.map_err(ApiError::internal)?;
+    let health = view["health"].as_str().unwrap_or("ok").to_owned();
+    let explanation = &view["health_reason"]["explanation"];
+    let reason = explanation.is_object().then(|| Reason {
+        what: explanation["what"].as_str().unwrap_or_default().to_owned(),
+        user_action: explanation["user_action"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    });
+    // Refresh while waiting for the change just asked for (a webhook, a verification).
+    let refresh = query.expect.as_deref().is_some_and(|want| want != health);
+    Ok(html(
+        StatusCode::OK,
+        &LinkPage {
+            link_id: id.to_string(),
+            institution: view["institution"].as_str().unwrap_or_default().to_owned(),
+            health,
+            reason,
+            refresh,
+            link_json: serde_json::to_string_pretty(&view).unwrap_or_default(),
+        },
+    ))
+}
+
+/// "Simulate: the password changed": Belvo's record of the link turns invalid and Belvo sends
+/// the LINK webhook (the embedded emulator's control route), as when the user changes their
+/// password at the institution.
+async fn break_link(
+    state: web::Data<AppState>,
+    path: Result<web::Path<LinkId>, actix_web::Error>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.map_err(|_| ApiError::not_found("link"))?.into_inner();
+    let secrets = &state.settings.secrets;
+    let response = api(&state)?
+        .post(format!(
+            "{}/emulator/control/links/{id}/break",
+            state.local_base_url
+        ))
+        .basic_auth(
+            secrets.belvo_secret_id.expose_secret(),
+            Some(secrets.belvo_secret_password.expose_secret()),
+        )
+        .json(&json!({"reason": "invalid_credentials"}))
+        .send()
+        .await
+        .map_err(ApiError::internal)?;
+    if !response.status().is_success() {
+        return Err(ApiError::new(
+            ErrorCode::DemoFailed,
+            "the emulator could not break this link",
+        ));
+    }
+    Ok(HttpResponse::SeeOther()
+        .insert_header((
+            header::LOCATION,
+            format!("/demo/links/{id}?expect=needs_reconnect"),
+        ))
+        .finish())
+}
+
+/// "Reconnect": an update-mode session through the mobile API, then its widget.
+async fn reconnect(
+    state: web::Data<AppState>,
+    path: Result<web::Path<LinkId>, actix_web::Error>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.map_err(|_| ApiError::not_found("link"))?.into_inner();
+    let response = api(&state)?
+        .post(format!("{}/v1/links/{id}/reconnect", state.local_base_url))
+        .bearer_auth(demo_token(&state)?)
+        .json(&json!({"platform": "web"}))
+        .send()
+        .await
+        .map_err(ApiError::internal)?;
+    let status = response.status();
+    let created: Value = response.json().await.map_err(ApiError::internal)?;
+    if !status.is_success() {
+        let message = created["error"]["message"]
+            .as_str()
+            .unwrap_or("could not reconnect the link");
+        return Err(ApiError::new(ErrorCode::DemoFailed, message));
+    }
+    let widget_url = created["widget_url"].as_str().unwrap_or_default();
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, widget_url))
+        .finish())
 }
 
 /// The event's Belvo values, as `key=value` text (escaped by the template).
