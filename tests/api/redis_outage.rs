@@ -217,8 +217,16 @@ async fn redis_killed_under_load_loses_nothing_that_was_acknowledged() {
                     .await
                     .status()
                     .as_u16();
+                // Belvo says the password changed (a LINK webhook: the link's health).
+                let health = app
+                    .webhook(&serde_json::json!({"webhook_id": format!("l-{i}"), "webhook_type": "LINK",
+                        "webhook_code": "invalid_credentials", "process_type": "recurrent_update",
+                        "link_id": link, "data": {"error_code": "login_error", "error_message": "x", "status": 400}}))
+                    .await
+                    .status()
+                    .as_u16();
                 assert!(started.elapsed() < Duration::from_secs(5), "a request hung");
-                (id.clone(), link, callback, webhook)
+                (id.clone(), link, callback, webhook, health)
             }
         })
         .buffer_unordered(16)
@@ -231,12 +239,16 @@ async fn redis_killed_under_load_loses_nothing_that_was_acknowledged() {
     };
     let (results, ()) = tokio::join!(load, outage);
 
-    for (_, _, callback, webhook) in &results {
+    for (_, _, callback, webhook, health) in &results {
         assert!(
             matches!(callback, 302 | 503),
             "callback answered {callback}"
         );
         assert!(matches!(webhook, 200 | 503), "webhook answered {webhook}");
+        assert!(
+            matches!(health, 200 | 503),
+            "LINK webhook answered {health}"
+        );
     }
     let refused = results.iter().filter(|r| r.2 == 503).count();
     assert!(
@@ -245,7 +257,7 @@ async fn redis_killed_under_load_loses_nothing_that_was_acknowledged() {
     );
     let acknowledged: Vec<_> = results.iter().filter(|r| r.2 == 302).collect();
     assert!(!acknowledged.is_empty());
-    for (id, _, _, _) in &acknowledged {
+    for (id, _, _, _, _) in &acknowledged {
         assert_eq!(
             app.status("maria", id).await["status"],
             "succeeded",
@@ -254,7 +266,22 @@ async fn redis_killed_under_load_loses_nothing_that_was_acknowledged() {
     }
     let (_, prefix) = app.redis.as_ref().unwrap();
     let mut conn = app.redis_conn().await;
-    for (_, link, _, webhook) in &results {
+    for (_, link, _, _, health) in &results {
+        if *health == 200 {
+            let stored: Option<String> = redis::cmd("HGET")
+                .arg(format!("{prefix}:{{l:{link}}}:link"))
+                .arg("cred_code")
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            assert_eq!(
+                stored.as_deref(),
+                Some("invalid_credentials"),
+                "LINK webhook for {link} was acknowledged but its health is missing"
+            );
+        }
+    }
+    for (_, link, _, webhook, _) in &results {
         if *webhook == 200 {
             let stored: Option<String> = redis::cmd("HGET")
                 .arg(format!("{prefix}:{{l:{link}}}:link"))
