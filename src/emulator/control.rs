@@ -21,19 +21,26 @@ pub async fn reset_route(emulator: web::Data<Emulator>, req: HttpRequest) -> Htt
 
 /// Clears what a test may have piled up; answers what was cleared.
 pub fn reset(emulator: &Emulator) -> Vec<&'static str> {
-    emulator.state().attempts.clear();
+    let mut state = emulator.state();
+    state.attempts.clear();
+    // Links broken by `/control/links/{id}/break` read `valid` again (deleted ones stay gone).
+    for link in state.links.values_mut() {
+        link.status = "valid";
+    }
+    drop(state);
     emulator.counters.clear();
-    vec!["attempt_counters", "call_counters"]
+    vec!["attempt_counters", "call_counters", "broken_links"]
 }
 
 impl Counters {
     fn clear(&self) {
-        let all: [&AtomicU64; 5] = [
+        let all: [&AtomicU64; 6] = [
             &self.token,
             &self.links,
             &self.data,
             &self.webhooks_sent,
             &self.webhooks_failed,
+            &self.link_reads,
         ];
         for counter in all {
             counter.store(0, Ordering::Relaxed);

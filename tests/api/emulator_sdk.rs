@@ -323,6 +323,10 @@ async fn the_control_reset_forgets_attempts_so_forbidden_by_host_can_be_replayed
         .as_array()
         .unwrap()
         .contains(&json!("attempt_counters")));
+    assert!(cleared["cleared"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("broken_links")));
     assert_eq!(attempt().await.status(), 201);
     assert_eq!(
         app.emulator_get("/_emulator/stats").await["link_requests"],
@@ -381,4 +385,35 @@ async fn open_finance_fixtures_hold_what_the_webhooks_announce() {
     )
     .await;
     assert_eq!(belvo_error(bad_date, 400).await["field"], "value_date__gte");
+}
+
+/// A suite that broke a link can start clean: `/control/reset` repairs every broken link.
+#[tokio::test]
+async fn reset_repairs_broken_links() {
+    let app = spawn_app_with(StoreKind::Memory, |_| {}).await;
+    let created = call(
+        &app,
+        reqwest::Method::POST,
+        "/api/links/",
+        Some(json!({"institution": "imss_mx_employment", "username": "GODE561231HDFRRN09", "access_mode": "recurrent"})),
+    )
+    .await;
+    assert_eq!(created.status(), 201);
+    let link: Value = created.json().await.unwrap();
+    let id = link["id"].as_str().unwrap();
+    let broken = call(
+        &app,
+        reqwest::Method::POST,
+        &format!("/control/links/{id}/break"),
+        Some(json!({"reason": "invalid_credentials"})),
+    )
+    .await;
+    assert_eq!(broken.status(), 200);
+    let owners = format!("/api/owners/?link={id}");
+    let refused = call(&app, reqwest::Method::GET, &owners, None).await;
+    assert_eq!(belvo_error(refused, 400).await["code"], "invalid_link");
+    let reset = call(&app, reqwest::Method::POST, "/control/reset", None).await;
+    assert_eq!(reset.status(), 200);
+    let served = call(&app, reqwest::Method::GET, &owners, None).await;
+    assert_eq!(served.status(), 200);
 }
