@@ -20,6 +20,7 @@ RATIO_TARGETS = [
     ("success callback", "success-bff", "success-floor", 0.8),
     ("webhook", "webhook-bff", "webhook-floor", 0.7),
     ("status read", "status-bff", "status-floor", 0.8),
+    ("widget_url opening", "widget-bff", "widget-floor", 0.8),
 ]
 CREATE_BUDGET_MS = 0.5
 
@@ -33,6 +34,8 @@ CASES = [
     ("status-floor", "status read", "floor"),
     ("status-bff", "status read", "**BFF**"),
     ("status-peer", "status read", "peer (Node)"),
+    ("widget-floor", "`/w/{id}` opening (token reused)", "floor"),
+    ("widget-bff", "`/w/{id}` opening (token reused)", "**BFF**"),
     ("webhook-floor", "webhook (`historical_update`)", "floor"),
     ("webhook-bff", "webhook (`historical_update`)", "**BFF**"),
     ("token-emulator", "emulator token (`POST /emulator/api/token/`)", "emulator"),
@@ -48,6 +51,7 @@ FLOOR_OF = {
     "status-bff": "status-floor",
     "status-peer": "status-floor",
     "webhook-bff": "webhook-floor",
+    "widget-bff": "widget-floor",
     "create-bff": "token-emulator",
     "create-bff-c1": "token-emulator-c1",
 }

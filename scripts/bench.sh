@@ -294,6 +294,8 @@ main() {
     pool "$name" "$BFF_URL" "$POOL"
   done
   pool status "$BFF_URL" "$POOL" --succeed
+  # Pending sessions whose token has ten minutes left: /w/ reuses it (no Belvo call).
+  pool widget "$BFF_URL" "$POOL"
   pool webhook "$BFF_URL" "$POOL" --succeed
   # Webhooks name links: those of the finished sessions, and their owner's external_id.
   sed "s/.*/HGET $PREFIX:{s:&}:session link_id/" "$workdir/webhook.ids" |
@@ -324,6 +326,11 @@ main() {
     run_case status-floor "$FLOOR_URL" status.lua "$c" "$t" "$workdir/status.ids" "$TOKEN"
     run_case status-bff "$BFF_URL" status.lua "$c" "$t" "$workdir/status.ids" "$TOKEN"
     run_case status-peer "$PEER_URL" status.lua "$c" "$t" "$workdir/status.ids" "$TOKEN"
+  done
+  for round in $(seq "$ROUNDS"); do
+    log "widget_url openings, round $round of $ROUNDS"
+    run_case widget-floor "$FLOOR_URL" widget.lua "$c" "$t" "$workdir/widget.ids"
+    run_case widget-bff "$BFF_URL" widget.lua "$c" "$t" "$workdir/widget.ids"
   done
   # Webhooks go to the links of their own pool: each adds a dedupe field to its link's hash,
   # which a status read of that link's session would then fetch too.
@@ -387,6 +394,11 @@ check_endpoints() {
   expect_status 200 "$BFF_URL/v1/widget-sessions/$sid" -H "Authorization: Bearer $TOKEN"
   expect_status 200 "$FLOOR_URL/v1/widget-sessions/$sid"
   expect_status 200 "$PEER_URL/v1/widget-sessions/$sid"
+  sid=$(head -1 "$workdir/widget.ids")
+  expect_status 302 "$BFF_URL/w/$sid"
+  expect_status 302 "$FLOOR_URL/w/$sid"
+  [ "$(redis-cli -p "$REDIS_PORT" hget "$PREFIX:{s:$sid}:session" opens)" = 2 ] ||
+    die "/w/ did not count both openings: does bench/floor still send what src/store/lua/open_widget.lua expects?"
   local webhook
   webhook=$(printf '{"webhook_id":"check","webhook_type":"EMPLOYMENT_RECORDS","webhook_code":"historical_update","link_id":"%s","data":{}}' "$(head -1 "$workdir/webhook.links")")
   expect_status 200 "$BFF_URL/webhooks/belvo" -X POST -d "$webhook" \

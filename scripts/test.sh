@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test: the dependency audit (scripts/deny.sh), formatting, lints, unit and
 # integration tests, then the live checks of the OpenAPI document and the metrics
-# (scripts/live_checks.sh).
+# (scripts/live_checks.sh) and Belvo's own SDKs against the emulator (scripts/sdk_checks.sh).
 # Starts its own redis-server on a free port, a 3-master Redis Cluster and a TLS-only
 # redis-server (certificate from a throwaway CA) on free loopback ports (installing redis-server
 # and openssl from Debian's packages when missing), all in one temporary directory, and stops
@@ -134,3 +134,7 @@ cargo test --all-targets "$@"
 # The API as a new user meets it: the live server's OpenAPI document and metrics, checked by
 # openapi-spec-validator, Schemathesis and promtool.
 scripts/live_checks.sh
+
+# Belvo's official SDKs (belvo-python, belvo on npm), pinned and unmodified, against the
+# standalone and the embedded emulator.
+scripts/sdk_checks.sh

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
-use crate::auth::jwt::{mint, Role};
 use crate::config::{BelvoEnvironment, ConfigError, Settings};
+use crate::jwt::{mint, Role};
 
 #[derive(Parser)]
 #[command(
@@ -92,7 +92,7 @@ fn hash_password() -> ExitCode {
         return ExitCode::from(2);
     }
     let password = line.trim_end_matches(['\n', '\r']);
-    match crate::auth::password::hash(password) {
+    match crate::password::hash(password) {
         Ok(hash) => {
             println!("{hash}");
             ExitCode::SUCCESS

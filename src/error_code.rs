@@ -88,6 +88,16 @@ error_codes! {
     LinkGone = "link_gone", GONE, "Belvo no longer has this link; connect the account again";
     /// The widget session exists but has expired.
     SessionExpired = "session_expired", GONE, "this widget session has expired; open a new one";
+    /// `/w/` of a Brazil open-finance session whose first token expired: its CPF/CNPJ was never
+    /// kept, so the app opens a new session.
+    ConsentDetailsRequired = "consent_details_required", GONE, "this link expired; open a new session from the app to give your consent again";
+    /// `/w/` of a session that has finished: the page says how it ended.
+    SessionFinished = "session_finished", GONE, "this widget session has finished";
+    /// `POST /v1/links/{id}/reconnect` of a Brazil open-finance link: its consent is renewed
+    /// instead (SPEC §12).
+    ReconnectNotSupported = "reconnect_not_supported", CONFLICT, "this link is not reconnected in the widget; renew its consent instead";
+    /// `POST /v1/links/{id}/reconnect` of a link Belvo no longer knows: connect it again.
+    LinkUnknownToBelvo = "link_unknown_to_belvo", CONFLICT, "Belvo no longer knows this link; connect the account again with a new session";
     /// `If-Match` names a version that is no longer the current one.
     VersionConflict = "version_conflict", PRECONDITION_FAILED, "the resource changed since that version";
     /// The body is larger than the route accepts.

@@ -1,24 +1,15 @@
-//! Prometheus metrics: one recorder per process, a middleware that counts and times every
-//! request by route template, and the helpers the service calls where something is worth
-//! counting. Rendered at `GET /metrics` (see `routes::metrics`).
+//! Prometheus metrics: one recorder per process and the helpers every layer calls where
+//! something is worth counting. A leaf: it imports nothing from the crate, so the domain and the
+//! adapters may count too. The request middleware and `GET /metrics` are in `routes::metrics`.
 //!
 //! Label values are always from a closed set (route templates, enum names), never from a
 //! request, so a caller cannot make the number of series grow.
 
-use std::future::Future;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::Method;
-use actix_web::middleware::Next;
 use metrics::{counter, describe_counter, describe_histogram, histogram, Unit};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-
-use crate::belvo::BelvoError;
-use crate::domain::session::Applied;
-use crate::error::ErrorCode;
 
 /// Latency buckets in seconds: from a cache-speed answer up to a full `?wait=30` long-poll.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -144,90 +135,23 @@ fn describe() {
     );
 }
 
-/// Middleware (`middleware::from_fn`) counting and timing every request by its route template
-/// (`match_pattern`), so `/v1/widget-sessions/{session_id}` is one series however many sessions
-/// there are. Call [`handle`] before serving, so counters hit before the first scrape are kept.
-pub async fn record_request(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let started = Instant::now();
-    let method = method_label(req.method());
-    let route = req
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_owned());
-    let result = next.call(req).await;
-    let (status, code) = match &result {
-        Ok(response) => (
-            response.status(),
-            response.response().extensions().get::<ErrorCode>().copied(),
-        ),
-        Err(e) => (e.as_response_error().status_code(), None),
-    };
-    if let Some(code) = code {
-        counter!("bff_api_errors_total", "route" => route.clone(), "code" => code.as_str())
-            .increment(1);
-    }
-    counter!(
-        "http_requests_total",
-        "method" => method,
-        "route" => route.clone(),
-        "status" => status.as_str().to_owned()
-    )
-    .increment(1);
-    histogram!("http_request_duration_seconds", "method" => method, "route" => route)
-        .record(started.elapsed());
-    result
-}
-
-fn method_label(method: &Method) -> &'static str {
-    match *method {
-        Method::GET => "GET",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::DELETE => "DELETE",
-        Method::PATCH => "PATCH",
-        Method::HEAD => "HEAD",
-        Method::OPTIONS => "OPTIONS",
-        _ => "other",
-    }
-}
-
-/// Counts one widget event by kind, where it came from (`callback` or `app`) and what it did.
-pub fn callback_recorded(kind: &'static str, source: &str, applied: &Applied) {
-    let outcome = match applied {
-        Applied::Recorded { changed: true, .. } => "applied",
-        Applied::Recorded { changed: false, .. } => "ignored",
-        Applied::Replay { .. } => "replay",
-        Applied::Expired => "expired",
-        Applied::Missing => "unknown_session",
-    };
+/// Counts one widget event by kind, where it came from (`callback` or `app`) and what it did
+/// (`applied`, `ignored`, `replay`, `expired`, `unknown_session`).
+pub fn callback_recorded(kind: &'static str, source: &str, outcome: &'static str) {
     let source = if source == "app" { "app" } else { "callback" };
     counter!("bff_callbacks_total", "kind" => kind, "source" => source, "outcome" => outcome)
         .increment(1);
 }
 
-/// Times one Belvo API call (`endpoint` names it, e.g. `token`) and counts its failures.
-pub async fn belvo_call<T>(
-    endpoint: &'static str,
-    call: impl Future<Output = Result<T, BelvoError>>,
-) -> Result<T, BelvoError> {
-    let started = Instant::now();
-    let result = call.await;
-    let outcome = match &result {
-        Ok(_) => "ok",
-        Err(BelvoError::Timeout(_)) => "timeout",
-        Err(BelvoError::Unreachable(_)) => "unreachable",
-        Err(BelvoError::Unauthorized) => "unauthorized",
-        Err(BelvoError::Rejected { .. }) => "rejected",
-        Err(BelvoError::BadResponse(_)) => "bad_response",
-    };
-    histogram!("bff_belvo_request_duration_seconds", "endpoint" => endpoint, "outcome" => outcome)
-        .record(started.elapsed());
-    if result.is_err() {
-        counter!("bff_belvo_errors_total", "endpoint" => endpoint, "error" => outcome).increment(1);
+/// Records one Belvo API call (`endpoint` names it, e.g. `token`): its time, and its failure
+/// (`error`: `timeout`, `unreachable`, ...) if it failed.
+pub fn belvo_call(endpoint: &'static str, outcome: Result<(), &'static str>, elapsed: Duration) {
+    let label = outcome.err().unwrap_or("ok");
+    histogram!("bff_belvo_request_duration_seconds", "endpoint" => endpoint, "outcome" => label)
+        .record(elapsed);
+    if let Err(error) = outcome {
+        counter!("bff_belvo_errors_total", "endpoint" => endpoint, "error" => error).increment(1);
     }
-    result
 }
 
 /// Counts a failed Redis command: `command` (an error answer or a broken connection) or `timeout`.
@@ -260,9 +184,9 @@ pub fn link_checked(source: &'static str, outcome: &'static str) {
     counter!("bff_link_checks_total", "source" => source, "outcome" => outcome).increment(1);
 }
 
-/// Counts one change of a link's health.
-pub fn link_health_changed(to: crate::domain::health::Health) {
-    counter!("bff_link_health_changes_total", "to" => to.as_str()).increment(1);
+/// Counts one change of a link's health, by the health it changed to (`needs_reconnect`...).
+pub fn link_health_changed(to: &'static str) {
+    counter!("bff_link_health_changes_total", "to" => to).increment(1);
 }
 
 /// Counts one console password checked against its hash.
@@ -275,11 +199,8 @@ pub fn unexplained_error_code() {
     counter!("bff_unexplained_error_codes_total").increment(1);
 }
 
-/// Counts one Belvo webhook by resource type (known resources only, so labels stay bounded) and
-/// what recording it did.
-pub fn webhook_recorded(webhook_type: &str, outcome: &'static str) {
-    let kind = crate::domain::country::Resource::parse(webhook_type)
-        .map(|r| r.as_str())
-        .unwrap_or("other");
+/// Counts one Belvo webhook by resource type (`kind`: a known resource or `other`, so labels
+/// stay bounded) and what recording it did.
+pub fn webhook_recorded(kind: &'static str, outcome: &'static str) {
     counter!("bff_webhooks_total", "type" => kind, "outcome" => outcome).increment(1);
 }

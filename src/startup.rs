@@ -9,14 +9,16 @@ use actix_web::middleware::{from_fn, DefaultHeaders, Next};
 use actix_web::{web, App, HttpMessage, HttpResponse, HttpServer};
 use tracing_actix_web::{RequestId, TracingLogger};
 
-use crate::auth::AppJwtVerifier;
 use crate::belvo::BelvoClient;
 use crate::branding::BrandingCache;
 use crate::config::{BelvoEnvironment, Settings, StoreBackend};
 use crate::emulator::Emulator;
 use crate::error::{ApiError, ErrorCode, REQUEST_ID};
+use crate::jwt::AppJwtVerifier;
+use crate::links::Links;
 use crate::scheduler::Scheduler;
 use crate::sessions::waiting::Waiters;
+use crate::sessions::Sessions;
 use crate::shutdown::Shutdown;
 use crate::state::AppState;
 use crate::store::{Durability, DynStore, Keys, MemoryStore, RedisStore, Retention};
@@ -143,9 +145,23 @@ fn build_state(
         settings.limits.max_waiting,
         settings.limits.max_waiting_per_user,
     ));
+    let settings = Arc::new(settings);
+    let sessions = Sessions {
+        settings: settings.clone(),
+        store: store.clone(),
+        belvo: belvo.clone(),
+        branding: branding.clone(),
+        public_base_url: public_base_url.clone(),
+        widget_url: widget_url.clone(),
+    };
+    let links = Links {
+        settings: settings.clone(),
+        store: store.clone(),
+        belvo: belvo.clone(),
+    };
     Ok(AppState {
         branding,
-        settings: Arc::new(settings),
+        settings,
         store,
         belvo,
         app_jwt,
@@ -154,6 +170,8 @@ fn build_state(
         widget_url,
         shutdown: Arc::new(Shutdown::default()),
         waiters,
+        sessions,
+        links,
     })
 }
 
@@ -181,9 +199,9 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .wrap(from_fn(limit_headers))
             .wrap(from_fn(request_id_scope))
             .wrap(TracingLogger::<RequestSpan>::new())
-            .wrap(from_fn(crate::metrics::record_request))
+            .wrap(from_fn(crate::routes::metrics::record_request))
             .app_data(state.clone())
-            .app_data(json_config(json_limit))
+            .app_data(crate::routes::json_config(json_limit))
             .app_data(query_config())
             .app_data(path_config())
             .configure(|cfg| crate::routes::configure(cfg, webhook_limit))
@@ -270,26 +288,6 @@ async fn limit_headers(
 
 async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::not_found("route"))
-}
-
-/// JSON bodies: size limit and every extractor error as our JSON error body.
-pub fn json_config(limit: usize) -> web::JsonConfig {
-    web::JsonConfig::default()
-        .limit(limit)
-        .error_handler(|err, _req| {
-            use actix_web::error::JsonPayloadError;
-            let api = match &err {
-                JsonPayloadError::OverflowKnownLength { .. }
-                | JsonPayloadError::Overflow { .. } => ErrorCode::PayloadTooLarge.into(),
-                JsonPayloadError::ContentType => ErrorCode::UnsupportedMediaType.into(),
-                JsonPayloadError::Deserialize(e) => ApiError::new(
-                    ErrorCode::InvalidJson,
-                    format!("the JSON body is not valid: {e}"),
-                ),
-                _ => ApiError::new(ErrorCode::InvalidJson, "the JSON body could not be read"),
-            };
-            api.into()
-        })
 }
 
 fn query_config() -> web::QueryConfig {

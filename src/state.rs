@@ -1,14 +1,15 @@
-//! What every handler shares: settings, store, Belvo client, verifiers, providers.
+//! What every handler shares: settings, store, Belvo client, verifiers, the services. It sits at
+//! the HTTP level (routes and their extractors read it); the services below never see it.
 
 use std::sync::Arc;
 
-use crate::auth::AppJwtVerifier;
-use crate::belvo::types::CallbackUrls;
 use crate::belvo::BelvoClient;
-use crate::branding::BrandingCache;
+use crate::branding::{self, BrandingCache};
 use crate::config::Settings;
-use crate::domain::ids::SessionId;
+use crate::jwt::AppJwtVerifier;
+use crate::links::Links;
 use crate::sessions::waiting::Waiters;
+use crate::sessions::Sessions;
 use crate::shutdown::Shutdown;
 use crate::store::DynStore;
 
@@ -29,16 +30,18 @@ pub struct AppState {
     pub shutdown: Arc<Shutdown>,
     /// Who waits in a long-poll now (bounded by `limits`).
     pub waiters: Arc<Waiters>,
+    /// The sessions service (open, record events).
+    pub sessions: Sessions,
+    /// The links service (the API flow).
+    pub links: Links,
 }
 
 impl AppState {
-    /// `{public_base_url}/callbacks/{id}/{success|exit|event}`, as given to Belvo.
-    pub fn callback_urls(&self, id: &SessionId) -> CallbackUrls {
-        let base = format!("{}/callbacks/{id}", self.public_base_url);
-        CallbackUrls {
-            success: format!("{base}/success"),
-            exit: format!("{base}/exit"),
-            event: format!("{base}/event"),
+    /// The branding editor over this replica's store and cache.
+    pub fn branding_editor(&self) -> branding::Editor<'_> {
+        branding::Editor {
+            store: &self.store,
+            cache: &self.branding,
         }
     }
 }

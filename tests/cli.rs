@@ -216,7 +216,7 @@ fn hash_password_prints_an_argon2id_hash_a_staff_account_can_use() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let hash = text(&out.stdout).trim().to_owned();
     assert!(hash.starts_with("$argon2id$v=19$"), "{hash}");
-    assert!(belvo_bff::auth::password::verify(
+    assert!(belvo_bff::password::verify(
         "correct horse battery staple",
         Some(&hash)
     ));

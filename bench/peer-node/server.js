@@ -25,9 +25,12 @@ redis.defineCommand('applyEvent', {
   lua: fs.readFileSync(path.join(__dirname, '../../src/store/lua/apply_event.lua'), 'utf8'),
 });
 
-// The limits the BFF passes to the script (MAX_EVENTS, MAX_WARNINGS).
+// The limits the BFF passes to the script (MAX_EVENTS, MAX_WARNINGS, sessions.retention,
+// links.retention).
 const MAX_EVENTS = 200;
 const MAX_WARNINGS = 50;
+const SESSION_RETENTION_MS = 7 * 24 * 3600 * 1000;
+const LINK_RETENTION_MS = 400 * 24 * 3600 * 1000;
 
 const sessionKey = (id) => `${prefix}:{s:${id}}:session`;
 
@@ -49,7 +52,8 @@ app.get('/callbacks/:id/success', async (req, res, next) => {
     const reply = await redis.applyEvent(
       sessionKey(id), `${prefix}:{s:${id}}:timeline`, `${prefix}:{l:${link}}:link`,
       fingerprint, now, 'succeeded', '', entry, `${prefix}:peer-events`, id,
-      MAX_EVENTS, MAX_WARNINGS, '1', 2, 'link_id', link, 'institution', institution || '',
+      MAX_EVENTS, MAX_WARNINGS, '1', SESSION_RETENTION_MS, LINK_RETENTION_MS,
+      2, 'link_id', link, 'institution', institution || '',
     );
     if (reply[0] === 'missing') {
       return res.status(404).json({ error: 'session not found' });

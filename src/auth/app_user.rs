@@ -5,9 +5,9 @@ use std::future::{ready, Ready};
 use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
 use futures_util::future::{Either, LocalBoxFuture};
 
-use super::jwt::{Claims, TokenError};
 use crate::domain::external_id::ExternalId;
 use crate::error::ApiError;
+use crate::jwt::{Claims, TokenError};
 use crate::state::AppState;
 
 /// A verified app user. Only the pseudonymous external id leaves this type.

@@ -3,13 +3,10 @@
 
 pub mod app_user;
 pub mod audit;
-pub mod jwks;
-pub mod jwt;
-pub mod password;
 pub mod sign_in;
 pub mod staff;
 pub mod staff_session;
 
+pub use crate::jwt::{AppJwtVerifier, Role};
 pub use app_user::AppUser;
-pub use jwt::{AppJwtVerifier, Role};
 pub use staff::{Admin, Staff, StaffError};

@@ -10,8 +10,9 @@ use std::time::Duration;
 use actix_web::web;
 use sha2::{Digest, Sha256};
 
-use super::{audit, password};
+use super::audit;
 use crate::domain::staff::{SignInMethod, StaffName, StaffRole};
+use crate::password;
 use crate::state::AppState;
 use crate::store::StoreError;
 

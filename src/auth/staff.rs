@@ -14,12 +14,12 @@ use secrecy::ExposeSecret;
 use subtle::ConstantTimeEq;
 
 use super::app_user::bearer;
-use super::jwt::{Claims, Role, TokenError};
 use super::staff_session::session_cookie;
 use crate::config::Settings;
 use crate::domain::session::now_millis;
 use crate::domain::staff::{SessionTokenHash, SignInMethod, StaffName, StaffRole};
 use crate::error::{ApiError, ErrorCode};
+use crate::jwt::{Claims, Role, TokenError};
 use crate::state::AppState;
 
 /// A signed-in staff member.
@@ -120,18 +120,18 @@ impl ResponseError for StaffError {
                     format!("/support/login?next={}", urlencode(next)),
                 ))
                 .finish(),
-            Self::Forbidden { .. } => crate::routes::console_error(
+            Self::Forbidden { .. } => crate::pages::console_error(
                 status,
                 "Admins only",
                 "Your role is support: you can look up sessions, but only admins change branding.",
             ),
-            Self::Forgery { .. } => crate::routes::console_error(
+            Self::Forgery { .. } => crate::pages::console_error(
                 status,
                 "Form refused",
                 "This form was not sent from a console page of your session, or the page is too \
                  old. Go back, reload the page and try again.",
             ),
-            Self::Unavailable { .. } => crate::routes::console_error(
+            Self::Unavailable { .. } => crate::pages::console_error(
                 status,
                 "Try again in a moment",
                 "Storage is briefly unavailable.",

@@ -72,7 +72,7 @@ impl BelvoClient {
     /// `POST /api/token/`: a widget access token for one session.
     #[tracing::instrument(skip_all, fields(fetch_resources = ?request.fetch_resources))]
     pub async fn widget_token(&self, request: &TokenRequest) -> Result<WidgetToken, BelvoError> {
-        crate::metrics::belvo_call("token", self.request_token(request)).await
+        timed("token", self.request_token(request)).await
     }
 
     async fn request_token(&self, request: &TokenRequest) -> Result<WidgetToken, BelvoError> {
@@ -101,7 +101,7 @@ impl BelvoClient {
     /// `GET /api/links/{id}/`: Belvo's own record of a link.
     #[tracing::instrument(skip(self, id), fields(link = %id))]
     pub async fn link(&self, id: &LinkId) -> Result<BelvoLink, BelvoError> {
-        crate::metrics::belvo_call("links", self.get(&format!("/api/links/{id}/"), &[])).await
+        timed("links", self.get(&format!("/api/links/{id}/"), &[])).await
     }
 
     /// `DELETE /api/links/{id}/`: deletes the link at Belvo (its credentials and data). `false`
@@ -109,16 +109,8 @@ impl BelvoClient {
     #[tracing::instrument(skip(self, id), fields(link = %id))]
     pub async fn delete_link(&self, id: &LinkId) -> Result<bool, BelvoError> {
         let call = async {
-            let response = self
-                .http
-                .delete(format!("{}/api/links/{id}/", self.base_url))
-                .basic_auth(
-                    self.secret_id.expose_secret(),
-                    Some(self.secret_password.expose_secret()),
-                )
-                .send()
-                .await
-                .map_err(|e| self.transport_error(e))?;
+            let url = format!("{}/api/links/{id}/", self.base_url);
+            let response = self.send(self.http.delete(url)).await?;
             match response.status() {
                 s if s.is_success() => Ok(true),
                 reqwest::StatusCode::NOT_FOUND => Ok(false),
@@ -127,30 +119,22 @@ impl BelvoClient {
                     .map(|_| false),
             }
         };
-        crate::metrics::belvo_call("links_delete", call).await
+        timed("links_delete", call).await
     }
 
     /// `POST /api/links/`: creates a link with the user's credentials (the API flow).
     #[tracing::instrument(skip_all, fields(institution = %request.institution))]
     pub async fn create_link(&self, request: &CreateLink) -> Result<BelvoLink, BelvoError> {
         let call = async {
-            let response = self
-                .http
-                .post(format!("{}/api/links/", self.base_url))
-                .basic_auth(
-                    self.secret_id.expose_secret(),
-                    Some(self.secret_password.expose_secret()),
-                )
-                .json(request)
-                .send()
-                .await
-                .map_err(|e| self.transport_error(e))?;
+            let url = format!("{}/api/links/", self.base_url);
+            let response = self.send(self.http.post(url).json(request)).await?;
             Self::read(response).await
         };
-        crate::metrics::belvo_call("links_create", call).await
+        timed("links_create", call).await
     }
 
-    /// A page of a link's data from one of Belvo's list endpoints (`/api/owners/`, ...).
+    /// A page of a link's data from one of Belvo's list endpoints (`/api/owners/`, ...), with
+    /// Belvo's own filters when the endpoint takes some (e.g. `value_date__gte`).
     pub async fn list(
         &self,
         endpoint: &'static str,
@@ -158,13 +142,15 @@ impl BelvoClient {
         link: &LinkId,
         page: u32,
         page_size: u32,
+        filters: &[(&str, String)],
     ) -> Result<serde_json::Value, BelvoError> {
-        let query = [
+        let mut query = vec![
             ("link", link.to_string()),
             ("page", page.to_string()),
             ("page_size", page_size.to_string()),
         ];
-        crate::metrics::belvo_call(endpoint, self.get(path, &query)).await
+        query.extend(filters.iter().cloned());
+        timed(endpoint, self.get(path, &query)).await
     }
 
     /// `GET {path}` with Basic auth and query pairs; Belvo's JSON as it is.
@@ -173,17 +159,8 @@ impl BelvoClient {
         path: &str,
         query: &[(&str, String)],
     ) -> Result<T, BelvoError> {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.base_url))
-            .query(query)
-            .basic_auth(
-                self.secret_id.expose_secret(),
-                Some(self.secret_password.expose_secret()),
-            )
-            .send()
-            .await
-            .map_err(|e| self.transport_error(e))?;
+        let url = format!("{}{path}", self.base_url);
+        let response = self.send(self.http.get(url).query(query)).await?;
         Self::read(response).await
     }
 
@@ -212,6 +189,21 @@ impl BelvoClient {
         })
     }
 
+    /// Sends `request` with this server's Belvo credentials (Basic auth).
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, BelvoError> {
+        request
+            .basic_auth(
+                self.secret_id.expose_secret(),
+                Some(self.secret_password.expose_secret()),
+            )
+            .send()
+            .await
+            .map_err(|e| self.transport_error(e))
+    }
+
     fn transport_error(&self, e: reqwest::Error) -> BelvoError {
         if e.is_timeout() {
             BelvoError::Timeout(self.timeout)
@@ -230,6 +222,25 @@ pub fn jwt_exp(token: &str) -> Option<i64> {
         .ok()?;
     let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     claims.get("exp")?.as_i64()
+}
+
+/// Times one Belvo API call (`endpoint` names it, e.g. `token`) and counts its failures.
+async fn timed<T>(
+    endpoint: &'static str,
+    call: impl std::future::Future<Output = Result<T, BelvoError>>,
+) -> Result<T, BelvoError> {
+    let started = std::time::Instant::now();
+    let result = call.await;
+    let outcome = match &result {
+        Ok(_) => Ok(()),
+        Err(BelvoError::Timeout(_)) => Err("timeout"),
+        Err(BelvoError::Unreachable(_)) => Err("unreachable"),
+        Err(BelvoError::Unauthorized) => Err("unauthorized"),
+        Err(BelvoError::Rejected { .. }) => Err("rejected"),
+        Err(BelvoError::BadResponse(_)) => Err("bad_response"),
+    };
+    crate::metrics::belvo_call(endpoint, outcome, started.elapsed());
+    result
 }
 
 #[cfg(test)]

@@ -18,6 +18,9 @@ pub struct TokenRequest {
     pub credentials_storage: Option<String>,
     pub fetch_resources: Vec<String>,
     pub widget: WidgetConfig,
+    /// Update mode: the link the widget repairs (Belvo keeps its id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_id: Option<String>,
 }
 
 // The password must never reach a log line.
@@ -29,6 +32,7 @@ impl fmt::Debug for TokenRequest {
             .field("credentials_storage", &self.credentials_storage)
             .field("fetch_resources", &self.fetch_resources)
             .field("widget", &self.widget)
+            .field("link_id", &self.link_id)
             .finish_non_exhaustive()
     }
 }

@@ -15,7 +15,7 @@ use crate::domain::branding_version::{BrandingVersion, WidgetLook};
 use crate::domain::ids::ProductName;
 use crate::store::{DynStore, Store};
 
-pub use edit::{history, rollback, save, EditError};
+pub use edit::{EditError, Editor};
 pub use input::{BrandingInput, FieldErrors};
 
 /// How often every replica reloads even without an announcement (a missed message heals).

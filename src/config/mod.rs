@@ -287,11 +287,24 @@ pub struct EmulatorSettings {
     /// Longest wait for the receiver's answer.
     #[serde(with = "humantime_serde")]
     pub webhook_timeout: Duration,
+    /// How long the widget access tokens it issues last (Belvo's: 10 minutes).
+    #[serde(with = "humantime_serde")]
+    pub access_token_ttl: Duration,
+}
+
+/// How the emulator reaches the BFF's webhook endpoint.
+#[derive(Debug, Clone)]
+pub struct WebhookTarget {
+    pub url: String,
+    pub token: secrecy::SecretString,
+    pub delay: Duration,
+    pub attempts: u32,
+    pub timeout: Duration,
 }
 
 impl EmulatorSettings {
-    pub fn webhook_target(&self, url: &str, settings: &Settings) -> crate::emulator::WebhookTarget {
-        crate::emulator::WebhookTarget {
+    pub fn webhook_target(&self, url: &str, settings: &Settings) -> WebhookTarget {
+        WebhookTarget {
             url: url.to_owned(),
             token: settings.secrets.webhook_token.clone(),
             delay: self.webhook_delay,

@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 pub enum Scope {
     ReadInstitutions,
     WriteLinks,
+    /// Asked for in update mode (a token naming a link), never configured on a product.
+    ReadLinks,
     ReadConsents,
     WriteConsents,
     WriteConsentCallback,

@@ -65,7 +65,7 @@ impl StaffSettings {
                     "names use only letters, digits, '.', '_', '@', '-'",
                 ));
             }
-            crate::auth::password::check_hash(&account.password_hash)
+            crate::password::check_hash(&account.password_hash)
                 .map_err(|problem| ConfigError::new(format!("{key}.password_hash"), problem))?;
         }
         Ok(())

@@ -71,6 +71,35 @@ impl From<Outcome> for Status {
     }
 }
 
+/// Why a session was opened: to connect a new link, or to repair one in Belvo's update mode.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
+pub enum SessionMode {
+    #[default]
+    Connect,
+    Update,
+}
+
+impl SessionMode {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
 /// What is fixed when a session is opened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewSession {
@@ -85,6 +114,35 @@ pub struct NewSession {
     pub token_expires_at: Millis,
     /// After this, a session still pending is `expired` and refuses callbacks.
     pub deadline: Millis,
+    /// The widget's language, as the app asked (`es`, `en`, `pt`, `mx`); none: the product's.
+    pub locale: Option<String>,
+    pub mode: SessionMode,
+    /// In update mode, the link being repaired (known from the start).
+    pub update_link: Option<LinkId>,
+    /// The widget's current access token: written when the session is opened, read back only
+    /// by `/w/` (status reads never load it).
+    pub token: Option<AccessToken>,
+}
+
+/// Belvo's widget access token: kept so `/w/` can reuse it, never shown or logged.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccessToken(pub String);
+
+impl std::fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AccessToken(..)")
+    }
+}
+
+/// What `/w/{id}` finds.
+#[derive(Debug, Clone)]
+pub enum WidgetOpening {
+    Missing,
+    /// Finished, or still pending past its deadline: nothing was counted.
+    Closed(Session),
+    /// Counted as an opening, its event fingerprints forgotten; `session.record.token` is the
+    /// current token.
+    Open(Session),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -120,6 +178,9 @@ pub struct Session {
     pub updated_at: Millis,
     pub event_count: u32,
     pub replays: u32,
+    /// When `widget_url` was first opened, and how often.
+    pub opened_at: Option<Millis>,
+    pub opens: u32,
 }
 
 impl Session {
@@ -164,6 +225,16 @@ pub const LINK_OWNED_ELSEWHERE: &str = "link_owned_elsewhere";
 /// Its message (`apply_event.lua` writes the same text; the store suite holds them equal).
 pub const LINK_OWNED_ELSEWHERE_MESSAGE: &str =
     "the link this success names belongs to another user: it was not given to this session";
+
+/// Belvo's code for a widget opened with an expired (or used) access token.
+pub const ACCESS_TOKEN_NOT_VALID: &str = "ACCESS_TOKEN_NOT_VALID";
+
+/// The code an update-mode session fails with when its success names another link than the one
+/// it repairs (SPEC §11); no link changes.
+pub const LINK_MISMATCH: &str = "link_mismatch";
+/// Its message (`apply_event.lua` writes the same text; the store suite holds them equal).
+pub const LINK_MISMATCH_MESSAGE: &str =
+    "the widget reconnected another link than the one this session repairs: no link was changed";
 
 /// The most timeline entries one session keeps; later distinct events still change state.
 pub const MAX_EVENTS: u32 = 200;
@@ -227,9 +298,15 @@ impl Transition {
         let mut timeline_entry = serde_json::to_value(event).expect("events serialise");
         timeline_entry["at"] = now.into();
         timeline_entry["source"] = source.into();
+        // With `/w/` the widget can be reopened with a fresh token: an expired token is the
+        // session's last error, not its end (SPEC §11).
+        let token_expired = details
+            .error
+            .as_ref()
+            .is_some_and(|e| e.code == ACCESS_TOKEN_NOT_VALID);
         Self {
             fingerprint: event.fingerprint(),
-            outcome: event.outcome().map(Status::from),
+            outcome: event.outcome().map(Status::from).filter(|_| !token_expired),
             details,
             warning,
             timeline_entry,
@@ -249,6 +326,25 @@ impl Transition {
                 error: Some(ErrorInfo {
                     code: LINK_OWNED_ELSEWHERE.to_owned(),
                     message: Some(LINK_OWNED_ELSEWHERE_MESSAGE.to_owned()),
+                }),
+                ..Details::default()
+            },
+            link: None,
+            ..self.clone()
+        }
+    }
+}
+
+impl Transition {
+    /// This success as what it becomes in an update-mode session that repairs another link:
+    /// the session fails with [`LINK_MISMATCH`], and no link is recorded or claimed.
+    pub fn mismatched(&self) -> Self {
+        Self {
+            outcome: Some(Status::Failed),
+            details: Details {
+                error: Some(ErrorInfo {
+                    code: LINK_MISMATCH.to_owned(),
+                    message: Some(LINK_MISMATCH_MESSAGE.to_owned()),
                 }),
                 ..Details::default()
             },

@@ -1,5 +1,5 @@
 //! Data endpoints with deterministic, realistic, paginated data per link
-//! (`{count, next, previous, results}`, `?link=&page=&page_size=`).
+//! (`{count, next, previous, results}`, `?link=&page=&page_size=`, absolute `next` / `previous`).
 
 use std::sync::atomic::Ordering;
 
@@ -9,13 +9,14 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::api_auth::{belvo_error, denied};
+use super::pages::PageQuery;
+use super::refusals::Refused;
 use super::Emulator;
 
+/// `?link=`: whose data (required).
 #[derive(Deserialize)]
-pub struct DataQuery {
+pub struct LinkQuery {
     link: Option<String>,
-    page: Option<usize>,
-    page_size: Option<usize>,
 }
 
 const FIRST_NAMES: &[&str] = &[
@@ -39,16 +40,16 @@ const EMPLOYERS: &[&str] = &[
 ];
 
 /// A reproducible number stream from a link id.
-struct Seed(Vec<u8>);
+pub(super) struct Seed(Vec<u8>);
 
 impl Seed {
-    fn new(link: &str, salt: &str) -> Self {
+    pub(super) fn new(link: &str, salt: &str) -> Self {
         Self(Sha256::digest(format!("{link}:{salt}")).to_vec())
     }
-    fn pick<'a>(&self, i: usize, list: &[&'a str]) -> &'a str {
+    pub(super) fn pick<'a>(&self, i: usize, list: &[&'a str]) -> &'a str {
         list[self.0[i % 32] as usize % list.len()]
     }
-    fn num(&self, i: usize, max: u32) -> u32 {
+    pub(super) fn num(&self, i: usize, max: u32) -> u32 {
         u32::from(self.0[i % 32]) * 257 % max.max(1)
     }
 }
@@ -142,86 +143,112 @@ fn employment(link: &str, i: usize, country: &str) -> Value {
     })
 }
 
-fn uuid_from(link: &str, kind: &str, i: usize) -> String {
+pub(super) fn uuid_from(link: &str, kind: &str, i: usize) -> String {
     let d = Sha256::digest(format!("{link}:{kind}:{i}"));
     uuid::Builder::from_random_bytes(d[..16].try_into().expect("16 bytes"))
         .into_uuid()
         .to_string()
 }
 
-async fn list(
+/// The link a data request names (`?link=`), once the call is counted and authenticated, and
+/// the link is known.
+pub(super) fn requested_link(
     emulator: &Emulator,
     req: &HttpRequest,
-    query: &DataQuery,
-    resource: &str,
-    item: impl Fn(&str, usize) -> Value,
-) -> HttpResponse {
+    query: &LinkQuery,
+) -> Result<String, Refused> {
     emulator.counters.data.fetch_add(1, Ordering::Relaxed);
     if let Some(denied) = denied(emulator, req) {
-        return denied;
+        return Err(Box::new(denied));
     }
     let Some(link) = query.link.as_deref() else {
-        return belvo_error(400, "required", "This field is required.", Some("link"));
+        return Err(Box::new(belvo_error(
+            400,
+            "required",
+            "This field is required.",
+            Some("link"),
+        )));
     };
     let status = emulator.state().links.get(link).map(|l| l.status);
     let Some(status) = status else {
-        return belvo_error(404, "not_found", "Link not found.", Some("link"));
+        return Err(Box::new(belvo_error(
+            404,
+            "not_found",
+            "Link not found.",
+            Some("link"),
+        )));
     };
+    // A broken link (`breaks.rs`) is refused as Belvo refuses it.
     if let Some(refusal) = super::breaks::data_refusal(status) {
-        return refusal;
+        return Err(Box::new(refusal));
     }
-    let count = total(resource, link);
-    let page_size = query.page_size.unwrap_or(100).clamp(1, 1000);
-    let page = query.page.unwrap_or(1).max(1);
-    let start = (page - 1) * page_size;
-    let results: Vec<Value> = (start..count.min(start + page_size))
-        .map(|i| item(link, i))
-        .collect();
-    let page_url = |p: usize| format!("{}?link={link}&page={p}&page_size={page_size}", req.path());
-    HttpResponse::Ok().json(json!({
-        "count": count,
-        "next": (start + page_size < count).then(|| page_url(page + 1)),
-        "previous": (page > 1).then(|| page_url(page - 1)),
-        "results": results,
-    }))
+    Ok(link.to_owned())
+}
+
+async fn list(
+    emulator: &Emulator,
+    req: &HttpRequest,
+    query: &LinkQuery,
+    page: &PageQuery,
+    resource: &str,
+    item: impl Fn(&str, usize) -> Value,
+) -> HttpResponse {
+    let link = match requested_link(emulator, req, query) {
+        Ok(link) => link,
+        Err(refused) => return *refused,
+    };
+    let count = total(resource, &link);
+    let results = page.range(count).map(|i| item(&link, i)).collect();
+    HttpResponse::Ok().json(page.body(req, count, results))
 }
 
 pub async fn owners(
     e: web::Data<Emulator>,
     req: HttpRequest,
-    q: web::Query<DataQuery>,
+    q: web::Query<LinkQuery>,
+    p: web::Query<PageQuery>,
 ) -> HttpResponse {
-    list(&e, &req, &q, "OWNERS", owner).await
+    list(&e, &req, &q, &p, "OWNERS", owner).await
 }
 
 pub async fn employment_records(
     e: web::Data<Emulator>,
     req: HttpRequest,
-    q: web::Query<DataQuery>,
+    q: web::Query<LinkQuery>,
+    p: web::Query<PageQuery>,
 ) -> HttpResponse {
-    list(&e, &req, &q, "EMPLOYMENT_RECORDS", employment_record).await
+    list(&e, &req, &q, &p, "EMPLOYMENT_RECORDS", employment_record).await
 }
 
 pub async fn employment_metrics(
     e: web::Data<Emulator>,
     req: HttpRequest,
-    q: web::Query<DataQuery>,
+    q: web::Query<LinkQuery>,
+    p: web::Query<PageQuery>,
 ) -> HttpResponse {
-    list(&e, &req, &q, "EMPLOYMENT_METRICS", employment_metric).await
+    list(&e, &req, &q, &p, "EMPLOYMENT_METRICS", employment_metric).await
 }
 
 pub async fn br_employments(
     e: web::Data<Emulator>,
     req: HttpRequest,
-    q: web::Query<DataQuery>,
+    q: web::Query<LinkQuery>,
+    p: web::Query<PageQuery>,
 ) -> HttpResponse {
-    list(&e, &req, &q, "EMPLOYMENTS", |l, i| employment(l, i, "BR")).await
+    list(&e, &req, &q, &p, "EMPLOYMENTS", |l, i| {
+        employment(l, i, "BR")
+    })
+    .await
 }
 
 pub async fn co_employments(
     e: web::Data<Emulator>,
     req: HttpRequest,
-    q: web::Query<DataQuery>,
+    q: web::Query<LinkQuery>,
+    p: web::Query<PageQuery>,
 ) -> HttpResponse {
-    list(&e, &req, &q, "EMPLOYMENTS", |l, i| employment(l, i, "CO")).await
+    list(&e, &req, &q, &p, "EMPLOYMENTS", |l, i| {
+        employment(l, i, "CO")
+    })
+    .await
 }

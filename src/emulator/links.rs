@@ -10,8 +10,10 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::api_auth::{belvo_error, denied};
-use super::institutions::INSTITUTIONS;
+use super::institutions::{Institution, INSTITUTIONS};
+use super::refusals::parse_body;
 use super::{webhooks, Emulator, Link};
+use crate::domain::country::Country;
 use crate::domain::session::{now_millis, rfc3339};
 
 /// Usernames (valid CURPs) that make the emulated IMSS answer each row of the guide's table.
@@ -53,9 +55,9 @@ pub async fn create(
     if let Some(denied) = denied(&emulator, &req) {
         return denied;
     }
-    let request: CreateLink = match serde_json::from_slice(&body) {
+    let request: CreateLink = match parse_body(&body, &["institution", "username", "access_mode"]) {
         Ok(r) => r,
-        Err(e) => return belvo_error(400, "invalid", &format!("Invalid request body: {e}"), None),
+        Err(refused) => return *refused,
     };
     let Some(institution) = INSTITUTIONS.iter().find(|i| i.code == request.institution) else {
         return belvo_error(
@@ -87,7 +89,7 @@ pub async fn create(
     }
     let resources = request
         .fetch_resources
-        .unwrap_or_else(|| default_resources(institution.country.code()));
+        .unwrap_or_else(|| default_resources(institution));
     let link = emulator.create_link(
         &request.institution,
         &request.access_mode,
@@ -98,11 +100,15 @@ pub async fn create(
     HttpResponse::Created().json(link)
 }
 
-fn default_resources(country: &str) -> Vec<String> {
-    match country {
-        "MX" => vec!["EMPLOYMENT_RECORDS".into(), "OWNERS".into()],
-        _ => vec!["EMPLOYMENTS".into(), "OWNERS".into()],
-    }
+/// What a link fetches when the request does not say (Belvo's SDKs never send
+/// `fetch_resources` on a link): the institution's resources.
+fn default_resources(institution: &Institution) -> Vec<String> {
+    let resources: &[&str] = match (institution.employment, institution.country) {
+        (false, _) => &["ACCOUNTS", "TRANSACTIONS", "OWNERS"],
+        (true, Country::Mexico) => &["EMPLOYMENT_RECORDS", "OWNERS"],
+        (true, _) => &["EMPLOYMENTS", "OWNERS"],
+    };
+    resources.iter().map(|r| (*r).to_owned()).collect()
 }
 
 pub async fn show(

@@ -3,10 +3,16 @@
 //! The BFF's own reqwest client talks to it exactly as to Belvo (Basic auth, same paths).
 
 mod api_auth;
+mod banking;
 mod breaks;
+mod catalog;
+mod control;
 mod data;
 mod institutions;
+mod link_list;
 mod links;
+mod pages;
+mod refusals;
 mod token;
 mod webhooks;
 mod widget;
@@ -21,19 +27,9 @@ use secrecy::SecretString;
 use serde::Serialize;
 
 use crate::belvo::types::TokenRequest;
-use crate::config::Settings;
+use crate::config::{Settings, WebhookTarget};
 
 pub use links::FIXTURE_USERNAMES;
-
-/// How the emulator reaches the BFF's webhook endpoint.
-#[derive(Debug, Clone)]
-pub struct WebhookTarget {
-    pub url: String,
-    pub token: SecretString,
-    pub delay: Duration,
-    pub attempts: u32,
-    pub timeout: Duration,
-}
 
 /// A widget token the emulator issued.
 struct IssuedToken {
@@ -147,6 +143,8 @@ pub struct Emulator {
     http: reqwest::Client,
     state: Mutex<State>,
     counters: Arc<Counters>,
+    /// Lifetime of the widget access tokens it issues, in seconds.
+    access_ttl_secs: u64,
 }
 
 impl Emulator {
@@ -163,6 +161,7 @@ impl Emulator {
             http: reqwest::Client::new(),
             state: Mutex::new(State::default()),
             counters: Arc::default(),
+            access_ttl_secs: settings.emulator.access_token_ttl.as_secs().max(1),
         }
     }
 
@@ -171,35 +170,90 @@ impl Emulator {
     }
 }
 
-/// Registers the emulator's routes on `cfg` (under whatever scope the caller chose).
+/// Registers the emulator's routes on `cfg` (under whatever scope the caller chose). Every path
+/// answers a method it does not take with 405 and a path it does not know with 404, in Belvo's
+/// error shape (the widget's pages keep their HTML).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/token/", web::post().to(token::create))
-        .route("/api/links/", web::post().to(links::create))
-        .route("/api/links/{id}/", web::get().to(links::show))
-        .route("/api/owners/", web::get().to(data::owners))
-        .route(
+    use web::{delete, get, post};
+    cfg.app_data(refusals::query_config());
+    let routes: Vec<(&'static str, &'static str, Vec<actix_web::Route>)> = vec![
+        ("/api/", "GET", vec![get().to(catalog::root)]),
+        ("/api/token/", "POST", vec![post().to(token::create)]),
+        (
+            "/api/links/",
+            "GET, POST",
+            vec![get().to(link_list::list), post().to(links::create)],
+        ),
+        (
+            "/api/links/{id}/",
+            "GET, DELETE",
+            vec![get().to(links::show), delete().to(link_list::delete)],
+        ),
+        ("/api/institutions/", "GET", vec![get().to(catalog::list)]),
+        ("/api/owners/", "GET", vec![get().to(data::owners)]),
+        (
             "/api/employment-records/",
-            web::get().to(data::employment_records),
-        )
-        .route(
+            "GET",
+            vec![get().to(data::employment_records)],
+        ),
+        (
             "/api/employment-metrics/",
-            web::get().to(data::employment_metrics),
-        )
-        .route("/api/br/employments/", web::get().to(data::br_employments))
-        .route("/api/co/employments/", web::get().to(data::co_employments))
-        .route("/widget/", web::get().to(widget::page))
-        .route("/widget/branding.css", web::get().to(widget::branding_css))
-        .route("/widget/outcome", web::post().to(widget::outcome))
-        .route("/_emulator/tokens/{jti}", web::get().to(token::show))
-        .route("/_emulator/stats", web::get().to(stats))
-        .route(
+            "GET",
+            vec![get().to(data::employment_metrics)],
+        ),
+        (
+            "/api/br/employments/",
+            "GET",
+            vec![get().to(data::br_employments)],
+        ),
+        (
+            "/api/co/employments/",
+            "GET",
+            vec![get().to(data::co_employments)],
+        ),
+        ("/api/accounts/", "GET", vec![get().to(banking::accounts)]),
+        (
+            "/api/transactions/",
+            "GET",
+            vec![get().to(banking::transactions)],
+        ),
+        ("/widget/", "GET", vec![get().to(widget::page)]),
+        (
+            "/widget/branding.css",
+            "GET",
+            vec![get().to(widget::branding_css)],
+        ),
+        ("/widget/outcome", "POST", vec![post().to(widget::outcome)]),
+        (
+            "/_emulator/tokens/{jti}",
+            "GET",
+            vec![get().to(token::show)],
+        ),
+        ("/_emulator/stats", "GET", vec![get().to(stats)]),
+        (
+            "/control/reset",
+            "POST",
+            vec![post().to(control::reset_route)],
+        ),
+        (
             "/control/links/{id}/break",
-            web::post().to(breaks::break_link),
-        )
-        .route(
+            "POST",
+            vec![post().to(breaks::break_link)],
+        ),
+        (
             "/control/links/{id}/repair",
-            web::post().to(breaks::repair_link),
-        );
+            "POST",
+            vec![post().to(breaks::repair_link)],
+        ),
+    ];
+    for (path, allowed, methods) in routes {
+        let resource = methods
+            .into_iter()
+            .fold(web::resource(path), |resource, route| resource.route(route))
+            .default_service(web::to(refusals::method_not_allowed(allowed)));
+        cfg.service(resource);
+    }
+    cfg.default_service(web::to(refusals::not_found));
 }
 
 /// `GET /_emulator/stats`: calls received and webhooks sent (Basic auth).
@@ -244,10 +298,7 @@ pub async fn serve_standalone(settings: &Settings, port: u16) -> anyhow::Result<
                 crate::telemetry::RequestSpan,
             >::new())
             .app_data(emulator.clone())
-            .route(
-                "/static/style.css",
-                web::get().to(crate::routes::stylesheet),
-            )
+            .route("/static/style.css", web::get().to(crate::pages::stylesheet))
             .configure(configure)
     })
     .bind((host.as_str(), port))?

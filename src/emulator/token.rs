@@ -9,6 +9,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::json;
 
 use super::api_auth::{belvo_error, credentials_ok, denied};
+use super::refusals::parse_body;
 use super::{Emulator, IssuedToken};
 use crate::belvo::types::{TokenRequest, TokenResponse};
 use crate::config::product_values::{ConsentPermission, Scope};
@@ -16,22 +17,55 @@ use crate::config::products::MAX_PURPOSE;
 use crate::domain::country::{Country, Resource};
 use crate::domain::tax_id::{Cnpj, Cpf};
 
-const ACCESS_TTL_SECS: u64 = 10 * 60;
+/// Fields a token request must carry (the widget needs somewhere to send the user back).
+const REQUIRED: &[&str] = &[
+    "id",
+    "password",
+    "scopes",
+    "fetch_resources",
+    "widget",
+    "widget.callback_urls",
+    "widget.callback_urls.success",
+    "widget.callback_urls.exit",
+    "widget.callback_urls.event",
+];
 const REFRESH_TTL_SECS: u64 = 24 * 3600;
 
 pub async fn create(emulator: web::Data<Emulator>, body: web::Bytes) -> HttpResponse {
     emulator.counters.token.fetch_add(1, Ordering::Relaxed);
-    let request: TokenRequest = match serde_json::from_slice(&body) {
+    let request: TokenRequest = match parse_body(&body, REQUIRED) {
         Ok(r) => r,
-        Err(e) => return belvo_error(400, "invalid", &format!("Invalid request body: {e}"), None),
+        Err(refused) => return *refused,
     };
     if !credentials_ok(&emulator, &request.id, &request.password) {
         return belvo_error(401, "authentication_failed", "Invalid credentials", None);
     }
+    if request.fetch_resources.is_empty() {
+        return belvo_error(
+            400,
+            "required",
+            "This field is required.",
+            Some("fetch_resources"),
+        );
+    }
     if let Err((field, message)) = check(&request) {
         return belvo_error(400, "invalid", &message, Some(field));
     }
-    let (access, jti, exp) = sign(&emulator, &request, "access", ACCESS_TTL_SECS);
+    // Update mode: the link must be one of this secret's, and the token may read it.
+    if let Some(link) = &request.link_id {
+        if !emulator.state().links.contains_key(link) {
+            return belvo_error(404, "not_found", "Not found.", None);
+        }
+        if !request.scopes.split(',').any(|s| s.trim() == "read_links") {
+            return belvo_error(
+                400,
+                "invalid",
+                "read_links is required to update a link",
+                Some("scopes"),
+            );
+        }
+    }
+    let (access, jti, exp) = sign(&emulator, &request, "access", emulator.access_ttl_secs);
     let (refresh, _, _) = sign(&emulator, &request, "refresh", REFRESH_TTL_SECS);
     let mut stored = request;
     stored.password = String::new();
@@ -65,9 +99,6 @@ fn check(request: &TokenRequest) -> Result<(), (&'static str, String)> {
             "scopes",
             "read_institutions and write_links are required".into(),
         ));
-    }
-    if request.fetch_resources.is_empty() {
-        return Err(("fetch_resources", "This field is required.".into()));
     }
     let open_finance = request.widget.openfinance_feature.is_some();
     let mut resources = Vec::new();

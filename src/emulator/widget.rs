@@ -12,7 +12,7 @@ use super::institutions;
 use super::token::{check_access_token, mark_used, TokenCheck};
 use super::Emulator;
 use crate::belvo::types::{CallbackUrls, TokenRequest};
-use crate::routes::{error_page, html};
+use crate::pages::{error_page, html};
 
 /// Query values are encoded as Belvo's examples show them (`%20` for spaces).
 const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
@@ -51,6 +51,8 @@ struct WidgetPage<'a> {
     access_mode: &'a str,
     external_id: &'a str,
     settings: Vec<(&'static str, String)>,
+    /// Update mode: the token names a link to repair; only its outcomes are offered.
+    update: bool,
 }
 
 fn heading(locale: &str) -> &'static str {
@@ -58,6 +60,15 @@ fn heading(locale: &str) -> &'static str {
         "es" | "mx" => "Conecta tu cuenta",
         "pt" => "Conecte sua conta",
         _ => "Connect your account",
+    }
+}
+
+/// Update mode's heading, naming the institution whose access is renewed.
+fn update_heading(locale: &str, institution: &str) -> String {
+    match locale {
+        "es" | "mx" => format!("Actualiza tu acceso a {institution}"),
+        "pt" => format!("Atualize seu acesso a {institution}"),
+        _ => format!("Update your access to {institution}"),
     }
 }
 
@@ -82,6 +93,11 @@ pub async fn page(emulator: web::Data<Emulator>, query: web::Query<WidgetQuery>)
         || query.integration_type.as_deref() == Some("openfinance");
     let branding = request.widget.branding.as_ref();
     let locale = query.locale.as_deref().unwrap_or("en");
+    // Update mode: the link's own institution, nothing else to pick.
+    let repaired = request.link_id.as_ref().and_then(|id| {
+        let state = emulator.state();
+        state.links.get(id).map(|l| l.institution.clone())
+    });
     let settings = [
         ("locale", query.locale.clone()),
         ("mode", query.mode.clone()),
@@ -98,20 +114,27 @@ pub async fn page(emulator: web::Data<Emulator>, query: web::Query<WidgetQuery>)
         &WidgetPage {
             mount: &emulator.mount,
             access_token: token,
-            heading: heading(locale),
+            heading: &match &repaired {
+                Some(institution) => update_heading(locale, institution),
+                None => heading(locale).to_owned(),
+            },
             company_name: branding.and_then(|b| b.company_name.as_deref()),
             company_logo: branding
                 .and_then(|b| b.company_logo.as_ref())
                 .map(|u| u.as_str()),
             has_color: branding.is_some_and(|b| b.overlay_background_color.is_some()),
-            institutions: institutions::for_widget(
-                query.institutions.as_deref(),
-                &request.fetch_resources,
-                open_finance,
-            ),
+            institutions: match &repaired {
+                Some(institution) => vec![(institution.clone(), institution.clone())],
+                None => institutions::for_widget(
+                    query.institutions.as_deref(),
+                    &request.fetch_resources,
+                    open_finance,
+                ),
+            },
             access_mode: query.access_mode.as_deref().unwrap_or("recurrent"),
             external_id: query.external_id.as_deref().unwrap_or_default(),
             settings,
+            update: repaired.is_some(),
         },
     )
 }
@@ -179,6 +202,24 @@ pub async fn outcome(emulator: web::Data<Emulator>, form: web::Form<OutcomeForm>
         ]
     };
     let (target, query) = match form.outcome.as_str() {
+        // Update mode: the same link, valid again (Belvo keeps the link id).
+        "success" if request.link_id.is_some() => {
+            let id = request.link_id.clone().unwrap_or_default();
+            let repaired = match emulator.state().links.get_mut(&id) {
+                Some(link) => {
+                    link.status = "valid";
+                    link.clone()
+                }
+                None => return redirect(&urls.exit, &token_not_valid()),
+            };
+            // A repaired recurrent link gets a fresh historical update, as at Belvo.
+            if repaired.access_mode == "recurrent" {
+                super::webhooks::schedule(&emulator, &repaired);
+            }
+            let institution = repaired.institution;
+            mark_used(&emulator, &jti);
+            (&urls.success, vec![("link", id), ("institution", institution)])
+        }
         "success" => {
             let link = emulator.create_link(
                 &institution,

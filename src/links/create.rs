@@ -11,18 +11,17 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::Sha256;
 
-use crate::auth::AppUser;
 use crate::belvo::types::CreateLink;
 use crate::belvo::BelvoError;
-use crate::config::BelvoEnvironment;
+use crate::config::{BelvoEnvironment, Settings};
 use crate::domain::country::Country;
 use crate::domain::explanation::{explain_message, Lang};
+use crate::domain::external_id::ExternalId;
 use crate::domain::health::{BelvoRecord, HealthChange};
 use crate::domain::ids::{LinkId, ProductName};
 use crate::domain::tax_id::{Cedula, Cpf, Curp};
 use crate::domain::webhook::LinkClaim;
 use crate::error::{ApiError, ErrorCode};
-use crate::state::AppState;
 
 /// Belvo (IMSS) allows 3 login attempts per username per 24 h.
 const ATTEMPTS_PER_DAY: u64 = 3;
@@ -61,112 +60,114 @@ pub struct CreatedLink {
     status: Option<String>,
 }
 
-/// Makes a link for `user` through the API flow; refusals are explained in `lang`.
-#[tracing::instrument(skip_all, fields(product = %request.product))]
-pub async fn create_link(
-    state: &AppState,
-    user: &AppUser,
-    request: CreateLinkRequest,
-    lang: Lang,
-) -> Result<CreatedLink, ApiError> {
-    let (product_name, product) =
-        crate::products::require(&state.settings.products, &request.product)?;
-    let product_name = product_name.clone();
-    if product.open_finance.is_some() {
-        return Err(ApiError::new(
-            ErrorCode::ApiFlowUnavailable,
-            "open finance links are made in the widget only",
-        ));
-    }
-    let username = normalized_username(product.country, &request.username)?;
-    let sandbox = state.settings.belvo.environment != BelvoEnvironment::Production;
-    let institution = product
-        .institutions_for(sandbox)
-        .first()
-        .cloned()
-        .ok_or_else(|| {
-            ApiError::new(
+impl super::Links {
+    /// Makes a link for `owner` through the API flow; refusals are explained in `lang`.
+    #[tracing::instrument(skip_all, fields(product = %request.product))]
+    pub async fn create(
+        &self,
+        owner: &ExternalId,
+        request: CreateLinkRequest,
+        lang: Lang,
+    ) -> Result<CreatedLink, ApiError> {
+        let (product_name, product) =
+            crate::products::require(&self.settings.products, &request.product)?;
+        let product_name = product_name.clone();
+        if product.open_finance.is_some() {
+            return Err(ApiError::new(
                 ErrorCode::ApiFlowUnavailable,
-                "the product lists no institution",
+                "open finance links are made in the widget only",
+            ));
+        }
+        let username = normalized_username(product.country, &request.username)?;
+        let sandbox = self.settings.belvo.environment != BelvoEnvironment::Production;
+        let institution = product
+            .institutions_for(sandbox)
+            .first()
+            .cloned()
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::ApiFlowUnavailable,
+                    "the product lists no institution",
+                )
+            })?;
+
+        let subject = attempt_subject(&self.settings, counted_as(product.country, &username));
+        self.within_limits(owner, &subject).await?;
+
+        let belvo_request = CreateLink {
+            institution: institution.to_string(),
+            username,
+            fetch_resources: product
+                .fetch_resources
+                .iter()
+                .map(|r| r.as_str().to_owned())
+                .collect(),
+            access_mode: product.access_mode.as_str().to_owned(),
+            external_id: Some(owner.to_string()),
+        };
+        let link = self
+            .belvo
+            .create_link(&belvo_request)
+            .await
+            .map_err(|e| belvo_refusal(e, lang))?;
+        let link_id = LinkId::parse(&link.id)
+            .ok()
+            .ok_or_else(|| ApiError::internal("Belvo returned a link id that is not a UUID"))?;
+        let claim = LinkClaim {
+            owner: owner.clone(),
+            product: product_name.clone(),
+            institution: link.institution.clone(),
+        };
+        self.store.claim_link(&link_id, &claim).await?;
+        let status = link.status.as_deref().and_then(BelvoRecord::from_status);
+        if let Some(record) = status {
+            super::health::apply(&self.store, &link_id, HealthChange::Record(record)).await?;
+        }
+        super::health::schedule_checks(&self.store, &link_id, self.settings.links.check_every)
+            .await?;
+        tracing::info!(link = %link_id, product = %product_name, "link created through the API");
+        Ok(CreatedLink {
+            link_id,
+            product: product_name,
+            institution: link.institution,
+            access_mode: link.access_mode,
+            status: link.status,
+        })
+    }
+
+    /// Counts this attempt against both limits: different IDs per user, and tries per ID.
+    async fn within_limits(&self, owner: &ExternalId, subject: &str) -> Result<(), ApiError> {
+        // One user may try only so many different ids a day: nobody can walk through other
+        // people's ids, or spend their attempts at Belvo.
+        let (allowed, left) = self
+            .store
+            .count_distinct(
+                &format!("link-usernames:{owner}"),
+                subject,
+                DAY,
+                self.settings.limits.usernames_per_day,
             )
-        })?;
-
-    let subject = attempt_subject(state, counted_as(product.country, &username));
-    within_limits(state, user, &subject).await?;
-
-    let belvo_request = CreateLink {
-        institution: institution.to_string(),
-        username,
-        fetch_resources: product
-            .fetch_resources
-            .iter()
-            .map(|r| r.as_str().to_owned())
-            .collect(),
-        access_mode: product.access_mode.as_str().to_owned(),
-        external_id: Some(user.external_id.to_string()),
-    };
-    let link = state
-        .belvo
-        .create_link(&belvo_request)
-        .await
-        .map_err(|e| belvo_refusal(e, lang))?;
-    let link_id = LinkId::parse(&link.id)
-        .ok()
-        .ok_or_else(|| ApiError::internal("Belvo returned a link id that is not a UUID"))?;
-    let claim = LinkClaim {
-        owner: user.external_id.clone(),
-        product: product_name.clone(),
-        institution: link.institution.clone(),
-    };
-    state.store.claim_link(&link_id, &claim).await?;
-    let status = link.status.as_deref().and_then(BelvoRecord::from_status);
-    if let Some(record) = status {
-        super::health::apply(&state.store, &link_id, HealthChange::Record(record)).await?;
+            .await?;
+        if !allowed {
+            return Err(ApiError::new(
+                ErrorCode::TooManyUsernames,
+                format!(
+                    "this user tried {} different IDs in the last 24 hours; retry later with one of them",
+                    self.settings.limits.usernames_per_day
+                ),
+            )
+            .retry_after(left.as_secs().max(1)));
+        }
+        let (attempts, left) = self.store.count_attempt(subject, DAY).await?;
+        if attempts > ATTEMPTS_PER_DAY {
+            return Err(ApiError::new(
+                ErrorCode::TooManyAttempts,
+                "this ID was tried 3 times in the last 24 hours; the institution would lock it",
+            )
+            .retry_after(left.as_secs().max(1)));
+        }
+        Ok(())
     }
-    super::health::schedule_checks(&state.store, &link_id, state.settings.links.check_every)
-        .await?;
-    tracing::info!(link = %link_id, product = %product_name, "link created through the API");
-    Ok(CreatedLink {
-        link_id,
-        product: product_name,
-        institution: link.institution,
-        access_mode: link.access_mode,
-        status: link.status,
-    })
-}
-
-/// Counts this attempt against both limits: different IDs per user, and tries per ID.
-async fn within_limits(state: &AppState, user: &AppUser, subject: &str) -> Result<(), ApiError> {
-    // One user may try only so many different ids a day: nobody can walk through other
-    // people's ids, or spend their attempts at Belvo.
-    let (allowed, left) = state
-        .store
-        .count_distinct(
-            &format!("link-usernames:{}", user.external_id),
-            subject,
-            DAY,
-            state.settings.limits.usernames_per_day,
-        )
-        .await?;
-    if !allowed {
-        return Err(ApiError::new(
-            ErrorCode::TooManyUsernames,
-            format!(
-                "this user tried {} different IDs in the last 24 hours; retry later with one of them",
-                state.settings.limits.usernames_per_day
-            ),
-        )
-        .retry_after(left.as_secs().max(1)));
-    }
-    let (attempts, left) = state.store.count_attempt(subject, DAY).await?;
-    if attempts > ATTEMPTS_PER_DAY {
-        return Err(ApiError::new(
-            ErrorCode::TooManyAttempts,
-            "this ID was tried 3 times in the last 24 hours; the institution would lock it",
-        )
-        .retry_after(left.as_secs().max(1)));
-    }
-    Ok(())
 }
 
 /// Checks the username for the product's country before anything is sent anywhere.
@@ -207,8 +208,8 @@ fn counted_as(country: Country, username: &str) -> &str {
 }
 
 /// A keyed hash of the username: attempts are counted without storing the id itself.
-fn attempt_subject(state: &AppState, username: &str) -> String {
-    let key = state.settings.secrets.external_id_key.expose_secret();
+fn attempt_subject(settings: &Settings, username: &str) -> String {
+    let key = settings.secrets.external_id_key.expose_secret();
     let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("any key length");
     mac.update(b"link-attempt:");
     mac.update(username.as_bytes());

@@ -58,7 +58,7 @@ fn on_transition(transition: &HealthTransition) {
         event = transition.event(),
         "link health changed"
     );
-    crate::metrics::link_health_changed(transition.to);
+    crate::metrics::link_health_changed(transition.to.as_str());
 }
 
 /// Reads Belvo's record of the link now and applies what it says (a 404 means gone).

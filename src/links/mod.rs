@@ -5,4 +5,18 @@
 mod create;
 pub mod health;
 
-pub use create::{create_link, CreateLinkRequest, CreatedLink};
+use std::sync::Arc;
+
+use crate::belvo::BelvoClient;
+use crate::config::Settings;
+use crate::store::DynStore;
+
+pub use create::{CreateLinkRequest, CreatedLink};
+
+/// The links service: what making a link through the API flow needs (no HTTP, no `AppState`).
+/// Built once in startup; its parts are shared handles.
+pub struct Links {
+    pub settings: Arc<Settings>,
+    pub store: DynStore,
+    pub belvo: BelvoClient,
+}

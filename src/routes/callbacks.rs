@@ -7,14 +7,13 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
-use super::pages::{error_page, html};
 use crate::config::BelvoEnvironment;
 use crate::domain::callback::{CallbackEvent, CallbackKind};
 use crate::domain::explanation::{explain, Explanation};
 use crate::domain::ids::SessionId;
-use crate::domain::session::{Applied, Status};
+use crate::domain::session::{Applied, Status, ACCESS_TOKEN_NOT_VALID};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
-use crate::sessions::record_event;
+use crate::pages::{error_page, html};
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -28,6 +27,8 @@ struct ResultPage<'a> {
     session_id: String,
     /// Embedded mode: offer the way back to `/demo`.
     demo: bool,
+    /// The session's `widget_url`, when the widget can be opened again.
+    reopen: Option<String>,
 }
 
 /// Where Belvo's widget sends the webview: records the event, then redirects to the app's
@@ -95,7 +96,7 @@ async fn handle(
         .map_err(|_| ApiError::from(ErrorCode::InvalidCallback))?;
     let event = CallbackEvent::parse(kind, &pairs)
         .map_err(|e| ApiError::new(ErrorCode::InvalidCallback, e.to_string()))?;
-    let applied = record_event(state, &id, &event, "callback").await?;
+    let applied = state.sessions.record(&id, &event, "callback").await?;
     let (status, platform) = match applied.state() {
         Some(s) => s,
         None if applied == Applied::Expired => {
@@ -189,6 +190,9 @@ fn result_page(
             explanation: code.map(|c| explain(c, lang)),
             session_id: id.to_string(),
             demo,
+            // A token that expired leaves the session pending: offer its widget_url again.
+            reopen: (status == Status::Pending && code == Some(ACCESS_TOKEN_NOT_VALID))
+                .then(|| format!("/w/{id}")),
         },
     )
 }

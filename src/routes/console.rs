@@ -2,37 +2,12 @@
 //! stylesheet and script, and the Content-Security-Policy (scripts and styles from `/static/`
 //! only — nothing inline — plus https images for brand logos in the branding preview).
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use askama::Template;
 
 use crate::auth::Staff;
 
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
-                   img-src 'self' https:; form-action 'self'; frame-ancestors 'none'; \
-                   base-uri 'none'";
-
-/// Renders a console page with the console's policy (it may load `/static/admin.js`).
-pub fn page(status: StatusCode, page: &impl Template) -> HttpResponse {
-    let mut response = super::html(status, page);
-    response.headers_mut().insert(
-        header::CONTENT_SECURITY_POLICY,
-        header::HeaderValue::from_static(CSP),
-    );
-    response
-}
-
-/// The header's view of who is signed in.
-pub struct Nav {
-    pub name: String,
-    pub role: &'static str,
-    pub admin: bool,
-    pub csrf: String,
-    /// Signed in with a cookie (a bearer-token caller has nothing to sign out of).
-    pub can_sign_out: bool,
-    /// `support`, `branding` or `audit`: which menu entry is current.
-    pub section: &'static str,
-}
+pub use crate::pages::{console_error, console_page as page, Nav};
 
 impl Nav {
     pub fn of(staff: &Staff, section: &'static str) -> Option<Self> {
@@ -45,28 +20,6 @@ impl Nav {
             section,
         })
     }
-}
-
-#[derive(Template)]
-#[template(path = "console/error.html")]
-struct ErrorPage<'a> {
-    nav: Option<Nav>,
-    status: u16,
-    title: &'a str,
-    message: &'a str,
-}
-
-/// An error as a console page.
-pub fn console_error(status: StatusCode, title: &str, message: &str) -> HttpResponse {
-    page(
-        status,
-        &ErrorPage {
-            nav: None,
-            status: status.as_u16(),
-            title,
-            message,
-        },
-    )
 }
 
 /// Console forms and paths that do not parse get the console's error page, not plain text.

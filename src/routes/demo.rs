@@ -11,10 +11,10 @@ use askama::Template;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::html;
-use crate::auth::jwt::{mint, Role};
 use crate::domain::ids::{LinkId, SessionId};
 use crate::error::{ApiError, ErrorCode};
+use crate::jwt::{mint, Role};
+use crate::pages::html;
 use crate::state::AppState;
 
 /// The demo's one user.

@@ -7,21 +7,23 @@ pub mod demo;
 mod health;
 mod lang;
 mod links;
-mod metrics;
+pub mod metrics;
 mod openapi;
 mod pages;
 mod support;
 mod webhooks;
 mod well_known;
-mod widget_sessions;
+mod widget;
+pub(crate) mod widget_sessions;
 
 use actix_web::http::Method;
 use actix_web::{web, Resource, Route};
 
+use crate::error::{ApiError, ErrorCode};
+
 pub use console::console_error;
 pub(crate) use lang::request_lang;
 pub use openapi::document as openapi_document;
-pub use pages::{error_page, html, stylesheet};
 
 /// A route of the API that `/openapi.json` describes.
 pub struct ApiRoute {
@@ -64,6 +66,7 @@ pub fn api_routes(webhook_body_limit: usize) -> Vec<ApiRoute> {
         ApiRoute::new(M::GET, "/.well-known/assetlinks.json", |r| {
             r.to(well_known::assetlinks)
         }),
+        ApiRoute::new(M::GET, "/w/{session_id}", |r| r.to(widget::widget)),
         ApiRoute::new(M::GET, "/callbacks/{session_id}/{kind}", |r| {
             r.to(callbacks::callback)
         }),
@@ -82,6 +85,9 @@ pub fn api_routes(webhook_body_limit: usize) -> Vec<ApiRoute> {
         ApiRoute::new(M::POST, "/v1/links", |r| r.to(links::create)),
         ApiRoute::new(M::GET, "/v1/links/{link_id}", |r| r.to(links::show)),
         ApiRoute::new(M::DELETE, "/v1/links/{link_id}", |r| r.to(links::delete)),
+        ApiRoute::new(M::POST, "/v1/links/{link_id}/reconnect", |r| {
+            r.to(links::reconnect)
+        }),
         ApiRoute::new(M::POST, "/v1/links/{link_id}/check", |r| r.to(links::check)),
         ApiRoute::new(M::GET, "/v1/links/{link_id}/{resource}", |r| {
             r.to(links::data)
@@ -111,7 +117,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, webhook_body_limit: usize) {
         let (path, resource) = resources.remove(at);
         let mut resource = resource.route(handler);
         if let Some(limit) = route.json_limit {
-            resource = resource.app_data(crate::startup::json_config(limit));
+            resource = resource.app_data(json_config(limit));
         }
         resources.insert(at, (path, resource));
     }
@@ -123,5 +129,25 @@ pub fn configure(cfg: &mut web::ServiceConfig, webhook_body_limit: usize) {
         .configure(support::configure)
         .configure(admin::configure)
         .route("/", web::get().to(pages::index))
-        .route("/static/style.css", web::get().to(pages::stylesheet));
+        .route("/static/style.css", web::get().to(crate::pages::stylesheet));
+}
+
+/// JSON bodies: size limit and every extractor error as our JSON error body.
+pub fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(limit)
+        .error_handler(|err, _req| {
+            use actix_web::error::JsonPayloadError;
+            let api = match &err {
+                JsonPayloadError::OverflowKnownLength { .. }
+                | JsonPayloadError::Overflow { .. } => ErrorCode::PayloadTooLarge.into(),
+                JsonPayloadError::ContentType => ErrorCode::UnsupportedMediaType.into(),
+                JsonPayloadError::Deserialize(e) => ApiError::new(
+                    ErrorCode::InvalidJson,
+                    format!("the JSON body is not valid: {e}"),
+                ),
+                _ => ApiError::new(ErrorCode::InvalidJson, "the JSON body could not be read"),
+            };
+            api.into()
+        })
 }

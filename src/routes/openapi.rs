@@ -28,6 +28,7 @@ use crate::state::AppState;
         super::well_known::apple_app_site_association,
         super::well_known::assetlinks,
         super::callbacks::callback,
+        super::widget::widget,
         super::webhooks::receive,
     ),
     modifiers(&SecuritySchemes),

@@ -9,6 +9,7 @@ use subtle::ConstantTimeEq;
 
 use crate::auth::app_user::bearer;
 use crate::client_addr::client_ip;
+use crate::domain::country::Resource;
 use crate::domain::health::HealthChange;
 use crate::domain::session::now_millis;
 use crate::domain::webhook::{WebhookApplied, WebhookPayload};
@@ -90,7 +91,8 @@ pub async fn receive(
     payload: web::Json<WebhookPayload>,
 ) -> Result<HttpResponse, ApiError> {
     let payload = payload.into_inner();
-    let webhook_type = payload.webhook_type.to_string();
+    // Known resources only, so the metric's labels stay bounded.
+    let resource = Resource::parse(payload.webhook_type.as_str()).map_or("other", Resource::as_str);
     let kind = format!("{}/{}", payload.webhook_type, payload.webhook_code);
     let update = payload
         .into_update(now_millis())
@@ -98,7 +100,7 @@ pub async fn receive(
     let applied = match state.store.record_webhook(&update).await {
         Ok(applied) => applied,
         Err(e) => {
-            crate::metrics::webhook_recorded(&webhook_type, "store_unavailable");
+            crate::metrics::webhook_recorded(resource, "store_unavailable");
             return Err(e.into());
         }
     };
@@ -118,7 +120,7 @@ pub async fn receive(
             "external_id_mismatch"
         }
     };
-    crate::metrics::webhook_recorded(&webhook_type, outcome);
+    crate::metrics::webhook_recorded(resource, outcome);
     tracing::info!(link = %update.link, kind, outcome, "belvo webhook");
     Ok(HttpResponse::Ok().json(WebhookReceipt { status: outcome }))
 }

@@ -4,16 +4,15 @@
 use serde::Deserialize;
 use utoipa::openapi::schema::{ArrayBuilder, Object, ObjectBuilder, SchemaType, Type};
 
-use crate::auth::AppUser;
 use crate::belvo::types::{CallbackUrls, Consent, IdentificationInfo, TokenRequest, WidgetConfig};
+use crate::config::product_values::Scope;
 use crate::config::{BelvoEnvironment, ProductSettings};
 use crate::domain::branding_version::WidgetLook;
 use crate::domain::external_id::ExternalId;
-use crate::domain::ids::{AccessMode, Code, Platform, SessionId};
-use crate::domain::session::{now_millis, NewSession};
+use crate::domain::ids::{AccessMode, Code, LinkId, Platform, SessionId};
+use crate::domain::session::{now_millis, AccessToken, NewSession, SessionMode};
 use crate::domain::tax_id::{Cnpj, Cpf};
 use crate::error::{ApiError, ErrorCode};
-use crate::state::AppState;
 
 /// What the app asks for.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -86,13 +85,13 @@ fn string_enum(values: &[&str]) -> ObjectBuilder {
         .enum_values(Some(values.iter().copied()))
 }
 
-fn platform_schema() -> Object {
+pub(super) fn platform_schema() -> Object {
     string_enum(&["ios", "android", "web"])
         .description(Some("Picks the deeplink the callbacks return to."))
         .build()
 }
 
-fn locale_schema() -> Object {
+pub(super) fn locale_schema() -> Object {
     let mut locales: Vec<Option<&str>> = LOCALES.iter().copied().map(Some).collect();
     locales.push(None);
     ObjectBuilder::new()
@@ -120,71 +119,82 @@ fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::new(ErrorCode::InvalidRequest, message)
 }
 
-#[tracing::instrument(skip_all, fields(product = %request.product, session_id))]
-pub async fn open_session(
-    state: &AppState,
-    user: &AppUser,
-    request: OpenRequest,
-) -> Result<OpenedSession, ApiError> {
-    let (product_name, product) =
-        crate::products::require(&state.settings.products, &request.product)?;
-    let product_name = product_name.clone();
-    let platform: Platform = request
-        .platform
-        .parse()
-        .map_err(|_| invalid("platform must be ios, android or web"))?;
-    let sandbox = state.settings.belvo.environment != BelvoEnvironment::Production;
-    let institutions =
-        narrow_institutions(product.institutions_for(sandbox), request.institutions)?;
-    let access_mode = request.access_mode.unwrap_or(product.access_mode);
-    let locale = match request.locale {
-        Some(l) if LOCALES.contains(&l.as_str()) => Some(l),
-        Some(_) => {
-            return Err(invalid(format!(
-                "locale must be one of {}",
-                LOCALES.join(", ")
-            )))
-        }
-        None => None,
-    };
-    let consent = consent_for(product, request.consent)?;
+/// The widget's language, when the app names one: es, en, pt or mx.
+pub(super) fn check_locale(locale: Option<String>) -> Result<Option<String>, ApiError> {
+    match locale {
+        Some(l) if LOCALES.contains(&l.as_str()) => Ok(Some(l)),
+        Some(_) => Err(invalid(format!(
+            "locale must be one of {}",
+            LOCALES.join(", ")
+        ))),
+        None => Ok(None),
+    }
+}
 
-    super::token_budget::spend(&state.store, &state.settings.limits, &user.external_id).await?;
-    let id = SessionId::generate();
-    tracing::Span::current().record("session_id", tracing::field::display(id));
-    let callback_urls = state.callback_urls(&id);
-    let look = state.branding.look(&product_name).unwrap_or_default();
-    let token_request = token_request(product, look, callback_urls.clone(), access_mode, consent);
-    let token = state.belvo.widget_token(&token_request).await?;
+impl super::Sessions {
+    /// Opens a widget session for `owner`: the product's preset, a widget token from Belvo, the
+    /// session remembered.
+    #[tracing::instrument(skip_all, fields(product = %request.product, session_id))]
+    pub async fn open(
+        &self,
+        owner: &ExternalId,
+        request: OpenRequest,
+    ) -> Result<OpenedSession, ApiError> {
+        let (product_name, product) =
+            crate::products::require(&self.settings.products, &request.product)?;
+        let product_name = product_name.clone();
+        let platform: Platform = request
+            .platform
+            .parse()
+            .map_err(|_| invalid("platform must be ios, android or web"))?;
+        let sandbox = self.settings.belvo.environment != BelvoEnvironment::Production;
+        let institutions =
+            narrow_institutions(product.institutions_for(sandbox), request.institutions)?;
+        let access_mode = request.access_mode.unwrap_or(product.access_mode);
+        let locale = check_locale(request.locale)?;
+        let consent = consent_for(product, request.consent)?;
 
-    let now = now_millis();
-    let session = NewSession {
-        id,
-        owner: user.external_id.clone(),
-        product: product_name,
-        platform,
-        institutions: institutions.clone(),
-        access_mode,
-        created_at: now,
-        token_expires_at: token.expires_at * 1000,
-        deadline: now + state.settings.sessions.pending_timeout.as_millis() as i64,
-    };
-    state.store.create_session(&session).await?;
-    let widget_url = widget_url(
-        &state.widget_url,
-        product,
-        &token.access,
-        locale.as_deref(),
-        &institutions,
-        access_mode,
-        &user.external_id,
-    );
-    tracing::info!(platform = platform.as_str(), "widget session opened");
-    Ok(OpenedSession {
-        session,
-        widget_url,
-        callback_urls,
-    })
+        super::token_budget::spend(&self.store, &self.settings.limits, owner).await?;
+        let id = SessionId::generate();
+        tracing::Span::current().record("session_id", tracing::field::display(id));
+        let callback_urls = self.callback_urls(&id);
+        let look = self.branding.look(&product_name).unwrap_or_default();
+        let token_request = token_request(
+            product,
+            look,
+            callback_urls.clone(),
+            access_mode,
+            consent,
+            None,
+        );
+        let token = self.belvo.widget_token(&token_request).await?;
+
+        let now = now_millis();
+        let session = NewSession {
+            id,
+            owner: owner.clone(),
+            product: product_name,
+            platform,
+            institutions,
+            access_mode,
+            created_at: now,
+            token_expires_at: token.expires_at * 1000,
+            deadline: now + self.settings.sessions.pending_timeout.as_millis() as i64,
+            locale,
+            mode: SessionMode::Connect,
+            update_link: None,
+            token: Some(AccessToken(token.access)),
+        };
+        self.store.create_session(&session).await?;
+        // This server's URL, not Belvo's: it never goes stale (`/w/` renews the token).
+        let widget_url = format!("{}/w/{id}", self.public_base_url);
+        tracing::info!(platform = platform.as_str(), "widget session opened");
+        Ok(OpenedSession {
+            session,
+            widget_url,
+            callback_urls,
+        })
+    }
 }
 
 /// Apps may narrow the product's institutions, never widen them.
@@ -287,13 +297,20 @@ fn consent_for(
 }
 
 /// The token body for a product, exactly in the guides' shape (credentials filled by the client).
-fn token_request(
+/// In update mode (`update_link`) it names the link and adds `read_links` to the scopes, as
+/// Belvo's update-mode guide asks.
+pub(super) fn token_request(
     product: &ProductSettings,
     look: WidgetLook,
     callback_urls: CallbackUrls,
     access_mode: AccessMode,
     consent: Option<Consent>,
+    update_link: Option<LinkId>,
 ) -> TokenRequest {
+    let mut scopes = product.scopes.to_string();
+    if update_link.is_some() && !product.scopes.contains(Scope::ReadLinks) {
+        scopes.push_str(",read_links");
+    }
     let credentials_storage = match access_mode {
         AccessMode::Recurrent => Some("store".to_owned()),
         AccessMode::Single => product.credentials_storage.map(|c| c.to_string()),
@@ -302,7 +319,7 @@ fn token_request(
     TokenRequest {
         id: String::new(),
         password: String::new(),
-        scopes: product.scopes.to_string(),
+        scopes,
         stale_in: Some(product.stale_in.to_string()),
         credentials_storage,
         fetch_resources: product
@@ -318,11 +335,13 @@ fn token_request(
             openfinance_feature: of.map(|o| o.openfinance_feature.clone()),
             consent,
         },
+        link_id: update_link.map(|l| l.to_string()),
     }
 }
 
+/// Belvo's hosted widget with a token:
 /// `widget_url?access_token=..&locale=..&<product params>&institutions=..&access_mode=..&external_id=..`
-fn widget_url(
+pub(super) fn belvo_widget_url(
     base: &str,
     product: &ProductSettings,
     access_token: &str,

@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::belvo::{BelvoClient, BelvoError};
 use crate::domain::health::{BelvoRecord, HealthChange};
 use crate::domain::ids::{LinkId, SessionId};
-use crate::domain::session::now_millis;
+use crate::domain::session::{now_millis, SessionMode};
 use crate::domain::webhook::LinkClaim;
 use crate::store::{DueEntry, DynStore};
 
@@ -139,6 +139,10 @@ async fn record(
             institution: institution.to_owned(),
         };
         store.claim_link(link, &claim).await?;
+        // A successful reconnect (update mode) of this very link: its credentials work again.
+        if session.record.mode == SessionMode::Update {
+            crate::links::health::reconnected(store, link).await?;
+        }
         if let Some(record) = status {
             crate::links::health::apply(store, link, HealthChange::Record(record)).await?;
         }

@@ -24,6 +24,11 @@ impl Keys {
         format!("{}:{{s:{id}}}:session", self.prefix)
     }
 
+    /// String held while one replica renews the session's widget token (`/w/`).
+    pub fn renewal(&self, id: &SessionId) -> String {
+        format!("{}:{{s:{id}}}:renewing", self.prefix)
+    }
+
     /// List holding the session's timeline.
     pub fn timeline(&self, id: &SessionId) -> String {
         format!("{}:{{s:{id}}}:timeline", self.prefix)

@@ -1,13 +1,17 @@
 //! Sessions and callbacks: a session opened for a user, the widget events applied to it, its
 //! timeline, and the announcements that wake waiters on every replica.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use tokio::sync::broadcast;
 
 use super::{Links, StoreResult};
 use crate::domain::external_id::ExternalId;
 use crate::domain::ids::SessionId;
-use crate::domain::session::{Applied, NewSession, Session, Transition};
+use crate::domain::session::{
+    AccessToken, Applied, Millis, NewSession, Session, Transition, WidgetOpening,
+};
 use crate::domain::webhook::LinkState;
 
 /// A session and, once it has one, what is known of its link.
@@ -44,6 +48,29 @@ pub trait Sessions: Links + Send + Sync {
     /// Applies one callback event atomically, in a single round trip: the first terminal event
     /// wins, replays are counted once, and the change is published to every replica.
     async fn apply(&self, id: &SessionId, transition: &Transition) -> StoreResult<Applied>;
+
+    /// `/w/{id}`: counts an opening of a pending session (first `opened_at`, `opens`), forgets
+    /// its event fingerprints, and reads it with its current widget token.
+    async fn open_widget(&self, id: &SessionId, now: Millis) -> StoreResult<WidgetOpening>;
+
+    /// Marks that this replica renews the session's widget token, for at most `hold`; `false`
+    /// when another renewal is under way (one Belvo token request at a time per session).
+    async fn begin_renewal(&self, id: &SessionId, hold: Duration) -> StoreResult<bool>;
+
+    /// Keeps the renewed token on the session and ends the renewal.
+    async fn store_token(
+        &self,
+        id: &SessionId,
+        token: &AccessToken,
+        expires_at: Millis,
+    ) -> StoreResult<()>;
+
+    /// The session's current widget token and its expiry (a replica waiting for another's
+    /// renewal reads it); none for an unknown session or one without a token.
+    async fn current_token(&self, id: &SessionId) -> StoreResult<Option<(AccessToken, Millis)>>;
+
+    /// Ends a renewal that failed, so the next opening may try again at once.
+    async fn end_renewal(&self, id: &SessionId) -> StoreResult<()>;
 
     /// The session's timeline, oldest first (each entry a JSON object with `kind`, `at`, `effect`).
     async fn timeline(&self, id: &SessionId) -> StoreResult<Vec<serde_json::Value>>;

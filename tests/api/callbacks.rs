@@ -7,7 +7,9 @@ use crate::helpers::{location, spawn_app_on, spawn_app_with, StoreKind, TestApp,
 
 const SUCCESS: &str = "link=cb65f82c-dc93-4d3e-8270-9a27528397f5&institution=erebor_br_retail";
 const EXIT: &str = "last_encountered_error_code=login_error&last_encountered_error_message=Invalid%20credentials%20provided%20to%20login%20to%20the%20institution&meta_data_institution_name=amex_mx_retail&meta_data_step=abandon-survey";
-const ERROR: &str = "error=ACCESS_TOKEN_NOT_VALID&error_message=The%20access%20token%20was%20not%20provided%20or%20is%20not%20valid";
+const ERROR: &str = "error=unexpected_error&error_message=Something%20went%20wrong";
+/// Since `/w/` renews tokens (SPEC §11), this one does not end the session.
+const TOKEN_EXPIRED: &str = "error=ACCESS_TOKEN_NOT_VALID&error_message=The%20access%20token%20was%20not%20provided%20or%20is%20not%20valid";
 const WARNING: &str = "warning=institution_disabled&warning_message=The%20institution%20is%20temporarily%20unavailable.";
 
 async fn open(app: &TestApp, platform: &str) -> String {
@@ -91,12 +93,54 @@ async fn error_event_fails_the_session_on_any_callback_url(store: StoreKind) {
         );
         let status = app.status("maria", &id).await;
         assert_eq!(status["status"], "failed");
-        assert_eq!(status["last_error"]["code"], "ACCESS_TOKEN_NOT_VALID");
+        assert_eq!(status["last_error"]["code"], "unexpected_error");
         assert_eq!(
             status["last_error"]["explanation"]["code"],
-            "ACCESS_TOKEN_NOT_VALID"
+            "unexpected_error"
         );
     }
+}
+
+/// SPEC §11: an expired widget token is the session's last error, not its end: the app
+/// reopens `widget_url`, which forgets the error's fingerprint, so the same error is recorded
+/// again if it happens again.
+async fn an_expired_token_leaves_the_session_pending_until_reopened(store: StoreKind) {
+    let app = spawn_app_on(store).await;
+    let id = open(&app, "ios").await;
+    let response = app.callback(&id, "error", TOKEN_EXPIRED).await;
+    assert_eq!(
+        location(&response),
+        format!("bffdemo://belvo/error?session_id={id}&status=pending")
+    );
+    let status = app.status("maria", &id).await;
+    assert_eq!(status["status"], "pending");
+    assert_eq!(status["last_error"]["code"], "ACCESS_TOKEN_NOT_VALID");
+    let first_change = status["updated_at"].clone();
+    let replay = app.callback(&id, "error", TOKEN_EXPIRED).await;
+    assert_eq!(replay.status(), 302);
+    let after_replay = app.status("maria", &id).await;
+    assert_eq!(
+        after_replay["updated_at"], first_change,
+        "a replay changes nothing"
+    );
+
+    let reopened = app
+        .client
+        .get(app.url(&format!("/w/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reopened.status(), 302);
+    // The widget errs the same way again later: recorded again, and still pending.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    app.callback(&id, "error", TOKEN_EXPIRED).await;
+    let status = app.status("maria", &id).await;
+    assert_eq!(status["status"], "pending");
+    assert_ne!(status["updated_at"], first_change, "recorded again");
+    assert_eq!(status["opens"], 1);
+    // And the user can still connect.
+    app.callback(&id, "success", SUCCESS).await;
+    assert_eq!(app.status("maria", &id).await["status"], "succeeded");
 }
 
 async fn warning_is_appended_and_leaves_the_session_pending(store: StoreKind) {
@@ -374,6 +418,7 @@ crate::helpers::on_redis_and_cluster!(
     exit_callback_records_error_and_step,
     exit_without_error_is_a_plain_exit,
     error_event_fails_the_session_on_any_callback_url,
+    an_expired_token_leaves_the_session_pending_until_reopened,
     warning_is_appended_and_leaves_the_session_pending,
     first_terminal_event_wins_and_later_ones_change_nothing,
     a_replayed_success_is_counted_once,

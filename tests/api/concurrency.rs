@@ -78,13 +78,11 @@ async fn concurrent_duplicate_webhooks_count_once() {
         .connect("maria", "br_employment", "inss_br_employment")
         .await;
     app.status_until_resources("maria", &id).await;
-    let owner = param(
-        app.open("maria", "br_employment", "ios").await["widget_url"]
-            .as_str()
-            .unwrap(),
-        "external_id",
-    )
-    .unwrap();
+    let session = app.open("maria", "br_employment", "ios").await;
+    let widget = app
+        .belvo_widget(session["widget_url"].as_str().unwrap())
+        .await;
+    let owner = param(&widget, "external_id").unwrap();
     let bodies: Vec<Value> = (0..200)
         .map(|i| {
             json!({"webhook_id": format!("dup-{}", i % 4), "webhook_type": "EMPLOYMENTS",

@@ -17,7 +17,7 @@ pub const PASSWORD: &str = "correct horse battery staple";
 /// One hash for every test account (hashing is deliberately slow).
 fn password_hash() -> String {
     static HASH: OnceLock<String> = OnceLock::new();
-    HASH.get_or_init(|| belvo_bff::auth::password::hash(PASSWORD).unwrap())
+    HASH.get_or_init(|| belvo_bff::password::hash(PASSWORD).unwrap())
         .clone()
 }
 
@@ -59,7 +59,7 @@ pub fn csrf_of(html: &str) -> String {
 impl TestApp {
     /// A staff token, as `belvo-bff token --sub NAME --role ROLE` prints it.
     pub fn staff_token(&self, name: &str, role: belvo_bff::auth::Role) -> String {
-        belvo_bff::auth::jwt::mint(&self.settings, name, role, Duration::from_secs(600)).unwrap()
+        belvo_bff::jwt::mint(&self.settings, name, role, Duration::from_secs(600)).unwrap()
     }
 
     /// Opens the sign-in form in `client` and posts `form` (plus the form's csrf).

@@ -126,7 +126,9 @@ async fn every_widget_outcome_redirects_with_belvos_query_string() {
 async fn a_token_is_not_valid_after_one_successful_link() {
     let app = spawn_app().await;
     let session = app.open("maria", "mx_employment", "ios").await;
-    let widget_url = session["widget_url"].as_str().unwrap();
+    let widget_url = &app
+        .belvo_widget(session["widget_url"].as_str().unwrap())
+        .await;
     let page = app.client.get(widget_url).send().await.unwrap();
     assert_eq!(page.status(), 200);
     let success = app
@@ -162,7 +164,9 @@ async fn the_widget_page_shows_the_branding_and_institutions() {
     })
     .await;
     let session = app.open("maria", "mx_employment", "ios").await;
-    let widget_url = session["widget_url"].as_str().unwrap();
+    let widget_url = &app
+        .belvo_widget(session["widget_url"].as_str().unwrap())
+        .await;
     let html = app
         .client
         .get(widget_url)

@@ -166,7 +166,7 @@ impl TestApp {
 
     /// An app JWT for `sub`, as `belvo-bff token --sub` prints it.
     pub fn token(&self, sub: &str) -> String {
-        belvo_bff::auth::jwt::mint(
+        belvo_bff::jwt::mint(
             &self.settings,
             sub,
             belvo_bff::auth::Role::App,
@@ -219,8 +219,25 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
+    /// Where a session's `widget_url` (`/w/{id}`) sends the browser: Belvo's widget with its
+    /// token (opening it, as a person would). Any other URL is returned as it is.
+    pub async fn belvo_widget(&self, widget_url: &str) -> String {
+        if !widget_url.starts_with(&self.url("/w/")) {
+            return widget_url.to_owned();
+        }
+        let response = self.client.get(widget_url).send().await.unwrap();
+        assert_eq!(
+            response.status(),
+            302,
+            "{widget_url}: {}",
+            response.text().await.unwrap()
+        );
+        location(&response)
+    }
+
     /// The token request the (emulated) Belvo received for a widget URL's access token.
     pub async fn token_request_for(&self, widget_url: &str) -> Value {
+        let widget_url = &self.belvo_widget(widget_url).await;
         let url = url::Url::parse(widget_url).unwrap();
         let token = url
             .query_pairs()
@@ -273,6 +290,7 @@ impl TestApp {
         outcome: &str,
         institution: &str,
     ) -> String {
+        let widget_url = &self.belvo_widget(widget_url).await;
         let form = [
             ("access_token", param(widget_url, "access_token").unwrap()),
             ("outcome", outcome.to_owned()),

@@ -267,7 +267,19 @@ async fn the_owner_deletes_a_link_at_belvo_and_here() {
             200
         );
 
+        let at_belvo = |app: &TestApp| {
+            app.client
+                .get(app.url(&format!("/emulator/api/links/{id}/")))
+                .basic_auth("dev-secret-id", Some("dev-secret-password"))
+                .send()
+        };
+        assert_eq!(at_belvo(&app).await.unwrap().status(), 200);
         assert_eq!(delete(&app, "maria", id).await.status(), 204);
+        assert_eq!(
+            at_belvo(&app).await.unwrap().status(),
+            404,
+            "deleted at Belvo"
+        );
         assert_eq!(
             get(&app, "maria", &format!("/v1/links/{id}"))
                 .await
@@ -499,4 +511,185 @@ async fn another_users_session_cannot_claim_a_link() {
     assert_eq!(pedros["links"], json!([]));
     let owners = get(&app, "pedro", &format!("/v1/links/{link_id}/owners")).await;
     assert_eq!(owners.status(), 404);
+}
+
+/// A verified link's data answers 200 once the background verification has landed.
+async fn get_when_verified(app: &TestApp, sub: &str, path: &str) -> Value {
+    let started = Instant::now();
+    loop {
+        let response = get(app, sub, path).await;
+        if response.status() == 200 {
+            return response.json().await.unwrap();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{path}: {}",
+            response.status()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn open_finance_accounts_and_transactions_hold_what_the_webhooks_announced() {
+    let app = spawn_app().await;
+    let (session, link) = app.connect("maria", "br_ofda", "erebor_br_retail").await;
+    let status = app.status_until_resources("maria", &session).await;
+    let announced = |r: &str| status["resources"][r]["total"].clone();
+
+    let accounts = get_when_verified(&app, "maria", &format!("/v1/links/{link}/accounts")).await;
+    assert_eq!(accounts["count"], announced("ACCOUNTS"));
+    assert_eq!(accounts["results"][0]["currency"], "BRL");
+
+    // Every transaction, page by page through this API's own `next`.
+    let mut next = format!("/v1/links/{link}/transactions?page_size=7");
+    let mut seen = Vec::new();
+    let mut count = Value::Null;
+    while !next.is_empty() {
+        let page: Value = get(&app, "maria", &next).await.json().await.unwrap();
+        count = page["count"].clone();
+        seen.extend(
+            page["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["id"].clone()),
+        );
+        next = page["next"].as_str().unwrap_or_default().to_owned();
+    }
+    assert_eq!(count, announced("TRANSACTIONS"));
+    seen.dedup();
+    assert_eq!(Some(seen.len() as u64), count.as_u64());
+
+    let june = format!(
+        "/v1/links/{link}/transactions?page_size=2&date_from=2024-06-01&date_to=2024-06-30"
+    );
+    let page: Value = get(&app, "maria", &june).await.json().await.unwrap();
+    assert!(page["count"].as_u64().unwrap() < count.as_u64().unwrap());
+    assert!(page["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t["value_date"].as_str().unwrap().starts_with("2024-06")));
+    if !page["next"].is_null() {
+        assert_eq!(page["next"], format!("/v1/links/{link}/transactions?page=2&page_size=2&date_from=2024-06-01&date_to=2024-06-30"));
+    }
+
+    for (path, status) in [
+        (format!("/v1/links/{link}/transactions?date_from=June"), 400),
+        (
+            format!("/v1/links/{link}/transactions?date_from=2024-07-01&date_to=2024-06-01"),
+            400,
+        ),
+        (
+            format!("/v1/links/{link}/accounts?date_from=2024-06-01"),
+            400,
+        ),
+        (format!("/v1/links/{link}/employments"), 404),
+    ] {
+        assert_eq!(get(&app, "maria", &path).await.status(), status, "{path}");
+    }
+    for resource in ["accounts", "transactions"] {
+        let theirs = get(&app, "pedro", &format!("/v1/links/{link}/{resource}")).await;
+        assert_eq!(theirs.status(), 404, "{resource}");
+    }
+
+    // An employment link has no accounts.
+    let (_, mx) = app
+        .connect("maria", "mx_employment", "planet_mx_employment")
+        .await;
+    get_when_verified(&app, "maria", &format!("/v1/links/{mx}/owners")).await;
+    assert_eq!(
+        get(&app, "maria", &format!("/v1/links/{mx}/accounts"))
+            .await
+            .status(),
+        404
+    );
+}
+
+/// A Belvo in front of `upstream`'s emulator that passes everything through but the
+/// open-finance data endpoints, which hang (`hang`) or answer 500.
+fn belvo_failing_on_banking_data(upstream: String, hang: bool) -> String {
+    use actix_web::{web, HttpRequest, HttpResponse};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let http = reqwest::Client::new();
+    let server = actix_web::HttpServer::new(move || {
+        let upstream = upstream.clone();
+        let http = http.clone();
+        actix_web::App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
+            let (upstream, http) = (upstream.clone(), http.clone());
+            async move {
+                let path = req.path();
+                if path == "/api/accounts/" || path == "/api/transactions/" {
+                    if hang {
+                        tokio::time::sleep(Duration::from_secs(30)).await;
+                    }
+                    return HttpResponse::InternalServerError().finish();
+                }
+                let target = format!("{upstream}/emulator{}", req.uri());
+                let method = reqwest::Method::from_bytes(req.method().as_str().as_bytes()).unwrap();
+                let mut forwarded = http.request(method, target).body(body.to_vec());
+                for name in ["authorization", "content-type"] {
+                    if let Some(value) = req.headers().get(name) {
+                        forwarded = forwarded.header(name, value.as_bytes());
+                    }
+                }
+                let answer = forwarded.send().await.unwrap();
+                let status =
+                    actix_web::http::StatusCode::from_u16(answer.status().as_u16()).unwrap();
+                HttpResponse::build(status)
+                    .content_type("application/json")
+                    .body(answer.bytes().await.unwrap())
+            }
+        }))
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    tokio::spawn(server);
+    url
+}
+
+#[tokio::test]
+async fn a_slow_or_failing_belvo_on_open_finance_data_gives_504_or_502() {
+    // "Belvo" is another server's emulator, reached through a proxy that breaks the data.
+    let belvo = spawn_app().await;
+    for (hang, status, code) in [(true, 504, "belvo_timeout"), (false, 502, "belvo_rejected")] {
+        let proxy = belvo_failing_on_banking_data(belvo.address.clone(), hang);
+        let widget = belvo.url("/emulator/widget/");
+        let app = spawn_app_with(StoreKind::Memory, |s| {
+            s.belvo.base_url = Some(proxy.parse().unwrap());
+            s.belvo.widget_url = Some(widget.parse().unwrap());
+            s.belvo.timeout = Duration::from_millis(500);
+        })
+        .await;
+        let session = app.open("maria", "br_ofda", "ios").await;
+        // The user opens widget_url (this app's /w/), which sends them to "Belvo"'s widget.
+        let opened = app
+            .belvo_widget(session["widget_url"].as_str().unwrap())
+            .await;
+        let callback = belvo
+            .widget_outcome(&opened, "success", "erebor_br_retail")
+            .await;
+        let link = crate::helpers::param(&callback, "link").unwrap();
+        assert_eq!(
+            app.client.get(&callback).send().await.unwrap().status(),
+            302
+        );
+        get_when_verified(&app, "maria", &format!("/v1/links/{link}/owners")).await;
+        for resource in ["accounts", "transactions"] {
+            let started = Instant::now();
+            let response = get(&app, "maria", &format!("/v1/links/{link}/{resource}")).await;
+            assert_eq!(response.status(), status, "{resource}");
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["error"]["code"], code);
+            assert!(
+                started.elapsed() < Duration::from_secs(3),
+                "{:?}",
+                started.elapsed()
+            );
+        }
+    }
 }

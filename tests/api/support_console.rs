@@ -12,7 +12,10 @@ const LOGIN_ERROR_EXIT: &str = "last_encountered_error_code=login_error&last_enc
 async fn failed_login(app: &TestApp, sub: &str) -> (String, String) {
     let session = app.open(sub, "mx_employment", "ios").await;
     let id = session["session_id"].as_str().unwrap().to_owned();
-    let external_id = param(session["widget_url"].as_str().unwrap(), "external_id").unwrap();
+    let widget = app
+        .belvo_widget(session["widget_url"].as_str().unwrap())
+        .await;
+    let external_id = param(&widget, "external_id").unwrap();
     assert_eq!(
         app.callback(&id, "exit", LOGIN_ERROR_EXIT).await.status(),
         302

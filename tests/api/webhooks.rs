@@ -141,7 +141,9 @@ async fn a_webhook_before_the_success_callback_ends_in_the_same_state(store: Sto
     for webhook_first in [true, false] {
         let session = app.open("maria", "mx_employment", "ios").await;
         let id = session["session_id"].as_str().unwrap().to_owned();
-        let widget_url = session["widget_url"].as_str().unwrap();
+        let widget_url = &app
+            .belvo_widget(session["widget_url"].as_str().unwrap())
+            .await;
         let external_id = param(widget_url, "external_id").unwrap();
         let callback = app
             .widget_outcome(widget_url, "success", "planet_mx_employment")

@@ -19,7 +19,9 @@ fn assert_callback_urls(app_address: &str, session: &Value, token_request: &Valu
 async fn mx_employment_session_asks_for_employment_records_with_mx_locale() {
     let app = spawn_app().await;
     let session = app.open("maria", "mx_employment", "ios").await;
-    let url = session["widget_url"].as_str().unwrap();
+    let url = &app
+        .belvo_widget(session["widget_url"].as_str().unwrap())
+        .await;
     let sent = app.token_request_for(url).await;
 
     assert_eq!(sent["fetch_resources"], json!(["EMPLOYMENT_RECORDS"]));
@@ -49,7 +51,9 @@ async fn mx_employment_session_asks_for_employment_records_with_mx_locale() {
 async fn br_employment_session_asks_for_employments_and_owners_in_portuguese() {
     let app = spawn_app().await;
     let session = app.open("joao", "br_employment", "android").await;
-    let url = session["widget_url"].as_str().unwrap();
+    let url = &app
+        .belvo_widget(session["widget_url"].as_str().unwrap())
+        .await;
     let sent = app.token_request_for(url).await;
 
     assert_eq!(sent["fetch_resources"], json!(["EMPLOYMENTS", "OWNERS"]));
@@ -68,7 +72,9 @@ async fn br_employment_session_asks_for_employments_and_owners_in_portuguese() {
 async fn co_employment_session_asks_for_employments_in_spanish() {
     let app = spawn_app().await;
     let session = app.open("camila", "co_employment", "ios").await;
-    let url = session["widget_url"].as_str().unwrap();
+    let url = &app
+        .belvo_widget(session["widget_url"].as_str().unwrap())
+        .await;
     let sent = app.token_request_for(url).await;
 
     assert_eq!(sent["fetch_resources"], json!(["EMPLOYMENTS", "OWNERS"]));
@@ -84,7 +90,9 @@ async fn co_employment_session_asks_for_employments_in_spanish() {
 async fn br_ofda_session_sends_consent_purpose_and_open_finance_params() {
     let app = spawn_app().await;
     let session = app.open("ralph", "br_ofda", "ios").await;
-    let url = session["widget_url"].as_str().unwrap();
+    let url = &app
+        .belvo_widget(session["widget_url"].as_str().unwrap())
+        .await;
     let sent = app.token_request_for(url).await;
 
     assert_eq!(
@@ -153,7 +161,18 @@ async fn external_id_is_a_stable_pseudonym_never_the_raw_user_id() {
     let first = app.open("maria@example.com", "mx_employment", "ios").await;
     let second = app.open("maria@example.com", "br_employment", "ios").await;
     let other = app.open("pedro@example.com", "mx_employment", "ios").await;
-    let id = |s: &Value| param(s["widget_url"].as_str().unwrap(), "external_id").unwrap();
+    let mut ids = Vec::new();
+    for s in [&first, &second, &other] {
+        let widget = app.belvo_widget(s["widget_url"].as_str().unwrap()).await;
+        ids.push(param(&widget, "external_id").unwrap());
+    }
+    let id = |s: &Value| {
+        let at = [&first, &second, &other]
+            .iter()
+            .position(|x| x["session_id"] == s["session_id"])
+            .unwrap();
+        ids[at].clone()
+    };
 
     let external_id = id(&first);
     assert!(
@@ -168,20 +187,37 @@ async fn external_id_is_a_stable_pseudonym_never_the_raw_user_id() {
     assert_ne!(external_id, id(&other));
 }
 
+/// SPEC §11: `expires_at` is the session's deadline (`sessions.pending_timeout`, 24 h by
+/// default), no longer the Belvo token's `exp` (stage 1), and `widget_url` is this server's.
 #[tokio::test]
-async fn expires_at_comes_from_the_belvo_access_token() {
+async fn expires_at_is_the_sessions_deadline_and_widget_url_is_ours() {
     let app = spawn_app().await;
     let session = app.open("maria", "mx_employment", "ios").await;
-    let url = session["widget_url"].as_str().unwrap();
+    let id = session["session_id"].as_str().unwrap();
+    assert_eq!(session["widget_url"], app.url(&format!("/w/{id}")));
+    assert_eq!(session["mode"], "connect");
+    let parse = |v: &Value| {
+        time::OffsetDateTime::parse(
+            v.as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap()
+    };
+    let status = app.status("maria", id).await;
+    let created = parse(&status["created_at"]);
+    let expires_at = parse(&session["expires_at"]);
+    assert_eq!(expires_at - created, time::Duration::hours(24));
+    assert_eq!(status["expires_at"], session["expires_at"]);
+    let url = &app
+        .belvo_widget(session["widget_url"].as_str().unwrap())
+        .await;
     let exp = jwt_claims(&param(url, "access_token").unwrap())["exp"]
         .as_i64()
         .unwrap();
-    let expires_at = time::OffsetDateTime::parse(
-        session["expires_at"].as_str().unwrap(),
-        &time::format_description::well_known::Rfc3339,
-    )
-    .unwrap();
-    assert_eq!(expires_at.unix_timestamp(), exp);
+    assert!(
+        exp < expires_at.unix_timestamp(),
+        "the token is shorter-lived"
+    );
 }
 
 #[tokio::test]
@@ -196,7 +232,7 @@ async fn apps_may_narrow_institutions_and_choose_access_mode_but_not_widen() {
         .await;
     assert_eq!(narrowed.status(), 201);
     let body: Value = narrowed.json().await.unwrap();
-    let url = body["widget_url"].as_str().unwrap();
+    let url = &app.belvo_widget(body["widget_url"].as_str().unwrap()).await;
     assert_eq!(
         param(url, "institutions").as_deref(),
         Some("imss_mx_employment")

@@ -33,7 +33,10 @@ async fn sign_in(browser: &Browser, app: &TestApp, name: &str) {
 async fn failed_login(app: &TestApp, sub: &str, message: &str) -> (String, String) {
     let session = app.open(sub, "mx_employment", "ios").await;
     let id = session["session_id"].as_str().unwrap().to_owned();
-    let external_id = param(session["widget_url"].as_str().unwrap(), "external_id").unwrap();
+    let widget = app
+        .belvo_widget(session["widget_url"].as_str().unwrap())
+        .await;
+    let external_id = param(&widget, "external_id").unwrap();
     let query = serde_urlencoded::to_string([
         ("last_encountered_error_code", "login_error"),
         ("last_encountered_error_message", message),

@@ -7,8 +7,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use belvo_bff::auth::jwt::{mint, Role};
 use belvo_bff::config::Settings;
+use belvo_bff::jwt::{mint, Role};
 use serde_json::Value;
 
 pub struct Bff {
@@ -183,6 +183,13 @@ pub fn location(response: &reqwest::Response) -> String {
     response.headers()["location"].to_str().unwrap().to_owned()
 }
 
+/// Where a session's `widget_url` (`/w/{id}`) sends the browser: Belvo's widget with a token.
+pub async fn belvo_widget(bff: &Bff, widget_url: &str) -> String {
+    let response = bff.client.get(widget_url).send().await.unwrap();
+    assert_eq!(response.status(), 302, "{widget_url}");
+    location(&response)
+}
+
 /// Plays the hosted widget of `widget_url` (served by the embedded emulator of `bff`):
 /// picks `outcome` and returns the callback URL the widget sends the webview to.
 pub async fn widget_outcome(
@@ -191,6 +198,11 @@ pub async fn widget_outcome(
     outcome: &str,
     institution: &str,
 ) -> String {
+    let widget_url = &if widget_url.starts_with(&bff.url("/w/")) {
+        belvo_widget(bff, widget_url).await
+    } else {
+        widget_url.to_owned()
+    };
     let url = url::Url::parse(widget_url).unwrap();
     let param = |key: &str| {
         url.query_pairs()

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::bff::{widget_outcome, Bff};
+use crate::bff::{belvo_widget, widget_outcome, Bff};
 
 const CPF: &str = "76109277673";
 const SUB: &str = "ralph.bragg+logs@example.com";
@@ -53,7 +53,8 @@ async fn a_whole_session_logs_json_lines_with_request_ids_and_no_secrets() {
     request_ids.push(request_id(&response));
     let session: Value = response.json().await.unwrap();
     let id = session["session_id"].as_str().unwrap().to_owned();
-    let widget_url = session["widget_url"].as_str().unwrap().to_owned();
+    // The user opens widget_url, which sends the webview on to Belvo's widget.
+    let widget_url = belvo_widget(&bff, session["widget_url"].as_str().unwrap()).await;
 
     // The same with a malformed consent: the CPF is quoted back to the caller, not logged.
     let bad = json!({"product": "br_ofda", "platform": "ios",

@@ -13,7 +13,7 @@ async fn two_hundred_concurrent_wrong_passwords_run_at_most_the_allowed_checks()
     let dir = std::env::temp_dir().join(format!("bff-flood-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("staff.toml");
-    let hash = belvo_bff::auth::password::hash(PASSWORD).unwrap();
+    let hash = belvo_bff::password::hash(PASSWORD).unwrap();
     std::fs::write(
         &config,
         format!(

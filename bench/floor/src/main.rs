@@ -7,6 +7,8 @@
 //! - `GET /v1/widget-sessions/{id}`: one HGETALL, returned as JSON.
 //! - `POST /webhooks/belvo`: the BFF's own webhook script (`src/store/lua/record_webhook.lua`) with
 //!   the fields read from the JSON body, answering 200.
+//! - `GET /w/{id}`: the BFF's own opening script (`src/store/lua/open_widget.lua`), then a 302 to
+//!   the widget with the stored token (the BFF's path when the token has time left).
 //!
 //! Environment: `PORT`, `REDIS_URL`, `KEY_PREFIX` (the BFF's `store.key_prefix`, so the floor
 //! works on sessions the BFF created).
@@ -18,18 +20,23 @@ use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 
-/// Same limits the BFF passes to the scripts (`MAX_EVENTS`, `MAX_WARNINGS`, `store.session_ttl`).
+/// Same limits the BFF passes to the scripts (`MAX_EVENTS`, `MAX_WARNINGS`, `sessions.retention`,
+/// `links.retention`).
 const MAX_EVENTS: u32 = 200;
 /// The webhook ids remembered per link (as `MAX_WEBHOOK_IDS` in `src/domain/webhook.rs`).
 const MAX_WEBHOOK_IDS: usize = 1000;
 const MAX_WARNINGS: u32 = 50;
-const SESSION_TTL_MS: u64 = 7 * 24 * 3600 * 1000;
+const SESSION_RETENTION_MS: u64 = 7 * 24 * 3600 * 1000;
+const LINK_RETENTION_MS: u64 = 400 * 24 * 3600 * 1000;
+/// What `/w/` reads besides the opening (the BFF reads its session fields and the token).
+const WIDGET_FIELDS: &[&str] = &["token", "token_expires_at", "locale", "institutions", "owner"];
 
 struct Floor {
     conn: ConnectionManager,
     prefix: String,
     apply_event: Script,
     record_webhook: Script,
+    open_widget: Script,
 }
 
 impl Floor {
@@ -88,6 +95,8 @@ async fn callback(
         .arg(MAX_EVENTS)
         .arg(MAX_WARNINGS)
         .arg("1") // publish: a single server, the link hash is KEYS[3]
+        .arg(SESSION_RETENTION_MS)
+        .arg(LINK_RETENTION_MS)
         .arg(fields.len());
     for (field, value) in fields {
         invocation.arg(field).arg(value);
@@ -146,7 +155,7 @@ async fn webhook(floor: web::Data<Floor>, body: web::Json<serde_json::Value>) ->
         .arg(text("external_id"))
         .arg(entry)
         .arg(format!("{}:floor-events", floor.prefix))
-        .arg(SESSION_TTL_MS)
+        .arg(LINK_RETENTION_MS)
         .arg(MAX_EVENTS)
         .arg(MAX_WEBHOOK_IDS);
     let mut conn = floor.conn.clone();
@@ -154,6 +163,38 @@ async fn webhook(floor: web::Data<Floor>, body: web::Json<serde_json::Value>) ->
         Ok(reply) => HttpResponse::Ok().json(serde_json::json!({"status": reply.first()})),
         Err(e) => HttpResponse::ServiceUnavailable().body(e.to_string()),
     }
+}
+
+/// `/w/{id}`: counts the opening and sends the browser to the widget with the stored token.
+async fn widget(floor: web::Data<Floor>, id: web::Path<String>) -> HttpResponse {
+    let mut invocation = floor.open_widget.prepare_invoke();
+    invocation
+        .key(floor.key("s", &id, "session"))
+        .arg(now_millis());
+    for field in WIDGET_FIELDS {
+        invocation.arg(*field);
+    }
+    let mut conn = floor.conn.clone();
+    let reply: Vec<Option<String>> = match invocation.invoke_async(&mut conn).await {
+        Ok(reply) => reply,
+        Err(e) => return HttpResponse::ServiceUnavailable().body(e.to_string()),
+    };
+    if reply.first().and_then(|r| r.as_deref()) != Some("open") {
+        return HttpResponse::Gone().finish();
+    }
+    let value = |i: usize| reply.get(i).cloned().flatten().unwrap_or_default();
+    HttpResponse::Found()
+        .insert_header((
+            "Location",
+            format!(
+                "http://127.0.0.1/emulator/widget/?access_token={}&locale={}&institutions={}&external_id={}",
+                value(1),
+                value(3),
+                value(4),
+                value(5)
+            ),
+        ))
+        .finish()
 }
 
 fn now_millis() -> u64 {
@@ -190,6 +231,7 @@ async fn main() -> std::io::Result<()> {
         prefix: env("KEY_PREFIX", "bff"),
         apply_event: Script::new(include_str!("../../../src/store/lua/apply_event.lua")),
         record_webhook: Script::new(include_str!("../../../src/store/lua/record_webhook.lua")),
+        open_widget: Script::new(include_str!("../../../src/store/lua/open_widget.lua")),
     });
     HttpServer::new(move || {
         App::new()
@@ -197,6 +239,7 @@ async fn main() -> std::io::Result<()> {
             .route("/callbacks/{id}/{kind}", web::get().to(callback))
             .route("/v1/widget-sessions/{id}", web::get().to(status))
             .route("/webhooks/belvo", web::post().to(webhook))
+            .route("/w/{id}", web::get().to(widget))
     })
     .bind(("127.0.0.1", port))?
     .run()

@@ -121,4 +121,21 @@ pub(super) const LOCAL: &[Entry] = &[
         },
         retryable: true,
     },
+    // An update-mode (reconnect) success naming another link than the one being repaired.
+    Entry {
+        code: "link_mismatch",
+        belvo_code: "link_mismatch",
+        message: None,
+        what: Tr {
+            es: "Se conectó una cuenta distinta de la que había que actualizar.",
+            pt: "Foi conectada uma conta diferente da que precisava ser atualizada.",
+            en: "A different account was connected than the one to update.",
+        },
+        action: Tr {
+            es: "Vuelve a intentarlo desde la app con la misma cuenta.",
+            pt: "Tente novamente pelo app com a mesma conta.",
+            en: "Try again from the app with the same account.",
+        },
+        retryable: true,
+    },
 ];

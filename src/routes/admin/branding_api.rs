@@ -7,7 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{audit, Admin, StaffError};
-use crate::branding::{self, BrandingInput, EditError};
+use crate::branding::{BrandingInput, EditError};
 use crate::domain::branding::Branding;
 use crate::domain::branding_version::BrandingVersion;
 use crate::domain::ids::ProductName;
@@ -113,7 +113,9 @@ pub async fn get(
     path: Result<web::Path<ProductName>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     let product = product_of(&state, path)?;
-    let current = branding::history(&state, &product)
+    let current = state
+        .branding_editor()
+        .history(&product)
         .await
         .map_err(api_error)?
         .into_iter()
@@ -201,7 +203,11 @@ pub async fn put(
                 .join("; ");
             ApiError::new(ErrorCode::InvalidBranding, message)
         })?;
-    match branding::save(&state, &product, look, staff.name.as_str(), expected).await {
+    match state
+        .branding_editor()
+        .save(&product, look, staff.name.as_str(), expected)
+        .await
+    {
         Ok(saved) => {
             let fields: Vec<_> = saved.diff.iter().map(|c| c.field.as_str()).collect();
             let target = format!("{product} v{}: {}", saved.version, fields.join(", "));

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::view::{fields, history, FieldView, HistoryRow, Preview};
 use crate::auth::{audit, Admin, Staff};
-use crate::branding::{self, BrandingInput, EditError, FieldErrors};
+use crate::branding::{BrandingInput, EditError, FieldErrors};
 use crate::domain::branding_version::BrandingVersion;
 use crate::domain::ids::ProductName;
 use crate::routes::console::{self, Nav, PageError};
@@ -88,7 +88,7 @@ async fn load_history(
     state: &AppState,
     product: &ProductName,
 ) -> Result<Vec<BrandingVersion>, PageError> {
-    match branding::history(state, product).await {
+    match state.branding_editor().history(product).await {
         Ok(versions) => Ok(versions),
         Err(EditError::Store(e)) => Err(e.into()),
         Err(_) => Err(PageError::NotFound("product")),
@@ -226,7 +226,11 @@ pub async fn submit(
         ));
         return respond(&FieldErrors::new(), notice, StatusCode::OK);
     }
-    match branding::save(&state, &product, look, staff.name.as_str(), Some(expected)).await {
+    match state
+        .branding_editor()
+        .save(&product, look, staff.name.as_str(), Some(expected))
+        .await
+    {
         Ok(saved) => {
             let fields: Vec<_> = saved.diff.iter().map(|c| c.field.as_str()).collect();
             let target = format!("{product} v{}: {}", saved.version, fields.join(", "));
@@ -294,7 +298,11 @@ pub async fn rollback(
     staff.check_csrf(&form.csrf)?;
     let product = product_of(&state, path)?;
     let expected = form.version.parse().ok();
-    match branding::rollback(&state, &product, form.to, staff.name.as_str(), expected).await {
+    match state
+        .branding_editor()
+        .rollback(&product, form.to, staff.name.as_str(), expected)
+        .await
+    {
         Ok(saved) => {
             let target = format!("{product} v{} (back to v{})", saved.version, form.to);
             audit::record(&state, Some(&staff), "branding_rollback", &target, "ok").await;

@@ -4,7 +4,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::auth::AppUser;
 use crate::error::{ApiError, ErrorBody};
-use crate::links::{create_link, CreateLinkRequest, CreatedLink};
+use crate::links::{CreateLinkRequest, CreatedLink};
 use crate::state::AppState;
 
 /// Creates a link through the API flow (no widget); Belvo's refusals come back explained.
@@ -33,6 +33,9 @@ pub async fn create(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let lang = crate::routes::request_lang(&req);
-    let link = create_link(&state, &user, body.into_inner(), lang).await?;
+    let link = state
+        .links
+        .create(&user.external_id, body.into_inner(), lang)
+        .await?;
     Ok(HttpResponse::Created().json(link))
 }

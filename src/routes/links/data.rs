@@ -1,5 +1,6 @@
-//! `GET /v1/links/{id}/{owners|employment-records|employment-metrics|employments}`: the link's
-//! data from Belvo, owner-only, pagination passed through (`page`, `page_size`).
+//! `GET /v1/links/{id}/{owners|employment-records|employment-metrics|employments|accounts|transactions}`:
+//! the link's data from Belvo, owner-only, pagination passed through (`page`, `page_size`);
+//! transactions also by value date (`date_from`, `date_to`).
 
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
@@ -8,7 +9,8 @@ use serde_json::Value;
 use super::owned_link;
 use crate::auth::AppUser;
 use crate::belvo::BelvoError;
-use crate::domain::country::Country;
+use crate::config::products::ProductSettings;
+use crate::domain::country::{Country, Resource};
 use crate::domain::health::{data_call_problem, Health, HealthChange};
 use crate::domain::ids::LinkId;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
@@ -28,6 +30,14 @@ pub struct Page {
     #[serde(default)]
     #[param(minimum = 1, maximum = 1000)]
     page_size: Option<u32>,
+    /// Transactions only: the earliest value date (`YYYY-MM-DD`, inclusive).
+    #[serde(default)]
+    #[param(value_type = Option<String>, format = Date, example = "2024-06-01")]
+    date_from: Option<String>,
+    /// Transactions only: the latest value date (`YYYY-MM-DD`, inclusive).
+    #[serde(default)]
+    #[param(value_type = Option<String>, format = Date, example = "2024-06-30")]
+    date_to: Option<String>,
 }
 
 /// The `{resource}` path segments; [`endpoint`] maps them to Belvo's for the link's country.
@@ -39,6 +49,8 @@ pub enum DataResource {
     EmploymentRecords,
     EmploymentMetrics,
     Employments,
+    Accounts,
+    Transactions,
 }
 
 /// A page of a link's data: Belvo's paginated answer, with `next` and `previous` pointing at this
@@ -62,42 +74,102 @@ pub struct DataPage {
     results: Value,
 }
 
-/// Belvo's endpoint for a resource of a link in `country`.
-fn endpoint(resource: &str, country: Country) -> Option<(&'static str, &'static str)> {
+/// Belvo's endpoint for a resource of a link of `product`: employment records and metrics by
+/// the product's country; employments and open-finance data (`br_ofda`) when the product
+/// fetches them (a Brazilian open-finance link has no employments).
+fn endpoint(
+    resource: &str,
+    product: &ProductSettings,
+) -> Option<(DataResource, &'static str, &'static str)> {
     use DataResource as R;
     // Parsed as documented: the schema and this match come from one enum.
     let resource: DataResource =
         serde_json::from_value(serde_json::Value::String(resource.to_owned())).ok()?;
-    match (resource, country) {
-        (R::Owners, _) => Some(("owners", "/api/owners/")),
+    let fetches = |r: Resource| product.fetch_resources.contains(&r);
+    let (name, path) = match (resource, product.country) {
+        (R::Owners, _) => ("owners", "/api/owners/"),
         (R::EmploymentRecords, Country::Mexico) => {
-            Some(("employment_records", "/api/employment-records/"))
+            ("employment_records", "/api/employment-records/")
         }
         (R::EmploymentMetrics, Country::Mexico) => {
-            Some(("employment_metrics", "/api/employment-metrics/"))
+            ("employment_metrics", "/api/employment-metrics/")
         }
-        (R::Employments, Country::Brazil) => Some(("br_employments", "/api/br/employments/")),
-        (R::Employments, Country::Colombia) => Some(("co_employments", "/api/co/employments/")),
-        _ => None,
+        (R::Employments, Country::Brazil) if fetches(Resource::Employments) => {
+            ("br_employments", "/api/br/employments/")
+        }
+        (R::Employments, Country::Colombia) if fetches(Resource::Employments) => {
+            ("co_employments", "/api/co/employments/")
+        }
+        (R::Accounts, _) if fetches(Resource::Accounts) => ("accounts", "/api/accounts/"),
+        (R::Transactions, _) if fetches(Resource::Transactions) => {
+            ("transactions", "/api/transactions/")
+        }
+        _ => return None,
+    };
+    Some((resource, name, path))
+}
+
+/// Belvo's `value_date` filters from `date_from` / `date_to` (transactions only).
+fn date_filters(
+    resource: DataResource,
+    query: &Page,
+) -> Result<Vec<(&'static str, String)>, ApiError> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let parse = |raw: &Option<String>, name: &str| {
+        raw.as_deref()
+            .map(|d| {
+                time::Date::parse(d, format).map_err(|_| {
+                    ApiError::new(
+                        ErrorCode::InvalidQuery,
+                        format!("{name} is a date: YYYY-MM-DD"),
+                    )
+                })
+            })
+            .transpose()
+    };
+    let from = parse(&query.date_from, "date_from")?;
+    let to = parse(&query.date_to, "date_to")?;
+    if (from.is_some() || to.is_some()) && !matches!(resource, DataResource::Transactions) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidQuery,
+            "date_from and date_to apply to transactions only",
+        ));
     }
+    if let (Some(from), Some(to)) = (from, to) {
+        if from > to {
+            return Err(ApiError::new(
+                ErrorCode::InvalidQuery,
+                "date_from is after date_to",
+            ));
+        }
+    }
+    let mut filters = Vec::new();
+    if let Some(from) = from {
+        filters.push(("value_date__gte", from.to_string()));
+    }
+    if let Some(to) = to {
+        filters.push(("value_date__lte", to.to_string()));
+    }
+    Ok(filters)
 }
 
 /// A link's data from Belvo (owner only): `owners`, `employment-records` and
-/// `employment-metrics` (MX), `employments` (BR, CO).
+/// `employment-metrics` (MX), `employments` (BR, CO), `accounts` and `transactions` (Brazil
+/// open finance, `br_ofda`; transactions by value date with `date_from` / `date_to`).
 #[utoipa::path(
     get,
     path = "/v1/links/{link_id}/{resource}",
     tag = "links",
     params(
         ("link_id" = String, Path, format = Uuid),
-        ("resource" = inline(DataResource), Path, description = "`employment-records` and `employment-metrics` for MX links, `employments` for BR and CO; `owners` for all"),
+        ("resource" = inline(DataResource), Path, description = "`employment-records` and `employment-metrics` for MX links, `employments` for BR and CO, `accounts` and `transactions` for open-finance (`br_ofda`) links; `owners` for all"),
         Page,
     ),
     responses(
         (status = 200, description = "Belvo's paginated answer (count, next, previous, results)", body = DataPage),
-        (status = 400, description = "invalid_query: page starts at 1, page_size is 1 to 1000, nothing else", body = ErrorBody),
+        (status = 400, description = "invalid_query: page starts at 1, page_size is 1 to 1000, date_from / date_to are YYYY-MM-DD on transactions only, nothing else", body = ErrorBody),
         (status = 401, description = "Missing or invalid app token", body = ErrorBody),
-        (status = 404, description = "Not the caller's link, or a resource its country lacks", body = ErrorBody),
+        (status = 404, description = "Not the caller's link, or a resource its product lacks", body = ErrorBody),
         (status = 409, description = "link_needs_reconnect: Belvo refused the link's credentials (`invalid_link`, `token_required`); its health is now `needs_reconnect`", body = ErrorBody),
         (status = 410, description = "link_gone: Belvo no longer has the link (health `gone`)", body = ErrorBody),
         (status = 502, description = "Belvo refused or could not be reached", body = ErrorBody),
@@ -114,16 +186,15 @@ pub async fn data(
 ) -> Result<HttpResponse, ApiError> {
     let (id, resource) = path.into_inner();
     let (id, link) = owned_link(&state, &user, id).await?;
-    let country = link
+    let product = link
         .product
         .as_ref()
         .and_then(|p| state.settings.products.get(p))
-        .map(|p| p.country)
         .ok_or_else(|| ApiError::not_found("link"))?;
-    let (name, belvo_path) = endpoint(&resource, country).ok_or_else(|| {
+    let (kind, name, belvo_path) = endpoint(&resource, product).ok_or_else(|| {
         ApiError::new(
             ErrorCode::NotFound,
-            format!("{resource} is not available for a {country} link (owners, employment-records, employment-metrics, employments)"),
+            format!("{resource} is not available for this link (owners, employment-records, employment-metrics, employments, accounts, transactions by product)"),
         )
     })?;
     let page = query.page.unwrap_or(1);
@@ -134,19 +205,24 @@ pub async fn data(
             "page starts at 1; page_size is 1 to 1000",
         ));
     }
+    let filters = date_filters(kind, &query)?;
     if link.health.current() == Health::Gone {
         return Err(ErrorCode::LinkGone.into());
     }
     let body = match state
         .belvo
-        .list(name, belvo_path, &id, page, page_size)
+        .list(name, belvo_path, &id, page, page_size, &filters)
         .await
     {
         Ok(body) => body,
         Err(e) => return Err(refused(&state, &id, e).await),
     };
     let count = body["count"].as_u64().unwrap_or(0);
-    let ours = |p: u32| format!("/v1/links/{id}/{resource}?page={p}&page_size={page_size}");
+    let dates: String = [("date_from", &query.date_from), ("date_to", &query.date_to)]
+        .into_iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| format!("&{k}={v}")))
+        .collect();
+    let ours = |p: u32| format!("/v1/links/{id}/{resource}?page={p}&page_size={page_size}{dates}");
     let has_next = u64::from(page) * u64::from(page_size) < count;
     Ok(HttpResponse::Ok().json(DataPage {
         count,

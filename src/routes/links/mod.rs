@@ -6,6 +6,7 @@ mod create;
 mod data;
 mod delete;
 mod list;
+mod reconnect;
 
 use crate::auth::AppUser;
 use crate::domain::ids::LinkId;
@@ -18,6 +19,7 @@ pub use create::create;
 pub use data::data;
 pub use delete::delete;
 pub use list::{list, show};
+pub use reconnect::reconnect;
 
 /// This area's part of `/openapi.json` (its routes are in `routes::api_routes`).
 #[derive(utoipa::OpenApi)]
@@ -26,6 +28,7 @@ pub use list::{list, show};
     create::create,
     list::show,
     delete::delete,
+    reconnect::reconnect,
     data::data,
     check::check
 ))]

@@ -5,9 +5,9 @@ use serde::Serialize;
 
 use crate::auth::AppUser;
 use crate::belvo::types::CallbackUrls;
-use crate::domain::session::rfc3339;
+use crate::domain::session::{rfc3339, SessionMode};
 use crate::error::{ApiError, ErrorBody};
-use crate::sessions::{open_session, OpenRequest};
+use crate::sessions::{OpenRequest, OpenedSession};
 use crate::state::AppState;
 
 /// A session just opened: what the app needs to open the widget.
@@ -17,11 +17,21 @@ pub struct CreatedSession {
     session_id: String,
     product: String,
     platform: &'static str,
-    /// Open this in a webview: Belvo's hosted widget with its access token.
+    /// Open this in a webview: this server's `/w/{session_id}`, which sends it on to Belvo's
+    /// hosted widget with a usable access token (renewed when needed). Reopen it at any time
+    /// until `expires_at`.
+    #[schema(example = "https://bff.example.com/w/5f0c2a4e-8f5e-4a8e-9d5c-1b2c3d4e5f60")]
     widget_url: String,
-    /// When the widget's access token expires.
+    /// The session's deadline (`sessions.pending_timeout` after creation): after it, a session
+    /// still pending is `expired`.
     #[schema(format = DateTime)]
     expires_at: String,
+    /// `connect` (a new link) or `update` (repairing `link_id` in Belvo's update mode).
+    mode: SessionMode,
+    /// Update mode only: the link being repaired.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = Uuid)]
+    link_id: Option<String>,
     /// Where the widget sends the webview back (this server's `/callbacks/...`).
     callback_urls: CallbackUrls,
 }
@@ -49,13 +59,24 @@ pub async fn create(
     user: AppUser,
     body: web::Json<OpenRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let opened = open_session(&state, &user, body.into_inner()).await?;
-    Ok(HttpResponse::Created().json(CreatedSession {
-        session_id: opened.session.id.to_string(),
-        product: opened.session.product.to_string(),
-        platform: opened.session.platform.as_str(),
-        widget_url: opened.widget_url,
-        expires_at: rfc3339(opened.session.token_expires_at),
-        callback_urls: opened.callback_urls,
-    }))
+    let opened = state
+        .sessions
+        .open(&user.external_id, body.into_inner())
+        .await?;
+    Ok(HttpResponse::Created().json(CreatedSession::from(opened)))
+}
+
+impl From<OpenedSession> for CreatedSession {
+    fn from(opened: OpenedSession) -> Self {
+        Self {
+            session_id: opened.session.id.to_string(),
+            product: opened.session.product.to_string(),
+            platform: opened.session.platform.as_str(),
+            widget_url: opened.widget_url,
+            expires_at: rfc3339(opened.session.deadline),
+            mode: opened.session.mode,
+            link_id: opened.session.update_link.map(|l| l.to_string()),
+            callback_urls: opened.callback_urls,
+        }
+    }
 }

@@ -11,7 +11,6 @@ use crate::domain::ids::SessionId;
 use crate::domain::session::Applied;
 use crate::domain::session::Status;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
-use crate::sessions::record_event;
 use crate::state::AppState;
 
 /// What recording an event did.
@@ -130,7 +129,10 @@ pub async fn post_event(
         })?;
     let event = CallbackEvent::parse(kind, &pairs)
         .map_err(|e| ApiError::new(ErrorCode::InvalidEvent, e.to_string()))?;
-    let applied = record_event(&state, &session.record.id, &event, "app").await?;
+    let applied = state
+        .sessions
+        .record(&session.record.id, &event, "app")
+        .await?;
     let (status, changed) = match applied {
         Applied::Recorded {
             status, changed, ..

@@ -5,7 +5,7 @@ mod events;
 mod show;
 mod view;
 
-pub use create::create;
+pub use create::{create, CreatedSession};
 pub use events::post_event;
 pub use show::show;
 

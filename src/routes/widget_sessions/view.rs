@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::show::Until;
 use super::Loaded;
 use crate::domain::explanation::{explain, Explanation, Lang};
-use crate::domain::session::{rfc3339, ExitInfo, Millis, Status, Warning};
+use crate::domain::session::{rfc3339, ExitInfo, Millis, SessionMode, Status, Warning};
 use crate::domain::webhook::{Readiness, ResourceState};
 use crate::state::AppState;
 
@@ -35,9 +35,15 @@ pub struct SessionView<'a> {
     created_at: String,
     #[schema(format = DateTime)]
     updated_at: String,
-    /// When the widget's access token expires.
+    /// The session's deadline: after it, a session still pending reads `expired`.
     #[schema(format = DateTime)]
     expires_at: String,
+    /// `connect` (a new link) or `update` (repairing `link_id` in Belvo's update mode).
+    mode: SessionMode,
+    /// When `widget_url` was first opened (`null` until then), and how many times.
+    #[schema(format = DateTime, required = true)]
+    opened_at: Option<String>,
+    opens: u32,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -85,9 +91,12 @@ impl<'a> SessionView<'a> {
             status: s.status_at(now),
             link_id: s.link_id.map(|l| l.to_string()),
             institution: s.institution.as_deref(),
-            // A link another session claimed first is not this session's.
+            // A link another session claimed first is not this session's, unless this session
+            // repairs it (update mode: the link is the owner's, named from the start).
             link_verified: loaded.link.as_ref().and_then(|l| {
-                if l.session == Some(s.record.id) {
+                let repairs = s.record.mode == SessionMode::Update
+                    && l.owner.as_ref() == Some(&s.record.owner);
+                if l.session == Some(s.record.id) || repairs {
                     l.verified
                 } else {
                     Some(false)
@@ -103,7 +112,10 @@ impl<'a> SessionView<'a> {
             resources: resources(loaded, state),
             created_at: rfc3339(s.record.created_at),
             updated_at: rfc3339(s.updated_at),
-            expires_at: rfc3339(s.record.token_expires_at),
+            expires_at: rfc3339(s.record.deadline),
+            mode: s.record.mode,
+            opened_at: s.opened_at.map(rfc3339),
+            opens: s.opens,
         }
     }
 

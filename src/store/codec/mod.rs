@@ -9,7 +9,7 @@ use crate::domain::external_id::ExternalId;
 use crate::domain::health::{Health, HealthReason, LinkHealth};
 use crate::domain::ids::{AccessMode, LinkId, Platform, ProductName, SessionId};
 use crate::domain::session::{
-    ErrorInfo, ExitInfo, NewSession, Session, Status, Transition, Warning,
+    AccessToken, ErrorInfo, ExitInfo, NewSession, Session, SessionMode, Status, Transition, Warning,
 };
 use crate::domain::webhook::LinkState;
 
@@ -41,11 +41,15 @@ pub(super) const SESSION_FIELDS: &[&str] = &[
     "error_message",
     "exit_step",
     "exit_institution",
+    "locale",
+    "mode",
+    "opened_at",
+    "opens",
 ];
 
 /// The hash fields a store writes when the session is opened.
 pub(super) fn new_session_fields(s: &NewSession) -> Vec<(&'static str, String)> {
-    vec![
+    let mut fields = vec![
         ("id", s.id.to_string()),
         ("owner", s.owner.to_string()),
         ("product", s.product.to_string()),
@@ -59,7 +63,18 @@ pub(super) fn new_session_fields(s: &NewSession) -> Vec<(&'static str, String)> 
         ("updated_at", s.created_at.to_string()),
         ("event_count", "0".to_owned()),
         ("warnings", "[]".to_owned()),
-    ]
+        ("mode", s.mode.as_str().to_owned()),
+    ];
+    if let Some(locale) = &s.locale {
+        fields.push(("locale", locale.clone()));
+    }
+    if let Some(link) = s.update_link {
+        fields.push(("link_id", link.to_string()));
+    }
+    if let Some(token) = &s.token {
+        fields.push(("token", token.0.clone()));
+    }
+    fields
 }
 
 /// A session from its field map (the memory store's shape).
@@ -72,11 +87,38 @@ pub(super) fn session_from_fields(f: &HashMap<String, String>) -> Result<Session
 pub(super) fn session_from_values(
     values: &[Option<String>],
 ) -> Result<Option<Session>, CorruptSession> {
+    session_from_named(SESSION_FIELDS, values)
+}
+
+/// [`SESSION_FIELDS`] and then the widget token: what `/w/` reads.
+pub(super) fn widget_fields() -> impl Iterator<Item = &'static str> {
+    SESSION_FIELDS.iter().copied().chain(["token"])
+}
+
+/// A session from the values of [`widget_fields`], in that order.
+pub(super) fn widget_session_from_values(
+    values: &[Option<String>],
+) -> Result<Option<Session>, CorruptSession> {
+    let names: Vec<&str> = widget_fields().collect();
+    let token = values.get(names.len() - 1).cloned().flatten();
+    Ok(session_from_named(&names, values)?.map(|s| with_token(s, token)))
+}
+
+/// The session with its widget token, which only `/w/` reads.
+pub(super) fn with_token(mut session: Session, token: Option<String>) -> Session {
+    session.record.token = token.map(AccessToken);
+    session
+}
+
+fn session_from_named(
+    names: &[&str],
+    values: &[Option<String>],
+) -> Result<Option<Session>, CorruptSession> {
     if values.iter().all(Option::is_none) {
         return Ok(None);
     }
     let field = |name: &str| {
-        let at = SESSION_FIELDS.iter().position(|f| *f == name)?;
+        let at = names.iter().position(|f| *f == name)?;
         values.get(at)?.as_deref()
     };
     session_from_lookup(field).map(Some)
@@ -108,6 +150,23 @@ fn session_from_lookup<'a>(
         created_at: num("created_at")?,
         token_expires_at: num("token_expires_at")?,
         deadline: num("deadline")?,
+        locale: opt("locale"),
+        // Sessions written before update mode existed were all connections.
+        mode: opt("mode")
+            .map(|m| m.parse().map_err(|_| CorruptSession("mode")))
+            .transpose()?
+            .unwrap_or_default(),
+        update_link: None,
+        // Read by `/w/` only (`with_token`).
+        token: None,
+    };
+    let update_link = match record.mode {
+        SessionMode::Update => opt("link_id").and_then(|l| LinkId::parse(&l).ok()),
+        SessionMode::Connect => None,
+    };
+    let record = NewSession {
+        update_link,
+        ..record
     };
     let error_code = opt("error_code");
     Ok(Session {
@@ -127,6 +186,8 @@ fn session_from_lookup<'a>(
         updated_at: num("updated_at")?,
         event_count: num("event_count")? as u32,
         replays: opt("replays").and_then(|r| r.parse().ok()).unwrap_or(0),
+        opened_at: opt("opened_at").and_then(|t| t.parse().ok()),
+        opens: opt("opens").and_then(|n| n.parse().ok()).unwrap_or(0),
     })
 }
 

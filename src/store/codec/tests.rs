@@ -125,7 +125,8 @@ fn a_record_written_before_the_codec_moved_reads_the_same() {
         .collect();
     let fresh = session_from_fields(&written).unwrap();
     assert_eq!(fresh.record, session.record);
-    // Exactly the fields written since stage 1, with their initial values.
+    // Exactly the fields written since stage 1 plus `mode` (stage 2: a record without it reads
+    // as `connect`), with their initial values.
     let mut names: Vec<&str> = written.keys().map(String::as_str).collect();
     names.sort_unstable();
     assert_eq!(
@@ -137,6 +138,7 @@ fn a_record_written_before_the_codec_moved_reads_the_same() {
             "event_count",
             "id",
             "institutions",
+            "mode",
             "owner",
             "platform",
             "product",
@@ -151,6 +153,7 @@ fn a_record_written_before_the_codec_moved_reads_the_same() {
     assert_eq!(written["status"], "pending");
     assert_eq!(written["warnings"], "[]");
     assert_eq!(written["institutions"], stored["institutions"]);
+    assert_eq!(written["mode"], "connect");
 }
 
 #[test]

@@ -19,7 +19,8 @@
 -- ARGV[10] publish: "1" or "0"
 -- ARGV[11] session retention, ms: a session that finishes is kept this long from now
 -- ARGV[12] link retention, ms: the link a success names is kept at least this long from now
--- ARGV[13] number of field pairs, then field, value, ... (set on the session with the outcome)
+-- ARGV[13] number of field pairs, then field, value, ... (set on the session with the outcome,
+--         or without one on a pending session: an error that does not end it)
 -- Reply: {result, status, changed, platform, owner, link_id}; result is "missing" or "expired"
 --        (with only the status after it), "replay" or "recorded".
 local session, timeline = KEYS[1], KEYS[2]
@@ -64,7 +65,21 @@ if outcome ~= '' then
     -- Only a success with its link hash here (one server) has an owner to compare.
     local owner = KEYS[3] and redis.call('HGET', session, 'owner')
     local holder = KEYS[3] and redis.call('HGET', KEYS[3], 'owner')
-    if holder and holder ~= owner then
+    -- An update-mode session repairs one link: a success must name that link.
+    local named = nil
+    for i = 0, nfields - 1 do
+      if ARGV[14 + 2 * i] == 'link_id' then
+        named = ARGV[15 + 2 * i]
+      end
+    end
+    local repairs = redis.call('HMGET', session, 'mode', 'link_id')
+    if named and repairs[1] == 'update' and named ~= repairs[2] then
+      -- The same code and message as `LINK_MISMATCH`: the session fails, no link changes.
+      status = 'failed'
+      redis.call('HSET', session, 'status', status, 'updated_at', now,
+        'error_code', 'link_mismatch', 'error_message',
+        'the widget reconnected another link than the one this session repairs: no link was changed')
+    elseif holder and holder ~= owner then
       -- Another user owns the link: this session fails, the link stays theirs (the same code
       -- and message as `Transition::owned_elsewhere`).
       status = 'failed'
@@ -90,6 +105,15 @@ if outcome ~= '' then
     end
     -- A finished session is kept for its retention from now.
     redis.call('PEXPIRE', session, retention)
+    changed = 1
+  end
+elseif nfields > 0 then
+  -- An error that leaves the session pending (an expired widget token): its last error.
+  if status == 'pending' then
+    redis.call('HSET', session, 'updated_at', now)
+    for i = 0, nfields - 1 do
+      redis.call('HSET', session, ARGV[14 + 2 * i], ARGV[15 + 2 * i])
+    end
     changed = 1
   end
 elseif warning ~= '' then

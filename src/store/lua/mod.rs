@@ -28,6 +28,10 @@ scripts! {
     APPLY_EVENT = "apply_event.lua";
     /// The second step of a success on a Redis Cluster: the link's claim.
     CLAIM_SESSION_LINK = "claim_session_link.lua";
+    /// `/w/{id}`: an opening of the session's widget, counted, and what the redirect needs.
+    OPEN_WIDGET = "open_widget.lua";
+    /// A renewed widget token, kept on its session.
+    STORE_TOKEN = "store_token.lua";
     /// A Belvo webhook on its link (SPEC §6).
     RECORD_WEBHOOK = "record_webhook.lua";
     /// A link's verification against Belvo.

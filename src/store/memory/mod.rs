@@ -46,6 +46,8 @@ struct Inner {
     user_links: HashMap<ExternalId, (BTreeSet<LinkId>, Instant)>,
     attempts: HashMap<String, (u64, Instant)>,
     distinct: HashMap<String, (HashSet<String>, Instant)>,
+    /// Sessions whose widget token is being renewed, until when.
+    renewals: HashMap<SessionId, Instant>,
     last_sweep: Option<Instant>,
     /// Each link's health changes, newest first (`health.rs`).
     health_history: HashMap<LinkId, Vec<serde_json::Value>>,
@@ -103,6 +105,7 @@ impl MemoryStore {
         inner.user_links.retain(|_, (_, exp)| *exp > now);
         inner.attempts.retain(|_, (_, exp)| *exp > now);
         inner.distinct.retain(|_, (_, exp)| *exp > now);
+        inner.renewals.retain(|_, until| *until > now);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {

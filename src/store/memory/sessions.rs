@@ -1,7 +1,7 @@
 //! [`Sessions`] in memory; `apply` mirrors `apply_event.lua`.
 
 use std::collections::HashMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use tokio::sync::broadcast;
@@ -10,7 +10,8 @@ use super::{Entry, MemoryStore, MAX_USER_SESSIONS};
 use crate::domain::external_id::ExternalId;
 use crate::domain::ids::{Platform, SessionId};
 use crate::domain::session::{
-    Applied, NewSession, Session, Status, Transition, Warning, MAX_EVENTS, MAX_WARNINGS,
+    AccessToken, Applied, Millis, NewSession, Session, Status, Transition, Warning, WidgetOpening,
+    MAX_EVENTS, MAX_WARNINGS,
 };
 use crate::store::{codec, Sessions, StoreResult};
 
@@ -90,11 +91,19 @@ impl Sessions for MemoryStore {
         }
         let mut changed = false;
         // A success naming a link another user owns fails instead; the link stays theirs.
-        let owned_elsewhere;
-        let t = match t.link.and_then(|link| inner.links.get(&link)) {
-            Some(link) if link.fields.get("owner").is_some_and(|o| *o != f["owner"]) => {
-                owned_elsewhere = t.owned_elsewhere();
-                &owned_elsewhere
+        let replaced;
+        let repairs = f.get("mode").map(String::as_str) == Some("update");
+        let t = match t.link.map(|link| (link, inner.links.get(&link))) {
+            // An update-mode session must name the link it repairs.
+            Some((link, _))
+                if repairs && f.get("link_id").map(String::as_str) != Some(&link.to_string()) =>
+            {
+                replaced = t.mismatched();
+                &replaced
+            }
+            Some((_, Some(link))) if link.fields.get("owner").is_some_and(|o| *o != f["owner"]) => {
+                replaced = t.owned_elsewhere();
+                &replaced
             }
             _ => t,
         };
@@ -125,6 +134,15 @@ impl Sessions for MemoryStore {
                 }
                 changed = true;
             }
+        } else if t.details.error.is_some() {
+            // An error that leaves the session pending (an expired widget token).
+            if status == "pending" {
+                f.insert("updated_at".into(), t.now.to_string());
+                for (k, v) in codec::terminal_fields(t) {
+                    f.insert(k.to_owned(), v.into_owned());
+                }
+                changed = true;
+            }
         } else if let Some(warning) = &t.warning {
             let mut warnings: Vec<Warning> =
                 serde_json::from_str(&f["warnings"]).unwrap_or_default();
@@ -151,6 +169,77 @@ impl Sessions for MemoryStore {
             platform,
             changed,
         })
+    }
+
+    async fn open_widget(&self, id: &SessionId, now: Millis) -> StoreResult<WidgetOpening> {
+        let mut inner = self.lock();
+        let Some(entry) = inner
+            .sessions
+            .get_mut(id)
+            .filter(|e| e.expires > Instant::now())
+        else {
+            return Ok(WidgetOpening::Missing);
+        };
+        let f = &mut entry.fields;
+        let deadline: i64 = f["deadline"].parse().unwrap_or(0);
+        if f["status"] != "pending" || now > deadline {
+            return Ok(WidgetOpening::Closed(codec::session_from_fields(f)?));
+        }
+        let opens: u32 = f.get("opens").and_then(|n| n.parse().ok()).unwrap_or(0);
+        f.insert("opens".into(), (opens + 1).to_string());
+        f.entry("opened_at".into())
+            .or_insert_with(|| now.to_string());
+        f.retain(|field, _| !field.starts_with("seen:"));
+        let token = f.get("token").cloned();
+        let session = codec::session_from_fields(f)?;
+        Ok(WidgetOpening::Open(codec::with_token(session, token)))
+    }
+
+    async fn begin_renewal(&self, id: &SessionId, hold: Duration) -> StoreResult<bool> {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        match inner.renewals.get(id) {
+            Some(until) if *until > now => Ok(false),
+            _ => {
+                inner.renewals.insert(*id, now + hold);
+                Ok(true)
+            }
+        }
+    }
+
+    async fn store_token(
+        &self,
+        id: &SessionId,
+        token: &AccessToken,
+        expires_at: Millis,
+    ) -> StoreResult<()> {
+        let mut inner = self.lock();
+        inner.renewals.remove(id);
+        if let Some(entry) = inner.sessions.get_mut(id) {
+            entry.fields.insert("token".into(), token.0.clone());
+            entry
+                .fields
+                .insert("token_expires_at".into(), expires_at.to_string());
+        }
+        Ok(())
+    }
+
+    async fn current_token(&self, id: &SessionId) -> StoreResult<Option<(AccessToken, Millis)>> {
+        let inner = self.lock();
+        Ok(inner
+            .sessions
+            .get(id)
+            .filter(|e| e.expires > Instant::now())
+            .and_then(|e| {
+                let token = e.fields.get("token")?;
+                let expires_at = e.fields.get("token_expires_at")?.parse().ok()?;
+                Some((AccessToken(token.clone()), expires_at))
+            }))
+    }
+
+    async fn end_renewal(&self, id: &SessionId) -> StoreResult<()> {
+        self.lock().renewals.remove(id);
+        Ok(())
     }
 
     async fn timeline(&self, id: &SessionId) -> StoreResult<Vec<serde_json::Value>> {

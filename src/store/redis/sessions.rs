@@ -3,6 +3,7 @@
 //! Applying an event is in `apply.rs`.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::{AsyncCommands, Cmd};
@@ -11,9 +12,11 @@ use tokio::sync::broadcast;
 use super::{RedisStore, MAX_USER_SESSIONS};
 use crate::domain::external_id::ExternalId;
 use crate::domain::ids::SessionId;
-use crate::domain::session::{Applied, NewSession, Session, Transition};
+use crate::domain::session::{
+    AccessToken, Applied, Millis, NewSession, Session, Transition, WidgetOpening,
+};
 use crate::store::codec::{self, SESSION_FIELDS};
-use crate::store::{Links, SessionWithLink, Sessions, StoreResult};
+use crate::store::{lua, Links, SessionWithLink, Sessions, StoreError, StoreResult};
 
 #[async_trait]
 impl Sessions for RedisStore {
@@ -103,6 +106,86 @@ impl Sessions for RedisStore {
 
     async fn apply(&self, id: &SessionId, t: &Transition) -> StoreResult<Applied> {
         self.apply_event(id, t).await
+    }
+
+    async fn open_widget(&self, id: &SessionId, now: Millis) -> StoreResult<WidgetOpening> {
+        let mut invocation = lua::OPEN_WIDGET.prepare_invoke();
+        invocation.key(self.keys.session(id)).arg(now);
+        for field in codec::widget_fields() {
+            invocation.arg(field);
+        }
+        let mut conn = self.conn();
+        let reply: Vec<Option<String>> = self.run(invocation.invoke_async(&mut conn)).await?;
+        let (result, values) = reply.split_first().unwrap_or((&None, &[]));
+        let session = || -> StoreResult<Session> {
+            codec::widget_session_from_values(values)?.ok_or_else(|| {
+                StoreError::corrupt(self.keys.session(id), "open_widget.lua read no fields")
+            })
+        };
+        match result.as_deref() {
+            Some("missing") => Ok(WidgetOpening::Missing),
+            Some("open") => Ok(WidgetOpening::Open(session()?)),
+            Some("closed") => Ok(WidgetOpening::Closed(session()?)),
+            other => Err(StoreError::corrupt(
+                self.keys.session(id),
+                format!("unexpected open_widget.lua reply {other:?}"),
+            )),
+        }
+    }
+
+    async fn begin_renewal(&self, id: &SessionId, hold: Duration) -> StoreResult<bool> {
+        let mut conn = self.conn();
+        let set: Option<String> = self
+            .run(
+                redis::cmd("SET")
+                    .arg(self.keys.renewal(id))
+                    .arg("1")
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(hold.as_millis() as u64)
+                    .query_async(&mut conn),
+            )
+            .await?;
+        Ok(set.is_some())
+    }
+
+    async fn store_token(
+        &self,
+        id: &SessionId,
+        token: &AccessToken,
+        expires_at: Millis,
+    ) -> StoreResult<()> {
+        let mut conn = self.conn();
+        self.run(
+            lua::STORE_TOKEN
+                .key(self.keys.session(id))
+                .key(self.keys.renewal(id))
+                .arg(&token.0)
+                .arg(expires_at)
+                .invoke_async::<i64>(&mut conn),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn current_token(&self, id: &SessionId) -> StoreResult<Option<(AccessToken, Millis)>> {
+        let mut conn = self.conn();
+        let (token, expires_at): (Option<String>, Option<String>) = self
+            .run(
+                Cmd::hmget(self.keys.session(id), &["token", "token_expires_at"])
+                    .query_async(&mut conn),
+            )
+            .await?;
+        Ok(token
+            .zip(expires_at.and_then(|e| e.parse().ok()))
+            .map(|(t, e)| (AccessToken(t), e)))
+    }
+
+    async fn end_renewal(&self, id: &SessionId) -> StoreResult<()> {
+        let mut conn = self.conn();
+        self.run(conn.del::<_, i64>(self.keys.renewal(id)))
+            .await
+            .map(|_| ())
     }
 
     async fn timeline(&self, id: &SessionId) -> StoreResult<Vec<serde_json::Value>> {

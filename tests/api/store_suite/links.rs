@@ -87,7 +87,14 @@ async fn a_session_is_read_with_its_link_as_it_is_now(store: DynStore) {
         .unwrap()
         .is_none());
     let read = store.session_with_link(&session.id).await.unwrap().unwrap();
-    assert_eq!(read.session.record, session);
+    let token = None; // never read back but by `/w/`
+    assert_eq!(
+        read.session.record,
+        NewSession {
+            token,
+            ..session.clone()
+        }
+    );
     assert_eq!(read.link, None);
 
     let link = LinkId::new_random();
@@ -363,7 +370,59 @@ async fn a_link_is_deleted_by_its_owner_only(store: DynStore) {
     );
 }
 
+/// SPEC §11 reconnect: an update-mode session repairs the link it names from the start; a
+/// success naming another link fails it with `link_mismatch` and changes no link.
+async fn an_update_session_must_name_the_link_it_repairs(store: DynStore) {
+    let link = LinkId::parse(LINK).unwrap();
+    let first = new_session(60_000);
+    store.create_session(&first).await.unwrap();
+    store.apply(&first.id, &success()).await.unwrap();
+    let before = store.link(&link).await.unwrap().unwrap();
+
+    let repairing = |update_link| NewSession {
+        id: SessionId::generate(),
+        mode: SessionMode::Update,
+        update_link: Some(update_link),
+        ..new_session(60_000)
+    };
+    let reconnect = repairing(link);
+    store.create_session(&reconnect).await.unwrap();
+    let read = store.session(&reconnect.id).await.unwrap().unwrap();
+    assert_eq!(read.link_id, Some(link), "the link is known from the start");
+    assert_eq!(read.record.mode, SessionMode::Update);
+    store.apply(&reconnect.id, &success()).await.unwrap();
+    let read = store.session(&reconnect.id).await.unwrap().unwrap();
+    assert_eq!(read.stored_status, Status::Succeeded);
+    let after = store.link(&link).await.unwrap().unwrap();
+    assert_eq!(
+        after.session, before.session,
+        "the link keeps its first session"
+    );
+    assert_eq!(after.owner, before.owner);
+
+    let other = LinkId::new_random();
+    let wrong = repairing(other);
+    store.create_session(&wrong).await.unwrap();
+    store.apply(&wrong.id, &success()).await.unwrap();
+    let read = store.session(&wrong.id).await.unwrap().unwrap();
+    assert_eq!(read.stored_status, Status::Failed);
+    let error = read.last_error.unwrap();
+    assert_eq!(error.code, LINK_MISMATCH);
+    assert_eq!(error.message.as_deref(), Some(LINK_MISMATCH_MESSAGE));
+    assert_eq!(
+        read.link_id,
+        Some(other),
+        "still names the link it was to repair"
+    );
+    assert_eq!(store.link(&other).await.unwrap(), None, "no link was made");
+    assert_eq!(
+        store.link(&link).await.unwrap().unwrap().session,
+        before.session
+    );
+}
+
 every_store!(
+    an_update_session_must_name_the_link_it_repairs,
     a_link_is_deleted_by_its_owner_only,
     links_outlive_their_sessions with ttl belvo_bff::store::Retention {
         sessions: Duration::from_secs(1),

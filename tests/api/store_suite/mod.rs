@@ -9,8 +9,8 @@ use belvo_bff::domain::callback::{CallbackEvent, CallbackKind};
 use belvo_bff::domain::external_id::ExternalId;
 use belvo_bff::domain::ids::{AccessMode, LinkId, Platform, ProductName, SessionId};
 use belvo_bff::domain::session::{
-    now_millis, Applied, NewSession, Status, Transition, LINK_OWNED_ELSEWHERE,
-    LINK_OWNED_ELSEWHERE_MESSAGE,
+    now_millis, AccessToken, Applied, NewSession, SessionMode, Status, Transition, WidgetOpening,
+    LINK_MISMATCH, LINK_MISMATCH_MESSAGE, LINK_OWNED_ELSEWHERE, LINK_OWNED_ELSEWHERE_MESSAGE,
 };
 use belvo_bff::domain::webhook::{
     LinkClaim, WebhookApplied, WebhookPayload, WebhookUpdate, MAX_WEBHOOK_IDS,
@@ -48,6 +48,10 @@ fn new_session(deadline_in_ms: i64) -> NewSession {
         created_at: now,
         token_expires_at: now + 600_000,
         deadline: now + deadline_in_ms,
+        locale: Some("es".into()),
+        mode: SessionMode::Connect,
+        update_link: None,
+        token: Some(AccessToken("first-token".into())),
     }
 }
 

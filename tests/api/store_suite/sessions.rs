@@ -6,7 +6,13 @@ async fn round_trips_a_session(store: DynStore) {
     let session = new_session(60_000);
     store.create_session(&session).await.unwrap();
     let read = store.session(&session.id).await.unwrap().unwrap();
-    assert_eq!(read.record, session);
+    // Status reads never load the widget token (only `/w/` does).
+    let without_token = NewSession {
+        token: None,
+        ..session.clone()
+    };
+    assert_eq!(read.record, without_token);
+    assert_eq!((read.opened_at, read.opens), (None, 0));
     assert_eq!(read.stored_status, Status::Pending);
     assert_eq!(read.event_count, 0);
     assert!(store
@@ -191,7 +197,114 @@ async fn warnings_are_bounded(store: DynStore) {
     assert_eq!(read.stored_status, Status::Succeeded);
 }
 
+/// `/w/`: each opening of a pending session is counted and brings its token; finished and
+/// expired sessions count nothing; a renewal is held by one caller at a time.
+async fn the_widget_opens_with_its_token_and_is_counted(store: DynStore) {
+    let session = new_session(60_000);
+    store.create_session(&session).await.unwrap();
+    let now = now_millis();
+    let WidgetOpening::Open(first) = store.open_widget(&session.id, now).await.unwrap() else {
+        panic!("a pending session opens");
+    };
+    assert_eq!(first.record.token, session.token);
+    assert_eq!((first.opened_at, first.opens), (Some(now), 1));
+    let WidgetOpening::Open(second) = store.open_widget(&session.id, now + 5).await.unwrap() else {
+        panic!("and opens again");
+    };
+    assert_eq!(
+        (second.opened_at, second.opens),
+        (Some(now), 2),
+        "first opening kept"
+    );
+    let read = store.session(&session.id).await.unwrap().unwrap();
+    assert_eq!((read.opened_at, read.opens), (Some(now), 2));
+
+    // One renewal at a time; the stored token is what the next opening brings.
+    let hold = Duration::from_secs(5);
+    assert!(store.begin_renewal(&session.id, hold).await.unwrap());
+    assert!(!store.begin_renewal(&session.id, hold).await.unwrap());
+    let renewed = AccessToken("renewed-token".into());
+    store
+        .store_token(&session.id, &renewed, now + 600_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.current_token(&session.id).await.unwrap(),
+        Some((renewed.clone(), now + 600_000))
+    );
+    assert!(
+        store.begin_renewal(&session.id, hold).await.unwrap(),
+        "released"
+    );
+    store.end_renewal(&session.id).await.unwrap();
+    let WidgetOpening::Open(third) = store.open_widget(&session.id, now).await.unwrap() else {
+        panic!("opens");
+    };
+    assert_eq!(third.record.token, Some(renewed));
+    assert_eq!(third.record.token_expires_at, now + 600_000);
+
+    store.apply(&session.id, &success()).await.unwrap();
+    let WidgetOpening::Closed(done) = store.open_widget(&session.id, now).await.unwrap() else {
+        panic!("a finished session is closed");
+    };
+    assert_eq!((done.stored_status, done.opens), (Status::Succeeded, 3));
+    assert!(matches!(
+        store
+            .open_widget(&SessionId::generate(), now)
+            .await
+            .unwrap(),
+        WidgetOpening::Missing
+    ));
+    let late = new_session(10);
+    store.create_session(&late).await.unwrap();
+    let past = late.deadline + 1;
+    assert!(matches!(
+        store.open_widget(&late.id, past).await.unwrap(),
+        WidgetOpening::Closed(_)
+    ));
+}
+
+/// SPEC §11: an expired widget token does not end the session; reopening forgets the event
+/// fingerprints so the same error, seen again, is recorded again.
+async fn an_expired_token_leaves_the_session_pending(store: DynStore) {
+    let session = new_session(60_000);
+    store.create_session(&session).await.unwrap();
+    let expired = event(
+        CallbackKind::Event,
+        "error=ACCESS_TOKEN_NOT_VALID&error_message=expired",
+    );
+    let applied = store.apply(&session.id, &expired).await.unwrap();
+    assert!(
+        matches!(
+            applied,
+            Applied::Recorded {
+                status: Status::Pending,
+                changed: true,
+                ..
+            }
+        ),
+        "{applied:?}"
+    );
+    let read = store.session(&session.id).await.unwrap().unwrap();
+    assert_eq!(read.stored_status, Status::Pending);
+    assert_eq!(read.last_error.unwrap().code, "ACCESS_TOKEN_NOT_VALID");
+    assert!(matches!(
+        store.apply(&session.id, &expired).await.unwrap(),
+        Applied::Replay { .. }
+    ));
+    store.open_widget(&session.id, now_millis()).await.unwrap();
+    let again = store.apply(&session.id, &expired).await.unwrap();
+    assert!(matches!(again, Applied::Recorded { .. }), "{again:?}");
+    assert_eq!(store.timeline(&session.id).await.unwrap().len(), 2);
+    // And the session can still succeed.
+    store.apply(&session.id, &success()).await.unwrap();
+    let read = store.session(&session.id).await.unwrap().unwrap();
+    assert_eq!(read.stored_status, Status::Succeeded);
+}
+
 every_store!(
+    the_widget_opens_with_its_token_and_is_counted,
+    an_expired_token_leaves_the_session_pending,
     round_trips_a_session,
     first_terminal_event_wins,
     replays_count_once,

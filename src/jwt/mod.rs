@@ -9,8 +9,10 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
-use super::jwks::{Jwks, Lookup, MAX_KID};
+pub mod jwks;
+
 use crate::config::{ConfigError, JwtAlgorithm, Settings};
+use jwks::{Jwks, Lookup, MAX_KID};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
