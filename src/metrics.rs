@@ -184,7 +184,7 @@ pub fn link_checked(source: &'static str, outcome: &'static str) {
     counter!("bff_link_checks_total", "source" => source, "outcome" => outcome).increment(1);
 }
 
-/// Counts one change of a link's health.
+/// Counts one change of a link's health, by the health it changed to (`needs_reconnect`...).
 pub fn link_health_changed(to: &'static str) {
     counter!("bff_link_health_changes_total", "to" => to).increment(1);
 }

@@ -30,8 +30,9 @@ pub struct Application {
     server: Server,
     shutdown: Arc<Shutdown>,
     shutdown_delay: std::time::Duration,
-    /// The background link checks, run while the server runs.
+    /// The background link checks, run while the server runs (`links.background_checks`).
     scheduler: Scheduler,
+    background_checks: bool,
 }
 
 impl Application {
@@ -56,6 +57,7 @@ impl Application {
         let app_jwt = AppJwtVerifier::start(&settings).await?;
         let state = build_state(settings, store, branding, app_jwt, port)?;
         let shutdown = state.shutdown.clone();
+        let background_checks = state.settings.links.background_checks;
         let scheduler = Scheduler::new(
             state.belvo.clone(),
             state.store.clone(),
@@ -68,6 +70,7 @@ impl Application {
             shutdown,
             shutdown_delay,
             scheduler,
+            background_checks,
         })
     }
 
@@ -81,7 +84,12 @@ impl Application {
         let handle = self.server.handle();
         let (shutdown, delay) = (self.shutdown, self.shutdown_delay);
         let signals = tokio::spawn(async move { shutdown.on_signal(handle, delay).await });
-        let scheduler = tokio::spawn(self.scheduler.run());
+        let background = self.background_checks;
+        let scheduler = tokio::spawn(async move {
+            if background {
+                self.scheduler.run().await
+            }
+        });
         let result = self.server.await;
         signals.abort();
         scheduler.abort();

@@ -223,6 +223,8 @@ pub struct LinkSettings {
     pub check_every: Duration,
     /// The most background link checks per second, all replicas together.
     pub check_rate: u32,
+    /// Whether this replica runs the background checks and finishes interrupted verifications.
+    pub background_checks: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -38,9 +38,9 @@ impl Counters {
             &self.token,
             &self.links,
             &self.data,
+            &self.link_reads,
             &self.webhooks_sent,
             &self.webhooks_failed,
-            &self.link_reads,
         ];
         for counter in all {
             counter.store(0, Ordering::Relaxed);

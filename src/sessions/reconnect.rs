@@ -7,6 +7,7 @@ use serde::Deserialize;
 use super::open::{check_locale, locale_schema, platform_schema, token_request, OpenedSession};
 use crate::belvo::BelvoError;
 use crate::domain::external_id::ExternalId;
+use crate::domain::health::{BelvoRecord, HealthChange};
 use crate::domain::ids::{LinkId, Platform, SessionId};
 use crate::domain::session::{now_millis, AccessToken, NewSession, SessionMode};
 use crate::domain::webhook::LinkState;
@@ -70,17 +71,20 @@ impl super::Sessions {
             None,
             Some(link_id),
         );
-        let token =
-            self.belvo.widget_token(&request).await.map_err(|e| {
-                match e {
-            BelvoError::Rejected { status: 404, .. } => ApiError::new(
-                ErrorCode::LinkUnknownToBelvo,
-                "Belvo no longer knows this link: connect the account again with a new session \
-                 (POST /v1/widget-sessions)",
-            ),
-            other => other.into(),
-        }
-            })?;
+        let token = match self.belvo.widget_token(&request).await {
+            Ok(token) => token,
+            Err(BelvoError::Rejected { status: 404, .. }) => {
+                // Belvo no longer has the link: it is gone (SPEC §11), kept read-only here.
+                let gone = HealthChange::Record(BelvoRecord::Missing);
+                crate::links::health::apply(&self.store, &link_id, gone).await?;
+                return Err(ApiError::new(
+                    ErrorCode::LinkUnknownToBelvo,
+                    "Belvo no longer knows this link: connect the account again with a new \
+                     session (POST /v1/widget-sessions)",
+                ));
+            }
+            Err(other) => return Err(other.into()),
+        };
         let now = now_millis();
         let session = NewSession {
             id,

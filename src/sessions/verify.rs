@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::belvo::{BelvoClient, BelvoError};
 use crate::domain::health::{BelvoRecord, HealthChange};
 use crate::domain::ids::{LinkId, SessionId};
-use crate::domain::session::{now_millis, SessionMode, Status};
+use crate::domain::session::{now_millis, SessionMode};
 use crate::domain::webhook::LinkClaim;
 use crate::store::{DueEntry, DynStore};
 
@@ -139,11 +139,8 @@ async fn record(
         };
         store.claim_link(link, &claim).await?;
         // A successful reconnect (update mode) of this very link: its credentials work again.
-        if session.record.mode == SessionMode::Update
-            && session.stored_status == Status::Succeeded
-            && session.link_id == Some(*link)
-        {
-            crate::links::health::apply(store, link, HealthChange::Reconnected).await?;
+        if session.record.mode == SessionMode::Update {
+            crate::links::health::reconnected(store, link).await?;
         }
         if let Some(record) = status {
             crate::links::health::apply(store, link, HealthChange::Record(record)).await?;

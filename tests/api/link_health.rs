@@ -41,11 +41,13 @@ async fn link(app: &TestApp, sub: &str, id: &str) -> Value {
     response.json().await.unwrap()
 }
 
-/// Waits until the link's health is `health` (a webhook is on its way).
+/// Waits until the link's health is `health` (a webhook, or the link's confirmation, is on its
+/// way).
 async fn until_health(app: &TestApp, sub: &str, id: &str, health: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let link = link(app, sub, id).await;
+        let response = call(app, reqwest::Method::GET, sub, &format!("/v1/links/{id}")).await;
+        let link: Value = response.json().await.unwrap();
         if link["health"] == health {
             return link;
         }
@@ -294,4 +296,48 @@ async fn the_documented_health_is_the_six_values() {
     );
     // The probes' answer keeps its own name.
     assert_eq!(schemas["Health"]["type"], "object");
+}
+
+#[tokio::test]
+async fn a_reconnect_makes_a_link_whose_password_changed_healthy_again() {
+    for store in STORES {
+        let app = spawn_app_with(store, |_| {}).await;
+        let (_, id) = app
+            .connect("maria", "mx_employment", "imss_mx_employment")
+            .await;
+        until_health(&app, "maria", &id, "ok").await;
+        emulator_control(&app, &id, "break", json!({"reason": "invalid_credentials"})).await;
+        until_health(&app, "maria", &id, "needs_reconnect").await;
+
+        let response = app
+            .client
+            .post(app.url(&format!("/v1/links/{id}/reconnect")))
+            .bearer_auth(app.token("maria"))
+            .json(&json!({"platform": "ios"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "{store:?}");
+        let session: Value = response.json().await.unwrap();
+        let widget = app
+            .belvo_widget(session["widget_url"].as_str().unwrap())
+            .await;
+        let callback = app
+            .widget_outcome(&widget, "success", "imss_mx_employment")
+            .await;
+        assert_eq!(
+            app.client.get(&callback).send().await.unwrap().status(),
+            302
+        );
+        let healthy = until_health(&app, "maria", &id, "ok").await;
+        assert_eq!(healthy["health_reason"], Value::Null);
+        let data = app
+            .client
+            .get(app.url(&format!("/v1/links/{id}/employment-records")))
+            .bearer_auth(app.token("maria"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(data.status(), 200, "its data is served again");
+    }
 }

@@ -201,6 +201,10 @@ async fn a_link_belvo_no_longer_knows_cannot_be_reconnected() {
     assert_eq!(refused.status(), 409);
     let body: Value = refused.json().await.unwrap();
     assert_eq!(body["error"]["code"], "link_unknown_to_belvo");
+    // Belvo's 404 is news: the link is gone here too, kept read-only (SPEC §11).
+    let shown = get_json(&app, &format!("/v1/links/{link}")).await;
+    assert_eq!(shown["health"], "gone");
+    assert_eq!(shown["health_reason"]["code"], "link_gone");
 }
 
 /// Belvo refreshes a repaired recurrent link: the emulator sends its historical_update
