@@ -174,3 +174,9 @@ pub fn unexplained_error_code() {
 pub fn webhook_recorded(kind: &'static str, outcome: &'static str) {
     counter!("bff_webhooks_total", "type" => kind, "outcome" => outcome).increment(1);
 }
+
+/// Counts one outbound event attempt's result: `delivered`, `retried` (to be tried again),
+/// `dead` (past `notify.max_age`) or `skipped` (the endpoint does not want this type).
+pub fn event_delivery(outcome: &'static str) {
+    counter!("bff_events_total", "outcome" => outcome).increment(1);
+}

@@ -16,6 +16,7 @@ use crate::emulator::Emulator;
 use crate::error::{ApiError, ErrorCode, REQUEST_ID};
 use crate::jwt::AppJwtVerifier;
 use crate::links::Links;
+use crate::notify::Notifier;
 use crate::sessions::waiting::Waiters;
 use crate::sessions::Sessions;
 use crate::shutdown::Shutdown;
@@ -28,6 +29,9 @@ pub struct Application {
     server: Server,
     shutdown: Arc<Shutdown>,
     shutdown_delay: std::time::Duration,
+    /// The outbound events' delivery loop, when endpoints are configured and this replica
+    /// delivers.
+    notifier: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -46,6 +50,10 @@ impl Application {
             })?;
         let port = listener.local_addr()?.port();
         let store = connect_store(&settings).await?;
+        let consumer = format!("replica-{}", uuid::Uuid::new_v4().simple());
+        let notifier = Notifier::new(store.clone(), &settings, consumer)
+            .await?
+            .and_then(Notifier::spawn);
         let branding = BrandingCache::start(store.clone(), &settings.products).await;
         let shutdown_delay = settings.server.shutdown_delay;
         // With a JWKS, fetches the keys once now (a failure is logged and retried, not fatal).
@@ -58,6 +66,7 @@ impl Application {
             server,
             shutdown,
             shutdown_delay,
+            notifier,
         })
     }
 
@@ -73,6 +82,10 @@ impl Application {
         let signals = tokio::spawn(async move { shutdown.on_signal(handle, delay).await });
         let result = self.server.await;
         signals.abort();
+        if let Some(notifier) = self.notifier {
+            // Events it held are taken over by another replica (or by this one on restart).
+            notifier.abort();
+        }
         tracing::info!("stopped");
         result
     }

@@ -15,7 +15,10 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("adapters", &["store", "belvo"]),
     ("errors", &["error_code", "error"]),
     ("edges", &["telemetry", "jwt", "emulator"]),
-    ("services", &["products", "branding", "sessions", "links"]),
+    (
+        "services",
+        &["products", "branding", "sessions", "links", "notify"],
+    ),
     ("state", &["state"]),
     ("extractors", &["auth"]),
     ("routes", &["routes"]),

@@ -6,7 +6,8 @@
 //! - [`Sessions`]: sessions and callbacks (`sessions.rs`);
 //! - [`Links`]: links, webhooks and resources (`links.rs`);
 //! - [`Attempts`]: attempt counters (`attempts.rs`);
-//! - [`StaffStore`]: staff sessions, audit logs and branding (`staff.rs`).
+//! - [`StaffStore`]: staff sessions, audit logs and branding (`staff.rs`);
+//! - [`Outbox`]: outbound events waiting for delivery (`outbox.rs`).
 //!
 //! A new area (link health, consents, the outbox) gets its own trait file, its two
 //! implementations and its part of the suite, and joins [`Store`]. Key names are built in
@@ -18,6 +19,7 @@ mod keys;
 mod links;
 mod lua;
 mod memory;
+mod outbox;
 mod redis;
 mod redis_connection;
 mod sessions;
@@ -32,6 +34,7 @@ pub use attempts::Attempts;
 pub use codec::CorruptSession;
 pub use keys::Keys;
 pub use links::Links;
+pub use outbox::{Outbox, OutboxEntry};
 pub use sessions::{SessionWithLink, Sessions};
 pub use staff::{AuditLog, StaffStore, MAX_BRANDING_VERSIONS};
 
@@ -117,8 +120,8 @@ pub struct Durability {
 }
 
 /// The whole store, one handle for callers: every area's trait, implemented by both stores.
-pub trait Store: Sessions + Links + Attempts + StaffStore + Send + Sync + 'static {}
+pub trait Store: Sessions + Links + Attempts + StaffStore + Outbox + Send + Sync + 'static {}
 
-impl<T: Sessions + Links + Attempts + StaffStore + Send + Sync + 'static> Store for T {}
+impl<T: Sessions + Links + Attempts + StaffStore + Outbox + Send + Sync + 'static> Store for T {}
 
 pub type DynStore = Arc<dyn Store>;

@@ -9,6 +9,7 @@ use tokio::sync::broadcast;
 
 mod attempts;
 mod links;
+mod outbox;
 mod sessions;
 mod staff;
 
@@ -47,6 +48,8 @@ struct Inner {
     distinct: HashMap<String, (HashSet<String>, Instant)>,
     /// Sessions whose widget token is being renewed, until when.
     renewals: HashMap<SessionId, Instant>,
+    /// Outbound events waiting for delivery (`memory/outbox.rs`).
+    outbox: outbox::Stream,
     last_sweep: Option<Instant>,
 }
 

@@ -21,6 +21,7 @@ use tokio::sync::broadcast;
 mod apply;
 mod attempts;
 mod links;
+mod outbox;
 mod sessions;
 mod staff;
 

@@ -52,6 +52,7 @@ fn new_session(deadline_in_ms: i64) -> NewSession {
         mode: SessionMode::Connect,
         update_link: None,
         token: Some(AccessToken("first-token".into())),
+        sub: None,
     }
 }
 
