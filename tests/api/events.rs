@@ -530,3 +530,64 @@ async fn two_hundred_sessions_finishing_at_once_are_two_hundred_events() {
     ids.sort();
     assert_eq!(delivered, ids, "each session's event exactly once");
 }
+
+/// The outbox is trimmed only past what the endpoint's group has delivered: an event held by a
+/// replica, or not handed out yet, stays.
+#[tokio::test]
+async fn the_outbox_is_trimmed_only_past_delivered_events() {
+    let receiver = Receiver::start(|_| 200);
+    let url = receiver.url.clone();
+    let writer = spawn_app_with(StoreKind::Redis, move |s| {
+        with_endpoints(s, vec![endpoint(&url, &["session.*"])]);
+        s.notify.deliver = false;
+    })
+    .await;
+    let (_, prefix) = writer.redis.clone().unwrap();
+    let store = app_outbox(&writer).await;
+    let group = belvo_bff::notify::group_name(&receiver.url.parse().unwrap());
+    let groups = [group.clone()];
+    let mut conn = writer.redis_conn().await;
+    let keys = Keys::new(&prefix);
+    let xlen = |conn: &mut belvo_bff::store::RedisConnection| {
+        let mut conn = conn.clone();
+        let key = keys.outbox();
+        async move {
+            redis::cmd("XLEN")
+                .arg(key)
+                .query_async::<u64>(&mut conn)
+                .await
+                .unwrap()
+        }
+    };
+    for sub in ["maria", "juan", "ana"] {
+        finish(&writer, sub, "exit", EXIT).await;
+    }
+    assert_eq!(xlen(&mut conn).await, 3);
+    // One held, two not handed out: nothing goes.
+    let held = store.outbox_read(&group, "a-replica", 1).await.unwrap();
+    assert_eq!(store.outbox_trim(&groups).await.unwrap(), 0);
+    assert_eq!(xlen(&mut conn).await, 3);
+    assert_eq!(store.outbox_undelivered(&group).await.unwrap(), 3);
+    // All handed out, the first still held: still nothing.
+    let rest = store.outbox_read(&group, "a-replica", 10).await.unwrap();
+    assert_eq!(rest.len(), 2);
+    for entry in &rest {
+        store.outbox_ack(&group, &entry.id).await.unwrap();
+    }
+    assert_eq!(store.outbox_trim(&groups).await.unwrap(), 0);
+    assert_eq!(xlen(&mut conn).await, 3);
+    // The first delivered too: everything before the last handed out goes.
+    store.outbox_ack(&group, &held[0].id).await.unwrap();
+    assert_eq!(store.outbox_undelivered(&group).await.unwrap(), 0);
+    assert_eq!(store.outbox_trim(&groups).await.unwrap(), 2);
+    assert_eq!(xlen(&mut conn).await, 1);
+    // A group this replica does not know (another configuration) holds nothing back, and an
+    // unknown configured group trims nothing.
+    assert_eq!(
+        store
+            .outbox_trim(&[group.clone(), "ep-unknown".into()])
+            .await
+            .unwrap(),
+        0
+    );
+}
