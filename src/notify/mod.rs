@@ -55,7 +55,8 @@ pub fn webhook_id(entry_id: &str) -> String {
 
 impl Notifier {
     /// The notifier for `settings`, or none when no endpoint is configured. Makes every
-    /// endpoint's consumer group first, so no event written from now on is missed.
+    /// endpoint's consumer group now when Redis answers (else the loop keeps trying): a group
+    /// starts at the oldest event still kept, so none written before it exists is missed.
     pub async fn new(
         store: DynStore,
         settings: &Settings,
@@ -75,10 +76,9 @@ impl Notifier {
             let signer = standardwebhooks::Webhook::new(secret.expose_secret())
                 .map_err(|e| anyhow::anyhow!("{}: {e}", endpoint.secret_env))?;
             let group = group_name(&endpoint.url);
-            store
-                .outbox_join(&group)
-                .await
-                .map_err(|e| anyhow::anyhow!("outbox group {group}: {e}"))?;
+            if let Err(e) = store.outbox_join(&group).await {
+                tracing::warn!(error = %e, group, "outbox group not made yet: retried");
+            }
             targets.push(Target {
                 url: endpoint.url.clone(),
                 events: endpoint.events.clone(),
@@ -109,6 +109,12 @@ impl Notifier {
     async fn run(&self) {
         // A change on any replica may have written an event: look at once.
         let mut changes = self.store.subscribe();
+        for target in &self.targets {
+            while let Err(e) = self.store.outbox_join(&target.group).await {
+                tracing::warn!(error = %e, group = target.group, "outbox group not made yet: retried");
+                tokio::time::sleep(self.settings.poll).await;
+            }
+        }
         let mut trimmed_at = tokio::time::Instant::now();
         loop {
             let handled = self.pass().await;

@@ -23,8 +23,8 @@ pub struct OutboxEntry {
 
 #[async_trait]
 pub trait Outbox: Send + Sync {
-    /// Makes `group` (an endpoint's) if it does not exist yet; it starts with the events
-    /// written from now on.
+    /// Makes `group` (an endpoint's) if it does not exist yet; it starts at the oldest event
+    /// still kept (the stream is trimmed past delivered events, so that is little).
     async fn outbox_join(&self, group: &str) -> StoreResult<()>;
 
     /// Up to `count` events the group has not handed out yet, now held by `consumer`.

@@ -591,3 +591,22 @@ async fn the_outbox_is_trimmed_only_past_delivered_events() {
         0
     );
 }
+
+/// With Redis down at start, a replica with an endpoint still starts (its consumer groups are
+/// made once Redis answers), as every replica does.
+#[tokio::test]
+async fn a_replica_with_an_endpoint_starts_while_redis_is_down() {
+    let receiver = Receiver::start(|_| 200);
+    let url = receiver.url.clone();
+    let free_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut settings = crate::helpers::base_settings(StoreKind::Redis);
+    settings.store.redis_url = format!("redis://127.0.0.1:{free_port}");
+    settings.store.timeout = Duration::from_millis(300);
+    with_endpoints(&mut settings, vec![endpoint(&url, &["session.*"])]);
+    let built = belvo_bff::startup::Application::build(settings).await;
+    assert!(built.is_ok(), "{:?}", built.err());
+}

@@ -45,13 +45,12 @@ impl Stream {
 impl Outbox for MemoryStore {
     async fn outbox_join(&self, group: &str) -> StoreResult<()> {
         let mut inner = self.lock();
-        let last = inner.outbox.next;
         inner
             .outbox
             .groups
             .entry(group.to_owned())
             .or_insert_with(|| Group {
-                last,
+                last: 0,
                 pending: BTreeMap::new(),
             });
         Ok(())

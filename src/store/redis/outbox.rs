@@ -65,7 +65,7 @@ impl Outbox for RedisStore {
         cmd.arg("CREATE")
             .arg(self.keys.outbox())
             .arg(group)
-            .arg("$")
+            .arg("0")
             .arg("MKSTREAM");
         let mut conn = self.conn();
         match tokio::time::timeout(self.timeout, cmd.query_async::<Value>(&mut conn)).await {
