@@ -162,7 +162,8 @@ impl Outbox for MemoryStore {
             let Some(g) = stream.groups.get(name) else {
                 return Ok(0);
             };
-            let needed = g.pending.keys().next().copied().unwrap_or(g.last + 1);
+            // As Redis's `XTRIM MINID <last-delivered-id>`: the last one handed out stays.
+            let needed = g.pending.keys().next().copied().unwrap_or(g.last);
             keep_from = keep_from.min(needed);
         }
         if groups.is_empty() {

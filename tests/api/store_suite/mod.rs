@@ -162,6 +162,7 @@ macro_rules! every_store {
 mod attempts;
 mod key_ttls;
 mod links;
+mod outbox;
 mod sessions;
 
 /// Behaviour only a cluster has: a success is two steps there (the link hash is in another slot).
