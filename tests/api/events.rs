@@ -23,6 +23,8 @@ const SECRET_ENV: &str = "TEST_EVENTS_SECRET";
 const SUCCESS: &str = "link=cb65f82c-dc93-4d3e-8270-9a27528397f5&institution=planet_mx_employment";
 const EXIT: &str = "meta_data_step=abandon-survey";
 const ERROR: &str = "error=login_error&error_message=bad";
+/// A receiver's answer that comes too late.
+const HANG: u16 = 0;
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
@@ -49,6 +51,7 @@ impl Delivery {
 }
 
 /// A local receiver: answers the n-th request (from 0) with `answer(n)`, keeps every request.
+/// `HANG` answers only after 3 seconds, past the tests' 1s `notify.timeout`.
 struct Receiver {
     url: String,
     got: Arc<Mutex<Vec<Delivery>>>,
@@ -73,15 +76,22 @@ impl Receiver {
                             .unwrap_or_default()
                             .to_owned()
                     };
-                    let mut got = kept.lock().unwrap();
-                    let status = answer(got.len());
-                    got.push(Delivery {
-                        id: header("webhook-id"),
-                        timestamp: header("webhook-timestamp"),
-                        signature: header("webhook-signature"),
-                        body: String::from_utf8_lossy(&body).into_owned(),
-                        at: Instant::now(),
-                    });
+                    let status = {
+                        let mut got = kept.lock().unwrap();
+                        let status = answer(got.len());
+                        got.push(Delivery {
+                            id: header("webhook-id"),
+                            timestamp: header("webhook-timestamp"),
+                            signature: header("webhook-signature"),
+                            body: String::from_utf8_lossy(&body).into_owned(),
+                            at: Instant::now(),
+                        });
+                        status
+                    };
+                    if status == HANG {
+                        tokio::time::sleep(Duration::from_secs(3)).await;
+                    }
+                    let status = if status == HANG { 200 } else { status };
                     HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
                         .finish()
                 }
@@ -609,4 +619,28 @@ async fn a_replica_with_an_endpoint_starts_while_redis_is_down() {
     with_endpoints(&mut settings, vec![endpoint(&url, &["session.*"])]);
     let built = belvo_bff::startup::Application::build(settings).await;
     assert!(built.is_ok(), "{:?}", built.err());
+}
+
+/// A receiver that hangs past `notify.timeout`: the attempt counts as failed and the event is
+/// sent again, with the same id, once the holder's time is up.
+#[tokio::test]
+async fn a_receiver_hanging_past_the_timeout_gets_the_event_again() {
+    let receiver = Receiver::start(|n| if n == 0 { HANG } else { 200 });
+    let app = spawn_notifying(StoreKind::Redis, &receiver).await;
+    let id = finish(&app, "maria", "success", SUCCESS).await;
+    let got = receiver
+        .until(Duration::from_secs(15), "the second attempt", |d| {
+            d.len() >= 2
+        })
+        .await;
+    assert_eq!(got[0].id, got[1].id);
+    assert_eq!(got[1].json()["data"]["session_id"], id);
+    assert!(got[1].at - got[0].at >= Duration::from_millis(1500));
+    let store = app_outbox(&app).await;
+    let group = belvo_bff::notify::group_name(&receiver.url.parse().unwrap());
+    eventually(Duration::from_secs(5), "acknowledged", || {
+        let (store, group) = (store.clone(), group.clone());
+        async move { (store.outbox_undelivered(&group).await.unwrap() == 0).then_some(()) }
+    })
+    .await;
 }
