@@ -109,6 +109,12 @@ fn describe() {
          link_owned_elsewhere and the link kept its owner."
     );
     describe_counter!(
+        "bff_events_total",
+        "Outbound event attempts (SPEC 13) by outcome: delivered (a 2xx), retried (failed, \
+         tried again later), dead (not delivered within notify.max_age), skipped (the \
+         endpoint does not subscribe to the type)."
+    );
+    describe_counter!(
         "bff_staff_password_checks_total",
         "Console passwords checked against their argon2id hash (attempts refused by the \
          sign-in limits or while every check slot is busy are not checked, so not counted)."

@@ -135,37 +135,42 @@ impl Notifier {
         }
     }
 
-    /// One look at every endpoint's group: due retries and takeovers, then new events, each
-    /// delivered; returns how many events were handled.
+    /// One look at every endpoint's group (all at once, so a slow endpoint does not hold up
+    /// the others): due retries and takeovers, then new events, each delivered; returns how
+    /// many events were handled.
     pub async fn pass(&self) -> usize {
-        let mut handled = 0;
-        for target in &self.targets {
-            let due = |attempts: u64| self.retry_delay(attempts);
-            let claimed = self
-                .store
-                .outbox_claim_due(
-                    &target.group,
-                    &self.consumer,
-                    BATCH,
-                    self.settings.claim_idle(),
-                    &due,
-                )
-                .await;
-            let fresh = self
-                .store
-                .outbox_read(&target.group, &self.consumer, BATCH)
-                .await;
-            let mut batch = Vec::new();
-            for result in [claimed, fresh] {
-                match result {
-                    Ok(entries) => batch.extend(entries),
-                    Err(e) => tracing::warn!(error = %e, "outbox read failed"),
-                }
+        let passes = self.targets.iter().map(|target| self.pass_one(target));
+        futures_util::future::join_all(passes)
+            .await
+            .into_iter()
+            .sum()
+    }
+
+    async fn pass_one(&self, target: &Target) -> usize {
+        let due = |attempts: u64| self.retry_delay(attempts);
+        let claimed = self
+            .store
+            .outbox_claim_due(
+                &target.group,
+                &self.consumer,
+                BATCH,
+                self.settings.claim_idle(),
+                &due,
+            )
+            .await;
+        let fresh = self
+            .store
+            .outbox_read(&target.group, &self.consumer, BATCH)
+            .await;
+        let mut batch = Vec::new();
+        for result in [claimed, fresh] {
+            match result {
+                Ok(entries) => batch.extend(entries),
+                Err(e) => tracing::warn!(error = %e, "outbox read failed"),
             }
-            handled += batch.len();
-            futures_util::future::join_all(batch.iter().map(|e| self.deliver(target, e))).await;
         }
-        handled
+        futures_util::future::join_all(batch.iter().map(|e| self.deliver(target, e))).await;
+        batch.len()
     }
 
     /// The delay before attempt `attempts + 1`: `backoff` doubled per attempt, up to
