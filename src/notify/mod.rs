@@ -120,10 +120,7 @@ impl Notifier {
             let handled = self.pass().await;
             if trimmed_at.elapsed() >= TRIM_EVERY {
                 trimmed_at = tokio::time::Instant::now();
-                let groups: Vec<String> = self.targets.iter().map(|t| t.group.clone()).collect();
-                if let Err(e) = self.store.outbox_trim(&groups).await {
-                    tracing::warn!(error = %e, "outbox trim failed");
-                }
+                self.tend().await;
             }
             if handled > 0 {
                 continue;
@@ -131,6 +128,27 @@ impl Notifier {
             tokio::select! {
                 _ = changes.recv() => {}
                 _ = tokio::time::sleep(self.settings.poll) => {}
+            }
+        }
+    }
+
+    /// Trims the outbox past what every endpoint has, and reports the oldest undelivered
+    /// event's age per endpoint.
+    pub async fn tend(&self) {
+        let groups: Vec<String> = self.targets.iter().map(|t| t.group.clone()).collect();
+        if let Err(e) = self.store.outbox_trim(&groups).await {
+            tracing::warn!(error = %e, "outbox trim failed");
+        }
+        for group in &groups {
+            match self.store.outbox_oldest_undelivered(group).await {
+                Ok(oldest) => {
+                    let ms = oldest.map_or(0, |at| (now_millis() - at).max(0));
+                    crate::metrics::events_oldest_undelivered(
+                        group,
+                        Duration::from_millis(ms as u64),
+                    );
+                }
+                Err(e) => tracing::warn!(error = %e, "outbox age not read"),
             }
         }
     }

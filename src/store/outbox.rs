@@ -63,6 +63,10 @@ pub trait Outbox: Send + Sync {
     /// Events not yet delivered to `group` (held or not handed out yet), for tests and metrics.
     async fn outbox_undelivered(&self, group: &str) -> StoreResult<u64>;
 
+    /// When (ms) the oldest event not yet delivered to `group` was written (held or not handed
+    /// out yet); none when everything is delivered.
+    async fn outbox_oldest_undelivered(&self, group: &str) -> StoreResult<Option<i64>>;
+
     /// The dead stream's entries, oldest first (each with `group`, `event_id`, `answer` and
     /// the event's fields).
     async fn outbox_dead_entries(&self) -> StoreResult<Vec<BTreeMap<String, String>>>;

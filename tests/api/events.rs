@@ -644,3 +644,24 @@ async fn a_receiver_hanging_past_the_timeout_gets_the_event_again() {
     })
     .await;
 }
+
+/// `/metrics` reports the age of the oldest event an endpoint has not been given.
+#[tokio::test]
+async fn metrics_report_the_oldest_undelivered_event() {
+    let receiver = Receiver::start(|_| 503);
+    let app = spawn_notifying(StoreKind::Redis, &receiver).await;
+    finish(&app, "maria", "exit", EXIT).await;
+    let group = belvo_bff::notify::group_name(&receiver.url.parse().unwrap());
+    let line = format!("bff_events_oldest_undelivered_seconds{{endpoint=\"{group}\"}} ");
+    let age = eventually(Duration::from_secs(15), "the gauge", || {
+        let (client, url, line) = (app.client.clone(), app.url("/metrics"), line.clone());
+        async move {
+            let text = client.get(url).send().await.ok()?.text().await.ok()?;
+            let value = text.lines().find_map(|l| l.strip_prefix(line.as_str()))?;
+            let age: f64 = value.trim().parse().ok()?;
+            (age > 0.0).then_some(age)
+        }
+    })
+    .await;
+    assert!(age < 60.0, "{age}");
+}

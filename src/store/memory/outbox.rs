@@ -182,6 +182,27 @@ impl Outbox for MemoryStore {
         }))
     }
 
+    async fn outbox_oldest_undelivered(&self, group: &str) -> StoreResult<Option<i64>> {
+        let inner = self.lock();
+        let stream = &inner.outbox;
+        let Some(g) = stream.groups.get(group) else {
+            return Ok(None);
+        };
+        let held = g.pending.keys().next().copied();
+        let unread = stream
+            .entries
+            .range(g.last + 1..)
+            .next()
+            .map(|(seq, _)| *seq);
+        let oldest = match (held, unread) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        Ok(oldest
+            .and_then(|seq| stream.entries.get(&seq))
+            .and_then(|(id, _)| id.split_once('-')?.0.parse().ok()))
+    }
+
     async fn outbox_dead_entries(&self) -> StoreResult<Vec<BTreeMap<String, String>>> {
         Ok(self.lock().outbox.dead.clone())
     }

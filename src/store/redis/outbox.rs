@@ -286,6 +286,45 @@ impl Outbox for RedisStore {
         Ok(pending + lag)
     }
 
+    async fn outbox_oldest_undelivered(&self, group: &str) -> StoreResult<Option<i64>> {
+        let key = self.keys.outbox();
+        let mut summary = redis::cmd("XPENDING");
+        summary.arg(&key).arg(group);
+        let summary = self.query(&summary).await?;
+        if let Some(held) = items(&summary).get(1).and_then(text) {
+            // Held entries are older than any not handed out yet.
+            return Ok(parse_id(&held).map(|(ms, _)| ms as i64));
+        }
+        let mut info = redis::cmd("XINFO");
+        info.arg("GROUPS").arg(&key);
+        let info = self.query(&info).await?;
+        let last = items(&info).iter().map(items).find_map(|g| {
+            let field = |name: &str| {
+                g.chunks(2)
+                    .find(|kv| kv.first().and_then(text).as_deref() == Some(name))
+                    .and_then(|kv| kv.get(1))
+                    .and_then(text)
+            };
+            (field("name").as_deref() == Some(group))
+                .then(|| field("last-delivered-id"))
+                .flatten()
+        });
+        let Some(last) = last else {
+            return Ok(None);
+        };
+        let mut next = redis::cmd("XRANGE");
+        next.arg(&key)
+            .arg(format!("({last}"))
+            .arg("+")
+            .arg("COUNT")
+            .arg(1);
+        let next = self.query(&next).await?;
+        Ok(entries(&next, |_| 0)
+            .first()
+            .and_then(|e| parse_id(&e.id))
+            .map(|(ms, _)| ms as i64))
+    }
+
     async fn outbox_dead_entries(&self) -> StoreResult<Vec<BTreeMap<String, String>>> {
         let mut cmd = redis::cmd("XRANGE");
         cmd.arg(self.keys.outbox_dead()).arg("-").arg("+");

@@ -45,7 +45,16 @@ async fn terminal_changes_write_one_event_each_and_groups_hand_them_out_once(sto
         .await
         .unwrap();
 
+    let first_written = store.outbox_oldest_undelivered(group).await.unwrap();
+    assert!(first_written.is_some_and(|at| at >= exited.created_at));
     let read = store.outbox_read(group, "one", 10).await.unwrap();
+    let at = |id: &str| id.split_once('-').unwrap().0.parse::<i64>().unwrap();
+    assert_eq!(first_written, Some(at(&read[0].id)));
+    assert_eq!(
+        store.outbox_oldest_undelivered(group).await.unwrap(),
+        first_written,
+        "held counts as undelivered"
+    );
     assert_eq!(read.len(), 2, "{read:#?}");
     assert_eq!(read[0].fields["type"], "session.exited");
     assert_eq!(read[0].fields["session_id"], exited.id.to_string());
@@ -95,6 +104,7 @@ async fn terminal_changes_write_one_event_each_and_groups_hand_them_out_once(sto
         .await
         .unwrap();
     assert_eq!(store.outbox_undelivered(group).await.unwrap(), 0);
+    assert_eq!(store.outbox_oldest_undelivered(group).await.unwrap(), None);
     let dead = store.outbox_dead_entries().await.unwrap();
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0]["answer"], "HTTP 500");
