@@ -14,6 +14,7 @@ pub mod error_code;
 pub mod jwt;
 pub mod links;
 pub mod metrics;
+pub mod notify;
 pub mod pages;
 pub mod password;
 pub mod products;

@@ -108,6 +108,18 @@ fn describe() {
         "Successes that named a link another user owns: the session failed with \
          link_owned_elsewhere and the link kept its owner."
     );
+    metrics::describe_gauge!(
+        "bff_events_oldest_undelivered_seconds",
+        Unit::Seconds,
+        "Age of the oldest outbound event an endpoint (endpoint = its consumer group, \
+         ep-<hash of its URL>) has not been given yet; 0 when it has them all."
+    );
+    describe_counter!(
+        "bff_events_total",
+        "Outbound event attempts (SPEC 13) by outcome: delivered (a 2xx), retried (failed, \
+         tried again later), dead (not delivered within notify.max_age), skipped (the \
+         endpoint does not subscribe to the type)."
+    );
     describe_counter!(
         "bff_staff_password_checks_total",
         "Console passwords checked against their argon2id hash (attempts refused by the \
@@ -203,4 +215,17 @@ pub fn unexplained_error_code() {
 /// stay bounded) and what recording it did.
 pub fn webhook_recorded(kind: &'static str, outcome: &'static str) {
     counter!("bff_webhooks_total", "type" => kind, "outcome" => outcome).increment(1);
+}
+
+/// The age of the oldest event an endpoint (its consumer group) has not been given yet; 0 when
+/// it has them all.
+pub fn events_oldest_undelivered(group: &str, age: Duration) {
+    metrics::gauge!("bff_events_oldest_undelivered_seconds", "endpoint" => group.to_owned())
+        .set(age.as_secs_f64());
+}
+
+/// Counts one outbound event attempt's result: `delivered`, `retried` (to be tried again),
+/// `dead` (past `notify.max_age`) or `skipped` (the endpoint does not want this type).
+pub fn event_delivery(outcome: &'static str) {
+    counter!("bff_events_total", "outcome" => outcome).increment(1);
 }

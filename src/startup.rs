@@ -18,6 +18,7 @@ use crate::error::{ApiError, ErrorCode, REQUEST_ID};
 use crate::jwt::AppJwtVerifier;
 use crate::links::Links;
 use crate::scheduler::Scheduler;
+use crate::notify::Notifier;
 use crate::sessions::waiting::Waiters;
 use crate::sessions::Sessions;
 use crate::shutdown::Shutdown;
@@ -33,6 +34,9 @@ pub struct Application {
     /// The background link checks, run while the server runs (`links.background_checks`).
     scheduler: Scheduler,
     background_checks: bool,
+    /// The outbound events' delivery loop, when endpoints are configured and this replica
+    /// delivers.
+    notifier: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -51,6 +55,10 @@ impl Application {
             })?;
         let port = listener.local_addr()?.port();
         let store = connect_store(&settings).await?;
+        let consumer = format!("replica-{}", uuid::Uuid::new_v4().simple());
+        let notifier = Notifier::new(store.clone(), &settings, consumer)
+            .await?
+            .and_then(Notifier::spawn);
         let branding = BrandingCache::start(store.clone(), &settings.products).await;
         let shutdown_delay = settings.server.shutdown_delay;
         // With a JWKS, fetches the keys once now (a failure is logged and retried, not fatal).
@@ -71,6 +79,7 @@ impl Application {
             shutdown_delay,
             scheduler,
             background_checks,
+            notifier,
         })
     }
 
@@ -93,6 +102,10 @@ impl Application {
         let result = self.server.await;
         signals.abort();
         scheduler.abort();
+        if let Some(notifier) = self.notifier {
+            // Events it held are taken over by another replica (or by this one on restart).
+            notifier.abort();
+        }
         tracing::info!("stopped");
         result
     }

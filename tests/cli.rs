@@ -290,3 +290,62 @@ fn healthcheck_asks_the_local_servers_healthz() {
     let _ = server.wait();
     assert!(healthy, "the running server is healthy");
 }
+
+/// `[[notify.endpoints]]` (SPEC §13): check-config names a bad URL, a pattern that matches no
+/// event, a missing or malformed secret variable; with none configured no secret is needed.
+#[test]
+fn check_config_names_what_is_wrong_with_an_event_endpoint() {
+    let dir = std::env::temp_dir().join(format!("bff-cli-notify-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let check = |endpoint: &str, env: &[(&str, &str)]| {
+        let file = dir.join("bff.toml");
+        std::fs::write(&file, format!("[[notify.endpoints]]\n{endpoint}\n")).unwrap();
+        let mut env = env.to_vec();
+        let path = file.to_str().unwrap().to_owned();
+        env.push(("BFF_CONFIG", &path));
+        let out = bff(&["check-config"], &env);
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    };
+    let secret = (
+        "ACME_EVENTS_SECRET",
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    );
+    let good = "url = \"https://backend.example.com/events\"\nevents = [\"session.*\"]\n\
+                secret_env = \"ACME_EVENTS_SECRET\"";
+    let (code, out, err) = check(good, &[secret]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("ACME_EVENTS_SECRET = \"set\""), "{out}");
+    assert!(!out.contains("MfKQ9r8"), "the secret is never printed");
+
+    let (code, _, err) = check(good, &[]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("ACME_EVENTS_SECRET") && err.contains("is not set"),
+        "{err}"
+    );
+
+    let (code, _, err) = check(good, &[("ACME_EVENTS_SECRET", "hunter2")]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("ACME_EVENTS_SECRET") && err.contains("whsec_"),
+        "{err}"
+    );
+
+    let bad_url = good.replace("https://backend.example.com/events", "ftp://backend/events");
+    let (code, _, err) = check(&bad_url, &[secret]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("notify.endpoints[0].url"), "{err}");
+
+    let bad_pattern = good.replace("session.*", "sesion.*");
+    let (code, _, err) = check(&bad_pattern, &[secret]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("notify.endpoints") && err.contains("sesion.*"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    // No endpoint: nothing is asked for.
+    let out = bff(&["check-config"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}

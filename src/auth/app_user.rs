@@ -5,6 +5,7 @@ use std::future::{ready, Ready};
 use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
 use futures_util::future::{Either, LocalBoxFuture};
 
+use crate::domain::event::AppSub;
 use crate::domain::external_id::ExternalId;
 use crate::error::ApiError;
 use crate::jwt::{Claims, TokenError};
@@ -14,6 +15,8 @@ use crate::state::AppState;
 #[derive(Debug, Clone)]
 pub struct AppUser {
     pub external_id: ExternalId,
+    /// The token's `sub`, for the outbound events that carry it (never logged).
+    pub sub: AppSub,
 }
 
 impl FromRequest for AppUser {
@@ -52,6 +55,7 @@ fn outcome(state: &AppState, result: Result<Claims, TokenError>) -> Result<AppUs
     match result {
         Ok(claims) => Ok(AppUser {
             external_id: state.external_ids.derive(&claims.sub),
+            sub: AppSub(claims.sub),
         }),
         Err(reason) => {
             tracing::info!(%reason, "app token refused");

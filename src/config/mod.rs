@@ -3,6 +3,7 @@
 //! Secrets come from the environment only (see [`secrets`]).
 
 pub mod app_links;
+pub mod notify;
 pub mod product_values;
 pub mod products;
 pub mod secrets;
@@ -61,6 +62,8 @@ pub struct Settings {
     pub limits: LimitSettings,
     /// Console sign-in: staff accounts, session lifetime, lockout.
     pub staff: staff::StaffSettings,
+    /// Outbound events for the company's backend (SPEC §13).
+    pub notify: notify::NotifySettings,
     pub products: BTreeMap<ProductName, ProductSettings>,
     /// Loaded from the environment, never from files; never serialised.
     #[serde(skip)]
@@ -388,6 +391,14 @@ impl Settings {
         }
         self.validate_app_jwt()?;
         self.staff.validate()?;
+        self.notify.validate(self.belvo.environment)?;
+        if self.notify.enabled() && matches!(self.store.backend(), StoreBackend::Cluster(_)) {
+            return Err(ConfigError::new(
+                "notify.endpoints",
+                "events need a single Redis server (or the memory store) for now: on Redis \
+                 Cluster the outbox's shard layout (SPEC §13) is not built yet",
+            ));
+        }
         if self.sessions.max_wait > Duration::from_secs(30) {
             return Err(ConfigError::new("sessions.max_wait", "must be at most 30s"));
         }

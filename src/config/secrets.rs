@@ -16,6 +16,8 @@ pub struct Secrets {
     pub staff_session_secret: SecretString,
     pub webhook_token: SecretString,
     pub external_id_key: SecretString,
+    /// Each `[[notify.endpoints]]` secret, by its variable (`secret_env`): only those configured.
+    pub notify: BTreeMap<String, SecretString>,
     /// Variables that fell back to their development default.
     pub defaulted: Vec<&'static str>,
 }
@@ -64,6 +66,7 @@ impl Secrets {
             ))
         };
         let hs256 = settings.app_jwt.algorithm == JwtAlgorithm::HS256;
+        let notify = notify_secrets(env, settings)?;
         Ok(Self {
             belvo_secret_id: get("BELVO_SECRET_ID")?,
             belvo_secret_password: get("BELVO_SECRET_PASSWORD")?,
@@ -75,6 +78,7 @@ impl Secrets {
             staff_session_secret: get("BFF_STAFF_SESSION_SECRET")?,
             webhook_token: get("BFF_WEBHOOK_TOKEN")?,
             external_id_key: get("BFF_EXTERNAL_ID_KEY")?,
+            notify,
             defaulted,
         })
     }
@@ -93,6 +97,34 @@ impl Secrets {
                 };
                 format!("{var} = {state}\n")
             })
+            .chain(self.notify.keys().map(|var| format!("{var} = \"set\"\n")))
             .collect()
     }
+}
+
+/// The secret of every configured endpoint (even in embedded mode: there is no default), each a
+/// `whsec_` Standard Webhooks secret; none when no endpoint is configured.
+fn notify_secrets(
+    env: &BTreeMap<String, String>,
+    settings: &Settings,
+) -> Result<BTreeMap<String, SecretString>, ConfigError> {
+    let mut secrets = BTreeMap::new();
+    for (i, endpoint) in settings.notify.endpoints.iter().enumerate() {
+        let var = &endpoint.secret_env;
+        let named = format!("(notify.endpoints[{i}].secret_env, for {})", endpoint.url);
+        let Some(value) = env.get(var).filter(|v| !v.is_empty()) else {
+            return Err(ConfigError::new(
+                var.as_str(),
+                format!("is not set {named}: secrets come from the environment"),
+            ));
+        };
+        if !value.starts_with("whsec_") || standardwebhooks::Webhook::new(value).is_err() {
+            return Err(ConfigError::new(
+                var.as_str(),
+                format!("{named} must be whsec_ followed by base64 (a Standard Webhooks secret)"),
+            ));
+        }
+        secrets.insert(var.clone(), SecretString::from(value.clone()));
+    }
+    Ok(secrets)
 }

@@ -6,6 +6,7 @@ pub mod branding;
 pub mod branding_version;
 pub mod callback;
 pub mod country;
+pub mod event;
 pub mod explanation;
 pub mod external_id;
 pub mod health;

@@ -122,6 +122,8 @@ pub struct NewSession {
     /// The widget's current access token: written when the session is opened, read back only
     /// by `/w/` (status reads never load it).
     pub token: Option<AccessToken>,
+    /// The app's own user id, kept only for outbound events that carry it (never read back).
+    pub sub: Option<super::event::AppSub>,
 }
 
 /// Belvo's widget access token: kept so `/w/` can reuse it, never shown or logged.
@@ -209,6 +211,9 @@ pub struct Transition {
     /// The link a success names: recorded on the session and indexed when it applies.
     pub link: Option<LinkId>,
     pub now: Millis,
+    /// Whether a terminal change also writes its outbound event to the outbox (SPEC §13): only
+    /// when an endpoint is configured.
+    pub emit: bool,
 }
 
 /// What a terminal event records on its session besides its status and link.
@@ -312,6 +317,7 @@ impl Transition {
             timeline_entry,
             link,
             now,
+            emit: false,
         }
     }
 }

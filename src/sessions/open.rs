@@ -8,6 +8,7 @@ use crate::belvo::types::{CallbackUrls, Consent, IdentificationInfo, TokenReques
 use crate::config::product_values::Scope;
 use crate::config::{BelvoEnvironment, ProductSettings};
 use crate::domain::branding_version::WidgetLook;
+use crate::domain::event::AppSub;
 use crate::domain::external_id::ExternalId;
 use crate::domain::ids::{AccessMode, Code, LinkId, Platform, SessionId};
 use crate::domain::session::{now_millis, AccessToken, NewSession, SessionMode};
@@ -138,6 +139,7 @@ impl super::Sessions {
     pub async fn open(
         &self,
         owner: &ExternalId,
+        sub: &AppSub,
         request: OpenRequest,
     ) -> Result<OpenedSession, ApiError> {
         let (product_name, product) =
@@ -184,6 +186,7 @@ impl super::Sessions {
             mode: SessionMode::Connect,
             update_link: None,
             token: Some(AccessToken(token.access)),
+            sub: self.settings.notify.keeps_sub().then(|| sub.clone()),
         };
         self.store.create_session(&session).await?;
         // This server's URL, not Belvo's: it never goes stale (`/w/` renews the token).

@@ -6,6 +6,7 @@ use serde::Deserialize;
 
 use super::open::{check_locale, locale_schema, platform_schema, token_request, OpenedSession};
 use crate::belvo::BelvoError;
+use crate::domain::event::AppSub;
 use crate::domain::external_id::ExternalId;
 use crate::domain::health::{BelvoRecord, HealthChange};
 use crate::domain::ids::{LinkId, Platform, SessionId};
@@ -33,6 +34,7 @@ impl super::Sessions {
     pub async fn reconnect(
         &self,
         owner: &ExternalId,
+        sub: &AppSub,
         link_id: LinkId,
         link: &LinkState,
         request: ReconnectRequest,
@@ -100,6 +102,7 @@ impl super::Sessions {
             mode: SessionMode::Update,
             update_link: Some(link_id),
             token: Some(AccessToken(token.access)),
+            sub: self.settings.notify.keeps_sub().then(|| sub.clone()),
         };
         self.store.create_session(&session).await?;
         let widget_url = format!("{}/w/{id}", self.public_base_url);

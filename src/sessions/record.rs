@@ -14,7 +14,8 @@ impl super::Sessions {
         event: &CallbackEvent,
         source: &str,
     ) -> Result<Applied, ApiError> {
-        let transition = Transition::new(event, source, now_millis());
+        let mut transition = Transition::new(event, source, now_millis());
+        transition.emit = self.settings.notify.enabled();
         let applied = self.store.apply(session_id, &transition).await?;
         crate::metrics::callback_recorded(event.kind(), source, outcome_label(&applied));
         match applied {

@@ -103,6 +103,17 @@ impl Keys {
         format!("{}:session-events", self.prefix)
     }
 
+    /// Stream of outbound events waiting for delivery (SPEC §13), one consumer group per
+    /// endpoint. A single server only for now (no hash tag: scripts name it in their keys).
+    pub fn outbox(&self) -> String {
+        format!("{}:outbox", self.prefix)
+    }
+
+    /// Stream of dead deliveries (an endpoint that did not take an event within `max_age`).
+    pub fn outbox_dead(&self) -> String {
+        format!("{}:outbox:dead", self.prefix)
+    }
+
     // Staff console (see `staff.rs`). Branding keys share one hash tag so a save is one script.
 
     /// String holding a console session (JSON), by the hash of its cookie.

@@ -9,6 +9,7 @@
 //! - [`StaffStore`]: staff sessions, audit logs and branding (`staff.rs`);
 //! - [`LinkHealthStore`]: link health, its attention index and the link check schedule
 //!   (`health.rs`).
+//! - [`Outbox`]: outbound events waiting for delivery (`outbox.rs`).
 //!
 //! A new area (link health, consents, the outbox) gets its own trait file, its two
 //! implementations and its part of the suite, and joins [`Store`]. Key names are built in
@@ -21,6 +22,7 @@ mod keys;
 mod links;
 mod lua;
 mod memory;
+mod outbox;
 mod redis;
 mod redis_connection;
 mod sessions;
@@ -36,6 +38,7 @@ pub use codec::CorruptSession;
 pub use health::{ClaimRules, Claimed, DueEntry, LinkHealthStore};
 pub use keys::Keys;
 pub use links::Links;
+pub use outbox::{Outbox, OutboxEntry};
 pub use sessions::{SessionWithLink, Sessions};
 pub use staff::{AuditLog, StaffStore, MAX_BRANDING_VERSIONS};
 
@@ -122,12 +125,20 @@ pub struct Durability {
 
 /// The whole store, one handle for callers: every area's trait, implemented by both stores.
 pub trait Store:
-    Sessions + Links + Attempts + StaffStore + LinkHealthStore + Send + Sync + 'static
+    Sessions + Links + Attempts + StaffStore + LinkHealthStore + Outbox + Send + Sync + 'static
 {
 }
 
 impl<T> Store for T where
-    T: Sessions + Links + Attempts + StaffStore + LinkHealthStore + Send + Sync + 'static
+    T: Sessions
+        + Links
+        + Attempts
+        + StaffStore
+        + LinkHealthStore
+        + Outbox
+        + Send
+        + Sync
+        + 'static
 {
 }
 

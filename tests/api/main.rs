@@ -10,6 +10,7 @@ mod emulator;
 mod emulator_sdk;
 mod error_registry;
 mod errors;
+mod events;
 mod helpers;
 mod hostile_input;
 mod link_checks;

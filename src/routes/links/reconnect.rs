@@ -44,7 +44,7 @@ pub async fn reconnect(
     let (id, link) = owned_link(&state, &user, path.into_inner()).await?;
     let opened = state
         .sessions
-        .reconnect(&user.external_id, id, &link, body.into_inner())
+        .reconnect(&user.external_id, &user.sub, id, &link, body.into_inner())
         .await?;
     Ok(HttpResponse::Created().json(CreatedSession::from(opened)))
 }

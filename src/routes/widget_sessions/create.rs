@@ -61,7 +61,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let opened = state
         .sessions
-        .open(&user.external_id, body.into_inner())
+        .open(&user.external_id, &user.sub, body.into_inner())
         .await?;
     Ok(HttpResponse::Created().json(CreatedSession::from(opened)))
 }

@@ -74,6 +74,9 @@ pub(super) fn new_session_fields(s: &NewSession) -> Vec<(&'static str, String)> 
     if let Some(token) = &s.token {
         fields.push(("token", token.0.clone()));
     }
+    if let Some(sub) = &s.sub {
+        fields.push(("sub", sub.0.clone()));
+    }
     fields
 }
 
@@ -166,6 +169,8 @@ fn session_from_lookup<'a>(
         update_link: None,
         // Read by `/w/` only (`with_token`).
         token: None,
+        // Read by `apply_event.lua` only, for outbound events.
+        sub: None,
     };
     let update_link = match record.mode {
         SessionMode::Update => opt("link_id").and_then(|l| LinkId::parse(&l).ok()),

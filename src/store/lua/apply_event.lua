@@ -7,6 +7,8 @@
 -- KEYS[3] link hash: only for a success, and only on a single server. On a Redis Cluster the
 --         link hash lives in another slot, so the store leaves it out (and passes publish "0")
 --         and claims the link in a second step (`claim_session_link.lua`), which announces.
+-- KEYS[4] outbox stream (SPEC §13), only when events go out (the flag after the field pairs);
+--         it is KEYS[3] when no link hash is passed. A single server only, for now.
 -- ARGV[1] event fingerprint
 -- ARGV[2] now, ms
 -- ARGV[3] outcome status ("" = none)
@@ -20,7 +22,8 @@
 -- ARGV[11] session retention, ms: a session that finishes is kept this long from now
 -- ARGV[12] link retention, ms: the link a success names is kept at least this long from now
 -- ARGV[13] number of field pairs, then field, value, ... (set on the session with the outcome,
---         or without one on a pending session: an error that does not end it)
+--         or without one on a pending session: an error that does not end it), then "1" when a
+--         terminal change writes its outbound event to the outbox stream (absent: it does not)
 -- Reply: {result, status, changed, platform, owner, link_id}; result is "missing" or "expired"
 --        (with only the status after it), "replay" or "recorded".
 local session, timeline = KEYS[1], KEYS[2]
@@ -29,6 +32,23 @@ local entry, channel, session_id = ARGV[5], ARGV[6], ARGV[7]
 local max_events, max_warnings = tonumber(ARGV[8]), tonumber(ARGV[9])
 local publish, retention, link_ttl = ARGV[10] == '1', tonumber(ARGV[11]), tonumber(ARGV[12])
 local nfields = tonumber(ARGV[13])
+-- The outbox stream is the last key when events go out; the link hash, if any, is KEYS[3].
+local stream = ARGV[14 + 2 * nfields] == '1' and KEYS[#KEYS] or nil
+local link = KEYS[3]
+if link == stream then link = nil end
+
+-- The outbound event of a terminal change (`domain/event.rs` builds its body from these).
+local function emit(status)
+  local f = redis.call('HMGET', session, 'owner', 'product', 'link_id', 'sub', 'institution',
+    'exit_institution', 'error_code')
+  local reason = ''
+  if status == 'failed' then reason = f[7] or '' end
+  local sequence = redis.call('HINCRBY', session, 'event_seq', 1)
+  redis.call('XADD', stream, '*', 'type', 'session.' .. status, 'at', now,
+    'session_id', session_id, 'product', f[2] or '', 'external_id', f[1] or '',
+    'link_id', f[3] or '', 'sub', f[4] or '', 'institution', f[5] or f[6] or '',
+    'reason', reason, 'sequence', sequence)
+end
 
 -- The timeline entry with its effect as the last field (kept byte for byte as stored before).
 local function with_effect(effect)
@@ -63,8 +83,8 @@ if outcome ~= '' then
   -- The first terminal event wins; later ones are kept in the timeline only.
   if status == 'pending' then
     -- Only a success with its link hash here (one server) has an owner to compare.
-    local owner = KEYS[3] and redis.call('HGET', session, 'owner')
-    local holder = KEYS[3] and redis.call('HGET', KEYS[3], 'owner')
+    local owner = link and redis.call('HGET', session, 'owner')
+    local holder = link and redis.call('HGET', link, 'owner')
     -- An update-mode session repairs one link: a success must name that link.
     local named = nil
     for i = 0, nfields - 1 do
@@ -92,16 +112,19 @@ if outcome ~= '' then
       for i = 0, nfields - 1 do
         redis.call('HSET', session, ARGV[14 + 2 * i], ARGV[15 + 2 * i])
       end
-      if KEYS[3] then
+      if link then
         -- The first session to report a link holds it; its owner never changes.
-        if redis.call('HSETNX', KEYS[3], 'session', session_id) == 1 then
-          redis.call('HSETNX', KEYS[3], 'owner', owner)
+        if redis.call('HSETNX', link, 'session', session_id) == 1 then
+          redis.call('HSETNX', link, 'owner', owner)
         end
         -- A link outlives its session: kept from its latest activity.
-        if redis.call('PTTL', KEYS[3]) < link_ttl then
-          redis.call('PEXPIRE', KEYS[3], link_ttl)
+        if redis.call('PTTL', link) < link_ttl then
+          redis.call('PEXPIRE', link, link_ttl)
         end
       end
+    end
+    if stream then
+      emit(status)
     end
     -- A finished session is kept for its retention from now.
     redis.call('PEXPIRE', session, retention)

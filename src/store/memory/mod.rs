@@ -10,6 +10,7 @@ use tokio::sync::broadcast;
 mod attempts;
 mod health;
 mod links;
+mod outbox;
 mod sessions;
 mod staff;
 
@@ -48,6 +49,8 @@ struct Inner {
     distinct: HashMap<String, (HashSet<String>, Instant)>,
     /// Sessions whose widget token is being renewed, until when.
     renewals: HashMap<SessionId, Instant>,
+    /// Outbound events waiting for delivery (`memory/outbox.rs`).
+    outbox: outbox::Stream,
     last_sweep: Option<Instant>,
     /// Each link's health changes, newest first (`health.rs`).
     health_history: HashMap<LinkId, Vec<serde_json::Value>>,

@@ -132,6 +132,10 @@ impl Sessions for MemoryStore {
                     }
                     link.expires = link.expires.max(expires);
                 }
+                if t.emit {
+                    let event = outbound_event(f, id, &status, t.now);
+                    inner.outbox.add(t.now, event);
+                }
                 changed = true;
             }
         } else if t.details.error.is_some() {
@@ -267,4 +271,41 @@ fn parse_platform(fields: &HashMap<String, String>) -> Platform {
 
 fn parse_status(raw: &str) -> Status {
     serde_json::from_value(serde_json::Value::String(raw.to_owned())).unwrap_or(Status::Pending)
+}
+
+/// The outbound event of a terminal change, as `apply_event.lua` writes it.
+fn outbound_event(
+    f: &mut HashMap<String, String>,
+    id: &SessionId,
+    status: &str,
+    now: Millis,
+) -> std::collections::BTreeMap<String, String> {
+    let sequence: u64 = f.get("event_seq").and_then(|s| s.parse().ok()).unwrap_or(0) + 1;
+    f.insert("event_seq".into(), sequence.to_string());
+    let get = |k: &str| f.get(k).cloned().unwrap_or_default();
+    let institution = f
+        .get("institution")
+        .or_else(|| f.get("exit_institution"))
+        .cloned()
+        .unwrap_or_default();
+    let reason = if status == "failed" {
+        get("error_code")
+    } else {
+        String::new()
+    };
+    [
+        ("type", format!("session.{status}")),
+        ("at", now.to_string()),
+        ("session_id", id.to_string()),
+        ("product", get("product")),
+        ("external_id", get("owner")),
+        ("link_id", get("link_id")),
+        ("sub", get("sub")),
+        ("institution", institution),
+        ("reason", reason),
+        ("sequence", sequence.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
 }

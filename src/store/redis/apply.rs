@@ -71,6 +71,12 @@ impl RedisStore {
         if let (true, Some(link)) = (with_link, &t.link) {
             invocation.key(self.keys.link(link));
         }
+        // The outbox is one stream on one server (the cluster's shard layout is not built:
+        // configuration refuses endpoints on a cluster).
+        let emit = t.emit && !self.conn.is_cluster();
+        if emit {
+            invocation.key(self.keys.outbox());
+        }
         invocation
             .arg(&t.fingerprint)
             .arg(t.now)
@@ -87,6 +93,9 @@ impl RedisStore {
             .arg(fields.len());
         for (field, value) in &fields {
             invocation.arg(*field).arg(value.as_ref());
+        }
+        if emit {
+            invocation.arg("1");
         }
         let mut conn = self.conn();
         let reply: Vec<redis::Value> = self.run(invocation.invoke_async(&mut conn)).await?;

@@ -22,6 +22,7 @@ mod apply;
 mod attempts;
 mod health;
 mod links;
+mod outbox;
 mod sessions;
 mod staff;
 

@@ -52,6 +52,7 @@ fn new_session(deadline_in_ms: i64) -> NewSession {
         mode: SessionMode::Connect,
         update_link: None,
         token: Some(AccessToken("first-token".into())),
+        sub: None,
     }
 }
 
@@ -162,6 +163,7 @@ mod attempts;
 mod health;
 mod key_ttls;
 mod links;
+mod outbox;
 mod sessions;
 
 /// Behaviour only a cluster has: a success is two steps there (the link hash is in another slot).

@@ -1,0 +1,343 @@
+//! [`Outbox`] on Redis: the `outbox` stream, one consumer group per endpoint (SPEC §13).
+//! Retries and takeovers both go through `XPENDING` (read-only, with `IDLE`) and then `XCLAIM`
+//! with a minimum idle time, which only one consumer can win for an entry.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redis::Value;
+
+use super::RedisStore;
+use crate::store::{Outbox, OutboxEntry, StoreError, StoreResult};
+
+/// About how many dead deliveries are kept.
+const MAX_DEAD: usize = 10_000;
+
+fn text(value: &Value) -> Option<String> {
+    redis::from_redis_value_ref::<String>(value).ok()
+}
+
+fn items(value: &Value) -> &[Value] {
+    match value {
+        Value::Array(items) | Value::Set(items) => items,
+        _ => &[],
+    }
+}
+
+/// `[[id, [field, value, ...]], ...]` (XCLAIM, XRANGE, one stream of XREADGROUP); entries
+/// whose fields are nil (deleted) are left out.
+fn entries(value: &Value, deliveries: impl Fn(&str) -> u64) -> Vec<OutboxEntry> {
+    items(value)
+        .iter()
+        .filter_map(|entry| {
+            let parts = items(entry);
+            let id = text(parts.first()?)?;
+            let pairs = items(parts.get(1)?);
+            if pairs.is_empty() {
+                return None;
+            }
+            let fields = pairs
+                .chunks(2)
+                .filter_map(|kv| Some((text(kv.first()?)?, text(kv.get(1)?)?)))
+                .collect();
+            let deliveries = deliveries(&id);
+            Some(OutboxEntry {
+                id,
+                fields,
+                deliveries,
+            })
+        })
+        .collect()
+}
+
+impl RedisStore {
+    async fn query(&self, cmd: &redis::Cmd) -> StoreResult<Value> {
+        let mut conn = self.conn();
+        self.run(cmd.query_async::<Value>(&mut conn)).await
+    }
+}
+
+#[async_trait]
+impl Outbox for RedisStore {
+    async fn outbox_join(&self, group: &str) -> StoreResult<()> {
+        let mut cmd = redis::cmd("XGROUP");
+        cmd.arg("CREATE")
+            .arg(self.keys.outbox())
+            .arg(group)
+            .arg("0")
+            .arg("MKSTREAM");
+        let mut conn = self.conn();
+        match tokio::time::timeout(self.timeout, cmd.query_async::<Value>(&mut conn)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) if e.code() == Some("BUSYGROUP") => Ok(()),
+            Ok(Err(e)) => Err(e.into()),
+            Err(_) => Err(StoreError::Unavailable("timed out".into())),
+        }
+    }
+
+    async fn outbox_read(
+        &self,
+        group: &str,
+        consumer: &str,
+        count: usize,
+    ) -> StoreResult<Vec<OutboxEntry>> {
+        let mut cmd = redis::cmd("XREADGROUP");
+        cmd.arg("GROUP")
+            .arg(group)
+            .arg(consumer)
+            .arg("COUNT")
+            .arg(count)
+            .arg("STREAMS")
+            .arg(self.keys.outbox())
+            .arg(">");
+        let reply = self.query(&cmd).await?;
+        // RESP2: [[stream, entries]]; RESP3: {stream: entries}.
+        let stream = match &reply {
+            Value::Map(pairs) => pairs.first().map(|(_, v)| v.clone()),
+            other => items(other).first().and_then(|s| items(s).get(1).cloned()),
+        };
+        Ok(stream.map(|s| entries(&s, |_| 1)).unwrap_or_default())
+    }
+
+    async fn outbox_claim_due(
+        &self,
+        group: &str,
+        consumer: &str,
+        count: usize,
+        min_idle: Duration,
+        due: &(dyn Fn(u64) -> Duration + Send + Sync),
+    ) -> StoreResult<Vec<OutboxEntry>> {
+        const PAGE: usize = 100;
+        const MAX_PAGES: usize = 10;
+        let key = self.keys.outbox();
+        let mut claimed = Vec::new();
+        let mut start = "-".to_owned();
+        for _ in 0..MAX_PAGES {
+            let mut cmd = redis::cmd("XPENDING");
+            cmd.arg(&key)
+                .arg(group)
+                .arg("IDLE")
+                .arg(min_idle.as_millis() as u64)
+                .arg(&start)
+                .arg("+")
+                .arg(PAGE);
+            let pending = self.query(&cmd).await?;
+            let rows = items(&pending);
+            for row in rows {
+                let row = items(row);
+                let (Some(id), Some(idle), Some(attempts)) = (
+                    row.first().and_then(text),
+                    row.get(2)
+                        .and_then(|v| redis::from_redis_value_ref::<u64>(v).ok()),
+                    row.get(3)
+                        .and_then(|v| redis::from_redis_value_ref::<u64>(v).ok()),
+                ) else {
+                    continue;
+                };
+                start = format!("({id}");
+                let wait = due(attempts).max(min_idle).as_millis() as u64;
+                if idle < wait || claimed.len() >= count {
+                    continue;
+                }
+                // Only one consumer wins: the claim resets the idle time the others compare.
+                let mut claim = redis::cmd("XCLAIM");
+                claim.arg(&key).arg(group).arg(consumer).arg(wait).arg(&id);
+                let reply = self.query(&claim).await?;
+                claimed.extend(entries(&reply, |_| attempts + 1));
+            }
+            if rows.len() < PAGE || claimed.len() >= count {
+                break;
+            }
+        }
+        Ok(claimed)
+    }
+
+    async fn outbox_ack(&self, group: &str, id: &str) -> StoreResult<()> {
+        let mut cmd = redis::cmd("XACK");
+        cmd.arg(self.keys.outbox()).arg(group).arg(id);
+        self.query(&cmd).await.map(|_| ())
+    }
+
+    async fn outbox_retry_later(&self, group: &str, consumer: &str, id: &str) -> StoreResult<()> {
+        // Resets the idle time (the retry delay counts from now) without counting an attempt.
+        let mut cmd = redis::cmd("XCLAIM");
+        cmd.arg(self.keys.outbox())
+            .arg(group)
+            .arg(consumer)
+            .arg(0)
+            .arg(id)
+            .arg("JUSTID");
+        self.query(&cmd).await.map(|_| ())
+    }
+
+    async fn outbox_dead(&self, group: &str, entry: &OutboxEntry, answer: &str) -> StoreResult<()> {
+        let mut add = redis::cmd("XADD");
+        add.arg(self.keys.outbox_dead())
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(MAX_DEAD)
+            .arg("*")
+            .arg("group")
+            .arg(group)
+            .arg("event_id")
+            .arg(&entry.id)
+            .arg("attempts")
+            .arg(entry.deliveries)
+            .arg("answer")
+            .arg(answer);
+        for (field, value) in &entry.fields {
+            add.arg(field).arg(value);
+        }
+        let mut ack = redis::cmd("XACK");
+        ack.arg(self.keys.outbox()).arg(group).arg(&entry.id);
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .add_command(add)
+            .ignore()
+            .add_command(ack)
+            .ignore();
+        let mut conn = self.conn();
+        self.run(pipe.query_async::<()>(&mut conn)).await
+    }
+
+    async fn outbox_trim(&self, groups: &[String]) -> StoreResult<u64> {
+        let key = self.keys.outbox();
+        let mut info = redis::cmd("XINFO");
+        info.arg("GROUPS").arg(&key);
+        let info = match self.query(&info).await {
+            Ok(info) => info,
+            // No stream yet: nothing to trim.
+            Err(StoreError::Unavailable(e)) if e.contains("no such key") => return Ok(0),
+            Err(e) => return Err(e),
+        };
+        let mut last_delivered = BTreeMap::new();
+        for group in items(&info) {
+            let fields: BTreeMap<String, &Value> = match group {
+                Value::Map(pairs) => pairs
+                    .iter()
+                    .filter_map(|(k, v)| Some((text(k)?, v)))
+                    .collect(),
+                other => items(other)
+                    .chunks(2)
+                    .filter_map(|kv| Some((text(kv.first()?)?, kv.get(1)?)))
+                    .collect(),
+            };
+            if let (Some(name), Some(last)) = (
+                fields.get("name").and_then(|v| text(v)),
+                fields.get("last-delivered-id").and_then(|v| text(v)),
+            ) {
+                last_delivered.insert(name, last);
+            }
+        }
+        // The oldest entry some group still needs: its oldest pending one, or past its last.
+        let mut keep_from: Option<(u64, u64)> = None;
+        for group in groups {
+            let Some(last) = last_delivered.get(group) else {
+                return Ok(0);
+            };
+            let mut summary = redis::cmd("XPENDING");
+            summary.arg(&key).arg(group);
+            let summary = self.query(&summary).await?;
+            let oldest_pending = items(&summary).get(1).and_then(text);
+            let needed = oldest_pending.unwrap_or_else(|| last.clone());
+            let Some(needed) = parse_id(&needed) else {
+                return Ok(0);
+            };
+            keep_from = Some(keep_from.map_or(needed, |k| k.min(needed)));
+        }
+        let Some((ms, seq)) = keep_from else {
+            return Ok(0);
+        };
+        let mut trim = redis::cmd("XTRIM");
+        trim.arg(&key).arg("MINID").arg(format!("{ms}-{seq}"));
+        let mut conn = self.conn();
+        self.run(trim.query_async::<u64>(&mut conn)).await
+    }
+
+    async fn outbox_undelivered(&self, group: &str) -> StoreResult<u64> {
+        let key = self.keys.outbox();
+        let mut summary = redis::cmd("XPENDING");
+        summary.arg(&key).arg(group);
+        let summary = self.query(&summary).await?;
+        let pending = items(&summary)
+            .first()
+            .and_then(|v| redis::from_redis_value_ref::<u64>(v).ok())
+            .unwrap_or(0);
+        let mut info = redis::cmd("XINFO");
+        info.arg("GROUPS").arg(&key);
+        let info = self.query(&info).await?;
+        let lag = items(&info)
+            .iter()
+            .map(items)
+            .find(|g| {
+                g.chunks(2).any(|kv| {
+                    kv.first().and_then(text).as_deref() == Some("name")
+                        && kv.get(1).and_then(text).as_deref() == Some(group)
+                })
+            })
+            .and_then(|g| {
+                g.chunks(2)
+                    .find(|kv| kv.first().and_then(text).as_deref() == Some("lag"))
+                    .and_then(|kv| kv.get(1))
+                    .and_then(|v| redis::from_redis_value_ref::<u64>(v).ok())
+            })
+            .unwrap_or(0);
+        Ok(pending + lag)
+    }
+
+    async fn outbox_oldest_undelivered(&self, group: &str) -> StoreResult<Option<i64>> {
+        let key = self.keys.outbox();
+        let mut summary = redis::cmd("XPENDING");
+        summary.arg(&key).arg(group);
+        let summary = self.query(&summary).await?;
+        if let Some(held) = items(&summary).get(1).and_then(text) {
+            // Held entries are older than any not handed out yet.
+            return Ok(parse_id(&held).map(|(ms, _)| ms as i64));
+        }
+        let mut info = redis::cmd("XINFO");
+        info.arg("GROUPS").arg(&key);
+        let info = self.query(&info).await?;
+        let last = items(&info).iter().map(items).find_map(|g| {
+            let field = |name: &str| {
+                g.chunks(2)
+                    .find(|kv| kv.first().and_then(text).as_deref() == Some(name))
+                    .and_then(|kv| kv.get(1))
+                    .and_then(text)
+            };
+            (field("name").as_deref() == Some(group))
+                .then(|| field("last-delivered-id"))
+                .flatten()
+        });
+        let Some(last) = last else {
+            return Ok(None);
+        };
+        let mut next = redis::cmd("XRANGE");
+        next.arg(&key)
+            .arg(format!("({last}"))
+            .arg("+")
+            .arg("COUNT")
+            .arg(1);
+        let next = self.query(&next).await?;
+        Ok(entries(&next, |_| 0)
+            .first()
+            .and_then(|e| parse_id(&e.id))
+            .map(|(ms, _)| ms as i64))
+    }
+
+    async fn outbox_dead_entries(&self) -> StoreResult<Vec<BTreeMap<String, String>>> {
+        let mut cmd = redis::cmd("XRANGE");
+        cmd.arg(self.keys.outbox_dead()).arg("-").arg("+");
+        let reply = self.query(&cmd).await?;
+        Ok(entries(&reply, |_| 0)
+            .into_iter()
+            .map(|e| e.fields)
+            .collect())
+    }
+}
+
+/// A stream id `<ms>-<n>`, comparable.
+fn parse_id(id: &str) -> Option<(u64, u64)> {
+    let (ms, seq) = id.split_once('-')?;
+    Some((ms.parse().ok()?, seq.parse().ok()?))
+}
