@@ -28,8 +28,35 @@ const MAX_WEBHOOK_IDS: usize = 1000;
 const MAX_WARNINGS: u32 = 50;
 const SESSION_RETENTION_MS: u64 = 7 * 24 * 3600 * 1000;
 const LINK_RETENTION_MS: u64 = 400 * 24 * 3600 * 1000;
-/// What `/w/` reads besides the opening (the BFF reads its session fields and the token).
-const WIDGET_FIELDS: &[&str] = &["token", "token_expires_at", "locale", "institutions", "owner"];
+/// What `/w/` reads with the opening: the same fields as the BFF (`codec::widget_fields`: the
+/// session's fields, then the token), so both send Redis the same work.
+const WIDGET_FIELDS: &[&str] = &[
+    "id",
+    "owner",
+    "product",
+    "platform",
+    "institutions",
+    "access_mode",
+    "created_at",
+    "token_expires_at",
+    "deadline",
+    "status",
+    "updated_at",
+    "event_count",
+    "warnings",
+    "replays",
+    "link_id",
+    "institution",
+    "error_code",
+    "error_message",
+    "exit_step",
+    "exit_institution",
+    "locale",
+    "mode",
+    "opened_at",
+    "opens",
+    "token",
+];
 
 struct Floor {
     conn: ConnectionManager,
@@ -182,16 +209,19 @@ async fn widget(floor: web::Data<Floor>, id: web::Path<String>) -> HttpResponse 
     if reply.first().and_then(|r| r.as_deref()) != Some("open") {
         return HttpResponse::Gone().finish();
     }
-    let value = |i: usize| reply.get(i).cloned().flatten().unwrap_or_default();
+    let field = |name: &str| {
+        let at = WIDGET_FIELDS.iter().position(|f| *f == name).unwrap_or(0);
+        reply.get(at + 1).cloned().flatten().unwrap_or_default()
+    };
     HttpResponse::Found()
         .insert_header((
             "Location",
             format!(
                 "http://127.0.0.1/emulator/widget/?access_token={}&locale={}&institutions={}&external_id={}",
-                value(1),
-                value(3),
-                value(4),
-                value(5)
+                field("token"),
+                field("locale"),
+                field("institutions"),
+                field("owner")
             ),
         ))
         .finish()
