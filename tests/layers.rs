@@ -15,7 +15,10 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("adapters", &["store", "belvo"]),
     ("errors", &["error_code", "error"]),
     ("edges", &["telemetry", "jwt", "emulator"]),
-    ("services", &["products", "branding", "sessions", "links", "notify"]),
+    (
+        "services",
+        &["products", "branding", "sessions", "links", "notify"],
+    ),
     // Background work that runs the services (the link checks and unfinished verifications).
     ("workers", &["scheduler"]),
     ("state", &["state"]),

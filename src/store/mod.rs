@@ -130,15 +130,7 @@ pub trait Store:
 }
 
 impl<T> Store for T where
-    T: Sessions
-        + Links
-        + Attempts
-        + StaffStore
-        + LinkHealthStore
-        + Outbox
-        + Send
-        + Sync
-        + 'static
+    T: Sessions + Links + Attempts + StaffStore + LinkHealthStore + Outbox + Send + Sync + 'static
 {
 }
 
