@@ -326,31 +326,23 @@ impl Transition {
     /// This success as what it becomes when another user owns its link: the session fails
     /// with [`LINK_OWNED_ELSEWHERE`], and no link is recorded or claimed.
     pub fn owned_elsewhere(&self) -> Self {
-        Self {
-            outcome: Some(Status::Failed),
-            details: Details {
-                error: Some(ErrorInfo {
-                    code: LINK_OWNED_ELSEWHERE.to_owned(),
-                    message: Some(LINK_OWNED_ELSEWHERE_MESSAGE.to_owned()),
-                }),
-                ..Details::default()
-            },
-            link: None,
-            ..self.clone()
-        }
+        self.refused_success(LINK_OWNED_ELSEWHERE, LINK_OWNED_ELSEWHERE_MESSAGE)
     }
-}
 
-impl Transition {
     /// This success as what it becomes in an update-mode session that repairs another link:
     /// the session fails with [`LINK_MISMATCH`], and no link is recorded or claimed.
     pub fn mismatched(&self) -> Self {
+        self.refused_success(LINK_MISMATCH, LINK_MISMATCH_MESSAGE)
+    }
+
+    /// This success refused: the session fails with `code`, and no link is recorded or claimed.
+    fn refused_success(&self, code: &str, message: &str) -> Self {
         Self {
             outcome: Some(Status::Failed),
             details: Details {
                 error: Some(ErrorInfo {
-                    code: LINK_MISMATCH.to_owned(),
-                    message: Some(LINK_MISMATCH_MESSAGE.to_owned()),
+                    code: code.to_owned(),
+                    message: Some(message.to_owned()),
                 }),
                 ..Details::default()
             },

@@ -62,9 +62,21 @@ async fn create(
         body["consent"] = json!({"identification_info": [
             {"type": "CPF", "number": "76109277673", "name": "Ralph Bragg"}]});
     }
-    let response = api(&state)?
-        .post(format!("{}/v1/widget-sessions", state.local_base_url))
-        .bearer_auth(demo_token(&state)?)
+    let url = format!("{}/v1/widget-sessions", state.local_base_url);
+    to_widget(&state, url, body, "could not open a session").await
+}
+
+/// Opens a session through the mobile API (`POST url` with `body`, as the app would) and sends
+/// the browser to its `widget_url`.
+async fn to_widget(
+    state: &AppState,
+    url: String,
+    body: Value,
+    failed: &str,
+) -> Result<HttpResponse, ApiError> {
+    let response = api(state)?
+        .post(url)
+        .bearer_auth(demo_token(state)?)
         .json(&body)
         .send()
         .await
@@ -72,9 +84,7 @@ async fn create(
     let status = response.status();
     let created: Value = response.json().await.map_err(ApiError::internal)?;
     if !status.is_success() {
-        let message = created["error"]["message"]
-            .as_str()
-            .unwrap_or("could not open a session");
+        let message = created["error"]["message"].as_str().unwrap_or(failed);
         return Err(ApiError::new(ErrorCode::DemoFailed, message));
     }
     let widget_url = created["widget_url"].as_str().unwrap_or_default();
@@ -268,25 +278,9 @@ async fn reconnect(
     path: Result<web::Path<LinkId>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.map_err(|_| ApiError::not_found("link"))?.into_inner();
-    let response = api(&state)?
-        .post(format!("{}/v1/links/{id}/reconnect", state.local_base_url))
-        .bearer_auth(demo_token(&state)?)
-        .json(&json!({"platform": "web"}))
-        .send()
-        .await
-        .map_err(ApiError::internal)?;
-    let status = response.status();
-    let created: Value = response.json().await.map_err(ApiError::internal)?;
-    if !status.is_success() {
-        let message = created["error"]["message"]
-            .as_str()
-            .unwrap_or("could not reconnect the link");
-        return Err(ApiError::new(ErrorCode::DemoFailed, message));
-    }
-    let widget_url = created["widget_url"].as_str().unwrap_or_default();
-    Ok(HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, widget_url))
-        .finish())
+    let url = format!("{}/v1/links/{id}/reconnect", state.local_base_url);
+    let body = json!({"platform": "web"});
+    to_widget(&state, url, body, "could not reconnect the link").await
 }
 
 /// The event's Belvo values, as `key=value` text (escaped by the template).
