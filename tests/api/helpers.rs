@@ -219,6 +219,36 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
+    /// A link made for `sub` through the API flow (Colombian employment, the emulator's
+    /// fixture cédula); its id.
+    pub async fn api_link(&self, sub: &str) -> String {
+        let response = self
+            .client
+            .post(self.url("/v1/links"))
+            .bearer_auth(self.token(sub))
+            .json(&json!({"product": "co_employment", "username": "1020304050"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        let link: Value = response.json().await.unwrap();
+        link["link_id"].as_str().unwrap().to_owned()
+    }
+
+    /// The emulator's control endpoint for a link: `break` (with its reason) or `repair`
+    /// Belvo's record of it.
+    pub async fn emulator_control(&self, id: &str, action: &str, body: Value) {
+        let response = self
+            .client
+            .post(self.url(&format!("/emulator/control/links/{id}/{action}")))
+            .basic_auth("dev-secret-id", Some("dev-secret-password"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    }
+
     /// Where a session's `widget_url` (`/w/{id}`) sends the browser: Belvo's widget with its
     /// token (opening it, as a person would). Any other URL is returned as it is.
     pub async fn belvo_widget(&self, widget_url: &str) -> String {

@@ -45,28 +45,9 @@ async fn a_due_check_reads_belvos_record_in_the_background(kind: StoreKind) {
         s.emulator.webhook_url = Some(sink.parse().unwrap());
     })
     .await;
-    let created = app
-        .client
-        .post(app.url("/v1/links"))
-        .bearer_auth(app.token("maria"))
-        .json(&json!({"product": "co_employment", "username": "1020304050"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
-    let id = created.json::<Value>().await.unwrap()["link_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let broke = app
-        .client
-        .post(app.url(&format!("/emulator/control/links/{id}/break")))
-        .basic_auth("dev-secret-id", Some("dev-secret-password"))
-        .json(&json!({"reason": "token_required"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(broke.status(), 200);
+    let id = app.api_link("maria").await;
+    app.emulator_control(&id, "break", json!({"reason": "token_required"}))
+        .await;
 
     due_now(&app, &format!("c:{id}")).await;
     until("the check saw token_required", || async {
@@ -217,19 +198,7 @@ async fn a_check_belvo_did_not_answer_is_due_again_soon(kind: StoreKind) {
     let failing = Arc::new(AtomicBool::new(false));
     let belvo = flaky_belvo(belvo_host.url("/emulator"), failing.clone());
     let app = spawn_app_with(kind, |s| s.belvo.base_url = Some(belvo.parse().unwrap())).await;
-    let created = app
-        .client
-        .post(app.url("/v1/links"))
-        .bearer_auth(app.token("maria"))
-        .json(&json!({"product": "co_employment", "username": "1020304050"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
-    let id = created.json::<Value>().await.unwrap()["link_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.api_link("maria").await;
 
     failing.store(true, Ordering::SeqCst);
     let member = format!("c:{id}");

@@ -10,21 +10,6 @@ use crate::helpers::{spawn_app_with, stub_server, StoreKind, TestApp};
 
 const STORES: [StoreKind; 3] = [StoreKind::Memory, StoreKind::Redis, StoreKind::Cluster];
 
-/// A link made through the API flow for `sub`; its id.
-async fn new_link(app: &TestApp, sub: &str) -> String {
-    let response = app
-        .client
-        .post(app.url("/v1/links"))
-        .bearer_auth(app.token(sub))
-        .json(&json!({"product": "co_employment", "username": "1020304050"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
-    let link: Value = response.json().await.unwrap();
-    link["link_id"].as_str().unwrap().to_owned()
-}
-
 async fn call(app: &TestApp, method: reqwest::Method, sub: &str, path: &str) -> reqwest::Response {
     app.client
         .request(method, app.url(path))
@@ -56,17 +41,15 @@ async fn until_health(app: &TestApp, sub: &str, id: &str, health: &str) -> Value
     }
 }
 
-/// The emulator's control endpoint: breaks (or repairs) Belvo's record of a link.
-async fn emulator_control(app: &TestApp, id: &str, action: &str, body: Value) {
-    let response = app
-        .client
-        .post(app.url(&format!("/emulator/control/links/{id}/{action}")))
-        .basic_auth("dev-secret-id", Some("dev-secret-password"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+/// Maria's data call on the link (its owners).
+async fn owners(app: &TestApp, id: &str) -> reqwest::Response {
+    call(
+        app,
+        reqwest::Method::GET,
+        "maria",
+        &format!("/v1/links/{id}/owners"),
+    )
+    .await
 }
 
 async fn check(app: &TestApp, sub: &str, id: &str) -> reqwest::Response {
@@ -83,7 +66,7 @@ async fn check(app: &TestApp, sub: &str, id: &str) -> reqwest::Response {
 async fn a_changed_password_needs_a_reconnect_until_belvo_reads_valid_again() {
     for store in STORES {
         let app = spawn_app_with(store, |_| {}).await;
-        let id = new_link(&app, "maria").await;
+        let id = app.api_link("maria").await;
         let fresh = link(&app, "maria", &id).await;
         assert_eq!(fresh["health"], "ok", "{store:?}");
         assert_eq!(fresh["health_reason"], Value::Null);
@@ -92,7 +75,8 @@ async fn a_changed_password_needs_a_reconnect_until_belvo_reads_valid_again() {
             "created = Belvo's record read"
         );
 
-        emulator_control(&app, &id, "break", json!({"reason": "invalid_credentials"})).await;
+        app.emulator_control(&id, "break", json!({"reason": "invalid_credentials"}))
+            .await;
         let broken = until_health(&app, "maria", &id, "needs_reconnect").await;
         let reason = &broken["health_reason"];
         assert_eq!(reason["code"], "invalid_credentials");
@@ -106,13 +90,7 @@ async fn a_changed_password_needs_a_reconnect_until_belvo_reads_valid_again() {
         );
         assert!(broken["health_changed_at"].is_string());
 
-        let data = call(
-            &app,
-            reqwest::Method::GET,
-            "maria",
-            &format!("/v1/links/{id}/owners"),
-        )
-        .await;
+        let data = owners(&app, &id).await;
         assert_eq!(data.status(), 409);
         let body: Value = data.json().await.unwrap();
         assert_eq!(body["error"]["code"], "link_needs_reconnect");
@@ -139,19 +117,13 @@ async fn a_changed_password_needs_a_reconnect_until_belvo_reads_valid_again() {
         assert_eq!(bad["error"]["code"], "invalid_query");
 
         // The user fixed it elsewhere: Belvo's record reads valid, a check clears the problem.
-        emulator_control(&app, &id, "repair", json!({})).await;
+        app.emulator_control(&id, "repair", json!({})).await;
         let checked = check(&app, "maria", &id).await;
         assert_eq!(checked.status(), 200);
         let checked: Value = checked.json().await.unwrap();
         assert_eq!(checked["health"], "ok", "{checked}");
         assert_eq!(checked["health_reason"], Value::Null);
-        let data = call(
-            &app,
-            reqwest::Method::GET,
-            "maria",
-            &format!("/v1/links/{id}/owners"),
-        )
-        .await;
+        let data = owners(&app, &id).await;
         assert_eq!(data.status(), 200);
 
         let again = check(&app, "maria", &id).await;
@@ -172,8 +144,9 @@ async fn a_data_call_belvo_refuses_for_a_token_is_a_409_and_marks_the_link() {
             s.emulator.webhook_url = Some(sink.parse().unwrap());
         })
         .await;
-        let id = new_link(&app, "maria").await;
-        emulator_control(&app, &id, "break", json!({"reason": "token_required"})).await;
+        let id = app.api_link("maria").await;
+        app.emulator_control(&id, "break", json!({"reason": "token_required"}))
+            .await;
         assert_eq!(link(&app, "maria", &id).await["health"], "ok");
         let data = call(
             &app,
@@ -193,20 +166,15 @@ async fn a_data_call_belvo_refuses_for_a_token_is_a_409_and_marks_the_link() {
 async fn a_link_belvo_deleted_is_gone_and_its_data_410() {
     for store in STORES {
         let app = spawn_app_with(store, |_| {}).await;
-        let id = new_link(&app, "maria").await;
-        emulator_control(&app, &id, "break", json!({"reason": "gone"})).await;
+        let id = app.api_link("maria").await;
+        app.emulator_control(&id, "break", json!({"reason": "gone"}))
+            .await;
         let checked = check(&app, "maria", &id).await;
         assert_eq!(checked.status(), 200, "{store:?}");
         let checked: Value = checked.json().await.unwrap();
         assert_eq!(checked["health"], "gone");
         assert_eq!(checked["health_reason"]["code"], "link_gone");
-        let data = call(
-            &app,
-            reqwest::Method::GET,
-            "maria",
-            &format!("/v1/links/{id}/owners"),
-        )
-        .await;
+        let data = owners(&app, &id).await;
         assert_eq!(data.status(), 410);
         let body: Value = data.json().await.unwrap();
         assert_eq!(body["error"]["code"], "link_gone");
@@ -223,15 +191,10 @@ async fn a_link_belvo_deleted_is_gone_and_its_data_410() {
 #[tokio::test]
 async fn a_data_call_on_a_link_belvo_no_longer_has_finds_it_gone() {
     let app = spawn_app_with(StoreKind::Memory, |_| {}).await;
-    let id = new_link(&app, "maria").await;
-    emulator_control(&app, &id, "break", json!({"reason": "gone"})).await;
-    let data = call(
-        &app,
-        reqwest::Method::GET,
-        "maria",
-        &format!("/v1/links/{id}/owners"),
-    )
-    .await;
+    let id = app.api_link("maria").await;
+    app.emulator_control(&id, "break", json!({"reason": "gone"}))
+        .await;
+    let data = owners(&app, &id).await;
     assert_eq!(data.status(), 410);
     assert_eq!(link(&app, "maria", &id).await["health"], "gone");
 }
@@ -240,9 +203,10 @@ async fn a_data_call_on_a_link_belvo_no_longer_has_finds_it_gone() {
 async fn support_lists_the_links_needing_attention_and_shows_their_history() {
     use crate::console_helpers::{with_staff, SUPPORT};
     let app = spawn_app_with(StoreKind::Redis, with_staff).await;
-    let id = new_link(&app, "maria").await;
-    let healthy = new_link(&app, "pedro").await;
-    emulator_control(&app, &id, "break", json!({"reason": "invalid_credentials"})).await;
+    let id = app.api_link("maria").await;
+    let healthy = app.api_link("pedro").await;
+    app.emulator_control(&id, "break", json!({"reason": "invalid_credentials"}))
+        .await;
     until_health(&app, "maria", &id, "needs_reconnect").await;
 
     let client = app.signed_in(SUPPORT).await;
@@ -306,7 +270,8 @@ async fn a_reconnect_makes_a_link_whose_password_changed_healthy_again() {
             .connect("maria", "mx_employment", "imss_mx_employment")
             .await;
         until_health(&app, "maria", &id, "ok").await;
-        emulator_control(&app, &id, "break", json!({"reason": "invalid_credentials"})).await;
+        app.emulator_control(&id, "break", json!({"reason": "invalid_credentials"}))
+            .await;
         until_health(&app, "maria", &id, "needs_reconnect").await;
 
         let response = app
