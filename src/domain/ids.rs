@@ -63,6 +63,10 @@ impl SessionId {
             .map(Self)
             .ok_or(IdError::SessionId)
     }
+
+    pub fn as_uuid(&self) -> &Uuid {
+        &self.0
+    }
 }
 
 impl fmt::Display for SessionId {
@@ -91,6 +95,10 @@ impl LinkId {
 
     pub fn new_random() -> Self {
         Self(Uuid::new_v4())
+    }
+
+    pub fn as_uuid(&self) -> &Uuid {
+        &self.0
     }
 }
 

@@ -12,6 +12,7 @@ pub mod external_id;
 pub mod health;
 pub mod ids;
 pub mod session;
+pub mod shard;
 pub mod staff;
 pub mod tax_id;
 pub mod theme;
