@@ -167,6 +167,7 @@ fn build_state(
         settings.limits.max_waiting,
         settings.limits.max_waiting_per_user,
     ));
+    waiters.follow(store.subscribe());
     let settings = Arc::new(settings);
     let external_ids = ExternalIdKey::new(&settings.secrets.external_id_key);
     let sessions = Sessions {
