@@ -159,7 +159,7 @@ fn build_state(
         .unwrap_or_else(|| format!("{public_base_url}/emulator/widget/"));
     let belvo = BelvoClient::new(
         &belvo_base,
-        settings.belvo.timeout,
+        crate::belvo::Pool::from_settings(&settings.belvo),
         settings.secrets.belvo_secret_id.clone(),
         settings.secrets.belvo_secret_password.clone(),
     );

@@ -42,18 +42,41 @@ pub enum BelvoError {
     BadResponse(String),
 }
 
+/// How the client talks to Belvo: the longest wait per call, and the keep-alive pool
+/// (`belvo.max_idle_connections`, `belvo.idle_timeout`).
+#[derive(Debug, Clone, Copy)]
+pub struct Pool {
+    pub timeout: Duration,
+    pub max_idle: usize,
+    pub idle_timeout: Duration,
+}
+
+impl Pool {
+    pub fn from_settings(belvo: &crate::config::BelvoSettings) -> Self {
+        Self {
+            timeout: belvo.timeout,
+            max_idle: belvo.max_idle_connections,
+            idle_timeout: belvo.idle_timeout,
+        }
+    }
+}
+
 impl BelvoClient {
     pub fn new(
         base_url: &str,
-        timeout: Duration,
+        pool: Pool,
         secret_id: SecretString,
         secret_password: SecretString,
     ) -> Self {
+        let timeout = pool.timeout;
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)))
             .user_agent(concat!("belvo-bff/", env!("CARGO_PKG_VERSION")))
-            .pool_max_idle_per_host(32)
+            .pool_max_idle_per_host(pool.max_idle)
+            .pool_idle_timeout(pool.idle_timeout)
+            .tcp_nodelay(true)
+            .tcp_keepalive(Duration::from_secs(60))
             .build()
             .expect("reqwest client builds with static settings");
         Self {

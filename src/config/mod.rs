@@ -153,6 +153,12 @@ pub struct BelvoSettings {
     /// Longest wait for one Belvo API call.
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
+    /// Idle keep-alive connections to Belvo kept open for reuse: at least the calls in flight
+    /// at a busy moment, so a burst does not open (and later close) a connection per call.
+    pub max_idle_connections: usize,
+    /// How long an idle connection to Belvo is kept for reuse.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -295,6 +301,10 @@ pub struct EmulatorSettings {
     /// How long the widget access tokens it issues last (Belvo's: 10 minutes).
     #[serde(with = "humantime_serde")]
     pub access_token_ttl: Duration,
+    /// Added before every API answer (`/api/...`), as Belvo's own takes hundreds of
+    /// milliseconds; 0 answers at once.
+    #[serde(with = "humantime_serde")]
+    pub latency: Duration,
 }
 
 /// How the emulator reaches the BFF's webhook endpoint.

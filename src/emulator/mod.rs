@@ -145,6 +145,8 @@ pub struct Emulator {
     counters: Arc<Counters>,
     /// Lifetime of the widget access tokens it issues, in seconds.
     access_ttl_secs: u64,
+    /// Waited before every API answer (`emulator.latency`).
+    latency: std::time::Duration,
 }
 
 impl Emulator {
@@ -162,6 +164,7 @@ impl Emulator {
             state: Mutex::new(State::default()),
             counters: Arc::default(),
             access_ttl_secs: settings.emulator.access_token_ttl.as_secs().max(1),
+            latency: settings.emulator.latency,
         }
     }
 
@@ -251,9 +254,27 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .into_iter()
             .fold(web::resource(path), |resource, route| resource.route(route))
             .default_service(web::to(refusals::method_not_allowed(allowed)));
-        cfg.service(resource);
+        if path.starts_with("/api/") {
+            cfg.service(resource.wrap(actix_web::middleware::from_fn(with_latency)));
+        } else {
+            cfg.service(resource);
+        }
     }
     cfg.default_service(web::to(refusals::not_found));
+}
+
+/// Answers an API call after `emulator.latency`, as Belvo's API takes its time.
+async fn with_latency(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let latency = req
+        .app_data::<web::Data<Emulator>>()
+        .map_or(std::time::Duration::ZERO, |e| e.latency);
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    next.call(req).await
 }
 
 /// `GET /_emulator/stats`: calls received and webhooks sent (Basic auth).
