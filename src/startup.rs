@@ -15,6 +15,7 @@ use crate::config::{BelvoEnvironment, Settings, StoreBackend};
 use crate::domain::external_id::ExternalIdKey;
 use crate::emulator::Emulator;
 use crate::error::{ApiError, ErrorCode, REQUEST_ID};
+use crate::institutions::Institutions;
 use crate::jwt::AppJwtVerifier;
 use crate::links::Links;
 use crate::notify::Notifier;
@@ -183,6 +184,7 @@ fn build_state(
         store: store.clone(),
         belvo: belvo.clone(),
     };
+    let institutions = Institutions::start(settings.clone(), store.clone(), belvo.clone());
     Ok(AppState {
         branding,
         external_ids,
@@ -197,6 +199,7 @@ fn build_state(
         waiters,
         sessions,
         links,
+        institutions,
     })
 }
 

@@ -156,6 +156,12 @@ impl BelvoClient {
         timed("links_create", call).await
     }
 
+    /// One page of Belvo's institutions (`GET /api/institutions/`), as Belvo sends it.
+    pub async fn institutions(&self, page: u32) -> Result<serde_json::Value, BelvoError> {
+        let query = [("page", page.to_string()), ("page_size", "100".to_owned())];
+        timed("institutions", self.get("/api/institutions/", &query)).await
+    }
+
     /// A page of a link's data from one of Belvo's list endpoints (`/api/owners/`, ...), with
     /// Belvo's own filters when the endpoint takes some (e.g. `value_date__gte`).
     pub async fn list(

@@ -3,6 +3,7 @@
 //! Secrets come from the environment only (see [`secrets`]).
 
 pub mod app_links;
+pub mod institutions;
 pub mod notify;
 pub mod product_values;
 pub mod products;
@@ -64,6 +65,8 @@ pub struct Settings {
     pub staff: staff::StaffSettings,
     /// Outbound events for the company's backend (SPEC §13).
     pub notify: notify::NotifySettings,
+    /// Institution health: status-page components, the widget's sliding window (SPEC §14).
+    pub institutions: institutions::InstitutionSettings,
     pub products: BTreeMap<ProductName, ProductSettings>,
     /// Loaded from the environment, never from files; never serialised.
     #[serde(skip)]
@@ -402,6 +405,7 @@ impl Settings {
         self.validate_app_jwt()?;
         self.staff.validate()?;
         self.notify.validate(self.belvo.environment)?;
+        self.institutions.validate()?;
         if self.notify.enabled() && matches!(self.store.backend(), StoreBackend::Cluster(_)) {
             return Err(ConfigError::new(
                 "notify.endpoints",

@@ -11,6 +11,7 @@ pub mod explanation;
 pub mod external_id;
 pub mod health;
 pub mod ids;
+pub mod institution;
 pub mod session;
 pub mod shard;
 pub mod staff;

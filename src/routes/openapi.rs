@@ -30,6 +30,8 @@ use crate::state::AppState;
         super::callbacks::callback,
         super::widget::widget,
         super::webhooks::receive,
+        super::institutions::status_webhook,
+        super::institutions::list,
     ),
     modifiers(&SecuritySchemes),
     tags(

@@ -18,6 +18,7 @@
 mod attempts;
 mod codec;
 mod health;
+mod institutions;
 mod keys;
 mod links;
 mod lua;
@@ -36,6 +37,7 @@ pub use self::redis_connection::RedisConnection;
 pub use attempts::Attempts;
 pub use codec::CorruptSession;
 pub use health::{ClaimRules, Claimed, DueEntry, LinkHealthStore};
+pub use institutions::InstitutionStore;
 pub use keys::Keys;
 pub use links::Links;
 pub use outbox::{Outbox, OutboxEntry};
@@ -125,12 +127,30 @@ pub struct Durability {
 
 /// The whole store, one handle for callers: every area's trait, implemented by both stores.
 pub trait Store:
-    Sessions + Links + Attempts + StaffStore + LinkHealthStore + Outbox + Send + Sync + 'static
+    Sessions
+    + Links
+    + Attempts
+    + StaffStore
+    + LinkHealthStore
+    + Outbox
+    + InstitutionStore
+    + Send
+    + Sync
+    + 'static
 {
 }
 
 impl<T> Store for T where
-    T: Sessions + Links + Attempts + StaffStore + LinkHealthStore + Outbox + Send + Sync + 'static
+    T: Sessions
+        + Links
+        + Attempts
+        + StaffStore
+        + LinkHealthStore
+        + Outbox
+        + InstitutionStore
+        + Send
+        + Sync
+        + 'static
 {
 }
 

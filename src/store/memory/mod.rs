@@ -9,6 +9,7 @@ use tokio::sync::broadcast;
 
 mod attempts;
 mod health;
+mod institutions;
 mod links;
 mod outbox;
 mod sessions;
@@ -58,6 +59,8 @@ struct Inner {
     health_index: HashMap<crate::domain::health::Health, HashMap<LinkId, i64>>,
     /// The link check schedule.
     due: health::DueSet,
+    /// Institution health (`institutions.rs`).
+    institutions: institutions::InstitutionData,
 }
 
 /// The most sessions kept in a user's index (as in Redis).

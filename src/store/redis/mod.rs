@@ -21,6 +21,7 @@ use tokio::sync::broadcast;
 mod apply;
 mod attempts;
 mod health;
+mod institutions;
 mod links;
 mod outbox;
 mod sessions;
