@@ -34,6 +34,14 @@ pub use reconnect::reconnect;
 ))]
 pub struct Api;
 
+/// Whether the link was made for a Brazil open-finance product (it has a consent, SPEC §12).
+fn is_open_finance(state: &AppState, link: &LinkState) -> bool {
+    link.product
+        .as_ref()
+        .and_then(|p| state.settings.products.get(p))
+        .is_some_and(|p| p.open_finance.is_some())
+}
+
 /// A link the caller owns and Belvo confirmed; anything else is 404 (ids cannot be probed, and
 /// a forged success's link is never served).
 async fn owned_link(
