@@ -157,6 +157,9 @@ fn build_state(
     let widget_url = settings
         .widget_url()
         .unwrap_or_else(|| format!("{public_base_url}/emulator/widget/"));
+    let portal_url = settings
+        .portal_url()
+        .unwrap_or_else(|| format!("{public_base_url}/emulator/portal/"));
     let belvo = BelvoClient::new(
         &belvo_base,
         settings.belvo.timeout,
@@ -181,6 +184,7 @@ fn build_state(
         settings: settings.clone(),
         store: store.clone(),
         belvo: belvo.clone(),
+        portal_url,
     };
     Ok(AppState {
         branding,

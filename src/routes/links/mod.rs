@@ -2,6 +2,7 @@
 //! link creation through the API flow (CURP / CPF / cédula).
 
 mod check;
+mod consent;
 mod create;
 mod data;
 mod delete;
@@ -15,6 +16,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 pub use check::check;
+pub use consent::{open_portal, public_portal, renew as renew_consent};
 pub use create::create;
 pub use data::data;
 pub use delete::delete;
@@ -29,6 +31,9 @@ pub use reconnect::reconnect;
     list::show,
     delete::delete,
     reconnect::reconnect,
+    consent::renew,
+    consent::open_portal,
+    consent::public_portal,
     data::data,
     check::check
 ))]
