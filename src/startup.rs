@@ -158,6 +158,9 @@ fn build_state(
     let widget_url = settings
         .widget_url()
         .unwrap_or_else(|| format!("{public_base_url}/emulator/widget/"));
+    let portal_url = settings
+        .portal_url()
+        .unwrap_or_else(|| format!("{public_base_url}/emulator/portal/"));
     let belvo = BelvoClient::new(
         &belvo_base,
         crate::belvo::Pool::from_settings(&settings.belvo),
@@ -183,6 +186,7 @@ fn build_state(
         settings: settings.clone(),
         store: store.clone(),
         belvo: belvo.clone(),
+        portal_url,
     };
     let institutions = Institutions::start(settings.clone(), store.clone(), belvo.clone());
     Ok(AppState {

@@ -5,7 +5,9 @@ use std::time::Duration;
 use base64::Engine;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::types::{BelvoApiError, BelvoLink, CreateLink, TokenRequest, TokenResponse};
+use super::types::{
+    BelvoApiError, BelvoLink, ConsentManagementRequest, CreateLink, TokenRequest, TokenResponse,
+};
 use crate::domain::ids::LinkId;
 
 #[derive(Clone)]
@@ -102,6 +104,24 @@ impl BelvoClient {
         let mut body = request.clone();
         body.id = self.secret_id.expose_secret().to_owned();
         body.password = self.secret_password.expose_secret().to_owned();
+        self.post_token(&body).await
+    }
+
+    /// `POST /api/token/` for My Belvo Portal (`consent_management`): a token for the portal
+    /// view of this app's consents, or for renewing one. The CPF/CNPJ goes to Belvo only.
+    #[tracing::instrument(skip_all)]
+    pub async fn consent_management_token(
+        &self,
+        request: &ConsentManagementRequest,
+    ) -> Result<WidgetToken, BelvoError> {
+        let mut body = request.clone();
+        body.id = self.secret_id.expose_secret().to_owned();
+        body.password = self.secret_password.expose_secret().to_owned();
+        timed("token_consent_management", self.post_token(&body)).await
+    }
+
+    /// Posts a token request body (credentials already in it) and reads the access token.
+    async fn post_token<T: serde::Serialize>(&self, body: &T) -> Result<WidgetToken, BelvoError> {
         let url = format!("{}/api/token/", self.base_url);
         let started = std::time::Instant::now();
         let response = self

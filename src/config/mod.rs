@@ -153,6 +153,14 @@ pub struct BelvoSettings {
         skip_serializing_if = "Option::is_none"
     )]
     pub widget_url: Option<Url>,
+    /// My Belvo Portal, where Brazilian users manage and renew their open-finance consents;
+    /// none (empty) means Belvo's (`https://meuportal.belvo.com/`), embedded the emulator's.
+    #[serde(
+        default,
+        deserialize_with = "urls::optional_url",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub portal_url: Option<Url>,
     /// Longest wait for one Belvo API call.
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
@@ -482,6 +490,17 @@ impl Settings {
         match self.belvo.environment {
             BelvoEnvironment::Embedded => None,
             _ => Some("https://widget.belvo.io/".into()),
+        }
+    }
+
+    /// My Belvo Portal's URL (embedded: the emulator's, set at start-up).
+    pub fn portal_url(&self) -> Option<String> {
+        if let Some(url) = &self.belvo.portal_url {
+            return Some(url.to_string());
+        }
+        match self.belvo.environment {
+            BelvoEnvironment::Embedded => None,
+            _ => Some("https://meuportal.belvo.com/".into()),
         }
     }
 
