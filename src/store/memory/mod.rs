@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 
 mod attempts;
+mod funnel;
 mod health;
 mod links;
 mod outbox;
@@ -58,6 +59,8 @@ struct Inner {
     health_index: HashMap<crate::domain::health::Health, HashMap<LinkId, i64>>,
     /// The link check schedule.
     due: health::DueSet,
+    /// The funnel's daily counters (`funnel.rs`).
+    funnel: funnel::Counters,
 }
 
 /// The most sessions kept in a user's index (as in Redis).
@@ -109,6 +112,7 @@ impl MemoryStore {
         inner.attempts.retain(|_, (_, exp)| *exp > now);
         inner.distinct.retain(|_, (_, exp)| *exp > now);
         inner.renewals.retain(|_, until| *until > now);
+        funnel::sweep(inner);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {

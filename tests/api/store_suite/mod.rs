@@ -160,6 +160,7 @@ macro_rules! every_store {
 }
 
 mod attempts;
+mod funnel;
 mod health;
 mod key_ttls;
 mod links;
