@@ -3,8 +3,8 @@
 //!
 //! A counter is a field `product|platform|mode|institution|step` of a day's hash, incremented
 //! in the same store round trip as the event that causes it. Steps: `created` → `opened` →
-//! `success` / `exit_first_screen` / `exit_institution` / `error:<code>` → `verified` (a later
-//! step), plus `within:<seconds>` buckets of the time from opened to success. The institution is
+//! `success` / `exit_first_screen` / `exit_institution` / `error:<code>` (an error event, or an
+//! exit carrying the last error's code) → `verified` (a later step), plus `within:<seconds>` buckets of the time from opened to success. The institution is
 //! known from the institution step on (`-` before), and only configured names are kept: the rest
 //! are `other`, so callback input cannot grow the number of counters. Error codes outside the
 //! explanations table are `error:other` for the same reason.
@@ -149,15 +149,24 @@ impl TerminalStep {
         };
         let (step, institution) = match event {
             CallbackEvent::Success { institution: i, .. } => {
-                ("success".to_owned(), institution(Some(&i.to_string())))
+                ("success".to_owned(), institution(Some(i.as_str())))
             }
+            // The widget's errors end in an exit carrying the last error's code.
+            CallbackEvent::Exit {
+                last_encountered_error_code: Some(code),
+                meta_data_institution_name,
+                ..
+            } => (
+                error_step(code.as_str()),
+                institution(meta_data_institution_name.as_ref().map(|n| n.as_str())),
+            ),
             // An exit naming an institution left after choosing it, whatever its step says.
             CallbackEvent::Exit {
                 meta_data_institution_name: Some(name),
                 ..
-            } if !name.to_string().is_empty() => (
+            } if !name.as_str().is_empty() => (
                 "exit_institution".to_owned(),
-                institution(Some(&name.to_string())),
+                institution(Some(name.as_str())),
             ),
             CallbackEvent::Exit { .. } => ("exit_first_screen".to_owned(), institution(None)),
             CallbackEvent::Error { error, .. } => (error_step(error.as_str()), institution(None)),
