@@ -4,7 +4,8 @@
 //! A counter is a field `product|platform|mode|institution|step` of a day's hash, incremented
 //! in the same store round trip as the event that causes it. Steps: `created` → `opened` →
 //! `success` / `exit_first_screen` / `exit_institution` / `error:<code>` (an error event, or an
-//! exit carrying the last error's code) → `verified` (a later step), plus `within:<seconds>` buckets of the time from opened to success. The institution is
+//! exit carrying the last error's code), plus `within:<seconds>` buckets of the time from opened
+//! to success. (Link verified and resources ready are not counted yet.) The institution is
 //! known from the institution step on (`-` before), and only configured names are kept: the rest
 //! are `other`, so callback input cannot grow the number of counters. Error codes outside the
 //! explanations table are `error:other` for the same reason.
@@ -216,7 +217,6 @@ pub fn metric_step(step: &str) -> Option<&'static str> {
         "success" => "success",
         "exit_first_screen" => "exit_first_screen",
         "exit_institution" => "exit_institution",
-        "verified" => "verified",
         s if s.starts_with("error:") => "error",
         _ => return None,
     })
@@ -263,11 +263,10 @@ impl Filter {
 }
 
 /// The funnel's main steps, in order, with their labels.
-pub const MAIN_STEPS: [(&str, &str); 4] = [
+pub const MAIN_STEPS: [(&str, &str); 3] = [
     ("created", "Session created"),
     ("opened", "Widget opened"),
     ("success", "Connected"),
-    ("verified", "Link verified"),
 ];
 
 /// The funnel over a range, filtered: what `/support/funnel` shows and downloads.
