@@ -90,6 +90,12 @@ impl Keys {
         format!("{}:{}:funnel:{day}", self.prefix, shard.tag())
     }
 
+    /// Hash of one finished day's funnel counters, every shard summed (written once by the first
+    /// reader after the day settles, so a long range reads one hash per day). Field `_` marks it.
+    pub fn funnel_day(&self, day: Day) -> String {
+        format!("{}:funnel-day:{day}", self.prefix)
+    }
+
     /// Counter of attempts for a hashed subject (e.g. a username) in a time window.
     pub fn attempts(&self, subject: &str) -> String {
         format!("{}:{{a:{subject}}}:attempts", self.prefix)

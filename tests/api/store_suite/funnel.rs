@@ -119,3 +119,58 @@ every_store!(
     each_session_counts_its_steps_once,
     a_refused_success_counts_as_its_error,
 );
+
+/// A finished day is summed over its shards once and kept: a later read finds the same counts
+/// even when the shards are gone, and today is always read from its shards.
+#[tokio::test]
+async fn a_finished_day_is_summed_once_and_kept() {
+    use belvo_bff::domain::shard::Shard;
+    use belvo_bff::store::{FunnelStore, Keys, RedisConnection};
+
+    let prefix = crate::helpers::unique_prefix();
+    let store = redis_store_with(&prefix).await;
+    let keys = Keys::new(&prefix);
+    let today = Day::of_millis(now_millis());
+    let old = today.minus_days(3);
+    let (mut conn, _) =
+        RedisConnection::single(&crate::helpers::test_redis_url(), Duration::from_secs(5))
+            .await
+            .unwrap();
+    let field = "p|ios|connect|-|created";
+    for day in [old, today] {
+        for shard in Shard::all().filter(|s| s.index() < 3) {
+            let key = keys.funnel(shard, day);
+            ::redis::cmd("HINCRBY")
+                .arg(&key)
+                .arg(field)
+                .arg(2)
+                .query_async::<i64>(&mut conn)
+                .await
+                .unwrap();
+        }
+    }
+    let first = store.funnel_counts(&[old]).await.unwrap();
+    assert_eq!(first.get(field), Some(&6), "three shards of 2: {first:?}");
+    assert!(!first.contains_key("_"), "the marker is not a counter");
+    for day in [old, today] {
+        for shard in Shard::all() {
+            ::redis::cmd("DEL")
+                .arg(keys.funnel(shard, day))
+                .query_async::<i64>(&mut conn)
+                .await
+                .unwrap();
+        }
+    }
+    let again = store.funnel_counts(&[old, today]).await.unwrap();
+    assert_eq!(
+        again.get(field),
+        Some(&6),
+        "the old day from its sum, today from its shards"
+    );
+    let ttl: i64 = ::redis::cmd("PTTL")
+        .arg(keys.funnel_day(old))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(ttl > 0, "the sum expires with its day");
+}
