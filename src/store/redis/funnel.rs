@@ -20,6 +20,8 @@ const SETTLE_MS: i64 = 5 * 60 * 1000;
 const WRITTEN: &str = "_";
 /// Days whose shards one round trip reads.
 const DAYS_PER_READ: usize = 4;
+/// Hashes one pipeline reads (a day's sum may hold thousands of fields).
+const KEYS_PER_PIPELINE: usize = 32;
 
 #[async_trait]
 impl FunnelStore for RedisStore {
@@ -85,12 +87,18 @@ impl RedisStore {
             });
             return self.run(futures_util::future::try_join_all(reads)).await;
         }
-        let mut pipe = redis::pipe();
-        for key in keys {
-            pipe.add_command(Cmd::hgetall(key));
+        // In pipelines of a bounded size: each must answer within the store timeout.
+        let mut hashes = Vec::with_capacity(keys.len());
+        for keys in keys.chunks(KEYS_PER_PIPELINE) {
+            let mut pipe = redis::pipe();
+            for key in keys {
+                pipe.add_command(Cmd::hgetall(key));
+            }
+            let mut conn = self.conn();
+            let part: Vec<HashMap<String, u64>> = self.run(pipe.query_async(&mut conn)).await?;
+            hashes.extend(part);
         }
-        let mut conn = self.conn();
-        self.run(pipe.query_async(&mut conn)).await
+        Ok(hashes)
     }
 
     /// Keeps each finished day's sum as one hash; best effort (the next reader sums again).
