@@ -13,11 +13,13 @@
 #   BENCH_DURATION=4 (s per round of a case)   BENCH_ROUNDS=3      BENCH_WARMUP=2 (s)
 #   BENCH_CONNECTIONS=32   BENCH_THREADS=2      BENCH_POOL=5000 (sessions per case)
 #   BENCH_SOAK_TARGET=1000000 (callbacks)      BENCH_COUNT=500 (requests per command count)
-#   BENCH_BUDGET=540 (s)   BENCH_OUT=BENCHMARKS.md
+#   BENCH_BUDGET=540 (s)   BENCH_OUT=BENCHMARKS.md   BENCH_FUNNEL_RUNS=10 (page loads)
 #   BENCH_LONG=0: 1 runs the long cases too (10,000 waiting long-polls from 1,000 users, about
 #                 a minute more); by default the long-poll case runs 2,000 (200 users x 10)
 #   BENCH_CREATE_LATENCY=300ms (the standalone emulator's emulator.latency for the realistic
 #                 session-creation case)   BENCH_CREATE_CLIENTS=200   BENCH_CREATE_SECONDS=10
+#
+# `scripts/bench.sh funnel` runs only the funnel page case (see funnel_case) and prints it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -396,6 +398,8 @@ main() {
   create_case
   longpoll_case
   startup_case
+  # After the Redis report, so its key and memory counts are the sessions' alone. Logged only.
+  funnel_case "$PREFIX" "$BFF_URL"
   log "console sign-in flood (a BFF of its own)"
   python3 bench/sign_in_flood.py "$BFF_BIN" 200 >"$workdir/sign-in-flood.md"
   write_report
@@ -537,6 +541,43 @@ startup_case() {
   STARTUP_JSON=$(python3 bench/load.py startup "$BFF_BIN" "redis://127.0.0.1:$REDIS_PORT" 5)
 }
 
+# funnel_case KEY_PREFIX URL: /support/funnel (SPEC §14) over 90 days of counters for four
+# products, generated straight into Redis (bench/funnel_counters.py: every shard of every day
+# holds every field, about 800 per hash, the most the page ever reads and sums). Target: under
+# 200 ms. Sets funnel_ms and funnel_csv_ms (medians of BENCH_FUNNEL_RUNS loads each).
+funnel_case() {
+  local prefix=$1 url=$2 token from to runs=${BENCH_FUNNEL_RUNS:-10} page
+  log "funnel: writing 90 days x 16 shards of counters for four products"
+  python3 bench/funnel_counters.py "$prefix" | redis-cli -p "$REDIS_PORT" --pipe >/dev/null
+  token=$("$BFF_BIN" token --sub bench-support --role support --ttl 1h)
+  to=$(date -u +%F)
+  from=$(date -u -d '89 days ago' +%F)
+  page="$url/support/funnel?from=$from&to=$to"
+  [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "$page")" = 200 ] ||
+    die "funnel page did not answer 200"
+  median_ms() {
+    local target=$1 _
+    for _ in $(seq "$runs"); do
+      curl -s -o /dev/null -w '%{time_total}\n' -H "Authorization: Bearer $token" "$target"
+    done | sort -n | awk '{ t[NR] = $1 } END { printf "%.1f", t[int((NR + 1) / 2)] * 1000 }'
+  }
+  funnel_ms=$(median_ms "$page")
+  funnel_csv_ms=$(median_ms "$page&format=csv")
+  log "funnel: page ${funnel_ms} ms, csv ${funnel_csv_ms} ms (median of $runs; target < 200 ms)"
+}
+
+# Only the funnel case: the BFF alone on a Redis of its own.
+funnel_only() {
+  need redis-server redis-server
+  need curl curl
+  cargo build --release --locked --quiet --bin belvo-bff
+  start_redis
+  start_bff bff warn "$PREFIX"
+  funnel_case "$PREFIX" "$LAST_URL"
+  printf 'funnel page, 90 days x 4 products: %s ms (csv %s ms), median of %s\n' \
+    "$funnel_ms" "$funnel_csv_ms" "${BENCH_FUNNEL_RUNS:-10}"
+}
+
 # ---------------------------------------------------------------------------------------------
 # The report
 # ---------------------------------------------------------------------------------------------
@@ -569,4 +610,8 @@ write_report() {
   python3 bench/report.py --splice "$OUT" "$section"
 }
 
-main "$@"
+if [ "${1:-}" = funnel ]; then
+  funnel_only
+else
+  main "$@"
+fi

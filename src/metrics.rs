@@ -58,6 +58,10 @@ fn spawn_upkeep(handle: PrometheusHandle) {
 
 fn describe() {
     describe_counter!(
+        "bff_funnel_steps_total",
+        "Funnel steps of widget sessions by product, platform and step (created, opened, success, exit_first_screen, exit_institution, error)."
+    );
+    describe_counter!(
         "http_requests_total",
         "HTTP requests answered, by method, route template and status."
     );
@@ -191,6 +195,18 @@ pub fn callback_recorded(kind: &'static str, source: &str, outcome: &'static str
     let source = if source == "app" { "app" } else { "callback" };
     counter!("bff_callbacks_total", "kind" => kind, "source" => source, "outcome" => outcome)
         .increment(1);
+}
+
+/// Counts one funnel step of a session (SPEC §14). `product` is a configured product's name (the
+/// session was created for it), `platform` and `step` come from closed sets.
+pub fn funnel_step(product: &str, platform: &str, step: &'static str) {
+    counter!(
+        "bff_funnel_steps_total",
+        "product" => product.to_owned(),
+        "platform" => platform.to_owned(),
+        "step" => step
+    )
+    .increment(1);
 }
 
 /// Records one Belvo API call (`endpoint` names it, e.g. `token`): its time, and its failure

@@ -66,7 +66,7 @@ pub struct Nav {
     pub csrf: String,
     /// Signed in with a cookie (a bearer-token caller has nothing to sign out of).
     pub can_sign_out: bool,
-    /// `support`, `branding` or `audit`: which menu entry is current.
+    /// `support`, `funnel`, `branding` or `audit`: which menu entry is current.
     pub section: &'static str,
 }
 

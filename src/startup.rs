@@ -181,6 +181,7 @@ fn build_state(
         branding: branding.clone(),
         public_base_url: public_base_url.clone(),
         widget_url: widget_url.clone(),
+        known_institutions: Arc::new(crate::sessions::known_institutions(&settings)),
     };
     let links = Links {
         settings: settings.clone(),

@@ -10,6 +10,7 @@ pub mod country;
 pub mod event;
 pub mod explanation;
 pub mod external_id;
+pub mod funnel;
 pub mod health;
 pub mod ids;
 pub mod institution;

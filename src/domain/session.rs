@@ -214,6 +214,8 @@ pub struct Transition {
     /// Whether a terminal change also writes its outbound event to the outbox (SPEC §13): only
     /// when an endpoint is configured.
     pub emit: bool,
+    /// The funnel step the first terminal effect counts (SPEC §14); `None` counts nothing.
+    pub funnel: Option<super::funnel::TerminalStep>,
 }
 
 /// What a terminal event records on its session besides its status and link.
@@ -318,6 +320,7 @@ impl Transition {
             link,
             now,
             emit: false,
+            funnel: None,
         }
     }
 }
@@ -347,6 +350,7 @@ impl Transition {
                 ..Details::default()
             },
             link: None,
+            funnel: self.funnel.as_ref().map(|f| f.refused(code)),
             ..self.clone()
         }
     }

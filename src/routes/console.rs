@@ -72,6 +72,9 @@ pub fn human_time(ms: i64) -> String {
 pub enum PageError {
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// A query the page cannot answer, with what to change.
+    #[error("{0}")]
+    BadRequest(String),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
 }
@@ -80,6 +83,7 @@ impl actix_web::ResponseError for PageError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Store(crate::store::StoreError::Unavailable(_)) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -95,6 +99,7 @@ impl actix_web::ResponseError for PageError {
                 "Not found",
                 &format!("No {what} with that id: it may never have existed, or it has expired."),
             ),
+            Self::BadRequest(message) => console_error(status, "Not understood", message),
             Self::Store(e @ crate::store::StoreError::Unavailable(_)) => {
                 tracing::warn!(error = %e, "console page could not read the store");
                 console_error(

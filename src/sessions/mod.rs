@@ -15,6 +15,7 @@ use crate::belvo::types::CallbackUrls;
 use crate::belvo::BelvoClient;
 use crate::branding::BrandingCache;
 use crate::config::Settings;
+use crate::domain::funnel::KnownInstitutions;
 use crate::domain::ids::SessionId;
 use crate::store::DynStore;
 
@@ -33,6 +34,19 @@ pub struct Sessions {
     pub public_base_url: String,
     /// The hosted widget's URL.
     pub widget_url: String,
+    /// The institutions the funnel counts by name (SPEC §14).
+    pub known_institutions: Arc<KnownInstitutions>,
+}
+
+/// Every institution some configured product lists (in production or sandbox): the funnel
+/// counts these by name and any other as `other`.
+pub fn known_institutions(settings: &Settings) -> KnownInstitutions {
+    KnownInstitutions::new(settings.products.values().flat_map(|p| {
+        p.institutions_for(false)
+            .iter()
+            .chain(p.institutions_for(true))
+            .map(|code| code.as_str())
+    }))
 }
 
 impl Sessions {

@@ -1,6 +1,7 @@
 //! Recording a widget event (from a deeplink callback or the app's events endpoint).
 
 use crate::domain::callback::CallbackEvent;
+use crate::domain::funnel::TerminalStep;
 use crate::domain::ids::SessionId;
 use crate::domain::session::{now_millis, Applied, Status, Transition};
 use crate::error::ApiError;
@@ -16,6 +17,7 @@ impl super::Sessions {
     ) -> Result<Applied, ApiError> {
         let mut transition = Transition::new(event, source, now_millis());
         transition.emit = self.settings.notify.enabled();
+        transition.funnel = TerminalStep::of(event, &self.known_institutions);
         let applied = self.store.apply(session_id, &transition).await?;
         crate::metrics::callback_recorded(event.kind(), source, outcome_label(&applied));
         match applied {

@@ -3,8 +3,10 @@
 //! (type, TTL, hash tag, writer); a test below keeps that table and this file equal.
 
 use crate::domain::external_id::ExternalId;
+use crate::domain::funnel::Day;
 use crate::domain::health::Health;
 use crate::domain::ids::{LinkId, ProductName, SessionId};
+use crate::domain::shard::Shard;
 use crate::domain::staff::SessionTokenHash;
 
 #[derive(Debug, Clone)]
@@ -91,6 +93,18 @@ impl Keys {
     /// Set of a user's links.
     pub fn user_links(&self, owner: &ExternalId) -> String {
         format!("{}:{{u:{owner}}}:links", self.prefix)
+    }
+
+    /// Hash of one shard's funnel counters for one day (SPEC §14): field
+    /// `product|platform|mode|institution|step` → count. Readers sum every shard.
+    pub fn funnel(&self, shard: Shard, day: Day) -> String {
+        format!("{}:{}:funnel:{day}", self.prefix, shard.tag())
+    }
+
+    /// Hash of one finished day's funnel counters, every shard summed (written once by the first
+    /// reader after the day settles, so a long range reads one hash per day). Field `_` marks it.
+    pub fn funnel_day(&self, day: Day) -> String {
+        format!("{}:funnel-day:{day}", self.prefix)
     }
 
     /// Counter of attempts for a hashed subject (e.g. a username) in a time window.

@@ -10,6 +10,8 @@
 //! - [`LinkHealthStore`]: link health, its attention index and the link check schedule
 //!   (`health.rs`).
 //! - [`Outbox`]: outbound events waiting for delivery (`outbox.rs`).
+//! - [`FunnelStore`]: the funnel's daily counters, read back (`funnel.rs`); the session writes
+//!   count them.
 //!
 //! A new area (link health, consents, the outbox) gets its own trait file, its two
 //! implementations and its part of the suite, and joins [`Store`]. Key names are built in
@@ -17,6 +19,7 @@
 
 mod attempts;
 mod codec;
+mod funnel;
 mod health;
 mod institutions;
 mod keys;
@@ -36,6 +39,7 @@ pub use self::redis::RedisStore;
 pub use self::redis_connection::RedisConnection;
 pub use attempts::Attempts;
 pub use codec::CorruptSession;
+pub use funnel::FunnelStore;
 pub use health::{ClaimRules, Claimed, DueEntry, LinkHealthStore};
 pub use institutions::InstitutionStore;
 pub use keys::Keys;
@@ -134,6 +138,7 @@ pub trait Store:
     + LinkHealthStore
     + Outbox
     + InstitutionStore
+    + FunnelStore
     + Send
     + Sync
     + 'static
@@ -148,6 +153,7 @@ impl<T> Store for T where
         + LinkHealthStore
         + Outbox
         + InstitutionStore
+        + FunnelStore
         + Send
         + Sync
         + 'static

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use belvo_bff::config::staff::StaffAccount;
 use belvo_bff::config::Settings;
+use belvo_bff::domain::ids::ProductName;
 use belvo_bff::domain::staff::StaffRole;
 
 use crate::helpers::{spawn_app_with, StoreKind, TestApp};
@@ -97,4 +98,78 @@ impl TestApp {
         let status = response.status().as_u16();
         (status, response.text().await.unwrap())
     }
+}
+
+// The funnel (SPEC §14): a scripted mix of outcomes, shared by the API and browser tests.
+
+/// The console on Redis with a product of its own, `product` (mx_employment's settings), so
+/// that no other test counts in its funnel or its metric series.
+pub async fn spawn_with_product(product: &str) -> TestApp {
+    let product = ProductName::parse(product).unwrap();
+    spawn_app_with(StoreKind::Redis, |settings| {
+        with_staff(settings);
+        let template = settings.products[&ProductName::parse("mx_employment").unwrap()].clone();
+        settings.products.insert(product, template);
+    })
+    .await
+}
+
+/// A user who opens a session for mx_employment on iOS and its widget, then gets `outcome`
+/// for `institution` from the emulated widget; the callback is followed twice (a replay).
+async fn play(app: &TestApp, product: &str, sub: &str, outcome: &str, institution: &str) {
+    let session = app.open(sub, product, "ios").await;
+    let callback = app
+        .widget_outcome(
+            session["widget_url"].as_str().unwrap(),
+            outcome,
+            institution,
+        )
+        .await;
+    replayed(app, &callback).await;
+}
+
+/// Follows a callback URL twice, as a reloaded page or a retry would.
+async fn replayed(app: &TestApp, callback: &str) {
+    for _ in 0..2 {
+        let answer = app.client.get(callback).send().await.unwrap();
+        assert_eq!(answer.status(), 302, "{callback}");
+    }
+}
+
+/// The scripted mix, on `product` (a copy of mx_employment) / iOS: 5 sessions created, 4 widgets opened, 2 connected
+/// (two institutions), 1 failed with `login_error`, 1 left after choosing an institution (from
+/// the abandon survey), 1 left at the first screen without ever opening the widget.
+pub async fn scripted_mix(app: &TestApp, product: &str) {
+    play(app, product, "u_funnel_1", "success", "imss_mx_employment").await;
+    play(
+        app,
+        product,
+        "u_funnel_2",
+        "success",
+        "planet_mx_employment",
+    )
+    .await;
+    play(
+        app,
+        product,
+        "u_funnel_3",
+        "login_error",
+        "imss_mx_employment",
+    )
+    .await;
+    let session = app.open("u_funnel_4", product, "ios").await;
+    app.belvo_widget(session["widget_url"].as_str().unwrap())
+        .await;
+    let id = session["session_id"].as_str().unwrap();
+    let query = "meta_data_institution_name=imss_mx_employment&meta_data_step=abandon-survey";
+    replayed(app, &app.url(&format!("/callbacks/{id}/exit?{query}"))).await;
+    let session = app.open("u_funnel_5", product, "ios").await;
+    let id = session["session_id"].as_str().unwrap();
+    replayed(
+        app,
+        &app.url(&format!(
+            "/callbacks/{id}/exit?meta_data_step=abandon-survey"
+        )),
+    )
+    .await;
 }

@@ -12,6 +12,7 @@ mod emulator_sdk;
 mod error_registry;
 mod errors;
 mod events;
+mod funnel;
 mod helpers;
 mod hostile_input;
 mod institutions;

@@ -13,4 +13,5 @@ mod console_helpers;
 mod console;
 mod demo;
 mod driver;
+mod funnel;
 mod widget;

@@ -111,6 +111,11 @@ pub fn codes() -> impl Iterator<Item = &'static str> {
     belvo_rows().map(|e| e.code).chain([UNKNOWN.code])
 }
 
+/// Whether some row explains `code` (the funnel counts other codes together).
+pub fn is_known(code: &str) -> bool {
+    rows().any(|e| e.belvo_code == code)
+}
+
 /// Explains Belvo's `code`; unknown codes get a generic explanation (and are logged and counted
 /// for the table's owners).
 pub fn explain(code: &str, lang: Lang) -> Explanation {

@@ -1,8 +1,10 @@
-//! The support console (SPEC §9): sign-in, search, session timelines and link pages.
+//! The support console (SPEC §9): sign-in, search, session timelines and link pages, and the
+//! conversion funnel (SPEC §14).
 //! Every page takes [`crate::auth::Staff`]: a console session cookie or a staff bearer token.
 
 mod attention;
 mod institutions;
+mod funnel;
 mod link_page;
 mod login;
 mod resources;
@@ -28,6 +30,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/sessions/{id}", web::get().to(session_page::page))
                 .route("/links", web::get().to(attention::page))
                 .route("/institutions", web::get().to(institutions::page))
+                .route("/funnel", web::get().to(funnel::page))
                 .route("/links/{id}", web::get().to(link_page::page)),
         );
 }

@@ -48,6 +48,17 @@ pub(super) const SESSION_FIELDS: &[&str] = &[
     "opens",
 ];
 
+/// The funnel field a new session counts (`created`: no institution chosen yet).
+pub(super) fn created_funnel_field(s: &NewSession) -> String {
+    crate::domain::funnel::field(
+        s.product.as_str(),
+        s.platform.as_str(),
+        s.mode.as_str(),
+        crate::domain::funnel::NO_INSTITUTION,
+        "created",
+    )
+}
+
 /// The hash fields a store writes when the session is opened.
 pub(super) fn new_session_fields(s: &NewSession) -> Vec<(&'static str, String)> {
     let mut fields = vec![

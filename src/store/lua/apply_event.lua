@@ -1,6 +1,7 @@
 -- Applies one widget callback event to a session, atomically (SPEC §5): the first terminal
--- event wins, a replayed event is counted once, every new event goes to the timeline.
--- Mirrors `MemoryStore::apply`; both run the same tests.
+-- event wins, a replayed event is counted once, every new event goes to the timeline. The first
+-- terminal effect also counts its funnel step (SPEC §14). Mirrors `MemoryStore::apply`; both
+-- run the same tests.
 --
 -- KEYS[1] session hash
 -- KEYS[2] session timeline list
@@ -8,7 +9,10 @@
 --         link hash lives in another slot, so the store leaves it out (and passes publish "0")
 --         and claims the link in a second step (`claim_session_link.lua`), which announces.
 -- KEYS[4] outbox stream (SPEC §13), only when events go out (the flag after the field pairs);
---         it is KEYS[3] when no link hash is passed. A single server only, for now.
+--         it comes right after the session's keys (and the link hash, if any). A single server
+--         only, for now.
+-- KEYS[5] the day's funnel counters hash, only when counted here (the last flag below); always
+--         the last key. On a cluster the store counts in a second call from the fields replied.
 -- ARGV[1] event fingerprint
 -- ARGV[2] now, ms
 -- ARGV[3] outcome status ("" = none)
@@ -22,20 +26,59 @@
 -- ARGV[11] session retention, ms: a session that finishes is kept this long from now
 -- ARGV[12] link retention, ms: the link a success names is kept at least this long from now
 -- ARGV[13] number of field pairs, then field, value, ... (set on the session with the outcome,
---         or without one on a pending session: an error that does not end it), then "1" when a
---         terminal change writes its outbound event to the outbox stream (absent: it does not)
--- Reply: {result, status, changed, platform, owner, link_id}; result is "missing" or "expired"
---        (with only the status after it), "replay" or "recorded".
+--         or without one on a pending session: an error that does not end it), then:
+--         "1" when a terminal change writes its outbound event to the outbox stream;
+--         the funnel step the outcome counts ("" or absent: none; a refused success counts
+--         "error:" .. its code instead); the counted institution; the counters' expiry
+--         (unix ms, PEXPIREAT); "1" when the funnel hash is the last key (counted here)
+-- Reply: {result, status, changed, platform, owner, link_id, counted}; result is "missing" or
+--        "expired" (with only the status after it), "replay" or "recorded"; counted lists the
+--        funnel fields this event counted (`product|platform|mode|institution|step`).
 local session, timeline = KEYS[1], KEYS[2]
 local fingerprint, now, outcome, warning = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local entry, channel, session_id = ARGV[5], ARGV[6], ARGV[7]
 local max_events, max_warnings = tonumber(ARGV[8]), tonumber(ARGV[9])
 local publish, retention, link_ttl = ARGV[10] == '1', tonumber(ARGV[11]), tonumber(ARGV[12])
 local nfields = tonumber(ARGV[13])
--- The outbox stream is the last key when events go out; the link hash, if any, is KEYS[3].
-local stream = ARGV[14 + 2 * nfields] == '1' and KEYS[#KEYS] or nil
-local link = KEYS[3]
-if link == stream then link = nil end
+local after = 14 + 2 * nfields
+local funnel_step, funnel_institution = ARGV[after + 1] or '', ARGV[after + 2]
+local funnel_expiry = ARGV[after + 3]
+-- Optional keys from the end: the funnel hash, then the outbox stream, then the link hash.
+local last = #KEYS
+local funnel = nil
+if ARGV[after + 4] == '1' then
+  funnel, last = KEYS[last], last - 1
+end
+local stream = nil
+if ARGV[after] == '1' then
+  stream, last = KEYS[last], last - 1
+end
+local link = nil
+if last == 3 then link = KEYS[3] end
+local counted = {}
+
+-- Counts the funnel step of this session's first terminal effect (and, for a success, the
+-- bucket of its time since the widget was first opened).
+local function count_step(status)
+  if funnel_step == '' then return end
+  local f = redis.call('HMGET', session, 'product', 'platform', 'mode', 'opened_at', 'error_code')
+  local step = funnel_step
+  if status == 'failed' and outcome == 'succeeded' then step = 'error:' .. f[5] end
+  local prefix = f[1] .. '|' .. f[2] .. '|' .. (f[3] or 'connect') .. '|' .. funnel_institution .. '|'
+  counted[1] = prefix .. step
+  if status == 'succeeded' and f[4] then
+    local seconds, le = (now - tonumber(f[4])) / 1000, 1
+    while le < seconds and le < 4096 do le = le * 2 end
+    if seconds > le then le = 'inf' end
+    counted[2] = prefix .. 'within:' .. le
+  end
+  if funnel then
+    for _, field in ipairs(counted) do
+      redis.call('HINCRBY', funnel, field, 1)
+    end
+    redis.call('PEXPIREAT', funnel, funnel_expiry)
+  end
+end
 
 -- The outbound event of a terminal change (`domain/event.rs` builds its body from these).
 local function emit(status)
@@ -58,7 +101,7 @@ end
 -- What the second step on a cluster needs to claim the link as this script would have.
 local function reply(result, status, changed, platform)
   local owner_link = redis.call('HMGET', session, 'owner', 'link_id')
-  return {result, status, changed, platform, owner_link[1] or '', owner_link[2] or ''}
+  return {result, status, changed, platform, owner_link[1] or '', owner_link[2] or '', counted}
 end
 
 if string.sub(entry, 1, 1) ~= '{' or string.sub(entry, -1) ~= '}' or entry == '{}' then
@@ -126,6 +169,7 @@ if outcome ~= '' then
     if stream then
       emit(status)
     end
+    count_step(status)
     -- A finished session is kept for its retention from now.
     redis.call('PEXPIRE', session, retention)
     changed = 1

@@ -1,21 +1,33 @@
 -- Opens a session's widget (`/w/{id}`, SPEC §11): a pending session before its deadline counts
 -- the opening (`opened_at` first, `opens`) and forgets its event fingerprints, so an error seen
--- before (an expired token) is recorded again when it happens again. Then reads the fields.
+-- before (an expired token) is recorded again when it happens again. The first opening also
+-- counts the funnel's `opened` step (SPEC §14). Then reads the fields.
 --
 -- KEYS[1] session hash
+-- KEYS[2] the day's funnel counters hash, only when counted here (ARGV[2] not ""); on a cluster
+--         the store counts in a second call from the field replied
 -- ARGV[1] now, ms
--- ARGV[2] the first field to read, and the next ones after it
--- Reply: {"missing"}, or {"open" | "closed", value of each field asked (nil when unset)}
-local session, now = KEYS[1], tonumber(ARGV[1])
+-- ARGV[2] the counters' expiry (unix ms, PEXPIREAT), or "" when not counted here
+-- ARGV[3] the first field to read, and the next ones after it
+-- Reply: {"missing"}, or {"open" | "closed", counted, value of each field asked (nil when
+--        unset)}; counted is the funnel field this opening counted, or "".
+local session, now, expiry = KEYS[1], tonumber(ARGV[1]), ARGV[2]
 local state = redis.call('HMGET', session, 'status', 'deadline', 'event_count')
 if not state[1] then
   return {'missing'}
 end
-local result = 'closed'
+local result, counted = 'closed', ''
 if state[1] == 'pending' and now <= tonumber(state[2]) then
   result = 'open'
   redis.call('HINCRBY', session, 'opens', 1)
-  redis.call('HSETNX', session, 'opened_at', now)
+  if redis.call('HSETNX', session, 'opened_at', now) == 1 then
+    local f = redis.call('HMGET', session, 'product', 'platform', 'mode')
+    counted = f[1] .. '|' .. f[2] .. '|' .. (f[3] or 'connect') .. '|-|opened'
+    if expiry ~= '' then
+      redis.call('HINCRBY', KEYS[2], counted, 1)
+      redis.call('PEXPIREAT', KEYS[2], expiry)
+    end
+  end
   if (tonumber(state[3]) or 0) > 0 then
     for _, field in ipairs(redis.call('HKEYS', session)) do
       if string.sub(field, 1, 5) == 'seen:' then
@@ -24,9 +36,9 @@ if state[1] == 'pending' and now <= tonumber(state[2]) then
     end
   end
 end
-local reply = {result}
-local values = redis.call('HMGET', session, unpack(ARGV, 2))
-for i = 1, #ARGV - 1 do
-  reply[i + 1] = values[i]
+local reply = {result, counted}
+local values = redis.call('HMGET', session, unpack(ARGV, 3))
+for i = 1, #ARGV - 2 do
+  reply[i + 2] = values[i]
 end
 return reply

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 
 mod attempts;
+mod funnel;
 mod health;
 mod institutions;
 mod links;
@@ -61,6 +62,8 @@ struct Inner {
     due: health::DueSet,
     /// Institution health (`institutions.rs`).
     institutions: institutions::InstitutionData,
+    /// The funnel's daily counters (`funnel.rs`).
+    funnel: funnel::Counters,
 }
 
 /// The most sessions kept in a user's index (as in Redis).
@@ -112,6 +115,7 @@ impl MemoryStore {
         inner.attempts.retain(|_, (_, exp)| *exp > now);
         inner.distinct.retain(|_, (_, exp)| *exp > now);
         inner.renewals.retain(|_, until| *until > now);
+        funnel::sweep(inner);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {

@@ -44,6 +44,8 @@ impl Sessions for MemoryStore {
                 ..Entry::new(expires)
             },
         );
+        let created = codec::created_funnel_field(session);
+        super::funnel::count(&mut inner, session.created_at, &[created]);
         Ok(())
     }
 
@@ -90,6 +92,7 @@ impl Sessions for MemoryStore {
             });
         }
         let mut changed = false;
+        let mut counted = Vec::new();
         // A success naming a link another user owns fails instead; the link stays theirs.
         let replaced;
         let repairs = f.get("mode").map(String::as_str) == Some("update");
@@ -136,6 +139,7 @@ impl Sessions for MemoryStore {
                     let event = outbound_event(f, id, &status, t.now);
                     inner.outbox.add(t.now, event);
                 }
+                counted = super::funnel::terminal_fields(f, t, &status);
                 changed = true;
             }
         } else if t.details.error.is_some() {
@@ -166,6 +170,7 @@ impl Sessions for MemoryStore {
             e["effect"] = if changed { "applied" } else { "ignored" }.into();
             entry.timeline.push(e);
         }
+        super::funnel::count(inner, t.now, &counted);
         drop(guard);
         let _ = self.changes.send(*id);
         Ok(Applied::Recorded {
@@ -191,11 +196,16 @@ impl Sessions for MemoryStore {
         }
         let opens: u32 = f.get("opens").and_then(|n| n.parse().ok()).unwrap_or(0);
         f.insert("opens".into(), (opens + 1).to_string());
+        let first = !f.contains_key("opened_at");
         f.entry("opened_at".into())
             .or_insert_with(|| now.to_string());
         f.retain(|field, _| !field.starts_with("seen:"));
         let token = f.get("token").cloned();
         let session = codec::session_from_fields(f)?;
+        if first {
+            let opened = super::funnel::opened_field(f);
+            super::funnel::count(&mut inner, now, &[opened]);
+        }
         Ok(WidgetOpening::Open(codec::with_token(session, token)))
     }
 

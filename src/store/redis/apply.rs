@@ -4,8 +4,10 @@
 use redis::AsyncCommands;
 
 use super::RedisStore;
+use crate::domain::funnel::Day;
 use crate::domain::ids::{LinkId, Platform, SessionId};
 use crate::domain::session::{Applied, Status, Transition, MAX_EVENTS, MAX_WARNINGS};
+use crate::domain::shard::Shard;
 use crate::store::codec::{self, CorruptSession};
 use crate::store::{lua, StoreError, StoreResult};
 
@@ -14,20 +16,23 @@ impl RedisStore {
     /// session's keys, so a success claims its link in a second step, after the script; waiters
     /// are woken once the link is claimed.
     pub(super) async fn apply_event(&self, id: &SessionId, t: &Transition) -> StoreResult<Applied> {
-        let applied = match (&t.link, self.conn.is_cluster()) {
+        let reply = match (&t.link, self.conn.is_cluster()) {
             // Another user owns the link already: the session fails, the link stays theirs.
             (Some(link), true) if self.owned_elsewhere(id, link).await? => {
-                self.apply_script(id, &t.owned_elsewhere(), true)
-                    .await?
-                    .applied
+                self.apply_script(id, &t.owned_elsewhere(), true).await?
             }
             (Some(link), true) => {
                 let reply = self.apply_script(id, t, false).await?;
                 self.claim_session_link(id, link, &reply).await?;
-                reply.applied
+                reply
             }
-            _ => self.apply_script(id, t, true).await?.applied,
+            _ => self.apply_script(id, t, true).await?,
         };
+        if self.conn.is_cluster() {
+            self.count_funnel_apart(id, t.now, &reply.counted).await?;
+        }
+        crate::store::funnel::counted_metrics(&reply.counted);
+        let applied = reply.applied;
         // A terminal outcome (or its replay, whose first answer may have been a 503) is only
         // acknowledged once replicated.
         let settles = matches!(
@@ -77,6 +82,13 @@ impl RedisStore {
         if emit {
             invocation.key(self.keys.outbox());
         }
+        // The counters' key is in the session's slot only on a single server (see
+        // `count_funnel_apart` for a cluster).
+        let count_here = t.funnel.is_some() && !self.conn.is_cluster();
+        let day = Day::of_millis(t.now);
+        if count_here {
+            invocation.key(self.keys.funnel(Shard::of_session(id), day));
+        }
         invocation
             .arg(&t.fingerprint)
             .arg(t.now)
@@ -94,8 +106,13 @@ impl RedisStore {
         for (field, value) in &fields {
             invocation.arg(*field).arg(value.as_ref());
         }
-        if emit {
-            invocation.arg("1");
+        invocation.arg(if emit { "1" } else { "0" });
+        if let Some(funnel) = &t.funnel {
+            invocation
+                .arg(&funnel.step)
+                .arg(&funnel.institution)
+                .arg(day.expire_at_millis())
+                .arg(if count_here { "1" } else { "0" });
         }
         let mut conn = self.conn();
         let reply: Vec<redis::Value> = self.run(invocation.invoke_async(&mut conn)).await?;
@@ -164,6 +181,8 @@ struct ScriptReply {
     /// The session's owner and link id (empty when missing or expired).
     owner: String,
     link_id: String,
+    /// The funnel fields the event counted.
+    counted: Vec<String>,
 }
 
 impl ScriptReply {
@@ -178,6 +197,10 @@ impl ScriptReply {
             applied: parse_applied(reply)?,
             owner: text(4),
             link_id: text(5),
+            counted: reply
+                .get(6)
+                .and_then(|v| redis::from_redis_value_ref::<Vec<String>>(v).ok())
+                .unwrap_or_default(),
         })
     }
 }

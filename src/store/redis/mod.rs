@@ -20,6 +20,7 @@ use tokio::sync::broadcast;
 
 mod apply;
 mod attempts;
+mod funnel;
 mod health;
 mod institutions;
 mod links;

@@ -11,10 +11,12 @@ use tokio::sync::broadcast;
 
 use super::{RedisStore, MAX_USER_SESSIONS};
 use crate::domain::external_id::ExternalId;
+use crate::domain::funnel::Day;
 use crate::domain::ids::SessionId;
 use crate::domain::session::{
     AccessToken, Applied, Millis, NewSession, Session, Transition, WidgetOpening,
 };
+use crate::domain::shard::Shard;
 use crate::store::codec::{self, SESSION_FIELDS};
 use crate::store::{lua, Links, SessionWithLink, Sessions, StoreError, StoreResult};
 
@@ -26,6 +28,9 @@ impl Sessions for RedisStore {
             .retention
             .session_ms_from_creation(session.created_at, session.deadline);
         let index = self.keys.user_sessions(&session.owner);
+        let day = Day::of_millis(session.created_at);
+        let funnel = self.keys.funnel(Shard::of_session(&session.id), day);
+        let created = codec::created_funnel_field(session);
         self.write_by_slot([
             vec![
                 Cmd::hset_multiple(&key, &codec::new_session_fields(session)),
@@ -36,8 +41,14 @@ impl Sessions for RedisStore {
                 Cmd::zremrangebyrank(&index, 0, -(MAX_USER_SESSIONS as isize) - 1),
                 Cmd::pexpire(&index, ttl),
             ],
+            vec![
+                Cmd::hincr(&funnel, &created, 1),
+                Cmd::pexpire_at(&funnel, day.expire_at_millis()),
+            ],
         ])
-        .await
+        .await?;
+        crate::store::funnel::counted_metrics(&[created]);
+        Ok(())
     }
 
     async fn user_sessions(&self, owner: &ExternalId, limit: usize) -> StoreResult<Vec<SessionId>> {
@@ -109,14 +120,31 @@ impl Sessions for RedisStore {
     }
 
     async fn open_widget(&self, id: &SessionId, now: Millis) -> StoreResult<WidgetOpening> {
+        let day = Day::of_millis(now);
+        // The counters' key is in the session's slot only on a single server.
+        let count_here = !self.conn.is_cluster();
         let mut invocation = lua::OPEN_WIDGET.prepare_invoke();
-        invocation.key(self.keys.session(id)).arg(now);
+        invocation.key(self.keys.session(id));
+        if count_here {
+            invocation
+                .key(self.keys.funnel(Shard::of_session(id), day))
+                .arg(now)
+                .arg(day.expire_at_millis());
+        } else {
+            invocation.arg(now).arg("");
+        }
         for field in codec::widget_fields() {
             invocation.arg(field);
         }
         let mut conn = self.conn();
         let reply: Vec<Option<String>> = self.run(invocation.invoke_async(&mut conn)).await?;
-        let (result, values) = reply.split_first().unwrap_or((&None, &[]));
+        let (result, rest) = reply.split_first().unwrap_or((&None, &[]));
+        let (counted, values) = rest.split_first().unwrap_or((&None, &[]));
+        let counted: Vec<String> = counted.iter().filter(|c| !c.is_empty()).cloned().collect();
+        if !count_here {
+            self.count_funnel_apart(id, now, &counted).await?;
+        }
+        crate::store::funnel::counted_metrics(&counted);
         let session = || -> StoreResult<Session> {
             codec::widget_session_from_values(values)?.ok_or_else(|| {
                 StoreError::corrupt(self.keys.session(id), "open_widget.lua read no fields")

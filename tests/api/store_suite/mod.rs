@@ -161,6 +161,7 @@ macro_rules! every_store {
 
 mod attempts;
 mod consent;
+mod funnel;
 mod health;
 mod key_ttls;
 mod links;
