@@ -142,6 +142,11 @@ fn describe() {
         "Changes of a link's health, by the health it changed to."
     );
     describe_counter!(
+        "bff_consent_webhooks_total",
+        "CONSENT webhooks recorded, by code (code=unknown: one this server does not know; kept \
+         in the timeline, changes nothing)."
+    );
+    describe_counter!(
         "bff_unexplained_error_codes_total",
         "Explanations served with the generic text because Belvo's code is not in the table \
          (counted per lookup; the code itself is in the warning log)."
@@ -232,6 +237,12 @@ pub fn link_checked(source: &'static str, outcome: &'static str) {
 /// Counts one change of a link's health, by the health it changed to (`needs_reconnect`...).
 pub fn link_health_changed(to: &'static str) {
     counter!("bff_link_health_changes_total", "to" => to).increment(1);
+}
+
+/// Counts one CONSENT webhook recorded, by its code: the known ones by name (both spellings of
+/// the expired one), any other as `unknown` (SPEC §12), so the label set stays closed.
+pub fn consent_webhook(code: &'static str) {
+    counter!("bff_consent_webhooks_total", "code" => code).increment(1);
 }
 
 /// Counts one console password checked against its hash.

@@ -158,9 +158,12 @@ fn build_state(
     let widget_url = settings
         .widget_url()
         .unwrap_or_else(|| format!("{public_base_url}/emulator/widget/"));
+    let portal_url = settings
+        .portal_url()
+        .unwrap_or_else(|| format!("{public_base_url}/emulator/portal/"));
     let belvo = BelvoClient::new(
         &belvo_base,
-        settings.belvo.timeout,
+        crate::belvo::Pool::from_settings(&settings.belvo),
         settings.secrets.belvo_secret_id.clone(),
         settings.secrets.belvo_secret_password.clone(),
     );
@@ -168,6 +171,7 @@ fn build_state(
         settings.limits.max_waiting,
         settings.limits.max_waiting_per_user,
     ));
+    waiters.follow(store.subscribe());
     let settings = Arc::new(settings);
     let external_ids = ExternalIdKey::new(&settings.secrets.external_id_key);
     let sessions = Sessions {
@@ -182,6 +186,7 @@ fn build_state(
         settings: settings.clone(),
         store: store.clone(),
         belvo: belvo.clone(),
+        portal_url,
     };
     let institutions = Institutions::start(settings.clone(), store.clone(), belvo.clone());
     Ok(AppState {

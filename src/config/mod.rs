@@ -153,9 +153,23 @@ pub struct BelvoSettings {
         skip_serializing_if = "Option::is_none"
     )]
     pub widget_url: Option<Url>,
+    /// My Belvo Portal, where Brazilian users manage and renew their open-finance consents;
+    /// none (empty) means Belvo's (`https://meuportal.belvo.com/`), embedded the emulator's.
+    #[serde(
+        default,
+        deserialize_with = "urls::optional_url",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub portal_url: Option<Url>,
     /// Longest wait for one Belvo API call.
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
+    /// Idle keep-alive connections to Belvo kept open for reuse: at least the calls in flight
+    /// at a busy moment, so a burst does not open (and later close) a connection per call.
+    pub max_idle_connections: usize,
+    /// How long an idle connection to Belvo is kept for reuse.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -298,6 +312,10 @@ pub struct EmulatorSettings {
     /// How long the widget access tokens it issues last (Belvo's: 10 minutes).
     #[serde(with = "humantime_serde")]
     pub access_token_ttl: Duration,
+    /// Added before every API answer (`/api/...`), as Belvo's own takes hundreds of
+    /// milliseconds; 0 answers at once.
+    #[serde(with = "humantime_serde")]
+    pub latency: Duration,
 }
 
 /// How the emulator reaches the BFF's webhook endpoint.
@@ -472,6 +490,17 @@ impl Settings {
         match self.belvo.environment {
             BelvoEnvironment::Embedded => None,
             _ => Some("https://widget.belvo.io/".into()),
+        }
+    }
+
+    /// My Belvo Portal's URL (embedded: the emulator's, set at start-up).
+    pub fn portal_url(&self) -> Option<String> {
+        if let Some(url) = &self.belvo.portal_url {
+            return Some(url.to_string());
+        }
+        match self.belvo.environment {
+            BelvoEnvironment::Embedded => None,
+            _ => Some("https://meuportal.belvo.com/".into()),
         }
     }
 

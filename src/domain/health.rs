@@ -1,5 +1,5 @@
 //! Link health (SPEC §11): three independent facts stored on a link — credentials, consent
-//! (issue 15, room left for it), existence — and the health derived from them, the worst one
+//! (SPEC §12, `super::consent`), existence — and the health derived from them, the worst one
 //! winning. The store applies a [`HealthChange`] atomically and answers the transition, so the
 //! change points (`link.needs_reconnect`, `link.repaired`, `link.gone` events) are one place:
 //! [`HealthTransition`].
@@ -116,6 +116,11 @@ pub enum HealthChange {
     Reconnected,
     /// Belvo's record was read (a check, or a data call answered 404).
     Record(BelvoRecord),
+    /// A CONSENT webhook moved a `br_ofda` link's consent (SPEC §12).
+    Consent(super::consent::ConsentChange),
+    /// A `historical_update` / `new_*_available` webhook for the link: data flows again, so a
+    /// consent that expired before it (or whose due date passed) was renewed (SPEC §12).
+    DataArrived,
 }
 
 /// The credentials problem a LINK webhook reports, if it reports one.
@@ -173,7 +178,9 @@ impl HealthTransition {
         match (self.from.unwrap_or(Health::Ok), self.to) {
             (_, Health::Gone) => Some("link.gone"),
             (_, Health::NeedsReconnect) => Some("link.needs_reconnect"),
-            (Health::NeedsReconnect, Health::Ok) => Some("link.repaired"),
+            (_, Health::ConsentExpired) => Some("link.consent_expired"),
+            (_, Health::ConsentExpiring) => Some("link.consent_expiring"),
+            (Health::NeedsReconnect | Health::ConsentExpired, Health::Ok) => Some("link.repaired"),
             _ => None,
         }
     }

@@ -5,6 +5,7 @@
 pub mod branding;
 pub mod branding_version;
 pub mod callback;
+pub mod consent;
 pub mod country;
 pub mod event;
 pub mod explanation;

@@ -94,6 +94,11 @@ pub fn api_routes(webhook_body_limit: usize) -> Vec<ApiRoute> {
             r.to(links::reconnect)
         }),
         ApiRoute::new(M::POST, "/v1/links/{link_id}/check", |r| r.to(links::check)),
+        ApiRoute::new(M::POST, "/v1/links/{link_id}/consent-renewal", |r| {
+            r.to(links::renew_consent)
+        }),
+        ApiRoute::new(M::POST, "/v1/consent-portal", |r| r.to(links::open_portal)),
+        ApiRoute::new(M::GET, "/v1/consent-portal", |r| r.to(links::public_portal)),
         ApiRoute::new(M::GET, "/v1/links/{link_id}/{resource}", |r| {
             r.to(links::data)
         }),

@@ -37,6 +37,7 @@ use crate::state::AppState;
     tags(
         (name = "widget sessions", description = "The mobile API: open a widget session, read its outcome"),
         (name = "links", description = "The mobile API: the caller's links and their data; links made through the API"),
+        (name = "consents", description = "The mobile API: Brazil open-finance consents in My Belvo Portal (renewal, the user's consents)"),
         (name = "admin", description = "Branding automation (admin staff token)"),
         (name = "callbacks", description = "Where Belvo's widget sends the webview"),
         (name = "webhooks", description = "Belvo's webhooks"),

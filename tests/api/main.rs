@@ -5,6 +5,7 @@ mod auth;
 mod branding_admin;
 mod callbacks;
 mod concurrency;
+mod consents;
 mod console_helpers;
 mod emulator;
 mod emulator_sdk;
