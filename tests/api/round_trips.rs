@@ -69,10 +69,12 @@ where
 
 async fn app_on_own_redis(redis: &OwnRedis) -> (TestApp, redis::aio::MultiplexedConnection) {
     let url = redis.url();
-    // No background link checks: they would be counted as the requests' round trips.
+    // No background link checks, and the institution status snapshot read once at start only:
+    // they would be counted as the requests' round trips.
     let app = spawn_app_with(StoreKind::Redis, |s| {
         s.store.redis_url = url.clone();
         s.links.background_checks = false;
+        s.institutions.status_refresh = Duration::from_secs(3600);
     })
     .await;
     let conn = redis::Client::open(url)

@@ -278,3 +278,61 @@ async fn a_branding_form_posted_without_its_csrf_token_is_refused() {
     assert_eq!(request["widget"]["branding"]["company_name"], "ACME");
     browser.close().await;
 }
+
+/// `/support/institutions` after Belvo's status page reported IMSS down and an incident on a
+/// component no product offers; saves `support-institutions.png`.
+#[tokio::test]
+async fn support_sees_which_institutions_are_down_and_why() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::StoreKind::Redis, |s| {
+        crate::console_helpers::with_staff(s);
+        s.secrets.status_webhook_token = Some("status-secret".to_owned().into());
+        s.institutions
+            .status_components
+            .insert("IMSS".into(), "imss_mx_employment".into());
+    })
+    .await;
+    let reports = [
+        serde_json::json!({
+            "component_update": {"created_at": "2026-11-29T10:00:00Z", "new_status": "major_outage"},
+            "component": {"name": "IMSS", "status": "major_outage"}}),
+        serde_json::json!({"incident": {
+            "name": "Nubank logins failing", "status": "identified",
+            "updated_at": "2026-11-29T10:05:00Z",
+            "components": [{"name": "nubank_br_retail", "status": "partial_outage"}]}}),
+    ];
+    for report in reports {
+        let response = app
+            .client
+            .post(app.url("/webhooks/institution-status?token=status-secret"))
+            .json(&report)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    let browser = Browser::start().await;
+    sign_in(&browser, &app, SUPPORT).await;
+    browser.click("a[href='/support/institutions']").await;
+    let imss = "#institution-imss_mx_employment";
+    browser.wait_for(imss).await;
+    assert_eq!(
+        browser
+            .text(&format!("{imss} .badge-institution-down"))
+            .await
+            .to_lowercase(),
+        "down",
+        "badges are shown in capitals"
+    );
+    let nubank = browser.text("#institution-nubank_br_retail").await;
+    assert!(nubank.to_lowercase().contains("unknown"), "{nubank}");
+    assert!(nubank.contains("Nubank logins failing"), "{nubank}");
+    assert_eq!(
+        browser
+            .text("#institution-issste_mx_employment .badge-institution-operational")
+            .await
+            .to_lowercase(),
+        "operational"
+    );
+    browser.screenshot("support-institutions").await;
+    browser.close().await;
+}
