@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::event::EventType;
 use super::ids::LinkId;
 use super::session::Millis;
 
@@ -165,16 +166,19 @@ impl HealthTransition {
         self.from.unwrap_or(Health::Ok) != self.to
     }
 
-    /// The outbound event this transition means (SPEC §13), once the outbox exists.
-    pub fn event(&self) -> Option<&'static str> {
+    /// The outbound event this transition means (SPEC §13): the health it reaches, or
+    /// `link.repaired` back to `ok`; none for `unavailable` (mirrored in `apply_health.lua`).
+    pub fn event(&self) -> Option<EventType> {
         if !self.changed() {
             return None;
         }
-        match (self.from.unwrap_or(Health::Ok), self.to) {
-            (_, Health::Gone) => Some("link.gone"),
-            (_, Health::NeedsReconnect) => Some("link.needs_reconnect"),
-            (Health::NeedsReconnect, Health::Ok) => Some("link.repaired"),
-            _ => None,
+        match self.to {
+            Health::Gone => Some(EventType::LinkGone),
+            Health::NeedsReconnect => Some(EventType::LinkNeedsReconnect),
+            Health::ConsentExpired => Some(EventType::LinkConsentExpired),
+            Health::ConsentExpiring => Some(EventType::LinkConsentExpiring),
+            Health::Ok => Some(EventType::LinkRepaired),
+            Health::Unavailable => None,
         }
     }
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use super::MemoryStore;
+use crate::domain::event::EventType;
 use crate::store::{Outbox, OutboxEntry, StoreResult};
 
 /// About how many dead deliveries are kept (as in Redis).
@@ -34,6 +35,43 @@ impl Stream {
         self.next += 1;
         let id = format!("{now_ms}-{}", self.next);
         self.entries.insert(self.next, (id, fields));
+    }
+
+    /// A link's event, as `link_event` in `outbox_add.lua`: its data from the link's fields,
+    /// and the link's next sequence number.
+    pub(super) fn add_link_event(
+        &mut self,
+        link_fields: &mut HashMap<String, String>,
+        link_id: &str,
+        event_type: EventType,
+        now_ms: i64,
+        extra: &[(&str, &str)],
+    ) {
+        let sequence: u64 = link_fields
+            .get("event_seq")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0)
+            + 1;
+        link_fields.insert("event_seq".into(), sequence.to_string());
+        let get = |k: &str| link_fields.get(k).cloned().unwrap_or_default();
+        let mut fields: BTreeMap<String, String> = [
+            ("type", event_type.as_str().to_owned()),
+            ("at", now_ms.to_string()),
+            ("link_id", link_id.to_owned()),
+            ("external_id", get("owner")),
+            ("product", get("product")),
+            ("sub", get("sub")),
+            ("institution", get("institution")),
+            ("session_id", get("session")),
+            ("sequence", sequence.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        for (k, v) in extra {
+            fields.insert((*k).to_owned(), (*v).to_owned());
+        }
+        self.add(now_ms, fields);
     }
 
     fn seq(id: &str) -> Option<u64> {
