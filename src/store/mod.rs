@@ -9,7 +9,8 @@
 //! - [`StaffStore`]: staff sessions, audit logs and branding (`staff.rs`);
 //! - [`LinkHealthStore`]: link health, its attention index and the link check schedule
 //!   (`health.rs`).
-//! - [`Outbox`]: outbound events waiting for delivery (`outbox.rs`).
+//! - [`Outbox`]: outbound events waiting for delivery (`outbox.rs`);
+//! - [`Deliveries`]: what an admin sees of them, and replays (`deliveries.rs`).
 //!
 //! A new area (link health, consents, the outbox) gets its own trait file, its two
 //! implementations and its part of the suite, and joins [`Store`]. Key names are built in
@@ -17,6 +18,7 @@
 
 mod attempts;
 mod codec;
+mod deliveries;
 mod health;
 mod keys;
 mod links;
@@ -35,6 +37,7 @@ pub use self::redis::RedisStore;
 pub use self::redis_connection::RedisConnection;
 pub use attempts::Attempts;
 pub use codec::CorruptSession;
+pub use deliveries::{replayed_fields, DeadDelivery, Deliveries, HeldDelivery};
 pub use health::{ClaimRules, Claimed, DueEntry, LinkHealthStore};
 pub use keys::Keys;
 pub use links::Links;
@@ -125,12 +128,30 @@ pub struct Durability {
 
 /// The whole store, one handle for callers: every area's trait, implemented by both stores.
 pub trait Store:
-    Sessions + Links + Attempts + StaffStore + LinkHealthStore + Outbox + Send + Sync + 'static
+    Sessions
+    + Links
+    + Attempts
+    + StaffStore
+    + LinkHealthStore
+    + Outbox
+    + Deliveries
+    + Send
+    + Sync
+    + 'static
 {
 }
 
 impl<T> Store for T where
-    T: Sessions + Links + Attempts + StaffStore + LinkHealthStore + Outbox + Send + Sync + 'static
+    T: Sessions
+        + Links
+        + Attempts
+        + StaffStore
+        + LinkHealthStore
+        + Outbox
+        + Deliveries
+        + Send
+        + Sync
+        + 'static
 {
 }
 

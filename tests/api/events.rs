@@ -3,6 +3,8 @@
 //! from a replica that died holding them, and verified with an independent implementation
 //! (the `standardwebhooks` package from PyPI, `scripts/standardwebhooks_venv.sh`).
 
+mod deliveries;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 

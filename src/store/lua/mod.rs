@@ -55,6 +55,8 @@ scripts! {
     COUNT_DISTINCT = "count_distinct.lua";
     /// One counted attempt taken back, the window kept.
     RELEASE_ATTEMPT = "release_attempt.lua";
+    /// A dead outbound delivery put back for its endpoint (an admin's replay).
+    REPLAY_DEAD = OUTBOX_PRELUDE + "replay_dead.lua";
     /// A branding version, saved if it follows the current one.
     SAVE_BRANDING = "save_branding.lua";
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 
 mod attempts;
+mod deliveries;
 mod health;
 mod links;
 mod outbox;

@@ -16,17 +16,19 @@ const MAX_DEAD: usize = 10_000;
 #[derive(Default)]
 pub(super) struct Stream {
     /// Entries by their sequence number (ids are `<ms>-<seq>`).
-    entries: BTreeMap<u64, (String, BTreeMap<String, String>)>,
+    pub(super) entries: BTreeMap<u64, (String, BTreeMap<String, String>)>,
     next: u64,
-    groups: HashMap<String, Group>,
-    dead: Vec<BTreeMap<String, String>>,
+    pub(super) groups: HashMap<String, Group>,
+    /// Dead deliveries with their ids (`<ms>-<n>`, as the dead stream's).
+    pub(super) dead: Vec<(String, BTreeMap<String, String>)>,
+    dead_next: u64,
 }
 
-struct Group {
+pub(super) struct Group {
     /// The last sequence number handed out.
     last: u64,
     /// Held entries: consumer, latest attempt, attempts.
-    pending: BTreeMap<u64, (String, Instant, u64)>,
+    pub(super) pending: BTreeMap<u64, (String, Instant, u64)>,
 }
 
 impl Stream {
@@ -182,7 +184,13 @@ impl Outbox for MemoryStore {
         dead.insert("event_id".into(), entry.id.clone());
         dead.insert("attempts".into(), entry.deliveries.to_string());
         dead.insert("answer".into(), answer.to_owned());
-        stream.dead.push(dead);
+        stream.dead_next += 1;
+        let dead_id = format!(
+            "{}-{}",
+            crate::domain::session::now_millis(),
+            stream.dead_next
+        );
+        stream.dead.push((dead_id, dead));
         if stream.dead.len() > MAX_DEAD {
             stream.dead.remove(0);
         }
@@ -242,6 +250,7 @@ impl Outbox for MemoryStore {
     }
 
     async fn outbox_dead_entries(&self) -> StoreResult<Vec<BTreeMap<String, String>>> {
-        Ok(self.lock().outbox.dead.clone())
+        let inner = self.lock();
+        Ok(inner.outbox.dead.iter().map(|(_, f)| f.clone()).collect())
     }
 }

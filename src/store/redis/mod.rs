@@ -20,6 +20,7 @@ use tokio::sync::broadcast;
 
 mod apply;
 mod attempts;
+mod deliveries;
 mod health;
 mod links;
 mod outbox;
