@@ -13,7 +13,7 @@ use belvo_bff::config::notify::Endpoint;
 use belvo_bff::config::Settings;
 use belvo_bff::domain::event::EventPattern;
 use belvo_bff::store::{Keys, Outbox};
-use futures_util::future::join_all;
+use futures_util::StreamExt;
 use serde_json::{json, Value};
 
 use crate::helpers::{
@@ -508,8 +508,8 @@ async fn events_held_by_a_dead_replica_are_delivered_by_another() {
 }
 
 #[tokio::test]
-async fn two_hundred_sessions_finishing_at_once_are_two_hundred_events() {
-    const SESSIONS: usize = 200;
+async fn a_thousand_sessions_finishing_at_once_are_a_thousand_events() {
+    const SESSIONS: usize = 1_000;
     let receiver = Receiver::start(|_| 200);
     let app = spawn_notifying(StoreKind::Redis, &receiver).await;
     let mut ids = Vec::new();
@@ -520,7 +520,10 @@ async fn two_hundred_sessions_finishing_at_once_are_two_hundred_events() {
             .to_owned();
         ids.push(id);
     }
-    let responses = join_all(ids.iter().enumerate().map(|(i, id)| {
+    // A hundred callbacks in flight at a time: all at once, the debug build on a shared machine
+    // answers some with 503 (Redis commands past `store.timeout`), which is a capacity limit, not
+    // what this test is about (every acknowledged callback has exactly its event).
+    let responses: Vec<_> = futures_util::stream::iter(ids.iter().enumerate().map(|(i, id)| {
         let (kind, query) = match i % 3 {
             0 => (
                 "success",
@@ -532,10 +535,12 @@ async fn two_hundred_sessions_finishing_at_once_are_two_hundred_events() {
         let app = &app;
         async move { app.callback(id, kind, &query).await.status() }
     }))
+    .buffer_unordered(100)
+    .collect()
     .await;
     assert!(responses.iter().all(|s| *s == 302), "{responses:?}");
     let got = receiver
-        .until(Duration::from_secs(60), "200 events", |d| {
+        .until(Duration::from_secs(120), "1,000 events", |d| {
             d.len() >= SESSIONS
         })
         .await;
