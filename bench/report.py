@@ -25,6 +25,7 @@ RATIO_TARGETS = [
 CREATE_BUDGET_MS = 0.5
 
 CASES = [
+    ("success-bare", "success callback", "bare floor (MULTI: HSET, EXPIRE)"),
     ("success-floor", "success callback", "floor"),
     ("success-bff", "success callback", "**BFF**"),
     ("success-peer", "success callback", "peer (Node)"),
@@ -62,7 +63,10 @@ def load_results(path):
     rounds = {}
     with open(path) as f:
         for line in f:
-            name, rps, p50, p99, requests, errors, _warm, cpu = line.rstrip("\n").split("\t")
+            cols = line.rstrip("\n").split("\t")
+            name, rps, p50, p99, requests, errors, _warm, cpu = cols[:8]
+            # Redis CPU (INFO cpu) and command time (INFO commandstats) per request.
+            redis_cpu, redis_cmd = (cols[8:10] + ["nan", "nan"])[:2]
             rounds.setdefault(name, []).append(
                 {
                     "rps": int(rps),
@@ -71,6 +75,8 @@ def load_results(path):
                     "requests": int(requests),
                     "errors": int(errors),
                     "cpu": float(cpu),
+                    "redis_cpu": float(redis_cpu),
+                    "redis_cmd": float(redis_cmd),
                 }
             )
     return rounds
@@ -86,6 +92,8 @@ def summarise(rounds):
             "p50": median("p50"),
             "p99": median("p99"),
             "cpu": median("cpu"),
+            "redis_cpu": median("redis_cpu"),
+            "redis_cmd": median("redis_cmd"),
             "requests": sum(r["requests"] for r in runs),
             "errors": sum(r["errors"] for r in runs),
             "rounds": [r["rps"] for r in runs],
@@ -119,9 +127,10 @@ def mib(kib):
 
 def results_table(rows, rounds):
     out = [
-        "| path | server | requests/s | p50 ms | p99 ms | vs floor (req/s) "
-        "| server CPU µs/request | requests/s in each round | requests | errors |",
-        "|---|---|---:|---:|---:|---:|---:|---|---:|---:|",
+        "| path | server | requests/s | p50 ms | p99 ms | vs floor (req/s) | p99 vs floor "
+        "| server CPU µs/request | Redis CPU µs/request | Redis command µs/request "
+        "| requests/s in each round | requests | errors |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|",
     ]
     for name, path, server in CASES:
         if name not in rows:
@@ -129,6 +138,7 @@ def results_table(rows, rounds):
         r = rows[name]
         floor = FLOOR_OF.get(name)
         versus = f"{ratio(rounds, name, floor):.2f}×" if floor in rows else "1 (floor)"
+        tail = f"{r['p99'] / rows[floor]['p99']:.2f}×" if floor in rows else ""
         if name.startswith("create"):
             versus = f"{versus} of the emulator's"
         if name.startswith("token"):
@@ -136,7 +146,8 @@ def results_table(rows, rounds):
         each = ", ".join(f"{x:,}" for x in r["rounds"])
         out.append(
             f"| {path} | {server} | {r['rps']:,} | {r['p50']:.2f} | {r['p99']:.2f} "
-            f"| {versus} | {r['cpu']:.1f} | {each} | {r['requests']:,} | {r['errors']} |"
+            f"| {versus} | {tail} | {r['cpu']:.1f} | {r['redis_cpu']:.1f} | {r['redis_cmd']:.1f} "
+            f"| {each} | {r['requests']:,} | {r['errors']} |"
         )
     return out
 
@@ -159,6 +170,16 @@ def targets_table(rows, rounds):
             f"({rows[case]['rps']:,} vs {rows[floor]['rps']:,} req/s; server CPU "
             f"{rows[case]['cpu']:.1f} vs {rows[floor]['cpu']:.1f} µs/request) "
             f"| {verdict_ratio(measured, minimum)} |"
+        )
+    if "success-bare" in rows and "success-bff" in rows:
+        bff, bare = rows["success-bff"], rows["success-bare"]
+        out.append(
+            f"| success callback ≥ 0.75× the **bare** floor (issue 19, target 0) "
+            f"| {ratio(rounds, 'success-bff', 'success-bare'):.2f}× ({bff['rps']:,} vs "
+            f"{bare['rps']:,} req/s; server CPU {bff['cpu']:.1f} vs {bare['cpu']:.1f} µs, "
+            f"{bff['cpu'] / bare['cpu']:.2f}× (target ≤ 1.3×); Redis CPU {bff['redis_cpu']:.1f} vs "
+            f"{bare['redis_cpu']:.1f} µs/request) "
+            f"| {verdict_ratio(ratio(rounds, 'success-bff', 'success-bare'), 0.75)} |"
         )
     create, token = rows.get("create-bff-c1"), rows.get("token-emulator-c1")
     if create and token:
@@ -262,6 +283,70 @@ def memory_lines():
     ]
 
 
+def load_json(name):
+    import json
+    text = os.environ.get(name, "")
+    return json.loads(text) if text else None
+
+
+def issue19_lines():
+    out = []
+    create = load_json("CREATE_JSON")
+    if create:
+        need = 0.9 * create["clients"] / 0.3
+        out += [
+            f"Session creation against the emulator in its own process answering after "
+            f"{env('CREATE_LATENCY')} (`emulator.latency`), {create['clients']} clients (each a "
+            f"user of its own, keep-alive) for {create['seconds']} s: **{create['rps']} req/s** "
+            f"(target ≥ {need:.0f}), p50 {create['p50_ms']} ms, **p99 {create['p99_ms']} ms** "
+            f"(target ≤ 400), max {create['max_ms']} ms, {create['requests']:,} requests, "
+            f"errors {create['errors'] or 'none'}.",
+            "",
+        ]
+    lp = load_json("LONGPOLL_JSON")
+    if lp:
+        w, n = lp["with_waiters"], lp["without_waiters"]
+        out += [
+            f"Long-polls: {lp['of']:,} `?wait={lp['wait_s']}` from {lp['users']:,} users "
+            f"({lp['per_user']} each, a connection each) on one BFF; all waiting after "
+            f"{lp['seconds_to_all_waiting']} s ({lp['waiting_seen']:,} counted waiting). "
+            f"Answered {lp['answered']:,} of {lp['of']:,}: {lp['woken']:,} woken by their "
+            f"session's callback, {lp['skipped']:,} at once past a cap, {lp['pending']:,} "
+            f"at the end of the wait, {lp['errors']:,} errors. BFF RSS {lp['rss_mib_before']} MiB "
+            f"before, **{lp['rss_mib_waiting']} MiB** with them waiting (target ≤ 200).",
+            "",
+            "| while | status read p50 / p99 ms | /healthz p50 / p99 ms | errors |",
+            "|---|---:|---:|---:|",
+            f"| no waiters | {n['status_p50_ms']} / {n['status_p99_ms']} | {n['healthz_p50_ms']} / "
+            f"{n['healthz_p99_ms']} | {n['status_errors'] + n['healthz_errors']} |",
+            f"| {lp['of']:,} waiting | {w['status_p50_ms']} / {w['status_p99_ms']} | "
+            f"{w['healthz_p50_ms']} / {w['healthz_p99_ms']} | "
+            f"{w['status_errors'] + w['healthz_errors']} |",
+            "",
+            f"Wake-up after an exit callback on another replica (same Redis), from the callback's "
+            f"answer to each waiter's: p50 {lp['wakeup_p50_ms']} ms, **p99 {lp['wakeup_p99_ms']} "
+            f"ms** (target ≤ 100), max {lp['wakeup_max_ms']} ms (the load tool's own scheduling "
+            "included: one Python process reads all the answers).",
+            "",
+        ]
+    start = load_json("STARTUP_JSON")
+    if start:
+        out += [
+            f"Start-up, process start to the first `/readyz` 200 with Redis up: median "
+            f"**{start['median_ms']} ms**, max {start['max_ms']} ms over {start['runs']} starts "
+            "(target ≤ 100 ms).",
+            "",
+        ]
+    if env("MEM_PENDING_ALL") != "?":
+        out += [
+            f"Bytes per pending session (every key naming it, `MEMORY USAGE`): "
+            f"**{env('MEM_PENDING_ALL')}** (target ≤ 1024; the owner's index, one per user, "
+            "is not counted).",
+            "",
+        ]
+    return out
+
+
 def section(rounds, counts):
     rows = summarise(rounds)
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -290,6 +375,9 @@ def section(rounds, counts):
         "",
         *targets_table(rows, rounds),
         "",
+        "#### Issue 19: realistic Belvo, long-polls, start-up, bytes",
+        "",
+        *issue19_lines(),
         "#### Peer: Express + ioredis, one Node process",
         "",
         *peer_table(rows, rounds),

@@ -14,6 +14,10 @@
 #   BENCH_CONNECTIONS=32   BENCH_THREADS=2      BENCH_POOL=5000 (sessions per case)
 #   BENCH_SOAK_TARGET=1000000 (callbacks)      BENCH_COUNT=500 (requests per command count)
 #   BENCH_BUDGET=540 (s)   BENCH_OUT=BENCHMARKS.md
+#   BENCH_LONG=0: 1 runs the long cases too (10,000 waiting long-polls from 1,000 users, about
+#                 a minute more); by default the long-poll case runs 2,000 (200 users x 10)
+#   BENCH_CREATE_LATENCY=300ms (the standalone emulator's emulator.latency for the realistic
+#                 session-creation case)   BENCH_CREATE_CLIENTS=200   BENCH_CREATE_SECONDS=10
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +31,10 @@ SOAK_TARGET=${BENCH_SOAK_TARGET:-1000000}
 COUNT=${BENCH_COUNT:-500}
 BUDGET=${BENCH_BUDGET:-540}
 OUT=${BENCH_OUT:-BENCHMARKS.md}
+LONG=${BENCH_LONG:-0}
+CREATE_LATENCY=${BENCH_CREATE_LATENCY:-300ms}
+CREATE_CLIENTS=${BENCH_CREATE_CLIENTS:-200}
+CREATE_SECONDS=${BENCH_CREATE_SECONDS:-10}
 PREFIX=bench
 USER_SUB=bench-user@example.com
 WEBHOOK_TOKEN=bench-webhook-token
@@ -109,7 +117,8 @@ start_redis() {
   die "redis-server did not start"
 }
 
-# start_bff NAME LOG_LEVEL KEY_PREFIX: the BFF on Redis, embedded emulator. The benchmark user
+# start_bff NAME LOG_LEVEL KEY_PREFIX: the BFF on Redis, embedded emulator (or the one at
+# $BFF_BELVO_URL when set). The benchmark user
 # opens far more sessions than one person may (limits.token_requests_*), so those are lifted.
 # Sets LAST_PID and LAST_URL.
 start_bff() {
@@ -117,7 +126,8 @@ start_bff() {
   port=$(free_port)
   start "$1" env -u RUST_LOG REDIS_URL="redis://127.0.0.1:$REDIS_PORT" PORT="$port" \
     BFF__LIMITS__TOKEN_REQUESTS_PER_MINUTE=1000000000 BFF__LIMITS__TOKEN_REQUESTS_PER_DAY=1000000000 \
-    BFF__STORE__KEY_PREFIX="$3" BFF__LOG__LEVEL="$2" BFF_WEBHOOK_TOKEN="$WEBHOOK_TOKEN" "$BFF_BIN"
+    BFF__STORE__KEY_PREFIX="$3" BFF__LOG__LEVEL="$2" BFF_WEBHOOK_TOKEN="$WEBHOOK_TOKEN" \
+    ${BFF_BELVO_URL:+BFF__BELVO__BASE_URL=$BFF_BELVO_URL} "$BFF_BIN"
   LAST_URL="http://127.0.0.1:$port"
   wait_http "$1" "$LAST_URL/healthz"
 }
@@ -181,27 +191,43 @@ wrk_json() {
 
 field() { python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(eval(sys.argv[2], {}, d))' "$1" "$2"; }
 
+# redis_cpu_us: Redis's own CPU time so far (INFO cpu, user + system), in microseconds.
+redis_cpu_us() {
+  redis-cli -p "$REDIS_PORT" info cpu |
+    awk -F: '/^used_cpu_(sys|user):/ { s += $2 } END { printf "%d", s * 1e6 }'
+}
+# redis_cmd_us: microseconds Redis spent executing commands so far (INFO commandstats, every
+# command's usec; a script's own commands count inside its EVALSHA).
+redis_cmd_us() {
+  redis-cli -p "$REDIS_PORT" info commandstats |
+    awk -F'usec=' '/^cmdstat_/ && !/^cmdstat_(info|evalsha_ro)/ { split($2, a, ","); s += a[1] } END { printf "%d", s }'
+}
+
 # run_case NAME URL SCRIPT CONNECTIONS THREADS ARGS...: one round of a case (after a warm-up
 # the first time), recorded as a line of $results:
 #   name rps p50_us p99_us requests errors warmup_requests server_cpu_us_per_request
+#   redis_cpu_us_per_request redis_command_us_per_request
 # The server's CPU per request is less sensitive than requests/s to other work on the machine.
+# Redis's CPU per request (INFO cpu and INFO commandstats deltas around the round) counts
+# everything Redis did meanwhile: only the case's server is loaded then, the others idle.
 run_case() {
   local name=$1 url=$2 script=$3 conns=$4 threads=$5
   shift 5
-  local warm='{"requests":0}' json pid ticks
+  local warm='{"requests":0}' json pid ticks rcpu rcmd
   pid=$(pid_of "$url")
   if ! awk -v n="$name" '$1 == n { found = 1 } END { exit !found }' "$results"; then
     warm=$(wrk_json "$url" "$script" "$WARMUP" "$conns" "$threads" "$@")
   fi
-  ticks=$(cpu_ticks "$pid")
+  ticks=$(cpu_ticks "$pid") rcpu=$(redis_cpu_us) rcmd=$(redis_cmd_us)
   json=$(wrk_json "$url" "$script" "$DURATION" "$conns" "$threads" "$@")
-  ticks=$(($(cpu_ticks "$pid") - ticks))
+  ticks=$(($(cpu_ticks "$pid") - ticks)) rcpu=$(($(redis_cpu_us) - rcpu)) rcmd=$(($(redis_cmd_us) - rcmd))
   [ "$(field "$json" 'errors["status"]')" -eq 0 ] ||
     die "$name: the server answered errors (wrk output in $workdir/wrk.log): fix before measuring"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$(field "$json" 'round(rps)')" \
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$(field "$json" 'round(rps)')" \
     "$(field "$json" 'p50_us')" "$(field "$json" 'p99_us')" "$(field "$json" 'requests')" \
     "$(field "$json" 'sum(errors.values())')" "$(field "$warm" 'requests')" \
-    "$(field "$json" "round($ticks * 1e6 / $CLK_TCK / requests, 1)")" >>"$results"
+    "$(field "$json" "round($ticks * 1e6 / $CLK_TCK / requests, 1)")" \
+    "$(field "$json" "round($rcpu / requests, 1)")" "$(field "$json" "round($rcmd / requests, 1)")" >>"$results"
   log "  $name: $(tail -1 "$results" | cut -f2) req/s"
 }
 
@@ -311,6 +337,7 @@ main() {
   local c=$CONNECTIONS t=$THREADS round
   for round in $(seq "$ROUNDS"); do
     log "success callbacks, round $round of $ROUNDS"
+    run_case success-bare "$FLOOR_URL" bare.lua "$c" "$t" "$workdir/success-floor.ids"
     run_case success-floor "$FLOOR_URL" success.lua "$c" "$t" "$workdir/success-floor.ids"
     run_case success-bff "$BFF_URL" success.lua "$c" "$t" "$workdir/success-bff.ids"
     run_case success-peer "$PEER_URL" success.lua "$c" "$t" "$workdir/success-peer.ids"
@@ -366,6 +393,9 @@ main() {
   count_commands create create status.ids
 
   redis_report
+  create_case
+  longpoll_case
+  startup_case
   log "console sign-in flood (a BFF of its own)"
   python3 bench/sign_in_flood.py "$BFF_BIN" 200 >"$workdir/sign-in-flood.md"
   write_report
@@ -382,6 +412,7 @@ check_endpoints() {
   expect_status 302 "$FLOOR_URL/callbacks/$sid/success?$query"
   [ "$(redis-cli -p "$REDIS_PORT" hget "$PREFIX:{s:$sid}:session" status)" = succeeded ] ||
     die "the floor's callback did not change the session: does bench/floor still send what src/store/lua/apply_event.lua expects?"
+  expect_status 302 "$FLOOR_URL/bare/callbacks/$sid/success?$query"
   expect_status 302 "$BFF_URL/callbacks/$(head -1 "$workdir/success-bff.ids")/success?$query"
   sid=$(head -1 "$workdir/success-peer.ids")
   expect_status 302 "$PEER_URL/callbacks/$sid/success?$query"
@@ -447,6 +478,12 @@ redis_report() {
   soak_sid=$(head -1 "$workdir/soak.ids")
   link=$(redis-cli -p "$REDIS_PORT" hget "$PREFIX:{s:$done_}:session" link_id)
   mem_fresh=$(mem_usage "$PREFIX:{s:$fresh}:session")
+  # Everything a pending session adds to Redis: its hash and any other key naming it.
+  local key
+  mem_pending_all=0
+  for key in $(redis-cli -p "$REDIS_PORT" --scan --pattern "$PREFIX:*$fresh*"); do
+    mem_pending_all=$((mem_pending_all + $(mem_usage "$key")))
+  done
   mem_done_session=$(mem_usage "$PREFIX:{s:$done_}:session")
   mem_done_timeline=$(mem_usage "$PREFIX:{s:$done_}:timeline")
   mem_link=$(mem_usage "$PREFIX:{l:$link}:link")
@@ -462,6 +499,42 @@ redis_report() {
   ttl_link=$(pttl_hours "$PREFIX:{l:$link}:link")
   redis_keys=$(redis-cli -p "$REDIS_PORT" dbsize)
   redis_bytes=$(redis_used)
+}
+
+# Session creation against a realistic Belvo: the emulator in its own process answering after
+# $CREATE_LATENCY, a BFF of its own using it, $CREATE_CLIENTS clients (each a user of its own)
+# opening sessions back to back.
+create_case() {
+  local emu_port
+  emu_port=$(free_port)
+  log "session creation against an emulator answering in $CREATE_LATENCY ($CREATE_CLIENTS users at once)"
+  start emulator-slow env -u RUST_LOG BFF__EMULATOR__LATENCY="$CREATE_LATENCY" BFF__LOG__LEVEL=warn \
+    "$BFF_BIN" emulator --port "$emu_port"
+  local emu_pid=$LAST_PID
+  wait_http emulator-slow "http://127.0.0.1:$emu_port/api/"
+  BFF_BELVO_URL="http://127.0.0.1:$emu_port" start_bff bff-create warn "$PREFIX-create"
+  CREATE_JSON=$(python3 bench/load.py create "$LAST_URL" "$BFF_BIN" "$CREATE_CLIENTS" "$CREATE_SECONDS")
+  kill "$LAST_PID" "$emu_pid" 2>/dev/null || true
+}
+
+# Long-polls: $users users with 10 long-polls each (?wait=30) waiting on one BFF, callbacks
+# on another replica (same Redis, same key prefix) waking them.
+longpoll_case() {
+  local users=200
+  [ "$LONG" = 1 ] && users=1000
+  log "long-polls: $((users * 10)) waiting from $users users (BENCH_LONG=1: 10,000)"
+  start_bff bff-lp-a warn "$PREFIX-lp"
+  local a_pid=$LAST_PID a_url=$LAST_URL
+  start_bff bff-lp-b warn "$PREFIX-lp"
+  local b_pid=$LAST_PID b_url=$LAST_URL
+  LONGPOLL_JSON=$(python3 bench/load.py longpoll "$a_url" "$b_url" "$BFF_BIN" "$a_pid" "$users" 10 30)
+  kill "$a_pid" "$b_pid" 2>/dev/null || true
+}
+
+# Start-up: process start to /readyz 200 with Redis up, 5 times (median).
+startup_case() {
+  log "start-up time to /readyz"
+  STARTUP_JSON=$(python3 bench/load.py startup "$BFF_BIN" "redis://127.0.0.1:$REDIS_PORT" 5)
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -487,7 +560,9 @@ write_report() {
   MEM_LINK=$mem_link MEM_WEBHOOK_LINK=$mem_webhook_link MEM_WEBHOOK_TIMELINE=$mem_webhook_timeline \
   WEBHOOK_FIELDS=$webhook_fields MEM_SOAK_SESSION=$mem_soak_session MEM_SOAK_TIMELINE=$mem_soak_timeline \
   SOAK_EVENTS=$soak_events TTL_SESSION=$ttl_session TTL_TIMELINE=$ttl_timeline TTL_LINK=$ttl_link \
-  REDIS_KEYS=$redis_keys REDIS_BYTES=$redis_bytes \
+  REDIS_KEYS=$redis_keys REDIS_BYTES=$redis_bytes MEM_PENDING_ALL=$mem_pending_all \
+  CREATE_JSON=$CREATE_JSON LONGPOLL_JSON=$LONGPOLL_JSON STARTUP_JSON=$STARTUP_JSON \
+  CREATE_LATENCY=$CREATE_LATENCY \
     python3 bench/report.py "$results" "$workdir/commands.txt" >"$section.body"
   # The sign-in flood's part goes inside the markers, before the closing one (the last line).
   { head -n -1 "$section.body"; cat "$workdir/sign-in-flood.md"; tail -n 1 "$section.body"; } >"$section"

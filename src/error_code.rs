@@ -96,6 +96,12 @@ error_codes! {
     /// `POST /v1/links/{id}/reconnect` of a Brazil open-finance link: its consent is renewed
     /// instead (SPEC §12).
     ReconnectNotSupported = "reconnect_not_supported", CONFLICT, "this link is not reconnected in the widget; renew its consent instead";
+    /// Consent renewal of a link that is not a Brazil open-finance one (it has no consent), or
+    /// the consent portal on a server without an open-finance product.
+    NotOpenFinance = "not_open_finance", CONFLICT, "only Brazil open-finance links have a consent";
+    /// Consent renewal of a consent that has not expired: the user manages it in the consent
+    /// portal (`POST /v1/consent-portal`).
+    ConsentNotExpired = "consent_not_expired", CONFLICT, "this consent has not expired; manage it in the consent portal (POST /v1/consent-portal)";
     /// `POST /v1/links/{id}/reconnect` of a link Belvo no longer knows: connect it again.
     LinkUnknownToBelvo = "link_unknown_to_belvo", CONFLICT, "Belvo no longer knows this link; connect the account again with a new session";
     /// `If-Match` names a version that is no longer the current one.

@@ -11,6 +11,7 @@ pub mod domain;
 pub mod emulator;
 pub mod error;
 pub mod error_code;
+pub mod institutions;
 pub mod jwt;
 pub mod links;
 pub mod metrics;

@@ -36,6 +36,7 @@ pub fn handle() -> &'static PrometheusHandle {
             }
         };
         describe();
+        zero_series();
         spawn_upkeep(handle.clone());
         handle
     })
@@ -141,10 +142,47 @@ fn describe() {
         "Changes of a link's health, by the health it changed to."
     );
     describe_counter!(
+        "bff_consent_webhooks_total",
+        "CONSENT webhooks recorded, by code (code=unknown: one this server does not know; kept \
+         in the timeline, changes nothing)."
+    );
+    describe_counter!(
         "bff_unexplained_error_codes_total",
         "Explanations served with the generic text because Belvo's code is not in the table \
          (counted per lookup; the code itself is in the warning log)."
     );
+}
+
+/// The series the alert rules and the dashboard (`deploy/prometheus/`, `deploy/grafana/`) read,
+/// shown at 0 from the start: a series that appears only with its first failure makes `rate()`
+/// blind to that failure, and lets a renamed metric go unnoticed by the rules.
+fn zero_series() {
+    for error in ["command", "timeout"] {
+        counter!("bff_redis_errors_total", "error" => error).absolute(0);
+    }
+    for error in [
+        "timeout",
+        "unreachable",
+        "unauthorized",
+        "rejected",
+        "bad_response",
+    ] {
+        counter!("bff_belvo_errors_total", "endpoint" => "token", "error" => error).absolute(0);
+    }
+    for outcome in ["delivered", "retried", "dead", "skipped"] {
+        counter!("bff_events_total", "outcome" => outcome).absolute(0);
+    }
+    for kind in ["success", "exit", "error", "warning"] {
+        for source in ["callback", "app"] {
+            counter!("bff_callbacks_total", "kind" => kind, "source" => source, "outcome" => "applied")
+                .absolute(0);
+        }
+    }
+    // Registered without a sample: shown with a count of 0 until Belvo's first answer.
+    let _registered =
+        histogram!("bff_belvo_request_duration_seconds", "endpoint" => "token", "outcome" => "ok");
+    metrics::gauge!("bff_link_checks_overdue").set(0.0);
+    metrics::gauge!("bff_long_polls_waiting").increment(0.0);
 }
 
 /// Counts one widget event by kind, where it came from (`callback` or `app`) and what it did
@@ -199,6 +237,12 @@ pub fn link_checked(source: &'static str, outcome: &'static str) {
 /// Counts one change of a link's health, by the health it changed to (`needs_reconnect`...).
 pub fn link_health_changed(to: &'static str) {
     counter!("bff_link_health_changes_total", "to" => to).increment(1);
+}
+
+/// Counts one CONSENT webhook recorded, by its code: the known ones by name (both spellings of
+/// the expired one), any other as `unknown` (SPEC §12), so the label set stays closed.
+pub fn consent_webhook(code: &'static str) {
+    counter!("bff_consent_webhooks_total", "code" => code).increment(1);
 }
 
 /// Counts one console password checked against its hash.

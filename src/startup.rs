@@ -15,6 +15,7 @@ use crate::config::{BelvoEnvironment, Settings, StoreBackend};
 use crate::domain::external_id::ExternalIdKey;
 use crate::emulator::Emulator;
 use crate::error::{ApiError, ErrorCode, REQUEST_ID};
+use crate::institutions::Institutions;
 use crate::jwt::AppJwtVerifier;
 use crate::links::Links;
 use crate::notify::Notifier;
@@ -161,9 +162,12 @@ fn build_state(
     let widget_url = settings
         .widget_url()
         .unwrap_or_else(|| format!("{public_base_url}/emulator/widget/"));
+    let portal_url = settings
+        .portal_url()
+        .unwrap_or_else(|| format!("{public_base_url}/emulator/portal/"));
     let belvo = BelvoClient::new(
         &belvo_base,
-        settings.belvo.timeout,
+        crate::belvo::Pool::from_settings(&settings.belvo),
         settings.secrets.belvo_secret_id.clone(),
         settings.secrets.belvo_secret_password.clone(),
     );
@@ -171,6 +175,7 @@ fn build_state(
         settings.limits.max_waiting,
         settings.limits.max_waiting_per_user,
     ));
+    waiters.follow(store.subscribe());
     let settings = Arc::new(settings);
     let external_ids = ExternalIdKey::new(&settings.secrets.external_id_key);
     let sessions = Sessions {
@@ -185,7 +190,9 @@ fn build_state(
         settings: settings.clone(),
         store: store.clone(),
         belvo: belvo.clone(),
+        portal_url,
     };
+    let institutions = Institutions::start(settings.clone(), store.clone(), belvo.clone());
     Ok(AppState {
         branding,
         external_ids,
@@ -200,6 +207,7 @@ fn build_state(
         waiters,
         sessions,
         links,
+        institutions,
     })
 }
 

@@ -7,6 +7,7 @@ use crate::belvo::BelvoClient;
 use crate::branding::{self, BrandingCache};
 use crate::config::Settings;
 use crate::domain::external_id::ExternalIdKey;
+use crate::institutions::Institutions;
 use crate::jwt::AppJwtVerifier;
 use crate::links::Links;
 use crate::sessions::waiting::Waiters;
@@ -37,6 +38,8 @@ pub struct AppState {
     pub sessions: Sessions,
     /// The links service (the API flow).
     pub links: Links,
+    /// Institution health (SPEC §14).
+    pub institutions: Institutions,
 }
 
 impl AppState {

@@ -17,7 +17,14 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("edges", &["telemetry", "jwt", "emulator"]),
     (
         "services",
-        &["products", "branding", "sessions", "links", "notify"],
+        &[
+            "products",
+            "branding",
+            "sessions",
+            "links",
+            "notify",
+            "institutions",
+        ],
     ),
     // Background work that runs the services (the link checks and unfinished verifications).
     ("workers", &["scheduler"]),

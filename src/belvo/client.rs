@@ -5,7 +5,9 @@ use std::time::Duration;
 use base64::Engine;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::types::{BelvoApiError, BelvoLink, CreateLink, TokenRequest, TokenResponse};
+use super::types::{
+    BelvoApiError, BelvoLink, ConsentManagementRequest, CreateLink, TokenRequest, TokenResponse,
+};
 use crate::domain::ids::LinkId;
 
 #[derive(Clone)]
@@ -42,18 +44,41 @@ pub enum BelvoError {
     BadResponse(String),
 }
 
+/// How the client talks to Belvo: the longest wait per call, and the keep-alive pool
+/// (`belvo.max_idle_connections`, `belvo.idle_timeout`).
+#[derive(Debug, Clone, Copy)]
+pub struct Pool {
+    pub timeout: Duration,
+    pub max_idle: usize,
+    pub idle_timeout: Duration,
+}
+
+impl Pool {
+    pub fn from_settings(belvo: &crate::config::BelvoSettings) -> Self {
+        Self {
+            timeout: belvo.timeout,
+            max_idle: belvo.max_idle_connections,
+            idle_timeout: belvo.idle_timeout,
+        }
+    }
+}
+
 impl BelvoClient {
     pub fn new(
         base_url: &str,
-        timeout: Duration,
+        pool: Pool,
         secret_id: SecretString,
         secret_password: SecretString,
     ) -> Self {
+        let timeout = pool.timeout;
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)))
             .user_agent(concat!("belvo-bff/", env!("CARGO_PKG_VERSION")))
-            .pool_max_idle_per_host(32)
+            .pool_max_idle_per_host(pool.max_idle)
+            .pool_idle_timeout(pool.idle_timeout)
+            .tcp_nodelay(true)
+            .tcp_keepalive(Duration::from_secs(60))
             .build()
             .expect("reqwest client builds with static settings");
         Self {
@@ -79,6 +104,24 @@ impl BelvoClient {
         let mut body = request.clone();
         body.id = self.secret_id.expose_secret().to_owned();
         body.password = self.secret_password.expose_secret().to_owned();
+        self.post_token(&body).await
+    }
+
+    /// `POST /api/token/` for My Belvo Portal (`consent_management`): a token for the portal
+    /// view of this app's consents, or for renewing one. The CPF/CNPJ goes to Belvo only.
+    #[tracing::instrument(skip_all)]
+    pub async fn consent_management_token(
+        &self,
+        request: &ConsentManagementRequest,
+    ) -> Result<WidgetToken, BelvoError> {
+        let mut body = request.clone();
+        body.id = self.secret_id.expose_secret().to_owned();
+        body.password = self.secret_password.expose_secret().to_owned();
+        timed("token_consent_management", self.post_token(&body)).await
+    }
+
+    /// Posts a token request body (credentials already in it) and reads the access token.
+    async fn post_token<T: serde::Serialize>(&self, body: &T) -> Result<WidgetToken, BelvoError> {
         let url = format!("{}/api/token/", self.base_url);
         let started = std::time::Instant::now();
         let response = self
@@ -131,6 +174,12 @@ impl BelvoClient {
             Self::read(response).await
         };
         timed("links_create", call).await
+    }
+
+    /// One page of Belvo's institutions (`GET /api/institutions/`), as Belvo sends it.
+    pub async fn institutions(&self, page: u32) -> Result<serde_json::Value, BelvoError> {
+        let query = [("page", page.to_string()), ("page_size", "100".to_owned())];
+        timed("institutions", self.get("/api/institutions/", &query)).await
     }
 
     /// A page of a link's data from one of Belvo's list endpoints (`/api/owners/`, ...), with

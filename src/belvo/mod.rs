@@ -4,4 +4,4 @@
 mod client;
 pub mod types;
 
-pub use client::{BelvoClient, BelvoError, WidgetToken};
+pub use client::{BelvoClient, BelvoError, Pool, WidgetToken};

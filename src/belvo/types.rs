@@ -84,6 +84,54 @@ impl fmt::Debug for IdentificationInfo {
     }
 }
 
+/// The My Belvo Portal token request (`openfinance_feature: consent_management`): the portal
+/// view of this app's consents, or the renewal of an expired one. Unlike the widget's it has no
+/// `fetch_resources` and no callbacks, so it is its own type.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct ConsentManagementRequest {
+    pub id: String,
+    pub password: String,
+    /// `read_consents,write_consents,write_consent_callback`.
+    pub scopes: String,
+    pub widget: ConsentManagementWidget,
+}
+
+/// The `widget` of a [`ConsentManagementRequest`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConsentManagementWidget {
+    /// Always `consent_management`.
+    pub openfinance_feature: String,
+    pub consent: Consent,
+}
+
+/// The scopes a consent-management token asks for (My Belvo Portal guide).
+pub const CONSENT_MANAGEMENT_SCOPES: &str = "read_consents,write_consents,write_consent_callback";
+
+impl ConsentManagementRequest {
+    /// The request for `consent` (the user's CPF/CNPJ); credentials are filled by the client.
+    pub fn new(consent: Consent) -> Self {
+        Self {
+            id: String::new(),
+            password: String::new(),
+            scopes: CONSENT_MANAGEMENT_SCOPES.to_owned(),
+            widget: ConsentManagementWidget {
+                openfinance_feature: "consent_management".to_owned(),
+                consent,
+            },
+        }
+    }
+}
+
+// The password and the CPF/CNPJ must never reach a log line.
+impl fmt::Debug for ConsentManagementRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConsentManagementRequest")
+            .field("scopes", &self.scopes)
+            .field("widget", &self.widget)
+            .finish_non_exhaustive()
+    }
+}
+
 /// `{access, refresh}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TokenResponse {

@@ -3,6 +3,7 @@
 //! Secrets come from the environment only (see [`secrets`]).
 
 pub mod app_links;
+pub mod institutions;
 pub mod notify;
 pub mod product_values;
 pub mod products;
@@ -64,6 +65,8 @@ pub struct Settings {
     pub staff: staff::StaffSettings,
     /// Outbound events for the company's backend (SPEC §13).
     pub notify: notify::NotifySettings,
+    /// Institution health: status-page components, the widget's sliding window (SPEC §14).
+    pub institutions: institutions::InstitutionSettings,
     pub products: BTreeMap<ProductName, ProductSettings>,
     /// Loaded from the environment, never from files; never serialised.
     #[serde(skip)]
@@ -150,9 +153,23 @@ pub struct BelvoSettings {
         skip_serializing_if = "Option::is_none"
     )]
     pub widget_url: Option<Url>,
+    /// My Belvo Portal, where Brazilian users manage and renew their open-finance consents;
+    /// none (empty) means Belvo's (`https://meuportal.belvo.com/`), embedded the emulator's.
+    #[serde(
+        default,
+        deserialize_with = "urls::optional_url",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub portal_url: Option<Url>,
     /// Longest wait for one Belvo API call.
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
+    /// Idle keep-alive connections to Belvo kept open for reuse: at least the calls in flight
+    /// at a busy moment, so a burst does not open (and later close) a connection per call.
+    pub max_idle_connections: usize,
+    /// How long an idle connection to Belvo is kept for reuse.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -299,6 +316,10 @@ pub struct EmulatorSettings {
     /// How long the widget access tokens it issues last (Belvo's: 10 minutes).
     #[serde(with = "humantime_serde")]
     pub access_token_ttl: Duration,
+    /// Added before every API answer (`/api/...`), as Belvo's own takes hundreds of
+    /// milliseconds; 0 answers at once.
+    #[serde(with = "humantime_serde")]
+    pub latency: Duration,
 }
 
 /// How the emulator reaches the BFF's webhook endpoint.
@@ -396,6 +417,7 @@ impl Settings {
         self.validate_app_jwt()?;
         self.staff.validate()?;
         self.notify.validate(self.belvo.environment)?;
+        self.institutions.validate()?;
         if self.notify.enabled() && matches!(self.store.backend(), StoreBackend::Cluster(_)) {
             return Err(ConfigError::new(
                 "notify.endpoints",
@@ -472,6 +494,17 @@ impl Settings {
         match self.belvo.environment {
             BelvoEnvironment::Embedded => None,
             _ => Some("https://widget.belvo.io/".into()),
+        }
+    }
+
+    /// My Belvo Portal's URL (embedded: the emulator's, set at start-up).
+    pub fn portal_url(&self) -> Option<String> {
+        if let Some(url) = &self.belvo.portal_url {
+            return Some(url.to_string());
+        }
+        match self.belvo.environment {
+            BelvoEnvironment::Embedded => None,
+            _ => Some("https://meuportal.belvo.com/".into()),
         }
     }
 

@@ -16,6 +16,9 @@ pub struct Secrets {
     pub staff_session_secret: SecretString,
     pub webhook_token: SecretString,
     pub external_id_key: SecretString,
+    /// `BFF_STATUS_WEBHOOK_TOKEN`: the status-page webhook's `?token=`; unset turns the
+    /// endpoint off (no development default, even embedded).
+    pub status_webhook_token: Option<SecretString>,
     /// Each `[[notify.endpoints]]` secret, by its variable (`secret_env`): only those configured.
     pub notify: BTreeMap<String, SecretString>,
     /// Variables that fell back to their development default.
@@ -78,6 +81,10 @@ impl Secrets {
             staff_session_secret: get("BFF_STAFF_SESSION_SECRET")?,
             webhook_token: get("BFF_WEBHOOK_TOKEN")?,
             external_id_key: get("BFF_EXTERNAL_ID_KEY")?,
+            status_webhook_token: env
+                .get("BFF_STATUS_WEBHOOK_TOKEN")
+                .filter(|v| !v.is_empty())
+                .map(|v| SecretString::from(v.clone())),
             notify,
             defaulted,
         })
@@ -97,6 +104,14 @@ impl Secrets {
                 };
                 format!("{var} = {state}\n")
             })
+            .chain(std::iter::once(format!(
+                "BFF_STATUS_WEBHOOK_TOKEN = {}\n",
+                if self.status_webhook_token.is_some() {
+                    "\"set\""
+                } else {
+                    "\"not set (status webhook off)\""
+                }
+            )))
             .chain(self.notify.keys().map(|var| format!("{var} = \"set\"\n")))
             .collect()
     }

@@ -1,5 +1,5 @@
 //! Link health (SPEC §11): three independent facts stored on a link — credentials, consent
-//! (issue 15, room left for it), existence — and the health derived from them, the worst one
+//! (SPEC §12, `super::consent`), existence — and the health derived from them, the worst one
 //! winning. The store applies a [`HealthChange`] atomically and answers the transition, so the
 //! change points (`link.needs_reconnect`, `link.repaired`, `link.gone` events) are one place:
 //! [`HealthTransition`].
@@ -117,6 +117,11 @@ pub enum HealthChange {
     Reconnected,
     /// Belvo's record was read (a check, or a data call answered 404).
     Record(BelvoRecord),
+    /// A CONSENT webhook moved a `br_ofda` link's consent (SPEC §12).
+    Consent(super::consent::ConsentChange),
+    /// A `historical_update` / `new_*_available` webhook for the link: data flows again, so a
+    /// consent that expired before it (or whose due date passed) was renewed (SPEC §12).
+    DataArrived,
 }
 
 /// The credentials problem a LINK webhook reports, if it reports one.
@@ -172,13 +177,15 @@ impl HealthTransition {
         if !self.changed() {
             return None;
         }
-        match self.to {
-            Health::Gone => Some(EventType::LinkGone),
-            Health::NeedsReconnect => Some(EventType::LinkNeedsReconnect),
-            Health::ConsentExpired => Some(EventType::LinkConsentExpired),
-            Health::ConsentExpiring => Some(EventType::LinkConsentExpiring),
-            Health::Ok => Some(EventType::LinkRepaired),
-            Health::Unavailable => None,
+        match (self.from.unwrap_or(Health::Ok), self.to) {
+            (_, Health::Gone) => Some(EventType::LinkGone),
+            (_, Health::NeedsReconnect) => Some(EventType::LinkNeedsReconnect),
+            (_, Health::ConsentExpired) => Some(EventType::LinkConsentExpired),
+            (_, Health::ConsentExpiring) => Some(EventType::LinkConsentExpiring),
+            (Health::NeedsReconnect | Health::ConsentExpired, Health::Ok) => {
+                Some(EventType::LinkRepaired)
+            }
+            _ => None,
         }
     }
 }

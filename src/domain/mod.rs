@@ -5,12 +5,14 @@
 pub mod branding;
 pub mod branding_version;
 pub mod callback;
+pub mod consent;
 pub mod country;
 pub mod event;
 pub mod explanation;
 pub mod external_id;
 pub mod health;
 pub mod ids;
+pub mod institution;
 pub mod session;
 pub mod shard;
 pub mod staff;

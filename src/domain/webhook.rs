@@ -89,6 +89,10 @@ pub struct WebhookUpdate {
     pub now: Millis,
     /// The credentials problem a LINK webhook reports (applied to the link's health).
     pub health: Option<super::health::HealthReason>,
+    /// What a CONSENT webhook says of the link's consent (applied to the link's health).
+    pub consent: Option<super::consent::ConsentSignal>,
+    /// A `historical_update` or `new_*_available` webhook: the link's data flows (SPEC §12).
+    pub data_arrived: bool,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -107,9 +111,14 @@ impl WebhookPayload {
             None => None,
         };
         let code = self.webhook_code.as_str();
-        let is_link = self.webhook_type.as_str() == "LINK";
+        // LINK and CONSENT webhooks are about the link's health, never a resource.
+        let is_link = matches!(self.webhook_type.as_str(), "LINK" | "CONSENT");
         let health =
             super::health::link_webhook_problem(self.webhook_type.as_str(), code, &self.data);
+        let consent = super::consent::consent_webhook(self.webhook_type.as_str(), code, &self.data);
+        let data_arrived = !is_link
+            && (code == "historical_update"
+                || (code.starts_with("new_") && code.ends_with("_available")));
         let error_code = self
             .data
             .get("error_code")
@@ -152,6 +161,8 @@ impl WebhookPayload {
             timeline_entry,
             now,
             health,
+            consent,
+            data_arrived,
         })
     }
 }
@@ -188,6 +199,8 @@ pub struct LinkState {
     pub mismatches: u32,
     /// Its health (SPEC §11).
     pub health: super::health::LinkHealth,
+    /// Its open-finance consent (SPEC §12; `br_ofda` links).
+    pub consent: super::consent::LinkConsent,
 }
 
 /// How many of a link's latest webhook ids a store remembers to drop repeats (Belvo retries a

@@ -1,7 +1,9 @@
 //! `POST /control/links/{link_id}/break` (SPEC §11): what happens to a link after its first
-//! connection — the password changed, the institution wants a new token, the link was deleted.
-//! Changes Belvo's record of the link and sends the matching LINK webhook (none for `gone`: the
-//! record is deleted). Data calls on a broken link then answer as Belvo does (`data.rs`).
+//! connection — the password changed, the institution wants a new token, the open-finance
+//! consent is about to expire or expired, the link was deleted. Changes Belvo's record of the
+//! link and sends the matching LINK or CONSENT webhook (none for `gone`: the record is
+//! deleted). Data calls on a broken link then answer as Belvo does (`data.rs`); an expired
+//! consent leaves the record `valid`, as Belvo's link statuses know nothing of consents.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
@@ -21,6 +23,8 @@ pub struct Break {
 enum Reason {
     InvalidCredentials,
     TokenRequired,
+    ConsentExpiring,
+    ConsentExpired,
     Gone,
 }
 
@@ -65,6 +69,12 @@ pub async fn break_link(
             state.links.remove(id.as_str());
             return HttpResponse::Ok().json(json!({"link_id": id.as_str(), "status": "deleted"}));
         }
+        Reason::ConsentExpiring | Reason::ConsentExpired => {
+            let payload = consent_webhook(link, request.reason);
+            drop(state);
+            webhooks::send(&emulator, vec![payload]);
+            return HttpResponse::Ok().json(json!({"link_id": id.as_str(), "status": "valid"}));
+        }
         Reason::InvalidCredentials => (
             "invalid",
             "invalid_credentials",
@@ -94,6 +104,49 @@ pub async fn break_link(
     drop(state);
     webhooks::send(&emulator, vec![payload]);
     HttpResponse::Ok().json(json!({"link_id": id.as_str(), "status": status}))
+}
+
+/// Sets the link's consent as the reason says and builds Belvo's CONSENT webhook for it
+/// (webhook-consents: `consent_due_date` when about to expire; the renewal details when expired,
+/// in the portal guide's spelling of the code).
+fn consent_webhook(link: &mut super::Link, reason: Reason) -> serde_json::Value {
+    let consent = link.consent.get_or_insert_with(|| super::LinkConsent {
+        id: uuid::Uuid::new_v4().to_string(),
+        state: "active",
+        due_date: String::new(),
+    });
+    let (code, data) = if matches!(reason, Reason::ConsentExpiring) {
+        consent.state = "expiring";
+        consent.due_date = crate::domain::session::rfc3339(
+            crate::domain::session::now_millis() + 5 * 24 * 3600 * 1000,
+        );
+        (
+            "openfinance_consent_about_to_expire",
+            json!({"consent_id": consent.id, "consent_due_date": consent.due_date}),
+        )
+    } else {
+        consent.state = "expired";
+        consent.due_date = crate::domain::session::rfc3339(crate::domain::session::now_millis());
+        let display = super::institutions::display_name(&link.institution);
+        (
+            "openfinance_consent_expired",
+            json!({
+                "consent_id": consent.id, "action": "renew", "institution": link.institution,
+                "institution_display_name": display,
+                "institution_icon_logo": "https://statics.belvo.io/widget/images/institutions/ofmockbank.svg",
+            }),
+        )
+    };
+    json!({
+        "webhook_id": uuid::Uuid::new_v4().simple().to_string(),
+        "webhook_type": "CONSENT",
+        "webhook_code": code,
+        "process_type": "recurrent_update",
+        "link_id": link.id,
+        "request_id": uuid::Uuid::new_v4().to_string(),
+        "external_id": link.external_id,
+        "data": data,
+    })
 }
 
 /// `POST /control/links/{link_id}/repair`: the user fixed the link elsewhere (Belvo's record

@@ -26,10 +26,16 @@ pub fn reset(emulator: &Emulator) -> Vec<&'static str> {
     // Links broken by `/control/links/{id}/break` read `valid` again (deleted ones stay gone).
     for link in state.links.values_mut() {
         link.status = "valid";
+        link.consent = None;
     }
     drop(state);
     emulator.counters.clear();
-    vec!["attempt_counters", "call_counters", "broken_links"]
+    vec![
+        "attempt_counters",
+        "call_counters",
+        "broken_links",
+        "consents",
+    ]
 }
 
 impl Counters {

@@ -165,6 +165,7 @@ impl Emulator {
             credentials_storage: "365d".into(),
             stale_in: None,
             fetch_resources,
+            consent: None,
         };
         let mut state = self.state();
         state.prune();

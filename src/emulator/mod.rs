@@ -12,6 +12,7 @@ mod institutions;
 mod link_list;
 mod links;
 mod pages;
+mod portal;
 mod refusals;
 mod token;
 mod webhooks;
@@ -55,6 +56,19 @@ struct Link {
     credentials_storage: String,
     stale_in: Option<String>,
     fetch_resources: Vec<String>,
+    /// Its open-finance consent, once the `break` control set one (not part of Belvo's link).
+    #[serde(skip)]
+    consent: Option<LinkConsent>,
+}
+
+/// An open-finance consent the emulator keeps for a link (My Belvo Portal shows and renews it).
+#[derive(Debug, Clone)]
+struct LinkConsent {
+    id: String,
+    /// `expiring`, `expired` or `active` (after a renewal).
+    state: &'static str,
+    /// RFC 3339.
+    due_date: String,
 }
 
 /// Calls received, per endpoint (so tests can prove what never reached "Belvo").
@@ -72,6 +86,8 @@ struct Counters {
 #[derive(Default)]
 struct State {
     tokens: HashMap<String, IssuedToken>,
+    /// My Belvo Portal tokens (`consent_management` requests), by `jti`.
+    portal_tokens: HashMap<String, portal::PortalToken>,
     links: HashMap<String, Link>,
     /// Link attempts per username, for `forbidden_by_host` (3 per 24 h).
     attempts: HashMap<String, Vec<std::time::Instant>>,
@@ -99,6 +115,8 @@ impl State {
         self.last_prune = Some(now);
         let unix_now = jsonwebtoken::get_current_timestamp();
         self.tokens
+            .retain(|_, t| t.exp + TOKEN_GRACE_SECS > unix_now);
+        self.portal_tokens
             .retain(|_, t| t.exp + TOKEN_GRACE_SECS > unix_now);
         if self.tokens.len() > MAX_TOKENS {
             // Under a flood (benchmarks), keep the newest half: exactly half, as thousands of
@@ -145,6 +163,8 @@ pub struct Emulator {
     counters: Arc<Counters>,
     /// Lifetime of the widget access tokens it issues, in seconds.
     access_ttl_secs: u64,
+    /// Waited before every API answer (`emulator.latency`).
+    latency: std::time::Duration,
 }
 
 impl Emulator {
@@ -162,6 +182,7 @@ impl Emulator {
             state: Mutex::new(State::default()),
             counters: Arc::default(),
             access_ttl_secs: settings.emulator.access_token_ttl.as_secs().max(1),
+            latency: settings.emulator.latency,
         }
     }
 
@@ -224,10 +245,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             vec![get().to(widget::branding_css)],
         ),
         ("/widget/outcome", "POST", vec![post().to(widget::outcome)]),
+        ("/portal/", "GET", vec![get().to(portal::page)]),
+        ("/portal/renew", "POST", vec![post().to(portal::renew)]),
         (
             "/_emulator/tokens/{jti}",
             "GET",
             vec![get().to(token::show)],
+        ),
+        (
+            "/_emulator/portal-tokens/{jti}",
+            "GET",
+            vec![get().to(portal::show)],
         ),
         ("/_emulator/stats", "GET", vec![get().to(stats)]),
         (
@@ -251,9 +279,27 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .into_iter()
             .fold(web::resource(path), |resource, route| resource.route(route))
             .default_service(web::to(refusals::method_not_allowed(allowed)));
-        cfg.service(resource);
+        if path.starts_with("/api/") {
+            cfg.service(resource.wrap(actix_web::middleware::from_fn(with_latency)));
+        } else {
+            cfg.service(resource);
+        }
     }
     cfg.default_service(web::to(refusals::not_found));
+}
+
+/// Answers an API call after `emulator.latency`, as Belvo's API takes its time.
+async fn with_latency(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let latency = req
+        .app_data::<web::Data<Emulator>>()
+        .map_or(std::time::Duration::ZERO, |e| e.latency);
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    next.call(req).await
 }
 
 /// `GET /_emulator/stats`: calls received and webhooks sent (Basic auth).

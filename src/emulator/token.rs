@@ -33,6 +33,9 @@ const REFRESH_TTL_SECS: u64 = 24 * 3600;
 
 pub async fn create(emulator: web::Data<Emulator>, body: web::Bytes) -> HttpResponse {
     emulator.counters.token.fetch_add(1, Ordering::Relaxed);
+    if super::portal::is_consent_management(&body) {
+        return super::portal::issue(&emulator, &body);
+    }
     let request: TokenRequest = match parse_body(&body, REQUIRED) {
         Ok(r) => r,
         Err(refused) => return *refused,
@@ -149,6 +152,13 @@ fn check_consent(request: &TokenRequest) -> Result<(), (&'static str, String)> {
         "widget.consent",
         "This field is required for open finance.".to_owned(),
     ))?;
+    check_consent_fields(consent)
+}
+
+/// Belvo's checks on a consent's terms, permissions and identification.
+pub(super) fn check_consent_fields(
+    consent: &crate::belvo::types::Consent,
+) -> Result<(), (&'static str, String)> {
     if url::Url::parse(&consent.terms_and_conditions_url).is_err() {
         return Err((
             "widget.consent.terms_and_conditions_url",

@@ -97,6 +97,7 @@ async fn handle(
     let event = CallbackEvent::parse(kind, &pairs)
         .map_err(|e| ApiError::new(ErrorCode::InvalidCallback, e.to_string()))?;
     let applied = state.sessions.record(&id, &event, "callback").await?;
+    state.institutions.note(&id, &event, &applied);
     let (status, platform) = match applied.state() {
         Some(s) => s,
         None if applied == Applied::Expired => {

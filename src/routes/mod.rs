@@ -5,6 +5,7 @@ mod callbacks;
 pub mod console;
 pub mod demo;
 mod health;
+pub(crate) mod institutions;
 mod lang;
 mod links;
 pub mod metrics;
@@ -72,6 +73,10 @@ pub fn api_routes(webhook_body_limit: usize) -> Vec<ApiRoute> {
         }),
         ApiRoute::new(M::POST, "/webhooks/belvo", |r| r.to(webhooks::receive))
             .json_limit(webhook_body_limit),
+        ApiRoute::new(M::POST, "/webhooks/institution-status", |r| {
+            r.to(institutions::status_webhook)
+        }),
+        ApiRoute::new(M::GET, "/v1/institutions", |r| r.to(institutions::list)),
         ApiRoute::new(M::POST, "/v1/widget-sessions", |r| {
             r.to(widget_sessions::create)
         }),
@@ -89,6 +94,11 @@ pub fn api_routes(webhook_body_limit: usize) -> Vec<ApiRoute> {
             r.to(links::reconnect)
         }),
         ApiRoute::new(M::POST, "/v1/links/{link_id}/check", |r| r.to(links::check)),
+        ApiRoute::new(M::POST, "/v1/links/{link_id}/consent-renewal", |r| {
+            r.to(links::renew_consent)
+        }),
+        ApiRoute::new(M::POST, "/v1/consent-portal", |r| r.to(links::open_portal)),
+        ApiRoute::new(M::GET, "/v1/consent-portal", |r| r.to(links::public_portal)),
         ApiRoute::new(M::GET, "/v1/links/{link_id}/{resource}", |r| {
             r.to(links::data)
         }),

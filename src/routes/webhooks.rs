@@ -9,12 +9,29 @@ use subtle::ConstantTimeEq;
 
 use crate::auth::app_user::bearer;
 use crate::client_addr::client_ip;
+use crate::domain::consent::{ConsentSignal, CONSENT_CODES};
 use crate::domain::country::Resource;
 use crate::domain::health::HealthChange;
 use crate::domain::session::now_millis;
-use crate::domain::webhook::{WebhookApplied, WebhookPayload};
+use crate::domain::webhook::{WebhookApplied, WebhookPayload, WebhookUpdate};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::state::AppState;
+
+/// What a webhook changes in its link's health: a LINK webhook's credentials problem, a CONSENT
+/// webhook's consent (SPEC §12), data arriving (which ends an expired consent).
+fn health_changes(update: &WebhookUpdate) -> Vec<HealthChange> {
+    let mut changes = Vec::new();
+    if let Some(problem) = &update.health {
+        changes.push(HealthChange::CredentialsFailed(problem.clone()));
+    }
+    if let Some(ConsentSignal::Change(change)) = &update.consent {
+        changes.push(HealthChange::Consent(change.clone()));
+    }
+    if update.data_arrived {
+        changes.push(HealthChange::DataArrived);
+    }
+    changes
+}
 
 /// Checks who is calling before the body is parsed.
 pub struct BelvoCaller;
@@ -135,13 +152,16 @@ pub async fn receive(
             return Err(e.into());
         }
     };
-    // A LINK webhook's credentials problem goes to the link's health; a duplicate too, as the
-    // first delivery may have been recorded without it (its answer was then an error).
-    if let (Some(problem), WebhookApplied::Recorded { .. } | WebhookApplied::Duplicate) =
-        (&update.health, applied)
-    {
-        let change = HealthChange::CredentialsFailed(problem.clone());
-        crate::links::health::apply(&state.store, &update.link, change).await?;
+    // A LINK webhook's credentials problem, a CONSENT webhook's consent and the arrival of data
+    // go to the link's health; a duplicate too, as the first delivery may have been recorded
+    // without it (its answer was then an error). Never for another user's link.
+    if matches!(
+        applied,
+        WebhookApplied::Recorded { .. } | WebhookApplied::Duplicate
+    ) {
+        for change in health_changes(&update) {
+            crate::links::health::apply(&state.store, &update.link, change).await?;
+        }
     }
     let outcome = match applied {
         WebhookApplied::Recorded { .. } => "recorded",
@@ -151,6 +171,20 @@ pub async fn receive(
             "external_id_mismatch"
         }
     };
+    if let (Some(signal), WebhookApplied::Recorded { .. }) = (&update.consent, applied) {
+        let code = match signal {
+            ConsentSignal::Change(c) => CONSENT_CODES
+                .iter()
+                .find(|known| **known == c.code)
+                .copied()
+                .unwrap_or("unknown"),
+            ConsentSignal::Unknown => "unknown",
+        };
+        crate::metrics::consent_webhook(code);
+        if matches!(signal, ConsentSignal::Unknown) {
+            tracing::warn!(link = %update.link, kind, "CONSENT webhook with a code we do not know: kept, changes nothing");
+        }
+    }
     crate::metrics::webhook_recorded(resource, outcome);
     tracing::info!(link = %update.link, kind, outcome, "belvo webhook");
     Ok(HttpResponse::Ok().json(WebhookReceipt { status: outcome }))

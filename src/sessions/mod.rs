@@ -18,7 +18,7 @@ use crate::config::Settings;
 use crate::domain::ids::SessionId;
 use crate::store::DynStore;
 
-pub use open::{ConsentRequest, IdentificationRequest, OpenRequest, OpenedSession};
+pub use open::{consent_for, ConsentRequest, IdentificationRequest, OpenRequest, OpenedSession};
 pub use reconnect::ReconnectRequest;
 
 /// The sessions service: what opening a session and recording its events need, and nothing

@@ -232,7 +232,7 @@ fn narrow_institutions(
 }
 
 /// The OFDA consent: the product's terms and permissions, the user's identification.
-fn consent_for(
+pub fn consent_for(
     product: &ProductSettings,
     request: Option<ConsentRequest>,
 ) -> Result<Option<Consent>, ApiError> {

@@ -1,17 +1,81 @@
 //! Bounds on long-polls (`?wait=`): each waiting request holds a connection and a file
 //! descriptor, so a process caps how many wait at once, in total and per user. Past a cap a
 //! long-poll does not wait: it answers at once with the current state (never an error).
+//!
+//! Waiters hold no Redis connection and no subscription of their own: the store's one change
+//! feed (a single pub/sub subscription per process) is read by one task, which wakes only the
+//! waiters of the session that changed. With ten thousand waiters, a callback wakes its own
+//! session's few, not all of them.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
+
+use tokio::sync::{broadcast, watch};
 
 use crate::domain::external_id::ExternalId;
+use crate::domain::ids::SessionId;
 
 /// Who is waiting right now, counted per user.
 pub struct Waiters {
     max_total: usize,
     max_per_user: usize,
     waiting: Mutex<Counts>,
+    watched: Arc<Watched>,
+}
+
+/// The sessions someone waits on: a change counter each, shared by its waiters.
+#[derive(Default)]
+struct Watched(Mutex<HashMap<SessionId, Watch>>);
+
+struct Watch {
+    changes: watch::Sender<u64>,
+    watchers: usize,
+}
+
+/// Changes of one session, seen from the moment it was made.
+pub struct SessionWatch {
+    watched: Arc<Watched>,
+    id: SessionId,
+    changes: watch::Receiver<u64>,
+}
+
+impl SessionWatch {
+    /// Until the session changes (at once if it changed since the watch began or the last
+    /// call).
+    pub async fn changed(&mut self) {
+        if self.changes.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+impl Drop for SessionWatch {
+    fn drop(&mut self) {
+        let mut map = self.watched.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(watch) = map.get_mut(&self.id) {
+            watch.watchers -= 1;
+            if watch.watchers == 0 {
+                map.remove(&self.id);
+            }
+        }
+    }
+}
+
+impl Watched {
+    fn changed(&self, id: &SessionId) {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(watch) = map.get(id) {
+            watch.changes.send_modify(|n| *n += 1);
+        }
+    }
+
+    /// Some changes were missed: every waiter reads again.
+    fn all_changed(&self) {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        for watch in map.values() {
+            watch.changes.send_modify(|n| *n += 1);
+        }
+    }
 }
 
 #[derive(Default)]
@@ -50,6 +114,42 @@ impl Waiters {
             max_total,
             max_per_user,
             waiting: Mutex::default(),
+            watched: Arc::default(),
+        }
+    }
+
+    /// Reads the store's change feed in a task of the current runtime, for as long as these
+    /// waiters exist, waking the waiters of each session that changed.
+    pub fn follow(self: &Arc<Self>, mut feed: broadcast::Receiver<SessionId>) {
+        let watched: Weak<Watched> = Arc::downgrade(&self.watched);
+        tokio::spawn(async move {
+            loop {
+                let received = feed.recv().await;
+                let Some(watched) = watched.upgrade() else {
+                    return;
+                };
+                match received {
+                    Ok(id) => watched.changed(&id),
+                    Err(broadcast::error::RecvError::Lagged(_)) => watched.all_changed(),
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+    }
+
+    /// Watches `id` for changes (wakes from [`Self::follow`]'s feed). Made before reading the
+    /// session, so a change between the read and the wait is not missed.
+    pub fn watch(&self, id: SessionId) -> SessionWatch {
+        let mut map = self.watched.0.lock().unwrap_or_else(|p| p.into_inner());
+        let watch = map.entry(id).or_insert_with(|| Watch {
+            changes: watch::Sender::new(0),
+            watchers: 0,
+        });
+        watch.watchers += 1;
+        SessionWatch {
+            watched: self.watched.clone(),
+            id,
+            changes: watch.changes.subscribe(),
         }
     }
 
@@ -116,6 +216,32 @@ mod tests {
         assert_eq!(waiters.count(), 2);
         let _a3 = waiters.enter(&user("aaa")).unwrap();
         assert_eq!(waiters.count(), 3);
+    }
+
+    fn session() -> SessionId {
+        SessionId::parse(&uuid::Uuid::new_v4().to_string()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_change_wakes_the_waiters_of_its_session_only_and_watches_are_forgotten() {
+        let waiters = Arc::new(Waiters::new(10, 10));
+        let (feed, _) = broadcast::channel(16);
+        waiters.follow(feed.subscribe());
+        let (a, b) = (session(), session());
+        let (mut a1, mut a2, mut b1) = (waiters.watch(a), waiters.watch(a), waiters.watch(b));
+        feed.send(a).unwrap();
+        a1.changed().await;
+        a2.changed().await;
+        let b_woken = tokio::time::timeout(std::time::Duration::from_millis(50), b1.changed());
+        assert!(b_woken.await.is_err(), "a change of a woke b's waiter");
+        // A change before the wait is not lost.
+        feed.send(b).unwrap();
+        while !b1.changes.has_changed().unwrap() {
+            tokio::task::yield_now().await;
+        }
+        b1.changed().await;
+        drop((a1, a2, b1));
+        assert!(waiters.watched.0.lock().unwrap().is_empty());
     }
 
     #[test]

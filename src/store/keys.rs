@@ -72,6 +72,17 @@ impl Keys {
         format!("{}:{{due}}:rate:{second}", self.prefix)
     }
 
+    /// Hash of each institution's latest status-page report (code → JSON), SPEC §14.
+    pub fn institution_status(&self) -> String {
+        format!("{}:{{institutions}}:status-page", self.prefix)
+    }
+
+    /// Sorted set of the widget's health signals for one institution (member → time, ms),
+    /// trimmed to `institutions.window`.
+    pub fn institution_signals(&self, code: &str) -> String {
+        format!("{}:{{institutions}}:signals:{code}", self.prefix)
+    }
+
     /// Sorted set of a user's sessions, by creation time.
     pub fn user_sessions(&self, owner: &ExternalId) -> String {
         format!("{}:{{u:{owner}}}:sessions", self.prefix)

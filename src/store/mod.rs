@@ -20,6 +20,7 @@ mod attempts;
 mod codec;
 mod deliveries;
 mod health;
+mod institutions;
 mod keys;
 mod links;
 mod lua;
@@ -39,6 +40,7 @@ pub use attempts::Attempts;
 pub use codec::CorruptSession;
 pub use deliveries::{replayed_fields, DeadDelivery, Deliveries, HeldDelivery};
 pub use health::{ClaimRules, Claimed, DueEntry, LinkHealthStore};
+pub use institutions::InstitutionStore;
 pub use keys::Keys;
 pub use links::Links;
 pub use outbox::{Outbox, OutboxEntry};
@@ -135,6 +137,7 @@ pub trait Store:
     + LinkHealthStore
     + Outbox
     + Deliveries
+    + InstitutionStore
     + Send
     + Sync
     + 'static
@@ -149,6 +152,7 @@ impl<T> Store for T where
         + LinkHealthStore
         + Outbox
         + Deliveries
+        + InstitutionStore
         + Send
         + Sync
         + 'static

@@ -376,3 +376,18 @@ async fn webhooks_are_retried_with_backoff_and_bounded() {
     assert_eq!(calls.load(Ordering::SeqCst), 3, "gives up after 3 attempts");
     assert_eq!(accepted.load(Ordering::SeqCst), 0);
 }
+
+/// `emulator.latency`: every API answer waits that long (as Belvo's own take hundreds of
+/// milliseconds), the widget's pages do not, and a session opened through it still works.
+#[tokio::test]
+async fn with_a_latency_every_api_answer_waits_it() {
+    let latency = Duration::from_millis(300);
+    let app = spawn_app_with(StoreKind::Memory, |s| s.emulator.latency = latency).await;
+    let started = std::time::Instant::now();
+    assert_eq!(post_token(&app, &token_body()).await.status(), 200);
+    assert!(started.elapsed() >= latency, "{:?}", started.elapsed());
+    let started = std::time::Instant::now();
+    let session = app.open("maria", "mx_employment", "ios").await;
+    assert!(started.elapsed() >= latency, "{:?}", started.elapsed());
+    assert!(session["widget_url"].is_string(), "{session}");
+}

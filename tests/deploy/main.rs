@@ -6,3 +6,4 @@ mod compose;
 mod dockerfile;
 mod files;
 mod kubernetes;
+mod monitoring;

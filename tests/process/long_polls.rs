@@ -148,7 +148,21 @@ async fn under_ulimit_256_four_hundred_waiters_leave_healthz_answering() {
         .await
         .unwrap();
     assert_eq!(read.status(), 200, "a plain status read is answered too");
-    polls.abort();
+    // Every waiter is answered: woken by its session's callback.
+    for (_, id) in &users {
+        let exit = bff.url(&format!(
+            "/callbacks/{id}/exit?meta_data_step=abandon-survey"
+        ));
+        assert_eq!(bff.client.get(exit).send().await.unwrap().status(), 302);
+    }
+    let answered = polls.await.unwrap();
+    assert_eq!(answered.len(), 400);
+    for response in answered {
+        let response = response.expect("every waiter is answered");
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["status"], "exited");
+    }
     let opened = bff
         .logs()
         .into_iter()

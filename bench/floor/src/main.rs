@@ -9,6 +9,11 @@
 //!   the fields read from the JSON body, answering 200.
 //! - `GET /w/{id}`: the BFF's own opening script (`src/store/lua/open_widget.lua`), then a 302 to
 //!   the widget with the stored token (the BFF's path when the token has time left).
+//! - `GET /bare/callbacks/{id}/success`: the **bare** floor, the least any server must do to
+//!   record a callback: one `MULTI` (`HSET` of the link and institution on the session's hash,
+//!   `EXPIRE`) and a 302, with none of the BFF's rules (first terminal wins, replays counted
+//!   once, timeline, link owner, pub/sub). Next to the route above it splits the BFF's cost
+//!   into what Redis spends on its scripts and what the Rust side spends.
 //!
 //! Environment: `PORT`, `REDIS_URL`, `KEY_PREFIX` (the BFF's `store.key_prefix`, so the floor
 //! works on sessions the BFF created).
@@ -150,6 +155,37 @@ async fn callback(
         .finish()
 }
 
+/// The bare floor: `MULTI`, `HSET` link and institution, `EXPIRE`, `EXEC`, then a 302.
+async fn bare_success(
+    floor: web::Data<Floor>,
+    id: web::Path<String>,
+    query: web::Query<HashMap<String, String>>,
+) -> HttpResponse {
+    let param = |name: &str| query.get(name).map(String::as_str).unwrap_or("");
+    let key = floor.key("s", &id, "session");
+    let mut conn = floor.conn.clone();
+    let done: redis::RedisResult<()> = redis::pipe()
+        .atomic()
+        .hset_multiple(
+            &key,
+            &[("link_id", param("link")), ("institution", param("institution"))],
+        )
+        .ignore()
+        .expire(&key, (SESSION_RETENTION_MS / 1000) as i64)
+        .ignore()
+        .query_async(&mut conn)
+        .await;
+    match done {
+        Ok(()) => HttpResponse::Found()
+            .insert_header((
+                "Location",
+                format!("bffdemo://belvo/success?session_id={id}&status=succeeded"),
+            ))
+            .finish(),
+        Err(e) => HttpResponse::ServiceUnavailable().body(e.to_string()),
+    }
+}
+
 /// The webhook's fields as the BFF passes them, taken from the body without any checks.
 async fn webhook(floor: web::Data<Floor>, body: web::Json<serde_json::Value>) -> HttpResponse {
     let text = |name: &str| body[name].as_str().unwrap_or("").to_owned();
@@ -267,6 +303,7 @@ async fn main() -> std::io::Result<()> {
         App::new()
             .app_data(floor.clone())
             .route("/callbacks/{id}/{kind}", web::get().to(callback))
+            .route("/bare/callbacks/{id}/success", web::get().to(bare_success))
             .route("/v1/widget-sessions/{id}", web::get().to(status))
             .route("/webhooks/belvo", web::post().to(webhook))
             .route("/w/{id}", web::get().to(widget))

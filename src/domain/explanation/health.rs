@@ -82,4 +82,53 @@ pub(super) const HEALTH: &[Entry] = &[
         },
         retryable: false,
     },
+    // Brazil open-finance consents (SPEC §12): one row per state that is not `active`.
+    Entry {
+        code: "consent_expiring",
+        belvo_code: "consent_expiring",
+        message: None,
+        what: Tr {
+            es: "El consentimiento para compartir los datos de esta cuenta vence pronto.",
+            pt: "O consentimento para compartilhar os dados desta conta vence em breve.",
+            en: "The consent to share this account's data expires soon.",
+        },
+        action: Tr {
+            es: "Renueva el consentimiento en el portal de consentimientos antes de que venza.",
+            pt: "Renove o consentimento no portal de consentimentos antes que ele vença.",
+            en: "Renew the consent in the consent portal before it expires.",
+        },
+        retryable: false,
+    },
+    Entry {
+        code: "consent_expired",
+        belvo_code: "consent_expired",
+        message: None,
+        what: Tr {
+            es: "El consentimiento para compartir los datos de esta cuenta venció: los datos ya no se actualizan.",
+            pt: "O consentimento para compartilhar os dados desta conta venceu: os dados não são mais atualizados.",
+            en: "The consent to share this account's data has expired: the data no longer updates.",
+        },
+        action: Tr {
+            es: "Renueva el consentimiento desde la app (\"Renovar consentimiento\").",
+            pt: "Renove o consentimento pelo app (\"Renovar consentimento\").",
+            en: "Renew the consent from the app (\"Renew consent\").",
+        },
+        retryable: false,
+    },
+    Entry {
+        code: "consent_unavailable",
+        belvo_code: "consent_unavailable",
+        message: None,
+        what: Tr {
+            es: "La institución no puede entregar por ahora algunos de los datos autorizados.",
+            pt: "A instituição não consegue entregar agora alguns dos dados autorizados.",
+            en: "The institution cannot deliver some of the authorised data right now.",
+        },
+        action: Tr {
+            es: "No necesitas hacer nada por ahora; si continúa, revisa tus consentimientos en el portal.",
+            pt: "Você não precisa fazer nada por enquanto; se continuar, revise seus consentimentos no portal.",
+            en: "Nothing to do for now; if it lasts, review your consents in the consent portal.",
+        },
+        retryable: true,
+    },
 ];

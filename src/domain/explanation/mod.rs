@@ -209,6 +209,9 @@ mod tests {
             "invalid_link",
             "link_unconfirmed",
             "link_gone",
+            "consent_expiring",
+            "consent_expired",
+            "consent_unavailable",
         ] {
             let [es, pt, en] = [Lang::Es, Lang::Pt, Lang::En].map(|l| explain_health(code, l));
             assert_eq!(en.code, code);

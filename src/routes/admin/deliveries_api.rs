@@ -49,7 +49,7 @@ pub struct ReplayReceipt {
     ),
     security(("staff_jwt" = []))
 )]
-pub async fn list(
+pub async fn list_deliveries(
     state: web::Data<AppState>,
     Admin(_staff): Admin,
     query: web::Query<ListQuery>,
@@ -76,7 +76,7 @@ pub async fn list(
     ),
     security(("staff_jwt" = []))
 )]
-pub async fn replay(
+pub async fn replay_delivery(
     state: web::Data<AppState>,
     Admin(staff): Admin,
     path: web::Path<String>,

@@ -14,15 +14,15 @@ use actix_web::web;
 use super::console;
 
 pub use branding_api::{get as get_branding, put as put_branding};
-pub use deliveries_api::{list as list_deliveries, replay as replay_delivery};
+pub use deliveries_api::{list_deliveries, replay_delivery};
 
 /// This area's part of `/openapi.json` (its routes are in `routes::api_routes`).
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(
     branding_api::get,
     branding_api::put,
-    deliveries_api::list,
-    deliveries_api::replay
+    deliveries_api::list_deliveries,
+    deliveries_api::replay_delivery
 ))]
 pub struct Api;
 

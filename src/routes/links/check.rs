@@ -56,5 +56,6 @@ pub async fn check(
             CheckError::Store(e) => ApiError::from(e),
         })?;
     let (id, link) = owned_link(&state, &user, id).await?;
-    Ok(HttpResponse::Ok().json(LinkView::new(id, &link, request_lang(&req))))
+    let open_finance = super::is_open_finance(&state, &link);
+    Ok(HttpResponse::Ok().json(LinkView::new(id, &link, request_lang(&req), open_finance)))
 }

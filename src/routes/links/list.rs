@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use super::owned_link;
+use super::{is_open_finance, owned_link};
 use crate::auth::AppUser;
+use crate::domain::consent::{ConsentState, LinkConsent};
 use crate::domain::explanation::{explain_health, Explanation, Lang};
 use crate::domain::health::Health;
 use crate::domain::ids::LinkId;
@@ -46,6 +47,46 @@ pub struct LinkView<'a> {
     /// When Belvo's record of the link was last read (`null` if never).
     #[schema(format = DateTime, required = true)]
     checked_at: Option<String>,
+    /// Brazil open-finance links (`br_ofda`) only: the consent the user gave (SPEC §12).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    consent: Option<ConsentView<'a>>,
+}
+
+/// A `br_ofda` link's open-finance consent, from Belvo's CONSENT webhooks.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Consent)]
+pub struct ConsentView<'a> {
+    /// Belvo's consent id (`null` until a webhook names it).
+    #[schema(required = true)]
+    consent_id: Option<&'a str>,
+    /// `active`, `expiring` (renew before `due_at`), `expired` (renew: `POST
+    /// /v1/links/{link_id}/consent-renewal`) or `unavailable` (the institution cannot deliver
+    /// some resources).
+    state: ConsentState,
+    /// When the consent expires (`null` until a webhook gives a readable date).
+    #[schema(format = DateTime, required = true)]
+    due_at: Option<String>,
+    /// When the consent's state last changed (`null` if it never did).
+    #[schema(format = DateTime, required = true)]
+    changed_at: Option<String>,
+    /// What the state means for the user (`null` when `active`).
+    #[schema(required = true)]
+    explanation: Option<Explanation>,
+}
+
+impl<'a> ConsentView<'a> {
+    fn new(consent: &'a LinkConsent, lang: Lang) -> Self {
+        Self {
+            consent_id: consent.consent_id.as_deref(),
+            state: consent.state,
+            due_at: consent.due_at.map(rfc3339),
+            changed_at: consent.changed_at.map(rfc3339),
+            explanation: consent
+                .state
+                .reason_code()
+                .map(|code| explain_health(code, lang)),
+        }
+    }
 }
 
 /// Why a link's health is what it is: the code (a LINK webhook's `invalid_credentials` or
@@ -76,9 +117,12 @@ pub struct Links<'a> {
 }
 
 impl<'a> LinkView<'a> {
-    pub(super) fn new(id: LinkId, link: &'a LinkState, lang: Lang) -> Self {
+    /// The view of a link; `open_finance` when its product is a Brazil open-finance one (it
+    /// then carries its consent).
+    pub(super) fn new(id: LinkId, link: &'a LinkState, lang: Lang, open_finance: bool) -> Self {
         let health = &link.health;
         Self {
+            consent: open_finance.then(|| ConsentView::new(&link.consent, lang)),
             health: health.current(),
             health_reason: health
                 .reason
@@ -163,7 +207,7 @@ pub async fn list(
     let lang = request_lang(&req);
     let links = owned
         .iter()
-        .map(|(id, link)| LinkView::new(*id, link, lang))
+        .map(|(id, link)| LinkView::new(*id, link, lang, is_open_finance(&state, link)))
         .collect();
     Ok(HttpResponse::Ok().json(Links { links }))
 }
@@ -191,5 +235,6 @@ pub async fn show(
 ) -> Result<HttpResponse, ApiError> {
     let (id, link) = owned_link(&state, &user, path.into_inner()).await?;
     let lang = request_lang(&req);
-    Ok(HttpResponse::Ok().json(LinkView::new(id, &link, lang)))
+    let open_finance = is_open_finance(&state, &link);
+    Ok(HttpResponse::Ok().json(LinkView::new(id, &link, lang, open_finance)))
 }

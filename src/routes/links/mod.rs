@@ -2,6 +2,7 @@
 //! link creation through the API flow (CURP / CPF / cédula).
 
 mod check;
+mod consent;
 mod create;
 mod data;
 mod delete;
@@ -15,6 +16,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 pub use check::check;
+pub use consent::{open_portal, public_portal, renew as renew_consent};
 pub use create::create;
 pub use data::data;
 pub use delete::delete;
@@ -29,10 +31,21 @@ pub use reconnect::reconnect;
     list::show,
     delete::delete,
     reconnect::reconnect,
+    consent::renew,
+    consent::open_portal,
+    consent::public_portal,
     data::data,
     check::check
 ))]
 pub struct Api;
+
+/// Whether the link was made for a Brazil open-finance product (it has a consent, SPEC §12).
+fn is_open_finance(state: &AppState, link: &LinkState) -> bool {
+    link.product
+        .as_ref()
+        .and_then(|p| state.settings.products.get(p))
+        .is_some_and(|p| p.open_finance.is_some())
+}
 
 /// A link the caller owns and Belvo confirmed; anything else is 404 (ids cannot be probed, and
 /// a forged success's link is never served).

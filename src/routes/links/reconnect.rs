@@ -46,5 +46,5 @@ pub async fn reconnect(
         .sessions
         .reconnect(&user.external_id, &user.sub, id, &link, body.into_inner())
         .await?;
-    Ok(HttpResponse::Created().json(CreatedSession::from(opened)))
+    Ok(HttpResponse::Created().json(CreatedSession::new(&state, opened)))
 }

@@ -9,6 +9,7 @@ use super::rows::SessionRow;
 use super::session_page::{language, LangQuery};
 use super::timeline::{merge, TimelineRow};
 use crate::auth::{audit, Staff};
+use crate::domain::consent::LinkConsent;
 use crate::domain::explanation::{explain_health, Explanation, Lang};
 use crate::domain::health::{Health, LinkHealth};
 use crate::domain::ids::LinkId;
@@ -30,6 +31,69 @@ struct LinkPage {
     resources: Vec<(String, &'static str, String)>,
     timeline: Vec<TimelineRow>,
     health: HealthPanel,
+    consent: Option<ConsentPanel>,
+}
+
+/// A Brazil open-finance link's consent (SPEC §12) and the CONSENT webhooks that moved it.
+struct ConsentPanel {
+    state: &'static str,
+    consent_id: String,
+    due_at: String,
+    changed_at: String,
+    explanation: Option<Explanation>,
+    /// (at, Belvo's code, what it carried, effect), oldest first as the timeline.
+    history: Vec<(String, String, String, String)>,
+}
+
+impl ConsentPanel {
+    /// The panel, for an open-finance link or one a CONSENT webhook was sent for.
+    fn new(
+        consent: &LinkConsent,
+        open_finance: bool,
+        webhooks: &[serde_json::Value],
+        lang: Lang,
+    ) -> Option<Self> {
+        let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+        let when = |at: Option<i64>| at.map(rfc3339).unwrap_or_else(|| "never".into());
+        let history: Vec<_> = webhooks
+            .iter()
+            .filter(|w| w["webhook_type"] == "CONSENT")
+            .map(|w| {
+                let data = &w["data"];
+                let carried = ["consent_id", "consent_due_date", "institution"]
+                    .iter()
+                    .filter_map(|k| data[*k].as_str().map(|v| format!("{k}={v}")))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                (
+                    when(w["at"].as_i64()),
+                    text(&w["webhook_code"]),
+                    carried,
+                    text(&w["effect"]),
+                )
+            })
+            .collect();
+        if !open_finance && history.is_empty() {
+            return None;
+        }
+        Some(Self {
+            state: consent.state.into(),
+            consent_id: consent
+                .consent_id
+                .clone()
+                .unwrap_or_else(|| "unknown".into()),
+            due_at: consent
+                .due_at
+                .map(rfc3339)
+                .unwrap_or_else(|| "unknown".into()),
+            changed_at: when(consent.changed_at),
+            explanation: consent
+                .state
+                .reason_code()
+                .map(|code| explain_health(code, lang)),
+            history,
+        })
+    }
 }
 
 /// The link's health (SPEC §11) and its latest changes.
@@ -93,6 +157,11 @@ pub async fn page(
     audit::record(&state, Some(&staff), "view_link", &id.to_string(), "ok").await;
     let lang = language(&query.lang, &req);
     let now = now_millis();
+    let open_finance = link
+        .product
+        .as_ref()
+        .and_then(|p| state.settings.products.get(p))
+        .is_some_and(|p| p.open_finance.is_some());
     let page = LinkPage {
         nav: Nav::of(&staff, "support"),
         lang: lang.as_str(),
@@ -123,6 +192,7 @@ pub async fn page(
             .collect(),
         timeline: merge(&[], &webhooks, lang),
         health: HealthPanel::new(&link.health, &history, lang),
+        consent: ConsentPanel::new(&link.consent, open_finance, &webhooks, lang),
     };
     Ok(console::page(StatusCode::OK, &page))
 }

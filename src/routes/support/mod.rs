@@ -2,6 +2,7 @@
 //! Every page takes [`crate::auth::Staff`]: a console session cookie or a staff bearer token.
 
 mod attention;
+mod institutions;
 mod link_page;
 mod login;
 mod resources;
@@ -26,6 +27,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/logout", web::post().to(login::logout))
                 .route("/sessions/{id}", web::get().to(session_page::page))
                 .route("/links", web::get().to(attention::page))
+                .route("/institutions", web::get().to(institutions::page))
                 .route("/links/{id}", web::get().to(link_page::page)),
         );
 }

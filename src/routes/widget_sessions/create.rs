@@ -7,6 +7,8 @@ use crate::auth::AppUser;
 use crate::belvo::types::CallbackUrls;
 use crate::domain::session::{rfc3339, SessionMode};
 use crate::error::{ApiError, ErrorBody};
+use crate::institutions::Shown;
+use crate::routes::institutions::InstitutionEntry;
 use crate::sessions::{OpenRequest, OpenedSession};
 use crate::state::AppState;
 
@@ -34,6 +36,10 @@ pub struct CreatedSession {
     link_id: Option<String>,
     /// Where the widget sends the webview back (this server's `/callbacks/...`).
     callback_urls: CallbackUrls,
+    /// The health of the session's institutions (all of the product's when it offers any),
+    /// as this replica read it at most `institutions.status_refresh` ago: warn the user before
+    /// opening the widget when one is `down` or `degraded`.
+    institutions_status: Vec<InstitutionEntry>,
 }
 
 /// Opens a widget session: asks Belvo for a widget token with the product's preset.
@@ -63,11 +69,24 @@ pub async fn create(
         .sessions
         .open(&user.external_id, &user.sub, body.into_inner())
         .await?;
-    Ok(HttpResponse::Created().json(CreatedSession::from(opened)))
+    Ok(HttpResponse::Created().json(CreatedSession::new(&state, opened)))
 }
 
-impl From<OpenedSession> for CreatedSession {
-    fn from(opened: OpenedSession) -> Self {
+impl CreatedSession {
+    /// The answer for a session just opened (a new one or a reconnect), with its institutions'
+    /// statuses from the cache only: opening a session never waits on Redis or Belvo for them.
+    pub fn new(state: &AppState, opened: OpenedSession) -> Self {
+        let mut codes = opened.session.institutions.clone();
+        if codes.is_empty() {
+            if let Some(product) = state.settings.products.get(&opened.session.product) {
+                codes = state.institutions.of_product(product);
+            }
+        }
+        let statuses = state.institutions.cached(&codes);
+        Self::with_statuses(opened, statuses)
+    }
+
+    fn with_statuses(opened: OpenedSession, statuses: Vec<Shown>) -> Self {
         Self {
             session_id: opened.session.id.to_string(),
             product: opened.session.product.to_string(),
@@ -77,6 +96,7 @@ impl From<OpenedSession> for CreatedSession {
             mode: opened.session.mode,
             link_id: opened.session.update_link.map(|l| l.to_string()),
             callback_urls: opened.callback_urls,
+            institutions_status: statuses.into_iter().map(InstitutionEntry::from).collect(),
         }
     }
 }

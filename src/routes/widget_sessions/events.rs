@@ -133,6 +133,9 @@ pub async fn post_event(
         .sessions
         .record(&session.record.id, &event, "app")
         .await?;
+    state
+        .institutions
+        .note(&session.record.id, &event, &applied);
     let (status, changed) = match applied {
         Applied::Recorded {
             status, changed, ..

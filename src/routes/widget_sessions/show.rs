@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
-use tokio::sync::broadcast::error::RecvError;
 
 use super::load;
 use super::view::SessionView;
@@ -14,6 +13,7 @@ use crate::auth::AppUser;
 use crate::domain::ids::SessionId;
 use crate::domain::session::now_millis;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
+use crate::sessions::waiting::SessionWatch;
 use crate::state::AppState;
 
 /// Set to `skipped` on a long-poll answered at once because too many requests wait already
@@ -100,42 +100,28 @@ pub async fn show(
                 .json(view));
         }
     };
-    // Subscribe before reading, so a change between the read and the wait is not missed.
-    let mut changes = state.store.subscribe();
+    // Watch before reading, so a change between the read and the wait is not missed.
+    let mut changes = state.waiters.watch(*path);
     let deadline = tokio::time::Instant::now() + wait;
     let mut loaded = load(&state, &user, &path).await?;
     loop {
         let view = SessionView::new(&loaded, &state, now_millis(), lang);
-        if view.settled(query.until)
-            || !wait_for(&state, &mut changes, loaded.session.record.id, deadline).await
-        {
+        if view.settled(query.until) || !wait_for(&state, &mut changes, deadline).await {
             return Ok(HttpResponse::Ok().json(view));
         }
         loaded = load(&state, &user, &path).await?;
     }
 }
 
-/// Waits for a change to `id`; false once the deadline passes or the server is draining (the
-/// app polls again, reaching another replica).
+/// Waits for a change to the watched session; false once the deadline passes or the server is
+/// draining (the app polls again, reaching another replica).
 async fn wait_for(
     state: &AppState,
-    changes: &mut tokio::sync::broadcast::Receiver<SessionId>,
-    id: SessionId,
+    changes: &mut SessionWatch,
     deadline: tokio::time::Instant,
 ) -> bool {
-    let changed = async {
-        loop {
-            match changes.recv().await {
-                Ok(changed) if changed == id => return,
-                Ok(_) => continue,
-                // Missed some notifications: re-read to be safe.
-                Err(RecvError::Lagged(_)) => return,
-                Err(RecvError::Closed) => std::future::pending::<()>().await,
-            }
-        }
-    };
     tokio::select! {
-        () = changed => true,
+        () = changes.changed() => true,
         () = tokio::time::sleep_until(deadline) => false,
         () = state.shutdown.drained() => false,
     }

@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
+use crate::domain::consent::{ConsentState, LinkConsent};
 use crate::domain::external_id::ExternalId;
 use crate::domain::health::{Health, HealthReason, LinkHealth};
 use crate::domain::ids::{AccessMode, LinkId, Platform, ProductName, SessionId};
@@ -252,6 +253,20 @@ pub(super) fn link_from_fields(fields: &HashMap<String, String>) -> LinkState {
         verified: get("verified").map(|v| v == "1"),
         mismatches: get("mismatches").and_then(|m| m.parse().ok()).unwrap_or(0),
         health: health_from_fields(fields),
+        consent: consent_from_fields(fields),
+    }
+}
+
+/// A link's consent fields (written by `apply_health.lua` and `memory/health.rs`).
+fn consent_from_fields(fields: &HashMap<String, String>) -> LinkConsent {
+    let get = |k: &str| fields.get(k).filter(|v| !v.is_empty());
+    let millis = |k: &str| get(k).and_then(|v| v.parse().ok());
+    LinkConsent {
+        consent_id: get("consent_id").cloned(),
+        state: ConsentState::from_stored(get("consent").map_or("", String::as_str)),
+        due_at: millis("consent_due_at"),
+        changed_at: millis("consent_changed_at"),
+        renew: get("consent_renew").and_then(|r| serde_json::from_str(r).ok()),
     }
 }
 

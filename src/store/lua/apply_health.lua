@@ -1,6 +1,7 @@
 -- Applies one fact to a link's health, atomically (SPEC §11), and derives the health from the
 -- three facts kept on the link hash — credentials (`cred_code`, `cred_message`), consent
--- (`consent`, `consent_code`, `consent_message`: issue 15's), existence (`exist`:
+-- (`consent`, `consent_code`, `consent_message`, with `consent_id`, `consent_due_at`,
+-- `consent_changed_at`, `consent_renew`, `consent_record_bad`: SPEC §12), existence (`exist`:
 -- `unconfirmed` or `gone`) — the worst winning: gone > consent_expired > needs_reconnect >
 -- unavailable > consent_expiring > ok. A change of health is kept in the bounded history and,
 -- when events go out, writes its `link.*` event (SPEC §13; `HealthTransition::event` in Rust).
@@ -9,18 +10,23 @@
 -- KEYS[1] link hash
 -- KEYS[2] link health history list
 -- KEYS[3] outbox stream, only when events go out
--- ARGV[1] change: "credentials_failed", "reconnected" or "record"
--- ARGV[2] the credentials problem's code, or the record's status (valid, invalid,
---         token_required, unconfirmed, missing)
+-- ARGV[1] change: "credentials_failed", "reconnected", "record", "consent" or "data_arrived"
+-- ARGV[2] the credentials problem's code, the record's status (valid, invalid,
+--         token_required, unconfirmed, missing), or the consent state's reason code
 -- ARGV[3] the problem's message ("" = none)
 -- ARGV[4] now, ms
 -- ARGV[5] max history entries
--- ARGV[6] link id
+-- ARGV[6] consent only: the state's stored value (active, consent_expiring, consent_expired,
+--         unavailable)
+-- ARGV[7] consent only: consent id ("" = keep)
+-- ARGV[8] consent only: due date, ms; "" = null, "keep" = unchanged
+-- ARGV[9] consent only: renewal details, JSON ("" = keep)
+-- ARGV[10] link id
 -- Reply: {} for an unknown link, else {from ("" = never set), to, reason code, reason message}
 local link, history = KEYS[1], KEYS[2]
 local change, code, message, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local max_history = tonumber(ARGV[5])
-local stream, link_id = KEYS[3], ARGV[6]
+local stream, link_id = KEYS[3], ARGV[10]
 
 if redis.call('EXISTS', link) == 0 then
   return {}
@@ -32,6 +38,15 @@ end
 local function clear_credentials()
   redis.call('HDEL', link, 'cred_code', 'cred_message')
 end
+-- SPEC §12: a consent is back to active after a renewal (data flows again, or Belvo's record
+-- reads valid again after reading otherwise).
+local function consent_active()
+  redis.call('HSET', link, 'consent', 'active', 'consent_changed_at', now)
+  redis.call('HDEL', link, 'consent_code', 'consent_message', 'consent_due_at', 'consent_renew',
+    'consent_record_bad')
+end
+local consent_now = redis.call('HGET', link, 'consent') or ''
+local consent_blocked = consent_now == 'consent_expired' or consent_now == 'unavailable'
 
 if change == 'credentials_failed' then
   set_credentials(code, message)
@@ -41,8 +56,14 @@ elseif change == 'record' then
   redis.call('HSET', link, 'checked_at', now)
   local exist = redis.call('HGET', link, 'exist')
   local has_problem = redis.call('HEXISTS', link, 'cred_code') == 1
+  if code ~= 'valid' and code ~= 'missing' and consent_blocked then
+    redis.call('HSET', link, 'consent_record_bad', '1')
+  end
   if code == 'valid' then
     clear_credentials()
+    if consent_blocked and redis.call('HGET', link, 'consent_record_bad') == '1' then
+      consent_active()
+    end
     if exist == 'unconfirmed' then
       redis.call('HDEL', link, 'exist')
     end
@@ -56,6 +77,30 @@ elseif change == 'record' then
     redis.call('HSET', link, 'exist', 'gone')
   else
     return redis.error_reply('ARGV[2]: unknown record status ' .. code)
+  end
+elseif change == 'consent' then
+  local state, consent_id, due, renew = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+  if state == 'active' then
+    redis.call('HDEL', link, 'consent_code', 'consent_message', 'consent_renew')
+  else
+    redis.call('HSET', link, 'consent_code', code, 'consent_message', message)
+  end
+  redis.call('HSET', link, 'consent', state, 'consent_changed_at', now)
+  redis.call('HDEL', link, 'consent_record_bad')
+  if consent_id ~= '' then redis.call('HSET', link, 'consent_id', consent_id) end
+  if due == '' then
+    redis.call('HDEL', link, 'consent_due_at')
+  elseif due ~= 'keep' then
+    redis.call('HSET', link, 'consent_due_at', due)
+  end
+  if renew ~= '' then redis.call('HSET', link, 'consent_renew', renew) end
+elseif change == 'data_arrived' then
+  local c = redis.call('HMGET', link, 'consent_changed_at', 'consent_due_at')
+  local changed_at, due_at = tonumber(c[1] or '0') or 0, tonumber(c[2] or '')
+  if consent_blocked and tonumber(now) >= changed_at then
+    consent_active()
+  elseif consent_now == 'consent_expiring' and due_at and tonumber(now) > due_at then
+    consent_active()
   end
 else
   return redis.error_reply('ARGV[1]: unknown change ' .. change)
@@ -90,8 +135,10 @@ if to ~= (from == '' and 'ok' or from) then
   redis.call('LTRIM', history, 0, max_history - 1)
   -- The event a change means: mirrors `HealthTransition::event`.
   local events = {gone = 'link.gone', needs_reconnect = 'link.needs_reconnect',
-    consent_expired = 'link.consent_expired', consent_expiring = 'link.consent_expiring',
-    ok = 'link.repaired'}
+    consent_expired = 'link.consent_expired', consent_expiring = 'link.consent_expiring'}
+  if to == 'ok' and (from == 'needs_reconnect' or from == 'consent_expired') then
+    events[to] = 'link.repaired'
+  end
   if events[to] then
     link_event(stream, link, link_id, events[to], now,
       {'health', to, 'reason', reason})

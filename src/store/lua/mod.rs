@@ -47,6 +47,8 @@ scripts! {
     APPLY_HEALTH = OUTBOX_PRELUDE + "apply_health.lua";
     /// The due entries of the link check schedule, claimed.
     CLAIM_DUE = "claim_due.lua";
+    /// A status-page report kept for an institution (SPEC §14).
+    REPORT_STATUS = "report_status.lua";
     /// One attempt in a rate-limit window.
     COUNT_ATTEMPT = "count_attempt.lua";
     /// One attempt in each of two windows at once (a user's Belvo token requests).

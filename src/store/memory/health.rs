@@ -8,6 +8,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 
 use super::MemoryStore;
+use crate::domain::consent::{ConsentChange, DueDate};
 use crate::domain::health::{
     BelvoRecord, Health, HealthChange, HealthReason, HealthTransition, MAX_HEALTH_HISTORY,
 };
@@ -54,6 +55,21 @@ fn apply(
         f.remove("cred_code");
         f.remove("cred_message");
     };
+    let consent_active = |f: &mut HashMap<String, String>| {
+        f.insert("consent".into(), "active".into());
+        f.insert("consent_changed_at".into(), now.to_string());
+        for k in [
+            "consent_code",
+            "consent_message",
+            "consent_due_at",
+            "consent_renew",
+            "consent_record_bad",
+        ] {
+            f.remove(k);
+        }
+    };
+    let consent_now = f.get("consent").cloned().unwrap_or_default();
+    let consent_blocked = consent_now == "consent_expired" || consent_now == "unavailable";
     match change {
         HealthChange::CredentialsFailed(reason) => set_credentials(
             f,
@@ -65,9 +81,15 @@ fn apply(
             f.insert("checked_at".into(), now.to_string());
             let exist = f.get("exist").cloned().unwrap_or_default();
             let has_problem = f.contains_key("cred_code");
+            if !matches!(record, BelvoRecord::Valid | BelvoRecord::Missing) && consent_blocked {
+                f.insert("consent_record_bad".into(), "1".into());
+            }
             match record {
                 BelvoRecord::Valid => {
                     clear_credentials(f);
+                    if consent_blocked && f.get("consent_record_bad").is_some_and(|v| v == "1") {
+                        consent_active(f);
+                    }
                     if exist == "unconfirmed" {
                         f.remove("exist");
                     }
@@ -90,6 +112,17 @@ fn apply(
                 BelvoRecord::Missing => {
                     f.insert("exist".into(), "gone".into());
                 }
+            }
+        }
+        HealthChange::Consent(c) => apply_consent(f, c, now),
+        HealthChange::DataArrived => {
+            let millis = |k: &str| f.get(k).and_then(|v| v.parse::<Millis>().ok());
+            let changed_at = millis("consent_changed_at").unwrap_or(0);
+            let due_at = millis("consent_due_at");
+            let renewed = (consent_blocked && now >= changed_at)
+                || (consent_now == "consent_expiring" && due_at.is_some_and(|d| now > d));
+            if renewed {
+                consent_active(f);
             }
         }
     }
@@ -122,6 +155,40 @@ fn apply(
         f.insert("health_changed_at".into(), now.to_string());
     }
     (from, to, reason, message)
+}
+
+/// A CONSENT webhook's change to the link's consent fields, as `apply_health.lua`.
+fn apply_consent(f: &mut HashMap<String, String>, c: &ConsentChange, now: Millis) {
+    match c.state.reason_code() {
+        None => {
+            for k in ["consent_code", "consent_message", "consent_renew"] {
+                f.remove(k);
+            }
+        }
+        Some(code) => {
+            f.insert("consent_code".into(), code.to_owned());
+            f.insert("consent_message".into(), String::new());
+        }
+    }
+    f.insert("consent".into(), c.state.stored().to_owned());
+    f.insert("consent_changed_at".into(), now.to_string());
+    f.remove("consent_record_bad");
+    if let Some(id) = &c.consent_id {
+        f.insert("consent_id".into(), id.clone());
+    }
+    match c.due {
+        DueDate::Absent => {}
+        DueDate::Unreadable => {
+            f.remove("consent_due_at");
+        }
+        DueDate::At(at) => {
+            f.insert("consent_due_at".into(), at.to_string());
+        }
+    }
+    if let Some(renew) = &c.renew {
+        let json = serde_json::to_string(renew).expect("renewal details serialise");
+        f.insert("consent_renew".into(), json);
+    }
 }
 
 #[async_trait]

@@ -10,6 +10,7 @@ use tokio::sync::broadcast;
 mod attempts;
 mod deliveries;
 mod health;
+mod institutions;
 mod links;
 mod outbox;
 mod sessions;
@@ -59,6 +60,8 @@ struct Inner {
     health_index: HashMap<crate::domain::health::Health, HashMap<LinkId, i64>>,
     /// The link check schedule.
     due: health::DueSet,
+    /// Institution health (`institutions.rs`).
+    institutions: institutions::InstitutionData,
 }
 
 /// The most sessions kept in a user's index (as in Redis).

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use redis::AsyncCommands;
 
 use super::RedisStore;
+use crate::domain::consent::DueDate;
 use crate::domain::health::{
     BelvoRecord, Health, HealthChange, HealthReason, HealthTransition, MAX_HEALTH_HISTORY,
 };
@@ -13,15 +14,18 @@ use crate::domain::ids::LinkId;
 use crate::domain::session::Millis;
 use crate::store::{lua, ClaimRules, Claimed, DueEntry, LinkHealthStore, StoreError, StoreResult};
 
-/// `apply_health.lua`'s change and code arguments for a change.
-fn script_args(change: &HealthChange) -> (&'static str, String, String) {
+/// `apply_health.lua`'s arguments for a change: change, code, message, then the consent's
+/// state, id, due date and renewal details (empty but for a consent change).
+fn script_args(change: &HealthChange) -> (&'static str, String, String, [String; 4]) {
+    let none = || [String::new(), String::new(), String::new(), String::new()];
     match change {
         HealthChange::CredentialsFailed(reason) => (
             "credentials_failed",
             reason.code.clone(),
             reason.message.clone().unwrap_or_default(),
+            none(),
         ),
-        HealthChange::Reconnected => ("reconnected", String::new(), String::new()),
+        HealthChange::Reconnected => ("reconnected", String::new(), String::new(), none()),
         HealthChange::Record(record) => {
             let status = match record {
                 BelvoRecord::Valid => "valid",
@@ -35,8 +39,32 @@ fn script_args(change: &HealthChange) -> (&'static str, String, String) {
                 BelvoRecord::TokenRequired => "Belvo's record of the link reads token_required",
                 _ => "",
             };
-            ("record", status.to_owned(), message.to_owned())
+            ("record", status.to_owned(), message.to_owned(), none())
         }
+        HealthChange::Consent(c) => {
+            let due = match c.due {
+                DueDate::Absent => "keep".to_owned(),
+                DueDate::Unreadable => String::new(),
+                DueDate::At(at) => at.to_string(),
+            };
+            let renew = c
+                .renew
+                .as_ref()
+                .map(|r| serde_json::to_string(r).expect("renewal details serialise"))
+                .unwrap_or_default();
+            (
+                "consent",
+                c.state.reason_code().unwrap_or_default().to_owned(),
+                String::new(),
+                [
+                    c.state.stored().to_owned(),
+                    c.consent_id.clone().unwrap_or_default(),
+                    due,
+                    renew,
+                ],
+            )
+        }
+        HealthChange::DataArrived => ("data_arrived", String::new(), String::new(), none()),
     }
 }
 
@@ -48,7 +76,7 @@ impl LinkHealthStore for RedisStore {
         change: &HealthChange,
         now: Millis,
     ) -> StoreResult<Option<HealthTransition>> {
-        let (kind, code, message) = script_args(change);
+        let (kind, code, message, consent) = script_args(change);
         let mut conn = self.conn();
         let mut invocation = lua::APPLY_HEALTH.prepare_invoke();
         invocation
@@ -63,6 +91,7 @@ impl LinkHealthStore for RedisStore {
             .arg(message)
             .arg(now)
             .arg(MAX_HEALTH_HISTORY)
+            .arg(&consent[..])
             .arg(link.to_string());
         let reply: Vec<String> = self.run(invocation.invoke_async(&mut conn)).await?;
         if reply.is_empty() {

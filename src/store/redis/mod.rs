@@ -22,6 +22,7 @@ mod apply;
 mod attempts;
 mod deliveries;
 mod health;
+mod institutions;
 mod links;
 mod outbox;
 mod sessions;

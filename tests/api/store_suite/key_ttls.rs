@@ -145,3 +145,63 @@ async fn every_key_the_store_writes_expires_unless_documented_otherwise() {
         }
     }
 }
+
+/// SPEC §11's retention, key by key: a pending session (its hash, its owner's index) is kept
+/// until its deadline plus `sessions.retention`, so past the deadline it reads `expired`, not
+/// unknown; once it finishes, `sessions.retention` from then (its timeline too); its link
+/// `links.retention` from the success.
+#[tokio::test]
+async fn every_key_is_kept_as_long_as_the_retention_rules_say() {
+    const MINUTE: i64 = 60_000;
+    let prefix = unique_prefix();
+    let keys = Keys::new(&prefix);
+    let retention = belvo_bff::store::Retention {
+        sessions: Duration::from_secs(3600),
+        links: Duration::from_secs(86_400),
+    };
+    let store = crate::helpers::redis_store_on(&test_redis_url(), &prefix, retention).await;
+    let (mut conn, _) = RedisConnection::single(&test_redis_url(), Duration::from_secs(2))
+        .await
+        .unwrap();
+    let mut pttl = async |key: String| -> i64 {
+        redis::cmd("PTTL")
+            .arg(&key)
+            .query_async(&mut conn)
+            .await
+            .unwrap()
+    };
+    // A TTL only shrinks as time passes: at most the rule's, and not a minute less.
+    let kept = |ttl: i64, rule: i64, what: &str| {
+        assert!(
+            ttl <= rule && ttl > rule - MINUTE,
+            "{what}: PTTL {ttl} ms, the rule says {rule} ms"
+        );
+    };
+    let session = new_session(30 * MINUTE);
+    store.create_session(&session).await.unwrap();
+    let pending = 30 * MINUTE + 3_600_000;
+    kept(
+        pttl(keys.session(&session.id)).await,
+        pending,
+        "pending session",
+    );
+    kept(
+        pttl(keys.user_sessions(&session.owner)).await,
+        pending,
+        "its owner's index",
+    );
+
+    store.apply(&session.id, &success()).await.unwrap();
+    kept(
+        pttl(keys.session(&session.id)).await,
+        3_600_000,
+        "finished session",
+    );
+    kept(
+        pttl(keys.timeline(&session.id)).await,
+        3_600_000,
+        "its timeline",
+    );
+    let link = LinkId::parse(LINK).unwrap();
+    kept(pttl(keys.link(&link)).await, 86_400_000, "its link");
+}

@@ -160,6 +160,7 @@ macro_rules! every_store {
 }
 
 mod attempts;
+mod consent;
 mod health;
 mod key_ttls;
 mod links;

@@ -1,0 +1,313 @@
+#!/usr/bin/env python3
+"""Load cases of scripts/bench.sh that wrk cannot drive (standard library only, asyncio).
+
+  longpoll BFF OTHER BIN PID USERS PER_USER WAIT
+      USERS users (their own app tokens, minted with `BIN token`) each open one session on BFF,
+      then PER_USER long-polls each (`?wait=WAIT`, a connection each) wait at once on BFF.
+      Reports: how many were answered (woken, answered at once past a cap, or timed out),
+      status-read and /healthz p50/p99 on BFF without and with the waiters, BFF's RSS (PID)
+      with them waiting, and the wake-up delay: from each exit callback's answer on OTHER
+      (another replica on the same Redis) to each of that session's waiters being answered.
+  create BFF BIN CLIENTS SECONDS
+      CLIENTS clients, each a user of its own on a keep-alive connection, open sessions back to
+      back for SECONDS. Reports requests/s, errors, p50/p99.
+  startup BIN REDIS_URL RUNS
+      Starts BIN (serve, on REDIS_URL, a free port) RUNS times and measures from the process
+      start to the first /readyz 200 (polled every millisecond). Reports the median and max.
+
+Prints one JSON object. Every answer's status is checked: errors are counted, never hidden.
+"""
+
+import asyncio
+import concurrent.futures
+import json
+import resource
+import subprocess
+import sys
+import time
+import urllib.parse
+
+
+def raise_open_files():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def tokens(binary, subs):
+    def mint(sub):
+        out = subprocess.run([binary, "token", "--sub", sub, "--ttl", "2h"],
+                             capture_output=True, text=True, check=True)
+        return out.stdout.strip()
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        return list(pool.map(mint, subs))
+
+
+def pct(values, p):
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(len(ordered) * p))] * 1000, 2)
+
+
+def rss_mib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return None
+
+
+class Conn:
+    """One HTTP/1.1 keep-alive connection."""
+
+    def __init__(self, url):
+        parts = urllib.parse.urlsplit(url)
+        self.host, self.port = parts.hostname, parts.port
+        self.reader = self.writer = None
+
+    async def request(self, method, path, token=None, body=None):
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n"
+        if token:
+            head += f"Authorization: Bearer {token}\r\n"
+        data = b""
+        if body is not None:
+            data = json.dumps(body).encode()
+            head += f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n"
+        self.writer.write(head.encode() + b"\r\n" + data)
+        await self.writer.drain()
+        status_line = await self.reader.readline()
+        if not status_line:
+            raise ConnectionError("closed")
+        status = int(status_line.split()[1])
+        headers = {}
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.decode().partition(":")
+            headers[name.strip().lower()] = value.strip()
+        length = int(headers.get("content-length", "0"))
+        payload = await self.reader.readexactly(length) if length else b""
+        return status, headers, payload
+
+    def close(self):
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+
+async def timed_reads(url, items, concurrency, path_of):
+    """Sends one GET per item (concurrency connections); latencies and error count."""
+    latencies, errors, queue = [], 0, list(items)
+
+    async def worker():
+        nonlocal errors
+        conn = Conn(url)
+        while queue:
+            token, path = path_of(queue.pop())
+            started = time.perf_counter()
+            try:
+                status, _, _ = await conn.request("GET", path, token)
+            except (OSError, ConnectionError, asyncio.IncompleteReadError):
+                status = 0
+                conn.close()
+            latencies.append(time.perf_counter() - started)
+            errors += status != 200
+        conn.close()
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies, errors
+
+
+async def metric(url, name):
+    conn = Conn(url)
+    _, _, body = await conn.request("GET", "/metrics")
+    conn.close()
+    for line in body.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return 0.0
+
+
+async def longpoll(bff, other, binary, pid, users, per_user, wait):
+    limit = raise_open_files()
+    subs = [f"bench-waiter-{n}" for n in range(users)]
+    toks = tokens(binary, subs)
+    sessions = [None] * users
+
+    async def open_sessions(indexes):
+        conn = Conn(bff)
+        for i in indexes:
+            status, _, body = await conn.request(
+                "POST", "/v1/widget-sessions", toks[i], {"product": "mx_employment", "platform": "ios"})
+            if status != 201:
+                sys.exit(f"opening a session answered {status}: {body[:200]!r}")
+            sessions[i] = json.loads(body)["session_id"]
+        conn.close()
+
+    await asyncio.gather(*(open_sessions(range(k, users, 32)) for k in range(32)))
+    reads = [(toks[i], f"/v1/widget-sessions/{sessions[i]}") for i in range(users)] * 2
+
+    async def read_case():
+        status_lat, status_err = await timed_reads(bff, reads, 16, lambda x: x)
+        health_lat, health_err = await timed_reads(bff, [None] * 500, 4, lambda _: (None, "/healthz"))
+        return {"status_p50_ms": pct(status_lat, 0.5), "status_p99_ms": pct(status_lat, 0.99),
+                "status_errors": status_err, "healthz_p50_ms": pct(health_lat, 0.5),
+                "healthz_p99_ms": pct(health_lat, 0.99), "healthz_errors": health_err}
+
+    without = await read_case()
+    rss_before = rss_mib(pid)
+
+    # The waiters: PER_USER per user, each on a connection of its own.
+    answered_at = {}
+    outcomes = {"woken": 0, "skipped": 0, "pending": 0, "errors": 0}
+
+    async def waiter(i, k):
+        conn = Conn(bff)
+        try:
+            status, headers, body = await conn.request(
+                "GET", f"/v1/widget-sessions/{sessions[i]}?wait={wait}", toks[i])
+        except (OSError, ConnectionError, asyncio.IncompleteReadError):
+            status, headers, body = 0, {}, b""
+        now = time.perf_counter()
+        conn.close()
+        if status != 200:
+            outcomes["errors"] += 1
+        elif headers.get("x-long-poll") == "skipped":
+            outcomes["skipped"] += 1
+        elif json.loads(body)["status"] == "pending":
+            outcomes["pending"] += 1
+        else:
+            outcomes["woken"] += 1
+            answered_at[(i, k)] = now
+
+    started = time.perf_counter()
+    tasks = []
+    for k in range(per_user):
+        for i in range(users):
+            tasks.append(asyncio.create_task(waiter(i, k)))
+        await asyncio.sleep(0)
+    total = users * per_user
+    deadline = time.perf_counter() + wait / 2
+    waiting = 0.0
+    while time.perf_counter() < deadline:
+        waiting = await metric(bff, "bff_long_polls_waiting")
+        done = sum(t.done() for t in tasks)
+        if waiting + done >= total:
+            break
+        await asyncio.sleep(0.2)
+    all_waiting = time.perf_counter() - started
+    rss_waiting = rss_mib(pid)
+    with_waiters = await read_case()
+
+    # Wake-up: an exit callback per session on the other replica; each session's waiters must
+    # then be answered. Delay from the callback's answer to each waiter's.
+    called_at = {}
+
+    async def callbacks(indexes):
+        conn = Conn(other)
+        for i in indexes:
+            status, _, _ = await conn.request(
+                "GET", f"/callbacks/{sessions[i]}/exit?meta_data_step=abandon-survey")
+            called_at[i] = time.perf_counter()
+            if status != 302:
+                sys.exit(f"the callback answered {status}")
+        conn.close()
+
+    await asyncio.gather(*(callbacks(range(k, users, 8)) for k in range(8)))
+    await asyncio.gather(*tasks)
+    delays = [max(0.0, at - called_at[i]) for (i, _), at in answered_at.items()]
+    print(json.dumps({
+        "users": users, "per_user": per_user, "wait_s": wait, "client_open_files": limit,
+        "waiting_seen": int(waiting), "seconds_to_all_waiting": round(all_waiting, 1),
+        "answered": sum(outcomes.values()) - outcomes["errors"], "of": total, **outcomes,
+        "rss_mib_before": rss_before, "rss_mib_waiting": rss_waiting,
+        "without_waiters": without, "with_waiters": with_waiters,
+        "wakeup_p50_ms": pct(delays, 0.5), "wakeup_p99_ms": pct(delays, 0.99),
+        "wakeup_max_ms": pct(delays, 1.0),
+    }))
+
+
+async def create(bff, binary, clients, seconds):
+    raise_open_files()
+    toks = tokens(binary, [f"bench-creator-{n}" for n in range(clients)])
+    latencies, errors = [], {}
+    stop = time.perf_counter() + seconds
+
+    async def client(token):
+        conn = Conn(bff)
+        while time.perf_counter() < stop:
+            started = time.perf_counter()
+            try:
+                status, _, _ = await conn.request(
+                    "POST", "/v1/widget-sessions", token, {"product": "mx_employment", "platform": "ios"})
+            except (OSError, ConnectionError, asyncio.IncompleteReadError):
+                status = 0
+                conn.close()
+            latencies.append(time.perf_counter() - started)
+            if status != 201:
+                errors[status] = errors.get(status, 0) + 1
+        conn.close()
+
+    began = time.perf_counter()
+    await asyncio.gather(*(client(t) for t in toks))
+    elapsed = time.perf_counter() - began
+    print(json.dumps({
+        "clients": clients, "seconds": round(elapsed, 2), "requests": len(latencies),
+        "rps": round(len(latencies) / elapsed, 1), "errors": errors,
+        "p50_ms": pct(latencies, 0.5), "p99_ms": pct(latencies, 0.99), "max_ms": pct(latencies, 1.0),
+    }))
+
+
+def startup(binary, redis_url, runs):
+    import http.client
+    import os
+    import socket
+    times = []
+    for _ in range(runs):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        env = {"PATH": os.environ.get("PATH", ""), "PORT": str(port), "REDIS_URL": redis_url,
+               "BFF__STORE__KEY_PREFIX": "bench-startup", "BFF__LOG__LEVEL": "warn"}
+        started = time.perf_counter()
+        proc = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            while True:
+                if proc.poll() is not None:
+                    sys.exit(f"{binary} exited with {proc.returncode} before /readyz")
+                try:
+                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+                    conn.request("GET", "/readyz")
+                    if conn.getresponse().status == 200:
+                        break
+                except OSError:
+                    pass
+                if time.perf_counter() - started > 30:
+                    sys.exit("/readyz never answered 200 within 30 s")
+                time.sleep(0.001)
+            times.append(time.perf_counter() - started)
+        finally:
+            proc.terminate()
+            proc.wait()
+    print(json.dumps({"runs": runs, "median_ms": pct(times, 0.5), "max_ms": pct(times, 1.0)}))
+
+
+def main(argv):
+    if len(argv) == 8 and argv[0] == "longpoll":
+        asyncio.run(longpoll(argv[1], argv[2], argv[3], int(argv[4]), int(argv[5]),
+                             int(argv[6]), int(argv[7])))
+    elif len(argv) == 5 and argv[0] == "create":
+        asyncio.run(create(argv[1], argv[2], int(argv[3]), float(argv[4])))
+    elif len(argv) == 4 and argv[0] == "startup":
+        startup(argv[1], argv[2], int(argv[3]))
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
