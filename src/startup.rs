@@ -123,6 +123,8 @@ async fn connect_store(settings: &Settings) -> anyhow::Result<DynStore> {
         timeout: settings.store.ack_timeout,
     };
     let timeout = settings.store.timeout;
+    // Link changes write their events when an endpoint is configured (SPEC §13).
+    let events = settings.notify.enabled();
     let store = match settings.store.backend() {
         StoreBackend::Cluster(urls) => {
             RedisStore::connect_cluster(urls, keys, retention, durability, timeout).await?
@@ -130,9 +132,11 @@ async fn connect_store(settings: &Settings) -> anyhow::Result<DynStore> {
         StoreBackend::Redis(url) => {
             RedisStore::connect_durable(url, keys, retention, durability, timeout).await?
         }
-        StoreBackend::Memory => return Ok(Arc::new(MemoryStore::new(retention))),
+        StoreBackend::Memory => {
+            return Ok(Arc::new(MemoryStore::new(retention).with_events(events)));
+        }
     };
-    Ok(Arc::new(store))
+    Ok(Arc::new(store.with_events(events)))
 }
 
 fn build_state(

@@ -288,6 +288,10 @@ pub struct WebhookSettings {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Largest webhook body, in bytes.
     pub body_limit: usize,
+    /// With `Authorization: Basic` (SPEC §13), the user name Belvo must send; none: any user
+    /// name (the password, `BFF_WEBHOOK_TOKEN`, is always checked).
+    #[serde(default)]
+    pub basic_username: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

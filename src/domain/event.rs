@@ -32,6 +32,22 @@ event_types! {
     SessionExited = "session.exited",
     /// The widget reported an error that ends the session (or the success was refused).
     SessionFailed = "session.failed",
+    /// Belvo's record confirmed the link a session connected.
+    LinkVerified = "link.verified",
+    /// Belvo's record did not confirm the link a session named.
+    LinkVerificationFailed = "link.verification_failed",
+    /// The link needs its user to reconnect (credentials).
+    LinkNeedsReconnect = "link.needs_reconnect",
+    /// The link is healthy again after a problem.
+    LinkRepaired = "link.repaired",
+    /// The link's consent expires soon (`br_ofda`).
+    LinkConsentExpiring = "link.consent_expiring",
+    /// The link's consent expired (`br_ofda`).
+    LinkConsentExpired = "link.consent_expired",
+    /// Belvo no longer knows the link.
+    LinkGone = "link.gone",
+    /// The link's owner deleted it.
+    LinkDeleted = "link.deleted",
 }
 
 impl EventType {
@@ -107,6 +123,7 @@ const DATA_FIELDS: &[&str] = &[
     "sub",
     "external_id",
     "institution",
+    "health",
     "reason",
 ];
 
@@ -151,14 +168,7 @@ mod tests {
         assert!(EventPattern::parse("*").unwrap().matches("session.exited"));
         let one = EventPattern::parse("session.exited").unwrap();
         assert!(one.matches("session.exited") && !one.matches("session.failed"));
-        for bad in [
-            "",
-            "session",
-            "sessions.*",
-            "session*",
-            "link.gone",
-            "*.failed",
-        ] {
+        for bad in ["", "session", "sessions.*", "session*", "link", "*.failed"] {
             assert!(EventPattern::parse(bad).is_err(), "{bad}");
         }
     }

@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::event::EventType;
 use super::ids::LinkId;
 use super::session::Millis;
 
@@ -170,17 +171,20 @@ impl HealthTransition {
         self.from.unwrap_or(Health::Ok) != self.to
     }
 
-    /// The outbound event this transition means (SPEC §13), once the outbox exists.
-    pub fn event(&self) -> Option<&'static str> {
+    /// The outbound event this transition means (SPEC §13): the health it reaches, or
+    /// `link.repaired` back to `ok`; none for `unavailable` (mirrored in `apply_health.lua`).
+    pub fn event(&self) -> Option<EventType> {
         if !self.changed() {
             return None;
         }
         match (self.from.unwrap_or(Health::Ok), self.to) {
-            (_, Health::Gone) => Some("link.gone"),
-            (_, Health::NeedsReconnect) => Some("link.needs_reconnect"),
-            (_, Health::ConsentExpired) => Some("link.consent_expired"),
-            (_, Health::ConsentExpiring) => Some("link.consent_expiring"),
-            (Health::NeedsReconnect | Health::ConsentExpired, Health::Ok) => Some("link.repaired"),
+            (_, Health::Gone) => Some(EventType::LinkGone),
+            (_, Health::NeedsReconnect) => Some(EventType::LinkNeedsReconnect),
+            (_, Health::ConsentExpired) => Some(EventType::LinkConsentExpired),
+            (_, Health::ConsentExpiring) => Some(EventType::LinkConsentExpiring),
+            (Health::NeedsReconnect | Health::ConsentExpired, Health::Ok) => {
+                Some(EventType::LinkRepaired)
+            }
             _ => None,
         }
     }

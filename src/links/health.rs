@@ -1,7 +1,7 @@
 //! Link health as the service sees it (SPEC §11): the facts learnt from LINK webhooks, data
 //! calls, Belvo's record and reconnects go through [`apply`], so every change of health passes
 //! one place ([`on_transition`]) — where the `link.needs_reconnect`, `link.repaired` and
-//! `link.gone` events will be emitted once the outbox exists (SPEC §13).
+//! `link.gone` events are written with the change (SPEC §13).
 
 use std::time::Duration;
 
@@ -44,8 +44,8 @@ pub async fn reconnected(
     apply(store, link, HealthChange::Reconnected).await
 }
 
-/// The one place a change of health is noticed: logged, counted, and (later) the outbound
-/// event emitted.
+/// The one place a change of health is noticed: logged and counted (its outbound event is
+/// written by the store in the same step as the change).
 fn on_transition(transition: &HealthTransition) {
     if !transition.changed() {
         return;
@@ -55,7 +55,7 @@ fn on_transition(transition: &HealthTransition) {
         from = transition.from.unwrap_or(Health::Ok).as_str(),
         to = transition.to.as_str(),
         reason = transition.reason.as_ref().map(|r| r.code.as_str()),
-        event = transition.event(),
+        event = transition.event().map(|e| e.as_str()),
         "link health changed"
     );
     crate::metrics::link_health_changed(transition.to.as_str());

@@ -5,6 +5,8 @@
 //! with the same `webhook-id`). A failure is retried with exponential backoff and jitter until
 //! `notify.max_age`, then the event is dead for that endpoint (kept in the dead stream).
 
+pub mod deliveries;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -51,6 +53,15 @@ pub fn group_name(url: &url::Url) -> String {
 /// The `webhook-id` of an event: the same on every attempt and every replica.
 pub fn webhook_id(entry_id: &str) -> String {
     format!("evt_{entry_id}")
+}
+
+/// The `webhook-id` an outbox entry is sent with: a replayed event keeps its original's.
+fn entry_webhook_id(entry: &OutboxEntry) -> String {
+    entry
+        .fields
+        .get("webhook_id")
+        .cloned()
+        .unwrap_or_else(|| webhook_id(&entry.id))
 }
 
 impl Notifier {
@@ -207,7 +218,12 @@ impl Notifier {
     async fn deliver(&self, target: &Target, entry: &OutboxEntry) {
         let group = &target.group;
         let event_type = entry.fields.get("type").map(String::as_str).unwrap_or("");
-        if !target.events.iter().any(|p| p.matches(event_type)) {
+        // A replayed event goes to the one endpoint it died for.
+        let for_another = entry
+            .fields
+            .get("only_group")
+            .is_some_and(|only| only != group);
+        if for_another || !target.events.iter().any(|p| p.matches(event_type)) {
             crate::metrics::event_delivery("skipped");
             self.settle(self.store.outbox_ack(group, &entry.id).await);
             return;
@@ -222,7 +238,7 @@ impl Notifier {
             self.settle(dead);
             return;
         };
-        let answer = self.post(target, &entry.id, body).await;
+        let answer = self.post(target, &entry_webhook_id(entry), body).await;
         let url = target.url.as_str();
         match answer {
             Ok(()) => {
@@ -231,7 +247,13 @@ impl Notifier {
                 self.settle(self.store.outbox_ack(group, &entry.id).await);
             }
             Err(answer) => {
-                let at = event::occurred_at(&entry.fields).unwrap_or(0);
+                // A replayed event's age counts from its replay.
+                let at = entry
+                    .fields
+                    .get("replayed_at")
+                    .and_then(|at| at.parse().ok())
+                    .or_else(|| event::occurred_at(&entry.fields))
+                    .unwrap_or(0);
                 let age = Duration::from_millis((now_millis() - at).max(0) as u64);
                 if age >= self.settings.max_age {
                     tracing::warn!(event_id = %entry.id, event_type, url, %answer, attempts = entry.deliveries, "event dead: not delivered within notify.max_age");
@@ -251,18 +273,17 @@ impl Notifier {
     }
 
     /// Signs and posts the body; `Err` says what the endpoint answered instead of a 2xx.
-    async fn post(&self, target: &Target, entry_id: &str, body: String) -> Result<(), String> {
-        let id = webhook_id(entry_id);
+    async fn post(&self, target: &Target, id: &str, body: String) -> Result<(), String> {
         let timestamp = time::OffsetDateTime::now_utc().unix_timestamp();
         let signature = target
             .signer
-            .sign(&id, timestamp, body.as_bytes())
+            .sign(id, timestamp, body.as_bytes())
             .map_err(|e| format!("not signed: {e}"))?;
         let response = self
             .http
             .post(target.url.clone())
             .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header("webhook-id", &id)
+            .header("webhook-id", id)
             .header("webhook-timestamp", timestamp.to_string())
             .header("webhook-signature", signature)
             .body(body)

@@ -108,6 +108,12 @@ pub fn api_routes(webhook_body_limit: usize) -> Vec<ApiRoute> {
         ApiRoute::new(M::PUT, "/v1/admin/branding/{product}", |r| {
             r.to(admin::put_branding)
         }),
+        ApiRoute::new(M::GET, "/v1/admin/deliveries", |r| {
+            r.to(admin::list_deliveries)
+        }),
+        ApiRoute::new(M::POST, "/v1/admin/deliveries/{id}/replay", |r| {
+            r.to(admin::replay_delivery)
+        }),
     ]
 }
 

@@ -155,6 +155,12 @@ impl utoipa::Modify for SecuritySchemes {
             "webhook_token",
             bearer("BFF_WEBHOOK_TOKEN, as registered with Belvo"),
         );
+        let mut basic = Http::new(HttpAuthScheme::Basic);
+        basic.description = Some(
+            "Basic with password BFF_WEBHOOK_TOKEN (user name webhooks.basic_username when set)"
+                .to_owned(),
+        );
+        components.add_security_scheme("webhook_basic", SecurityScheme::Http(basic));
     }
 }
 

@@ -1,5 +1,5 @@
 //! `POST /webhooks/belvo` (SPEC §6): Belvo tells us a link's data is ready.
-//! Bearer token compared in constant time, optional source-IP allowlist behind trusted proxies,
+//! Bearer token (or Basic password, SPEC §13) compared in constant time, optional source-IP allowlist behind trusted proxies,
 //! body limit, schema-checked JSON; 2xx only once the write is in Redis, 503 when it is not.
 
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -55,14 +55,24 @@ fn authorize(req: &HttpRequest) -> Result<(), ApiError> {
         .webhook_token
         .expose_secret()
         .as_bytes();
-    let token_ok = bearer(req).is_ok_and(|t| bool::from(t.as_bytes().ct_eq(expected)));
+    let settings = &state.settings.webhooks;
+    let token_ok = match bearer(req) {
+        Ok(token) => bool::from(token.as_bytes().ct_eq(expected)),
+        Err(_) => basic(req).is_some_and(|(user, password)| {
+            let password_ok = password.as_bytes().ct_eq(expected);
+            let user_ok = match &settings.basic_username {
+                Some(wanted) => user.as_bytes().ct_eq(wanted.as_bytes()),
+                None => subtle::Choice::from(1),
+            };
+            bool::from(password_ok & user_ok)
+        }),
+    };
     if !token_ok {
-        tracing::warn!("webhook with a missing or wrong bearer token");
+        tracing::warn!("webhook with missing or wrong credentials");
         return Err(ApiError::unauthorized(
-            "a valid webhook bearer token is required",
+            "a valid webhook bearer token (or Basic password) is required",
         ));
     }
-    let settings = &state.settings.webhooks;
     if !settings.allowed_ips.is_empty() {
         let source = client_ip(req, &settings.trusted_proxies);
         if !source.is_some_and(|ip| settings.allowed_ips.contains(&ip)) {
@@ -74,6 +84,27 @@ fn authorize(req: &HttpRequest) -> Result<(), ApiError> {
         }
     }
     Ok(())
+}
+
+/// `Authorization: Basic` credentials (user name, password); none when absent or not valid
+/// base64 of `user:password` in UTF-8.
+fn basic(req: &HttpRequest) -> Option<(String, String)> {
+    use base64::Engine;
+    let value = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, password) = text.split_once(':')?;
+    Some((user.to_owned(), password.to_owned()))
 }
 
 /// What was done with a webhook.
@@ -95,12 +126,12 @@ pub struct WebhookReceipt {
     responses(
         (status = 200, description = "Recorded (or a duplicate)", body = WebhookReceipt),
         (status = 400, description = "Not a valid webhook", body = ErrorBody),
-        (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
+        (status = 401, description = "Missing or wrong bearer token or Basic credentials", body = ErrorBody),
         (status = 403, description = "Source address outside the allowlist", body = ErrorBody),
         (status = 413, description = "Body over `webhooks.body_limit`", body = ErrorBody),
         (status = 503, description = "Not recorded: Redis unavailable (Belvo retries)", body = ErrorBody),
     ),
-    security(("webhook_token" = []))
+    security(("webhook_token" = []), ("webhook_basic" = []))
 )]
 pub async fn receive(
     state: web::Data<AppState>,

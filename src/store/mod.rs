@@ -9,7 +9,8 @@
 //! - [`StaffStore`]: staff sessions, audit logs and branding (`staff.rs`);
 //! - [`LinkHealthStore`]: link health, its attention index and the link check schedule
 //!   (`health.rs`).
-//! - [`Outbox`]: outbound events waiting for delivery (`outbox.rs`).
+//! - [`Outbox`]: outbound events waiting for delivery (`outbox.rs`);
+//! - [`Deliveries`]: what an admin sees of them, and replays (`deliveries.rs`).
 //! - [`FunnelStore`]: the funnel's daily counters, read back (`funnel.rs`); the session writes
 //!   count them.
 //!
@@ -19,6 +20,7 @@
 
 mod attempts;
 mod codec;
+mod deliveries;
 mod funnel;
 mod health;
 mod institutions;
@@ -39,6 +41,7 @@ pub use self::redis::RedisStore;
 pub use self::redis_connection::RedisConnection;
 pub use attempts::Attempts;
 pub use codec::CorruptSession;
+pub use deliveries::{replayed_fields, DeadDelivery, Deliveries, HeldDelivery};
 pub use funnel::FunnelStore;
 pub use health::{ClaimRules, Claimed, DueEntry, LinkHealthStore};
 pub use institutions::InstitutionStore;
@@ -137,6 +140,7 @@ pub trait Store:
     + StaffStore
     + LinkHealthStore
     + Outbox
+    + Deliveries
     + InstitutionStore
     + FunnelStore
     + Send
@@ -152,6 +156,7 @@ impl<T> Store for T where
         + StaffStore
         + LinkHealthStore
         + Outbox
+        + Deliveries
         + InstitutionStore
         + FunnelStore
         + Send

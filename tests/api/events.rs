@@ -3,6 +3,8 @@
 //! from a replica that died holding them, and verified with an independent implementation
 //! (the `standardwebhooks` package from PyPI, `scripts/standardwebhooks_venv.sh`).
 
+mod deliveries;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -11,7 +13,7 @@ use belvo_bff::config::notify::Endpoint;
 use belvo_bff::config::Settings;
 use belvo_bff::domain::event::EventPattern;
 use belvo_bff::store::{Keys, Outbox};
-use futures_util::future::join_all;
+use futures_util::StreamExt;
 use serde_json::{json, Value};
 
 use crate::helpers::{
@@ -472,6 +474,11 @@ async fn events_held_by_a_dead_replica_are_delivered_by_another() {
         .outbox_read(&group, "replica-that-dies", 10)
         .await
         .unwrap();
+    // The forged link's `link.verification_failed` may be held too (not for this endpoint).
+    let held: Vec<_> = held
+        .into_iter()
+        .filter(|e| e.fields["type"].starts_with("session."))
+        .collect();
     assert_eq!(held.len(), 1);
     assert_eq!(held[0].fields["session_id"], id);
 
@@ -501,8 +508,8 @@ async fn events_held_by_a_dead_replica_are_delivered_by_another() {
 }
 
 #[tokio::test]
-async fn two_hundred_sessions_finishing_at_once_are_two_hundred_events() {
-    const SESSIONS: usize = 200;
+async fn a_thousand_sessions_finishing_at_once_are_a_thousand_events() {
+    const SESSIONS: usize = 1_000;
     let receiver = Receiver::start(|_| 200);
     let app = spawn_notifying(StoreKind::Redis, &receiver).await;
     let mut ids = Vec::new();
@@ -513,7 +520,10 @@ async fn two_hundred_sessions_finishing_at_once_are_two_hundred_events() {
             .to_owned();
         ids.push(id);
     }
-    let responses = join_all(ids.iter().enumerate().map(|(i, id)| {
+    // A hundred callbacks in flight at a time: all at once, the debug build on a shared machine
+    // answers some with 503 (Redis commands past `store.timeout`), which is a capacity limit, not
+    // what this test is about (every acknowledged callback has exactly its event).
+    let responses: Vec<_> = futures_util::stream::iter(ids.iter().enumerate().map(|(i, id)| {
         let (kind, query) = match i % 3 {
             0 => (
                 "success",
@@ -525,10 +535,12 @@ async fn two_hundred_sessions_finishing_at_once_are_two_hundred_events() {
         let app = &app;
         async move { app.callback(id, kind, &query).await.status() }
     }))
+    .buffer_unordered(100)
+    .collect()
     .await;
     assert!(responses.iter().all(|s| *s == 302), "{responses:?}");
     let got = receiver
-        .until(Duration::from_secs(60), "200 events", |d| {
+        .until(Duration::from_secs(120), "1,000 events", |d| {
             d.len() >= SESSIONS
         })
         .await;
@@ -664,4 +676,130 @@ async fn metrics_report_the_oldest_undelivered_event() {
     })
     .await;
     assert!(age < 60.0, "{age}");
+}
+
+/// The `link.*` events of one link, in the order they were delivered.
+fn link_events(got: &[Delivery], link: &str) -> Vec<Value> {
+    got.iter()
+        .map(Delivery::json)
+        .filter(|e| e["data"]["link_id"] == link)
+        .collect()
+}
+
+async fn link_call(app: &TestApp, method: reqwest::Method, path: &str) -> reqwest::Response {
+    app.client
+        .request(method, app.url(path))
+        .bearer_auth(app.token("maria"))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A link's life as its events tell it: confirmed by Belvo, a changed password, fixed
+/// elsewhere, gone at Belvo, deleted by its owner; and a forged success left unverified. Each
+/// event is written with its change, numbered per link, and verifies with the PyPI package.
+async fn link_events_follow_the_links_life(kind: StoreKind) {
+    let receiver = Receiver::start(|_| 200);
+    let url = receiver.url.clone();
+    let app = spawn_app_with(kind, move |s| {
+        with_endpoints(s, vec![endpoint(&url, &["link.*"])])
+    })
+    .await;
+    let (_, link) = app
+        .connect("maria", "mx_employment", "planet_mx_employment")
+        .await;
+    let has = |wanted: &'static str| {
+        let link = link.clone();
+        move |got: &[Delivery]| link_events(got, &link).iter().any(|e| e["type"] == wanted)
+    };
+    let wait = Duration::from_secs(15);
+    receiver
+        .until(wait, "link.verified", has("link.verified"))
+        .await;
+
+    app.emulator_control(&link, "break", json!({"reason": "invalid_credentials"}))
+        .await;
+    receiver
+        .until(wait, "link.needs_reconnect", has("link.needs_reconnect"))
+        .await;
+    app.emulator_control(&link, "repair", json!({})).await;
+    let check = format!("/v1/links/{link}/check");
+    let checked = link_call(&app, reqwest::Method::POST, &check).await;
+    assert_eq!(checked.status(), 200);
+    receiver
+        .until(wait, "link.repaired", has("link.repaired"))
+        .await;
+
+    app.emulator_control(&link, "break", json!({"reason": "gone"}))
+        .await;
+    // The check of a minute ago holds the next one back: a data call finds it gone.
+    let owners = format!("/v1/links/{link}/owners");
+    let gone = link_call(&app, reqwest::Method::GET, &owners).await;
+    assert_eq!(gone.status(), 410);
+    receiver.until(wait, "link.gone", has("link.gone")).await;
+    let deleted = link_call(&app, reqwest::Method::DELETE, &format!("/v1/links/{link}")).await;
+    assert_eq!(deleted.status(), 204);
+    let got = receiver
+        .until(wait, "link.deleted", has("link.deleted"))
+        .await;
+
+    let events = link_events(&got, &link);
+    let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        types,
+        [
+            "link.verified",
+            "link.needs_reconnect",
+            "link.repaired",
+            "link.gone",
+            "link.deleted"
+        ],
+        "{events:#?}"
+    );
+    let sequences: Vec<u64> = events
+        .iter()
+        .map(|e| e["data"]["sequence"].as_u64().unwrap())
+        .collect();
+    assert_eq!(sequences, [1, 2, 3, 4, 5]);
+    for event in &events {
+        assert_eq!(event["data"]["sub"], "maria", "{event}");
+        assert_eq!(event["data"]["product"], "mx_employment", "{event}");
+        assert!(event["data"]["external_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("u_"));
+    }
+    assert_eq!(events[1]["data"]["health"], "needs_reconnect");
+    assert_eq!(events[1]["data"]["reason"], "invalid_credentials");
+    assert_eq!(events[2]["data"]["health"], "ok");
+    assert_eq!(events[3]["data"]["health"], "gone");
+    assert_eq!(events[3]["data"]["reason"], "link_gone");
+
+    // A success naming a link Belvo never made: verification fails.
+    finish(&app, "ana", "success", SUCCESS).await;
+    let got = receiver
+        .until(Duration::from_secs(30), "link.verification_failed", |got| {
+            link_events(got, LINK_ID)
+                .iter()
+                .any(|e| e["type"] == "link.verification_failed")
+        })
+        .await;
+    let forged = link_events(&got, LINK_ID);
+    assert_eq!(forged.len(), 1, "{forged:#?}");
+    assert_eq!(forged[0]["data"]["sub"], "ana");
+
+    let verdicts = verify_in_python(&got);
+    for (delivery, verdict) in got.iter().zip(&verdicts) {
+        assert_eq!(verdict["real"]["ok"], delivery.json(), "{verdict}");
+    }
+}
+
+#[tokio::test]
+async fn link_events_follow_the_links_life_on_redis() {
+    link_events_follow_the_links_life(StoreKind::Redis).await;
+}
+
+#[tokio::test]
+async fn link_events_follow_the_links_life_in_memory() {
+    link_events_follow_the_links_life(StoreKind::Memory).await;
 }

@@ -208,6 +208,71 @@ async fn webhooks_without_the_right_bearer_are_refused_and_store_nothing(store: 
     assert_eq!(exists, 0);
 }
 
+/// `Authorization: Basic user:password` as `Basic <base64>`.
+fn basic(user: &str, password: &str) -> String {
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    format!("Basic {encoded}")
+}
+
+async fn send_with_authorization(app: &TestApp, authorization: &str, id: &str) -> u16 {
+    let body = historical_update(LINK_ID, id, "OWNERS", "u_x", 1);
+    app.client
+        .post(app.url("/webhooks/belvo"))
+        .header("Authorization", authorization)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn basic_auth_takes_the_webhook_token_as_password_with_any_user_name_when_none_is_set() {
+    let app = spawn_app_on(StoreKind::Memory).await;
+    let right = basic("anyone", "dev-webhook-token");
+    assert_eq!(send_with_authorization(&app, &right, "b-1").await, 200);
+    let lower = right.replacen("Basic", "basic", 1);
+    assert_eq!(send_with_authorization(&app, &lower, "b-2").await, 200);
+    let refused = [
+        basic("anyone", "wrong-token"),
+        basic("anyone", ""),
+        basic("dev-webhook-token", ""),
+        "Basic".to_owned(),
+        "Basic !!!not-base64!!!".to_owned(),
+        // Valid base64 without a colon, and bytes that are not UTF-8.
+        "Basic ZGV2LXdlYmhvb2stdG9rZW4=".to_owned(),
+        "Basic //79".to_owned(),
+    ];
+    for authorization in refused {
+        let status = send_with_authorization(&app, &authorization, "b-3").await;
+        assert_eq!(status, 401, "{authorization}");
+    }
+}
+
+#[tokio::test]
+async fn basic_auth_checks_the_user_name_when_one_is_configured() {
+    let app = spawn_app_with(StoreKind::Memory, |s| {
+        s.webhooks.basic_username = Some("belvo".into());
+    })
+    .await;
+    let right = basic("belvo", "dev-webhook-token");
+    assert_eq!(send_with_authorization(&app, &right, "b-1").await, 200);
+    for authorization in [
+        basic("other", "dev-webhook-token"),
+        basic("belvo2", "dev-webhook-token"),
+        basic("", "dev-webhook-token"),
+        basic("belvo", "wrong-token"),
+    ] {
+        let status = send_with_authorization(&app, &authorization, "b-2").await;
+        assert_eq!(status, 401, "{authorization}");
+    }
+    // The bearer token still works.
+    let bearer = "Bearer dev-webhook-token";
+    assert_eq!(send_with_authorization(&app, bearer, "b-3").await, 200);
+}
+
 async fn malformed_and_oversized_webhooks_get_4xx(store: StoreKind) {
     let app = spawn_app_on(store).await;
     let mut huge = historical_update(LINK_ID, "w-big", "OWNERS", "u_x", 1);

@@ -1,10 +1,12 @@
-//! Branding admin (SPEC §9): pages under `/admin` and the automation API under
-//! `/v1/admin/branding`. Every handler takes [`crate::auth::Admin`].
+//! Branding admin (SPEC §9) and deliveries (SPEC §13): pages under `/admin` and the automation
+//! API under `/v1/admin/branding` and `/v1/admin/deliveries`. Every handler takes [`crate::auth::Admin`].
 
 mod audit_page;
 mod branding_api;
 mod branding_index;
 mod branding_page;
+mod deliveries_api;
+mod deliveries_page;
 mod view;
 
 use actix_web::web;
@@ -12,10 +14,16 @@ use actix_web::web;
 use super::console;
 
 pub use branding_api::{get as get_branding, put as put_branding};
+pub use deliveries_api::{list_deliveries, replay_delivery};
 
 /// This area's part of `/openapi.json` (its routes are in `routes::api_routes`).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(branding_api::get, branding_api::put))]
+#[openapi(paths(
+    branding_api::get,
+    branding_api::put,
+    deliveries_api::list_deliveries,
+    deliveries_api::replay_delivery
+))]
 pub struct Api;
 
 /// The console's pages (HTML, so not in `/openapi.json`).
@@ -34,6 +42,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 "/branding/{product}/rollback",
                 web::post().to(branding_page::rollback),
             )
-            .route("/audit", web::get().to(audit_page::page)),
+            .route("/audit", web::get().to(audit_page::page))
+            .route("/deliveries", web::get().to(deliveries_page::page))
+            .route(
+                "/deliveries/replay-dead",
+                web::post().to(deliveries_page::replay_all),
+            )
+            .route(
+                "/deliveries/{id}/replay",
+                web::post().to(deliveries_page::replay_one),
+            ),
     );
 }

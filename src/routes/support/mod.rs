@@ -3,8 +3,8 @@
 //! Every page takes [`crate::auth::Staff`]: a console session cookie or a staff bearer token.
 
 mod attention;
-mod institutions;
 mod funnel;
+mod institutions;
 mod link_page;
 mod login;
 mod resources;

@@ -159,6 +159,9 @@ if outcome ~= '' then
         -- The first session to report a link holds it; its owner never changes.
         if redis.call('HSETNX', link, 'session', session_id) == 1 then
           redis.call('HSETNX', link, 'owner', owner)
+          -- The app's user id, for the link's own events (kept only when events carry it).
+          local sub = redis.call('HGET', session, 'sub')
+          if sub then redis.call('HSET', link, 'sub', sub) end
         end
         -- A link outlives its session: kept from its latest activity.
         if redis.call('PTTL', link) < link_ttl then

@@ -3,11 +3,13 @@
 -- (`consent`, `consent_code`, `consent_message`, with `consent_id`, `consent_due_at`,
 -- `consent_changed_at`, `consent_renew`, `consent_record_bad`: SPEC §12), existence (`exist`:
 -- `unconfirmed` or `gone`) — the worst winning: gone > consent_expired > needs_reconnect >
--- unavailable > consent_expiring > ok. A change of health is kept in the bounded history.
+-- unavailable > consent_expiring > ok. A change of health is kept in the bounded history and,
+-- when events go out, writes its `link.*` event (SPEC §13; `HealthTransition::event` in Rust).
 -- Mirrors `memory/health.rs`. Never creates a link: an unknown link replies {}.
 --
 -- KEYS[1] link hash
 -- KEYS[2] link health history list
+-- KEYS[3] outbox stream, only when events go out
 -- ARGV[1] change: "credentials_failed", "reconnected", "record", "consent" or "data_arrived"
 -- ARGV[2] the credentials problem's code, the record's status (valid, invalid,
 --         token_required, unconfirmed, missing), or the consent state's reason code
@@ -19,10 +21,12 @@
 -- ARGV[7] consent only: consent id ("" = keep)
 -- ARGV[8] consent only: due date, ms; "" = null, "keep" = unchanged
 -- ARGV[9] consent only: renewal details, JSON ("" = keep)
+-- ARGV[10] link id
 -- Reply: {} for an unknown link, else {from ("" = never set), to, reason code, reason message}
 local link, history = KEYS[1], KEYS[2]
 local change, code, message, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local max_history = tonumber(ARGV[5])
+local stream, link_id = KEYS[3], ARGV[10]
 
 if redis.call('EXISTS', link) == 0 then
   return {}
@@ -129,6 +133,16 @@ if to ~= (from == '' and 'ok' or from) then
   redis.call('LPUSH', history, cjson.encode({at = tonumber(now), from = (from == '' and 'ok' or from),
     to = to, code = reason, message = reason_message}))
   redis.call('LTRIM', history, 0, max_history - 1)
+  -- The event a change means: mirrors `HealthTransition::event`.
+  local events = {gone = 'link.gone', needs_reconnect = 'link.needs_reconnect',
+    consent_expired = 'link.consent_expired', consent_expiring = 'link.consent_expiring'}
+  if to == 'ok' and (from == 'needs_reconnect' or from == 'consent_expired') then
+    events[to] = 'link.repaired'
+  end
+  if events[to] then
+    link_event(stream, link, link_id, events[to], now,
+      {'health', to, 'reason', reason})
+  end
 end
 -- The history lives as long as the link does from now.
 local left = redis.call('PTTL', link)

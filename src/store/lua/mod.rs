@@ -9,12 +9,15 @@ use std::sync::LazyLock;
 
 use redis::Script;
 
+/// The prelude of the scripts that write outbound events (`outbox_add`, `link_event`).
+const OUTBOX_PRELUDE: &str = include_str!("outbox_add.lua");
+
 macro_rules! scripts {
-    ($($(#[$doc:meta])* $name:ident = $file:literal;)+) => {
+    ($($(#[$doc:meta])* $name:ident = $($prelude:ident +)? $file:literal;)+) => {
         $(
             $(#[$doc])*
             pub(in crate::store) static $name: LazyLock<Script> =
-                LazyLock::new(|| Script::new(include_str!($file)));
+                LazyLock::new(|| Script::new(&[$($prelude,)? include_str!($file)].concat()));
         )+
 
         /// Each script's file name and source, for the tests below.
@@ -35,13 +38,13 @@ scripts! {
     /// A Belvo webhook on its link (SPEC §6).
     RECORD_WEBHOOK = "record_webhook.lua";
     /// A link's verification against Belvo.
-    SET_LINK_VERIFIED = "set_link_verified.lua";
+    SET_LINK_VERIFIED = OUTBOX_PRELUDE + "set_link_verified.lua";
     /// A link Belvo confirmed, claimed for its owner.
     CLAIM_LINK = "claim_link.lua";
     /// A link deleted by its owner.
-    DELETE_LINK = "delete_link.lua";
+    DELETE_LINK = OUTBOX_PRELUDE + "delete_link.lua";
     /// One fact applied to a link's health (SPEC §11).
-    APPLY_HEALTH = "apply_health.lua";
+    APPLY_HEALTH = OUTBOX_PRELUDE + "apply_health.lua";
     /// The due entries of the link check schedule, claimed.
     CLAIM_DUE = "claim_due.lua";
     /// A status-page report kept for an institution (SPEC §14).
@@ -54,6 +57,8 @@ scripts! {
     COUNT_DISTINCT = "count_distinct.lua";
     /// One counted attempt taken back, the window kept.
     RELEASE_ATTEMPT = "release_attempt.lua";
+    /// A dead outbound delivery put back for its endpoint (an admin's replay).
+    REPLAY_DEAD = OUTBOX_PRELUDE + "replay_dead.lua";
     /// A branding version, saved if it follows the current one.
     SAVE_BRANDING = "save_branding.lua";
 }
@@ -128,6 +133,7 @@ mod tests {
         }
         loaded_here.sort();
         let mut loaded: Vec<String> = FILES.iter().map(|(file, _)| file.to_string()).collect();
+        loaded.push("outbox_add.lua".to_owned());
         loaded.sort();
         assert_eq!(loaded_here, loaded);
     }

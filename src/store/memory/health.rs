@@ -236,6 +236,13 @@ impl LinkHealthStore for MemoryStore {
             if to != Health::Ok {
                 inner.health_index.entry(to).or_default().insert(*link, now);
             }
+            if let (true, Some(event)) = (self.events, transition.event()) {
+                let super::Inner { links, outbox, .. } = &mut *inner;
+                if let Some(entry) = links.get_mut(link) {
+                    let extra = [("health", to.as_str()), ("reason", reason.as_str())];
+                    outbox.add_link_event(&mut entry.fields, &link.to_string(), event, now, &extra);
+                }
+            }
         }
         Ok(Some(transition))
     }

@@ -5,10 +5,11 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 
-use super::{Entry, MemoryStore};
+use super::{Entry, Inner, MemoryStore};
+use crate::domain::event::EventType;
 use crate::domain::external_id::ExternalId;
 use crate::domain::ids::{LinkId, SessionId};
-use crate::domain::session::MAX_EVENTS;
+use crate::domain::session::{now_millis, MAX_EVENTS};
 use crate::domain::webhook::{
     LinkClaim, LinkState, WebhookApplied, WebhookUpdate, MAX_WEBHOOK_IDS,
 };
@@ -109,6 +110,25 @@ impl Links for MemoryStore {
         };
         let flag = if verified { "1" } else { "0" };
         entry.fields.insert("verified".into(), flag.into());
+        // `verified` may already be set by the link's claim: the verdict announced is kept apart.
+        let before = entry.fields.insert("verdict".into(), flag.into());
+        if self.events && before.as_deref() != Some(flag) {
+            let event = if verified {
+                EventType::LinkVerified
+            } else {
+                EventType::LinkVerificationFailed
+            };
+            let Inner { links, outbox, .. } = &mut *inner;
+            if let Some(entry) = links.get_mut(link) {
+                outbox.add_link_event(
+                    &mut entry.fields,
+                    &link.to_string(),
+                    event,
+                    now_millis(),
+                    &[],
+                );
+            }
+        }
         drop(inner);
         let _ = self.changes.send(*session);
         Ok(())
@@ -153,7 +173,15 @@ impl Links for MemoryStore {
                 && e.fields.get("owner").map(String::as_str) == Some(owner.as_str())
         });
         if owned {
-            inner.links.remove(link);
+            if let Some(mut entry) = inner.links.remove(link) {
+                if self.events {
+                    let (id, now) = (link.to_string(), now_millis());
+                    let event = EventType::LinkDeleted;
+                    inner
+                        .outbox
+                        .add_link_event(&mut entry.fields, &id, event, now, &[]);
+                }
+            }
             inner.health_history.remove(link);
             for index in inner.health_index.values_mut() {
                 index.remove(link);

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 
 mod attempts;
+mod deliveries;
 mod funnel;
 mod health;
 mod institutions;
@@ -78,6 +79,8 @@ pub struct MemoryStore {
     changes: broadcast::Sender<SessionId>,
     /// Staff sessions, audit log and branding (`memory/staff.rs`).
     staff: staff::StaffData,
+    /// Whether link changes write their outbound events (an endpoint is configured).
+    events: bool,
 }
 
 impl MemoryStore {
@@ -88,7 +91,14 @@ impl MemoryStore {
             retention,
             changes,
             staff: staff::StaffData::new(),
+            events: false,
         }
+    }
+
+    /// Link changes write their outbound events (SPEC §13) when `on`, as on Redis.
+    pub fn with_events(mut self, on: bool) -> Self {
+        self.events = on;
+        self
     }
 
     /// Drops expired records at most once a minute, from writes, so memory stays bounded

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use super::MemoryStore;
+use crate::domain::event::EventType;
 use crate::store::{Outbox, OutboxEntry, StoreResult};
 
 /// About how many dead deliveries are kept (as in Redis).
@@ -15,17 +16,19 @@ const MAX_DEAD: usize = 10_000;
 #[derive(Default)]
 pub(super) struct Stream {
     /// Entries by their sequence number (ids are `<ms>-<seq>`).
-    entries: BTreeMap<u64, (String, BTreeMap<String, String>)>,
+    pub(super) entries: BTreeMap<u64, (String, BTreeMap<String, String>)>,
     next: u64,
-    groups: HashMap<String, Group>,
-    dead: Vec<BTreeMap<String, String>>,
+    pub(super) groups: HashMap<String, Group>,
+    /// Dead deliveries with their ids (`<ms>-<n>`, as the dead stream's).
+    pub(super) dead: Vec<(String, BTreeMap<String, String>)>,
+    dead_next: u64,
 }
 
-struct Group {
+pub(super) struct Group {
     /// The last sequence number handed out.
     last: u64,
     /// Held entries: consumer, latest attempt, attempts.
-    pending: BTreeMap<u64, (String, Instant, u64)>,
+    pub(super) pending: BTreeMap<u64, (String, Instant, u64)>,
 }
 
 impl Stream {
@@ -34,6 +37,43 @@ impl Stream {
         self.next += 1;
         let id = format!("{now_ms}-{}", self.next);
         self.entries.insert(self.next, (id, fields));
+    }
+
+    /// A link's event, as `link_event` in `outbox_add.lua`: its data from the link's fields,
+    /// and the link's next sequence number.
+    pub(super) fn add_link_event(
+        &mut self,
+        link_fields: &mut HashMap<String, String>,
+        link_id: &str,
+        event_type: EventType,
+        now_ms: i64,
+        extra: &[(&str, &str)],
+    ) {
+        let sequence: u64 = link_fields
+            .get("event_seq")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0)
+            + 1;
+        link_fields.insert("event_seq".into(), sequence.to_string());
+        let get = |k: &str| link_fields.get(k).cloned().unwrap_or_default();
+        let mut fields: BTreeMap<String, String> = [
+            ("type", event_type.as_str().to_owned()),
+            ("at", now_ms.to_string()),
+            ("link_id", link_id.to_owned()),
+            ("external_id", get("owner")),
+            ("product", get("product")),
+            ("sub", get("sub")),
+            ("institution", get("institution")),
+            ("session_id", get("session")),
+            ("sequence", sequence.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        for (k, v) in extra {
+            fields.insert((*k).to_owned(), (*v).to_owned());
+        }
+        self.add(now_ms, fields);
     }
 
     fn seq(id: &str) -> Option<u64> {
@@ -144,7 +184,13 @@ impl Outbox for MemoryStore {
         dead.insert("event_id".into(), entry.id.clone());
         dead.insert("attempts".into(), entry.deliveries.to_string());
         dead.insert("answer".into(), answer.to_owned());
-        stream.dead.push(dead);
+        stream.dead_next += 1;
+        let dead_id = format!(
+            "{}-{}",
+            crate::domain::session::now_millis(),
+            stream.dead_next
+        );
+        stream.dead.push((dead_id, dead));
         if stream.dead.len() > MAX_DEAD {
             stream.dead.remove(0);
         }
@@ -204,6 +250,7 @@ impl Outbox for MemoryStore {
     }
 
     async fn outbox_dead_entries(&self) -> StoreResult<Vec<BTreeMap<String, String>>> {
-        Ok(self.lock().outbox.dead.clone())
+        let inner = self.lock();
+        Ok(inner.outbox.dead.iter().map(|(_, f)| f.clone()).collect())
     }
 }

@@ -122,6 +122,7 @@ impl Sessions for MemoryStore {
                 entry.expires = now + self.retention.sessions;
                 if let Some(link) = t.link {
                     let owner = f["owner"].clone();
+                    let sub = f.get("sub").cloned();
                     // A link outlives its session: kept from its latest activity.
                     let expires = now + self.retention.links;
                     let link = inner
@@ -132,6 +133,10 @@ impl Sessions for MemoryStore {
                     if !link.fields.contains_key("session") {
                         link.fields.insert("session".into(), id.to_string());
                         link.fields.entry("owner".into()).or_insert(owner);
+                        // The app's user id, for the link's own events.
+                        if let Some(sub) = sub {
+                            link.fields.insert("sub".into(), sub);
+                        }
                     }
                     link.expires = link.expires.max(expires);
                 }

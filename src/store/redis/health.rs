@@ -78,20 +78,22 @@ impl LinkHealthStore for RedisStore {
     ) -> StoreResult<Option<HealthTransition>> {
         let (kind, code, message, consent) = script_args(change);
         let mut conn = self.conn();
-        let reply: Vec<String> = self
-            .run(
-                lua::APPLY_HEALTH
-                    .key(self.keys.link(link))
-                    .key(self.keys.link_health_history(link))
-                    .arg(kind)
-                    .arg(code)
-                    .arg(message)
-                    .arg(now)
-                    .arg(MAX_HEALTH_HISTORY)
-                    .arg(&consent[..])
-                    .invoke_async(&mut conn),
-            )
-            .await?;
+        let mut invocation = lua::APPLY_HEALTH.prepare_invoke();
+        invocation
+            .key(self.keys.link(link))
+            .key(self.keys.link_health_history(link));
+        if let Some(outbox) = self.link_outbox() {
+            invocation.key(outbox);
+        }
+        invocation
+            .arg(kind)
+            .arg(code)
+            .arg(message)
+            .arg(now)
+            .arg(MAX_HEALTH_HISTORY)
+            .arg(&consent[..])
+            .arg(link.to_string());
+        let reply: Vec<String> = self.run(invocation.invoke_async(&mut conn)).await?;
         if reply.is_empty() {
             return Ok(None);
         }

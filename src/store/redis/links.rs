@@ -9,7 +9,7 @@ use redis::AsyncCommands;
 use super::RedisStore;
 use crate::domain::external_id::ExternalId;
 use crate::domain::ids::{LinkId, SessionId};
-use crate::domain::session::MAX_EVENTS;
+use crate::domain::session::{now_millis, MAX_EVENTS};
 use crate::domain::webhook::{
     LinkClaim, LinkState, WebhookApplied, WebhookUpdate, MAX_WEBHOOK_IDS,
 };
@@ -94,16 +94,20 @@ impl Links for RedisStore {
         let mut conn = self.conn();
         let key = self.keys.link(link);
         let flag = if verified { "1" } else { "0" };
-        self.run(
-            lua::SET_LINK_VERIFIED
-                .key(key)
-                .arg(flag)
-                .arg(self.keys.events_channel())
-                .arg(session.to_string())
-                .invoke_async::<i64>(&mut conn),
-        )
-        .await
-        .map(|_| ())
+        let mut invocation = lua::SET_LINK_VERIFIED.prepare_invoke();
+        invocation.key(key);
+        if let Some(outbox) = self.link_outbox() {
+            invocation.key(outbox);
+        }
+        invocation
+            .arg(flag)
+            .arg(self.keys.events_channel())
+            .arg(session.to_string())
+            .arg(link.to_string())
+            .arg(now_millis());
+        self.run(invocation.invoke_async::<i64>(&mut conn))
+            .await
+            .map(|_| ())
     }
 
     async fn claim_link(&self, link: &LinkId, claim: &LinkClaim) -> StoreResult<bool> {
@@ -135,17 +139,20 @@ impl Links for RedisStore {
 
     async fn delete_link(&self, link: &LinkId, owner: &ExternalId) -> StoreResult<bool> {
         let mut conn = self.conn();
-        let deleted: i64 = self
-            .run(
-                lua::DELETE_LINK
-                    .key(self.keys.link(link))
-                    .key(self.keys.link_timeline(link))
-                    .key(self.keys.link_webhook_ids(link))
-                    .key(self.keys.link_health_history(link))
-                    .arg(owner.as_str())
-                    .invoke_async(&mut conn),
-            )
-            .await?;
+        let mut invocation = lua::DELETE_LINK.prepare_invoke();
+        invocation
+            .key(self.keys.link(link))
+            .key(self.keys.link_timeline(link))
+            .key(self.keys.link_webhook_ids(link))
+            .key(self.keys.link_health_history(link));
+        if let Some(outbox) = self.link_outbox() {
+            invocation.key(outbox);
+        }
+        invocation
+            .arg(owner.as_str())
+            .arg(link.to_string())
+            .arg(now_millis());
+        let deleted: i64 = self.run(invocation.invoke_async(&mut conn)).await?;
         // The owner's index is in another slot; a crash between the two leaves an id there
         // whose link is gone, which the list skips.
         let list = self.keys.user_links(owner);

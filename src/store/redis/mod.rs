@@ -20,6 +20,7 @@ use tokio::sync::broadcast;
 
 mod apply;
 mod attempts;
+mod deliveries;
 mod funnel;
 mod health;
 mod institutions;
@@ -55,6 +56,8 @@ pub struct RedisStore {
     link_hints: Arc<quick_cache::sync::Cache<SessionId, LinkId>>,
     /// Saved-branding announcements (`redis/staff.rs`).
     branding: staff::BrandingNotifier,
+    /// Whether link changes write their outbound events (an endpoint is configured).
+    events: bool,
 }
 
 impl From<redis::RedisError> for StoreError {
@@ -138,7 +141,21 @@ impl RedisStore {
             changes,
             link_hints: Arc::new(quick_cache::sync::Cache::new(LINK_HINTS)),
             branding,
+            events: false,
         }
+    }
+
+    /// Link changes write their outbound events (SPEC §13) when `on` (an endpoint is
+    /// configured); a session's are asked for per transition.
+    pub fn with_events(mut self, on: bool) -> Self {
+        self.events = on;
+        self
+    }
+
+    /// The outbox stream a link change writes its event to, if events go out: one stream on
+    /// one server (configuration refuses endpoints on a cluster until the shard layout exists).
+    fn link_outbox(&self) -> Option<String> {
+        (self.events && !self.conn.is_cluster()).then(|| self.keys.outbox())
     }
 
     /// Waits until the configured number of replicas has the writes made so far on this

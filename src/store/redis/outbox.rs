@@ -14,11 +14,11 @@ use crate::store::{Outbox, OutboxEntry, StoreError, StoreResult};
 /// About how many dead deliveries are kept.
 const MAX_DEAD: usize = 10_000;
 
-fn text(value: &Value) -> Option<String> {
+pub(super) fn text(value: &Value) -> Option<String> {
     redis::from_redis_value_ref::<String>(value).ok()
 }
 
-fn items(value: &Value) -> &[Value] {
+pub(super) fn items(value: &Value) -> &[Value] {
     match value {
         Value::Array(items) | Value::Set(items) => items,
         _ => &[],
@@ -27,7 +27,7 @@ fn items(value: &Value) -> &[Value] {
 
 /// `[[id, [field, value, ...]], ...]` (XCLAIM, XRANGE, one stream of XREADGROUP); entries
 /// whose fields are nil (deleted) are left out.
-fn entries(value: &Value, deliveries: impl Fn(&str) -> u64) -> Vec<OutboxEntry> {
+pub(super) fn entries(value: &Value, deliveries: impl Fn(&str) -> u64) -> Vec<OutboxEntry> {
     items(value)
         .iter()
         .filter_map(|entry| {
@@ -52,7 +52,7 @@ fn entries(value: &Value, deliveries: impl Fn(&str) -> u64) -> Vec<OutboxEntry> 
 }
 
 impl RedisStore {
-    async fn query(&self, cmd: &redis::Cmd) -> StoreResult<Value> {
+    pub(super) async fn query(&self, cmd: &redis::Cmd) -> StoreResult<Value> {
         let mut conn = self.conn();
         self.run(cmd.query_async::<Value>(&mut conn)).await
     }

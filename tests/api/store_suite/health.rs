@@ -2,6 +2,7 @@
 //! precedence of the facts, what clears them, the history and the attention index, and the due
 //! set claimed once.
 
+use belvo_bff::domain::event::EventType;
 use belvo_bff::domain::health::{BelvoRecord, Health, HealthChange, HealthReason};
 use belvo_bff::store::{ClaimRules, DueEntry};
 
@@ -54,7 +55,7 @@ async fn credentials_problems_need_a_reconnect_or_a_valid_record(store: DynStore
         .unwrap()
         .unwrap();
     assert_eq!(changed.to, Health::NeedsReconnect);
-    assert_eq!(changed.event(), Some("link.needs_reconnect"));
+    assert_eq!(changed.event(), Some(EventType::LinkNeedsReconnect));
     let health = store.link(&link).await.unwrap().unwrap().health;
     let reason = health.reason.unwrap();
     assert_eq!(reason.code, "invalid_credentials");
@@ -96,7 +97,7 @@ async fn credentials_problems_need_a_reconnect_or_a_valid_record(store: DynStore
             .unwrap()
             .unwrap();
         assert_eq!(repaired.to, Health::Ok);
-        assert_eq!(repaired.event(), Some("link.repaired"));
+        assert_eq!(repaired.event(), Some(EventType::LinkRepaired));
     }
 }
 
@@ -132,7 +133,7 @@ async fn the_worst_fact_wins_and_gone_is_final(store: DynStore) {
         .unwrap()
         .unwrap();
     assert_eq!(gone.to, Health::Gone);
-    assert_eq!(gone.event(), Some("link.gone"));
+    assert_eq!(gone.event(), Some(EventType::LinkGone));
     for change in [
         HealthChange::Reconnected,
         record(BelvoRecord::Valid),

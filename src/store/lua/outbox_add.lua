@@ -1,0 +1,22 @@
+-- Prelude of every script that writes outbound events (SPEC §13), prepended to it by `mod.rs`:
+-- the one place that says how an event is appended, so the stream it goes to (one per shard on
+-- a cluster) changes here alone. `stream` is nil when no endpoint is configured: nothing is
+-- written. `link_event` fills a link event's data from the link hash and counts its sequence.
+local function outbox_add(stream, event_type, now, fields)
+  if not stream then return nil end
+  local args = {'XADD', stream, '*', 'type', event_type, 'at', now}
+  for i = 1, #fields do args[#args + 1] = fields[i] end
+  return redis.call(unpack(args))
+end
+
+local function link_event(stream, link, link_id, event_type, now, extra)
+  if not stream then return nil end
+  local f = redis.call('HMGET', link, 'owner', 'product', 'sub', 'institution', 'session')
+  local sequence = redis.call('HINCRBY', link, 'event_seq', 1)
+  local fields = {'link_id', link_id, 'external_id', f[1] or '', 'product', f[2] or '',
+    'sub', f[3] or '', 'institution', f[4] or '', 'session_id', f[5] or '',
+    'sequence', sequence}
+  for i = 1, #extra do fields[#fields + 1] = extra[i] end
+  return outbox_add(stream, event_type, now, fields)
+end
+
