@@ -214,11 +214,22 @@ pub enum WebhookApplied {
     /// Recorded; the session the link belongs to, when already known.
     Recorded {
         session: Option<super::ids::SessionId>,
+        /// The link's consent needs something (expiring, expired, unavailable): a data webhook
+        /// may end it (SPEC §12).
+        consent_open: bool,
     },
     /// The same `webhook_id` was recorded before: nothing changed.
     Duplicate,
     /// The webhook's external_id is not the link owner's: kept in the timeline, not merged.
     Mismatch,
+}
+
+/// Whether a stored `consent` fact is one a data webhook may end (SPEC §12).
+pub fn consent_open(stored: &str) -> bool {
+    matches!(
+        stored,
+        "consent_expiring" | "consent_expired" | "unavailable"
+    )
 }
 
 impl LinkState {

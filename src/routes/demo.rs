@@ -27,7 +27,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/demo/sessions/{id}", web::get().to(show))
         .route("/demo/links/{id}", web::get().to(link_page))
         .route("/demo/links/{id}/break", web::post().to(break_link))
-        .route("/demo/links/{id}/reconnect", web::post().to(reconnect));
+        .route("/demo/links/{id}/reconnect", web::post().to(reconnect))
+        .route(
+            "/demo/links/{id}/renew-consent",
+            web::post().to(super::demo_consent::renew),
+        );
 }
 
 #[derive(Template)]
@@ -58,9 +62,7 @@ async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let mut body = json!({"product": form.product, "platform": "web"});
     if form.product == "br_ofda" {
-        // The OFDA guide's sample user.
-        body["consent"] = json!({"identification_info": [
-            {"type": "CPF", "number": "76109277673", "name": "Ralph Bragg"}]});
+        body["consent"] = super::demo_consent::identification();
     }
     let url = format!("{}/v1/widget-sessions", state.local_base_url);
     to_widget(&state, url, body, "could not open a session").await
@@ -178,6 +180,8 @@ struct LinkPage {
     link_id: String,
     institution: String,
     health: String,
+    /// A Brazil open-finance link's consent state (`None` for other links).
+    consent: Option<String>,
     reason: Option<Reason>,
     refresh: bool,
     link_json: String,
@@ -228,6 +232,7 @@ async fn link_page(
         &LinkPage {
             link_id: id.to_string(),
             institution: view["institution"].as_str().unwrap_or_default().to_owned(),
+            consent: view["consent"]["state"].as_str().map(str::to_owned),
             health,
             reason,
             refresh,
@@ -236,14 +241,27 @@ async fn link_page(
     ))
 }
 
+#[derive(Deserialize)]
+struct BreakForm {
+    /// `consent_expired` ("the consent expired"); otherwise the password changed.
+    #[serde(default)]
+    reason: Option<String>,
+}
+
 /// "Simulate: the password changed": Belvo's record of the link turns invalid and Belvo sends
 /// the LINK webhook (the embedded emulator's control route), as when the user changes their
-/// password at the institution.
+/// password at the institution. "Simulate: the consent expired" (open finance): Belvo sends the
+/// consent-expired CONSENT webhook.
 async fn break_link(
     state: web::Data<AppState>,
     path: Result<web::Path<LinkId>, actix_web::Error>,
+    form: web::Form<BreakForm>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.map_err(|_| ApiError::not_found("link"))?.into_inner();
+    let (reason, expect) = match form.reason.as_deref() {
+        Some("consent_expired") => ("consent_expired", "consent_expired"),
+        _ => ("invalid_credentials", "needs_reconnect"),
+    };
     let secrets = &state.settings.secrets;
     let response = api(&state)?
         .post(format!(
@@ -254,7 +272,7 @@ async fn break_link(
             secrets.belvo_secret_id.expose_secret(),
             Some(secrets.belvo_secret_password.expose_secret()),
         )
-        .json(&json!({"reason": "invalid_credentials"}))
+        .json(&json!({ "reason": reason }))
         .send()
         .await
         .map_err(ApiError::internal)?;
@@ -267,7 +285,7 @@ async fn break_link(
     Ok(HttpResponse::SeeOther()
         .insert_header((
             header::LOCATION,
-            format!("/demo/links/{id}?expect=needs_reconnect"),
+            format!("/demo/links/{id}?expect={expect}"),
         ))
         .finish())
 }
@@ -305,7 +323,7 @@ fn detail(entry: &Value) -> String {
         .unwrap_or_default()
 }
 
-fn demo_token(state: &AppState) -> Result<String, ApiError> {
+pub(super) fn demo_token(state: &AppState) -> Result<String, ApiError> {
     mint(
         &state.settings,
         DEMO_SUB,
@@ -315,7 +333,7 @@ fn demo_token(state: &AppState) -> Result<String, ApiError> {
     .map_err(ApiError::internal)
 }
 
-fn api(_state: &AppState) -> Result<reqwest::Client, ApiError> {
+pub(super) fn api(_state: &AppState) -> Result<reqwest::Client, ApiError> {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(15))
         .redirect(reqwest::redirect::Policy::none())

@@ -4,6 +4,7 @@ mod admin;
 mod callbacks;
 pub mod console;
 pub mod demo;
+mod demo_consent;
 mod health;
 pub(crate) mod institutions;
 mod lang;

@@ -19,7 +19,7 @@ use crate::state::AppState;
 
 /// What a webhook changes in its link's health: a LINK webhook's credentials problem, a CONSENT
 /// webhook's consent (SPEC §12), data arriving (which ends an expired consent).
-fn health_changes(update: &WebhookUpdate) -> Vec<HealthChange> {
+fn health_changes(update: &WebhookUpdate, consent_open: bool) -> Vec<HealthChange> {
     let mut changes = Vec::new();
     if let Some(problem) = &update.health {
         changes.push(HealthChange::CredentialsFailed(problem.clone()));
@@ -27,7 +27,7 @@ fn health_changes(update: &WebhookUpdate) -> Vec<HealthChange> {
     if let Some(ConsentSignal::Change(change)) = &update.consent {
         changes.push(HealthChange::Consent(change.clone()));
     }
-    if update.data_arrived {
+    if update.data_arrived && consent_open {
         changes.push(HealthChange::DataArrived);
     }
     changes
@@ -159,7 +159,15 @@ pub async fn receive(
         applied,
         WebhookApplied::Recorded { .. } | WebhookApplied::Duplicate
     ) {
-        for change in health_changes(&update) {
+        // Data ends only a consent that needs something: one round trip for every other webhook.
+        let consent_open = matches!(
+            applied,
+            WebhookApplied::Recorded {
+                consent_open: true,
+                ..
+            }
+        );
+        for change in health_changes(&update, consent_open) {
             crate::links::health::apply(&state.store, &update.link, change).await?;
         }
     }

@@ -46,7 +46,11 @@ async fn the_demo_plays_the_whole_journey() {
 }
 
 /// Waits (up to 15 s) until `css`'s text satisfies `done`, re-reading it as the page refreshes.
-async fn until_text(browser: &Browser, css: &str, done: impl Fn(&str) -> bool) -> String {
+pub(crate) async fn until_text(
+    browser: &Browser,
+    css: &str,
+    done: impl Fn(&str) -> bool,
+) -> String {
     let mut text = String::new();
     for _ in 0..60 {
         if let Ok(found) =

@@ -10,6 +10,7 @@ mod helpers;
 #[allow(dead_code)]
 mod console_helpers;
 
+mod consent;
 mod console;
 mod demo;
 mod driver;

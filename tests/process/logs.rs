@@ -82,6 +82,18 @@ async fn a_whole_session_logs_json_lines_with_request_ids_and_no_secrets() {
     request_ids.push(request_id(&response));
     assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
 
+    // The consent portal (SPEC §12): the CPF goes to Belvo's consent_management token request.
+    let response = bff
+        .client
+        .post(bff.url("/v1/consent-portal"))
+        .bearer_auth(&app_token)
+        .json(&consent)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    let portal_request = request_id(&response);
+
     // The user goes through the widget (its page too), which calls back.
     let page = bff.client.get(&widget_url).send().await.unwrap();
     assert_eq!(page.status(), 200);
@@ -151,6 +163,67 @@ async fn a_whole_session_logs_json_lines_with_request_ids_and_no_secrets() {
         "/callbacks/{session_id}/{kind}",
     );
     assert_request_lines_name_their_route(&lines, &request_ids[4], "/webhooks/belvo");
+    assert_request_lines_name_their_route(&lines, &portal_request, "/v1/consent-portal");
+    assert_redis_never_holds(&redis, &prefix, CPF).await;
+}
+
+/// No key under `prefix` holds `value`.
+async fn assert_redis_never_holds(redis: &str, prefix: &str, value: &str) {
+    let client = redis::Client::open(redis).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(!keys.is_empty(), "the run stored something");
+    for key in keys {
+        let stored = stored_text(&mut conn, &key).await;
+        assert!(!stored.contains(value), "{key} holds it");
+    }
+}
+
+/// Every value stored under `key`, as text, whatever the key's type.
+async fn stored_text(conn: &mut impl redis::aio::ConnectionLike, key: &str) -> String {
+    fn flatten(value: redis::Value, out: &mut String) {
+        match value {
+            redis::Value::BulkString(bytes) => out.push_str(&String::from_utf8_lossy(&bytes)),
+            redis::Value::SimpleString(s) => out.push_str(&s),
+            redis::Value::Array(items) | redis::Value::Set(items) => {
+                items.into_iter().for_each(|v| flatten(v, out))
+            }
+            redis::Value::Map(pairs) => pairs.into_iter().for_each(|(k, v)| {
+                flatten(k, out);
+                flatten(v, out);
+            }),
+            other => out.push_str(&format!("{other:?}")),
+        }
+        out.push('\n');
+    }
+    let kind: String = redis::cmd("TYPE").arg(key).query_async(conn).await.unwrap();
+    let mut cmd = match kind.as_str() {
+        "string" => redis::cmd("GET"),
+        "hash" => redis::cmd("HGETALL"),
+        "list" => redis::cmd("LRANGE"),
+        "set" => redis::cmd("SMEMBERS"),
+        "zset" => redis::cmd("ZRANGE"),
+        "stream" => redis::cmd("XRANGE"),
+        _ => return String::new(),
+    };
+    cmd.arg(key);
+    match kind.as_str() {
+        "list" | "zset" => {
+            cmd.arg(0).arg(-1);
+        }
+        "stream" => {
+            cmd.arg("-").arg("+");
+        }
+        _ => {}
+    }
+    let value: redis::Value = cmd.query_async(conn).await.unwrap();
+    let mut out = String::new();
+    flatten(value, &mut out);
+    out
 }
 
 /// Every line of the request `request_id` has `route` as its request span's `http.route`.

@@ -19,7 +19,9 @@
 -- ARGV[8] ttl, ms (the link's retention, counted from this webhook)
 -- ARGV[9] max timeline events
 -- ARGV[10] max webhook ids remembered
--- Reply: {result, session id or ""}; result is "duplicate", "mismatch" or "recorded".
+-- Reply: {result, session id or "", the link's consent fact or ""}; result is "duplicate",
+-- "mismatch" or "recorded". The consent (SPEC §12) tells the caller whether a data webhook may
+-- end an expired consent, so that takes a second round trip only when there is one to end.
 local link, timeline, seen = KEYS[1], KEYS[2], KEYS[3]
 local webhook_id, resource, state, external_id = ARGV[1], ARGV[3], ARGV[4], ARGV[5]
 local entry, channel, ttl, max_events = ARGV[6], ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9])
@@ -74,7 +76,8 @@ local session = redis.call('HGET', link, 'session') or ''
 if session ~= '' then
   redis.call('PUBLISH', channel, session)
 end
+local consent = redis.call('HGET', link, 'consent') or ''
 if effect == 'mismatch' then
-  return {'mismatch', session}
+  return {'mismatch', session, consent}
 end
-return {'recorded', session}
+return {'recorded', session, consent}

@@ -67,6 +67,10 @@ impl Links for MemoryStore {
             .fields
             .get("session")
             .and_then(|s| SessionId::parse(s).ok());
+        let consent_open = link
+            .fields
+            .get("consent")
+            .is_some_and(|c| crate::domain::webhook::consent_open(c));
         drop(inner);
         if let Some(id) = session {
             let _ = self.changes.send(id);
@@ -74,7 +78,10 @@ impl Links for MemoryStore {
         Ok(if mismatch {
             WebhookApplied::Mismatch
         } else {
-            WebhookApplied::Recorded { session }
+            WebhookApplied::Recorded {
+                session,
+                consent_open,
+            }
         })
     }
 

@@ -59,7 +59,13 @@ impl Links for RedisStore {
             Some("mismatch") => Ok(WebhookApplied::Mismatch),
             Some("recorded") => {
                 self.replicated().await?;
-                Ok(WebhookApplied::Recorded { session })
+                let consent_open = reply
+                    .get(2)
+                    .is_some_and(|c| crate::domain::webhook::consent_open(c));
+                Ok(WebhookApplied::Recorded {
+                    session,
+                    consent_open,
+                })
             }
             other => Err(StoreError::corrupt(
                 self.keys.link(&update.link),

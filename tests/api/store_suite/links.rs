@@ -49,7 +49,13 @@ async fn a_webhook_before_or_after_the_success_ends_the_same(store: DynStore) {
         store.create_session(&session).await.unwrap();
         if webhook_first {
             let applied = store.record_webhook(&update).await.unwrap();
-            assert_eq!(applied, WebhookApplied::Recorded { session: None });
+            assert_eq!(
+                applied,
+                WebhookApplied::Recorded {
+                    session: None,
+                    consent_open: false
+                }
+            );
             store.apply(&session.id, &success).await.unwrap();
         } else {
             store.apply(&session.id, &success).await.unwrap();
@@ -57,7 +63,8 @@ async fn a_webhook_before_or_after_the_success_ends_the_same(store: DynStore) {
             assert_eq!(
                 applied,
                 WebhookApplied::Recorded {
-                    session: Some(session.id)
+                    session: Some(session.id),
+                    consent_open: false
                 }
             );
         }
@@ -126,7 +133,13 @@ async fn a_link_remembers_its_latest_webhook_ids(store: DynStore) {
     let delivery = |n: usize| webhook(&link, &format!("w-{n}"), "u_owner");
     for n in 0..=MAX_WEBHOOK_IDS {
         let applied = store.record_webhook(&delivery(n)).await.unwrap();
-        assert_eq!(applied, WebhookApplied::Recorded { session: None });
+        assert_eq!(
+            applied,
+            WebhookApplied::Recorded {
+                session: None,
+                consent_open: false
+            }
+        );
     }
     // A repeat of a recent delivery changes nothing.
     let repeat = store
@@ -136,7 +149,13 @@ async fn a_link_remembers_its_latest_webhook_ids(store: DynStore) {
     assert_eq!(repeat, WebhookApplied::Duplicate);
     // The oldest id is past the bound: forgotten, so its memory does not grow with the link's age.
     let oldest = store.record_webhook(&delivery(0)).await.unwrap();
-    assert_eq!(oldest, WebhookApplied::Recorded { session: None });
+    assert_eq!(
+        oldest,
+        WebhookApplied::Recorded {
+            session: None,
+            consent_open: false
+        }
+    );
 }
 
 async fn the_first_session_to_report_a_link_owns_it(store: DynStore) {
