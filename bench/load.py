@@ -165,18 +165,20 @@ async def longpoll(bff, other, binary, pid, users, per_user, wait):
     # The waiters: PER_USER per user, each on a connection of its own.
     answered_at = {}
     outcomes = {"woken": 0, "skipped": 0, "pending": 0, "errors": 0}
+    error_kinds = {}
 
     async def waiter(i, k):
         conn = Conn(bff)
         try:
             status, headers, body = await conn.request(
                 "GET", f"/v1/widget-sessions/{sessions[i]}?wait={wait}", toks[i])
-        except (OSError, ConnectionError, asyncio.IncompleteReadError):
-            status, headers, body = 0, {}, b""
+        except (OSError, ConnectionError, asyncio.IncompleteReadError) as e:
+            status, headers, body = type(e).__name__, {}, b""
         now = time.perf_counter()
         conn.close()
         if status != 200:
             outcomes["errors"] += 1
+            error_kinds[str(status)] = error_kinds.get(str(status), 0) + 1
         elif headers.get("x-long-poll") == "skipped":
             outcomes["skipped"] += 1
         elif json.loads(body)["status"] == "pending":
@@ -225,6 +227,7 @@ async def longpoll(bff, other, binary, pid, users, per_user, wait):
         "users": users, "per_user": per_user, "wait_s": wait, "client_open_files": limit,
         "waiting_seen": int(waiting), "seconds_to_all_waiting": round(all_waiting, 1),
         "answered": sum(outcomes.values()) - outcomes["errors"], "of": total, **outcomes,
+        "error_kinds": error_kinds,
         "rss_mib_before": rss_before, "rss_mib_waiting": rss_waiting,
         "without_waiters": without, "with_waiters": with_waiters,
         "wakeup_p50_ms": pct(delays, 0.5), "wakeup_p99_ms": pct(delays, 0.99),

@@ -105,18 +105,51 @@ pub(super) fn session_from_values(
     session_from_named(SESSION_FIELDS, values)
 }
 
-/// [`SESSION_FIELDS`] and then the widget token: what `/w/` reads.
+/// What `/w/` reads with the opening (`open_widget.lua`): the fields opening the widget, renewing
+/// its token and showing a closed session's page need, then the token; 14 of the hash's fields,
+/// not all 25 (the hash holds a ~700-byte token, so it is not a compact listpack and every field
+/// read is a lookup).
+const WIDGET_FIELDS: &[&str] = &[
+    "id",
+    "owner",
+    "product",
+    "institutions",
+    "access_mode",
+    "token_expires_at",
+    "deadline",
+    "status",
+    "link_id",
+    "locale",
+    "mode",
+    "opened_at",
+    "opens",
+    "token",
+];
+
 pub(super) fn widget_fields() -> impl Iterator<Item = &'static str> {
-    SESSION_FIELDS.iter().copied().chain(["token"])
+    WIDGET_FIELDS.iter().copied()
 }
 
-/// A session from the values of [`widget_fields`], in that order.
+/// A session from the values of [`widget_fields`], in that order. The fields `/w/` does not read
+/// stand at neutral values (platform `web`, times 0, no events or warnings): the session it
+/// returns serves opening the widget only.
 pub(super) fn widget_session_from_values(
     values: &[Option<String>],
 ) -> Result<Option<Session>, CorruptSession> {
-    let names: Vec<&str> = widget_fields().collect();
-    let token = values.get(names.len() - 1).cloned().flatten();
-    Ok(session_from_named(&names, values)?.map(|s| with_token(s, token)))
+    if values.iter().all(Option::is_none) {
+        return Ok(None);
+    }
+    let field = |name: &str| match WIDGET_FIELDS.iter().position(|f| *f == name) {
+        Some(at) => values.get(at)?.as_deref(),
+        None => match name {
+            "platform" => Some("web"),
+            "created_at" | "updated_at" | "event_count" => Some("0"),
+            "warnings" => Some("[]"),
+            _ => None,
+        },
+    };
+    let token = values.get(WIDGET_FIELDS.len() - 1).cloned().flatten();
+    session_from_lookup(field).map(|s| Some(with_token(s, token)))
 }
 
 /// The session with its widget token, which only `/w/` reads.
