@@ -10,6 +10,8 @@ use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use belvo_bff::config::notify::Endpoint;
 use belvo_bff::config::Settings;
 use belvo_bff::domain::event::EventPattern;
+use belvo_bff::domain::ids::SessionId;
+use belvo_bff::domain::shard::Shard;
 use belvo_bff::store::{Keys, Outbox};
 use futures_util::future::join_all;
 use serde_json::{json, Value};
@@ -335,10 +337,9 @@ async fn include_sub_false_leaves_the_sub_out_of_events_and_sessions() {
     let data = &got[0].json()["data"];
     assert_eq!(data["session_id"], id);
     assert!(data.get("sub").is_none(), "{data}");
-    let (_, prefix) = app.redis.as_ref().unwrap();
     let mut conn = app.redis_conn().await;
     let sub: Option<String> = redis::cmd("HGET")
-        .arg(format!("{prefix}:{{s:{id}}}:session"))
+        .arg(app.session_key(&id))
         .arg("sub")
         .query_async(&mut conn)
         .await
@@ -354,13 +355,17 @@ async fn without_an_endpoint_nothing_is_written() {
     let mut conn = app.redis_conn().await;
     let keys = Keys::new(prefix);
     let outbox: i64 = redis::cmd("EXISTS")
-        .arg(keys.outbox())
+        .arg(
+            Shard::all()
+                .map(|shard| keys.outbox_of(shard))
+                .collect::<Vec<_>>(),
+        )
         .query_async(&mut conn)
         .await
         .unwrap();
     assert_eq!(outbox, 0);
     let sub: Option<String> = redis::cmd("HGET")
-        .arg(format!("{prefix}:{{s:{id}}}:session"))
+        .arg(app.session_key(&id))
         .arg("sub")
         .query_async(&mut conn)
         .await
@@ -558,20 +563,28 @@ async fn the_outbox_is_trimmed_only_past_delivered_events() {
     let groups = [group.clone()];
     let mut conn = writer.redis_conn().await;
     let keys = Keys::new(&prefix);
+    // Every shard's stream together.
     let xlen = |conn: &mut belvo_bff::store::RedisConnection| {
         let mut conn = conn.clone();
-        let key = keys.outbox();
+        let streams: Vec<String> = Shard::all().map(|shard| keys.outbox_of(shard)).collect();
         async move {
-            redis::cmd("XLEN")
-                .arg(key)
-                .query_async::<u64>(&mut conn)
-                .await
-                .unwrap()
+            let mut len = 0;
+            for key in streams {
+                len += redis::cmd("XLEN")
+                    .arg(key)
+                    .query_async::<u64>(&mut conn)
+                    .await
+                    .unwrap();
+            }
+            len
         }
     };
+    let mut shards = std::collections::BTreeSet::new();
     for sub in ["maria", "juan", "ana"] {
-        finish(&writer, sub, "exit", EXIT).await;
+        let id = finish(&writer, sub, "exit", EXIT).await;
+        shards.insert(Shard::of_session(&SessionId::parse(&id).unwrap()));
     }
+    let shards = shards.len() as u64;
     assert_eq!(xlen(&mut conn).await, 3);
     // One held, two not handed out: nothing goes.
     let held = store.outbox_read(&group, "a-replica", 1).await.unwrap();
@@ -586,11 +599,11 @@ async fn the_outbox_is_trimmed_only_past_delivered_events() {
     }
     assert_eq!(store.outbox_trim(&groups).await.unwrap(), 0);
     assert_eq!(xlen(&mut conn).await, 3);
-    // The first delivered too: everything before the last handed out goes.
+    // The first delivered too: everything before the last handed out of each stream goes.
     store.outbox_ack(&group, &held[0].id).await.unwrap();
     assert_eq!(store.outbox_undelivered(&group).await.unwrap(), 0);
-    assert_eq!(store.outbox_trim(&groups).await.unwrap(), 2);
-    assert_eq!(xlen(&mut conn).await, 1);
+    assert_eq!(store.outbox_trim(&groups).await.unwrap(), 3 - shards);
+    assert_eq!(xlen(&mut conn).await, shards);
     // A group this replica does not know (another configuration) holds nothing back, and an
     // unknown configured group trims nothing.
     assert_eq!(

@@ -7,8 +7,8 @@
 -- KEYS[3] link hash: only for a success, and only on a single server. On a Redis Cluster the
 --         link hash lives in another slot, so the store leaves it out (and passes publish "0")
 --         and claims the link in a second step (`claim_session_link.lua`), which announces.
--- KEYS[4] outbox stream (SPEC §13), only when events go out (the flag after the field pairs);
---         it is KEYS[3] when no link hash is passed. A single server only, for now.
+-- KEYS[4] the outbox stream of the session's shard (SPEC §13, the session's hash tag), only
+--         when events go out (the flag after the field pairs); KEYS[3] when no link hash is passed.
 -- ARGV[1] event fingerprint
 -- ARGV[2] now, ms
 -- ARGV[3] outcome status ("" = none)

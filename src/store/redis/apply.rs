@@ -6,6 +6,7 @@ use redis::AsyncCommands;
 use super::RedisStore;
 use crate::domain::ids::{LinkId, Platform, SessionId};
 use crate::domain::session::{Applied, Status, Transition, MAX_EVENTS, MAX_WARNINGS};
+use crate::domain::shard::Shard;
 use crate::store::codec::{self, CorruptSession};
 use crate::store::{lua, StoreError, StoreResult};
 
@@ -71,11 +72,9 @@ impl RedisStore {
         if let (true, Some(link)) = (with_link, &t.link) {
             invocation.key(self.keys.link(link));
         }
-        // The outbox is one stream on one server (the cluster's shard layout is not built:
-        // configuration refuses endpoints on a cluster).
-        let emit = t.emit && !self.conn.is_cluster();
-        if emit {
-            invocation.key(self.keys.outbox());
+        // The event goes to the outbox of the session's shard: the same slot as its keys.
+        if t.emit {
+            invocation.key(self.keys.outbox_of(Shard::of_session(id)));
         }
         invocation
             .arg(&t.fingerprint)
@@ -94,7 +93,7 @@ impl RedisStore {
         for (field, value) in &fields {
             invocation.arg(*field).arg(value.as_ref());
         }
-        if emit {
+        if t.emit {
             invocation.arg("1");
         }
         let mut conn = self.conn();
