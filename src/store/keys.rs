@@ -21,6 +21,11 @@ impl Keys {
         }
     }
 
+    /// The prefix every key starts with (and then `:`).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     /// Hash holding the session's fields.
     pub fn session(&self, id: &SessionId) -> String {
         format!(
@@ -238,7 +243,7 @@ mod tests {
             .lines()
             .filter_map(|l| l.trim().strip_prefix("pub fn "))
             .map(|rest| &rest[..rest.find('(').unwrap()])
-            .filter(|name| *name != "new")
+            .filter(|name| !["new", "prefix"].contains(name))
             .collect()
     }
 

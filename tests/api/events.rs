@@ -238,12 +238,13 @@ fn verify_in_python(deliveries: &[Delivery]) -> Vec<Value> {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-#[tokio::test]
-async fn session_events_are_delivered_signed_and_verify_with_an_independent_implementation() {
+async fn session_events_are_delivered_signed_and_verify_with_an_independent_implementation(
+    kind: StoreKind,
+) {
     let everything = Receiver::start(|_| 200);
     let failures = Receiver::start(|_| 204);
     let (all_url, failed_url) = (everything.url.clone(), failures.url.clone());
-    let app = spawn_app_with(StoreKind::Redis, move |s| {
+    let app = spawn_app_with(kind, move |s| {
         with_endpoints(
             s,
             vec![
@@ -505,11 +506,24 @@ async fn events_held_by_a_dead_replica_are_delivered_by_another() {
     assert_eq!(receiver.deliveries().len(), 1);
 }
 
-#[tokio::test]
-async fn two_hundred_sessions_finishing_at_once_are_two_hundred_events() {
+/// Two replicas, two endpoints: the sessions' events come from every shard's stream, and each
+/// endpoint gets each event once.
+async fn two_hundred_sessions_finishing_at_once_are_two_hundred_events(kind: StoreKind) {
     const SESSIONS: usize = 200;
     let receiver = Receiver::start(|_| 200);
-    let app = spawn_notifying(StoreKind::Redis, &receiver).await;
+    let second = Receiver::start(|_| 200);
+    let urls = (receiver.url.clone(), second.url.clone());
+    let app = spawn_app_with(kind, move |s| {
+        with_endpoints(
+            s,
+            vec![
+                endpoint(&urls.0, &["session.*"]),
+                endpoint(&urls.1, &["session.*"]),
+            ],
+        )
+    })
+    .await;
+    let _other_replica = spawn_settings(app.settings.clone()).await;
     let mut ids = Vec::new();
     for i in 0..SESSIONS {
         let id = app.open(&format!("user-{i}"), "mx_employment", "ios").await["session_id"]
@@ -544,7 +558,33 @@ async fn two_hundred_sessions_finishing_at_once_are_two_hundred_events() {
     delivered.sort();
     ids.sort();
     assert_eq!(delivered, ids, "each session's event exactly once");
+    let shards: std::collections::BTreeSet<Shard> = ids
+        .iter()
+        .map(|id| Shard::of_session(&SessionId::parse(id).unwrap()))
+        .collect();
+    assert_eq!(shards.len(), usize::from(Shard::COUNT), "from every shard");
+    let to_second = second
+        .until(Duration::from_secs(60), "200 events", |d| {
+            d.len() >= SESSIONS
+        })
+        .await;
+    let mut webhook_ids: Vec<&str> = to_second.iter().map(|d| d.id.as_str()).collect();
+    webhook_ids.sort();
+    webhook_ids.dedup();
+    assert_eq!(
+        webhook_ids.len(),
+        SESSIONS,
+        "each event once to the second endpoint too"
+    );
+    let mut first_ids: Vec<&str> = got.iter().map(|d| d.id.as_str()).collect();
+    first_ids.sort();
+    assert_eq!(first_ids, webhook_ids, "the same webhook-ids");
 }
+
+crate::helpers::on_redis_and_cluster!(
+    session_events_are_delivered_signed_and_verify_with_an_independent_implementation,
+    two_hundred_sessions_finishing_at_once_are_two_hundred_events,
+);
 
 /// The outbox is trimmed only past what the endpoint's group has delivered: an event held by a
 /// replica, or not handed out yet, stays.
@@ -563,28 +603,34 @@ async fn the_outbox_is_trimmed_only_past_delivered_events() {
     let groups = [group.clone()];
     let mut conn = writer.redis_conn().await;
     let keys = Keys::new(&prefix);
-    // Every shard's stream together.
-    let xlen = |conn: &mut belvo_bff::store::RedisConnection| {
-        let mut conn = conn.clone();
-        let streams: Vec<String> = Shard::all().map(|shard| keys.outbox_of(shard)).collect();
-        async move {
-            let mut len = 0;
-            for key in streams {
-                len += redis::cmd("XLEN")
-                    .arg(key)
-                    .query_async::<u64>(&mut conn)
-                    .await
-                    .unwrap();
-            }
-            len
+    // Three sessions of one shard, so that one stream holds their events in order.
+    let mut by_shard: std::collections::HashMap<Shard, Vec<String>> = Default::default();
+    let (shard, ids) = loop {
+        let id = writer.open("maria", "mx_employment", "ios").await["session_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let shard = Shard::of_session(&SessionId::parse(&id).unwrap());
+        let ids = by_shard.entry(shard).or_default();
+        ids.push(id);
+        if ids.len() == 3 {
+            break (shard, ids.clone());
         }
     };
-    let mut shards = std::collections::BTreeSet::new();
-    for sub in ["maria", "juan", "ana"] {
-        let id = finish(&writer, sub, "exit", EXIT).await;
-        shards.insert(Shard::of_session(&SessionId::parse(&id).unwrap()));
+    for id in &ids {
+        assert_eq!(writer.callback(id, "exit", EXIT).await.status(), 302);
     }
-    let shards = shards.len() as u64;
+    let xlen = |conn: &mut belvo_bff::store::RedisConnection| {
+        let mut conn = conn.clone();
+        let key = keys.outbox_of(shard);
+        async move {
+            redis::cmd("XLEN")
+                .arg(key)
+                .query_async::<u64>(&mut conn)
+                .await
+                .unwrap()
+        }
+    };
     assert_eq!(xlen(&mut conn).await, 3);
     // One held, two not handed out: nothing goes.
     let held = store.outbox_read(&group, "a-replica", 1).await.unwrap();
@@ -599,11 +645,11 @@ async fn the_outbox_is_trimmed_only_past_delivered_events() {
     }
     assert_eq!(store.outbox_trim(&groups).await.unwrap(), 0);
     assert_eq!(xlen(&mut conn).await, 3);
-    // The first delivered too: everything before the last handed out of each stream goes.
+    // The first delivered too: everything before the last handed out goes.
     store.outbox_ack(&group, &held[0].id).await.unwrap();
     assert_eq!(store.outbox_undelivered(&group).await.unwrap(), 0);
-    assert_eq!(store.outbox_trim(&groups).await.unwrap(), 3 - shards);
-    assert_eq!(xlen(&mut conn).await, shards);
+    assert_eq!(store.outbox_trim(&groups).await.unwrap(), 2);
+    assert_eq!(xlen(&mut conn).await, 1);
     // A group this replica does not know (another configuration) holds nothing back, and an
     // unknown configured group trims nothing.
     assert_eq!(

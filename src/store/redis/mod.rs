@@ -22,9 +22,12 @@ mod apply;
 mod attempts;
 mod health;
 mod links;
+mod migrate;
 mod outbox;
 mod sessions;
 mod staff;
+
+pub use migrate::Migration;
 
 use super::redis_connection::{forward_channel, RedisConnection, ThreadConnections};
 use super::{Durability, Keys, Retention, StoreError, StoreResult};
