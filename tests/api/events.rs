@@ -20,7 +20,7 @@ use crate::helpers::{
     redis_store_on, spawn_app_with, spawn_settings, test_redis_url, StoreKind, TestApp, LINK_ID,
 };
 
-const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+pub(crate) const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const SECRET_ENV: &str = "TEST_EVENTS_SECRET";
 const SUCCESS: &str = "link=cb65f82c-dc93-4d3e-8270-9a27528397f5&institution=planet_mx_employment";
 const EXIT: &str = "meta_data_step=abandon-survey";
@@ -30,8 +30,8 @@ const HANG: u16 = 0;
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
-struct Delivery {
-    id: String,
+pub(crate) struct Delivery {
+    pub(crate) id: String,
     timestamp: String,
     signature: String,
     body: String,
@@ -39,7 +39,7 @@ struct Delivery {
 }
 
 impl Delivery {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap()
     }
 
@@ -54,13 +54,13 @@ impl Delivery {
 
 /// A local receiver: answers the n-th request (from 0) with `answer(n)`, keeps every request.
 /// `HANG` answers only after 3 seconds, past the tests' 1s `notify.timeout`.
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     got: Arc<Mutex<Vec<Delivery>>>,
 }
 
 impl Receiver {
-    fn start(answer: impl Fn(usize) -> u16 + Send + Sync + 'static) -> Self {
+    pub(crate) fn start(answer: impl Fn(usize) -> u16 + Send + Sync + 'static) -> Self {
         let got: Arc<Mutex<Vec<Delivery>>> = Arc::default();
         let answer = Arc::new(answer);
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -107,12 +107,12 @@ impl Receiver {
         Self { url, got }
     }
 
-    fn deliveries(&self) -> Vec<Delivery> {
+    pub(crate) fn deliveries(&self) -> Vec<Delivery> {
         self.got.lock().unwrap().clone()
     }
 
     /// Waits until `enough` holds for what arrived (at most `limit`); returns it.
-    async fn until(
+    pub(crate) async fn until(
         &self,
         limit: Duration,
         what: &str,
@@ -149,7 +149,7 @@ async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
     }
 }
 
-fn endpoint(url: &str, events: &[&str]) -> Endpoint {
+pub(crate) fn endpoint(url: &str, events: &[&str]) -> Endpoint {
     Endpoint {
         url: url.parse().unwrap(),
         events: events
@@ -161,7 +161,7 @@ fn endpoint(url: &str, events: &[&str]) -> Endpoint {
 }
 
 /// Quick retries for tests: a receiver gets a second after its 1s timeout before a retry.
-fn with_endpoints(settings: &mut Settings, endpoints: Vec<Endpoint>) {
+pub(crate) fn with_endpoints(settings: &mut Settings, endpoints: Vec<Endpoint>) {
     settings.notify.endpoints = endpoints;
     settings
         .secrets

@@ -13,6 +13,7 @@ mod errors;
 mod events;
 mod helpers;
 mod hostile_input;
+mod key_migration;
 mod link_checks;
 mod link_health;
 mod links;
