@@ -75,7 +75,7 @@ impl RedisStore {
     }
 
     /// Runs `op` on every stream at once; an old stream that is gone (or has no such group)
-    /// counts as empty.
+    /// counts as empty, and is looked for first so that its absence is no failed command.
     async fn on_every_stream<'a, T, F, Fut>(&'a self, op: F) -> StoreResult<Vec<T>>
     where
         T: Default,
@@ -83,8 +83,16 @@ impl RedisStore {
         Fut: std::future::Future<Output = StoreResult<T>> + 'a,
     {
         let runs = OutboxStream::all().map(|stream| {
-            let run = op(stream, self.stream_key(stream));
+            let key = self.stream_key(stream);
+            let run = op(stream, key.clone());
             async move {
+                if stream == OutboxStream::Legacy {
+                    let mut conn = self.conn();
+                    let exists = redis::Cmd::exists(&key);
+                    if !self.run(exists.query_async::<bool>(&mut conn)).await? {
+                        return Ok(T::default());
+                    }
+                }
                 match run.await {
                     Err(StoreError::Unavailable(e))
                         if stream == OutboxStream::Legacy && missing(&e) =>
