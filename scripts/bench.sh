@@ -47,6 +47,8 @@ FLOOR_BIN=$CARGO_TARGET_DIR/release/bench-floor
 
 log() { printf '==> [%3ds] %s\n' "$SECONDS" "$*" >&2; }
 die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+# The server's key of a session or link (KIND ID): its shard tag, as src/store/keys.rs names it.
+key() { bench/keys.py "$PREFIX" "$1" "$2"; }
 
 # ---------------------------------------------------------------------------------------------
 # Tools, build, processes
@@ -326,9 +328,9 @@ main() {
   pool widget "$BFF_URL" "$POOL"
   pool webhook "$BFF_URL" "$POOL" --succeed
   # Webhooks name links: those of the finished sessions, and their owner's external_id.
-  sed "s/.*/HGET $PREFIX:{s:&}:session link_id/" "$workdir/webhook.ids" |
+  bench/keys.py "$PREFIX" session <"$workdir/webhook.ids" | sed "s/.*/HGET & link_id/" |
     redis-cli -p "$REDIS_PORT" >"$workdir/webhook.links"
-  OWNER=$(redis-cli -p "$REDIS_PORT" hget "$PREFIX:{s:$(head -1 "$workdir/webhook.ids")}:session" owner)
+  OWNER=$(redis-cli -p "$REDIS_PORT" hget "$(key session "$(head -1 "$workdir/webhook.ids")")" owner)
   pool success-info "$INFO_URL" "$POOL"
   rss_after_pools=$(rss_kib "$BFF_PID")
 
@@ -414,13 +416,13 @@ check_endpoints() {
   local query="link=$link&institution=planet_mx_employment"
   sid=$(head -1 "$workdir/success-floor.ids")
   expect_status 302 "$FLOOR_URL/callbacks/$sid/success?$query"
-  [ "$(redis-cli -p "$REDIS_PORT" hget "$PREFIX:{s:$sid}:session" status)" = succeeded ] ||
+  [ "$(redis-cli -p "$REDIS_PORT" hget "$(key session "$sid")" status)" = succeeded ] ||
     die "the floor's callback did not change the session: does bench/floor still send what src/store/lua/apply_event.lua expects?"
   expect_status 302 "$FLOOR_URL/bare/callbacks/$sid/success?$query"
   expect_status 302 "$BFF_URL/callbacks/$(head -1 "$workdir/success-bff.ids")/success?$query"
   sid=$(head -1 "$workdir/success-peer.ids")
   expect_status 302 "$PEER_URL/callbacks/$sid/success?$query"
-  [ "$(redis-cli -p "$REDIS_PORT" hget "$PREFIX:{s:$sid}:session" status)" = succeeded ] ||
+  [ "$(redis-cli -p "$REDIS_PORT" hget "$(key session "$sid")" status)" = succeeded ] ||
     die "the peer's callback did not change the session: does bench/peer-node still send what src/store/lua/apply_event.lua expects?"
   expect_status 302 "$INFO_URL/callbacks/$(head -1 "$workdir/success-info.ids")/success?$query"
   expect_status 302 "$BFF_URL/callbacks/$(head -1 "$workdir/exit-bff.ids")/exit?meta_data_step=abandon-survey"
@@ -432,7 +434,7 @@ check_endpoints() {
   sid=$(head -1 "$workdir/widget.ids")
   expect_status 302 "$BFF_URL/w/$sid"
   expect_status 302 "$FLOOR_URL/w/$sid"
-  [ "$(redis-cli -p "$REDIS_PORT" hget "$PREFIX:{s:$sid}:session" opens)" = 2 ] ||
+  [ "$(redis-cli -p "$REDIS_PORT" hget "$(key session "$sid")" opens)" = 2 ] ||
     die "/w/ did not count both openings: does bench/floor still send what src/store/lua/open_widget.lua expects?"
   local webhook
   webhook=$(printf '{"webhook_id":"check","webhook_type":"EMPLOYMENT_RECORDS","webhook_code":"historical_update","link_id":"%s","data":{}}' "$(head -1 "$workdir/webhook.links")")
@@ -483,27 +485,27 @@ redis_report() {
   fresh=$(python3 bench/client.py create "$BFF_URL" "$TOKEN" 1)
   done_=$(head -1 "$workdir/status.ids")
   soak_sid=$(head -1 "$workdir/soak.ids")
-  link=$(redis-cli -p "$REDIS_PORT" hget "$PREFIX:{s:$done_}:session" link_id)
-  mem_fresh=$(mem_usage "$PREFIX:{s:$fresh}:session")
+  link=$(redis-cli -p "$REDIS_PORT" hget "$(key session "$done_")" link_id)
+  mem_fresh=$(mem_usage "$(key session "$fresh")")
   # Everything a pending session adds to Redis: its hash and any other key naming it.
   local key
   mem_pending_all=0
   for key in $(redis-cli -p "$REDIS_PORT" --scan --pattern "$PREFIX:*$fresh*"); do
     mem_pending_all=$((mem_pending_all + $(mem_usage "$key")))
   done
-  mem_done_session=$(mem_usage "$PREFIX:{s:$done_}:session")
-  mem_done_timeline=$(mem_usage "$PREFIX:{s:$done_}:timeline")
-  mem_link=$(mem_usage "$PREFIX:{l:$link}:link")
+  mem_done_session=$(mem_usage "$(key session "$done_")")
+  mem_done_timeline=$(mem_usage "$(key timeline "$done_")")
+  mem_link=$(mem_usage "$(key link "$link")")
   webhooked=$(head -1 "$workdir/webhook.links")
-  mem_webhook_link=$(mem_usage "$PREFIX:{l:$webhooked}:link")
-  mem_webhook_timeline=$(mem_usage "$PREFIX:{l:$webhooked}:timeline")
-  webhook_fields=$(redis-cli -p "$REDIS_PORT" hlen "$PREFIX:{l:$webhooked}:link")
-  mem_soak_session=$(mem_usage "$PREFIX:{s:$soak_sid}:session")
-  mem_soak_timeline=$(mem_usage "$PREFIX:{s:$soak_sid}:timeline")
-  soak_events=$(redis-cli -p "$REDIS_PORT" hget "$PREFIX:{s:$soak_sid}:session" event_count)
-  ttl_session=$(pttl_hours "$PREFIX:{s:$done_}:session")
-  ttl_timeline=$(pttl_hours "$PREFIX:{s:$done_}:timeline")
-  ttl_link=$(pttl_hours "$PREFIX:{l:$link}:link")
+  mem_webhook_link=$(mem_usage "$(key link "$webhooked")")
+  mem_webhook_timeline=$(mem_usage "$(key link-timeline "$webhooked")")
+  webhook_fields=$(redis-cli -p "$REDIS_PORT" hlen "$(key link "$webhooked")")
+  mem_soak_session=$(mem_usage "$(key session "$soak_sid")")
+  mem_soak_timeline=$(mem_usage "$(key timeline "$soak_sid")")
+  soak_events=$(redis-cli -p "$REDIS_PORT" hget "$(key session "$soak_sid")" event_count)
+  ttl_session=$(pttl_hours "$(key session "$done_")")
+  ttl_timeline=$(pttl_hours "$(key timeline "$done_")")
+  ttl_link=$(pttl_hours "$(key link "$link")")
   redis_keys=$(redis-cli -p "$REDIS_PORT" dbsize)
   redis_bytes=$(redis_used)
 }

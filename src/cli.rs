@@ -1,4 +1,5 @@
-//! The command line: `serve` (default), `emulator`, `token`, `hash-password`, `check-config`.
+//! The command line: `serve` (default), `emulator`, `token`, `hash-password`, `check-config`,
+//! `healthcheck`, `migrate-keys`.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -50,6 +51,10 @@ enum Command {
     /// exit 0 when it answers 200 within 3 s. For container health checks: the image has no
     /// shell or curl.
     Healthcheck,
+    /// Move data of the Redis key layout before shards (SPEC §13) to the shard layout, printing
+    /// progress. Serving replicas do this at start-up; run it again once the last replica of an
+    /// older version has stopped. Safe while replicas run, and to run twice.
+    MigrateKeys,
 }
 
 impl Cli {
@@ -79,6 +84,7 @@ impl Cli {
                 ExitCode::SUCCESS
             }
             Command::Healthcheck => healthcheck(settings.server.port),
+            Command::MigrateKeys => migrate_keys(&settings),
         }
     }
 }
@@ -102,6 +108,41 @@ fn hash_password() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn migrate_keys(settings: &Settings) -> ExitCode {
+    runtime().block_on(async {
+        let store = match crate::startup::connect_redis(settings).await {
+            Ok(Some(store)) => store,
+            Ok(None) => {
+                eprintln!("nothing to migrate: the memory store keeps nothing across restarts");
+                return ExitCode::SUCCESS;
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let progress = |done: crate::store::Migration| {
+            eprintln!(
+                "{} keys of the old layout found, {} moved",
+                done.found, done.moved
+            );
+        };
+        match store.migrate_keys(&progress).await {
+            Ok(done) => {
+                println!(
+                    "done: {} keys of the old layout found, {} moved by this run",
+                    done.found, done.moved
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
 }
 
 fn fail(e: &ConfigError) -> ExitCode {

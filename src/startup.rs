@@ -24,7 +24,7 @@ use crate::sessions::waiting::Waiters;
 use crate::sessions::Sessions;
 use crate::shutdown::Shutdown;
 use crate::state::AppState;
-use crate::store::{Durability, DynStore, Keys, MemoryStore, RedisStore, Retention};
+use crate::store::{Durability, DynStore, Keys, MemoryStore, Migration, RedisStore, Retention};
 use crate::telemetry::RequestSpan;
 
 pub struct Application {
@@ -117,6 +117,21 @@ async fn connect_store(settings: &Settings) -> anyhow::Result<DynStore> {
         sessions: settings.sessions.retention,
         links: settings.links.retention,
     };
+    let Some(store) = connect_redis(settings).await? else {
+        let events = settings.notify.enabled();
+        return Ok(Arc::new(MemoryStore::new(retention).with_events(events)));
+    };
+    let store = Arc::new(store);
+    migrate_keys(store.clone()).await;
+    Ok(store)
+}
+
+/// The Redis store of the configuration, or none for the memory store.
+pub async fn connect_redis(settings: &Settings) -> anyhow::Result<Option<RedisStore>> {
+    let retention = Retention {
+        sessions: settings.sessions.retention,
+        links: settings.links.retention,
+    };
     let keys = Keys::new(&settings.store.key_prefix);
     let durability = Durability {
         replicas: settings.store.ack_replicas,
@@ -132,11 +147,38 @@ async fn connect_store(settings: &Settings) -> anyhow::Result<DynStore> {
         StoreBackend::Redis(url) => {
             RedisStore::connect_durable(url, keys, retention, durability, timeout).await?
         }
-        StoreBackend::Memory => {
-            return Ok(Arc::new(MemoryStore::new(retention).with_events(events)));
+        StoreBackend::Memory => return Ok(None),
+    };
+    Ok(Some(store.with_events(events)))
+}
+
+/// Moves data of the key layout before shards before serving (see `docs/store.md`); when
+/// Redis does not answer yet, in the background once it does.
+async fn migrate_keys(store: Arc<RedisStore>) {
+    let report = |done: Option<Migration>| {
+        if let Some(done) = done.filter(|d| d.found > 0) {
+            tracing::info!(
+                found = done.found,
+                moved = done.moved,
+                "keys of the layout before shards moved"
+            );
         }
     };
-    Ok(Arc::new(store.with_events(events)))
+    match store.migrate_keys_once().await {
+        Ok(done) => report(done),
+        Err(e) => {
+            tracing::warn!(error = %e, "key layout not checked yet: retried in the background");
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    match store.migrate_keys_once().await {
+                        Ok(done) => return report(done),
+                        Err(e) => tracing::debug!(error = %e, "key layout check retried"),
+                    }
+                }
+            });
+        }
+    }
 }
 
 fn build_state(

@@ -349,3 +349,81 @@ fn check_config_names_what_is_wrong_with_an_event_endpoint() {
     let out = bff(&["check-config"], &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
+
+/// `migrate-keys` moves keys of the layout before shards to their shard names (TTL kept),
+/// prints its progress, and finds nothing the second time.
+#[test]
+fn migrate_keys_moves_the_old_layout_and_can_run_again() {
+    use belvo_bff::domain::ids::{LinkId, SessionId};
+    let url = std::env::var("TEST_REDIS_URL").expect("TEST_REDIS_URL (scripts/test.sh sets it)");
+    let prefix = format!("cli-{}", uuid::Uuid::new_v4().simple());
+    let mut conn = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let (session, link) = (SessionId::generate(), LinkId::new_random());
+    let old_session = format!("{prefix}:{{s:{session}}}:session");
+    let old_link = format!("{prefix}:{{l:{link}}}:link");
+    redis::cmd("HSET")
+        .arg(&old_session)
+        .arg("status")
+        .arg("pending")
+        .exec(&mut conn)
+        .unwrap();
+    redis::cmd("PEXPIRE")
+        .arg(&old_session)
+        .arg(600_000)
+        .exec(&mut conn)
+        .unwrap();
+    redis::cmd("HSET")
+        .arg(&old_link)
+        .arg("owner")
+        .arg("u_ana")
+        .exec(&mut conn)
+        .unwrap();
+    let env = [
+        ("REDIS_URL", url.as_str()),
+        ("BFF__STORE__KEY_PREFIX", prefix.as_str()),
+        ("BFF__LOG__LEVEL", "warn"),
+    ];
+    let out = bff(&["migrate-keys"], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("done: 2 keys of the old layout found, 2 moved"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(text(&out.stderr).contains("2 keys of the old layout found"));
+    let keys = belvo_bff::store::Keys::new(&prefix);
+    let status: Option<String> = redis::cmd("HGET")
+        .arg(keys.session(&session))
+        .arg("status")
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(status.as_deref(), Some("pending"));
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(keys.session(&session))
+        .query(&mut conn)
+        .unwrap();
+    assert!(ttl > 0 && ttl <= 600_000, "TTL kept: {ttl}");
+    let owner: Option<String> = redis::cmd("HGET")
+        .arg(keys.link(&link))
+        .arg("owner")
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(owner.as_deref(), Some("u_ana"));
+    let old_left: i64 = redis::cmd("EXISTS")
+        .arg(&old_session)
+        .arg(&old_link)
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(old_left, 0);
+
+    let again = bff(&["migrate-keys"], &env);
+    assert_eq!(again.status.code(), Some(0));
+    assert!(
+        text(&again.stdout).contains("done: 0 keys of the old layout found, 0 moved"),
+        "{}",
+        text(&again.stdout)
+    );
+}

@@ -32,7 +32,17 @@ const MAX_WARNINGS = 50;
 const SESSION_RETENTION_MS = 7 * 24 * 3600 * 1000;
 const LINK_RETENTION_MS = 400 * 24 * 3600 * 1000;
 
-const sessionKey = (id) => `${prefix}:{s:${id}}:session`;
+// A session's or link's shard (src/domain/shard.rs): FNV-1a of the id's 16 bytes, modulo 16;
+// its keys carry the shard's tag, as src/store/keys.rs names them.
+const shardTag = (id) => {
+  let hash = 0x811c9dc5;
+  for (const byte of Buffer.from(id.replace(/-/g, ''), 'hex')) {
+    hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
+  }
+  return `{sh:${String(hash % 16).padStart(2, '0')}}`;
+};
+const key = (kind, id) => `${prefix}:${shardTag(id)}:${kind}:${id}`;
+const sessionKey = (id) => key('session', id);
 
 const app = express();
 
@@ -50,7 +60,7 @@ app.get('/callbacks/:id/success', async (req, res, next) => {
     // The timeline entry, a JSON object (the script adds its effect).
     const entry = JSON.stringify({ ...event, at: now, source: 'callback' });
     const reply = await redis.applyEvent(
-      sessionKey(id), `${prefix}:{s:${id}}:timeline`, `${prefix}:{l:${link}}:link`,
+      sessionKey(id), key('timeline', id), key('link', link),
       fingerprint, now, 'succeeded', '', entry, `${prefix}:peer-events`, id,
       MAX_EVENTS, MAX_WARNINGS, '1', SESSION_RETENTION_MS, LINK_RETENTION_MS,
       2, 'link_id', link, 'institution', institution || '',

@@ -418,13 +418,6 @@ impl Settings {
         self.staff.validate()?;
         self.notify.validate(self.belvo.environment)?;
         self.institutions.validate()?;
-        if self.notify.enabled() && matches!(self.store.backend(), StoreBackend::Cluster(_)) {
-            return Err(ConfigError::new(
-                "notify.endpoints",
-                "events need a single Redis server (or the memory store) for now: on Redis \
-                 Cluster the outbox's shard layout (SPEC §13) is not built yet",
-            ));
-        }
         if self.sessions.max_wait > Duration::from_secs(30) {
             return Err(ConfigError::new("sessions.max_wait", "must be at most 30s"));
         }

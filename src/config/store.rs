@@ -21,7 +21,7 @@ impl StoreSettings {
                 ));
             }
         }
-        // Keys are `{prefix}:{s:<id>}:...`: a brace in the prefix would move the hash tag, and a
+        // Keys are `{prefix}:{sh:NN}:...`: a brace in the prefix would move the hash tag, and a
         // session's keys would no longer share a cluster slot.
         if self.key_prefix.is_empty() || self.key_prefix.contains(['{', '}']) {
             return Err(ConfigError::new(

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
+use tokio::sync::broadcast::error::TryRecvError;
 
 use crate::config::notify::NotifySettings;
 use crate::config::Settings;
@@ -140,6 +141,8 @@ impl Notifier {
                 _ = changes.recv() => {}
                 _ = tokio::time::sleep(self.settings.poll) => {}
             }
+            // A burst of changes is one pass over every shard's stream, not one per change.
+            while let Ok(_) | Err(TryRecvError::Lagged(_)) = changes.try_recv() {}
         }
     }
 

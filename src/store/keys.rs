@@ -1,5 +1,6 @@
-//! Every Redis key name, in one place. Keys of one session share a cluster hash tag
-//! (`{s:<id>}`) so the callback script touches a single slot. `docs/store.md` lays them all out
+//! Every Redis key name, in one place. A session's keys and a link's keys carry their shard's
+//! cluster hash tag (`{sh:NN}`, SPEC §13), which is also the tag of the shard's outbox stream:
+//! a script changes a session or a link and writes its event in a single slot. `docs/store.md` lays them all out
 //! (type, TTL, hash tag, writer); a test below keeps that table and this file equal.
 
 use crate::domain::external_id::ExternalId;
@@ -21,39 +22,68 @@ impl Keys {
         }
     }
 
+    /// The prefix every key starts with (and then `:`).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     /// Hash holding the session's fields.
     pub fn session(&self, id: &SessionId) -> String {
-        format!("{}:{{s:{id}}}:session", self.prefix)
+        format!(
+            "{}:{}:session:{id}",
+            self.prefix,
+            Shard::of_session(id).tag()
+        )
     }
 
     /// String held while one replica renews the session's widget token (`/w/`).
     pub fn renewal(&self, id: &SessionId) -> String {
-        format!("{}:{{s:{id}}}:renewing", self.prefix)
+        format!(
+            "{}:{}:renewing:{id}",
+            self.prefix,
+            Shard::of_session(id).tag()
+        )
     }
 
     /// List holding the session's timeline.
     pub fn timeline(&self, id: &SessionId) -> String {
-        format!("{}:{{s:{id}}}:timeline", self.prefix)
+        format!(
+            "{}:{}:timeline:{id}",
+            self.prefix,
+            Shard::of_session(id).tag()
+        )
     }
 
     /// Hash holding a link's owner, session, resource readiness and verification.
     pub fn link(&self, link: &LinkId) -> String {
-        format!("{}:{{l:{link}}}:link", self.prefix)
+        format!("{}:{}:link:{link}", self.prefix, Shard::of_link(link).tag())
     }
 
     /// List holding a link's webhook timeline.
     pub fn link_timeline(&self, link: &LinkId) -> String {
-        format!("{}:{{l:{link}}}:timeline", self.prefix)
+        format!(
+            "{}:{}:link-timeline:{link}",
+            self.prefix,
+            Shard::of_link(link).tag()
+        )
     }
 
     /// Sorted set of the latest webhook ids recorded on a link (by time), for deduplication.
     pub fn link_webhook_ids(&self, link: &LinkId) -> String {
-        format!("{}:{{l:{link}}}:webhook-ids", self.prefix)
+        format!(
+            "{}:{}:webhook-ids:{link}",
+            self.prefix,
+            Shard::of_link(link).tag()
+        )
     }
 
     /// List of a link's health changes (JSON), newest first, bounded.
     pub fn link_health_history(&self, link: &LinkId) -> String {
-        format!("{}:{{l:{link}}}:health-history", self.prefix)
+        format!(
+            "{}:{}:health-history:{link}",
+            self.prefix,
+            Shard::of_link(link).tag()
+        )
     }
 
     /// Sorted set of the links whose health is `health` (not `ok`), by the time it changed:
@@ -128,15 +158,33 @@ impl Keys {
         format!("{}:session-events", self.prefix)
     }
 
-    /// Stream of outbound events waiting for delivery (SPEC §13), one consumer group per
-    /// endpoint. A single server only for now (no hash tag: scripts name it in their keys).
-    pub fn outbox(&self) -> String {
+    /// Stream of a shard's outbound events waiting for delivery (SPEC §13), one consumer group
+    /// per endpoint: an event goes to the stream of the session or link whose change causes it.
+    pub fn outbox_of(&self, shard: Shard) -> String {
+        format!("{}:{}:outbox", self.prefix, shard.tag())
+    }
+
+    /// Stream of a shard's dead deliveries (an endpoint that did not take one of the shard's
+    /// events within `max_age`), beside its outbox so both change in one step.
+    pub fn outbox_dead_of(&self, shard: Shard) -> String {
+        format!("{}:{}:outbox:dead", self.prefix, shard.tag())
+    }
+
+    /// The single outbox stream of the layout before shards: still delivered from (and no
+    /// longer written to by this version) until it is empty.
+    pub fn legacy_outbox(&self) -> String {
         format!("{}:outbox", self.prefix)
     }
 
-    /// Stream of dead deliveries (an endpoint that did not take an event within `max_age`).
-    pub fn outbox_dead(&self) -> String {
+    /// The dead stream beside [`Self::legacy_outbox`].
+    pub fn legacy_outbox_dead(&self) -> String {
         format!("{}:outbox:dead", self.prefix)
+    }
+
+    /// String naming the key layout this data is in (`shards`), written once every key of the
+    /// layout before shards was moved (`migrate-keys`); a start-up then skips the scan.
+    pub fn layout(&self) -> String {
+        format!("{}:layout", self.prefix)
     }
 
     // Staff console (see `staff.rs`). Branding keys share one hash tag so a save is one script.
@@ -189,6 +237,16 @@ mod tests {
         );
         assert_eq!(tag(&keys.due()), tag(&keys.due_rate(5)));
         assert!(keys.session(&id).starts_with("bff:"));
+        // Each writes its event to the outbox of its own shard, in its slot.
+        let session_shard = Shard::of_session(&id);
+        assert_eq!(tag(&keys.session(&id)), session_shard.tag());
+        assert_eq!(tag(&keys.renewal(&id)), session_shard.tag());
+        assert_eq!(tag(&keys.outbox_of(session_shard)), session_shard.tag());
+        let link_shard = Shard::of_link(&link);
+        assert_eq!(tag(&keys.link(&link)), link_shard.tag());
+        assert_eq!(tag(&keys.outbox_dead_of(link_shard)), link_shard.tag());
+        // Two ids of one shard never share a key.
+        assert_ne!(keys.session(&id), keys.session(&SessionId::generate()));
     }
 
     /// The layout table's rows, by their first cell (the `Keys` function): every cell of each.
@@ -209,7 +267,7 @@ mod tests {
             .lines()
             .filter_map(|l| l.trim().strip_prefix("pub fn "))
             .map(|rest| &rest[..rest.find('(').unwrap()])
-            .filter(|name| *name != "new")
+            .filter(|name| !["new", "prefix"].contains(name))
             .collect()
     }
 

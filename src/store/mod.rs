@@ -37,7 +37,7 @@ mod staff;
 use std::sync::Arc;
 
 pub use self::memory::MemoryStore;
-pub use self::redis::RedisStore;
+pub use self::redis::{Migration, RedisStore};
 pub use self::redis_connection::RedisConnection;
 pub use attempts::Attempts;
 pub use codec::CorruptSession;

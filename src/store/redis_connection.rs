@@ -170,6 +170,73 @@ impl RedisConnection {
     }
 }
 
+/// A node to SCAN: a cluster master by address, or `None` for the one server.
+pub type ScanNode = Option<(String, u16)>;
+
+impl RedisConnection {
+    /// Where every key can be found by SCAN: each master of a cluster (from `CLUSTER NODES`),
+    /// or the one server.
+    pub async fn scan_nodes(&self) -> redis::RedisResult<Vec<ScanNode>> {
+        let conn = self.resolved()?;
+        let Self::Cluster(mut cluster) = conn else {
+            return Ok(vec![None]);
+        };
+        let nodes: String = redis::cmd("CLUSTER")
+            .arg("NODES")
+            .query_async(&mut cluster)
+            .await?;
+        // `<id> <ip:port@cport[,hostname]> <flags> ...`, one line per node.
+        Ok(nodes
+            .lines()
+            .filter_map(|line| {
+                let mut fields = line.split_whitespace();
+                let address = fields.nth(1)?;
+                let flags = fields.next()?;
+                let serving = flags.contains("master") && !flags.contains("fail");
+                let (host, port) = address.split(['@', ',']).next()?.rsplit_once(':')?;
+                serving.then(|| Some((host.to_owned(), port.parse().ok()?)))?
+            })
+            .map(Some)
+            .collect())
+    }
+
+    /// One page of `SCAN cursor MATCH pattern` on `node`: the next cursor (0 at the end) and
+    /// the keys found.
+    pub async fn scan_page(
+        &self,
+        node: &ScanNode,
+        cursor: u64,
+        pattern: &str,
+    ) -> redis::RedisResult<(u64, Vec<String>)> {
+        let mut scan = redis::cmd("SCAN");
+        scan.arg(cursor)
+            .arg("MATCH")
+            .arg(pattern)
+            .arg("COUNT")
+            .arg(1000);
+        match (self.resolved()?, node) {
+            (Self::Cluster(mut cluster), Some((host, port))) => {
+                use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
+                let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
+                    host: host.clone(),
+                    port: *port,
+                });
+                let reply = cluster.route_command(scan, routing).await?;
+                Ok(redis::from_redis_value(reply)?)
+            }
+            (mut conn, _) => scan.query_async(&mut conn).await,
+        }
+    }
+
+    /// The connection commands go to now (a deferred one once it has connected).
+    fn resolved(&self) -> redis::RedisResult<Self> {
+        match self {
+            Self::Deferred(deferred) => deferred.connection().ok_or_else(not_connected),
+            other => Ok(other.clone()),
+        }
+    }
+}
+
 /// A client for `url` whose connections keep TCP keepalive on.
 fn node_client(url: &str) -> redis::RedisResult<redis::Client> {
     redis::Client::open(url.into_connection_info()?.set_tcp_settings(tcp_settings()))

@@ -49,10 +49,9 @@ async fn hundreds_of_concurrent_callbacks_leave_exactly_one_terminal_state() {
         "{statuses:?}"
     );
 
-    let (_, prefix) = app.redis.as_ref().unwrap();
     let mut conn = app.redis_conn().await;
     let timeline: Vec<String> = redis::cmd("LRANGE")
-        .arg(format!("{prefix}:{{s:{id}}}:timeline"))
+        .arg(app.timeline_key(&id))
         .arg(0)
         .arg(-1)
         .query_async(&mut conn)

@@ -12,6 +12,8 @@ use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use belvo_bff::config::notify::Endpoint;
 use belvo_bff::config::Settings;
 use belvo_bff::domain::event::EventPattern;
+use belvo_bff::domain::ids::SessionId;
+use belvo_bff::domain::shard::Shard;
 use belvo_bff::store::{Keys, Outbox};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
@@ -20,7 +22,7 @@ use crate::helpers::{
     redis_store_on, spawn_app_with, spawn_settings, test_redis_url, StoreKind, TestApp, LINK_ID,
 };
 
-const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+pub(crate) const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const SECRET_ENV: &str = "TEST_EVENTS_SECRET";
 const SUCCESS: &str = "link=cb65f82c-dc93-4d3e-8270-9a27528397f5&institution=planet_mx_employment";
 const EXIT: &str = "meta_data_step=abandon-survey";
@@ -30,8 +32,8 @@ const HANG: u16 = 0;
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
-struct Delivery {
-    id: String,
+pub(crate) struct Delivery {
+    pub(crate) id: String,
     timestamp: String,
     signature: String,
     body: String,
@@ -39,7 +41,7 @@ struct Delivery {
 }
 
 impl Delivery {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap()
     }
 
@@ -54,13 +56,13 @@ impl Delivery {
 
 /// A local receiver: answers the n-th request (from 0) with `answer(n)`, keeps every request.
 /// `HANG` answers only after 3 seconds, past the tests' 1s `notify.timeout`.
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     got: Arc<Mutex<Vec<Delivery>>>,
 }
 
 impl Receiver {
-    fn start(answer: impl Fn(usize) -> u16 + Send + Sync + 'static) -> Self {
+    pub(crate) fn start(answer: impl Fn(usize) -> u16 + Send + Sync + 'static) -> Self {
         let got: Arc<Mutex<Vec<Delivery>>> = Arc::default();
         let answer = Arc::new(answer);
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -107,12 +109,12 @@ impl Receiver {
         Self { url, got }
     }
 
-    fn deliveries(&self) -> Vec<Delivery> {
+    pub(crate) fn deliveries(&self) -> Vec<Delivery> {
         self.got.lock().unwrap().clone()
     }
 
     /// Waits until `enough` holds for what arrived (at most `limit`); returns it.
-    async fn until(
+    pub(crate) async fn until(
         &self,
         limit: Duration,
         what: &str,
@@ -149,7 +151,7 @@ async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
     }
 }
 
-fn endpoint(url: &str, events: &[&str]) -> Endpoint {
+pub(crate) fn endpoint(url: &str, events: &[&str]) -> Endpoint {
     Endpoint {
         url: url.parse().unwrap(),
         events: events
@@ -161,7 +163,7 @@ fn endpoint(url: &str, events: &[&str]) -> Endpoint {
 }
 
 /// Quick retries for tests: a receiver gets a second after its 1s timeout before a retry.
-fn with_endpoints(settings: &mut Settings, endpoints: Vec<Endpoint>) {
+pub(crate) fn with_endpoints(settings: &mut Settings, endpoints: Vec<Endpoint>) {
     settings.notify.endpoints = endpoints;
     settings
         .secrets
@@ -238,12 +240,13 @@ fn verify_in_python(deliveries: &[Delivery]) -> Vec<Value> {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-#[tokio::test]
-async fn session_events_are_delivered_signed_and_verify_with_an_independent_implementation() {
+async fn session_events_are_delivered_signed_and_verify_with_an_independent_implementation(
+    kind: StoreKind,
+) {
     let everything = Receiver::start(|_| 200);
     let failures = Receiver::start(|_| 204);
     let (all_url, failed_url) = (everything.url.clone(), failures.url.clone());
-    let app = spawn_app_with(StoreKind::Redis, move |s| {
+    let app = spawn_app_with(kind, move |s| {
         with_endpoints(
             s,
             vec![
@@ -337,10 +340,9 @@ async fn include_sub_false_leaves_the_sub_out_of_events_and_sessions() {
     let data = &got[0].json()["data"];
     assert_eq!(data["session_id"], id);
     assert!(data.get("sub").is_none(), "{data}");
-    let (_, prefix) = app.redis.as_ref().unwrap();
     let mut conn = app.redis_conn().await;
     let sub: Option<String> = redis::cmd("HGET")
-        .arg(format!("{prefix}:{{s:{id}}}:session"))
+        .arg(app.session_key(&id))
         .arg("sub")
         .query_async(&mut conn)
         .await
@@ -356,13 +358,17 @@ async fn without_an_endpoint_nothing_is_written() {
     let mut conn = app.redis_conn().await;
     let keys = Keys::new(prefix);
     let outbox: i64 = redis::cmd("EXISTS")
-        .arg(keys.outbox())
+        .arg(
+            Shard::all()
+                .map(|shard| keys.outbox_of(shard))
+                .collect::<Vec<_>>(),
+        )
         .query_async(&mut conn)
         .await
         .unwrap();
     assert_eq!(outbox, 0);
     let sub: Option<String> = redis::cmd("HGET")
-        .arg(format!("{prefix}:{{s:{id}}}:session"))
+        .arg(app.session_key(&id))
         .arg("sub")
         .query_async(&mut conn)
         .await
@@ -507,13 +513,24 @@ async fn events_held_by_a_dead_replica_are_delivered_by_another() {
     assert_eq!(receiver.deliveries().len(), 1);
 }
 
-#[tokio::test]
-async fn a_thousand_sessions_finishing_at_once_are_a_thousand_events() {
-    const SESSIONS: usize = 1_000;
+/// Two endpoints: the sessions' events come from every shard's stream, and each endpoint gets
+/// each event once, with the same webhook-id.
+async fn sessions_finishing_at_once_are_one_event_each(kind: StoreKind, sessions: usize) {
     let receiver = Receiver::start(|_| 200);
-    let app = spawn_notifying(StoreKind::Redis, &receiver).await;
+    let second = Receiver::start(|_| 200);
+    let urls = (receiver.url.clone(), second.url.clone());
+    let app = spawn_app_with(kind, move |s| {
+        with_endpoints(
+            s,
+            vec![
+                endpoint(&urls.0, &["session.*"]),
+                endpoint(&urls.1, &["session.*"]),
+            ],
+        )
+    })
+    .await;
     let mut ids = Vec::new();
-    for i in 0..SESSIONS {
+    for i in 0..sessions {
         let id = app.open(&format!("user-{i}"), "mx_employment", "ios").await["session_id"]
             .as_str()
             .unwrap()
@@ -540,8 +557,8 @@ async fn a_thousand_sessions_finishing_at_once_are_a_thousand_events() {
     .await;
     assert!(responses.iter().all(|s| *s == 302), "{responses:?}");
     let got = receiver
-        .until(Duration::from_secs(120), "1,000 events", |d| {
-            d.len() >= SESSIONS
+        .until(Duration::from_secs(120), "every event", |d| {
+            d.len() >= sessions
         })
         .await;
     let mut delivered: Vec<String> = got
@@ -551,7 +568,42 @@ async fn a_thousand_sessions_finishing_at_once_are_a_thousand_events() {
     delivered.sort();
     ids.sort();
     assert_eq!(delivered, ids, "each session's event exactly once");
+    let shards: std::collections::BTreeSet<Shard> = ids
+        .iter()
+        .map(|id| Shard::of_session(&SessionId::parse(id).unwrap()))
+        .collect();
+    assert_eq!(shards.len(), usize::from(Shard::COUNT), "from every shard");
+    let to_second = second
+        .until(Duration::from_secs(60), "every event", |d| {
+            d.len() >= sessions
+        })
+        .await;
+    let mut webhook_ids: Vec<&str> = to_second.iter().map(|d| d.id.as_str()).collect();
+    webhook_ids.sort();
+    webhook_ids.dedup();
+    assert_eq!(
+        webhook_ids.len(),
+        sessions,
+        "each event once to the second endpoint too"
+    );
+    let mut first_ids: Vec<&str> = got.iter().map(|d| d.id.as_str()).collect();
+    first_ids.sort();
+    assert_eq!(first_ids, webhook_ids, "the same webhook-ids");
 }
+
+async fn two_hundred_sessions_finishing_at_once_are_two_hundred_events(kind: StoreKind) {
+    sessions_finishing_at_once_are_one_event_each(kind, 200).await;
+}
+
+#[tokio::test]
+async fn a_thousand_sessions_finishing_at_once_are_a_thousand_events() {
+    sessions_finishing_at_once_are_one_event_each(StoreKind::Redis, 1_000).await;
+}
+
+crate::helpers::on_redis_and_cluster!(
+    session_events_are_delivered_signed_and_verify_with_an_independent_implementation,
+    two_hundred_sessions_finishing_at_once_are_two_hundred_events,
+);
 
 /// The outbox is trimmed only past what the endpoint's group has delivered: an event held by a
 /// replica, or not handed out yet, stays.
@@ -570,9 +622,26 @@ async fn the_outbox_is_trimmed_only_past_delivered_events() {
     let groups = [group.clone()];
     let mut conn = writer.redis_conn().await;
     let keys = Keys::new(&prefix);
+    // Three sessions of one shard, so that one stream holds their events in order.
+    let mut by_shard: std::collections::HashMap<Shard, Vec<String>> = Default::default();
+    let (shard, ids) = loop {
+        let id = writer.open("maria", "mx_employment", "ios").await["session_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let shard = Shard::of_session(&SessionId::parse(&id).unwrap());
+        let ids = by_shard.entry(shard).or_default();
+        ids.push(id);
+        if ids.len() == 3 {
+            break (shard, ids.clone());
+        }
+    };
+    for id in &ids {
+        assert_eq!(writer.callback(id, "exit", EXIT).await.status(), 302);
+    }
     let xlen = |conn: &mut belvo_bff::store::RedisConnection| {
         let mut conn = conn.clone();
-        let key = keys.outbox();
+        let key = keys.outbox_of(shard);
         async move {
             redis::cmd("XLEN")
                 .arg(key)
@@ -581,9 +650,6 @@ async fn the_outbox_is_trimmed_only_past_delivered_events() {
                 .unwrap()
         }
     };
-    for sub in ["maria", "juan", "ana"] {
-        finish(&writer, sub, "exit", EXIT).await;
-    }
     assert_eq!(xlen(&mut conn).await, 3);
     // One held, two not handed out: nothing goes.
     let held = store.outbox_read(&group, "a-replica", 1).await.unwrap();

@@ -388,11 +388,38 @@ impl TestApp {
             .unwrap()
     }
 
+    /// The key of a session's hash (Redis only).
+    pub fn session_key(&self, session_id: &str) -> String {
+        let (_, prefix) = self.redis.as_ref().unwrap();
+        let id = belvo_bff::domain::ids::SessionId::parse(session_id).unwrap();
+        Keys::new(prefix).session(&id)
+    }
+
+    /// The key of a session's timeline (Redis only).
+    pub fn timeline_key(&self, session_id: &str) -> String {
+        let (_, prefix) = self.redis.as_ref().unwrap();
+        let id = belvo_bff::domain::ids::SessionId::parse(session_id).unwrap();
+        Keys::new(prefix).timeline(&id)
+    }
+
+    /// The key of a link's hash (Redis only).
+    pub fn link_key(&self, link: &str) -> String {
+        let (_, prefix) = self.redis.as_ref().unwrap();
+        Keys::new(prefix).link(&belvo_bff::domain::ids::LinkId::parse(link).unwrap())
+    }
+
+    /// The key of a link's webhook timeline (Redis only).
+    pub fn link_timeline_key(&self, link: &str) -> String {
+        let (_, prefix) = self.redis.as_ref().unwrap();
+        Keys::new(prefix).link_timeline(&belvo_bff::domain::ids::LinkId::parse(link).unwrap())
+    }
+
     /// Number of events stored for a session (Redis only).
     pub async fn stored_event_count(&self, session_id: &str) -> i64 {
         let (_, prefix) = self.redis.as_ref().unwrap();
         let mut conn = self.redis_conn().await;
-        let key = format!("{prefix}:{{s:{session_id}}}:timeline");
+        let id = belvo_bff::domain::ids::SessionId::parse(session_id).unwrap();
+        let key = Keys::new(prefix).timeline(&id);
         redis::cmd("LLEN")
             .arg(key)
             .query_async(&mut conn)

@@ -16,6 +16,7 @@ mod funnel;
 mod helpers;
 mod hostile_input;
 mod institutions;
+mod key_migration;
 mod link_checks;
 mod link_health;
 mod links;

@@ -264,12 +264,11 @@ async fn redis_killed_under_load_loses_nothing_that_was_acknowledged() {
             "{id} was acknowledged"
         );
     }
-    let (_, prefix) = app.redis.as_ref().unwrap();
     let mut conn = app.redis_conn().await;
     for (_, link, _, _, health) in &results {
         if *health == 200 {
             let stored: Option<String> = redis::cmd("HGET")
-                .arg(format!("{prefix}:{{l:{link}}}:link"))
+                .arg(app.link_key(&link.to_string()))
                 .arg("cred_code")
                 .query_async(&mut conn)
                 .await
@@ -284,7 +283,7 @@ async fn redis_killed_under_load_loses_nothing_that_was_acknowledged() {
     for (_, link, _, webhook, _) in &results {
         if *webhook == 200 {
             let stored: Option<String> = redis::cmd("HGET")
-                .arg(format!("{prefix}:{{l:{link}}}:link"))
+                .arg(app.link_key(&link.to_string()))
                 .arg("res:OWNERS")
                 .query_async(&mut conn)
                 .await

@@ -165,10 +165,9 @@ async fn a_linked_status_read_shows_a_webhook_recorded_after_the_last_read() {
 
 /// The external_id the BFF sent Belvo for this session's user (read from the stored session).
 async fn session_external_id(app: &TestApp, session_id: &str) -> String {
-    let (_, prefix) = app.redis.as_ref().unwrap();
     let mut conn = app.redis_conn().await;
     redis::cmd("HGET")
-        .arg(format!("{prefix}:{{s:{session_id}}}:session"))
+        .arg(app.session_key(session_id))
         .arg("owner")
         .query_async(&mut conn)
         .await

@@ -106,10 +106,9 @@ async fn the_same_webhook_delivered_five_times_counts_once(store: StoreKind) {
     assert!(outcomes[1..].iter().all(|o| o == "duplicate"));
     let status = app.status("maria", &id).await;
     assert_eq!(status["resources"]["EMPLOYMENTS"]["total"], 7);
-    let (_, prefix) = app.redis.as_ref().unwrap();
     let mut conn = app.redis_conn().await;
     let entries: Vec<String> = redis::cmd("LRANGE")
-        .arg(format!("{prefix}:{{l:{link}}}:timeline"))
+        .arg(app.link_timeline_key(&link))
         .arg(0)
         .arg(-1)
         .query_async(&mut conn)
@@ -198,10 +197,9 @@ async fn webhooks_without_the_right_bearer_are_refused_and_store_nothing(store: 
         .await
         .unwrap();
     assert_eq!(basic.status(), 401);
-    let (_, prefix) = app.redis.as_ref().unwrap();
     let mut conn = app.redis_conn().await;
     let exists: i64 = redis::cmd("EXISTS")
-        .arg(format!("{prefix}:{{l:{LINK_ID}}}:link"))
+        .arg(app.link_key(LINK_ID))
         .query_async(&mut conn)
         .await
         .unwrap();

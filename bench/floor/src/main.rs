@@ -61,8 +61,20 @@ struct Floor {
 }
 
 impl Floor {
-    fn key(&self, tag: &str, id: &str, suffix: &str) -> String {
-        format!("{}:{{{tag}:{id}}}:{suffix}", self.prefix)
+    /// The BFF's key of a session or link (`src/store/keys.rs`): its shard's tag (FNV-1a of
+    /// the id's 16 bytes modulo 16, `src/domain/shard.rs`), the kind, the id.
+    fn key(&self, kind: &str, id: &str) -> String {
+        let hex: Vec<u8> = id.bytes().filter(|b| *b != b'-').collect();
+        let mut hash: u32 = 0x811c_9dc5;
+        for pair in hex.chunks(2) {
+            let byte = std::str::from_utf8(pair)
+                .ok()
+                .and_then(|p| u8::from_str_radix(p, 16).ok())
+                .unwrap_or(0);
+            hash ^= u32::from(byte);
+            hash = hash.wrapping_mul(0x0100_0193);
+        }
+        format!("{}:{{sh:{:02}}}:{kind}:{id}", self.prefix, hash % 16)
     }
 }
 
@@ -77,11 +89,11 @@ async fn callback(
     let now = now_millis();
     let mut invocation = floor.apply_event.prepare_invoke();
     invocation
-        .key(floor.key("s", &id, "session"))
-        .key(floor.key("s", &id, "timeline"));
+        .key(floor.key("session", &id))
+        .key(floor.key("timeline", &id));
     // The same fields the BFF writes for these two kinds, copied from the query unchecked.
     let (outcome, fields, entry) = if kind == "success" {
-        invocation.key(floor.key("l", param("link"), "link"));
+        invocation.key(floor.key("link", param("link")));
         let fields = vec![
             ("link_id", param("link")),
             ("institution", param("institution")),
@@ -197,9 +209,9 @@ async fn webhook(floor: web::Data<Floor>, body: web::Json<serde_json::Value>) ->
     );
     let mut invocation = floor.record_webhook.prepare_invoke();
     invocation
-        .key(floor.key("l", &text("link_id"), "link"))
-        .key(floor.key("l", &text("link_id"), "timeline"))
-        .key(floor.key("l", &text("link_id"), "webhook-ids"))
+        .key(floor.key("link", &text("link_id")))
+        .key(floor.key("link-timeline", &text("link_id")))
+        .key(floor.key("webhook-ids", &text("link_id")))
         .arg(text("webhook_id"))
         .arg(now)
         .arg(resource)
@@ -221,7 +233,7 @@ async fn webhook(floor: web::Data<Floor>, body: web::Json<serde_json::Value>) ->
 async fn widget(floor: web::Data<Floor>, id: web::Path<String>) -> HttpResponse {
     let mut invocation = floor.open_widget.prepare_invoke();
     invocation
-        .key(floor.key("s", &id, "session"))
+        .key(floor.key("session", &id))
         .arg(now_millis());
     for field in WIDGET_FIELDS {
         invocation.arg(*field);
@@ -261,7 +273,7 @@ fn now_millis() -> u64 {
 
 async fn status(floor: web::Data<Floor>, id: web::Path<String>) -> HttpResponse {
     let mut conn = floor.conn.clone();
-    let key = floor.key("s", &id, "session");
+    let key = floor.key("session", &id);
     match conn.hgetall::<_, HashMap<String, String>>(key).await {
         Ok(fields) if fields.is_empty() => HttpResponse::NotFound().finish(),
         Ok(fields) => HttpResponse::Ok().json(fields),

@@ -8,11 +8,11 @@
 -- KEYS[3] link hash: only for a success, and only on a single server. On a Redis Cluster the
 --         link hash lives in another slot, so the store leaves it out (and passes publish "0")
 --         and claims the link in a second step (`claim_session_link.lua`), which announces.
--- KEYS[4] outbox stream (SPEC §13), only when events go out (the flag after the field pairs);
---         it comes right after the session's keys (and the link hash, if any). A single server
---         only, for now.
--- KEYS[5] the day's funnel counters hash, only when counted here (the last flag below); always
---         the last key. On a cluster the store counts in a second call from the fields replied.
+-- KEYS[4] the outbox stream of the session's shard (SPEC §13, the session's hash tag), only
+--         when events go out (the flag after the field pairs); it comes right after the
+--         session's keys (and the link hash, if any).
+-- KEYS[5] the day's funnel counters hash of the session's shard (the same hash tag), only when
+--         counted here (the last flag below); always the last key.
 -- ARGV[1] event fingerprint
 -- ARGV[2] now, ms
 -- ARGV[3] outcome status ("" = none)

@@ -4,8 +4,7 @@
 -- counts the funnel's `opened` step (SPEC §14). Then reads the fields.
 --
 -- KEYS[1] session hash
--- KEYS[2] the day's funnel counters hash, only when counted here (ARGV[2] not ""); on a cluster
---         the store counts in a second call from the field replied
+-- KEYS[2] the day's funnel counters hash of the session's shard (the same hash tag)
 -- ARGV[1] now, ms
 -- ARGV[2] the counters' expiry (unix ms, PEXPIREAT), or "" when not counted here
 -- ARGV[3] the first field to read, and the next ones after it

@@ -28,9 +28,6 @@ impl RedisStore {
             }
             _ => self.apply_script(id, t, true).await?,
         };
-        if self.conn.is_cluster() {
-            self.count_funnel_apart(id, t.now, &reply.counted).await?;
-        }
         crate::store::funnel::counted_metrics(&reply.counted);
         let applied = reply.applied;
         // A terminal outcome (or its replay, whose first answer may have been a 503) is only
@@ -76,17 +73,13 @@ impl RedisStore {
         if let (true, Some(link)) = (with_link, &t.link) {
             invocation.key(self.keys.link(link));
         }
-        // The outbox is one stream on one server (the cluster's shard layout is not built:
-        // configuration refuses endpoints on a cluster).
-        let emit = t.emit && !self.conn.is_cluster();
-        if emit {
-            invocation.key(self.keys.outbox());
+        // The event goes to the outbox of the session's shard: the same slot as its keys.
+        if t.emit {
+            invocation.key(self.keys.outbox_of(Shard::of_session(id)));
         }
-        // The counters' key is in the session's slot only on a single server (see
-        // `count_funnel_apart` for a cluster).
-        let count_here = t.funnel.is_some() && !self.conn.is_cluster();
+        // The day's counters of the session's shard: the same slot as its keys.
         let day = Day::of_millis(t.now);
-        if count_here {
+        if t.funnel.is_some() {
             invocation.key(self.keys.funnel(Shard::of_session(id), day));
         }
         invocation
@@ -106,13 +99,13 @@ impl RedisStore {
         for (field, value) in &fields {
             invocation.arg(*field).arg(value.as_ref());
         }
-        invocation.arg(if emit { "1" } else { "0" });
+        invocation.arg(if t.emit { "1" } else { "0" });
         if let Some(funnel) = &t.funnel {
             invocation
                 .arg(&funnel.step)
                 .arg(&funnel.institution)
                 .arg(day.expire_at_millis())
-                .arg(if count_here { "1" } else { "0" });
+                .arg("1");
         }
         let mut conn = self.conn();
         let reply: Vec<redis::Value> = self.run(invocation.invoke_async(&mut conn)).await?;

@@ -8,8 +8,7 @@ use redis::Cmd;
 
 use super::RedisStore;
 use crate::domain::funnel::Day;
-use crate::domain::ids::SessionId;
-use crate::domain::session::{now_millis, Millis};
+use crate::domain::session::now_millis;
 use crate::domain::shard::Shard;
 use crate::store::{FunnelStore, StoreResult};
 
@@ -118,29 +117,5 @@ impl RedisStore {
         if let Err(e) = self.run(futures_util::future::try_join_all(writes)).await {
             tracing::warn!(error = %e, "could not keep the funnel's day sums");
         }
-    }
-
-    /// On a Redis Cluster, the counters a script replied, written right after it: the session's
-    /// keys are not in its shard's slot yet. TEMPORARY until session keys carry the shard tag
-    /// (branch `shards`): then the scripts count themselves, as on a single server.
-    pub(super) async fn count_funnel_apart(
-        &self,
-        id: &SessionId,
-        now: Millis,
-        fields: &[String],
-    ) -> StoreResult<()> {
-        if fields.is_empty() {
-            return Ok(());
-        }
-        let day = Day::of_millis(now);
-        let key = self.keys.funnel(Shard::of_session(id), day);
-        let mut pipe = redis::pipe();
-        for field in fields {
-            pipe.add_command(Cmd::hincr(&key, field, 1)).ignore();
-        }
-        pipe.add_command(Cmd::pexpire_at(&key, day.expire_at_millis()))
-            .ignore();
-        let mut conn = self.conn();
-        self.run(pipe.query_async::<()>(&mut conn)).await
     }
 }

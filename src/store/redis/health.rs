@@ -82,7 +82,7 @@ impl LinkHealthStore for RedisStore {
         invocation
             .key(self.keys.link(link))
             .key(self.keys.link_health_history(link));
-        if let Some(outbox) = self.link_outbox() {
+        if let Some(outbox) = self.link_outbox(link) {
             invocation.key(outbox);
         }
         invocation

@@ -102,7 +102,7 @@ impl Links for RedisStore {
         let flag = if verified { "1" } else { "0" };
         let mut invocation = lua::SET_LINK_VERIFIED.prepare_invoke();
         invocation.key(key);
-        if let Some(outbox) = self.link_outbox() {
+        if let Some(outbox) = self.link_outbox(link) {
             invocation.key(outbox);
         }
         invocation
@@ -151,7 +151,7 @@ impl Links for RedisStore {
             .key(self.keys.link_timeline(link))
             .key(self.keys.link_webhook_ids(link))
             .key(self.keys.link_health_history(link));
-        if let Some(outbox) = self.link_outbox() {
+        if let Some(outbox) = self.link_outbox(link) {
             invocation.key(outbox);
         }
         invocation

@@ -20,18 +20,21 @@ use tokio::sync::broadcast;
 
 mod apply;
 mod attempts;
-mod deliveries;
 mod funnel;
 mod health;
 mod institutions;
 mod links;
+mod migrate;
 mod outbox;
 mod sessions;
 mod staff;
 
+pub use migrate::Migration;
+
 use super::redis_connection::{forward_channel, RedisConnection, ThreadConnections};
 use super::{Durability, Keys, Retention, StoreError, StoreResult};
 use crate::domain::ids::{LinkId, SessionId};
+use crate::domain::shard::Shard;
 
 /// The most sessions kept in a user's index.
 const MAX_USER_SESSIONS: usize = 200;
@@ -152,10 +155,11 @@ impl RedisStore {
         self
     }
 
-    /// The outbox stream a link change writes its event to, if events go out: one stream on
-    /// one server (configuration refuses endpoints on a cluster until the shard layout exists).
-    fn link_outbox(&self) -> Option<String> {
-        (self.events && !self.conn.is_cluster()).then(|| self.keys.outbox())
+    /// The outbox stream a change of `link` writes its event to, if events go out: the stream
+    /// of the link's shard, in the slot of the link's keys (SPEC §13).
+    fn link_outbox(&self, link: &LinkId) -> Option<String> {
+        self.events
+            .then(|| self.keys.outbox_of(Shard::of_link(link)))
     }
 
     /// Waits until the configured number of replicas has the writes made so far on this

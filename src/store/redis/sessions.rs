@@ -32,18 +32,17 @@ impl Sessions for RedisStore {
         let funnel = self.keys.funnel(Shard::of_session(&session.id), day);
         let created = codec::created_funnel_field(session);
         self.write_by_slot([
+            // The session and its shard's counters share a slot: one group, one step.
             vec![
                 Cmd::hset_multiple(&key, &codec::new_session_fields(session)),
                 Cmd::pexpire(&key, ttl),
+                Cmd::hincr(&funnel, &created, 1),
+                Cmd::pexpire_at(&funnel, day.expire_at_millis()),
             ],
             vec![
                 Cmd::zadd(&index, session.id.to_string(), session.created_at),
                 Cmd::zremrangebyrank(&index, 0, -(MAX_USER_SESSIONS as isize) - 1),
                 Cmd::pexpire(&index, ttl),
-            ],
-            vec![
-                Cmd::hincr(&funnel, &created, 1),
-                Cmd::pexpire_at(&funnel, day.expire_at_millis()),
             ],
         ])
         .await?;
@@ -121,18 +120,13 @@ impl Sessions for RedisStore {
 
     async fn open_widget(&self, id: &SessionId, now: Millis) -> StoreResult<WidgetOpening> {
         let day = Day::of_millis(now);
-        // The counters' key is in the session's slot only on a single server.
-        let count_here = !self.conn.is_cluster();
+        // The day's counters of the session's shard: the same slot as the session.
         let mut invocation = lua::OPEN_WIDGET.prepare_invoke();
-        invocation.key(self.keys.session(id));
-        if count_here {
-            invocation
-                .key(self.keys.funnel(Shard::of_session(id), day))
-                .arg(now)
-                .arg(day.expire_at_millis());
-        } else {
-            invocation.arg(now).arg("");
-        }
+        invocation
+            .key(self.keys.session(id))
+            .key(self.keys.funnel(Shard::of_session(id), day))
+            .arg(now)
+            .arg(day.expire_at_millis());
         for field in codec::widget_fields() {
             invocation.arg(field);
         }
@@ -141,9 +135,6 @@ impl Sessions for RedisStore {
         let (result, rest) = reply.split_first().unwrap_or((&None, &[]));
         let (counted, values) = rest.split_first().unwrap_or((&None, &[]));
         let counted: Vec<String> = counted.iter().filter(|c| !c.is_empty()).cloned().collect();
-        if !count_here {
-            self.count_funnel_apart(id, now, &counted).await?;
-        }
         crate::store::funnel::counted_metrics(&counted);
         let session = || -> StoreResult<Session> {
             codec::widget_session_from_values(values)?.ok_or_else(|| {

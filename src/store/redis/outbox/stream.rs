@@ -1,17 +1,17 @@
-//! [`Outbox`] on Redis: the `outbox` stream, one consumer group per endpoint (SPEC §13).
-//! Retries and takeovers both go through `XPENDING` (read-only, with `IDLE`) and then `XCLAIM`
-//! with a minimum idle time, which only one consumer can win for an entry.
+//! One outbox stream's operations (Redis streams and consumer groups), for `mod.rs` to run on
+//! every shard's stream. Retries and takeovers both go through `XPENDING` (read-only, with
+//! `IDLE`) and then `XCLAIM` with a minimum idle time, which only one consumer can win for an
+//! entry. Entry ids here are the stream's own (`<ms>-<n>`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use redis::Value;
 
-use super::RedisStore;
-use crate::store::{Outbox, OutboxEntry, StoreError, StoreResult};
+use super::super::RedisStore;
+use crate::store::{OutboxEntry, StoreError, StoreResult};
 
-/// About how many dead deliveries are kept.
+/// About how many dead deliveries are kept per dead stream.
 const MAX_DEAD: usize = 10_000;
 
 pub(super) fn text(value: &Value) -> Option<String> {
@@ -56,28 +56,33 @@ impl RedisStore {
         let mut conn = self.conn();
         self.run(cmd.query_async::<Value>(&mut conn)).await
     }
-}
 
-#[async_trait]
-impl Outbox for RedisStore {
-    async fn outbox_join(&self, group: &str) -> StoreResult<()> {
+    /// Makes `group` on the stream at `key` (`create`: the stream too; else a missing stream
+    /// is left missing, and that is no error).
+    pub(super) async fn stream_join(
+        &self,
+        key: &str,
+        group: &str,
+        create: bool,
+    ) -> StoreResult<()> {
         let mut cmd = redis::cmd("XGROUP");
-        cmd.arg("CREATE")
-            .arg(self.keys.outbox())
-            .arg(group)
-            .arg("0")
-            .arg("MKSTREAM");
+        cmd.arg("CREATE").arg(key).arg(group).arg("0");
+        if create {
+            cmd.arg("MKSTREAM");
+        }
         let mut conn = self.conn();
         match tokio::time::timeout(self.timeout, cmd.query_async::<Value>(&mut conn)).await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) if e.code() == Some("BUSYGROUP") => Ok(()),
+            Ok(Err(e)) if !create && missing(&e.to_string()) => Ok(()),
             Ok(Err(e)) => Err(e.into()),
             Err(_) => Err(StoreError::Unavailable("timed out".into())),
         }
     }
 
-    async fn outbox_read(
+    pub(super) async fn stream_read(
         &self,
+        key: &str,
         group: &str,
         consumer: &str,
         count: usize,
@@ -89,7 +94,7 @@ impl Outbox for RedisStore {
             .arg("COUNT")
             .arg(count)
             .arg("STREAMS")
-            .arg(self.keys.outbox())
+            .arg(key)
             .arg(">");
         let reply = self.query(&cmd).await?;
         // RESP2: [[stream, entries]]; RESP3: {stream: entries}.
@@ -100,8 +105,9 @@ impl Outbox for RedisStore {
         Ok(stream.map(|s| entries(&s, |_| 1)).unwrap_or_default())
     }
 
-    async fn outbox_claim_due(
+    pub(super) async fn stream_claim_due(
         &self,
+        key: &str,
         group: &str,
         consumer: &str,
         count: usize,
@@ -110,12 +116,11 @@ impl Outbox for RedisStore {
     ) -> StoreResult<Vec<OutboxEntry>> {
         const PAGE: usize = 100;
         const MAX_PAGES: usize = 10;
-        let key = self.keys.outbox();
         let mut claimed = Vec::new();
         let mut start = "-".to_owned();
         for _ in 0..MAX_PAGES {
             let mut cmd = redis::cmd("XPENDING");
-            cmd.arg(&key)
+            cmd.arg(key)
                 .arg(group)
                 .arg("IDLE")
                 .arg(min_idle.as_millis() as u64)
@@ -142,7 +147,7 @@ impl Outbox for RedisStore {
                 }
                 // Only one consumer wins: the claim resets the idle time the others compare.
                 let mut claim = redis::cmd("XCLAIM");
-                claim.arg(&key).arg(group).arg(consumer).arg(wait).arg(&id);
+                claim.arg(key).arg(group).arg(consumer).arg(wait).arg(&id);
                 let reply = self.query(&claim).await?;
                 claimed.extend(entries(&reply, |_| attempts + 1));
             }
@@ -153,16 +158,22 @@ impl Outbox for RedisStore {
         Ok(claimed)
     }
 
-    async fn outbox_ack(&self, group: &str, id: &str) -> StoreResult<()> {
+    pub(super) async fn stream_ack(&self, key: &str, group: &str, id: &str) -> StoreResult<()> {
         let mut cmd = redis::cmd("XACK");
-        cmd.arg(self.keys.outbox()).arg(group).arg(id);
+        cmd.arg(key).arg(group).arg(id);
         self.query(&cmd).await.map(|_| ())
     }
 
-    async fn outbox_retry_later(&self, group: &str, consumer: &str, id: &str) -> StoreResult<()> {
+    pub(super) async fn stream_retry_later(
+        &self,
+        key: &str,
+        group: &str,
+        consumer: &str,
+        id: &str,
+    ) -> StoreResult<()> {
         // Resets the idle time (the retry delay counts from now) without counting an attempt.
         let mut cmd = redis::cmd("XCLAIM");
-        cmd.arg(self.keys.outbox())
+        cmd.arg(key)
             .arg(group)
             .arg(consumer)
             .arg(0)
@@ -171,9 +182,17 @@ impl Outbox for RedisStore {
         self.query(&cmd).await.map(|_| ())
     }
 
-    async fn outbox_dead(&self, group: &str, entry: &OutboxEntry, answer: &str) -> StoreResult<()> {
+    /// Records `entry` (its public id in `event_id`) in the dead stream at `dead` and forgets
+    /// it (`stream_id` in the stream at `key`) in one step: both keys are in one slot.
+    pub(super) async fn stream_dead(
+        &self,
+        (key, dead): (&str, &str),
+        group: &str,
+        (entry, stream_id): (&OutboxEntry, &str),
+        answer: &str,
+    ) -> StoreResult<()> {
         let mut add = redis::cmd("XADD");
-        add.arg(self.keys.outbox_dead())
+        add.arg(dead)
             .arg("MAXLEN")
             .arg("~")
             .arg(MAX_DEAD)
@@ -190,7 +209,7 @@ impl Outbox for RedisStore {
             add.arg(field).arg(value);
         }
         let mut ack = redis::cmd("XACK");
-        ack.arg(self.keys.outbox()).arg(group).arg(&entry.id);
+        ack.arg(key).arg(group).arg(stream_id);
         let mut pipe = redis::pipe();
         pipe.atomic()
             .add_command(add)
@@ -201,14 +220,13 @@ impl Outbox for RedisStore {
         self.run(pipe.query_async::<()>(&mut conn)).await
     }
 
-    async fn outbox_trim(&self, groups: &[String]) -> StoreResult<u64> {
-        let key = self.keys.outbox();
+    pub(super) async fn stream_trim(&self, key: &str, groups: &[String]) -> StoreResult<u64> {
         let mut info = redis::cmd("XINFO");
-        info.arg("GROUPS").arg(&key);
+        info.arg("GROUPS").arg(key);
         let info = match self.query(&info).await {
             Ok(info) => info,
             // No stream yet: nothing to trim.
-            Err(StoreError::Unavailable(e)) if e.contains("no such key") => return Ok(0),
+            Err(StoreError::Unavailable(e)) if missing(&e) => return Ok(0),
             Err(e) => return Err(e),
         };
         let mut last_delivered = BTreeMap::new();
@@ -237,7 +255,7 @@ impl Outbox for RedisStore {
                 return Ok(0);
             };
             let mut summary = redis::cmd("XPENDING");
-            summary.arg(&key).arg(group);
+            summary.arg(key).arg(group);
             let summary = self.query(&summary).await?;
             let oldest_pending = items(&summary).get(1).and_then(text);
             let needed = oldest_pending.unwrap_or_else(|| last.clone());
@@ -250,22 +268,21 @@ impl Outbox for RedisStore {
             return Ok(0);
         };
         let mut trim = redis::cmd("XTRIM");
-        trim.arg(&key).arg("MINID").arg(format!("{ms}-{seq}"));
+        trim.arg(key).arg("MINID").arg(format!("{ms}-{seq}"));
         let mut conn = self.conn();
         self.run(trim.query_async::<u64>(&mut conn)).await
     }
 
-    async fn outbox_undelivered(&self, group: &str) -> StoreResult<u64> {
-        let key = self.keys.outbox();
+    pub(super) async fn stream_undelivered(&self, key: &str, group: &str) -> StoreResult<u64> {
         let mut summary = redis::cmd("XPENDING");
-        summary.arg(&key).arg(group);
+        summary.arg(key).arg(group);
         let summary = self.query(&summary).await?;
         let pending = items(&summary)
             .first()
             .and_then(|v| redis::from_redis_value_ref::<u64>(v).ok())
             .unwrap_or(0);
         let mut info = redis::cmd("XINFO");
-        info.arg("GROUPS").arg(&key);
+        info.arg("GROUPS").arg(key);
         let info = self.query(&info).await?;
         let lag = items(&info)
             .iter()
@@ -286,17 +303,20 @@ impl Outbox for RedisStore {
         Ok(pending + lag)
     }
 
-    async fn outbox_oldest_undelivered(&self, group: &str) -> StoreResult<Option<i64>> {
-        let key = self.keys.outbox();
+    pub(super) async fn stream_oldest_undelivered(
+        &self,
+        key: &str,
+        group: &str,
+    ) -> StoreResult<Option<i64>> {
         let mut summary = redis::cmd("XPENDING");
-        summary.arg(&key).arg(group);
+        summary.arg(key).arg(group);
         let summary = self.query(&summary).await?;
         if let Some(held) = items(&summary).get(1).and_then(text) {
             // Held entries are older than any not handed out yet.
             return Ok(parse_id(&held).map(|(ms, _)| ms as i64));
         }
         let mut info = redis::cmd("XINFO");
-        info.arg("GROUPS").arg(&key);
+        info.arg("GROUPS").arg(key);
         let info = self.query(&info).await?;
         let last = items(&info).iter().map(items).find_map(|g| {
             let field = |name: &str| {
@@ -313,7 +333,7 @@ impl Outbox for RedisStore {
             return Ok(None);
         };
         let mut next = redis::cmd("XRANGE");
-        next.arg(&key)
+        next.arg(key)
             .arg(format!("({last}"))
             .arg("+")
             .arg("COUNT")
@@ -325,19 +345,24 @@ impl Outbox for RedisStore {
             .map(|(ms, _)| ms as i64))
     }
 
-    async fn outbox_dead_entries(&self) -> StoreResult<Vec<BTreeMap<String, String>>> {
+    /// The dead stream at `dead`: each entry's id (when it died) and fields, oldest first.
+    pub(super) async fn stream_dead_entries(&self, dead: &str) -> StoreResult<Vec<OutboxEntry>> {
         let mut cmd = redis::cmd("XRANGE");
-        cmd.arg(self.keys.outbox_dead()).arg("-").arg("+");
+        cmd.arg(dead).arg("-").arg("+");
         let reply = self.query(&cmd).await?;
-        Ok(entries(&reply, |_| 0)
-            .into_iter()
-            .map(|e| e.fields)
-            .collect())
+        Ok(entries(&reply, |_| 0))
     }
 }
 
+/// Whether Redis answered that a stream (or its group) does not exist.
+pub(super) fn missing(error: &str) -> bool {
+    error.contains("NOGROUP")
+        || error.contains("no such key")
+        || error.contains("requires the key to exist")
+}
+
 /// A stream id `<ms>-<n>`, comparable.
-fn parse_id(id: &str) -> Option<(u64, u64)> {
+pub(super) fn parse_id(id: &str) -> Option<(u64, u64)> {
     let (ms, seq) = id.split_once('-')?;
     Some((ms.parse().ok()?, seq.parse().ok()?))
 }
