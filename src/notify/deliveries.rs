@@ -119,9 +119,13 @@ pub async fn list(
 }
 
 /// A dead delivery's id as the store gives them (`<ms>-<n>`, each part a u64 as Redis stream
-/// ids are); anything else names none.
+/// ids are, after `sh<NN>-` naming the shard's stream); anything else names none.
 pub fn is_delivery_id(id: &str) -> bool {
     let part = |p: &str| p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u64>().is_ok();
+    let id = match id.strip_prefix("sh").and_then(|rest| rest.split_once('-')) {
+        Some((shard, rest)) if shard.len() == 2 && part(shard) => rest,
+        _ => id,
+    };
     id.split_once('-')
         .is_some_and(|(ms, n)| part(ms) && part(n))
 }
@@ -164,6 +168,7 @@ mod tests {
     #[test]
     fn only_stream_ids_name_deliveries() {
         assert!(super::is_delivery_id("1767225600000-3"));
+        assert!(super::is_delivery_id("sh07-1767225600000-3"));
         for bad in [
             "",
             "-",
@@ -175,6 +180,9 @@ mod tests {
             "+",
             "+1-1",
             "99999999999999999999-1",
+            "sh07-1-2-3",
+            "shxx-1-2",
+            "sh7-1-2",
         ] {
             assert!(!super::is_delivery_id(bad), "{bad}");
         }

@@ -869,3 +869,10 @@ async fn link_events_follow_the_links_life_on_redis() {
 async fn link_events_follow_the_links_life_in_memory() {
     link_events_follow_the_links_life(StoreKind::Memory).await;
 }
+
+/// On a cluster each link event goes to the stream of the link's shard, in the same script as
+/// the change (one slot).
+#[tokio::test]
+async fn link_events_follow_the_links_life_on_cluster() {
+    link_events_follow_the_links_life(StoreKind::Cluster).await;
+}

@@ -31,9 +31,10 @@
 --         the funnel step the outcome counts ("" or absent: none; a refused success counts
 --         "error:" .. its code instead); the counted institution; the counters' expiry
 --         (unix ms, PEXPIREAT); "1" when the funnel hash is the last key (counted here)
--- Reply: {result, status, changed, platform, owner, link_id, counted}; result is "missing" or
---        "expired" (with only the status after it), "replay" or "recorded"; counted lists the
---        funnel fields this event counted (`product|platform|mode|institution|step`).
+-- Reply: {result, status, changed, platform, owner, link_id, counted, sub}; result is "missing"
+--        or "expired" (with only the status after it), "replay" or "recorded"; counted lists the
+--        funnel fields this event counted (`product|platform|mode|institution|step`); sub is the
+--        app's user id kept on the session ("" = none), for the cluster's second step.
 local session, timeline = KEYS[1], KEYS[2]
 local fingerprint, now, outcome, warning = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local entry, channel, session_id = ARGV[5], ARGV[6], ARGV[7]
@@ -100,8 +101,9 @@ end
 
 -- What the second step on a cluster needs to claim the link as this script would have.
 local function reply(result, status, changed, platform)
-  local owner_link = redis.call('HMGET', session, 'owner', 'link_id')
-  return {result, status, changed, platform, owner_link[1] or '', owner_link[2] or '', counted}
+  local owner_link = redis.call('HMGET', session, 'owner', 'link_id', 'sub')
+  return {result, status, changed, platform, owner_link[1] or '', owner_link[2] or '', counted,
+    owner_link[3] or ''}
 end
 
 if string.sub(entry, 1, 1) ~= '{' or string.sub(entry, -1) ~= '}' or entry == '{}' then

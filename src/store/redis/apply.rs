@@ -149,6 +149,7 @@ impl RedisStore {
                     .arg(self.retention.links_ms())
                     .arg(if changed { "1" } else { "0" })
                     .arg(self.keys.events_channel())
+                    .arg(if self.events { reply.sub.as_str() } else { "" })
                     .invoke_async::<i64>(&mut conn),
             )
             .await;
@@ -176,6 +177,8 @@ struct ScriptReply {
     link_id: String,
     /// The funnel fields the event counted.
     counted: Vec<String>,
+    /// The app's user id kept on the session ("" = none), for the link's own events.
+    sub: String,
 }
 
 impl ScriptReply {
@@ -194,6 +197,7 @@ impl ScriptReply {
                 .get(6)
                 .and_then(|v| redis::from_redis_value_ref::<Vec<String>>(v).ok())
                 .unwrap_or_default(),
+            sub: text(7),
         })
     }
 }

@@ -131,6 +131,13 @@ async fn a_dead_event_is_replayed_by_an_admin_and_delivered_on_redis() {
     a_dead_event_is_replayed_by_an_admin_and_delivered(StoreKind::Redis).await;
 }
 
+/// On a cluster: the dead delivery's id names its shard's stream, and the replay goes back
+/// into that stream (one slot with its dead stream).
+#[tokio::test]
+async fn a_dead_event_is_replayed_by_an_admin_and_delivered_on_cluster() {
+    a_dead_event_is_replayed_by_an_admin_and_delivered(StoreKind::Cluster).await;
+}
+
 #[tokio::test]
 async fn a_dead_event_is_replayed_by_an_admin_and_delivered_in_memory() {
     a_dead_event_is_replayed_by_an_admin_and_delivered(StoreKind::Memory).await;
