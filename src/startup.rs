@@ -119,7 +119,10 @@ async fn connect_store(settings: &Settings) -> anyhow::Result<DynStore> {
     };
     let Some(store) = connect_redis(settings).await? else {
         let events = settings.notify.enabled();
-        return Ok(Arc::new(MemoryStore::new(retention).with_events(events)));
+        let store = MemoryStore::new(retention)
+            .with_events(events)
+            .with_fetch_resources(fetch_resources(settings));
+        return Ok(Arc::new(store));
     };
     let store = Arc::new(store);
     migrate_keys(store.clone()).await;
@@ -149,7 +152,23 @@ pub async fn connect_redis(settings: &Settings) -> anyhow::Result<Option<RedisSt
         }
         StoreBackend::Memory => return Ok(None),
     };
-    Ok(Some(store.with_events(events)))
+    Ok(Some(
+        store
+            .with_events(events)
+            .with_fetch_resources(fetch_resources(settings)),
+    ))
+}
+
+/// Each product's fetch resources, for the stores to tell when a link's are all ready.
+fn fetch_resources(settings: &Settings) -> crate::domain::webhook::FetchResources {
+    let by_product = settings.products.iter().map(|(name, product)| {
+        let resources = product
+            .fetch_resources
+            .iter()
+            .map(|r| r.as_str().to_owned());
+        (name.to_string(), resources.collect())
+    });
+    Arc::new(by_product.collect())
 }
 
 /// Moves data of the key layout before shards before serving (see `docs/store.md`); when

@@ -36,6 +36,8 @@ event_types! {
     LinkVerified = "link.verified",
     /// Belvo's record did not confirm the link a session named.
     LinkVerificationFailed = "link.verification_failed",
+    /// Every fetch resource of the link's product is ready (a `historical_update` for each).
+    LinkResourcesReady = "link.resources_ready",
     /// The link needs its user to reconnect (credentials).
     LinkNeedsReconnect = "link.needs_reconnect",
     /// The link is healthy again after a problem.

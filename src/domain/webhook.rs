@@ -174,6 +174,22 @@ fn total_of(data: &serde_json::Map<String, serde_json::Value>) -> Option<u64> {
         .find_map(|(_, v)| v.as_u64())
 }
 
+/// Each product's fetch resources (`products.*.fetch_resources`) by product name: a link's
+/// resources are all ready (SPEC §13 `link.resources_ready`) once each of its product's has had
+/// its `historical_update`.
+pub type FetchResources = std::sync::Arc<BTreeMap<String, Vec<String>>>;
+
+/// Whether every one of `expected` is ready among a link's fields (`res:<RESOURCE>` holding a
+/// [`ResourceState`]); never for an empty list. As `resources_ready` in `outbox_add.lua`.
+pub fn every_resource_ready(expected: &[String], field: impl Fn(&str) -> Option<String>) -> bool {
+    !expected.is_empty()
+        && expected.iter().all(|resource| {
+            field(&format!("res:{resource}"))
+                .and_then(|raw| serde_json::from_str::<ResourceState>(&raw).ok())
+                .is_some_and(|state| state.status == Readiness::Ready)
+        })
+}
+
 /// A Belvo-confirmed link, recorded as its owner's (API link creation, verified widget links).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkClaim {
@@ -306,5 +322,28 @@ mod tests {
         ] {
             assert!(serde_json::from_value::<WebhookPayload>(bad).is_err());
         }
+    }
+
+    #[test]
+    fn every_resource_ready_needs_each_one_ready() {
+        let fields: std::collections::HashMap<String, String> = [
+            ("res:EMPLOYMENTS", r#"{"status":"ready","total":2}"#),
+            ("res:OWNERS", r#"{"status":"failed","total":null}"#),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let field = |k: &str| fields.get(k).cloned();
+        let list = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        assert!(every_resource_ready(&list(&["EMPLOYMENTS"]), field));
+        assert!(!every_resource_ready(
+            &list(&["EMPLOYMENTS", "OWNERS"]),
+            field
+        ));
+        assert!(!every_resource_ready(
+            &list(&["EMPLOYMENTS", "ACCOUNTS"]),
+            field
+        ));
+        assert!(!every_resource_ready(&[], field));
     }
 }

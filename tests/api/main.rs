@@ -25,6 +25,7 @@ mod metrics;
 mod openapi;
 mod reconnect;
 mod redis_outage;
+mod resources_ready;
 mod round_trips;
 mod staff_login;
 mod staff_store_suite;

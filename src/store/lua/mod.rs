@@ -36,11 +36,11 @@ scripts! {
     /// A renewed widget token, kept on its session.
     STORE_TOKEN = "store_token.lua";
     /// A Belvo webhook on its link (SPEC §6).
-    RECORD_WEBHOOK = "record_webhook.lua";
+    RECORD_WEBHOOK = OUTBOX_PRELUDE + "record_webhook.lua";
     /// A link's verification against Belvo.
     SET_LINK_VERIFIED = OUTBOX_PRELUDE + "set_link_verified.lua";
     /// A link Belvo confirmed, claimed for its owner.
-    CLAIM_LINK = "claim_link.lua";
+    CLAIM_LINK = OUTBOX_PRELUDE + "claim_link.lua";
     /// A link deleted by its owner.
     DELETE_LINK = OUTBOX_PRELUDE + "delete_link.lua";
     /// One fact applied to a link's health (SPEC §11).

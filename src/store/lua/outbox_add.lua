@@ -20,3 +20,18 @@ local function link_event(stream, link, link_id, event_type, now, extra)
   return outbox_add(stream, event_type, now, fields)
 end
 
+
+-- Once every resource in `expected` (a list of names) is ready on the link (its `res:<NAME>`
+-- field, a resource state, says "ready"), flags the link `resources_ready` and writes
+-- `link.resources_ready`: once per link, from whichever script completes the set (a webhook, or
+-- the claim that names the link's product). Returns true the one time it does.
+local function resources_ready(stream, link, link_id, expected, now)
+  if #expected == 0 or redis.call('HEXISTS', link, 'resources_ready') == 1 then return false end
+  for i = 1, #expected do
+    local state = redis.call('HGET', link, 'res:' .. expected[i])
+    if not state or cjson.decode(state)['status'] ~= 'ready' then return false end
+  end
+  redis.call('HSET', link, 'resources_ready', now)
+  link_event(stream, link, link_id, 'link.resources_ready', now, {})
+  return true
+end

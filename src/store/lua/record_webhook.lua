@@ -1,5 +1,7 @@
 -- Records one Belvo webhook on its link, atomically (SPEC §6): deduplicated by webhook id,
--- never merged into a link another user owns, kept in the link's timeline, announced.
+-- never merged into a link another user owns, kept in the link's timeline, announced. The
+-- webhook that makes the last of the link's product's fetch resources ready writes
+-- `link.resources_ready` (SPEC §13, once per link; `resources_ready` in the prelude).
 -- Mirrors `MemoryStore::record_webhook`.
 --
 -- The ids seen live in their own key, the latest `max webhook ids` of them, so the link hash
@@ -9,6 +11,7 @@
 -- KEYS[1] link hash
 -- KEYS[2] link timeline list
 -- KEYS[3] webhook ids seen (sorted set, by time)
+-- KEYS[4] outbox stream, only when events go out
 -- ARGV[1] webhook id
 -- ARGV[2] now, ms
 -- ARGV[3] resource ("" = none)
@@ -19,6 +22,8 @@
 -- ARGV[8] ttl, ms (the link's retention, counted from this webhook)
 -- ARGV[9] max timeline events
 -- ARGV[10] max webhook ids remembered
+-- ARGV[11] link id ("" = no readiness check: the scripts of bench/ stop at ARGV[10])
+-- ARGV[12], ARGV[13] ... pairs: a product name, then its fetch resources joined by ","
 -- Reply: {result, session id or "", the link's consent fact or ""}; result is "duplicate",
 -- "mismatch" or "recorded". The consent (SPEC §12) tells the caller whether a data webhook may
 -- end an expired consent, so that takes a second round trip only when there is one to end.
@@ -26,6 +31,17 @@ local link, timeline, seen = KEYS[1], KEYS[2], KEYS[3]
 local webhook_id, resource, state, external_id = ARGV[1], ARGV[3], ARGV[4], ARGV[5]
 local entry, channel, ttl, max_events = ARGV[6], ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9])
 local max_ids = tonumber(ARGV[10])
+
+-- The fetch resources of `product` among the pairs from ARGV[12] on (none when unknown).
+local function expected_of(product)
+  local list = {}
+  for i = 12, #ARGV - 1, 2 do
+    if ARGV[i] == product then
+      for name in string.gmatch(ARGV[i + 1], '[^,]+') do list[#list + 1] = name end
+    end
+  end
+  return list
+end
 
 -- The timeline entry with its effect as the last field (kept byte for byte as stored before).
 local function with_effect(effect)
@@ -58,6 +74,10 @@ else
   end
   if resource ~= '' then
     redis.call('HSET', link, 'res:' .. resource, state)
+    if (ARGV[11] or '') ~= '' then
+      local product = redis.call('HGET', link, 'product') or ''
+      resources_ready(KEYS[4], link, ARGV[11], expected_of(product), ARGV[2])
+    end
   end
 end
 

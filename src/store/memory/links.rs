@@ -11,9 +11,37 @@ use crate::domain::external_id::ExternalId;
 use crate::domain::ids::{LinkId, SessionId};
 use crate::domain::session::{now_millis, MAX_EVENTS};
 use crate::domain::webhook::{
-    LinkClaim, LinkState, WebhookApplied, WebhookUpdate, MAX_WEBHOOK_IDS,
+    every_resource_ready, LinkClaim, LinkState, WebhookApplied, WebhookUpdate, MAX_WEBHOOK_IDS,
 };
 use crate::store::{codec, Links, StoreResult};
+
+impl MemoryStore {
+    /// As `resources_ready` in `outbox_add.lua`: once every fetch resource of the link's product
+    /// is ready, flags the link and writes `link.resources_ready` (once per link).
+    fn resources_ready(&self, inner: &mut Inner, link: &LinkId, now_ms: i64) {
+        let Inner { links, outbox, .. } = inner;
+        let Some(entry) = links.get_mut(link) else {
+            return;
+        };
+        let f = &entry.fields;
+        let expected = f
+            .get("product")
+            .and_then(|p| self.fetch_resources.get(p))
+            .map_or(&[][..], Vec::as_slice);
+        if f.contains_key("resources_ready")
+            || !every_resource_ready(expected, |k| f.get(k).cloned())
+        {
+            return;
+        }
+        entry
+            .fields
+            .insert("resources_ready".into(), now_ms.to_string());
+        if self.events {
+            let event = EventType::LinkResourcesReady;
+            outbox.add_link_event(&mut entry.fields, &link.to_string(), event, now_ms, &[]);
+        }
+    }
+}
 
 #[async_trait]
 impl Links for MemoryStore {
@@ -71,6 +99,9 @@ impl Links for MemoryStore {
             .fields
             .get("consent")
             .is_some_and(|c| crate::domain::webhook::consent_open(c));
+        if !mismatch && update.resource.is_some() {
+            self.resources_ready(&mut inner, &update.link, update.now);
+        }
         drop(inner);
         if let Some(id) = session {
             let _ = self.changes.send(id);
@@ -161,6 +192,7 @@ impl Links for MemoryStore {
             entry.fields.insert(k.into(), v);
         }
         entry.expires = entry.expires.max(expires);
+        self.resources_ready(&mut inner, link, now_millis());
         let (links, exp) = inner
             .user_links
             .entry(claim.owner.clone())

@@ -81,6 +81,8 @@ pub struct MemoryStore {
     staff: staff::StaffData,
     /// Whether link changes write their outbound events (an endpoint is configured).
     events: bool,
+    /// Each product's fetch resources: a link's `link.resources_ready` (SPEC §13).
+    fetch_resources: crate::domain::webhook::FetchResources,
 }
 
 impl MemoryStore {
@@ -92,12 +94,23 @@ impl MemoryStore {
             changes,
             staff: staff::StaffData::new(),
             events: false,
+            fetch_resources: Default::default(),
         }
     }
 
     /// Link changes write their outbound events (SPEC §13) when `on`, as on Redis.
     pub fn with_events(mut self, on: bool) -> Self {
         self.events = on;
+        self
+    }
+
+    /// Each product's fetch resources, so a link's webhooks tell when every one is ready
+    /// (none known: never).
+    pub fn with_fetch_resources(
+        mut self,
+        resources: crate::domain::webhook::FetchResources,
+    ) -> Self {
+        self.fetch_resources = resources;
         self
     }
 

@@ -30,7 +30,11 @@ impl Links for RedisStore {
         invocation
             .key(self.keys.link(&update.link))
             .key(self.keys.link_timeline(&update.link))
-            .key(self.keys.link_webhook_ids(&update.link))
+            .key(self.keys.link_webhook_ids(&update.link));
+        if let Some(outbox) = self.link_outbox(&update.link) {
+            invocation.key(outbox);
+        }
+        invocation
             .arg(&update.webhook_id)
             .arg(update.now)
             .arg(resource)
@@ -46,7 +50,11 @@ impl Links for RedisStore {
             .arg(self.keys.events_channel())
             .arg(self.retention.links_ms())
             .arg(MAX_EVENTS)
-            .arg(MAX_WEBHOOK_IDS);
+            .arg(MAX_WEBHOOK_IDS)
+            .arg(update.link.to_string());
+        for (product, resources) in self.fetch_resources.iter() {
+            invocation.arg(product).arg(resources.join(","));
+        }
         let mut conn = self.conn();
         let reply: Vec<String> = self.run(invocation.invoke_async(&mut conn)).await?;
         let session = reply.get(1).and_then(|s| SessionId::parse(s).ok());
@@ -119,17 +127,22 @@ impl Links for RedisStore {
     async fn claim_link(&self, link: &LinkId, claim: &LinkClaim) -> StoreResult<bool> {
         let ttl = self.retention.links_ms();
         let mut conn = self.conn();
-        let claimed: i64 = self
-            .run(
-                lua::CLAIM_LINK
-                    .key(self.keys.link(link))
-                    .arg(claim.owner.as_str())
-                    .arg(claim.product.as_str())
-                    .arg(&claim.institution)
-                    .arg(ttl)
-                    .invoke_async(&mut conn),
-            )
-            .await?;
+        let mut invocation = lua::CLAIM_LINK.prepare_invoke();
+        invocation.key(self.keys.link(link));
+        if let Some(outbox) = self.link_outbox(link) {
+            invocation.key(outbox);
+        }
+        invocation
+            .arg(claim.owner.as_str())
+            .arg(claim.product.as_str())
+            .arg(&claim.institution)
+            .arg(ttl)
+            .arg(link.to_string())
+            .arg(now_millis());
+        if let Some(resources) = self.fetch_resources.get(claim.product.as_str()) {
+            invocation.arg(resources);
+        }
+        let claimed: i64 = self.run(invocation.invoke_async(&mut conn)).await?;
         if claimed == 0 {
             return Ok(false);
         }

@@ -61,6 +61,8 @@ pub struct RedisStore {
     branding: staff::BrandingNotifier,
     /// Whether link changes write their outbound events (an endpoint is configured).
     events: bool,
+    /// Each product's fetch resources: a link's `link.resources_ready` (SPEC §13).
+    fetch_resources: crate::domain::webhook::FetchResources,
 }
 
 impl From<redis::RedisError> for StoreError {
@@ -145,6 +147,7 @@ impl RedisStore {
             link_hints: Arc::new(quick_cache::sync::Cache::new(LINK_HINTS)),
             branding,
             events: false,
+            fetch_resources: Default::default(),
         }
     }
 
@@ -152,6 +155,16 @@ impl RedisStore {
     /// configured); a session's are asked for per transition.
     pub fn with_events(mut self, on: bool) -> Self {
         self.events = on;
+        self
+    }
+
+    /// Each product's fetch resources, so a link's webhooks tell when every one is ready
+    /// (none known: never).
+    pub fn with_fetch_resources(
+        mut self,
+        resources: crate::domain::webhook::FetchResources,
+    ) -> Self {
+        self.fetch_resources = resources;
         self
     }
 
