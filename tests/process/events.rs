@@ -29,8 +29,11 @@ async fn succeed(bff: &Bff, sub: &str) -> (String, u16) {
 async fn callback(bff: &Bff, id: &str) -> u16 {
     let link = uuid::Uuid::new_v4();
     let path = format!("/callbacks/{id}/success?link={link}&institution=planet_mx_employment");
-    let response = bff.client.get(bff.url(&path)).send().await.unwrap();
-    response.status().as_u16()
+    let response = bff.client.get(bff.url(&path)).send().await;
+    response
+        .unwrap_or_else(|e| panic!("{id}: {e:?}"))
+        .status()
+        .as_u16()
 }
 
 /// The pending deliveries an admin sees on `bff`.
