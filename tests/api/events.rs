@@ -882,3 +882,82 @@ async fn link_events_follow_the_links_life_in_memory() {
 async fn link_events_follow_the_links_life_on_cluster() {
     link_events_follow_the_links_life(StoreKind::Cluster).await;
 }
+
+/// A `br_ofda` link's consent as its events tell it (SPEC §12 and §13): about to expire,
+/// expired, then active again when data flows after the expiry — each written by the CONSENT
+/// or data webhook's health change, in order, numbered after the link's earlier events.
+async fn consent_events_follow_the_consent(kind: StoreKind) {
+    let receiver = Receiver::start(|_| 200);
+    let url = receiver.url.clone();
+    let app = spawn_app_with(kind, move |s| {
+        with_endpoints(
+            s,
+            vec![endpoint(
+                &url,
+                &[
+                    "link.consent_expiring",
+                    "link.consent_expired",
+                    "link.repaired",
+                ],
+            )],
+        )
+    })
+    .await;
+    let (_, link) = app.connect("maria", "br_ofda", "erebor_br_retail").await;
+    let has = |wanted: &'static str| {
+        let link = link.clone();
+        move |got: &[Delivery]| link_events(got, &link).iter().any(|e| e["type"] == wanted)
+    };
+    let wait = Duration::from_secs(15);
+    app.emulator_control(&link, "break", json!({"reason": "consent_expiring"}))
+        .await;
+    receiver
+        .until(wait, "link.consent_expiring", has("link.consent_expiring"))
+        .await;
+    app.emulator_control(&link, "break", json!({"reason": "consent_expired"}))
+        .await;
+    receiver
+        .until(wait, "link.consent_expired", has("link.consent_expired"))
+        .await;
+    let data = json!({
+        "webhook_id": uuid::Uuid::new_v4().simple().to_string(),
+        "webhook_type": "TRANSACTIONS", "webhook_code": "new_transactions_available",
+        "process_type": "recurrent_update", "link_id": link, "data": {"count": 3},
+    });
+    assert_eq!(app.webhook(&data).await.status(), 200);
+    let got = receiver
+        .until(wait, "link.repaired", has("link.repaired"))
+        .await;
+    let events = link_events(&got, &link);
+    let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        types,
+        [
+            "link.consent_expiring",
+            "link.consent_expired",
+            "link.repaired"
+        ]
+    );
+    assert_eq!(events[1]["data"]["health"], "consent_expired");
+    assert_eq!(events[2]["data"]["health"], "ok");
+    let sequences: Vec<u64> = events
+        .iter()
+        .map(|e| e["data"]["sequence"].as_u64().unwrap())
+        .collect();
+    assert!(sequences.windows(2).all(|w| w[0] < w[1]), "{sequences:?}");
+}
+
+#[tokio::test]
+async fn consent_events_follow_the_consent_on_redis() {
+    consent_events_follow_the_consent(StoreKind::Redis).await;
+}
+
+#[tokio::test]
+async fn consent_events_follow_the_consent_on_cluster() {
+    consent_events_follow_the_consent(StoreKind::Cluster).await;
+}
+
+#[tokio::test]
+async fn consent_events_follow_the_consent_in_memory() {
+    consent_events_follow_the_consent(StoreKind::Memory).await;
+}

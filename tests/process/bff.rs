@@ -114,6 +114,12 @@ impl Bff {
         mint(&settings, sub, Role::App, Duration::from_secs(3600)).unwrap()
     }
 
+    /// An admin token this process accepts.
+    pub fn admin_token(&self) -> String {
+        let settings = Settings::load_from(&self.env).expect("the process's settings load");
+        mint(&settings, "admin", Role::Admin, Duration::from_secs(3600)).unwrap()
+    }
+
     /// Opens a widget session for `sub`; returns the 201 body.
     pub async fn open(&self, sub: &str, body: Value) -> Value {
         let response = self
@@ -149,6 +155,13 @@ impl Bff {
             .status()
             .unwrap();
         assert!(sent.success());
+    }
+
+    /// SIGKILL: the process dies at once, finishing nothing (as when its node fails); returns
+    /// once it is gone.
+    pub fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
     }
 
     /// Waits for the process to exit.

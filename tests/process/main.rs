@@ -2,9 +2,12 @@
 //! Two replicas share the Redis that `scripts/test.sh` starts (TEST_REDIS_URL).
 
 mod bff;
+mod events;
 mod link_checks;
 mod logs;
 mod long_polls;
+mod own_redis;
+mod receiver;
 mod redis_tls;
 mod replicas;
 mod shutdown;
