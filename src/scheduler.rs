@@ -2,7 +2,8 @@
 //! every replica runs one [`Scheduler`] that, once a second, claims the entries due in the
 //! store's due set — at most `links.check_rate` per second for all replicas together, counted in
 //! the store — and runs them: a check re-reads Belvo's record of a link, a verification finishes
-//! what a success callback started (so a restart does not lose it). Claiming pushes each entry's next due time in the same atomic step, so two
+//! what a success callback started (so a restart does not lose it), an expiry marks a session
+//! still pending at its deadline expired and writes its `session.expired` event (SPEC §13). Claiming pushes each entry's next due time in the same atomic step, so two
 //! replicas never run one due entry twice.
 
 use std::time::Duration;
@@ -12,9 +13,10 @@ use futures_util::StreamExt;
 use crate::belvo::BelvoClient;
 use crate::config::LinkSettings;
 use crate::domain::health::Health;
+use crate::domain::ids::SessionId;
 use crate::domain::session::now_millis;
 use crate::sessions::verify::{self, Verdict, VERIFY_LEASE};
-use crate::store::{ClaimRules, DueEntry, DynStore};
+use crate::store::{ClaimRules, DueEntry, DynStore, Expiry};
 
 /// How often each replica looks for due entries.
 const TICK: Duration = Duration::from_secs(1);
@@ -103,6 +105,7 @@ impl Scheduler {
                     }
                 }
             }
+            DueEntry::Expire(session) => self.expire(&entry, session).await,
             DueEntry::Verify { session, link } => {
                 let verdict =
                     verify::verify_once(&self.belvo, &self.store, session, link, self.check_every)
@@ -111,6 +114,26 @@ impl Scheduler {
                     let _ = self.store.unschedule(&entry).await;
                 }
             }
+        }
+    }
+
+    /// A session's deadline came: expired with its event unless it finished first. Until this
+    /// succeeds the claim's lease keeps the entry in the set, so a replica that stops here does
+    /// not lose the event.
+    async fn expire(&self, entry: &DueEntry, session: SessionId) {
+        match self.store.expire_session(&session, now_millis()).await {
+            Ok(Expiry::Expired | Expiry::Nothing) => {
+                if let Err(e) = self.store.unschedule(entry).await {
+                    tracing::warn!(error = %e, %session, "expired session left scheduled");
+                }
+            }
+            // This replica's clock is behind the one that created it: due at its deadline.
+            Ok(Expiry::NotYet(deadline)) => {
+                if let Err(e) = self.store.schedule(entry, deadline + 1, true).await {
+                    tracing::warn!(error = %e, %session, "session expiry not rescheduled");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, %session, "session expiry retried later"),
         }
     }
 }

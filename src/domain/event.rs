@@ -32,6 +32,8 @@ event_types! {
     SessionExited = "session.exited",
     /// The widget reported an error that ends the session (or the success was refused).
     SessionFailed = "session.failed",
+    /// A session was still pending at its deadline (`sessions.pending_timeout`).
+    SessionExpired = "session.expired",
     /// Belvo's record confirmed the link a session connected.
     LinkVerified = "link.verified",
     /// Belvo's record did not confirm the link a session named.

@@ -17,7 +17,8 @@ use crate::branding::BrandingCache;
 use crate::config::Settings;
 use crate::domain::funnel::KnownInstitutions;
 use crate::domain::ids::SessionId;
-use crate::store::DynStore;
+use crate::domain::session::NewSession;
+use crate::store::{DueEntry, DynStore, StoreError};
 
 pub use open::{consent_for, ConsentRequest, IdentificationRequest, OpenRequest, OpenedSession};
 pub use reconnect::ReconnectRequest;
@@ -58,5 +59,20 @@ impl Sessions {
             exit: format!("{base}/exit"),
             event: format!("{base}/event"),
         }
+    }
+
+    /// Records a new pending session and, when events go out, the due entry that expires it at
+    /// its deadline with a `session.expired` event (none otherwise: no cost when events are
+    /// off).
+    async fn create(&self, session: &NewSession) -> Result<(), StoreError> {
+        self.store.create_session(session).await?;
+        if self.settings.notify.enabled() {
+            let expire = DueEntry::Expire(session.id);
+            // Expired once strictly past the deadline (`Session::status_at`).
+            self.store
+                .schedule(&expire, session.deadline + 1, true)
+                .await?;
+        }
+        Ok(())
     }
 }

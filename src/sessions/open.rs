@@ -188,7 +188,7 @@ impl super::Sessions {
             token: Some(AccessToken(token.access)),
             sub: self.settings.notify.keeps_sub().then(|| sub.clone()),
         };
-        self.store.create_session(&session).await?;
+        self.create(&session).await?;
         // This server's URL, not Belvo's: it never goes stale (`/w/` renews the token).
         let widget_url = format!("{}/w/{id}", self.public_base_url);
         tracing::info!(platform = platform.as_str(), "widget session opened");

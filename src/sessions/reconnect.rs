@@ -104,7 +104,7 @@ impl super::Sessions {
             token: Some(AccessToken(token.access)),
             sub: self.settings.notify.keeps_sub().then(|| sub.clone()),
         };
-        self.store.create_session(&session).await?;
+        self.create(&session).await?;
         let widget_url = format!("{}/w/{id}", self.public_base_url);
         tracing::info!(platform = platform.as_str(), "reconnect session opened");
         Ok(OpenedSession {

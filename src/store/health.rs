@@ -17,14 +17,18 @@ pub enum DueEntry {
     Check(LinkId),
     /// Finish verifying the link a session's success named (§5).
     Verify { session: SessionId, link: LinkId },
+    /// Mark a session still pending at its deadline expired and write its `session.expired`
+    /// event (only scheduled when events go out).
+    Expire(SessionId),
 }
 
 impl DueEntry {
-    /// Its member in the due set: `c:<link>` or `v:<session>:<link>`.
+    /// Its member in the due set: `c:<link>`, `v:<session>:<link>` or `x:<session>`.
     pub fn member(&self) -> String {
         match self {
             Self::Check(link) => format!("c:{link}"),
             Self::Verify { session, link } => format!("v:{session}:{link}"),
+            Self::Expire(session) => format!("x:{session}"),
         }
     }
 
@@ -32,17 +36,14 @@ impl DueEntry {
         if let Some(link) = member.strip_prefix("c:") {
             return LinkId::parse(link).ok().map(Self::Check);
         }
+        if let Some(session) = member.strip_prefix("x:") {
+            return SessionId::parse(session).ok().map(Self::Expire);
+        }
         let (session, link) = member.strip_prefix("v:")?.split_once(':')?;
         Some(Self::Verify {
             session: SessionId::parse(session).ok()?,
             link: LinkId::parse(link).ok()?,
         })
-    }
-
-    pub fn link(&self) -> LinkId {
-        match self {
-            Self::Check(link) | Self::Verify { link, .. } => *link,
-        }
     }
 }
 

@@ -48,7 +48,7 @@ pub use institutions::InstitutionStore;
 pub use keys::Keys;
 pub use links::Links;
 pub use outbox::{Outbox, OutboxEntry};
-pub use sessions::{SessionWithLink, Sessions};
+pub use sessions::{Expiry, SessionWithLink, Sessions};
 pub use staff::{AuditLog, StaffStore, MAX_BRANDING_VERSIONS};
 
 #[derive(Debug, thiserror::Error)]

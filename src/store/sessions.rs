@@ -21,6 +21,17 @@ pub struct SessionWithLink {
     pub link: Option<LinkState>,
 }
 
+/// What [`Sessions::expire_session`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    /// It was pending past its deadline: now stored `expired`, its event written.
+    Expired,
+    /// Still pending, due at this deadline (a clock behind another replica's).
+    NotYet(Millis),
+    /// Finished (or already expired), or gone: nothing to do.
+    Nothing,
+}
+
 #[async_trait]
 pub trait Sessions: Links + Send + Sync {
     /// Records a new, pending session (and indexes it under its owner).
@@ -71,6 +82,11 @@ pub trait Sessions: Links + Send + Sync {
 
     /// Ends a renewal that failed, so the next opening may try again at once.
     async fn end_renewal(&self, id: &SessionId) -> StoreResult<()>;
+
+    /// A session still pending past its deadline at `now` becomes `expired` and, in the same
+    /// atomic step, its `session.expired` event goes to its shard's outbox; the change is
+    /// announced. A session that finished first is left as it is, with no event.
+    async fn expire_session(&self, id: &SessionId, now: Millis) -> StoreResult<Expiry>;
 
     /// The session's timeline, oldest first (each entry a JSON object with `kind`, `at`, `effect`).
     async fn timeline(&self, id: &SessionId) -> StoreResult<Vec<serde_json::Value>>;

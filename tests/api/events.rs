@@ -4,6 +4,7 @@
 //! (the `standardwebhooks` package from PyPI, `scripts/standardwebhooks_venv.sh`).
 
 mod deliveries;
+mod expiry;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -25,7 +26,7 @@ use crate::helpers::{
 pub(crate) const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const SECRET_ENV: &str = "TEST_EVENTS_SECRET";
 const SUCCESS: &str = "link=cb65f82c-dc93-4d3e-8270-9a27528397f5&institution=planet_mx_employment";
-const EXIT: &str = "meta_data_step=abandon-survey";
+pub(crate) const EXIT: &str = "meta_data_step=abandon-survey";
 const ERROR: &str = "error=login_error&error_message=bad";
 /// A receiver's answer that comes too late.
 const HANG: u16 = 0;
@@ -136,7 +137,7 @@ impl Receiver {
 }
 
 /// Waits until `check` answers something (at most `limit`).
-async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
+pub(crate) async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
     limit: Duration,
     what: &str,
     check: impl Fn() -> F,
@@ -184,7 +185,7 @@ async fn spawn_notifying(kind: StoreKind, receiver: &Receiver) -> TestApp {
 }
 
 /// Opens a session for `sub` and sends one widget callback; returns the session id.
-async fn finish(app: &TestApp, sub: &str, kind: &str, query: &str) -> String {
+pub(crate) async fn finish(app: &TestApp, sub: &str, kind: &str, query: &str) -> String {
     let id = app.open(sub, "mx_employment", "ios").await["session_id"]
         .as_str()
         .unwrap()
@@ -194,7 +195,7 @@ async fn finish(app: &TestApp, sub: &str, kind: &str, query: &str) -> String {
     id
 }
 
-fn verify_in_rust(delivery: &Delivery) {
+pub(crate) fn verify_in_rust(delivery: &Delivery) {
     standardwebhooks::Webhook::new(SECRET)
         .unwrap()
         .verify(delivery.body.as_bytes(), &delivery.headers())
@@ -422,7 +423,7 @@ async fn a_failing_receiver_is_retried_in_memory() {
 }
 
 /// The app's outbox through a store of its own on the same Redis and prefix.
-async fn app_outbox(app: &TestApp) -> Arc<dyn Outbox> {
+pub(crate) async fn app_outbox(app: &TestApp) -> Arc<dyn Outbox> {
     match &app.redis {
         Some((_, prefix)) => {
             Arc::new(redis_store_on(&test_redis_url(), prefix, Duration::from_secs(60)).await)

@@ -115,7 +115,8 @@ local status = state[1]
 if not status then
   return {'missing', ''}
 end
-if status == 'pending' and now > tonumber(state[2]) then
+-- Past its deadline, or stored expired by the scheduler (`expire_session.lua`): refused.
+if status == 'expired' or (status == 'pending' and now > tonumber(state[2])) then
   return {'expired', status}
 end
 if redis.call('HEXISTS', session, 'seen:' .. fingerprint) == 1 then

@@ -45,6 +45,8 @@ scripts! {
     DELETE_LINK = OUTBOX_PRELUDE + "delete_link.lua";
     /// One fact applied to a link's health (SPEC §11).
     APPLY_HEALTH = OUTBOX_PRELUDE + "apply_health.lua";
+    /// A session still pending at its deadline, expired with its event (SPEC §13).
+    EXPIRE_SESSION = OUTBOX_PRELUDE + "expire_session.lua";
     /// The due entries of the link check schedule, claimed.
     CLAIM_DUE = "claim_due.lua";
     /// A status-page report kept for an institution (SPEC §14).

@@ -13,7 +13,7 @@ use crate::domain::session::{
     AccessToken, Applied, Millis, NewSession, Session, Status, Transition, Warning, WidgetOpening,
     MAX_EVENTS, MAX_WARNINGS,
 };
-use crate::store::{codec, Sessions, StoreResult};
+use crate::store::{codec, Expiry, Sessions, StoreResult};
 
 #[async_trait]
 impl Sessions for MemoryStore {
@@ -79,7 +79,8 @@ impl Sessions for MemoryStore {
         let f = &mut entry.fields;
         let mut status = f["status"].clone();
         let deadline: i64 = f["deadline"].parse().unwrap_or(0);
-        if status == "pending" && t.now > deadline {
+        // Past its deadline, or stored expired by the scheduler (`expire_session`): refused.
+        if status == "expired" || (status == "pending" && t.now > deadline) {
             return Ok(Applied::Expired);
         }
         let seen = format!("seen:{}", t.fingerprint);
@@ -183,6 +184,33 @@ impl Sessions for MemoryStore {
             platform,
             changed,
         })
+    }
+
+    async fn expire_session(&self, id: &SessionId, now: Millis) -> StoreResult<Expiry> {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let Some(entry) = inner
+            .sessions
+            .get_mut(id)
+            .filter(|e| e.expires > Instant::now())
+        else {
+            return Ok(Expiry::Nothing);
+        };
+        let f = &mut entry.fields;
+        if f["status"] != "pending" {
+            return Ok(Expiry::Nothing);
+        }
+        let deadline: i64 = f["deadline"].parse().unwrap_or(0);
+        if now <= deadline {
+            return Ok(Expiry::NotYet(deadline));
+        }
+        f.insert("status".into(), "expired".into());
+        f.insert("updated_at".into(), now.to_string());
+        let event = outbound_event(f, id, "expired", now);
+        inner.outbox.add(now, event);
+        drop(guard);
+        let _ = self.changes.send(*id);
+        Ok(Expiry::Expired)
     }
 
     async fn open_widget(&self, id: &SessionId, now: Millis) -> StoreResult<WidgetOpening> {

@@ -18,7 +18,7 @@ use crate::domain::session::{
 };
 use crate::domain::shard::Shard;
 use crate::store::codec::{self, SESSION_FIELDS};
-use crate::store::{lua, Links, SessionWithLink, Sessions, StoreError, StoreResult};
+use crate::store::{lua, Expiry, Links, SessionWithLink, Sessions, StoreError, StoreResult};
 
 #[async_trait]
 impl Sessions for RedisStore {
@@ -185,6 +185,34 @@ impl Sessions for RedisStore {
         )
         .await
         .map(|_| ())
+    }
+
+    async fn expire_session(&self, id: &SessionId, now: Millis) -> StoreResult<Expiry> {
+        let mut conn = self.conn();
+        let reply: Vec<String> = self
+            .run(
+                lua::EXPIRE_SESSION
+                    .key(self.keys.session(id))
+                    // The same slot as the session's keys.
+                    .key(self.keys.outbox_of(Shard::of_session(id)))
+                    .arg(now)
+                    .arg(id.to_string())
+                    .arg(self.keys.events_channel())
+                    .invoke_async(&mut conn),
+            )
+            .await?;
+        match reply.as_slice() {
+            [result] if result == "expired" => Ok(Expiry::Expired),
+            [result] if result == "nothing" => Ok(Expiry::Nothing),
+            [result, deadline] if result == "not_yet" => deadline
+                .parse()
+                .map(Expiry::NotYet)
+                .map_err(|_| StoreError::corrupt(self.keys.session(id), "deadline")),
+            _ => Err(StoreError::corrupt(
+                self.keys.session(id),
+                "expire_session.lua reply",
+            )),
+        }
     }
 
     async fn current_token(&self, id: &SessionId) -> StoreResult<Option<(AccessToken, Millis)>> {
