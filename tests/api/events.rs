@@ -4,6 +4,7 @@
 //! (the `standardwebhooks` package from PyPI, `scripts/standardwebhooks_venv.sh`).
 
 mod deliveries;
+mod demo_receiver;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
