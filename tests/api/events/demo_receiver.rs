@@ -32,9 +32,19 @@ async fn post_signed(app: &TestApp, secret: &str, body: &str) -> reqwest::Respon
         .unwrap()
 }
 
+/// `cargo run` with no configuration is the memory store; a deployment's demo runs on Redis.
 #[tokio::test]
-async fn a_finished_session_shows_on_the_demo_events_page_and_a_forged_one_is_refused() {
-    let app = spawn_app_with(StoreKind::Redis, |s| s.notify.demo_receiver = true).await;
+async fn the_demo_receiver_lists_verified_events_in_memory() {
+    a_finished_session_shows_and_a_forged_one_is_refused(StoreKind::Memory).await;
+}
+
+#[tokio::test]
+async fn the_demo_receiver_lists_verified_events_on_redis() {
+    a_finished_session_shows_and_a_forged_one_is_refused(StoreKind::Redis).await;
+}
+
+async fn a_finished_session_shows_and_a_forged_one_is_refused(kind: StoreKind) {
+    let app = spawn_app_with(kind, |s| s.notify.demo_receiver = true).await;
     assert!(demo_page(&app).await.contains("No event yet"));
     let id = finish(&app, "maria", "success", SUCCESS).await;
     let page = eventually(
