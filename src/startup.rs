@@ -11,14 +11,18 @@ use tracing_actix_web::{RequestId, TracingLogger};
 
 use crate::belvo::BelvoClient;
 use crate::branding::BrandingCache;
+use crate::config::notify::Endpoint;
 use crate::config::{BelvoEnvironment, Settings, StoreBackend};
+use crate::domain::event::EventPattern;
 use crate::domain::external_id::ExternalIdKey;
 use crate::emulator::Emulator;
 use crate::error::{ApiError, ErrorCode, REQUEST_ID};
 use crate::institutions::Institutions;
 use crate::jwt::AppJwtVerifier;
 use crate::links::Links;
+use crate::notify::receiver::DemoReceiver;
 use crate::notify::Notifier;
+use crate::routes::demo_events::{DEMO_EVENTS_PATH, DEMO_SECRET_NAME};
 use crate::scheduler::Scheduler;
 use crate::sessions::waiting::Waiters;
 use crate::sessions::Sessions;
@@ -42,7 +46,7 @@ pub struct Application {
 
 impl Application {
     /// Binds the listener, connects the store, and builds the server (not yet running).
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+    pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
         // TLS to Redis (rediss://) uses rustls' process-wide provider; name it, since a build
         // that also enables aws-lc-rs (e.g. through test dependencies) cannot pick one alone.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -55,6 +59,7 @@ impl Application {
                 )
             })?;
         let port = listener.local_addr()?.port();
+        let demo_events = add_demo_receiver(&mut settings, port);
         let store = connect_store(&settings).await?;
         let consumer = format!("replica-{}", uuid::Uuid::new_v4().simple());
         let notifier = Notifier::new(store.clone(), &settings, consumer)
@@ -72,7 +77,7 @@ impl Application {
             state.store.clone(),
             &state.settings.links,
         );
-        let server = serve(listener, state)?;
+        let server = serve(listener, state, demo_events)?;
         Ok(Self {
             port,
             server,
@@ -200,6 +205,37 @@ async fn migrate_keys(store: Arc<RedisStore>) {
     }
 }
 
+/// The server's own address, for calls it makes to itself.
+fn local_base(settings: &Settings, port: u16) -> String {
+    let host = match settings.server.host.as_str() {
+        "0.0.0.0" | "::" | "[::]" => "127.0.0.1",
+        h => h,
+    };
+    format!("http://{host}:{port}")
+}
+
+/// Embedded (the demo is on) with `notify.demo_receiver`: one more events endpoint, the demo's own receiver page
+/// `/demo/events`, signed with a secret made now, so the demo needs no variable. Real endpoints
+/// keep needing theirs.
+fn add_demo_receiver(settings: &mut Settings, port: u16) -> Option<Arc<DemoReceiver>> {
+    if settings.belvo.environment != BelvoEnvironment::Embedded || !settings.notify.demo_receiver {
+        return None;
+    }
+    let (receiver, secret) = DemoReceiver::generate();
+    let url = format!("{}{DEMO_EVENTS_PATH}", local_base(settings, port));
+    let url = url::Url::parse(&url).ok()?;
+    settings
+        .secrets
+        .notify
+        .insert(DEMO_SECRET_NAME.to_owned(), secret);
+    settings.notify.endpoints.push(Endpoint {
+        url,
+        events: vec![EventPattern::parse("*").ok()?],
+        secret_env: DEMO_SECRET_NAME.to_owned(),
+    });
+    Some(Arc::new(receiver))
+}
+
 fn build_state(
     settings: Settings,
     store: DynStore,
@@ -207,11 +243,7 @@ fn build_state(
     app_jwt: AppJwtVerifier,
     port: u16,
 ) -> anyhow::Result<AppState> {
-    let host = match settings.server.host.as_str() {
-        "0.0.0.0" | "::" | "[::]" => "127.0.0.1",
-        h => h,
-    };
-    let local_base = format!("http://{host}:{port}");
+    let local_base = local_base(&settings, port);
     let public_base_url = match &settings.server.public_base_url {
         None => local_base.clone(),
         Some(url) => url.as_str().trim_end_matches('/').to_owned(),
@@ -273,7 +305,11 @@ fn build_state(
     })
 }
 
-fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
+fn serve(
+    listener: TcpListener,
+    state: AppState,
+    demo_events: Option<Arc<DemoReceiver>>,
+) -> anyhow::Result<Server> {
     let settings = state.settings.clone();
     let emulator = (settings.belvo.environment == BelvoEnvironment::Embedded).then(|| {
         // Embedded, the emulator's webhooks come back to this server.
@@ -285,6 +321,7 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
         web::Data::new(Emulator::new(&settings, "/emulator", Some(target)))
     });
     let state = web::Data::new(state);
+    let demo_events = demo_events.map(web::Data::from);
     let json_limit = settings.server.json_limit;
     let shutdown_timeout = settings.server.shutdown_timeout.as_secs();
     let webhook_limit = settings.webhooks.body_limit;
@@ -304,6 +341,11 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .app_data(path_config())
             .configure(|cfg| crate::routes::configure(cfg, webhook_limit))
             .default_service(web::to(not_found));
+        if let Some(demo_events) = &demo_events {
+            app = app
+                .app_data(demo_events.clone())
+                .configure(crate::routes::demo_events::configure);
+        }
         if let Some(emulator) = &emulator {
             app = app.configure(crate::routes::demo::configure).service(
                 web::scope("/emulator")

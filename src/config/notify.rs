@@ -34,6 +34,8 @@ pub struct NotifySettings {
     pub poll: Duration,
     /// Whether this replica delivers (false: it only writes events; others deliver them).
     pub deliver: bool,
+    /// Embedded mode only: also send every event to the demo's own receiver, `/demo/events`.
+    pub demo_receiver: bool,
 }
 
 /// One receiver: its URL, the events it wants, and the variable holding its `whsec_` secret.

@@ -6,6 +6,7 @@
 //! `notify.max_age`, then the event is dead for that endpoint (kept in the dead stream).
 
 pub mod deliveries;
+pub mod receiver;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -5,6 +5,7 @@ mod callbacks;
 pub mod console;
 pub mod demo;
 mod demo_consent;
+pub mod demo_events;
 mod health;
 pub(crate) mod institutions;
 mod lang;

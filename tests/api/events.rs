@@ -5,6 +5,7 @@
 
 mod deliveries;
 mod expiry;
+mod demo_receiver;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -91,6 +91,9 @@ pub fn base_settings(kind: StoreKind) -> Settings {
         StoreKind::Cluster => settings.store.cluster_urls = test_redis_cluster_urls(),
     }
     settings.store.key_prefix = unique_prefix();
+    // Event tests count what their own receivers get; the tests of /demo/events switch the
+    // demo's receiver back on.
+    settings.notify.demo_receiver = false;
     if std::env::var("TEST_LOG").is_ok() {
         settings.log.format = belvo_bff::config::LogFormat::Pretty;
         settings.log.level = "debug".into();

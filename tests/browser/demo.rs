@@ -138,3 +138,28 @@ async fn a_changed_password_is_repaired_by_reconnecting_in_the_demo() {
     assert_eq!(api["health"], "ok");
     browser.close().await;
 }
+
+/// The demo's own receiver: a finished session's event arrives signed, verifies, and is listed
+/// on `/demo/events`, reached from the session page.
+#[tokio::test]
+async fn the_demo_shows_the_events_its_backend_would_receive() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::StoreKind::Redis, |s| {
+        s.notify.demo_receiver = true
+    })
+    .await;
+    let browser = Browser::start().await;
+    browser.goto(&app.url("/demo")).await;
+    let select = browser.wait_for("#product").await;
+    select.select_by_value("mx_employment").await.unwrap();
+    browser.click("#open-widget").await;
+    browser.wait_for("#outcome-success").await;
+    browser.click("#outcome-success").await;
+    assert_eq!(browser.text("#status").await.to_lowercase(), "succeeded");
+    browser.click("#back-to-demo").await;
+    browser.click("#demo-events").await;
+    let events = until_text(&browser, "#events", |t| t.contains("session.succeeded")).await;
+    assert!(events.contains('✓'), "{events}");
+    assert!(events.contains("\"session_id\""), "{events}");
+    browser.screenshot("demo-events").await;
+    browser.close().await;
+}
