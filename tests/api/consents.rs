@@ -403,62 +403,7 @@ async fn an_expired_consent_is_renewed_in_the_portal_and_the_link_is_active_agai
 async fn assert_redis_never_holds(app: &TestApp, value: &str) -> String {
     let mut conn = app.redis_conn().await;
     let (_, prefix) = app.redis.as_ref().unwrap();
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}*"))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    assert!(!keys.is_empty(), "the test stored something");
-    let mut all = String::new();
-    for key in keys {
-        let stored = stored_text(&mut conn, &key).await;
-        assert!(!stored.contains(value), "{key} holds it");
-        all.push_str(&stored);
-    }
-    all
-}
-
-/// Every value stored under `key`, as text, whatever the key's type.
-async fn stored_text(conn: &mut impl redis::aio::ConnectionLike, key: &str) -> String {
-    fn flatten(value: redis::Value, out: &mut String) {
-        match value {
-            redis::Value::BulkString(bytes) => out.push_str(&String::from_utf8_lossy(&bytes)),
-            redis::Value::SimpleString(s) => out.push_str(&s),
-            redis::Value::Array(items) | redis::Value::Set(items) => {
-                items.into_iter().for_each(|v| flatten(v, out))
-            }
-            redis::Value::Map(pairs) => pairs.into_iter().for_each(|(k, v)| {
-                flatten(k, out);
-                flatten(v, out);
-            }),
-            other => out.push_str(&format!("{other:?}")),
-        }
-        out.push('\n');
-    }
-    let kind: String = redis::cmd("TYPE").arg(key).query_async(conn).await.unwrap();
-    let mut cmd = match kind.as_str() {
-        "string" => redis::cmd("GET"),
-        "hash" => redis::cmd("HGETALL"),
-        "list" => redis::cmd("LRANGE"),
-        "set" => redis::cmd("SMEMBERS"),
-        "zset" => redis::cmd("ZRANGE"),
-        "stream" => redis::cmd("XRANGE"),
-        _ => return String::new(),
-    };
-    cmd.arg(key);
-    match kind.as_str() {
-        "list" | "zset" => {
-            cmd.arg(0).arg(-1);
-        }
-        "stream" => {
-            cmd.arg("-").arg("+");
-        }
-        _ => {}
-    }
-    let value: redis::Value = cmd.query_async(conn).await.unwrap();
-    let mut out = String::new();
-    flatten(value, &mut out);
-    out
+    crate::stored::assert_never_holds(&mut conn, prefix, value).await
 }
 
 #[tokio::test]

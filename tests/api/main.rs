@@ -23,6 +23,8 @@ mod links;
 mod long_poll;
 mod metrics;
 mod openapi;
+#[path = "../support/own_redis.rs"]
+mod own_redis;
 mod reconnect;
 mod redis_outage;
 mod resources_ready;
@@ -30,6 +32,8 @@ mod round_trips;
 mod staff_login;
 mod staff_store_suite;
 mod store_suite;
+#[path = "../support/stored.rs"]
+mod stored;
 mod support_console;
 mod webhooks;
 mod well_known;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::helpers::{spawn_app_with, StoreKind, TestApp};
-use crate::redis_outage::OwnRedis;
+use crate::own_redis::OwnRedis;
 
 const N: u64 = 20;
 

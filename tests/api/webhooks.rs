@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 
 use crate::helpers::{param, spawn_app_on, spawn_app_with, StoreKind, TestApp, LINK_ID};
-use crate::redis_outage::OwnRedis;
+use crate::own_redis::OwnRedis;
 
 fn historical_update(
     link: &str,

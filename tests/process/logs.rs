@@ -171,59 +171,7 @@ async fn a_whole_session_logs_json_lines_with_request_ids_and_no_secrets() {
 async fn assert_redis_never_holds(redis: &str, prefix: &str, value: &str) {
     let client = redis::Client::open(redis).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}*"))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    assert!(!keys.is_empty(), "the run stored something");
-    for key in keys {
-        let stored = stored_text(&mut conn, &key).await;
-        assert!(!stored.contains(value), "{key} holds it");
-    }
-}
-
-/// Every value stored under `key`, as text, whatever the key's type.
-async fn stored_text(conn: &mut impl redis::aio::ConnectionLike, key: &str) -> String {
-    fn flatten(value: redis::Value, out: &mut String) {
-        match value {
-            redis::Value::BulkString(bytes) => out.push_str(&String::from_utf8_lossy(&bytes)),
-            redis::Value::SimpleString(s) => out.push_str(&s),
-            redis::Value::Array(items) | redis::Value::Set(items) => {
-                items.into_iter().for_each(|v| flatten(v, out))
-            }
-            redis::Value::Map(pairs) => pairs.into_iter().for_each(|(k, v)| {
-                flatten(k, out);
-                flatten(v, out);
-            }),
-            other => out.push_str(&format!("{other:?}")),
-        }
-        out.push('\n');
-    }
-    let kind: String = redis::cmd("TYPE").arg(key).query_async(conn).await.unwrap();
-    let mut cmd = match kind.as_str() {
-        "string" => redis::cmd("GET"),
-        "hash" => redis::cmd("HGETALL"),
-        "list" => redis::cmd("LRANGE"),
-        "set" => redis::cmd("SMEMBERS"),
-        "zset" => redis::cmd("ZRANGE"),
-        "stream" => redis::cmd("XRANGE"),
-        _ => return String::new(),
-    };
-    cmd.arg(key);
-    match kind.as_str() {
-        "list" | "zset" => {
-            cmd.arg(0).arg(-1);
-        }
-        "stream" => {
-            cmd.arg("-").arg("+");
-        }
-        _ => {}
-    }
-    let value: redis::Value = cmd.query_async(conn).await.unwrap();
-    let mut out = String::new();
-    flatten(value, &mut out);
-    out
+    crate::stored::assert_never_holds(&mut conn, prefix, value).await;
 }
 
 /// Every line of the request `request_id` has `route` as its request span's `http.route`.

@@ -6,9 +6,12 @@ mod events;
 mod link_checks;
 mod logs;
 mod long_polls;
+#[path = "../support/own_redis.rs"]
 mod own_redis;
 mod receiver;
 mod redis_tls;
 mod replicas;
 mod shutdown;
 mod sign_in_flood;
+#[path = "../support/stored.rs"]
+mod stored;

@@ -5,7 +5,7 @@ use belvo_bff::domain::webhook::WebhookApplied;
 use belvo_bff::store::{Keys, Links, Sessions};
 
 use crate::helpers::unique_prefix;
-use crate::redis_outage::OwnRedis;
+use crate::own_redis::OwnRedis;
 
 /// Clients connected to `redis`, as it lists them.
 async fn clients(conn: &mut redis::aio::MultiplexedConnection) -> usize {

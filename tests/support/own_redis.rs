@@ -1,0 +1,102 @@
+//! A redis-server of a test's own on a free port, shared by the test binaries (`#[path]`): it
+//! keeps every acknowledged write across a kill (`appendonly yes`, `appendfsync always`), so it
+//! can be stopped, killed and started again with its data.
+#![allow(dead_code)] // each test binary uses a part of it
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A redis-server of this test's own, on a free port, keeping its data across restarts.
+pub struct OwnRedis {
+    pub port: u16,
+    dir: std::path::PathBuf,
+    child: Option<Child>,
+    extra: Vec<String>,
+}
+
+impl OwnRedis {
+    pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Starts one with extra `redis-server` arguments (e.g. `--replicaof`).
+    pub fn start_with(extra: &[&str]) -> Self {
+        let mut redis = Self::not_started();
+        redis.extra = extra.iter().map(|a| a.to_string()).collect();
+        redis.spawn();
+        redis
+    }
+
+    /// One with a free port and a folder, not running yet (`spawn` starts it).
+    pub fn not_started() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = std::env::temp_dir().join(format!("bff-redis-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self {
+            port,
+            dir,
+            child: None,
+            extra: Vec::new(),
+        }
+    }
+
+    pub fn spawn(&mut self) {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .args(["--appendonly", "yes", "--appendfsync", "always"])
+            .arg("--dir")
+            .arg(&self.dir)
+            .args(&self.extra)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (scripts/test.sh installs it)");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // SIGTERM: redis flushes its append-only file and exits.
+            let _ = Command::new("kill").arg(child.id().to_string()).status();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGKILL: no chance to flush. With `appendfsync always`, every write Redis acknowledged
+    /// is already on disk.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
