@@ -8,7 +8,8 @@
 //! its session) → `resources_ready` (every fetch resource of the product arrived), plus
 //! `within:<seconds>` buckets of the time from opened to success. The last two are the link's,
 //! once per link: the verification keeps its session's counter prefix on the link
-//! ([`link_prefix`]), so a webhook, which knows only the link, counts under it too. The
+//! ([`link_prefix`]), so a webhook, which knows only the link, counts under it too. An update
+//! session repairs a link already counted: its own link steps are not counted again. The
 //! institution is known from the institution step on (`-` before), and only configured names are
 //! kept: the rest are `other`, so callback input cannot grow the number of counters. Error codes
 //! outside the explanations table are `error:other` for the same reason.
@@ -454,6 +455,8 @@ mod tests {
         assert_eq!(error_step("made_up_by_a_caller"), "error:other");
         assert_eq!(metric_step("error:login_error"), Some("error"));
         assert_eq!(metric_step("within:8"), None);
+        assert_eq!(metric_step(LINK_VERIFIED), Some("link_verified"));
+        assert_eq!(metric_step(RESOURCES_READY), Some("resources_ready"));
         let known = KnownInstitutions::new(["imss"]);
         assert_eq!(known.counted("imss"), "imss");
         assert_eq!(known.counted("x_bank"), OTHER);
