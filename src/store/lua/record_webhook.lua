@@ -28,8 +28,9 @@
 -- ARGV[12] the counters' expiry (unix ms, PEXPIREAT)
 -- ARGV[13], ARGV[14] ... pairs: a product name, then its fetch resources joined by ","
 -- Reply: {result, session id or "", the link's consent fact or "", the funnel field counted or
--- ""}; result is "duplicate", "mismatch" or "recorded". The consent (SPEC §12) tells the caller whether a data webhook may
--- end an expired consent, so that takes a second round trip only when there is one to end.
+-- ""}; result is "duplicate", "mismatch" or "recorded". The consent (SPEC §12) tells the caller
+-- whether a data webhook may end an expired consent, so that takes a second round trip only when
+-- there is one to end.
 local link, timeline, seen = KEYS[1], KEYS[2], KEYS[3]
 local webhook_id, resource, state, external_id = ARGV[1], ARGV[3], ARGV[4], ARGV[5]
 local entry, channel, ttl, max_events = ARGV[6], ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9])
