@@ -14,7 +14,8 @@ PRODUCTS = ["mx_employment", "br_employment", "co_employment", "br_ofda"]
 PLATFORMS = ["ios", "android", "web"]
 MODES = ["connect", "update"]
 INSTITUTIONS = ["bank_a", "bank_b", "other"]
-STEPS = ["success", "exit_institution", "error:login_error", "error:institution_down"]
+STEPS = ["success", "link_verified", "resources_ready", "exit_institution", "error:login_error",
+         "error:institution_down"]
 BUCKETS = [4, 8, 16, 32, 64, 128]
 SHARDS = 16
 DAYS = 90

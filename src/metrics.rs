@@ -59,7 +59,7 @@ fn spawn_upkeep(handle: PrometheusHandle) {
 fn describe() {
     describe_counter!(
         "bff_funnel_steps_total",
-        "Funnel steps of widget sessions by product, platform and step (created, opened, success, exit_first_screen, exit_institution, error)."
+        "Funnel steps of widget sessions by product, platform and step (created, opened, success, exit_first_screen, exit_institution, error, link_verified, resources_ready)."
     );
     describe_counter!(
         "http_requests_total",

@@ -6,12 +6,14 @@
 //! still pending at its deadline expired and writes its `session.expired` event (SPEC §13). Claiming pushes each entry's next due time in the same atomic step, so two
 //! replicas never run one due entry twice.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 
 use crate::belvo::BelvoClient;
 use crate::config::LinkSettings;
+use crate::domain::funnel::KnownInstitutions;
 use crate::domain::health::Health;
 use crate::domain::ids::SessionId;
 use crate::domain::session::now_millis;
@@ -31,15 +33,23 @@ pub struct Scheduler {
     store: DynStore,
     check_every: Duration,
     rate: u32,
+    /// The institutions a verification's funnel steps count by name (SPEC §14).
+    known: Arc<KnownInstitutions>,
 }
 
 impl Scheduler {
-    pub fn new(belvo: BelvoClient, store: DynStore, links: &LinkSettings) -> Self {
+    pub fn new(
+        belvo: BelvoClient,
+        store: DynStore,
+        links: &LinkSettings,
+        known: Arc<KnownInstitutions>,
+    ) -> Self {
         Self {
             belvo,
             store,
             check_every: links.check_every,
             rate: links.check_rate,
+            known,
         }
     }
 
@@ -107,8 +117,9 @@ impl Scheduler {
             }
             DueEntry::Expire(session) => self.expire(&entry, session).await,
             DueEntry::Verify { session, link } => {
+                let (belvo, store) = (&self.belvo, &self.store);
                 let verdict =
-                    verify::verify_once(&self.belvo, &self.store, session, link, self.check_every)
+                    verify::verify_once(belvo, store, session, link, self.check_every, &self.known)
                         .await;
                 if verdict == Verdict::Done {
                     let _ = self.store.unschedule(&entry).await;

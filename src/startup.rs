@@ -76,6 +76,7 @@ impl Application {
             state.belvo.clone(),
             state.store.clone(),
             &state.settings.links,
+            state.sessions.known_institutions.clone(),
         );
         let server = serve(listener, state, demo_events)?;
         Ok(Self {

@@ -4,16 +4,21 @@
 //! A counter is a field `product|platform|mode|institution|step` of a day's hash, incremented
 //! in the same store round trip as the event that causes it. Steps: `created` → `opened` →
 //! `success` / `exit_first_screen` / `exit_institution` / `error:<code>` (an error event, or an
-//! exit carrying the last error's code), plus `within:<seconds>` buckets of the time from opened
-//! to success. (Link verified and resources ready are not counted yet.) The institution is
-//! known from the institution step on (`-` before), and only configured names are kept: the rest
-//! are `other`, so callback input cannot grow the number of counters. Error codes outside the
-//! explanations table are `error:other` for the same reason.
+//! exit carrying the last error's code) → `link_verified` (Belvo's record of the link matched
+//! its session) → `resources_ready` (every fetch resource of the product arrived), plus
+//! `within:<seconds>` buckets of the time from opened to success. The last two are the link's,
+//! once per link: the verification keeps its session's counter prefix on the link
+//! ([`link_prefix`]), so a webhook, which knows only the link, counts under it too. An update
+//! session repairs a link already counted: its own link steps are not counted again. The
+//! institution is known from the institution step on (`-` before), and only configured names are
+//! kept: the rest are `other`, so callback input cannot grow the number of counters. Error codes
+//! outside the explanations table are `error:other` for the same reason.
 
 use std::collections::{BTreeMap, HashSet};
 
 use super::callback::CallbackEvent;
 use super::explanation;
+use super::session::Session;
 
 /// How long a day's counters are kept, and the longest range a report reads.
 pub const RETENTION_DAYS: i64 = 90;
@@ -195,6 +200,29 @@ pub fn error_step(code: &str) -> String {
     }
 }
 
+/// The step of a session's link when Belvo's record confirms it (once per link).
+pub const LINK_VERIFIED: &str = "link_verified";
+/// The step of a session's link when every fetch resource of its product is ready (once per link).
+pub const RESOURCES_READY: &str = "resources_ready";
+
+/// The counter prefix `product|platform|mode|institution|` the steps of `session`'s link count
+/// under ([`LINK_VERIFIED`], [`RESOURCES_READY`]): the link's store scripts add the step. The
+/// institution is the session's, counted as its success was.
+pub fn link_prefix(session: &Session, known: &KnownInstitutions) -> String {
+    let institution = match session.institution.as_deref() {
+        Some(name) if !name.is_empty() => known.counted(name),
+        _ => NO_INSTITUTION.to_owned(),
+    };
+    let r = &session.record;
+    field(
+        r.product.as_str(),
+        r.platform.as_str(),
+        r.mode.as_str(),
+        &institution,
+        "",
+    )
+}
+
 /// A counter's field name.
 pub fn field(product: &str, platform: &str, mode: &str, institution: &str, step: &str) -> String {
     format!("{product}|{platform}|{mode}|{institution}|{step}")
@@ -217,6 +245,8 @@ pub fn metric_step(step: &str) -> Option<&'static str> {
         "success" => "success",
         "exit_first_screen" => "exit_first_screen",
         "exit_institution" => "exit_institution",
+        LINK_VERIFIED => LINK_VERIFIED,
+        RESOURCES_READY => RESOURCES_READY,
         s if s.starts_with("error:") => "error",
         _ => return None,
     })
@@ -263,10 +293,12 @@ impl Filter {
 }
 
 /// The funnel's main steps, in order, with their labels.
-pub const MAIN_STEPS: [(&str, &str); 3] = [
+pub const MAIN_STEPS: [(&str, &str); 5] = [
     ("created", "Session created"),
     ("opened", "Widget opened"),
     ("success", "Connected"),
+    (LINK_VERIFIED, "Link verified"),
+    (RESOURCES_READY, "Every resource ready"),
 ];
 
 /// The funnel over a range, filtered: what `/support/funnel` shows and downloads.
@@ -423,6 +455,8 @@ mod tests {
         assert_eq!(error_step("made_up_by_a_caller"), "error:other");
         assert_eq!(metric_step("error:login_error"), Some("error"));
         assert_eq!(metric_step("within:8"), None);
+        assert_eq!(metric_step(LINK_VERIFIED), Some("link_verified"));
+        assert_eq!(metric_step(RESOURCES_READY), Some("resources_ready"));
         let known = KnownInstitutions::new(["imss"]);
         assert_eq!(known.counted("imss"), "imss");
         assert_eq!(known.counted("x_bank"), OTHER);
@@ -435,6 +469,8 @@ mod tests {
             ("p|android|connect|-|created", 5),
             ("p|ios|connect|-|opened", 8),
             ("p|ios|connect|imss|success", 4),
+            ("p|ios|connect|imss|link_verified", 3),
+            ("p|ios|connect|imss|resources_ready", 2),
             ("p|ios|connect|imss|within:8", 3),
             ("p|ios|connect|imss|within:64", 1),
             ("p|ios|connect|-|exit_first_screen", 2),
@@ -451,6 +487,19 @@ mod tests {
         assert_eq!(report.count("created"), 10);
         assert_eq!(report.count("opened"), 8);
         assert_eq!(report.count("success"), 4);
+        assert_eq!(report.count("link_verified"), 3);
+        assert_eq!(report.count("resources_ready"), 2);
+        let order: Vec<&str> = report.steps.iter().map(|(step, _, _)| *step).collect();
+        assert_eq!(
+            order,
+            [
+                "created",
+                "opened",
+                "success",
+                "link_verified",
+                "resources_ready"
+            ]
+        );
         assert_eq!(report.leaves[0], ("exit_first_screen".to_owned(), 2));
         assert_eq!(report.leaves.len(), 3);
         assert_eq!(report.institutions, vec![("imss".to_owned(), 4, 1)]);

@@ -196,6 +196,10 @@ pub struct LinkClaim {
     pub owner: ExternalId,
     pub product: super::ids::ProductName,
     pub institution: String,
+    /// The claiming session's funnel counter prefix ([`super::funnel::link_prefix`]), kept on
+    /// the link (the first session's) so its own steps count under it; `None` for a link made
+    /// through the API, which no session's funnel counts.
+    pub funnel: Option<String>,
 }
 
 /// A link as the store knows it: whose it is, what its webhooks said, whether Belvo confirmed it.

@@ -117,6 +117,8 @@ impl super::Links {
             owner: owner.clone(),
             product: product_name.clone(),
             institution: link.institution.clone(),
+            // No session: no funnel counts this link's steps.
+            funnel: None,
         };
         self.store.claim_link(&link_id, &claim).await?;
         let status = link.status.as_deref().and_then(BelvoRecord::from_status);

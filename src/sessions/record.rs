@@ -39,6 +39,7 @@ impl super::Sessions {
                         *session_id,
                         *link,
                         self.settings.links.check_every,
+                        self.known_institutions.clone(),
                     );
                 }
             }

@@ -6,9 +6,11 @@
 //! process stops before it is done the scheduler (`crate::scheduler`) of any replica
 //! finishes it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::belvo::{BelvoClient, BelvoError};
+use crate::domain::funnel::{self, KnownInstitutions};
 use crate::domain::health::{BelvoRecord, HealthChange};
 use crate::domain::ids::{LinkId, SessionId};
 use crate::domain::session::{now_millis, SessionMode};
@@ -29,12 +31,14 @@ pub enum Verdict {
 }
 
 /// Runs the check in the background; the result lands in the store (and wakes waiters).
+/// `known` names the institutions the funnel counts by name (SPEC §14).
 pub fn spawn(
     belvo: BelvoClient,
     store: DynStore,
     session_id: SessionId,
     link: LinkId,
     check_every: Duration,
+    known: Arc<KnownInstitutions>,
 ) {
     actix_web::rt::spawn(async move {
         let entry = DueEntry::Verify {
@@ -47,7 +51,7 @@ pub fn spawn(
         }
         let mut wait = Duration::from_millis(200);
         for attempt in 1..=ATTEMPTS {
-            let verdict = verify_once(&belvo, &store, session_id, link, check_every).await;
+            let verdict = verify_once(&belvo, &store, session_id, link, check_every, &known).await;
             if verdict == Verdict::Done {
                 if let Err(e) = store.unschedule(&entry).await {
                     tracing::warn!(error = %e, "verified link left scheduled");
@@ -62,13 +66,16 @@ pub fn spawn(
     });
 }
 
-/// One attempt: reads Belvo's record and records the verdict.
+/// One attempt: reads Belvo's record and records the verdict; a verified link counts the
+/// funnel's `link_verified` step under its session (and `resources_ready`, when its webhooks
+/// came first), its institution counted by name only when `known`.
 pub async fn verify_once(
     belvo: &BelvoClient,
     store: &DynStore,
     session_id: SessionId,
     link: LinkId,
     check_every: Duration,
+    known: &KnownInstitutions,
 ) -> Verdict {
     let session = match store.session(&session_id).await {
         Ok(Some(session)) => session,
@@ -86,16 +93,13 @@ pub async fn verify_once(
                 tracing::warn!(%link, "link does not match its session: not verified");
             }
             let status = found.status.as_deref().and_then(BelvoRecord::from_status);
-            let recorded = record(
-                store,
-                &session,
-                &link,
+            let found = Found {
                 verified,
-                &found.institution,
+                institution: &found.institution,
                 status,
-                check_every,
-            )
-            .await;
+                funnel: funnel::link_prefix(&session, known),
+            };
+            let recorded = record(store, &session, &link, found, check_every).await;
             match recorded {
                 Ok(()) => Verdict::Done,
                 Err(e) => {
@@ -118,17 +122,29 @@ pub async fn verify_once(
     }
 }
 
+/// What Belvo's record of a link said, and the funnel prefix its session counts under.
+struct Found<'a> {
+    verified: bool,
+    institution: &'a str,
+    status: Option<BelvoRecord>,
+    funnel: String,
+}
+
 /// Records the verdict; a verified link also becomes its owner's (listed in `GET /v1/links`),
 /// takes the health Belvo's record shows, and joins the check schedule.
 async fn record(
     store: &DynStore,
     session: &crate::domain::session::Session,
     link: &LinkId,
-    verified: bool,
-    institution: &str,
-    status: Option<BelvoRecord>,
+    found: Found<'_>,
     check_every: Duration,
 ) -> Result<(), crate::store::StoreError> {
+    let Found {
+        verified,
+        institution,
+        status,
+        funnel,
+    } = found;
     // Everything the link needs is written before the verification is announced, so whoever
     // it wakes finds the link in its owner's list with its health.
     if verified {
@@ -136,6 +152,7 @@ async fn record(
             owner: session.record.owner.clone(),
             product: session.record.product.clone(),
             institution: institution.to_owned(),
+            funnel: Some(funnel),
         };
         store.claim_link(link, &claim).await?;
         // A successful reconnect (update mode) of this very link: its credentials work again.

@@ -1,5 +1,6 @@
 //! Funnel counters (SPEC §14): written by the session writes themselves (`create_session`,
-//! `open_widget`, `apply`), in the same round trip; read back here, every shard summed.
+//! `open_widget`, `apply`) and the link writes (`claim_link`, `set_link_verified`,
+//! `record_webhook`), in the same round trip; read back here, every shard summed.
 
 use std::collections::HashMap;
 

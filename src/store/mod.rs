@@ -12,7 +12,7 @@
 //! - [`Outbox`]: outbound events waiting for delivery (`outbox.rs`);
 //! - [`Deliveries`]: what an admin sees of them, and replays (`deliveries.rs`).
 //! - [`FunnelStore`]: the funnel's daily counters, read back (`funnel.rs`); the session writes
-//!   count them.
+//!   and the link writes (verification, readiness) count them.
 //!
 //! A new area (link health, consents, the outbox) gets its own trait file, its two
 //! implementations and its part of the suite, and joins [`Store`]. Key names are built in

@@ -2,7 +2,7 @@
 //! clients (cookie store, no redirects followed).
 
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use belvo_bff::config::staff::StaffAccount;
 use belvo_bff::config::Settings;
@@ -137,8 +137,9 @@ async fn replayed(app: &TestApp, callback: &str) {
 }
 
 /// The scripted mix, on `product` (a copy of mx_employment) / iOS: 5 sessions created, 4 widgets opened, 2 connected
-/// (two institutions), 1 failed with `login_error`, 1 left after choosing an institution (from
-/// the abandon survey), 1 left at the first screen without ever opening the widget.
+/// (two institutions) whose links are both verified and both get every resource ready, 1 failed
+/// with `login_error`, 1 left after choosing an institution (from the abandon survey), 1 left at
+/// the first screen without ever opening the widget. Returns once the links' steps are counted.
 pub async fn scripted_mix(app: &TestApp, product: &str) {
     play(app, product, "u_funnel_1", "success", "imss_mx_employment").await;
     play(
@@ -172,4 +173,28 @@ pub async fn scripted_mix(app: &TestApp, product: &str) {
         )),
     )
     .await;
+    links_counted(app, product).await;
+}
+
+/// Waits until the funnel counts both connected links as verified and ready: each success's
+/// link is checked against (emulated) Belvo in the background, and the emulator sends the
+/// `historical_update` webhook of each fetch resource after a delay.
+async fn links_counted(app: &TestApp, product: &str) {
+    let staff = app.signed_in(SUPPORT).await;
+    let path = format!("/support/funnel?product={product}&platform=ios&format=csv");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, csv) = app.page(&staff, &path).await;
+        let count = |step: &str| {
+            csv.lines()
+                .find_map(|line| line.strip_prefix(&format!("step,{step},")))
+                .and_then(|rest| rest.split(',').next().map(str::to_owned))
+        };
+        let steps = ["link_verified", "resources_ready"];
+        if steps.iter().all(|step| count(step).as_deref() == Some("2")) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "links never counted: {csv}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

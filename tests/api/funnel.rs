@@ -1,5 +1,6 @@
 //! `/support/funnel` (SPEC §14): the funnel after a scripted mix of outcomes, counted once per
-//! session however often a callback is replayed; its CSV; its date errors; its metric.
+//! session however often a callback is replayed, down to the links verified and ready; its CSV;
+//! its date errors; its metric.
 
 use crate::console_helpers::{scripted_mix, spawn_with_product, SUPPORT};
 
@@ -27,6 +28,25 @@ async fn the_funnel_counts_each_session_once_and_downloads_as_csv() {
     assert_eq!(step("created"), Some("5"), "{csv}");
     assert_eq!(step("opened"), Some("4"), "{csv}");
     assert_eq!(step("success"), Some("2"), "{csv}");
+    assert_eq!(step("link_verified"), Some("2"), "{csv}");
+    assert_eq!(step("resources_ready"), Some("2"), "{csv}");
+    let steps: Vec<&str> = csv
+        .lines()
+        .filter_map(|l| l.strip_prefix("step,"))
+        .map(|rest| rest.split(',').next().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "created",
+            "opened",
+            "success",
+            "link_verified",
+            "resources_ready"
+        ],
+        "funnel order: {csv}"
+    );
+    assert!(csv.contains("step,resources_ready,2,40.0\n"), "{csv}");
     let left = |name| csv_value(&csv, "left", name);
     assert_eq!(left("exit_institution"), Some("1"), "{csv}");
     assert_eq!(left("exit_first_screen"), Some("1"), "{csv}");
@@ -60,6 +80,8 @@ async fn the_funnel_counts_each_session_once_and_downloads_as_csv() {
     assert_eq!(status, 200);
     assert!(html.contains("<svg id=\"funnel-chart\""), "{html}");
     assert!(html.contains("data-step=\"error:login_error\""), "{html}");
+    assert!(html.contains("<g data-step=\"resources_ready\">"), "{html}");
+    assert!(html.contains("Every resource ready"), "{html}");
     assert!(!html.contains("<script"), "no script: {html}");
 }
 
@@ -117,6 +139,8 @@ async fn funnel_steps_are_exported_with_closed_labels() {
         ("created", 5),
         ("opened", 4),
         ("success", 2),
+        ("link_verified", 2),
+        ("resources_ready", 2),
         ("error", 1),
         ("exit_institution", 1),
         ("exit_first_screen", 1),

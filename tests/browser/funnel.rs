@@ -25,11 +25,17 @@ async fn the_funnel_page_shows_the_scripted_mix() {
     assert_eq!(browser.text(&count("created")).await, "5");
     assert_eq!(browser.text(&count("opened")).await, "4");
     assert_eq!(browser.text(&count("success")).await, "2");
+    assert_eq!(browser.text(&count("link_verified")).await, "2");
+    assert_eq!(browser.text(&count("resources_ready")).await, "2");
     let steps = browser.text("#steps").await;
     assert!(
         steps.contains("80.0%") && steps.contains("50.0%"),
         "{steps}"
     );
+    // Every connected link verified, and every one of them ready: all of the step before.
+    let of_before = |step: &str| format!("#steps tr[data-step=\"{step}\"] td:nth-child(3)");
+    assert_eq!(browser.text(&of_before("link_verified")).await, "100.0%");
+    assert_eq!(browser.text(&of_before("resources_ready")).await, "100.0%");
     let left = |step: &str| format!("#leaves tr[data-step=\"{step}\"]");
     for step in ["error:login_error", "exit_institution", "exit_first_screen"] {
         let count = browser.text(&format!("{} .count", left(step))).await;
@@ -55,12 +61,16 @@ async fn the_funnel_page_shows_the_scripted_mix() {
         chart.contains("Widget opened") && chart.contains("4"),
         "{chart}"
     );
+    assert!(
+        chart.contains("Link verified") && chart.contains("Every resource ready"),
+        "{chart}"
+    );
     let rows = browser
         .client
         .find_all(fantoccini::Locator::Css("#funnel-chart rect"))
         .await
         .unwrap();
-    assert_eq!(rows.len(), 3, "one bar per step");
+    assert_eq!(rows.len(), 5, "one bar per step");
     assert!(browser
         .text("#institutions")
         .await

@@ -26,8 +26,9 @@ pub struct FunnelQuery {
     format: Option<String>,
 }
 
-/// Chart geometry (px): the label column, the longest bar, one row.
-const LABEL_WIDTH: u32 = 150;
+/// Chart geometry (px): the label column (wide enough for "Every resource ready"), the longest
+/// bar, one row.
+const LABEL_WIDTH: u32 = 180;
 const BAR_MAX: u32 = 420;
 const ROW: u32 = 44;
 
@@ -61,6 +62,7 @@ struct FunnelPage {
     bars: Vec<Bar>,
     chart_height: u32,
     chart_width: u32,
+    label_width: u32,
     leaves: Vec<Leave>,
     institutions: Vec<(String, u64, u64)>,
     p50: String,
@@ -225,6 +227,7 @@ fn view(
         to: range.to.to_string(),
         chart_height: bars.len() as u32 * ROW + 8,
         chart_width: LABEL_WIDTH + BAR_MAX + 160,
+        label_width: LABEL_WIDTH,
         bars,
         leaves,
         institutions: report.institutions.clone(),

@@ -2,6 +2,7 @@
 -- the one place that says how an event is appended, so the stream it goes to (one per shard on
 -- a cluster) changes here alone. `stream` is nil when no endpoint is configured: nothing is
 -- written. `link_event` fills a link event's data from the link hash and counts its sequence.
+-- `count_link_step` counts a funnel step of a link (SPEC §14), with or without events.
 local function outbox_add(stream, event_type, now, fields)
   if not stream then return nil end
   local args = {'XADD', stream, '*', 'type', event_type, 'at', now}
@@ -20,18 +21,31 @@ local function link_event(stream, link, link_id, event_type, now, extra)
   return outbox_add(stream, event_type, now, fields)
 end
 
+-- Counts `step` of the session whose verification claimed `link` (SPEC §14) in the day's funnel
+-- counters hash `counters` (the link's shard), under the prefix that claim kept on the link
+-- (`funnel`; none for a link made through the API: nothing counted). `expiry` is the counters'
+-- PEXPIREAT. Returns the field counted, or '' when none.
+local function count_link_step(link, counters, step, expiry)
+  local prefix = counters and redis.call('HGET', link, 'funnel')
+  if not prefix then return '' end
+  redis.call('HINCRBY', counters, prefix .. step, 1)
+  redis.call('PEXPIREAT', counters, expiry)
+  return prefix .. step
+end
 
 -- Once every resource in `expected` (a list of names) is ready on the link (its `res:<NAME>`
 -- field, a resource state, says "ready"), flags the link `resources_ready` and writes
 -- `link.resources_ready`: once per link, from whichever script completes the set (a webhook, or
--- the claim that names the link's product). Returns true the one time it does.
-local function resources_ready(stream, link, link_id, expected, now)
-  if #expected == 0 or redis.call('HEXISTS', link, 'resources_ready') == 1 then return false end
+-- the claim that names the link's product). It counts the funnel's `resources_ready` step in
+-- `counters` (expiring at `expiry`) at the same time. Returns the funnel field counted ('' when
+-- none) the one time it flags the link, nil otherwise.
+local function resources_ready(stream, link, link_id, expected, now, counters, expiry)
+  if #expected == 0 or redis.call('HEXISTS', link, 'resources_ready') == 1 then return nil end
   for i = 1, #expected do
     local state = redis.call('HGET', link, 'res:' .. expected[i])
-    if not state or cjson.decode(state)['status'] ~= 'ready' then return false end
+    if not state or cjson.decode(state)['status'] ~= 'ready' then return nil end
   end
   redis.call('HSET', link, 'resources_ready', now)
   link_event(stream, link, link_id, 'link.resources_ready', now, {})
-  return true
+  return count_link_step(link, counters, 'resources_ready', expiry)
 end

@@ -11,7 +11,9 @@
 -- KEYS[1] link hash
 -- KEYS[2] link timeline list
 -- KEYS[3] webhook ids seen (sorted set, by time)
--- KEYS[4] outbox stream, only when events go out
+-- KEYS[4] the day's funnel counters hash of the link's shard (the link's hash tag), only with a
+--         link id (ARGV[11]): the funnel's `resources_ready` step counts there
+-- KEYS[5] outbox stream, only when events go out
 -- ARGV[1] webhook id
 -- ARGV[2] now, ms
 -- ARGV[3] resource ("" = none)
@@ -23,19 +25,21 @@
 -- ARGV[9] max timeline events
 -- ARGV[10] max webhook ids remembered
 -- ARGV[11] link id ("" = no readiness check: the scripts of bench/ stop at ARGV[10])
--- ARGV[12], ARGV[13] ... pairs: a product name, then its fetch resources joined by ","
--- Reply: {result, session id or "", the link's consent fact or ""}; result is "duplicate",
--- "mismatch" or "recorded". The consent (SPEC §12) tells the caller whether a data webhook may
--- end an expired consent, so that takes a second round trip only when there is one to end.
+-- ARGV[12] the counters' expiry (unix ms, PEXPIREAT)
+-- ARGV[13], ARGV[14] ... pairs: a product name, then its fetch resources joined by ","
+-- Reply: {result, session id or "", the link's consent fact or "", the funnel field counted or
+-- ""}; result is "duplicate", "mismatch" or "recorded". The consent (SPEC §12) tells the caller
+-- whether a data webhook may end an expired consent, so that takes a second round trip only when
+-- there is one to end.
 local link, timeline, seen = KEYS[1], KEYS[2], KEYS[3]
 local webhook_id, resource, state, external_id = ARGV[1], ARGV[3], ARGV[4], ARGV[5]
 local entry, channel, ttl, max_events = ARGV[6], ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9])
 local max_ids = tonumber(ARGV[10])
 
--- The fetch resources of `product` among the pairs from ARGV[12] on (none when unknown).
+-- The fetch resources of `product` among the pairs from ARGV[13] on (none when unknown).
 local function expected_of(product)
   local list = {}
-  for i = 12, #ARGV - 1, 2 do
+  for i = 13, #ARGV - 1, 2 do
     if ARGV[i] == product then
       for name in string.gmatch(ARGV[i + 1], '[^,]+') do list[#list + 1] = name end
     end
@@ -64,6 +68,7 @@ redis.call('HSET', link, 'webhook_at', ARGV[2])
 
 local owner = redis.call('HGET', link, 'owner')
 local effect = 'applied'
+local counted = ''
 if external_id ~= '' and owner and owner ~= external_id then
   -- Never merge another user's data into this link.
   effect = 'mismatch'
@@ -76,7 +81,8 @@ else
     redis.call('HSET', link, 'res:' .. resource, state)
     if (ARGV[11] or '') ~= '' then
       local product = redis.call('HGET', link, 'product') or ''
-      resources_ready(KEYS[4], link, ARGV[11], expected_of(product), ARGV[2])
+      counted = resources_ready(KEYS[5], link, ARGV[11], expected_of(product), ARGV[2], KEYS[4],
+        ARGV[12]) or ''
     end
   end
 end
@@ -100,4 +106,4 @@ local consent = redis.call('HGET', link, 'consent') or ''
 if effect == 'mismatch' then
   return {'mismatch', session, consent}
 end
-return {'recorded', session, consent}
+return {'recorded', session, consent, counted}

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use super::{Entry, Inner, MemoryStore};
 use crate::domain::event::EventType;
 use crate::domain::external_id::ExternalId;
+use crate::domain::funnel;
 use crate::domain::ids::{LinkId, SessionId};
 use crate::domain::session::{now_millis, MAX_EVENTS};
 use crate::domain::webhook::{
@@ -17,7 +18,8 @@ use crate::store::{codec, Links, StoreResult};
 
 impl MemoryStore {
     /// As `resources_ready` in `outbox_add.lua`: once every fetch resource of the link's product
-    /// is ready, flags the link and writes `link.resources_ready` (once per link).
+    /// is ready, flags the link, writes `link.resources_ready` and counts the funnel's step
+    /// (once per link).
     fn resources_ready(&self, inner: &mut Inner, link: &LinkId, now_ms: i64) {
         let Inner { links, outbox, .. } = inner;
         let Some(entry) = links.get_mut(link) else {
@@ -40,6 +42,16 @@ impl MemoryStore {
             let event = EventType::LinkResourcesReady;
             outbox.add_link_event(&mut entry.fields, &link.to_string(), event, now_ms, &[]);
         }
+        count_link_step(inner, link, funnel::RESOURCES_READY, now_ms);
+    }
+}
+
+/// As `count_link_step` in `outbox_add.lua`: counts `step` under the funnel prefix the link's
+/// claim kept (none for a link made through the API).
+fn count_link_step(inner: &mut Inner, link: &LinkId, step: &str, now_ms: i64) {
+    let prefix = inner.links.get(link).and_then(|e| e.fields.get("funnel"));
+    if let Some(field) = prefix.map(|prefix| format!("{prefix}{step}")) {
+        super::funnel::count(inner, now_ms, &[field]);
     }
 }
 
@@ -150,6 +162,10 @@ impl Links for MemoryStore {
         entry.fields.insert("verified".into(), flag.into());
         // `verified` may already be set by the link's claim: the verdict announced is kept apart.
         let before = entry.fields.insert("verdict".into(), flag.into());
+        let now = now_millis();
+        if verified && before.as_deref() != Some(flag) {
+            count_link_step(&mut inner, link, funnel::LINK_VERIFIED, now);
+        }
         if self.events && before.as_deref() != Some(flag) {
             let event = if verified {
                 EventType::LinkVerified
@@ -158,13 +174,7 @@ impl Links for MemoryStore {
             };
             let Inner { links, outbox, .. } = &mut *inner;
             if let Some(entry) = links.get_mut(link) {
-                outbox.add_link_event(
-                    &mut entry.fields,
-                    &link.to_string(),
-                    event,
-                    now_millis(),
-                    &[],
-                );
+                outbox.add_link_event(&mut entry.fields, &link.to_string(), event, now, &[]);
             }
         }
         drop(inner);
@@ -190,6 +200,12 @@ impl Links for MemoryStore {
             ("verified", "1".to_owned()),
         ] {
             entry.fields.insert(k.into(), v);
+        }
+        if let Some(prefix) = &claim.funnel {
+            entry
+                .fields
+                .entry("funnel".into())
+                .or_insert_with(|| prefix.clone());
         }
         entry.expires = entry.expires.max(expires);
         self.resources_ready(&mut inner, link, now_millis());

@@ -8,12 +8,23 @@ use redis::AsyncCommands;
 
 use super::RedisStore;
 use crate::domain::external_id::ExternalId;
+use crate::domain::funnel::Day;
 use crate::domain::ids::{LinkId, SessionId};
 use crate::domain::session::{now_millis, MAX_EVENTS};
+use crate::domain::shard::Shard;
 use crate::domain::webhook::{
     LinkClaim, LinkState, WebhookApplied, WebhookUpdate, MAX_WEBHOOK_IDS,
 };
+use crate::store::funnel::counted_metrics;
 use crate::store::{codec, lua, Links, StoreError, StoreResult};
+
+impl RedisStore {
+    /// The day's funnel counters hash in the slot of `link`'s keys: the link's own steps count
+    /// there, in the script that causes them (SPEC §14).
+    fn link_funnel(&self, link: &LinkId, day: Day) -> String {
+        self.keys.funnel(Shard::of_link(link), day)
+    }
+}
 
 #[async_trait]
 impl Links for RedisStore {
@@ -27,10 +38,12 @@ impl Links for RedisStore {
             None => ("", String::new()),
         };
         let mut invocation = lua::RECORD_WEBHOOK.prepare_invoke();
+        let day = Day::of_millis(update.now);
         invocation
             .key(self.keys.link(&update.link))
             .key(self.keys.link_timeline(&update.link))
-            .key(self.keys.link_webhook_ids(&update.link));
+            .key(self.keys.link_webhook_ids(&update.link))
+            .key(self.link_funnel(&update.link, day));
         if let Some(outbox) = self.link_outbox(&update.link) {
             invocation.key(outbox);
         }
@@ -51,7 +64,8 @@ impl Links for RedisStore {
             .arg(self.retention.links_ms())
             .arg(MAX_EVENTS)
             .arg(MAX_WEBHOOK_IDS)
-            .arg(update.link.to_string());
+            .arg(update.link.to_string())
+            .arg(day.expire_at_millis());
         for (product, resources) in self.fetch_resources.iter() {
             invocation.arg(product).arg(resources.join(","));
         }
@@ -67,6 +81,7 @@ impl Links for RedisStore {
             Some("mismatch") => Ok(WebhookApplied::Mismatch),
             Some("recorded") => {
                 self.replicated().await?;
+                counted_metrics(reply.get(3..).unwrap_or_default());
                 let consent_open = reply
                     .get(2)
                     .is_some_and(|c| crate::domain::webhook::consent_open(c));
@@ -108,8 +123,9 @@ impl Links for RedisStore {
         let mut conn = self.conn();
         let key = self.keys.link(link);
         let flag = if verified { "1" } else { "0" };
-        let mut invocation = lua::SET_LINK_VERIFIED.prepare_invoke();
-        invocation.key(key);
+        let (now, mut invocation) = (now_millis(), lua::SET_LINK_VERIFIED.prepare_invoke());
+        let day = Day::of_millis(now);
+        invocation.key(key).key(self.link_funnel(link, day));
         if let Some(outbox) = self.link_outbox(link) {
             invocation.key(outbox);
         }
@@ -118,17 +134,21 @@ impl Links for RedisStore {
             .arg(self.keys.events_channel())
             .arg(session.to_string())
             .arg(link.to_string())
-            .arg(now_millis());
-        self.run(invocation.invoke_async::<i64>(&mut conn))
-            .await
-            .map(|_| ())
+            .arg(now)
+            .arg(day.expire_at_millis());
+        let counted: String = self.run(invocation.invoke_async(&mut conn)).await?;
+        counted_metrics(&[counted]);
+        Ok(())
     }
 
     async fn claim_link(&self, link: &LinkId, claim: &LinkClaim) -> StoreResult<bool> {
         let ttl = self.retention.links_ms();
         let mut conn = self.conn();
-        let mut invocation = lua::CLAIM_LINK.prepare_invoke();
-        invocation.key(self.keys.link(link));
+        let (now, mut invocation) = (now_millis(), lua::CLAIM_LINK.prepare_invoke());
+        let day = Day::of_millis(now);
+        invocation
+            .key(self.keys.link(link))
+            .key(self.link_funnel(link, day));
         if let Some(outbox) = self.link_outbox(link) {
             invocation.key(outbox);
         }
@@ -138,14 +158,18 @@ impl Links for RedisStore {
             .arg(&claim.institution)
             .arg(ttl)
             .arg(link.to_string())
-            .arg(now_millis());
+            .arg(now)
+            .arg(claim.funnel.as_deref().unwrap_or(""))
+            .arg(day.expire_at_millis());
         if let Some(resources) = self.fetch_resources.get(claim.product.as_str()) {
             invocation.arg(resources);
         }
-        let claimed: i64 = self.run(invocation.invoke_async(&mut conn)).await?;
+        let (claimed, counted): (i64, String) =
+            self.run(invocation.invoke_async(&mut conn)).await?;
         if claimed == 0 {
             return Ok(false);
         }
+        counted_metrics(&[counted]);
         let list = self.keys.user_links(&claim.owner);
         let mut pipe = redis::pipe();
         pipe.sadd(&list, link.to_string())

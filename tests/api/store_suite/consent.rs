@@ -13,6 +13,7 @@ async fn ofda_link(store: &DynStore) -> LinkId {
         owner: ExternalId::parse("u_owner").unwrap(),
         product: ProductName::parse("br_ofda").unwrap(),
         institution: "erebor_br_retail".into(),
+        funnel: None,
     };
     assert!(store.claim_link(&link, &claim).await.unwrap());
     link

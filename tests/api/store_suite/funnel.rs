@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use belvo_bff::domain::funnel::{Day, KnownInstitutions, TerminalStep};
+use belvo_bff::domain::funnel::{self, Day, KnownInstitutions, TerminalStep};
 
 use super::*;
 
@@ -119,6 +119,141 @@ every_store!(
     each_session_counts_its_steps_once,
     a_refused_success_counts_as_its_error,
 );
+
+/// A session connected (its success counted) and its link, as its verification claims it: with
+/// the session's funnel prefix.
+async fn connected(store: &DynStore, link: &str, owner: &str) -> (SessionId, LinkId, LinkClaim) {
+    let mut session = new_session(60_000);
+    session.owner = ExternalId::parse(owner).unwrap();
+    store.create_session(&session).await.unwrap();
+    let success = counted(
+        CallbackKind::Success,
+        &format!("link={link}&institution=imss_mx_employment"),
+    );
+    store.apply(&session.id, &success).await.unwrap();
+    let stored = store.session(&session.id).await.unwrap().unwrap();
+    let known = KnownInstitutions::new(["imss_mx_employment"]);
+    let claim = LinkClaim {
+        owner: session.owner.clone(),
+        product: session.product.clone(),
+        institution: "imss_mx_employment".into(),
+        funnel: Some(funnel::link_prefix(&stored, &known)),
+    };
+    (session.id, LinkId::parse(link).unwrap(), claim)
+}
+
+/// A session's link counts `link_verified` when its verification first says so, and
+/// `resources_ready` when its product's one fetch resource is ready — whichever of the claim or
+/// the webhook comes last — once per link: a second verification, a re-sent webhook, or a link
+/// no session made count nothing. No endpoint is configured: counting needs no event.
+async fn a_verified_link_and_its_ready_resources_count_once(store: DynStore) {
+    // The webhook first: the claim finds the resource ready.
+    let (first, early, claim) = connected(&store, LINK, "u_early").await;
+    store
+        .record_webhook(&webhook(&early, "wh-early-1", "u_early"))
+        .await
+        .unwrap();
+    assert!(store.claim_link(&early, &claim).await.unwrap());
+    store.set_link_verified(&early, &first, true).await.unwrap();
+    store.set_link_verified(&early, &first, true).await.unwrap();
+
+    // The claim first: the webhook makes the resource ready; Belvo refreshing it adds nothing.
+    let late_link = "0f6e5a8e-1b2c-4d3e-9f4a-5b6c7d8e9f01";
+    let (second, late, claim) = connected(&store, late_link, "u_late").await;
+    assert!(store.claim_link(&late, &claim).await.unwrap());
+    store.set_link_verified(&late, &second, true).await.unwrap();
+    for id in ["wh-late-1", "wh-late-1", "wh-late-2"] {
+        store
+            .record_webhook(&webhook(&late, id, "u_late"))
+            .await
+            .unwrap();
+    }
+
+    // A forged success: verification fails, nothing more counts.
+    let forged_link = "5a1d7c3e-2b4f-4e6a-8c9d-0e1f2a3b4c5d";
+    let (third, forged, _) = connected(&store, forged_link, "u_forged").await;
+    store
+        .set_link_verified(&forged, &third, false)
+        .await
+        .unwrap();
+
+    // A link made through the API: no session, so no funnel.
+    let api = LinkId::parse("7b8c9d0e-1f2a-4b3c-8d4e-5f6a7b8c9d0e").unwrap();
+    let api_claim = LinkClaim {
+        owner: ExternalId::parse("u_api").unwrap(),
+        product: ProductName::parse("mx_employment").unwrap(),
+        institution: "imss_mx_employment".into(),
+        funnel: None,
+    };
+    assert!(store.claim_link(&api, &api_claim).await.unwrap());
+    store
+        .record_webhook(&webhook(&api, "wh-api-1", "u_api"))
+        .await
+        .unwrap();
+
+    let counts = counts(&store).await;
+    let step = |s: &str| {
+        counts
+            .get(&format!(
+                "mx_employment|android|connect|imss_mx_employment|{s}"
+            ))
+            .copied()
+    };
+    assert_eq!(step("success"), Some(3), "{counts:?}");
+    assert_eq!(step("link_verified"), Some(2), "{counts:?}");
+    assert_eq!(step("resources_ready"), Some(2), "{counts:?}");
+    let link_steps: u64 = counts
+        .iter()
+        .filter(|(field, _)| {
+            field.ends_with("|link_verified") || field.ends_with("|resources_ready")
+        })
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(link_steps, 4, "no other counter: {counts:?}");
+}
+
+/// The link steps need the product's fetch resources, which the stores of `every_store!` do
+/// not know: the same test on each store, given them.
+mod link_steps {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use belvo_bff::domain::webhook::FetchResources;
+    use belvo_bff::store::MemoryStore;
+
+    use crate::helpers::{cluster_store_with, redis_store_on, test_redis_url, unique_prefix};
+
+    const TTL: Duration = Duration::from_secs(600);
+
+    fn resources() -> FetchResources {
+        let employment = vec!["EMPLOYMENT_RECORDS".to_owned()];
+        Arc::new(
+            [("mx_employment".to_owned(), employment)]
+                .into_iter()
+                .collect(),
+        )
+    }
+
+    #[tokio::test]
+    async fn memory() {
+        let store = MemoryStore::new(TTL.into()).with_fetch_resources(resources());
+        super::a_verified_link_and_its_ready_resources_count_once(Arc::new(store)).await;
+    }
+
+    #[tokio::test]
+    async fn redis() {
+        let store = redis_store_on(&test_redis_url(), &unique_prefix(), TTL).await;
+        let store = store.with_fetch_resources(resources());
+        super::a_verified_link_and_its_ready_resources_count_once(Arc::new(store)).await;
+    }
+
+    #[tokio::test]
+    async fn cluster() {
+        let store = cluster_store_with(&unique_prefix(), TTL).await;
+        let store = store.with_fetch_resources(resources());
+        super::a_verified_link_and_its_ready_resources_count_once(Arc::new(store)).await;
+    }
+}
 
 /// A finished day is summed over its shards once and kept: a later read finds the same counts
 /// even when the shards are gone, and today is always read from its shards.

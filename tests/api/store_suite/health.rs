@@ -15,6 +15,7 @@ async fn claimed_link(store: &DynStore) -> LinkId {
         owner: ExternalId::parse("u_owner").unwrap(),
         product: ProductName::parse("mx_employment").unwrap(),
         institution: "imss_mx_employment".into(),
+        funnel: None,
     };
     assert!(store.claim_link(&link, &claim).await.unwrap());
     link
@@ -241,6 +242,7 @@ async fn a_link_webhook_for_an_unknown_link_is_applied_when_it_appears(store: Dy
         owner: ExternalId::parse("u_owner").unwrap(),
         product: ProductName::parse("mx_employment").unwrap(),
         institution: "imss_mx_employment".into(),
+        funnel: None,
     };
     assert!(store.claim_link(&link, &claim).await.unwrap());
     let state = store.link(&link).await.unwrap().unwrap();

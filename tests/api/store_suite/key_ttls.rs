@@ -37,6 +37,7 @@ async fn write_everything(store: &RedisStore) {
         owner: owner.clone(),
         product: ProductName::parse("mx_employment").unwrap(),
         institution: "imss_mx_employment".into(),
+        funnel: None,
     };
     assert!(store
         .claim_link(&LinkId::new_random(), &claim)

@@ -25,6 +25,7 @@ async fn sessions_and_links_are_indexed_by_user(store: DynStore) {
         owner: owner.clone(),
         product: ProductName::parse("mx_employment").unwrap(),
         institution: "imss_mx_employment".into(),
+        funnel: None,
     };
     assert!(store.claim_link(&link, &claim(&owner)).await.unwrap());
     let someone = ExternalId::parse("u_someone").unwrap();
@@ -214,6 +215,7 @@ async fn a_success_never_takes_a_link_from_its_owner(store: DynStore) {
         owner: owner_a.clone(),
         product: ProductName::parse("mx_employment").unwrap(),
         institution: "imss_mx_employment".into(),
+        funnel: None,
     };
     assert!(store.claim_link(&api_link, &claim).await.unwrap());
     let a_session = of(&owner_a);
@@ -326,6 +328,7 @@ async fn links_outlive_their_sessions(store: DynStore) {
         owner: session.owner.clone(),
         product: ProductName::parse("mx_employment").unwrap(),
         institution: "imss_mx_employment".into(),
+        funnel: None,
     };
     assert!(store.claim_link(&link, &claim).await.unwrap());
     let kept = store.link(&link).await.unwrap().unwrap();
@@ -358,6 +361,7 @@ async fn a_link_is_deleted_by_its_owner_only(store: DynStore) {
         owner: owner.clone(),
         product: ProductName::parse("mx_employment").unwrap(),
         institution: "imss_mx_employment".into(),
+        funnel: None,
     };
     assert!(store.claim_link(&link, &claim).await.unwrap());
     store
