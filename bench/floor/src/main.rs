@@ -163,13 +163,16 @@ async fn bare_success(
     query: web::Query<HashMap<String, String>>,
 ) -> HttpResponse {
     let param = |name: &str| query.get(name).map(String::as_str).unwrap_or("");
-    let key = floor.key("s", &id, "session");
+    let key = floor.key("session", &id);
     let mut conn = floor.conn.clone();
     let done: redis::RedisResult<()> = redis::pipe()
         .atomic()
         .hset_multiple(
             &key,
-            &[("link_id", param("link")), ("institution", param("institution"))],
+            &[
+                ("link_id", param("link")),
+                ("institution", param("institution")),
+            ],
         )
         .ignore()
         .expire(&key, (SESSION_RETENTION_MS / 1000) as i64)
