@@ -5,6 +5,8 @@
                                        scripts/bench.sh sets)
   report.py --splice FILE SECTION      put SECTION between FILE's bench:results markers
                                        (appended when FILE has none), leaving the rest alone
+  report.py --bytes                    print only the bytes table (BYTES_TSV, written by
+                                       scripts/bench.sh's redis_report)
 """
 
 import datetime
@@ -337,13 +339,99 @@ def issue19_lines():
             "(target ≤ 100 ms).",
             "",
         ]
-    if env("MEM_PENDING_ALL") != "?":
-        out += [
-            f"Bytes per pending session (every key naming it, `MEMORY USAGE`): "
-            f"**{env('MEM_PENDING_ALL')}** (target ≤ 1024; the owner's index, one per user, "
-            "is not counted).",
-            "",
-        ]
+    out += bytes_lines()
+    return out
+
+
+HOUR_MS = 3_600_000
+# SPEC §11's retention rules with the defaults the bench runs (`sessions.pending_timeout` 24 h,
+# `sessions.retention` 7 days, `links.retention` 400 days, Belvo's and the emulator's widget
+# tokens 10 minutes): (group, key kind) → (the rule, its TTL in ms when the key was just written).
+PENDING_MS = (24 + 7 * 24) * HOUR_MS
+FINISHED_MS = 7 * 24 * HOUR_MS
+LINK_MS = 400 * 24 * HOUR_MS
+TOKEN_MS = 10 * 60_000
+RULES = {
+    ("pending", "session"): ("deadline + `sessions.retention`, from creation", PENDING_MS),
+    ("pending", "token"): ("the widget token's expiry (`/w/` renews it)", TOKEN_MS),
+    ("finished", "session"): ("`sessions.retention` from when it finished", FINISHED_MS),
+    ("finished", "timeline"): ("its session's", FINISHED_MS),
+    ("finished", "token"): ("the widget token's expiry", TOKEN_MS),
+    ("link", "link"): ("`links.retention` from its last activity", LINK_MS),
+    ("link", "link-timeline"): ("its link's", LINK_MS),
+    ("link", "webhook-ids"): ("its link's", LINK_MS),
+    ("link", "health-history"): ("its link's", LINK_MS),
+    ("user", "sessions"): ("the latest session's deadline + `sessions.retention`", PENDING_MS),
+}
+GROUPS = {
+    "pending": "pending session, just opened",
+    "finished": "finished session (one success callback)",
+    "link": "link after the webhook cases, with its resources and timeline",
+    "user": "the owner's index of sessions (one per user, not counted per session)",
+}
+
+
+def ttl_text(ms):
+    if ms < 0:
+        return "none" if ms == -1 else "gone"
+    return f"{ms / 60_000:.1f} min" if ms < 2 * HOUR_MS else f"{ms / HOUR_MS:.1f} h"
+
+
+def bytes_lines():
+    """The bytes per pending session, finished session and link (every key naming it, Redis's
+    `MEMORY USAGE`), each key's TTL next to the retention rule it follows, and whether it does:
+    at most the rule's TTL, and at most an hour less (the run's own length)."""
+    path = os.environ.get("BYTES_TSV", "")
+    if not path or not os.path.exists(path):
+        return []
+    rows = []
+    with open(path) as f:
+        for line in f:
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) == 5:
+                group, kind, size, encoding, ttl = parts
+                rows.append((group, kind, int(size or 0), encoding, int(ttl or -2)))
+    out = [
+        "Redis bytes (`MEMORY USAGE` of every key naming it) and each key's TTL against SPEC "
+        "§11's retention rules (defaults):",
+        "",
+        "| what | key | bytes | encoding | TTL | rule | follows it |",
+        "|---|---|---:|---|---:|---|---|",
+    ]
+    totals = {}
+    for group, kind, size, encoding, ttl in rows:
+        rule, rule_ms = RULES.get((group, kind), ("(no rule known)", None))
+        if rule_ms is None:
+            ok = "?"
+        else:
+            slack = 60_000 if rule_ms <= TOKEN_MS else HOUR_MS
+            ok = "yes" if rule_ms - slack < ttl <= rule_ms else "**no**"
+        out.append(
+            f"| {GROUPS.get(group, group)} | `{kind}` | {size} | {encoding} | {ttl_text(ttl)} "
+            f"| {rule} ({ttl_text(rule_ms) if rule_ms else '?'}) | {ok} |"
+        )
+        totals[group] = totals.get(group, 0) + size
+    out.append("")
+    pending = totals.get("pending", 0)
+
+    def size_of(group, kind):
+        return sum(r[2] for r in rows if r[:2] == (group, kind))
+
+    token, hash_only = size_of("pending", "token"), size_of("pending", "session")
+    finished = totals.get("finished", 0)
+    finished_token = size_of("finished", "token")
+    out += [
+        f"Bytes per pending session: **{pending}** while its widget token lives (target ≤ 1024"
+        + (": met" if pending <= 1024 else f": not met, the token key alone is {token} bytes, "
+           "Belvo's token ~700 of them")
+        + f"), "
+        f"**{hash_only}** once the token expired ({ttl_text(TOKEN_MS)} after the session's "
+        f"creation or the token's renewal by `/w/`) until the session finishes or expires. "
+        f"Per finished session: **{finished - finished_token}** (hash and timeline), plus "
+        f"{finished_token} for its token until the token expires. Per link with its resources "
+        f"and timeline: **{totals.get('link', 0)}**.",
+        "",
+    ]
     return out
 
 
@@ -414,7 +502,9 @@ def splice(path, section_path):
 
 
 def main(argv):
-    if len(argv) == 3 and argv[0] == "--splice":
+    if argv == ["--bytes"]:
+        sys.stdout.write("\n".join(bytes_lines()) + "\n")
+    elif len(argv) == 3 and argv[0] == "--splice":
         splice(argv[1], argv[2])
     elif len(argv) == 2:
         sys.stdout.write(section(load_results(argv[0]), load_commands(argv[1])))

@@ -19,7 +19,9 @@
 #   BENCH_CREATE_LATENCY=300ms (the standalone emulator's emulator.latency for the realistic
 #                 session-creation case)   BENCH_CREATE_CLIENTS=200   BENCH_CREATE_SECONDS=10
 #
-# `scripts/bench.sh funnel` runs only the funnel page case (see funnel_case) and prints it.
+# `scripts/bench.sh funnel` runs only the funnel page case (see funnel_case) and prints it;
+# `scripts/bench.sh bytes` only the bytes table (see redis_report), in under a minute after the
+# build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -479,35 +481,75 @@ soak() {
   rss_samples=$(awk '{ printf "%s%d", (NR > 1 ? ", " : ""), $2 / 1024 }' "$workdir/rss-samples.txt")
 }
 
-# Bytes per session and per link, as Redis counts them, and their TTLs.
+# key_rows GROUP ID: a row per key whose name holds ID (GROUP, the key's kind, MEMORY USAGE,
+# OBJECT ENCODING, PTTL in ms), tab-separated, for bench/report.py's bytes table.
+key_rows() {
+  local group=$1 id=$2 key kind
+  for key in $(redis-cli -p "$REDIS_PORT" --scan --pattern "$PREFIX:*$id*"); do
+    kind=${key#*\}:}
+    kind=${kind%:"$id"}
+    printf '%s\t%s\t%s\t%s\t%s\n' "$group" "$kind" "$(mem_usage "$key")" \
+      "$(redis-cli -p "$REDIS_PORT" object encoding "$key")" "$(redis-cli -p "$REDIS_PORT" pttl "$key")"
+  done
+}
+
+# Bytes per session and per link, as Redis counts them, and their TTLs: every key naming a
+# session just opened (pending), a session after its success callback (finished) and a link
+# after the webhook cases, with the owner's index aside, written to $workdir/bytes.tsv; each TTL
+# is checked against its retention rule in bench/report.py.
 redis_report() {
-  local fresh done_ soak_sid link
+  local fresh done_ soak_sid link owner
   fresh=$(python3 bench/client.py create "$BFF_URL" "$TOKEN" 1)
   done_=$(head -1 "$workdir/status.ids")
-  soak_sid=$(head -1 "$workdir/soak.ids")
   link=$(redis-cli -p "$REDIS_PORT" hget "$(key session "$done_")" link_id)
+  webhooked=$(head -1 "$workdir/webhook.links")
+  owner=$(redis-cli -p "$REDIS_PORT" hget "$(key session "$fresh")" owner)
+  {
+    key_rows pending "$fresh"
+    key_rows finished "$done_"
+    key_rows link "$webhooked"
+    local index=$PREFIX:{u:$owner}:sessions
+    printf 'user\tsessions\t%s\t%s\t%s\n' "$(mem_usage "$index")" \
+      "$(redis-cli -p "$REDIS_PORT" object encoding "$index")" "$(redis-cli -p "$REDIS_PORT" pttl "$index")"
+  } >"$workdir/bytes.tsv"
   mem_fresh=$(mem_usage "$(key session "$fresh")")
-  # Everything a pending session adds to Redis: its hash and any other key naming it.
-  local key
-  mem_pending_all=0
-  for key in $(redis-cli -p "$REDIS_PORT" --scan --pattern "$PREFIX:*$fresh*"); do
-    mem_pending_all=$((mem_pending_all + $(mem_usage "$key")))
-  done
+  mem_pending_all=$(awk -F'\t' '$1 == "pending" { s += $3 } END { print s + 0 }' "$workdir/bytes.tsv")
   mem_done_session=$(mem_usage "$(key session "$done_")")
   mem_done_timeline=$(mem_usage "$(key timeline "$done_")")
   mem_link=$(mem_usage "$(key link "$link")")
-  webhooked=$(head -1 "$workdir/webhook.links")
   mem_webhook_link=$(mem_usage "$(key link "$webhooked")")
   mem_webhook_timeline=$(mem_usage "$(key link-timeline "$webhooked")")
   webhook_fields=$(redis-cli -p "$REDIS_PORT" hlen "$(key link "$webhooked")")
-  mem_soak_session=$(mem_usage "$(key session "$soak_sid")")
-  mem_soak_timeline=$(mem_usage "$(key timeline "$soak_sid")")
-  soak_events=$(redis-cli -p "$REDIS_PORT" hget "$(key session "$soak_sid")" event_count)
+  if [ -s "$workdir/soak.ids" ]; then
+    local soak_sid
+    soak_sid=$(head -1 "$workdir/soak.ids")
+    mem_soak_session=$(mem_usage "$(key session "$soak_sid")")
+    mem_soak_timeline=$(mem_usage "$(key timeline "$soak_sid")")
+    soak_events=$(redis-cli -p "$REDIS_PORT" hget "$(key session "$soak_sid")" event_count)
+  fi
   ttl_session=$(pttl_hours "$(key session "$done_")")
   ttl_timeline=$(pttl_hours "$(key timeline "$done_")")
   ttl_link=$(pttl_hours "$(key link "$link")")
   redis_keys=$(redis-cli -p "$REDIS_PORT" dbsize)
   redis_bytes=$(redis_used)
+}
+
+# `scripts/bench.sh bytes`: only the bytes table (a release build, a Redis and a BFF of its own,
+# one session of each kind and one webhook), printed.
+bytes_only() {
+  need redis-server redis-server
+  need curl curl
+  cargo build --release --locked --quiet --bin belvo-bff
+  start_redis
+  start_bff bff warn "$PREFIX"
+  BFF_URL=$LAST_URL
+  TOKEN=$("$BFF_BIN" token --sub "$USER_SUB" --ttl 2h)
+  python3 bench/client.py create "$BFF_URL" "$TOKEN" 1 --succeed >"$workdir/status.ids"
+  bench/keys.py "$PREFIX" session <"$workdir/status.ids" | sed "s/.*/HGET & link_id/" |
+    redis-cli -p "$REDIS_PORT" >"$workdir/webhook.links"
+  python3 bench/client.py hit "$BFF_URL" "$WEBHOOK_TOKEN" webhook "$workdir/webhook.links" 1
+  redis_report
+  BYTES_TSV=$workdir/bytes.tsv python3 bench/report.py --bytes
 }
 
 # Session creation against a realistic Belvo: the emulator in its own process answering after
@@ -607,6 +649,7 @@ write_report() {
   WEBHOOK_FIELDS=$webhook_fields MEM_SOAK_SESSION=$mem_soak_session MEM_SOAK_TIMELINE=$mem_soak_timeline \
   SOAK_EVENTS=$soak_events TTL_SESSION=$ttl_session TTL_TIMELINE=$ttl_timeline TTL_LINK=$ttl_link \
   REDIS_KEYS=$redis_keys REDIS_BYTES=$redis_bytes MEM_PENDING_ALL=$mem_pending_all \
+  BYTES_TSV=$workdir/bytes.tsv \
   CREATE_JSON=$CREATE_JSON LONGPOLL_JSON=$LONGPOLL_JSON STARTUP_JSON=$STARTUP_JSON \
   CREATE_LATENCY=$CREATE_LATENCY \
     python3 bench/report.py "$results" "$workdir/commands.txt" >"$section.body"
@@ -617,6 +660,8 @@ write_report() {
 
 if [ "${1:-}" = funnel ]; then
   funnel_only
+elif [ "${1:-}" = bytes ]; then
+  bytes_only
 else
   main "$@"
 fi

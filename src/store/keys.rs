@@ -45,6 +45,13 @@ impl Keys {
         )
     }
 
+    /// String holding the session's current widget token (`/w/`), under the session's hash tag;
+    /// it expires with the token (never after the session). Kept apart from the session hash: at
+    /// ~700 bytes it would turn the whole hash from a compact listpack into a hashtable.
+    pub fn widget_token(&self, id: &SessionId) -> String {
+        format!("{}:{}:token:{id}", self.prefix, Shard::of_session(id).tag())
+    }
+
     /// List holding the session's timeline.
     pub fn timeline(&self, id: &SessionId) -> String {
         format!(
@@ -241,6 +248,7 @@ mod tests {
         let session_shard = Shard::of_session(&id);
         assert_eq!(tag(&keys.session(&id)), session_shard.tag());
         assert_eq!(tag(&keys.renewal(&id)), session_shard.tag());
+        assert_eq!(tag(&keys.widget_token(&id)), session_shard.tag());
         assert_eq!(tag(&keys.outbox_of(session_shard)), session_shard.tag());
         let link_shard = Shard::of_link(&link);
         assert_eq!(tag(&keys.link(&link)), link_shard.tag());

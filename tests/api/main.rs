@@ -29,6 +29,7 @@ mod reconnect;
 mod redis_outage;
 mod resources_ready;
 mod round_trips;
+mod session_bytes;
 mod staff_login;
 mod staff_store_suite;
 mod store_suite;

@@ -34,7 +34,8 @@ const MAX_WARNINGS: u32 = 50;
 const SESSION_RETENTION_MS: u64 = 7 * 24 * 3600 * 1000;
 const LINK_RETENTION_MS: u64 = 400 * 24 * 3600 * 1000;
 /// What `/w/` reads with the opening: the same fields as the BFF (`codec::widget_fields`: the
-/// 13 session fields opening the widget needs, then the token), so both send Redis the same work.
+/// 13 session fields opening the widget needs; the script then reads the token from its own
+/// key), so both send Redis the same work.
 const WIDGET_FIELDS: &[&str] = &[
     "id",
     "owner",
@@ -49,7 +50,6 @@ const WIDGET_FIELDS: &[&str] = &[
     "mode",
     "opened_at",
     "opens",
-    "token",
 ];
 
 struct Floor {
@@ -163,13 +163,16 @@ async fn bare_success(
     query: web::Query<HashMap<String, String>>,
 ) -> HttpResponse {
     let param = |name: &str| query.get(name).map(String::as_str).unwrap_or("");
-    let key = floor.key("s", &id, "session");
+    let key = floor.key("session", &id);
     let mut conn = floor.conn.clone();
     let done: redis::RedisResult<()> = redis::pipe()
         .atomic()
         .hset_multiple(
             &key,
-            &[("link_id", param("link")), ("institution", param("institution"))],
+            &[
+                ("link_id", param("link")),
+                ("institution", param("institution")),
+            ],
         )
         .ignore()
         .expire(&key, (SESSION_RETENTION_MS / 1000) as i64)
@@ -232,9 +235,13 @@ async fn webhook(floor: web::Data<Floor>, body: web::Json<serde_json::Value>) ->
 /// `/w/{id}`: counts the opening and sends the browser to the widget with the stored token.
 async fn widget(floor: web::Data<Floor>, id: web::Path<String>) -> HttpResponse {
     let mut invocation = floor.open_widget.prepare_invoke();
+    // The same keys as the BFF's (the funnel's counters are not counted here: no expiry given).
     invocation
         .key(floor.key("session", &id))
-        .arg(now_millis());
+        .key(floor.key("funnel", &id))
+        .key(floor.key("token", &id))
+        .arg(now_millis())
+        .arg("");
     for field in WIDGET_FIELDS {
         invocation.arg(*field);
     }
@@ -246,9 +253,13 @@ async fn widget(floor: web::Data<Floor>, id: web::Path<String>) -> HttpResponse 
     if reply.first().and_then(|r| r.as_deref()) != Some("open") {
         return HttpResponse::Gone().finish();
     }
+    // The reply: the result, the funnel field counted, each field asked, then the token.
     let field = |name: &str| {
-        let at = WIDGET_FIELDS.iter().position(|f| *f == name).unwrap_or(0);
-        reply.get(at + 1).cloned().flatten().unwrap_or_default()
+        let at = WIDGET_FIELDS
+            .iter()
+            .position(|f| *f == name)
+            .unwrap_or(WIDGET_FIELDS.len());
+        reply.get(at + 2).cloned().flatten().unwrap_or_default()
     };
     HttpResponse::Found()
         .insert_header((

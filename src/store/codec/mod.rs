@@ -59,7 +59,12 @@ pub(super) fn created_funnel_field(s: &NewSession) -> String {
     )
 }
 
-/// The hash fields a store writes when the session is opened.
+/// The hash fields a store writes when the session is opened. The widget token is not one of
+/// them: a store keeps it apart ([`Keys::widget_token`](super::keys::Keys::widget_token) on
+/// Redis), since any value over Redis's `hash-max-listpack-value` (64 bytes) turns the whole
+/// hash from a compact listpack into a hashtable, and the token is ~700 bytes. Fields equal to
+/// what a reader takes their absence for are not written either: `updated_at` (absent: the
+/// creation time) and `mode` (absent: `connect`, as sessions written before update mode).
 pub(super) fn new_session_fields(s: &NewSession) -> Vec<(&'static str, String)> {
     let mut fields = vec![
         ("id", s.id.to_string()),
@@ -72,25 +77,27 @@ pub(super) fn new_session_fields(s: &NewSession) -> Vec<(&'static str, String)> 
         ("token_expires_at", s.token_expires_at.to_string()),
         ("deadline", s.deadline.to_string()),
         ("status", Status::Pending.as_str().to_owned()),
-        ("updated_at", s.created_at.to_string()),
         ("event_count", "0".to_owned()),
         ("warnings", "[]".to_owned()),
-        ("mode", s.mode.as_str().to_owned()),
     ];
+    if s.mode != SessionMode::default() {
+        fields.push(("mode", s.mode.as_str().to_owned()));
+    }
     if let Some(locale) = &s.locale {
         fields.push(("locale", locale.clone()));
     }
     if let Some(link) = s.update_link {
         fields.push(("link_id", link.to_string()));
     }
-    if let Some(token) = &s.token {
-        fields.push(("token", token.0.clone()));
-    }
     if let Some(sub) = &s.sub {
         fields.push(("sub", sub.0.clone()));
     }
     fields
 }
+
+/// The field of the session hash that held the widget token before it had a key of its own:
+/// still read (and removed when the token is renewed), so an upgrade loses no token.
+pub(super) const LEGACY_TOKEN_FIELD: &str = "token";
 
 /// A session from its field map (the memory store's shape).
 pub(super) fn session_from_fields(f: &HashMap<String, String>) -> Result<Session, CorruptSession> {
@@ -106,9 +113,8 @@ pub(super) fn session_from_values(
 }
 
 /// What `/w/` reads with the opening (`open_widget.lua`): the fields opening the widget, renewing
-/// its token and showing a closed session's page need, then the token; 14 of the hash's fields,
-/// not all 25 (the hash holds a ~700-byte token, so it is not a compact listpack and every field
-/// read is a lookup).
+/// its token and showing a closed session's page need; 13 of the hash's fields, not all 24.
+/// The script answers the token after them (from its own key, else the legacy hash field).
 const WIDGET_FIELDS: &[&str] = &[
     "id",
     "owner",
@@ -123,20 +129,20 @@ const WIDGET_FIELDS: &[&str] = &[
     "mode",
     "opened_at",
     "opens",
-    "token",
 ];
 
 pub(super) fn widget_fields() -> impl Iterator<Item = &'static str> {
     WIDGET_FIELDS.iter().copied()
 }
 
-/// A session from the values of [`widget_fields`], in that order. The fields `/w/` does not read
-/// stand at neutral values (platform `web`, times 0, no events or warnings): the session it
-/// returns serves opening the widget only.
+/// A session from the values of [`widget_fields`], in that order, then its token. The fields
+/// `/w/` does not read stand at neutral values (platform `web`, times 0, no events or warnings):
+/// the session it returns serves opening the widget only.
 pub(super) fn widget_session_from_values(
     values: &[Option<String>],
 ) -> Result<Option<Session>, CorruptSession> {
-    if values.iter().all(Option::is_none) {
+    let fields = &values[..values.len().min(WIDGET_FIELDS.len())];
+    if fields.iter().all(Option::is_none) {
         return Ok(None);
     }
     let field = |name: &str| match WIDGET_FIELDS.iter().position(|f| *f == name) {
@@ -148,7 +154,7 @@ pub(super) fn widget_session_from_values(
             _ => None,
         },
     };
-    let token = values.get(WIDGET_FIELDS.len() - 1).cloned().flatten();
+    let token = values.get(WIDGET_FIELDS.len()).cloned().flatten();
     session_from_lookup(field).map(|s| Some(with_token(s, token)))
 }
 
@@ -226,6 +232,11 @@ fn session_from_lookup<'a>(
         ..record
     };
     let error_code = opt("error_code");
+    // Not written until the session first changes: it was last updated when created.
+    let updated_at = match field("updated_at") {
+        Some(_) => num("updated_at")?,
+        None => record.created_at,
+    };
     Ok(Session {
         record,
         stored_status: Status::parse(get("status")?).ok_or(CorruptSession("status"))?,
@@ -240,7 +251,7 @@ fn session_from_lookup<'a>(
             institution_name: opt("exit_institution"),
         }),
         warnings: serde_json::from_str(get("warnings")?).map_err(|_| CorruptSession("warnings"))?,
-        updated_at: num("updated_at")?,
+        updated_at,
         event_count: num("event_count")? as u32,
         replays: opt("replays").and_then(|r| r.parse().ok()).unwrap_or(0),
         opened_at: opt("opened_at").and_then(|t| t.parse().ok()),

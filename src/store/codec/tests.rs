@@ -125,8 +125,9 @@ fn a_record_written_before_the_codec_moved_reads_the_same() {
         .collect();
     let fresh = session_from_fields(&written).unwrap();
     assert_eq!(fresh.record, session.record);
-    // Exactly the fields written since stage 1 plus `mode` (stage 2: a record without it reads
-    // as `connect`), with their initial values.
+    // Exactly the fields written since stage 1 that differ from what their absence reads as
+    // (`updated_at` equal to `created_at`, `mode` `connect` are left out), with their initial
+    // values; never the widget token, which has a key of its own.
     let mut names: Vec<&str> = written.keys().map(String::as_str).collect();
     names.sort_unstable();
     assert_eq!(
@@ -138,22 +139,36 @@ fn a_record_written_before_the_codec_moved_reads_the_same() {
             "event_count",
             "id",
             "institutions",
-            "mode",
             "owner",
             "platform",
             "product",
             "status",
             "token_expires_at",
-            "updated_at",
             "warnings",
         ]
     );
     assert_eq!(written["event_count"], "0");
-    assert_eq!(written["updated_at"], written["created_at"]);
+    assert_eq!(fresh.updated_at, session.record.created_at);
+    assert_eq!(fresh.record.mode, SessionMode::Connect);
     assert_eq!(written["status"], "pending");
     assert_eq!(written["warnings"], "[]");
     assert_eq!(written["institutions"], stored["institutions"]);
-    assert_eq!(written["mode"], "connect");
+    // An update-mode session writes its mode; a token given is not a hash field.
+    let update = NewSession {
+        mode: SessionMode::Update,
+        update_link: Some(LinkId::new_random()),
+        token: Some(AccessToken("t".repeat(700))),
+        ..session.record.clone()
+    };
+    let written: HashMap<&str, String> = new_session_fields(&update).into_iter().collect();
+    assert_eq!(written["mode"], "update");
+    assert!(written.contains_key("link_id"));
+    assert!(!written.contains_key(LEGACY_TOKEN_FIELD));
+    // Every value stays within Redis's default `hash-max-listpack-value` (64 bytes), so the
+    // hash is a listpack (with the institutions of this record: a long list is the exception).
+    for (field, value) in &written {
+        assert!(value.len() <= 64, "{field} is {} bytes", value.len());
+    }
 }
 
 #[test]

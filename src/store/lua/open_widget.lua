@@ -1,15 +1,18 @@
 -- Opens a session's widget (`/w/{id}`, SPEC §11): a pending session before its deadline counts
 -- the opening (`opened_at` first, `opens`) and forgets its event fingerprints, so an error seen
 -- before (an expired token) is recorded again when it happens again. The first opening also
--- counts the funnel's `opened` step (SPEC §14). Then reads the fields.
+-- counts the funnel's `opened` step (SPEC §14). Then reads the fields and the widget token: its
+-- own key, else the `token` field of a session written before the token had one.
 --
 -- KEYS[1] session hash
 -- KEYS[2] the day's funnel counters hash of the session's shard (the same hash tag)
+-- KEYS[3] the session's widget token (a string, the same hash tag)
 -- ARGV[1] now, ms
 -- ARGV[2] the counters' expiry (unix ms, PEXPIREAT), or "" when not counted here
 -- ARGV[3] the first field to read, and the next ones after it
 -- Reply: {"missing"}, or {"open" | "closed", counted, value of each field asked (nil when
---        unset)}; counted is the funnel field this opening counted, or "".
+--        unset), the token (nil when none)}; counted is the funnel field this opening counted,
+--        or "".
 local session, now, expiry = KEYS[1], tonumber(ARGV[1]), ARGV[2]
 local state = redis.call('HMGET', session, 'status', 'deadline', 'event_count')
 if not state[1] then
@@ -36,8 +39,15 @@ if state[1] == 'pending' and now <= tonumber(state[2]) then
   end
 end
 local reply = {result, counted}
+local n = #ARGV - 2
 local values = redis.call('HMGET', session, unpack(ARGV, 3))
-for i = 1, #ARGV - 2 do
+for i = 1, n do
   reply[i + 2] = values[i]
 end
+local token = redis.call('GET', KEYS[3])
+if not token then
+  token = redis.call('HGET', session, 'token')
+end
+-- A nil inside a Lua table ends the reply there: the token's slot is always written.
+reply[n + 3] = token or false
 return reply

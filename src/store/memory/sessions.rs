@@ -21,10 +21,15 @@ impl Sessions for MemoryStore {
         let now = Instant::now();
         let mut inner = self.lock();
         Self::sweep(&mut inner, now);
-        let fields = codec::new_session_fields(session)
+        let mut fields: HashMap<String, String> = codec::new_session_fields(session)
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v))
             .collect();
+        // Redis keeps the token in a key of its own (so the hash stays a listpack); here a
+        // field of the entry does, read and renewed alike.
+        if let Some(token) = &session.token {
+            fields.insert("token".into(), token.0.clone());
+        }
         let lives = self
             .retention
             .session_ms_from_creation(session.created_at, session.deadline);

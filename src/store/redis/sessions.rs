@@ -31,14 +31,28 @@ impl Sessions for RedisStore {
         let day = Day::of_millis(session.created_at);
         let funnel = self.keys.funnel(Shard::of_session(&session.id), day);
         let created = codec::created_funnel_field(session);
+        // The session, its widget token and its shard's counters share a slot: one group, one
+        // step.
+        let mut own = vec![
+            Cmd::hset_multiple(&key, &codec::new_session_fields(session)),
+            Cmd::pexpire(&key, ttl),
+            Cmd::hincr(&funnel, &created, 1),
+            Cmd::pexpire_at(&funnel, day.expire_at_millis()),
+        ];
+        // The token lives until it expires, never longer than the session.
+        let token_ms = (session.token_expires_at - session.created_at).min(ttl);
+        if let Some(token) = session.token.as_ref().filter(|_| token_ms > 0) {
+            own.push(
+                redis::cmd("SET")
+                    .arg(self.keys.widget_token(&session.id))
+                    .arg(&token.0)
+                    .arg("PX")
+                    .arg(token_ms)
+                    .to_owned(),
+            );
+        }
         self.write_by_slot([
-            // The session and its shard's counters share a slot: one group, one step.
-            vec![
-                Cmd::hset_multiple(&key, &codec::new_session_fields(session)),
-                Cmd::pexpire(&key, ttl),
-                Cmd::hincr(&funnel, &created, 1),
-                Cmd::pexpire_at(&funnel, day.expire_at_millis()),
-            ],
+            own,
             vec![
                 Cmd::zadd(&index, session.id.to_string(), session.created_at),
                 Cmd::zremrangebyrank(&index, 0, -(MAX_USER_SESSIONS as isize) - 1),
@@ -125,6 +139,7 @@ impl Sessions for RedisStore {
         invocation
             .key(self.keys.session(id))
             .key(self.keys.funnel(Shard::of_session(id), day))
+            .key(self.keys.widget_token(id))
             .arg(now)
             .arg(day.expire_at_millis());
         for field in codec::widget_fields() {
@@ -179,8 +194,10 @@ impl Sessions for RedisStore {
             lua::STORE_TOKEN
                 .key(self.keys.session(id))
                 .key(self.keys.renewal(id))
+                .key(self.keys.widget_token(id))
                 .arg(&token.0)
                 .arg(expires_at)
+                .arg(crate::domain::session::now_millis())
                 .invoke_async::<i64>(&mut conn),
         )
         .await
@@ -216,14 +233,17 @@ impl Sessions for RedisStore {
     }
 
     async fn current_token(&self, id: &SessionId) -> StoreResult<Option<(AccessToken, Millis)>> {
+        // Both keys share a slot: one pipeline, one round trip (on a cluster too).
+        let mut pipe = redis::pipe();
+        pipe.get(self.keys.widget_token(id)).hmget(
+            self.keys.session(id),
+            &[codec::LEGACY_TOKEN_FIELD, "token_expires_at"],
+        );
         let mut conn = self.conn();
-        let (token, expires_at): (Option<String>, Option<String>) = self
-            .run(
-                Cmd::hmget(self.keys.session(id), &["token", "token_expires_at"])
-                    .query_async(&mut conn),
-            )
-            .await?;
+        let (token, (legacy, expires_at)): (Option<String>, (Option<String>, Option<String>)) =
+            self.run(pipe.query_async(&mut conn)).await?;
         Ok(token
+            .or(legacy)
             .zip(expires_at.and_then(|e| e.parse().ok()))
             .map(|(t, e)| (AccessToken(t), e)))
     }

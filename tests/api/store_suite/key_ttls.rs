@@ -7,7 +7,7 @@ use belvo_bff::domain::branding_version::{BrandingVersion, ChangeKind, WidgetLoo
 use belvo_bff::domain::callback::CallbackKind;
 use belvo_bff::domain::external_id::ExternalId;
 use belvo_bff::domain::ids::{LinkId, ProductName, SessionId};
-use belvo_bff::domain::session::now_millis;
+use belvo_bff::domain::session::{now_millis, AccessToken, NewSession};
 use belvo_bff::domain::staff::{AuditEntry, SessionTokenHash, StaffRole};
 use belvo_bff::domain::webhook::LinkClaim;
 use belvo_bff::store::{
@@ -188,6 +188,38 @@ async fn every_key_is_kept_as_long_as_the_retention_rules_say() {
         pending,
         "pending session",
     );
+    // Its widget token lives as long as the token: `/w/` renews one with a minute or less left,
+    // so an expired token is never read.
+    kept(
+        pttl(keys.widget_token(&session.id)).await,
+        session.token_expires_at - session.created_at,
+        "its widget token",
+    );
+    // A token outliving the session (never from Belvo, whose last 10 minutes) goes with it.
+    let lasting = NewSession {
+        id: SessionId::generate(),
+        token_expires_at: session.created_at + 100 * 3_600_000,
+        ..session.clone()
+    };
+    store.create_session(&lasting).await.unwrap();
+    kept(
+        pttl(keys.widget_token(&lasting.id)).await,
+        pending,
+        "a token outliving its session",
+    );
+    store
+        .store_token(
+            &lasting.id,
+            &AccessToken("renewed".into()),
+            now_millis() + 100 * 3_600_000,
+        )
+        .await
+        .unwrap();
+    kept(
+        pttl(keys.widget_token(&lasting.id)).await,
+        pending,
+        "a renewed token outliving its session",
+    );
     kept(
         pttl(keys.user_sessions(&session.owner)).await,
         pending,
@@ -207,4 +239,10 @@ async fn every_key_is_kept_as_long_as_the_retention_rules_say() {
     );
     let link = LinkId::parse(LINK).unwrap();
     kept(pttl(keys.link(&link)).await, 86_400_000, "its link");
+    // The finished session's token expires as it would have (Belvo invalidates it on success).
+    kept(
+        pttl(keys.widget_token(&session.id)).await,
+        session.token_expires_at - session.created_at,
+        "the finished session's widget token",
+    );
 }

@@ -1,6 +1,7 @@
 use std::time::{Duration, Instant};
 
 use belvo_bff::domain::ids::{LinkId, SessionId};
+use belvo_bff::domain::session::{now_millis, AccessToken, Status, WidgetOpening};
 use belvo_bff::domain::webhook::WebhookApplied;
 use belvo_bff::store::{Keys, Links, Sessions};
 
@@ -124,6 +125,93 @@ async fn timeline_entries_are_stored_with_their_effect_as_the_last_field() {
         list(&mut conn, keys.link_timeline(&link)).await,
         [with_effect(&update.timeline_entry, "applied")]
     );
+}
+
+/// A session written before the widget token had a key of its own (the token a field of the
+/// hash, as were `updated_at` and `mode`) reads the same after an upgrade: `/w/` opens with its
+/// token, a replica waiting on a renewal reads it, and a renewal moves it to its key.
+#[tokio::test]
+async fn a_session_written_with_its_token_in_the_hash_keeps_it_after_an_upgrade() {
+    let prefix = unique_prefix();
+    let keys = Keys::new(&prefix);
+    let store = super::redis_store_with(&prefix).await;
+    let mut conn = inspector().await;
+    let session = super::new_session(60_000);
+    let now = now_millis();
+    let (id, created, expires) = (
+        session.id.to_string(),
+        now.to_string(),
+        (now + 600_000).to_string(),
+    );
+    let deadline = (now + 60_000).to_string();
+    let old_layout: [(&str, &str); 15] = [
+        ("id", &id),
+        ("owner", "u_owner"),
+        ("product", "mx_employment"),
+        ("platform", "android"),
+        ("institutions", "imss_mx_employment,issste_mx_employment"),
+        ("access_mode", "single"),
+        ("created_at", &created),
+        ("token_expires_at", &expires),
+        ("deadline", &deadline),
+        ("status", "pending"),
+        ("updated_at", &created),
+        ("event_count", "0"),
+        ("warnings", "[]"),
+        ("mode", "connect"),
+        ("token", "token-from-before"),
+    ];
+    let hash = keys.session(&session.id);
+    let _: () = redis::cmd("HSET")
+        .arg(&hash)
+        .arg(&old_layout[..])
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let _: i64 = redis::cmd("PEXPIRE")
+        .arg(&hash)
+        .arg(3_600_000)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+
+    let read = store.session(&session.id).await.unwrap().unwrap();
+    assert_eq!(
+        (read.stored_status, read.updated_at),
+        (Status::Pending, now)
+    );
+    let WidgetOpening::Open(opened) = store.open_widget(&session.id, now).await.unwrap() else {
+        panic!("a pending session opens");
+    };
+    let before = AccessToken("token-from-before".into());
+    assert_eq!(opened.record.token.as_ref(), Some(&before));
+    assert_eq!(
+        store.current_token(&session.id).await.unwrap(),
+        Some((before, now + 600_000))
+    );
+
+    let renewed = AccessToken("renewed-token".into());
+    store
+        .store_token(&session.id, &renewed, now + 600_000)
+        .await
+        .unwrap();
+    let field: Option<String> = redis::cmd("HGET")
+        .arg(&hash)
+        .arg("token")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(field, None, "the renewal moved the token to its key");
+    let key: Option<String> = redis::cmd("GET")
+        .arg(keys.widget_token(&session.id))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(key.as_deref(), Some("renewed-token"));
+    let WidgetOpening::Open(reopened) = store.open_widget(&session.id, now).await.unwrap() else {
+        panic!("opens");
+    };
+    assert_eq!(reopened.record.token, Some(renewed));
 }
 
 #[tokio::test]
