@@ -35,11 +35,38 @@
 --        or "expired" (with only the status after it), "replay" or "recorded"; counted lists the
 --        funnel fields this event counted (`product|platform|mode|institution|step`); sub is the
 --        app's user id kept on the session ("" = none), for the cluster's second step.
-local session, timeline = KEYS[1], KEYS[2]
-local fingerprint, now, outcome, warning = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
-local entry, channel, session_id = ARGV[5], ARGV[6], ARGV[7]
+
+-- Lean on purpose (issue 19): Redis runs this for every callback, and each `redis.call` costs
+-- more than the work it does, so every path reads the session once, writes it once, and a
+-- replay (the commonest callback) stops after one read and one count, before anything else.
+local session, fingerprint, now = KEYS[1], ARGV[1], tonumber(ARGV[2])
+local publish = ARGV[10] == '1'
+-- On a cluster (no publish here) every answer carries what the link's second step needs.
+local state
+if publish then
+  state = redis.call('HMGET', session, 'status', 'deadline', 'seen:' .. fingerprint, 'platform',
+    'event_count')
+else
+  state = redis.call('HMGET', session, 'status', 'deadline', 'seen:' .. fingerprint, 'platform',
+    'event_count', 'owner', 'link_id', 'sub')
+end
+local status, platform, owner, sub = state[1], state[4], state[6], state[8]
+if not status then
+  return {'missing', ''}
+end
+-- Past its deadline, or stored expired by the scheduler (`expire_session.lua`): refused.
+if status == 'expired' or (status == 'pending' and now > tonumber(state[2])) then
+  return {'expired', status}
+end
+if state[3] then
+  redis.call('HINCRBY', session, 'replays', 1)
+  return {'replay', status, 0, platform, owner or '', state[7] or '', {}, sub or ''}
+end
+
+local timeline, outcome, warning, entry = KEYS[2], ARGV[3], ARGV[4], ARGV[5]
+local channel, session_id = ARGV[6], ARGV[7]
 local max_events, max_warnings = tonumber(ARGV[8]), tonumber(ARGV[9])
-local publish, retention, link_ttl = ARGV[10] == '1', tonumber(ARGV[11]), tonumber(ARGV[12])
+local retention, link_ttl = tonumber(ARGV[11]), tonumber(ARGV[12])
 local nfields = tonumber(ARGV[13])
 local after = 14 + 2 * nfields
 local funnel_step, funnel_institution = ARGV[after + 1] or '', ARGV[after + 2]
@@ -62,20 +89,6 @@ if string.sub(entry, 1, 1) ~= '{' or string.sub(entry, -1) ~= '}' or entry == '{
   return redis.error_reply('ARGV[5] must be a non-empty JSON object')
 end
 
--- Lean on purpose (issue 19): Redis runs this for every callback, and each `redis.call` costs
--- more than the work it does, so every path reads the session once, writes it once, and a
--- replay (the commonest callback) stops after one read and one count.
-local state = redis.call('HMGET', session, 'status', 'deadline', 'event_count', 'platform',
-  'seen:' .. fingerprint, 'owner', 'link_id', 'sub')
-local status, platform, owner, sub = state[1], state[4], state[6], state[8]
-if not status then
-  return {'missing', ''}
-end
--- Past its deadline, or stored expired by the scheduler (`expire_session.lua`): refused.
-if status == 'expired' or (status == 'pending' and now > tonumber(state[2])) then
-  return {'expired', status}
-end
-
 -- The session's fields as this event leaves them (those read so far), and the writes that
 -- get them there, made at once.
 local f = {link_id = state[7]}
@@ -89,11 +102,6 @@ end
 -- What the second step on a cluster needs to claim the link as this script would have.
 local function reply(result, changed)
   return {result, status, changed, platform, owner or '', f.link_id or '', counted, sub or ''}
-end
-
-if state[5] then
-  redis.call('HINCRBY', session, 'replays', 1)
-  return reply('replay', 0)
 end
 
 -- Counts the funnel step of this session's first terminal effect (and, for a success, the
@@ -143,9 +151,10 @@ if outcome ~= '' then
   -- The first terminal event wins; later ones are kept in the timeline only.
   if status == 'pending' then
     local more = redis.call('HMGET', session, 'mode', 'product', 'opened_at', 'institution',
-      'exit_institution', 'error_code', 'event_seq')
+      'exit_institution', 'error_code', 'event_seq', 'owner', 'link_id', 'sub')
     f.mode, f.product, f.opened_at, f.institution = more[1], more[2], more[3], more[4]
     f.exit_institution, f.error_code, f.event_seq = more[5], more[6], more[7]
+    owner, f.link_id, sub = more[8], more[9], more[10]
     -- Only a success with its link hash here (one server) has an owner to compare.
     local held = link and redis.call('HMGET', link, 'owner', 'session')
     local holder = held and held[1]
@@ -225,7 +234,7 @@ elseif warning ~= '' then
   end
 end
 
-local count = tonumber(state[3]) or 0
+local count = tonumber(state[5]) or 0
 local kept = count < max_events
 if kept then
   set('seen:' .. fingerprint, now)
