@@ -35,11 +35,38 @@
 --        or "expired" (with only the status after it), "replay" or "recorded"; counted lists the
 --        funnel fields this event counted (`product|platform|mode|institution|step`); sub is the
 --        app's user id kept on the session ("" = none), for the cluster's second step.
-local session, timeline = KEYS[1], KEYS[2]
-local fingerprint, now, outcome, warning = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
-local entry, channel, session_id = ARGV[5], ARGV[6], ARGV[7]
+
+-- Lean on purpose (issue 19): Redis runs this for every callback, and each `redis.call` costs
+-- more than the work it does, so every path reads the session once, writes it once, and a
+-- replay (the commonest callback) stops after one read and one count, before anything else.
+local session, fingerprint, now = KEYS[1], ARGV[1], tonumber(ARGV[2])
+local publish = ARGV[10] == '1'
+-- On a cluster (no publish here) every answer carries what the link's second step needs.
+local state
+if publish then
+  state = redis.call('HMGET', session, 'status', 'deadline', 'seen:' .. fingerprint, 'platform',
+    'event_count')
+else
+  state = redis.call('HMGET', session, 'status', 'deadline', 'seen:' .. fingerprint, 'platform',
+    'event_count', 'owner', 'link_id', 'sub')
+end
+local status, platform, owner, sub = state[1], state[4], state[6], state[8]
+if not status then
+  return {'missing', ''}
+end
+-- Past its deadline, or stored expired by the scheduler (`expire_session.lua`): refused.
+if status == 'expired' or (status == 'pending' and now > tonumber(state[2])) then
+  return {'expired', status}
+end
+if state[3] then
+  redis.call('HINCRBY', session, 'replays', 1)
+  return {'replay', status, 0, platform, owner or '', state[7] or '', {}, sub or ''}
+end
+
+local timeline, outcome, warning, entry = KEYS[2], ARGV[3], ARGV[4], ARGV[5]
+local channel, session_id = ARGV[6], ARGV[7]
 local max_events, max_warnings = tonumber(ARGV[8]), tonumber(ARGV[9])
-local publish, retention, link_ttl = ARGV[10] == '1', tonumber(ARGV[11]), tonumber(ARGV[12])
+local retention, link_ttl = tonumber(ARGV[11]), tonumber(ARGV[12])
 local nfields = tonumber(ARGV[13])
 local after = 14 + 2 * nfields
 local funnel_step, funnel_institution = ARGV[after + 1] or '', ARGV[after + 2]
@@ -58,40 +85,60 @@ local link = nil
 if last == 3 then link = KEYS[3] end
 local counted = {}
 
+if string.sub(entry, 1, 1) ~= '{' or string.sub(entry, -1) ~= '}' or entry == '{}' then
+  return redis.error_reply('ARGV[5] must be a non-empty JSON object')
+end
+
+-- The session's fields as this event leaves them (those read so far), and the writes that
+-- get them there, made at once.
+local f = {link_id = state[7]}
+local writes = {}
+local function set(field, value)
+  writes[#writes + 1] = field
+  writes[#writes + 1] = value
+  f[field] = value
+end
+
+-- What the second step on a cluster needs to claim the link as this script would have.
+local function reply(result, changed)
+  return {result, status, changed, platform, owner or '', f.link_id or '', counted, sub or ''}
+end
+
 -- Counts the funnel step of this session's first terminal effect (and, for a success, the
--- bucket of its time since the widget was first opened).
-local function count_step(status)
+-- bucket of its time since the widget was first opened). The day's hash gets its expiry
+-- with each new field (so whenever this creates it).
+local function count_step()
   if funnel_step == '' then return end
-  local f = redis.call('HMGET', session, 'product', 'platform', 'mode', 'opened_at', 'error_code')
   local step = funnel_step
-  if status == 'failed' and outcome == 'succeeded' then step = 'error:' .. f[5] end
-  local prefix = f[1] .. '|' .. f[2] .. '|' .. (f[3] or 'connect') .. '|' .. funnel_institution .. '|'
+  if status == 'failed' and outcome == 'succeeded' then step = 'error:' .. f.error_code end
+  local prefix = f.product .. '|' .. platform .. '|' .. (f.mode or 'connect') .. '|' ..
+    funnel_institution .. '|'
   counted[1] = prefix .. step
-  if status == 'succeeded' and f[4] then
-    local seconds, le = (now - tonumber(f[4])) / 1000, 1
+  if status == 'succeeded' and f.opened_at then
+    local seconds, le = (now - tonumber(f.opened_at)) / 1000, 1
     while le < seconds and le < 4096 do le = le * 2 end
     if seconds > le then le = 'inf' end
     counted[2] = prefix .. 'within:' .. le
   end
   if funnel then
+    local new = false
     for _, field in ipairs(counted) do
-      redis.call('HINCRBY', funnel, field, 1)
+      if redis.call('HINCRBY', funnel, field, 1) == 1 then new = true end
     end
-    redis.call('PEXPIREAT', funnel, funnel_expiry)
+    if new then redis.call('PEXPIREAT', funnel, funnel_expiry) end
   end
 end
 
 -- The outbound event of a terminal change (`domain/event.rs` builds its body from these).
-local function emit(status)
-  local f = redis.call('HMGET', session, 'owner', 'product', 'link_id', 'sub', 'institution',
-    'exit_institution', 'error_code')
+local function emit()
   local reason = ''
-  if status == 'failed' then reason = f[7] or '' end
-  local sequence = redis.call('HINCRBY', session, 'event_seq', 1)
+  if status == 'failed' then reason = f.error_code or '' end
+  local sequence = (tonumber(f.event_seq) or 0) + 1
+  set('event_seq', sequence)
   redis.call('XADD', stream, '*', 'type', 'session.' .. status, 'at', now,
-    'session_id', session_id, 'product', f[2] or '', 'external_id', f[1] or '',
-    'link_id', f[3] or '', 'sub', f[4] or '', 'institution', f[5] or f[6] or '',
-    'reason', reason, 'sequence', sequence)
+    'session_id', session_id, 'product', f.product or '', 'external_id', owner or '',
+    'link_id', f.link_id or '', 'sub', sub or '', 'institution',
+    f.institution or f.exit_institution or '', 'reason', reason, 'sequence', sequence)
 end
 
 -- The timeline entry with its effect as the last field (kept byte for byte as stored before).
@@ -99,38 +146,18 @@ local function with_effect(effect)
   return string.sub(entry, 1, -2) .. ',"effect":"' .. effect .. '"}'
 end
 
--- What the second step on a cluster needs to claim the link as this script would have.
-local function reply(result, status, changed, platform)
-  local owner_link = redis.call('HMGET', session, 'owner', 'link_id', 'sub')
-  return {result, status, changed, platform, owner_link[1] or '', owner_link[2] or '', counted,
-    owner_link[3] or ''}
-end
-
-if string.sub(entry, 1, 1) ~= '{' or string.sub(entry, -1) ~= '}' or entry == '{}' then
-  return redis.error_reply('ARGV[5] must be a non-empty JSON object')
-end
-
-local state = redis.call('HMGET', session, 'status', 'deadline', 'event_count', 'platform')
-local status = state[1]
-if not status then
-  return {'missing', ''}
-end
--- Past its deadline, or stored expired by the scheduler (`expire_session.lua`): refused.
-if status == 'expired' or (status == 'pending' and now > tonumber(state[2])) then
-  return {'expired', status}
-end
-if redis.call('HEXISTS', session, 'seen:' .. fingerprint) == 1 then
-  redis.call('HINCRBY', session, 'replays', 1)
-  return reply('replay', status, 0, state[4])
-end
-
 local changed = 0
 if outcome ~= '' then
   -- The first terminal event wins; later ones are kept in the timeline only.
   if status == 'pending' then
+    local more = redis.call('HMGET', session, 'mode', 'product', 'opened_at', 'institution',
+      'exit_institution', 'error_code', 'event_seq', 'owner', 'link_id', 'sub')
+    f.mode, f.product, f.opened_at, f.institution = more[1], more[2], more[3], more[4]
+    f.exit_institution, f.error_code, f.event_seq = more[5], more[6], more[7]
+    owner, f.link_id, sub = more[8], more[9], more[10]
     -- Only a success with its link hash here (one server) has an owner to compare.
-    local owner = link and redis.call('HGET', session, 'owner')
-    local holder = link and redis.call('HGET', link, 'owner')
+    local held = link and redis.call('HMGET', link, 'owner', 'session')
+    local holder = held and held[1]
     -- An update-mode session repairs one link: a success must name that link.
     local named = nil
     for i = 0, nfields - 1 do
@@ -138,54 +165,58 @@ if outcome ~= '' then
         named = ARGV[15 + 2 * i]
       end
     end
-    local repairs = redis.call('HMGET', session, 'mode', 'link_id')
-    if named and repairs[1] == 'update' and named ~= repairs[2] then
+    if named and f.mode == 'update' and named ~= f.link_id then
       -- The same code and message as `LINK_MISMATCH`: the session fails, no link changes.
       status = 'failed'
-      redis.call('HSET', session, 'status', status, 'updated_at', now,
-        'error_code', 'link_mismatch', 'error_message',
+      set('error_code', 'link_mismatch')
+      set('error_message',
         'the widget reconnected another link than the one this session repairs: no link was changed')
     elseif holder and holder ~= owner then
       -- Another user owns the link: this session fails, the link stays theirs (the same code
       -- and message as `Transition::owned_elsewhere`).
       status = 'failed'
-      redis.call('HSET', session, 'status', status, 'updated_at', now,
-        'error_code', 'link_owned_elsewhere', 'error_message',
+      set('error_code', 'link_owned_elsewhere')
+      set('error_message',
         'the link this success names belongs to another user: it was not given to this session')
     else
       status = outcome
-      redis.call('HSET', session, 'status', outcome, 'updated_at', now)
       for i = 0, nfields - 1 do
-        redis.call('HSET', session, ARGV[14 + 2 * i], ARGV[15 + 2 * i])
+        set(ARGV[14 + 2 * i], ARGV[15 + 2 * i])
       end
       if link then
         -- The first session to report a link holds it; its owner never changes.
-        if redis.call('HSETNX', link, 'session', session_id) == 1 then
-          redis.call('HSETNX', link, 'owner', owner)
+        if not held[2] then
+          local claim = {'session', session_id}
+          if not holder then
+            claim[3], claim[4] = 'owner', owner
+          end
           -- The app's user id, for the link's own events (kept only when events carry it).
-          local sub = redis.call('HGET', session, 'sub')
-          if sub then redis.call('HSET', link, 'sub', sub) end
+          if sub then
+            claim[#claim + 1], claim[#claim + 2] = 'sub', sub
+          end
+          redis.call('HSET', link, unpack(claim))
         end
-        -- A link outlives its session: kept from its latest activity.
-        if redis.call('PTTL', link) < link_ttl then
-          redis.call('PEXPIRE', link, link_ttl)
+        -- A link outlives its session: kept from its latest activity (a longer TTL stays).
+        -- NX first: a success mostly names a new link, which has none yet.
+        if redis.call('PEXPIRE', link, link_ttl, 'NX') == 0 then
+          redis.call('PEXPIRE', link, link_ttl, 'GT')
         end
       end
     end
+    set('status', status)
+    set('updated_at', now)
     if stream then
-      emit(status)
+      emit()
     end
-    count_step(status)
-    -- A finished session is kept for its retention from now.
-    redis.call('PEXPIRE', session, retention)
+    count_step()
     changed = 1
   end
 elseif nfields > 0 then
   -- An error that leaves the session pending (an expired widget token): its last error.
   if status == 'pending' then
-    redis.call('HSET', session, 'updated_at', now)
+    set('updated_at', now)
     for i = 0, nfields - 1 do
-      redis.call('HSET', session, ARGV[14 + 2 * i], ARGV[15 + 2 * i])
+      set(ARGV[14 + 2 * i], ARGV[15 + 2 * i])
     end
     changed = 1
   end
@@ -197,18 +228,32 @@ elseif warning ~= '' then
     else
       warnings = string.sub(warnings, 1, -2) .. ',' .. warning .. ']'
     end
-    redis.call('HSET', session, 'warnings', warnings, 'updated_at', now)
+    set('warnings', warnings)
+    set('updated_at', now)
     changed = 1
   end
 end
 
-if (tonumber(state[3]) or 0) < max_events then
+local count = tonumber(state[5]) or 0
+local kept = count < max_events
+if kept then
+  set('seen:' .. fingerprint, now)
+  set('event_count', count + 1)
+end
+if #writes > 0 then
+  redis.call('HSET', session, unpack(writes))
+end
+-- A finished session is kept for its retention from now, and its timeline with it.
+local finished = changed == 1 and outcome ~= ''
+if finished then
+  redis.call('PEXPIRE', session, retention)
+end
+if kept then
   local effect = 'ignored'
   if changed == 1 then effect = 'applied' end
-  redis.call('HSET', session, 'seen:' .. fingerprint, now)
-  redis.call('HINCRBY', session, 'event_count', 1)
   redis.call('RPUSH', timeline, with_effect(effect))
-  local ttl = redis.call('PTTL', session)
+  local ttl = retention
+  if not finished then ttl = redis.call('PTTL', session) end
   if ttl > 0 then
     redis.call('PEXPIRE', timeline, ttl)
   end
@@ -217,4 +262,4 @@ end
 if publish then
   redis.call('PUBLISH', channel, session_id)
 end
-return reply('recorded', status, changed, state[4])
+return reply('recorded', changed)

@@ -56,53 +56,67 @@ if string.sub(entry, 1, 1) ~= '{' or string.sub(entry, -1) ~= '}' or entry == '{
   return redis.error_reply('ARGV[6] must be a non-empty JSON object')
 end
 
-if redis.call('ZSCORE', seen, webhook_id) or redis.call('HEXISTS', link, 'seen:' .. webhook_id) == 1 then
+-- Lean on purpose (issue 19): each `redis.call` costs more than the work it does, so a
+-- duplicate stops after one command and a new webhook reads the link once and writes it once.
+if redis.call('ZADD', seen, 'NX', ARGV[2], webhook_id) == 0 then
   return {'duplicate', ''}
 end
-redis.call('ZADD', seen, ARGV[2], webhook_id)
+local l = redis.call('HMGET', link, 'seen:' .. webhook_id, 'owner', 'product', 'session', 'consent',
+  'webhook_external_id', 'mismatches', 'resources_ready')
+if l[1] then
+  -- Seen by a version that kept the ids in the link hash: not one to remember again.
+  redis.call('ZREM', seen, webhook_id)
+  return {'duplicate', ''}
+end
 if redis.call('ZCARD', seen) > max_ids then
   redis.call('ZREMRANGEBYRANK', seen, 0, -(max_ids + 1))
 end
--- Also makes sure the link hash exists, to carry the TTL of the keys below.
-redis.call('HSET', link, 'webhook_at', ARGV[2])
 
-local owner = redis.call('HGET', link, 'owner')
+local owner = l[2]
 local effect = 'applied'
 local counted = ''
+-- Also makes sure the link hash exists, to carry the TTL of the keys below.
+local writes = {'webhook_at', ARGV[2]}
 if external_id ~= '' and owner and owner ~= external_id then
   -- Never merge another user's data into this link.
   effect = 'mismatch'
-  redis.call('HINCRBY', link, 'mismatches', 1)
+  writes[3], writes[4] = 'mismatches', (tonumber(l[7]) or 0) + 1
 else
-  if external_id ~= '' then
-    redis.call('HSETNX', link, 'webhook_external_id', external_id)
+  if external_id ~= '' and not l[6] then
+    writes[#writes + 1], writes[#writes + 2] = 'webhook_external_id', external_id
   end
   if resource ~= '' then
-    redis.call('HSET', link, 'res:' .. resource, state)
-    if (ARGV[11] or '') ~= '' then
-      local product = redis.call('HGET', link, 'product') or ''
-      counted = resources_ready(KEYS[5], link, ARGV[11], expected_of(product), ARGV[2], KEYS[4],
-        ARGV[12]) or ''
-    end
+    writes[#writes + 1], writes[#writes + 2] = 'res:' .. resource, state
   end
 end
+redis.call('HSET', link, unpack(writes))
+if effect == 'applied' and resource ~= '' and (ARGV[11] or '') ~= '' and not l[8] then
+  counted = resources_ready(KEYS[5], link, ARGV[11], expected_of(l[3] or ''), ARGV[2], KEYS[4],
+    ARGV[12]) or ''
+end
 
-if redis.call('LLEN', timeline) < max_events then
-  redis.call('RPUSH', timeline, with_effect(effect))
+-- Kept while the timeline holds fewer than `max_events` entries.
+if redis.call('RPUSH', timeline, with_effect(effect)) > max_events then
+  redis.call('RPOP', timeline)
 end
--- Keep the link its retention, counted from the latest webhook.
-if redis.call('PTTL', link) < ttl then
-  redis.call('PEXPIRE', link, ttl)
+-- Keep the link its retention, counted from the latest webhook (a longer one stays), and its
+-- other keys with it.
+local left = ttl
+if redis.call('PEXPIRE', link, ttl, 'GT') == 0 then
+  left = redis.call('PTTL', link)
+  if left < 0 then
+    left = ttl
+    redis.call('PEXPIRE', link, ttl)
+  end
 end
-local left = redis.call('PTTL', link)
 redis.call('PEXPIRE', timeline, left)
 redis.call('PEXPIRE', seen, left)
 
-local session = redis.call('HGET', link, 'session') or ''
+local session = l[4] or ''
 if session ~= '' then
   redis.call('PUBLISH', channel, session)
 end
-local consent = redis.call('HGET', link, 'consent') or ''
+local consent = l[5] or ''
 if effect == 'mismatch' then
   return {'mismatch', session, consent}
 end

@@ -6,8 +6,10 @@ use std::time::Duration;
 use belvo_bff::domain::branding_version::{BrandingVersion, ChangeKind, WidgetLook};
 use belvo_bff::domain::callback::CallbackKind;
 use belvo_bff::domain::external_id::ExternalId;
+use belvo_bff::domain::funnel::{Day, TerminalStep};
 use belvo_bff::domain::ids::{LinkId, ProductName, SessionId};
 use belvo_bff::domain::session::{now_millis, AccessToken, NewSession};
+use belvo_bff::domain::shard::Shard;
 use belvo_bff::domain::staff::{AuditEntry, SessionTokenHash, StaffRole};
 use belvo_bff::domain::webhook::LinkClaim;
 use belvo_bff::store::{
@@ -245,4 +247,30 @@ async fn every_key_is_kept_as_long_as_the_retention_rules_say() {
         session.token_expires_at - session.created_at,
         "the finished session's widget token",
     );
+
+    // A later success naming the link (its owner reconnecting) keeps it from then.
+    let (mut admin, _) = RedisConnection::single(&test_redis_url(), Duration::from_secs(2))
+        .await
+        .unwrap();
+    let _: i64 = redis::cmd("PEXPIRE")
+        .arg(keys.link(&link))
+        .arg(MINUTE)
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let again = new_session(2 * 86_400_000);
+    store.create_session(&again).await.unwrap();
+    // Finished the next day: that day's funnel counters start with it, and expire too.
+    let mut finished = success();
+    finished.now += 86_400_000;
+    finished.funnel = Some(TerminalStep {
+        step: "success".into(),
+        institution: "imss_mx_employment".into(),
+    });
+    store.apply(&again.id, &finished).await.unwrap();
+    kept(pttl(keys.link(&link)).await, 86_400_000, "its link, again");
+    let day = Day::of_millis(finished.now);
+    let counters = keys.funnel(Shard::of_session(&again.id), day);
+    let rule = day.expire_at_millis() - now_millis();
+    kept(pttl(counters).await, rule, "the next day's funnel counters");
 }

@@ -1,6 +1,7 @@
 //! Links, webhooks and resources, on every store.
 
 use super::*;
+use belvo_bff::domain::session::MAX_EVENTS;
 
 async fn sessions_and_links_are_indexed_by_user(store: DynStore) {
     let owner = ExternalId::parse(&format!("u_{}", uuid::Uuid::new_v4().simple())).unwrap();
@@ -142,6 +143,13 @@ async fn a_link_remembers_its_latest_webhook_ids(store: DynStore) {
             }
         );
     }
+    // The timeline keeps the first `MAX_EVENTS` deliveries; later ones still count.
+    let timeline = store.link_timeline(&link).await.unwrap();
+    assert_eq!(timeline.len(), MAX_EVENTS as usize);
+    assert_eq!(
+        timeline.last().unwrap()["webhook_id"],
+        format!("w-{}", MAX_EVENTS - 1)
+    );
     // A repeat of a recent delivery changes nothing.
     let repeat = store
         .record_webhook(&delivery(MAX_WEBHOOK_IDS))

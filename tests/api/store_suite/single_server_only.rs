@@ -94,6 +94,14 @@ async fn webhook_ids_stay_out_of_the_link_hash_a_status_read_fetches() {
         store.record_webhook(&update).await.unwrap(),
         WebhookApplied::Duplicate
     );
+    // Without being added to the ids it keeps now.
+    let score: Option<f64> = redis::cmd("ZSCORE")
+        .arg(keys.link_webhook_ids(&link))
+        .arg("from-before")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(score, None);
 }
 
 /// The scripts get whole timeline entries and store each as it always was: the entry's JSON
