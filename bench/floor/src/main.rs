@@ -15,10 +15,18 @@
 //!   once, timeline, link owner, pub/sub). Next to the route above it splits the BFF's cost
 //!   into what Redis spends on its scripts and what the Rust side spends.
 //!
+//! - `POST /events`, `GET /events/stats`, `DELETE /events`: a fast receiver for the BFF's
+//!   outbound events (a floor process of its own is the endpoint of `[[notify.endpoints]]`). Each
+//!   event answers 204 and records its delay from the state change (the body's `timestamp`,
+//!   RFC 3339) to its arrival; the stats give the count, events/s from the first arrival to the
+//!   last, and the delays' p50/p99/max. No signature check: the receiver measures delivery, the
+//!   tests check signatures.
+//!
 //! Environment: `PORT`, `REDIS_URL`, `KEY_PREFIX` (the BFF's `store.key_prefix`, so the floor
 //! works on sessions the BFF created).
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
@@ -163,13 +171,16 @@ async fn bare_success(
     query: web::Query<HashMap<String, String>>,
 ) -> HttpResponse {
     let param = |name: &str| query.get(name).map(String::as_str).unwrap_or("");
-    let key = floor.key("s", &id, "session");
+    let key = floor.key("session", &id);
     let mut conn = floor.conn.clone();
     let done: redis::RedisResult<()> = redis::pipe()
         .atomic()
         .hset_multiple(
             &key,
-            &[("link_id", param("link")), ("institution", param("institution"))],
+            &[
+                ("link_id", param("link")),
+                ("institution", param("institution")),
+            ],
         )
         .ignore()
         .expire(&key, (SESSION_RETENTION_MS / 1000) as i64)
@@ -232,9 +243,7 @@ async fn webhook(floor: web::Data<Floor>, body: web::Json<serde_json::Value>) ->
 /// `/w/{id}`: counts the opening and sends the browser to the widget with the stored token.
 async fn widget(floor: web::Data<Floor>, id: web::Path<String>) -> HttpResponse {
     let mut invocation = floor.open_widget.prepare_invoke();
-    invocation
-        .key(floor.key("session", &id))
-        .arg(now_millis());
+    invocation.key(floor.key("session", &id)).arg(now_millis());
     for field in WIDGET_FIELDS {
         invocation.arg(*field);
     }
@@ -262,6 +271,133 @@ async fn widget(floor: web::Data<Floor>, id: web::Path<String>) -> HttpResponse 
             ),
         ))
         .finish()
+}
+
+/// What the events receiver has seen since its start (or its last reset).
+#[derive(Default)]
+struct Received {
+    /// Per event, µs from its state change to its arrival.
+    delays_us: Vec<u32>,
+    /// Arrivals of the first and the last event, µs since the epoch.
+    first_us: u64,
+    last_us: u64,
+    /// Events per `type`.
+    types: HashMap<String, u64>,
+    /// Bodies without a readable `timestamp` (answered 400, so the BFF retries them).
+    unreadable: u64,
+}
+
+/// `POST /events`: records the event's delay and answers 204 at once.
+async fn receive_event(received: web::Data<Mutex<Received>>, body: web::Bytes) -> HttpResponse {
+    let arrived = now_micros();
+    let at = event_millis(&body);
+    let kind = json_string(&body, b"\"type\":\"").unwrap_or("?");
+    let mut seen = received.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(at) = at else {
+        seen.unreadable += 1;
+        return HttpResponse::BadRequest().finish();
+    };
+    let delay = arrived.saturating_sub(at * 1000).min(u64::from(u32::MAX)) as u32;
+    if seen.delays_us.is_empty() {
+        seen.first_us = arrived;
+    }
+    seen.last_us = arrived;
+    seen.delays_us.push(delay);
+    match seen.types.get_mut(kind) {
+        Some(n) => *n += 1,
+        None => {
+            seen.types.insert(kind.to_owned(), 1);
+        }
+    }
+    HttpResponse::NoContent().finish()
+}
+
+/// `GET /events/stats`: count, events/s over first to last arrival, delays in ms.
+async fn event_stats(received: web::Data<Mutex<Received>>) -> HttpResponse {
+    let (mut delays, first, last, unreadable, types) = {
+        let seen = received.lock().unwrap_or_else(|e| e.into_inner());
+        let types = seen.types.clone();
+        (
+            seen.delays_us.clone(),
+            seen.first_us,
+            seen.last_us,
+            seen.unreadable,
+            types,
+        )
+    };
+    delays.sort_unstable();
+    let count = delays.len();
+    let pct = |p: f64| -> f64 {
+        if count == 0 {
+            return 0.0;
+        }
+        let at = ((count as f64 * p) as usize).min(count - 1);
+        f64::from(delays[at]) / 1000.0
+    };
+    let span_s = last.saturating_sub(first) as f64 / 1e6;
+    let per_s = if count > 1 && span_s > 0.0 {
+        (count - 1) as f64 / span_s
+    } else {
+        0.0
+    };
+    HttpResponse::Ok().json(serde_json::json!({
+        "count": count,
+        "unreadable": unreadable,
+        "types": types,
+        "first_to_last_s": (span_s * 1000.0).round() / 1000.0,
+        "events_per_s": per_s.round(),
+        "p50_ms": pct(0.5),
+        "p99_ms": pct(0.99),
+        "max_ms": pct(1.0),
+    }))
+}
+
+/// `DELETE /events`: forgets what was received (between cases).
+async fn reset_events(received: web::Data<Mutex<Received>>) -> HttpResponse {
+    *received.lock().unwrap_or_else(|e| e.into_inner()) = Received::default();
+    HttpResponse::NoContent().finish()
+}
+
+/// The event's time (ms since the epoch) from its body's `"timestamp":"…"` (RFC 3339, UTC as
+/// the BFF writes it: `2026-11-29T17:44:05.123Z`, any number of fraction digits or none).
+fn event_millis(body: &[u8]) -> Option<u64> {
+    rfc3339_millis(json_string(body, b"\"timestamp\":\"")?)
+}
+
+/// The string after `key` (`"name":"`) up to its closing quote (the BFF's values here have no
+/// escapes).
+fn json_string<'a>(body: &'a [u8], key: &[u8]) -> Option<&'a str> {
+    let start = body.windows(key.len()).position(|w| w == key)? + key.len();
+    let rest = &body[start..];
+    let end = rest.iter().position(|b| *b == b'"')?;
+    std::str::from_utf8(&rest[..end]).ok()
+}
+
+fn rfc3339_millis(text: &str) -> Option<u64> {
+    let text = text.strip_suffix('Z')?;
+    let (date, time) = text.split_once('T')?;
+    let mut date = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
+    let (year, month, day) = (date.next()??, date.next()??, date.next()??);
+    let (clock, fraction) = time.split_once('.').unwrap_or((time, ""));
+    let mut clock = clock.splitn(3, ':').map(|p| p.parse::<i64>().ok());
+    let (hour, minute, second) = (clock.next()??, clock.next()??, clock.next()??);
+    let millis = format!("{fraction:0<3}").get(..3)?.parse::<i64>().ok()?;
+    // Days from 1970-01-01 to the civil date (H. Hinnant's `days_from_civil`).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let ms = ((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + millis;
+    u64::try_from(ms).ok()
+}
+
+fn now_micros() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
 }
 
 fn now_millis() -> u64 {
@@ -300,9 +436,14 @@ async fn main() -> std::io::Result<()> {
         record_webhook: Script::new(include_str!("../../../src/store/lua/record_webhook.lua")),
         open_widget: Script::new(include_str!("../../../src/store/lua/open_widget.lua")),
     });
+    let received = web::Data::new(Mutex::new(Received::default()));
     HttpServer::new(move || {
         App::new()
             .app_data(floor.clone())
+            .app_data(received.clone())
+            .route("/events", web::post().to(receive_event))
+            .route("/events", web::delete().to(reset_events))
+            .route("/events/stats", web::get().to(event_stats))
             .route("/callbacks/{id}/{kind}", web::get().to(callback))
             .route("/bare/callbacks/{id}/success", web::get().to(bare_success))
             .route("/v1/widget-sessions/{id}", web::get().to(status))
@@ -312,4 +453,32 @@ async fn main() -> std::io::Result<()> {
     .bind(("127.0.0.1", port))?
     .run()
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_event_time_the_bff_writes() {
+        // 2026-11-29T17:44:05Z is 1_795_974_245 s after the epoch.
+        let body =
+            br#"{"type":"session.succeeded","timestamp":"2026-11-29T17:44:05.123Z","data":{}}"#;
+        assert_eq!(event_millis(body), Some(1_795_974_245_123));
+        assert_eq!(
+            rfc3339_millis("2026-11-29T17:44:05Z"),
+            Some(1_795_974_245_000)
+        );
+        assert_eq!(
+            rfc3339_millis("2026-11-29T17:44:05.1Z"),
+            Some(1_795_974_245_100)
+        );
+        assert_eq!(rfc3339_millis("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(
+            rfc3339_millis("2024-02-29T00:00:00.000Z"),
+            Some(1_709_164_800_000)
+        );
+        assert_eq!(event_millis(br#"{"type":"x"}"#), None);
+        assert_eq!(json_string(body, b"\"type\":\""), Some("session.succeeded"));
+    }
 }
