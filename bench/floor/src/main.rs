@@ -72,18 +72,55 @@ impl Floor {
     /// The BFF's key of a session or link (`src/store/keys.rs`): its shard's tag (FNV-1a of
     /// the id's 16 bytes modulo 16, `src/domain/shard.rs`), the kind, the id.
     fn key(&self, kind: &str, id: &str) -> String {
-        let hex: Vec<u8> = id.bytes().filter(|b| *b != b'-').collect();
-        let mut hash: u32 = 0x811c_9dc5;
-        for pair in hex.chunks(2) {
-            let byte = std::str::from_utf8(pair)
-                .ok()
-                .and_then(|p| u8::from_str_radix(p, 16).ok())
-                .unwrap_or(0);
-            hash ^= u32::from(byte);
-            hash = hash.wrapping_mul(0x0100_0193);
-        }
-        format!("{}:{{sh:{:02}}}:{kind}:{id}", self.prefix, hash % 16)
+        format!("{}:{{sh:{:02}}}:{kind}:{id}", self.prefix, shard(id))
     }
+
+    /// The day's funnel counters of the session's shard (`src/store/keys.rs`), and when they
+    /// expire (`Day::expire_at_millis`: the day's end plus 90 days), as the BFF passes them.
+    fn funnel(&self, id: &str, now: u64) -> (String, u64) {
+        key_and_expiry(&self.prefix, id, now)
+    }
+}
+
+fn key_and_expiry(prefix: &str, id: &str, now: u64) -> (String, u64) {
+    let days = now / MS_PER_DAY;
+    let (y, m, d) = civil_from_days(days as i64);
+    let key = format!(
+        "{prefix}:{{sh:{:02}}}:funnel:{y:04}-{m:02}-{d:02}",
+        shard(id)
+    );
+    (key, (days + 1 + FUNNEL_RETENTION_DAYS) * MS_PER_DAY)
+}
+
+const MS_PER_DAY: u64 = 24 * 3600 * 1000;
+const FUNNEL_RETENTION_DAYS: u64 = 90;
+
+/// The shard of a session or link id (`src/domain/shard.rs`): FNV-1a of its 16 bytes modulo 16.
+fn shard(id: &str) -> u32 {
+    let hex: Vec<u8> = id.bytes().filter(|b| *b != b'-').collect();
+    let mut hash: u32 = 0x811c_9dc5;
+    for pair in hex.chunks(2) {
+        let byte = std::str::from_utf8(pair)
+            .ok()
+            .and_then(|p| u8::from_str_radix(p, 16).ok())
+            .unwrap_or(0);
+        hash ^= u32::from(byte);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    hash % 16
+}
+
+/// The civil date of a day counted from 1970-01-01 (H. Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 async fn callback(
@@ -240,10 +277,17 @@ async fn webhook(floor: web::Data<Floor>, body: web::Json<serde_json::Value>) ->
     }
 }
 
-/// `/w/{id}`: counts the opening and sends the browser to the widget with the stored token.
+/// `/w/{id}`: counts the opening (and, the first time, the funnel's `opened` step, as the BFF)
+/// and sends the browser to the widget with the stored token.
 async fn widget(floor: web::Data<Floor>, id: web::Path<String>) -> HttpResponse {
+    let now = now_millis();
+    let (funnel, expiry) = floor.funnel(&id, now);
     let mut invocation = floor.open_widget.prepare_invoke();
-    invocation.key(floor.key("session", &id)).arg(now_millis());
+    invocation
+        .key(floor.key("session", &id))
+        .key(funnel)
+        .arg(now)
+        .arg(expiry);
     for field in WIDGET_FIELDS {
         invocation.arg(*field);
     }
@@ -255,9 +299,10 @@ async fn widget(floor: web::Data<Floor>, id: web::Path<String>) -> HttpResponse 
     if reply.first().and_then(|r| r.as_deref()) != Some("open") {
         return HttpResponse::Gone().finish();
     }
+    // The reply: "open", the funnel field counted, then the fields asked.
     let field = |name: &str| {
         let at = WIDGET_FIELDS.iter().position(|f| *f == name).unwrap_or(0);
-        reply.get(at + 1).cloned().flatten().unwrap_or_default()
+        reply.get(at + 2).cloned().flatten().unwrap_or_default()
     };
     HttpResponse::Found()
         .insert_header((
@@ -480,5 +525,23 @@ mod tests {
         );
         assert_eq!(event_millis(br#"{"type":"x"}"#), None);
         assert_eq!(json_string(body, b"\"type\":\""), Some("session.succeeded"));
+    }
+
+    #[test]
+    fn names_the_funnel_hash_of_the_day_and_shard_as_the_bff() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
+        assert_eq!(civil_from_days(20_786), (2026, 11, 29));
+        let floor_prefix = "bench";
+        let id = "cb65f82c-dc93-4d3e-8270-9a27528397f5";
+        let day_ms = 20_786 * MS_PER_DAY + 5;
+        // bench/keys.py (an implementation of its own) puts this id in shard 09.
+        assert_eq!(shard(id), 9);
+        let tag = format!("{{sh:{:02}}}", shard(id));
+        let (key, expiry) = (
+            format!("{floor_prefix}:{tag}:funnel:2026-11-29"),
+            (20_786 + 91) * MS_PER_DAY,
+        );
+        assert_eq!(key_and_expiry(floor_prefix, id, day_ms), (key, expiry));
     }
 }
