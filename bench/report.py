@@ -366,8 +366,11 @@ def events_lines(rows, rounds):
             f"Success callback with one `[[notify.endpoints]]` (the receiver, every event): "
             f"**{ratio(rounds, 'success-events', 'success-floor'):.2f}× the floor** "
             f"({r['rps']:,} vs {floor['rps']:,} req/s, p99 {r['p99']:.2f} vs {floor['p99']:.2f} ms, "
-            f"server CPU {r['cpu']:.1f} vs {floor['cpu']:.1f} µs/request; without the endpoint "
-            f"{rows['success-bff']['rps']:,} req/s, {rows['success-bff']['cpu']:.1f} µs). As in "
+            f"server CPU {r['cpu']:.1f} vs {floor['cpu']:.1f} µs/request). Against the same BFF "
+            f"without an endpoint in the same rounds: "
+            f"{ratio(rounds, 'success-events', 'success-bff'):.2f}× "
+            f"({rows['success-bff']['rps']:,} req/s, {rows['success-bff']['cpu']:.1f} µs/request, "
+            f"Redis CPU {r['redis_cpu']:.1f} vs {rows['success-bff']['redis_cpu']:.1f} µs/request). As in "
             f"the other success cases, each session's first success changes it and writes its "
             f"event (in the same script), later ones with a new link are recorded in the timeline "
             f"only: **{got:,} `session.succeeded` events delivered for {ok['sessions']:,} "
@@ -451,14 +454,23 @@ def cost_lines(rows, rounds):
                else " (**not every link verified or announced within the wait**)")
             + f"; other types: {', '.join(f'{k} {v}' for k, v in sorted(t.items()) if k not in ('session.succeeded', 'link.verified')) or 'none'}.",
         ]
-    unfinished = int(os.environ.get("FIRST_UNFINISHED", "0"))
-    if unfinished:
+    commands = load_json("FIRST_COMMANDS_JSON")
+    if commands:
         notes += [
             "",
-            f"In {unfinished} round(s) the share of first successes lasted the whole round "
-            "(its rate is then over the round): a larger `BENCH_FIRST_POOL` would be needed for "
-            "the rounds to end before their share does.",
+            "Where a first success's Redis command time goes (`INFO commandstats` around its "
+            "rounds, per first success sent; a script's own commands count inside its "
+            "`EVALSHA`, the background work of the verification and the deliveries included): "
+            + ", ".join(f"`{c['command']}` {c['calls']} calls {c['usec']} µs" for c in commands)
+            + ".",
         ]
+    ended = int(os.environ.get("FIRST_SHARE_ENDED", "0"))
+    notes += [
+        "",
+        f"The share of first successes ran out before the round's end in {ended} of "
+        f"{env('ROUNDS')} rounds (requests/s then over the share's own time); in the others the "
+        "round ended first (requests/s over the whole round, the rest of the share unsent).",
+    ]
     return out + notes + [""]
 
 

@@ -5,7 +5,7 @@
 #
 # Everything it starts (redis-server, the BFF, the floor, the peer, wrk) listens on or talks to
 # 127.0.0.1 only, on free ports, and is stopped on exit. It never touches another Redis.
-# After the build the fixed part takes about 6.5 minutes (8 with BENCH_LONG=1); the memory soak then gets what is left
+# After the build the fixed part takes about 8.5 minutes (10 with BENCH_LONG=1); the memory soak then gets what is left
 # of BENCH_BUDGET seconds (counted from the start, build included) and the report says how many
 # callbacks it reached.
 #
@@ -393,13 +393,6 @@ main() {
   pool success-info "$INFO_URL" "$POOL"
   rss_after_pools=$(rss_kib "$BFF_PID")
   pool success-events "$EVENTS_URL" "$POOL"
-  log "preparing $FIRST_POOL first successes (sessions, and links made at the emulator) and $DELIVERY_SESSIONS sessions to finish"
-  python3 bench/load.py first "$EVENTS_URL" "$EMU_URL" "$TOKEN" "$OWNER" "$FIRST_POOL" >"$workdir/first.paths"
-  # One share per round: a first success cannot be sent twice.
-  awk -v n="$ROUNDS" -v dir="$workdir" '{ print > (dir "/first-" ((NR - 1) % n + 1) ".paths") }' \
-    "$workdir/first.paths"
-  python3 bench/load.py sessions "$EVENTS_URL" "$TOKEN" "$DELIVERY_SESSIONS" |
-    sed 's|.*|/callbacks/&/exit?meta_data_step=abandon-survey|' >"$workdir/delivery.paths"
 
   check_endpoints
 
@@ -540,7 +533,9 @@ success_events_check() {
 # whether every one arrived (waited for, at most 60 s). Sets DELIVERY_JSON.
 delivery_case() {
   local rate seconds json once waited
-  log "event delivery: $DELIVERY_SESSIONS sessions finish at once, one event each"
+  log "event delivery: opening $DELIVERY_SESSIONS sessions, then they finish at once, one event each"
+  python3 bench/load.py sessions "$EVENTS_URL" "$TOKEN" "$DELIVERY_SESSIONS" |
+    sed 's|.*|/callbacks/&/exit?meta_data_step=abandon-survey|' >"$workdir/delivery.paths"
   curl -sf -X DELETE "$RECEIVER_URL/events" >/dev/null
   # wrk runs for its -d whatever happens: long enough for the exits at half the rate of the
   # exit case (once.lua's own clock gives the callbacks' rate).
@@ -569,16 +564,27 @@ print(json.dumps(stats))' "$(receiver_stats)" "$once" "$json" "$DELIVERY_SESSION
 # per round (bench/wrk/once.lua: each sent once, no warm-up), interleaved with the bare floor;
 # then the same callbacks again (replayed successes: counted once, nothing else changes).
 first_success_case() {
-  local c=$CONNECTIONS t=$THREADS round
+  local c=$CONNECTIONS t=$THREADS round once
+  log "preparing $FIRST_POOL first successes (sessions, and links made at the emulator)"
+  python3 bench/load.py first "$EVENTS_URL" "$EMU_URL" "$TOKEN" "$OWNER" "$FIRST_POOL" >"$workdir/first.paths"
+  # One share per round: a first success cannot be sent twice.
+  awk -v n="$ROUNDS" -v dir="$workdir" '{ print > (dir "/first-" ((NR - 1) % n + 1) ".paths") }' \
+    "$workdir/first.paths"
   curl -sf -X DELETE "$RECEIVER_URL/events" >/dev/null
   for round in $(seq "$ROUNDS"); do
     log "first and replayed successes, round $round of $ROUNDS"
     run_case first-bare "$FLOOR_URL" bare.lua "$c" "$t" "$workdir/success-floor.ids"
+    # Which commands a first success costs Redis (INFO commandstats around its rounds).
+    redis-cli -p "$REDIS_PORT" info commandstats >"$workdir/first-$round.before"
     WARM=0 run_case first-bff "$EVENTS_URL" once.lua "$c" "$t" "$workdir/first-$round.paths" "$t"
-    grep -q '"finished":true' <(grep '^BENCH_ONCE ' "$workdir/wrk.log" | tail -1) || {
-      log "  the round's $(wc -l <"$workdir/first-$round.paths") first successes lasted the whole round: BENCH_FIRST_POOL could be larger"
-      FIRST_UNFINISHED=$((${FIRST_UNFINISHED:-0} + 1))
-    }
+    redis-cli -p "$REDIS_PORT" info commandstats >"$workdir/first-$round.after"
+    # Either the round ended first (requests/s over the whole round) or its share did
+    # (requests/s over the share's own time, the rest of the round idle): both are measured.
+    once=$(grep '^BENCH_ONCE ' "$workdir/wrk.log" | tail -1 | cut -d' ' -f2-)
+    log "  $(field "$once" answered) of the round's $(field "$once" lines) first successes sent in $(field "$once" seconds) s"
+    if [ "$(field "$once" finished)" = True ]; then
+      FIRST_SHARE_ENDED=$((${FIRST_SHARE_ENDED:-0} + 1))
+    fi
     run_case replay-bff "$EVENTS_URL" paths.lua "$c" "$t" "$workdir/first-1.paths.sent"
   done
   # Each first success sends session.succeeded, then its verification link.verified: as many
@@ -590,6 +596,29 @@ first_success_case() {
   FIRST_EVENTS_JSON=$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d.update(sessions=int(sys.argv[2]), waited_s=int(sys.argv[3])); print(json.dumps(d))' \
     "$(receiver_stats)" "$sent" "$waited")
   log "first successes: $sent sent; events delivered: $(field "$FIRST_EVENTS_JSON" types)"
+  FIRST_COMMANDS_JSON=$(python3 - "$workdir" "$ROUNDS" "$(awk '$1 == "first-bff" { n += $5 } END { print n + 0 }' "$results")" <<'PY'
+import json, re, sys
+workdir, rounds, requests = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+def stats(path):
+    out = {}
+    for line in open(path):
+        m = re.match(r"cmdstat_([^:]+):calls=(\d+),usec=(\d+)", line)
+        if m:
+            out[m.group(1)] = (int(m.group(2)), int(m.group(3)))
+    return out
+delta = {}
+for r in range(1, rounds + 1):
+    before, after = stats(f"{workdir}/first-{r}.before"), stats(f"{workdir}/first-{r}.after")
+    for cmd, (calls, usec) in after.items():
+        c0, u0 = before.get(cmd, (0, 0))
+        d = delta.setdefault(cmd, [0, 0])
+        d[0] += calls - c0
+        d[1] += usec - u0
+top = sorted(delta.items(), key=lambda kv: -kv[1][1])[:10]
+print(json.dumps([{"command": cmd, "calls": round(c / max(requests, 1), 2),
+                   "usec": round(u / max(requests, 1), 1)} for cmd, (c, u) in top if c > 0]))
+PY
+)
 }
 
 # Success callbacks on a fixed pool until SOAK_TARGET callbacks in all or the time budget runs
@@ -757,7 +786,8 @@ write_report() {
   REDIS_KEYS=$redis_keys REDIS_BYTES=$redis_bytes MEM_PENDING_ALL=$mem_pending_all \
   CREATE_JSON=$CREATE_JSON LONGPOLL_JSON=$LONGPOLL_JSON STARTUP_JSON=$STARTUP_JSON \
   CREATE_LATENCY=$CREATE_LATENCY SUCCESS_EVENTS_JSON=$SUCCESS_EVENTS_JSON DELIVERY_JSON=$DELIVERY_JSON \
-  FIRST_EVENTS_JSON=$FIRST_EVENTS_JSON FIRST_POOL=$FIRST_POOL FIRST_UNFINISHED=${FIRST_UNFINISHED:-0} \
+  FIRST_EVENTS_JSON=$FIRST_EVENTS_JSON FIRST_POOL=$FIRST_POOL FIRST_SHARE_ENDED=${FIRST_SHARE_ENDED:-0} \
+  FIRST_COMMANDS_JSON=$FIRST_COMMANDS_JSON \
     python3 bench/report.py "$results" "$workdir/commands.txt" >"$section.body"
   # The sign-in flood's part goes inside the markers, before the closing one (the last line).
   { head -n -1 "$section.body"; cat "$workdir/sign-in-flood.md"; tail -n 1 "$section.body"; } >"$section"
