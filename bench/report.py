@@ -438,7 +438,7 @@ def cost_lines(rows, rounds):
         "delivers it, and the verification announces `link.verified`. Their server and Redis CPU "
         "count everything the round caused until wrk's end, the verification and the deliveries "
         f"included. {env('FIRST_POOL')} were prepared, a share per round, each sent once "
-        "(`bench/wrk/once.lua`, no warm-up; requests/s over the time the share took). Replayed "
+        "(`bench/wrk/once.lua`, no warm-up). Replayed "
         "successes send round 1's callbacks again at random. Exit and webhook are the cases above "
         "(on the BFF without an endpoint, against the bare floor of the success rounds); the bare "
         "floor of the first successes ran in their own rounds.",
