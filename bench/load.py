@@ -11,6 +11,14 @@
   create BFF BIN CLIENTS SECONDS
       CLIENTS clients, each a user of its own on a keep-alive connection, open sessions back to
       back for SECONDS. Reports requests/s, errors, p50/p99.
+  first BFF EMULATOR TOKEN OWNER COUNT
+      Prepares COUNT first successes as production makes them: COUNT sessions opened through
+      BFF (with TOKEN) and COUNT links made at the emulator in its own process
+      (`POST /api/links/`, the development credentials, `external_id` OWNER: the sessions'
+      owner, so the BFF's verification of each link succeeds at once), one link per session.
+      Prints one callback path a line (`/callbacks/{session}/success?link=…&institution=…`).
+  sessions BFF TOKEN COUNT
+      Opens COUNT sessions through BFF (with TOKEN), 32 at a time; prints their ids.
   startup BIN REDIS_URL RUNS
       Starts BIN (serve, on REDIS_URL, a free port) RUNS times and measures from the process
       start to the first /readyz 200 (polled every millisecond). Reports the median and max.
@@ -67,12 +75,14 @@ class Conn:
         self.host, self.port = parts.hostname, parts.port
         self.reader = self.writer = None
 
-    async def request(self, method, path, token=None, body=None):
+    async def request(self, method, path, token=None, body=None, auth=None):
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n"
         if token:
             head += f"Authorization: Bearer {token}\r\n"
+        if auth:
+            head += f"Authorization: {auth}\r\n"
         data = b""
         if body is not None:
             data = json.dumps(body).encode()
@@ -266,6 +276,59 @@ async def create(bff, binary, clients, seconds):
     }))
 
 
+WORKERS = 32
+
+
+def shares(count):
+    return [count // WORKERS + (1 if i < count % WORKERS else 0) for i in range(WORKERS)]
+
+
+async def open_sessions(bff, token, n, into):
+    conn = Conn(bff)
+    for _ in range(n):
+        status, _, body = await conn.request(
+            "POST", "/v1/widget-sessions", token, {"product": "mx_employment", "platform": "ios"})
+        if status != 201:
+            sys.exit(f"opening a session answered {status}: {body[:200]!r}")
+        into.append(json.loads(body)["session_id"])
+    conn.close()
+
+
+async def sessions_only(bff, token, count):
+    ids = []
+    await asyncio.gather(*(open_sessions(bff, token, n, ids) for n in shares(count)))
+    if len(ids) != count:
+        sys.exit(f"opened {len(ids)} sessions of {count}")
+    sys.stdout.write("".join(f"{i}\n" for i in ids))
+
+
+async def first(bff, emulator, token, owner, count):
+    import base64
+    basic = "Basic " + base64.b64encode(b"dev-secret-id:dev-secret-password").decode()
+    sessions, links = [], []
+
+    async def make_links(worker, n):
+        conn = Conn(emulator)
+        for i in range(n):
+            # A username of its own each: the emulator allows 3 attempts a day per username.
+            status, _, body = await conn.request(
+                "POST", "/api/links/", auth=basic,
+                body={"institution": "planet_mx_employment", "username": f"bench-{worker}-{i}",
+                      "access_mode": "single", "external_id": owner})
+            if status != 201:
+                sys.exit(f"making a link at the emulator answered {status}: {body[:200]!r}")
+            links.append(json.loads(body)["id"])
+        conn.close()
+
+    await asyncio.gather(*(open_sessions(bff, token, n, sessions) for n in shares(count)),
+                         *(make_links(w, n) for w, n in enumerate(shares(count))))
+    if len(sessions) != count or len(links) != count:
+        sys.exit(f"prepared {len(sessions)} sessions and {len(links)} links of {count}")
+    sys.stdout.write("".join(
+        f"/callbacks/{s}/success?link={link}&institution=planet_mx_employment\n"
+        for s, link in zip(sessions, links)))
+
+
 def startup(binary, redis_url, runs):
     import http.client
     import os
@@ -306,6 +369,10 @@ def main(argv):
                              int(argv[6]), int(argv[7])))
     elif len(argv) == 5 and argv[0] == "create":
         asyncio.run(create(argv[1], argv[2], int(argv[3]), float(argv[4])))
+    elif len(argv) == 6 and argv[0] == "first":
+        asyncio.run(first(argv[1], argv[2], argv[3], argv[4], int(argv[5])))
+    elif len(argv) == 4 and argv[0] == "sessions":
+        asyncio.run(sessions_only(argv[1], argv[2], int(argv[3])))
     elif len(argv) == 4 and argv[0] == "startup":
         startup(argv[1], argv[2], int(argv[3]))
     else:

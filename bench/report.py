@@ -20,6 +20,7 @@ END = "<!-- bench:results:end -->"
 # Issue 8's targets: (label, case, floor case, minimum ratio of requests/s).
 RATIO_TARGETS = [
     ("success callback", "success-bff", "success-floor", 0.8),
+    ("success callback, one events endpoint (issue 16)", "success-events", "success-floor", 0.8),
     ("webhook", "webhook-bff", "webhook-floor", 0.7),
     ("status read", "status-bff", "status-floor", 0.8),
     ("widget_url opening", "widget-bff", "widget-floor", 0.8),
@@ -32,6 +33,7 @@ CASES = [
     ("success-bff", "success callback", "**BFF**"),
     ("success-peer", "success callback", "peer (Node)"),
     ("success-bff-info", "success callback", "BFF, log level info"),
+    ("success-events", "success callback", "BFF, one events endpoint"),
     ("exit-floor", "exit callback (replays)", "floor"),
     ("exit-bff", "exit callback (replays)", "**BFF**"),
     ("status-floor", "status read", "floor"),
@@ -41,6 +43,9 @@ CASES = [
     ("widget-bff", "`/w/{id}` opening (token reused)", "**BFF**"),
     ("webhook-floor", "webhook (`historical_update`)", "floor"),
     ("webhook-bff", "webhook (`historical_update`)", "**BFF**"),
+    ("first-bare", "first success", "bare floor (MULTI: HSET, EXPIRE)"),
+    ("first-bff", "first success (a link the emulator made, verified)", "**BFF**, one events endpoint"),
+    ("replay-bff", "replayed success (the same callback again)", "**BFF**, one events endpoint"),
     ("token-emulator", "emulator token (`POST /emulator/api/token/`)", "emulator"),
     ("create-bff", "session creation", "**BFF**"),
     ("token-emulator-c1", "emulator token, 1 connection", "emulator"),
@@ -50,6 +55,9 @@ FLOOR_OF = {
     "success-bff": "success-floor",
     "success-peer": "success-floor",
     "success-bff-info": "success-floor",
+    "success-events": "success-floor",
+    "first-bff": "first-bare",
+    "replay-bff": "first-bare",
     "exit-bff": "exit-floor",
     "status-bff": "status-floor",
     "status-peer": "status-floor",
@@ -435,6 +443,125 @@ def bytes_lines():
     return out
 
 
+def events_lines(rows, rounds):
+    """Issue 16's Performance section: the success callback with one endpoint, and delivery."""
+    out = []
+    ok = load_json("SUCCESS_EVENTS_JSON")
+    if ok and "success-events" in rows:
+        r, floor = rows["success-events"], rows["success-floor"]
+        got = ok["types"].get("session.succeeded", 0)
+        out += [
+            f"Success callback with one `[[notify.endpoints]]` (the receiver, every event): "
+            f"**{ratio(rounds, 'success-events', 'success-floor'):.2f}× the floor** "
+            f"({r['rps']:,} vs {floor['rps']:,} req/s, p99 {r['p99']:.2f} vs {floor['p99']:.2f} ms, "
+            f"server CPU {r['cpu']:.1f} vs {floor['cpu']:.1f} µs/request). Against the same BFF "
+            f"without an endpoint in the same rounds: "
+            f"{ratio(rounds, 'success-events', 'success-bff'):.2f}× "
+            f"({rows['success-bff']['rps']:,} req/s, {rows['success-bff']['cpu']:.1f} µs/request, "
+            f"Redis CPU {r['redis_cpu']:.1f} vs {rows['success-bff']['redis_cpu']:.1f} µs/request). As in "
+            f"the other success cases, each session's first success changes it and writes its "
+            f"event (in the same script), later ones with a new link are recorded in the timeline "
+            f"only: **{got:,} `session.succeeded` events delivered for {ok['sessions']:,} "
+            f"sessions succeeded** "
+            f"({'every one' if got == ok['sessions'] else 'NOT every one'}), plus "
+            f"{ok['types'].get('link.verification_failed', 0):,} `link.verification_failed` "
+            f"(the benchmark's made-up links, which Belvo does not know).",
+            "",
+        ]
+    d = load_json("DELIVERY_JSON")
+    if d:
+        got = d["types"].get("session.exited", 0)
+        every = "**every one delivered**" if got == d["sessions"] else f"**{d['sessions'] - got:,} missing**"
+        out += [
+            f"Event delivery: {d['sessions']:,} pending sessions finished with an exit callback "
+            f"each ({d['callbacks']:,} sent, {d['callback_rps']:,} callbacks/s, p99 "
+            f"{d['callback_p99_ms']:.2f} ms) while the receiver counted: {got:,} "
+            f"`session.exited` events, {every} (waited {d['waited_s']} s for them after wrk's "
+            f"end, limit 60 s); **{d['events_per_s']:,.0f} events/s** from the first arrival to the "
+            f"last ({d['first_to_last_s']} s); delay from the state change to the arrival "
+            f"**p50 {d['p50_ms']:.1f} ms, p99 {d['p99_ms']:.1f} ms**, max {d['max_ms']:.1f} ms.",
+            "",
+        ]
+    return out
+
+
+# Issue 19, target 0: (label, case, bare floor case, Redis CPU µs limit).
+COST_TARGETS = [
+    ("first success", "first-bff", "first-bare", 20),
+    ("replayed success", "replay-bff", "first-bare", 10),
+    ("exit (a replay)", "exit-bff", "success-bare", 10),
+    ("webhook", "webhook-bff", "success-bare", 20),
+]
+
+
+def cost_lines(rows, rounds):
+    if "first-bff" not in rows:
+        return []
+    met = lambda ok: "met" if ok else "**not met**"  # noqa: E731
+    out = [
+        "| request | req/s | p50 / p99 ms | bare floor req/s | vs bare (target ≥ 0.75×) "
+        "| server CPU µs/request (bare) | vs bare (target ≤ 1.3×) "
+        "| Redis CPU µs/request (bare) | Redis command µs/request | Redis CPU target |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for label, case, bare, limit in COST_TARGETS:
+        if case not in rows or bare not in rows:
+            continue
+        r, b = rows[case], rows[bare]
+        versus = ratio(rounds, case, bare)
+        cpu = r["cpu"] / b["cpu"]
+        out.append(
+            f"| {label} | {r['rps']:,} | {r['p50']:.2f} / {r['p99']:.2f} | {b['rps']:,} "
+            f"| {versus:.2f}× {met(versus >= 0.75)} | {r['cpu']:.1f} ({b['cpu']:.1f}) "
+            f"| {cpu:.2f}× {met(cpu <= 1.3)} | {r['redis_cpu']:.1f} ({b['redis_cpu']:.1f}) "
+            f"| {r['redis_cmd']:.1f} | ≤ {limit}: {met(r['redis_cpu'] <= limit)} |"
+        )
+    first = load_json("FIRST_EVENTS_JSON")
+    notes = [
+        "",
+        "First successes: sessions opened through the BFF, each success naming a link the "
+        "emulator made for the session's owner (`POST /api/links/`), so the BFF's verification "
+        "(`GET /api/links/{id}/` at the emulator, in its own process) succeeds once, as in "
+        "production; this BFF has one events endpoint, so each also writes its event and later "
+        "delivers it, and the verification announces `link.verified`. Their server and Redis CPU "
+        "count everything the round caused until wrk's end, the verification and the deliveries "
+        f"included. {env('FIRST_POOL')} were prepared, a share per round, each sent once "
+        "(`bench/wrk/once.lua`, no warm-up). Replayed "
+        "successes send round 1's callbacks again at random. Exit and webhook are the cases above "
+        "(on the BFF without an endpoint, against the bare floor of the success rounds); the bare "
+        "floor of the first successes ran in their own rounds.",
+    ]
+    if first:
+        t = first["types"]
+        notes += [
+            "",
+            f"Events of the first successes: {t.get('session.succeeded', 0):,} "
+            f"`session.succeeded` and {t.get('link.verified', 0):,} `link.verified` for "
+            f"{first['sessions']:,} sessions succeeded"
+            + ("" if t.get("link.verified", 0) == first["sessions"]
+               else " (**not every link verified or announced within the wait**)")
+            + f"; other types: {', '.join(f'{k} {v}' for k, v in sorted(t.items()) if k not in ('session.succeeded', 'link.verified')) or 'none'}.",
+        ]
+    commands = load_json("FIRST_COMMANDS_JSON")
+    if commands:
+        notes += [
+            "",
+            "Where a first success's Redis command time goes (`INFO commandstats` around its "
+            "rounds, per first success sent; a script's own commands count inside its "
+            "`EVALSHA`, the background work of the verification and the deliveries included): "
+            + ", ".join(f"`{c['command']}` {c['calls']} calls {c['usec']} µs" for c in commands)
+            + ".",
+        ]
+    ended = int(os.environ.get("FIRST_SHARE_ENDED", "0"))
+    notes += [
+        "",
+        f"The share of first successes ran out before the round's end in {ended} of "
+        f"{env('ROUNDS')} rounds (requests/s then over the share's own time); in the others the "
+        "round ended first (requests/s over the whole round, the rest of the share unsent).",
+    ]
+    return out + notes + [""]
+
+
 def section(rounds, counts):
     rows = summarise(rounds)
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -463,6 +590,12 @@ def section(rounds, counts):
         "",
         *targets_table(rows, rounds),
         "",
+        "#### Issue 16: outbound events",
+        "",
+        *events_lines(rows, rounds),
+        "#### Issue 19, target 0: cost per callback against the bare floor",
+        "",
+        *cost_lines(rows, rounds),
         "#### Issue 19: realistic Belvo, long-polls, start-up, bytes",
         "",
         *issue19_lines(),

@@ -5,7 +5,7 @@
 #
 # Everything it starts (redis-server, the BFF, the floor, the peer, wrk) listens on or talks to
 # 127.0.0.1 only, on free ports, and is stopped on exit. It never touches another Redis.
-# After the build the fixed part takes about 6.5 minutes (8 with BENCH_LONG=1); the memory soak then gets what is left
+# After the build the fixed part takes about 8.5 minutes (10 with BENCH_LONG=1); the memory soak then gets what is left
 # of BENCH_BUDGET seconds (counted from the start, build included) and the report says how many
 # callbacks it reached.
 #
@@ -18,6 +18,8 @@
 #                 a minute more); by default the long-poll case runs 2,000 (200 users x 10)
 #   BENCH_CREATE_LATENCY=300ms (the standalone emulator's emulator.latency for the realistic
 #                 session-creation case)   BENCH_CREATE_CLIENTS=200   BENCH_CREATE_SECONDS=10
+#   BENCH_FIRST_POOL=40000 (first successes prepared, a share per round)
+#   BENCH_DELIVERY_SESSIONS=20000 (sessions finished at once for the event delivery case)
 #
 # `scripts/bench.sh funnel` runs only the funnel page case (see funnel_case) and prints it;
 # `scripts/bench.sh bytes` only the bytes table (see redis_report), in under a minute after the
@@ -39,6 +41,8 @@ LONG=${BENCH_LONG:-0}
 CREATE_LATENCY=${BENCH_CREATE_LATENCY:-300ms}
 CREATE_CLIENTS=${BENCH_CREATE_CLIENTS:-200}
 CREATE_SECONDS=${BENCH_CREATE_SECONDS:-10}
+FIRST_POOL=${BENCH_FIRST_POOL:-40000}
+DELIVERY_SESSIONS=${BENCH_DELIVERY_SESSIONS:-20000}
 PREFIX=bench
 USER_SUB=bench-user@example.com
 WEBHOOK_TOKEN=bench-webhook-token
@@ -123,9 +127,11 @@ start_redis() {
   die "redis-server did not start"
 }
 
-# start_bff NAME LOG_LEVEL KEY_PREFIX: the BFF on Redis, embedded emulator (or the one at
-# $BFF_BELVO_URL when set). The benchmark user
+# start_bff NAME LOG_LEVEL KEY_PREFIX [VAR=VALUE...]: the BFF on Redis, embedded emulator (or
+# the one at $BFF_BELVO_URL when set), with the extra environment given. The benchmark user
 # opens far more sessions than one person may (limits.token_requests_*), so those are lifted.
+# No outbound events unless an endpoint is configured: the embedded demo's own receiver
+# (notify.demo_receiver, an events endpoint on the BFF itself) is off, as it is in production.
 # Sets LAST_PID and LAST_URL.
 start_bff() {
   local port
@@ -133,7 +139,8 @@ start_bff() {
   start "$1" env -u RUST_LOG REDIS_URL="redis://127.0.0.1:$REDIS_PORT" PORT="$port" \
     BFF__LIMITS__TOKEN_REQUESTS_PER_MINUTE=1000000000 BFF__LIMITS__TOKEN_REQUESTS_PER_DAY=1000000000 \
     BFF__STORE__KEY_PREFIX="$3" BFF__LOG__LEVEL="$2" BFF_WEBHOOK_TOKEN="$WEBHOOK_TOKEN" \
-    ${BFF_BELVO_URL:+BFF__BELVO__BASE_URL=$BFF_BELVO_URL} "$BFF_BIN"
+    BFF__NOTIFY__DEMO_RECEIVER=false \
+    ${BFF_BELVO_URL:+BFF__BELVO__BASE_URL=$BFF_BELVO_URL} "${@:4}" "$BFF_BIN"
   LAST_URL="http://127.0.0.1:$port"
   wait_http "$1" "$LAST_URL/healthz"
 }
@@ -158,6 +165,54 @@ start_peer() {
   wait_http peer "$PEER_URL/"
 }
 
+# The events receiver: a second floor process (bench/floor: POST /events answers 204 and
+# records each event's delay from its state change; GET /events/stats; DELETE /events).
+start_receiver() {
+  local port
+  port=$(free_port)
+  start receiver env REDIS_URL="redis://127.0.0.1:$REDIS_PORT" PORT="$port" KEY_PREFIX=$PREFIX \
+    "$FLOOR_BIN"
+  RECEIVER_PID=$LAST_PID
+  RECEIVER_URL="http://127.0.0.1:$port"
+  wait_http receiver "$RECEIVER_URL/events/stats"
+}
+
+# The BFF of the events and first-success cases: one [[notify.endpoints]] (the receiver, every
+# event, its whsec_ secret in the environment) and Belvo played by the emulator in its own
+# process (`belvo-bff emulator`, answering at once), so the BFF's link verification after a
+# first success is a real HTTP call whose cost is not the BFF's own.
+start_events_bff() {
+  local emu_port
+  emu_port=$(free_port)
+  start emulator env -u RUST_LOG BFF__LOG__LEVEL=warn "$BFF_BIN" emulator --port "$emu_port"
+  EMU_PID=$LAST_PID
+  EMU_URL="http://127.0.0.1:$emu_port"
+  wait_http emulator "$EMU_URL/api/"
+  start_receiver
+  printf '[[notify.endpoints]]\nurl = "%s/events"\nevents = ["*"]\nsecret_env = "BFF_BENCH_NOTIFY_SECRET"\n' \
+    "$RECEIVER_URL" >"$workdir/notify.toml"
+  BFF_BELVO_URL=$EMU_URL start_bff bff-events warn "$PREFIX-events" BFF_CONFIG="$workdir/notify.toml" \
+    BFF_BENCH_NOTIFY_SECRET="whsec_$(head -c 32 /dev/urandom | base64)"
+  EVENTS_PID=$LAST_PID EVENTS_URL=$LAST_URL
+}
+
+# receiver_stats: the receiver's counts so far (JSON).
+receiver_stats() { curl -sf "$RECEIVER_URL/events/stats"; }
+
+# received TYPE: events of TYPE the receiver has counted.
+received() { field "$(receiver_stats)" "types.get('$1', 0)"; }
+
+# wait_events WANT SECONDS TYPE: until the receiver has counted WANT events of TYPE, or
+# SECONDS passed. Prints the seconds waited.
+wait_events() {
+  local want=$1 limit=$2 type=$3 start=$SECONDS
+  until [ "$(received "$type")" -ge "$want" ]; do
+    [ $((SECONDS - start)) -lt "$limit" ] || break
+    sleep 0.1
+  done
+  echo $((SECONDS - start))
+}
+
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
 # CPU time (user + system, all threads) a process has used, in clock ticks.
@@ -171,6 +226,7 @@ pid_of() {
     "$FLOOR_URL") echo "$FLOOR_PID" ;;
     "$PEER_URL") echo "$PEER_PID" ;;
     "$INFO_URL") echo "$INFO_PID" ;;
+    "$EVENTS_URL") echo "$EVENTS_PID" ;;
     *) die "no server at $1" ;;
   esac
 }
@@ -221,7 +277,8 @@ run_case() {
   shift 5
   local warm='{"requests":0}' json pid ticks rcpu rcmd
   pid=$(pid_of "$url")
-  if ! awk -v n="$name" '$1 == n { found = 1 } END { exit !found }' "$results"; then
+  # WARM=0 run_case ...: no warm-up (requests that cannot be repeated, bench/wrk/once.lua).
+  if [ "${WARM:-1}" = 1 ] && ! awk -v n="$name" '$1 == n { found = 1 } END { exit !found }' "$results"; then
     warm=$(wrk_json "$url" "$script" "$WARMUP" "$conns" "$threads" "$@")
   fi
   ticks=$(cpu_ticks "$pid") rcpu=$(redis_cpu_us) rcmd=$(redis_cmd_us)
@@ -315,8 +372,10 @@ main() {
   INFO_PID=$LAST_PID INFO_URL=$LAST_URL
   start_floor
   start_peer
+  start_events_bff
   TOKEN=$("$BFF_BIN" token --sub "$USER_SUB" --ttl 2h)
   log "redis :$REDIS_PORT, BFF $BFF_URL (pid $BFF_PID), floor $FLOOR_URL, peer $PEER_URL"
+  log "BFF with one events endpoint $EVENTS_URL (pid $EVENTS_PID), receiver $RECEIVER_URL, emulator $EMU_URL"
   sleep 2
   rss_idle=$(rss_kib "$BFF_PID")
 
@@ -335,6 +394,7 @@ main() {
   OWNER=$(redis-cli -p "$REDIS_PORT" hget "$(key session "$(head -1 "$workdir/webhook.ids")")" owner)
   pool success-info "$INFO_URL" "$POOL"
   rss_after_pools=$(rss_kib "$BFF_PID")
+  pool success-events "$EVENTS_URL" "$POOL"
 
   check_endpoints
 
@@ -346,6 +406,7 @@ main() {
     run_case success-bare "$FLOOR_URL" bare.lua "$c" "$t" "$workdir/success-floor.ids"
     run_case success-floor "$FLOOR_URL" success.lua "$c" "$t" "$workdir/success-floor.ids"
     run_case success-bff "$BFF_URL" success.lua "$c" "$t" "$workdir/success-bff.ids"
+    run_case success-events "$EVENTS_URL" success.lua "$c" "$t" "$workdir/success-events.ids"
     run_case success-peer "$PEER_URL" success.lua "$c" "$t" "$workdir/success-peer.ids"
     run_case success-bff-info "$INFO_URL" success.lua "$c" "$t" "$workdir/success-info.ids"
   done
@@ -372,6 +433,11 @@ main() {
     run_case webhook-floor "$FLOOR_URL" webhook.lua "$c" "$t" "$workdir/webhook.links" "$WEBHOOK_TOKEN" "$OWNER"
     run_case webhook-bff "$BFF_URL" webhook.lua "$c" "$t" "$workdir/webhook.links" "$WEBHOOK_TOKEN" "$OWNER"
   done
+  success_events_check
+  delivery_case
+  first_success_case
+  # The events cases are over: their processes would only add noise to what follows.
+  kill "$EVENTS_PID" "$EMU_PID" "$RECEIVER_PID" 2>/dev/null || true
 
   log "counting Redis commands per request ($COUNT requests of each kind, MONITOR)"
   count_commands success success status.ids
@@ -422,6 +488,7 @@ check_endpoints() {
     die "the floor's callback did not change the session: does bench/floor still send what src/store/lua/apply_event.lua expects?"
   expect_status 302 "$FLOOR_URL/bare/callbacks/$sid/success?$query"
   expect_status 302 "$BFF_URL/callbacks/$(head -1 "$workdir/success-bff.ids")/success?$query"
+  expect_status 302 "$EVENTS_URL/callbacks/$(head -1 "$workdir/success-events.ids")/success?$query"
   sid=$(head -1 "$workdir/success-peer.ids")
   expect_status 302 "$PEER_URL/callbacks/$sid/success?$query"
   [ "$(redis-cli -p "$REDIS_PORT" hget "$(key session "$sid")" status)" = succeeded ] ||
@@ -444,6 +511,116 @@ check_endpoints() {
     -H "Authorization: Bearer $WEBHOOK_TOKEN" -H 'Content-Type: application/json'
   expect_status 200 "$FLOOR_URL/webhooks/belvo" -X POST -d "$webhook" \
     -H 'Content-Type: application/json'
+}
+
+# The success callbacks with one events endpoint: the first success of each session of the pool
+# wrote its event in the same script (the others are later successes, recorded in the timeline
+# only, as on every BFF). Every one of them must reach the receiver. Sets SUCCESS_EVENTS_JSON.
+success_events_check() {
+  local want waited
+  want=$(bench/keys.py "$PREFIX-events" session <"$workdir/success-events.ids" |
+    sed 's/.*/HGET & status/' | redis-cli -p "$REDIS_PORT" | grep -c '^succeeded$' || true)
+  waited=$(wait_events "$want" 30 session.succeeded)
+  SUCCESS_EVENTS_JSON=$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d.update(sessions=int(sys.argv[2]), waited_s=int(sys.argv[3])); print(json.dumps(d))' \
+    "$(receiver_stats)" "$want" "$waited")
+  log "success callbacks with an endpoint: $(received session.succeeded) session.succeeded events delivered for $want sessions succeeded"
+  [ "$(received session.succeeded)" -eq "$want" ] ||
+    log "  NOT every event was delivered within 30 s (receiver log: $workdir/receiver.log)"
+  curl -sf -X DELETE "$RECEIVER_URL/events" >/dev/null
+}
+
+# Event delivery: DELIVERY_SESSIONS pending sessions finish with an exit callback each, as fast
+# as wrk sends them (bench/wrk/once.lua: each once), while the receiver counts the events:
+# events/s from the first arrival to the last, delay from each state change to its arrival, and
+# whether every one arrived (waited for, at most 60 s). Sets DELIVERY_JSON.
+delivery_case() {
+  local rate seconds json once waited
+  log "event delivery: opening $DELIVERY_SESSIONS sessions, then they finish at once, one event each"
+  python3 bench/load.py sessions "$EVENTS_URL" "$TOKEN" "$DELIVERY_SESSIONS" |
+    sed 's|.*|/callbacks/&/exit?meta_data_step=abandon-survey|' >"$workdir/delivery.paths"
+  curl -sf -X DELETE "$RECEIVER_URL/events" >/dev/null
+  # wrk runs for its -d whatever happens: long enough for the exits at half the rate of the
+  # exit case (once.lua's own clock gives the callbacks' rate).
+  rate=$(awk '$1 == "exit-bff" { n++; s += $2 } END { print int(s / n) + 1 }' "$results")
+  seconds=$((DELIVERY_SESSIONS * 2 / rate + 2))
+  json=$(wrk_json "$EVENTS_URL" once.lua "$seconds" "$CONNECTIONS" "$THREADS" \
+    "$workdir/delivery.paths" "$THREADS")
+  once=$(grep '^BENCH_ONCE ' "$workdir/wrk.log" | tail -1 | cut -d' ' -f2-)
+  [ "$(field "$json" 'errors["status"]')" -eq 0 ] ||
+    die "event delivery: the BFF answered errors (wrk output in $workdir/wrk.log)"
+  waited=$(wait_events "$(field "$once" answered)" 60 session.exited)
+  DELIVERY_JSON=$(python3 -c '
+import json, sys
+stats, once, wrk = (json.loads(a) for a in sys.argv[1:4])
+stats.update(sessions=int(sys.argv[4]), callbacks=once["answered"], all_sent=once["finished"],
+             callback_rps=round(wrk["rps"]), callback_p99_ms=wrk["p99_us"] / 1000,
+             waited_s=int(sys.argv[5]))
+print(json.dumps(stats))' "$(receiver_stats)" "$once" "$json" "$DELIVERY_SESSIONS" "$waited")
+  log "  $(received session.exited) of $DELIVERY_SESSIONS events delivered, $(field "$DELIVERY_JSON" events_per_s) events/s, delay p50 $(field "$DELIVERY_JSON" p50_ms) ms p99 $(field "$DELIVERY_JSON" p99_ms) ms"
+}
+
+# First successes (issue 19, target 0): each a session's first success naming a link the
+# emulator made for its owner, so the BFF's verification (GET /api/links/{id}/ at the emulator
+# in its own process) succeeds once, as in production; every one also writes its event to the
+# outbox, which the BFF delivers to the receiver meanwhile. A share of the prepared callbacks
+# per round (bench/wrk/once.lua: each sent once, no warm-up), interleaved with the bare floor;
+# then the same callbacks again (replayed successes: counted once, nothing else changes).
+first_success_case() {
+  local c=$CONNECTIONS t=$THREADS round once
+  log "preparing $FIRST_POOL first successes (sessions, and links made at the emulator)"
+  python3 bench/load.py first "$EVENTS_URL" "$EMU_URL" "$TOKEN" "$OWNER" "$FIRST_POOL" >"$workdir/first.paths"
+  # One share per round: a first success cannot be sent twice.
+  awk -v n="$ROUNDS" -v dir="$workdir" '{ print > (dir "/first-" ((NR - 1) % n + 1) ".paths") }' \
+    "$workdir/first.paths"
+  curl -sf -X DELETE "$RECEIVER_URL/events" >/dev/null
+  for round in $(seq "$ROUNDS"); do
+    log "first and replayed successes, round $round of $ROUNDS"
+    run_case first-bare "$FLOOR_URL" bare.lua "$c" "$t" "$workdir/success-floor.ids"
+    # Which commands a first success costs Redis (INFO commandstats around its rounds).
+    redis-cli -p "$REDIS_PORT" info commandstats >"$workdir/first-$round.before"
+    WARM=0 run_case first-bff "$EVENTS_URL" once.lua "$c" "$t" "$workdir/first-$round.paths" "$t"
+    redis-cli -p "$REDIS_PORT" info commandstats >"$workdir/first-$round.after"
+    # Either the round ended first (requests/s over the whole round) or its share did
+    # (requests/s over the share's own time, the rest of the round idle): both are measured.
+    once=$(grep '^BENCH_ONCE ' "$workdir/wrk.log" | tail -1 | cut -d' ' -f2-)
+    log "  $(field "$once" answered) of the round's $(field "$once" lines) first successes sent in $(field "$once" seconds) s"
+    if [ "$(field "$once" finished)" = True ]; then
+      FIRST_SHARE_ENDED=$((${FIRST_SHARE_ENDED:-0} + 1))
+    fi
+    run_case replay-bff "$EVENTS_URL" paths.lua "$c" "$t" "$workdir/first-1.paths.sent"
+  done
+  # Each first success sends session.succeeded, then its verification link.verified: as many
+  # of each as sessions succeeded.
+  local sent waited
+  sent=$(sed 's|/callbacks/\([^/]*\)/.*|\1|' "$workdir/first.paths" | bench/keys.py "$PREFIX-events" session |
+    sed 's/.*/HGET & status/' | redis-cli -p "$REDIS_PORT" | grep -c '^succeeded$' || true)
+  waited=$(($(wait_events "$sent" 30 session.succeeded) + $(wait_events "$sent" 30 link.verified)))
+  FIRST_EVENTS_JSON=$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d.update(sessions=int(sys.argv[2]), waited_s=int(sys.argv[3])); print(json.dumps(d))' \
+    "$(receiver_stats)" "$sent" "$waited")
+  log "first successes: $sent sent; events delivered: $(field "$FIRST_EVENTS_JSON" types)"
+  FIRST_COMMANDS_JSON=$(python3 - "$workdir" "$ROUNDS" "$(awk '$1 == "first-bff" { n += $5 } END { print n + 0 }' "$results")" <<'PY'
+import json, re, sys
+workdir, rounds, requests = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+def stats(path):
+    out = {}
+    for line in open(path):
+        m = re.match(r"cmdstat_([^:]+):calls=(\d+),usec=(\d+)", line)
+        if m:
+            out[m.group(1)] = (int(m.group(2)), int(m.group(3)))
+    return out
+delta = {}
+for r in range(1, rounds + 1):
+    before, after = stats(f"{workdir}/first-{r}.before"), stats(f"{workdir}/first-{r}.after")
+    for cmd, (calls, usec) in after.items():
+        c0, u0 = before.get(cmd, (0, 0))
+        d = delta.setdefault(cmd, [0, 0])
+        d[0] += calls - c0
+        d[1] += usec - u0
+top = sorted(delta.items(), key=lambda kv: -kv[1][1])[:10]
+print(json.dumps([{"command": cmd, "calls": round(c / max(requests, 1), 2),
+                   "usec": round(u / max(requests, 1), 1)} for cmd, (c, u) in top if c > 0]))
+PY
+)
 }
 
 # Success callbacks on a fixed pool until SOAK_TARGET callbacks in all or the time budget runs
@@ -651,7 +828,9 @@ write_report() {
   REDIS_KEYS=$redis_keys REDIS_BYTES=$redis_bytes MEM_PENDING_ALL=$mem_pending_all \
   BYTES_TSV=$workdir/bytes.tsv \
   CREATE_JSON=$CREATE_JSON LONGPOLL_JSON=$LONGPOLL_JSON STARTUP_JSON=$STARTUP_JSON \
-  CREATE_LATENCY=$CREATE_LATENCY \
+  CREATE_LATENCY=$CREATE_LATENCY SUCCESS_EVENTS_JSON=$SUCCESS_EVENTS_JSON DELIVERY_JSON=$DELIVERY_JSON \
+  FIRST_EVENTS_JSON=$FIRST_EVENTS_JSON FIRST_POOL=$FIRST_POOL FIRST_SHARE_ENDED=${FIRST_SHARE_ENDED:-0} \
+  FIRST_COMMANDS_JSON=$FIRST_COMMANDS_JSON \
     python3 bench/report.py "$results" "$workdir/commands.txt" >"$section.body"
   # The sign-in flood's part goes inside the markers, before the closing one (the last line).
   { head -n -1 "$section.body"; cat "$workdir/sign-in-flood.md"; tail -n 1 "$section.body"; } >"$section"

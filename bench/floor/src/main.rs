@@ -15,10 +15,18 @@
 //!   once, timeline, link owner, pub/sub). Next to the route above it splits the BFF's cost
 //!   into what Redis spends on its scripts and what the Rust side spends.
 //!
+//! - `POST /events`, `GET /events/stats`, `DELETE /events`: a fast receiver for the BFF's
+//!   outbound events (a floor process of its own is the endpoint of `[[notify.endpoints]]`). Each
+//!   event answers 204 and records its delay from the state change (the body's `timestamp`,
+//!   RFC 3339) to its arrival; the stats give the count, events/s from the first arrival to the
+//!   last, and the delays' p50/p99/max. No signature check: the receiver measures delivery, the
+//!   tests check signatures.
+//!
 //! Environment: `PORT`, `REDIS_URL`, `KEY_PREFIX` (the BFF's `store.key_prefix`, so the floor
 //! works on sessions the BFF created).
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
@@ -64,18 +72,55 @@ impl Floor {
     /// The BFF's key of a session or link (`src/store/keys.rs`): its shard's tag (FNV-1a of
     /// the id's 16 bytes modulo 16, `src/domain/shard.rs`), the kind, the id.
     fn key(&self, kind: &str, id: &str) -> String {
-        let hex: Vec<u8> = id.bytes().filter(|b| *b != b'-').collect();
-        let mut hash: u32 = 0x811c_9dc5;
-        for pair in hex.chunks(2) {
-            let byte = std::str::from_utf8(pair)
-                .ok()
-                .and_then(|p| u8::from_str_radix(p, 16).ok())
-                .unwrap_or(0);
-            hash ^= u32::from(byte);
-            hash = hash.wrapping_mul(0x0100_0193);
-        }
-        format!("{}:{{sh:{:02}}}:{kind}:{id}", self.prefix, hash % 16)
+        format!("{}:{{sh:{:02}}}:{kind}:{id}", self.prefix, shard(id))
     }
+
+    /// The day's funnel counters of the session's shard (`src/store/keys.rs`), and when they
+    /// expire (`Day::expire_at_millis`: the day's end plus 90 days), as the BFF passes them.
+    fn funnel(&self, id: &str, now: u64) -> (String, u64) {
+        key_and_expiry(&self.prefix, id, now)
+    }
+}
+
+fn key_and_expiry(prefix: &str, id: &str, now: u64) -> (String, u64) {
+    let days = now / MS_PER_DAY;
+    let (y, m, d) = civil_from_days(days as i64);
+    let key = format!(
+        "{prefix}:{{sh:{:02}}}:funnel:{y:04}-{m:02}-{d:02}",
+        shard(id)
+    );
+    (key, (days + 1 + FUNNEL_RETENTION_DAYS) * MS_PER_DAY)
+}
+
+const MS_PER_DAY: u64 = 24 * 3600 * 1000;
+const FUNNEL_RETENTION_DAYS: u64 = 90;
+
+/// The shard of a session or link id (`src/domain/shard.rs`): FNV-1a of its 16 bytes modulo 16.
+fn shard(id: &str) -> u32 {
+    let hex: Vec<u8> = id.bytes().filter(|b| *b != b'-').collect();
+    let mut hash: u32 = 0x811c_9dc5;
+    for pair in hex.chunks(2) {
+        let byte = std::str::from_utf8(pair)
+            .ok()
+            .and_then(|p| u8::from_str_radix(p, 16).ok())
+            .unwrap_or(0);
+        hash ^= u32::from(byte);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    hash % 16
+}
+
+/// The civil date of a day counted from 1970-01-01 (H. Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 async fn callback(
@@ -232,16 +277,19 @@ async fn webhook(floor: web::Data<Floor>, body: web::Json<serde_json::Value>) ->
     }
 }
 
-/// `/w/{id}`: counts the opening and sends the browser to the widget with the stored token.
+/// `/w/{id}`: counts the opening (and, the first time, the funnel's `opened` step, as the BFF)
+/// and sends the browser to the widget with the stored token.
 async fn widget(floor: web::Data<Floor>, id: web::Path<String>) -> HttpResponse {
+    let now = now_millis();
+    let (funnel, expiry) = floor.funnel(&id, now);
     let mut invocation = floor.open_widget.prepare_invoke();
-    // The same keys as the BFF's (the funnel's counters are not counted here: no expiry given).
+    // The same keys and arguments as the BFF's.
     invocation
         .key(floor.key("session", &id))
-        .key(floor.key("funnel", &id))
+        .key(funnel)
         .key(floor.key("token", &id))
-        .arg(now_millis())
-        .arg("");
+        .arg(now)
+        .arg(expiry);
     for field in WIDGET_FIELDS {
         invocation.arg(*field);
     }
@@ -273,6 +321,133 @@ async fn widget(floor: web::Data<Floor>, id: web::Path<String>) -> HttpResponse 
             ),
         ))
         .finish()
+}
+
+/// What the events receiver has seen since its start (or its last reset).
+#[derive(Default)]
+struct Received {
+    /// Per event, µs from its state change to its arrival.
+    delays_us: Vec<u32>,
+    /// Arrivals of the first and the last event, µs since the epoch.
+    first_us: u64,
+    last_us: u64,
+    /// Events per `type`.
+    types: HashMap<String, u64>,
+    /// Bodies without a readable `timestamp` (answered 400, so the BFF retries them).
+    unreadable: u64,
+}
+
+/// `POST /events`: records the event's delay and answers 204 at once.
+async fn receive_event(received: web::Data<Mutex<Received>>, body: web::Bytes) -> HttpResponse {
+    let arrived = now_micros();
+    let at = event_millis(&body);
+    let kind = json_string(&body, b"\"type\":\"").unwrap_or("?");
+    let mut seen = received.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(at) = at else {
+        seen.unreadable += 1;
+        return HttpResponse::BadRequest().finish();
+    };
+    let delay = arrived.saturating_sub(at * 1000).min(u64::from(u32::MAX)) as u32;
+    if seen.delays_us.is_empty() {
+        seen.first_us = arrived;
+    }
+    seen.last_us = arrived;
+    seen.delays_us.push(delay);
+    match seen.types.get_mut(kind) {
+        Some(n) => *n += 1,
+        None => {
+            seen.types.insert(kind.to_owned(), 1);
+        }
+    }
+    HttpResponse::NoContent().finish()
+}
+
+/// `GET /events/stats`: count, events/s over first to last arrival, delays in ms.
+async fn event_stats(received: web::Data<Mutex<Received>>) -> HttpResponse {
+    let (mut delays, first, last, unreadable, types) = {
+        let seen = received.lock().unwrap_or_else(|e| e.into_inner());
+        let types = seen.types.clone();
+        (
+            seen.delays_us.clone(),
+            seen.first_us,
+            seen.last_us,
+            seen.unreadable,
+            types,
+        )
+    };
+    delays.sort_unstable();
+    let count = delays.len();
+    let pct = |p: f64| -> f64 {
+        if count == 0 {
+            return 0.0;
+        }
+        let at = ((count as f64 * p) as usize).min(count - 1);
+        f64::from(delays[at]) / 1000.0
+    };
+    let span_s = last.saturating_sub(first) as f64 / 1e6;
+    let per_s = if count > 1 && span_s > 0.0 {
+        (count - 1) as f64 / span_s
+    } else {
+        0.0
+    };
+    HttpResponse::Ok().json(serde_json::json!({
+        "count": count,
+        "unreadable": unreadable,
+        "types": types,
+        "first_to_last_s": (span_s * 1000.0).round() / 1000.0,
+        "events_per_s": per_s.round(),
+        "p50_ms": pct(0.5),
+        "p99_ms": pct(0.99),
+        "max_ms": pct(1.0),
+    }))
+}
+
+/// `DELETE /events`: forgets what was received (between cases).
+async fn reset_events(received: web::Data<Mutex<Received>>) -> HttpResponse {
+    *received.lock().unwrap_or_else(|e| e.into_inner()) = Received::default();
+    HttpResponse::NoContent().finish()
+}
+
+/// The event's time (ms since the epoch) from its body's `"timestamp":"…"` (RFC 3339, UTC as
+/// the BFF writes it: `2026-11-29T17:44:05.123Z`, any number of fraction digits or none).
+fn event_millis(body: &[u8]) -> Option<u64> {
+    rfc3339_millis(json_string(body, b"\"timestamp\":\"")?)
+}
+
+/// The string after `key` (`"name":"`) up to its closing quote (the BFF's values here have no
+/// escapes).
+fn json_string<'a>(body: &'a [u8], key: &[u8]) -> Option<&'a str> {
+    let start = body.windows(key.len()).position(|w| w == key)? + key.len();
+    let rest = &body[start..];
+    let end = rest.iter().position(|b| *b == b'"')?;
+    std::str::from_utf8(&rest[..end]).ok()
+}
+
+fn rfc3339_millis(text: &str) -> Option<u64> {
+    let text = text.strip_suffix('Z')?;
+    let (date, time) = text.split_once('T')?;
+    let mut date = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
+    let (year, month, day) = (date.next()??, date.next()??, date.next()??);
+    let (clock, fraction) = time.split_once('.').unwrap_or((time, ""));
+    let mut clock = clock.splitn(3, ':').map(|p| p.parse::<i64>().ok());
+    let (hour, minute, second) = (clock.next()??, clock.next()??, clock.next()??);
+    let millis = format!("{fraction:0<3}").get(..3)?.parse::<i64>().ok()?;
+    // Days from 1970-01-01 to the civil date (H. Hinnant's `days_from_civil`).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let ms = ((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + millis;
+    u64::try_from(ms).ok()
+}
+
+fn now_micros() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
 }
 
 fn now_millis() -> u64 {
@@ -311,9 +486,14 @@ async fn main() -> std::io::Result<()> {
         record_webhook: Script::new(include_str!("../../../src/store/lua/record_webhook.lua")),
         open_widget: Script::new(include_str!("../../../src/store/lua/open_widget.lua")),
     });
+    let received = web::Data::new(Mutex::new(Received::default()));
     HttpServer::new(move || {
         App::new()
             .app_data(floor.clone())
+            .app_data(received.clone())
+            .route("/events", web::post().to(receive_event))
+            .route("/events", web::delete().to(reset_events))
+            .route("/events/stats", web::get().to(event_stats))
             .route("/callbacks/{id}/{kind}", web::get().to(callback))
             .route("/bare/callbacks/{id}/success", web::get().to(bare_success))
             .route("/v1/widget-sessions/{id}", web::get().to(status))
@@ -323,4 +503,50 @@ async fn main() -> std::io::Result<()> {
     .bind(("127.0.0.1", port))?
     .run()
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_event_time_the_bff_writes() {
+        // 2026-11-29T17:44:05Z is 1_795_974_245 s after the epoch.
+        let body =
+            br#"{"type":"session.succeeded","timestamp":"2026-11-29T17:44:05.123Z","data":{}}"#;
+        assert_eq!(event_millis(body), Some(1_795_974_245_123));
+        assert_eq!(
+            rfc3339_millis("2026-11-29T17:44:05Z"),
+            Some(1_795_974_245_000)
+        );
+        assert_eq!(
+            rfc3339_millis("2026-11-29T17:44:05.1Z"),
+            Some(1_795_974_245_100)
+        );
+        assert_eq!(rfc3339_millis("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(
+            rfc3339_millis("2024-02-29T00:00:00.000Z"),
+            Some(1_709_164_800_000)
+        );
+        assert_eq!(event_millis(br#"{"type":"x"}"#), None);
+        assert_eq!(json_string(body, b"\"type\":\""), Some("session.succeeded"));
+    }
+
+    #[test]
+    fn names_the_funnel_hash_of_the_day_and_shard_as_the_bff() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
+        assert_eq!(civil_from_days(20_786), (2026, 11, 29));
+        let floor_prefix = "bench";
+        let id = "cb65f82c-dc93-4d3e-8270-9a27528397f5";
+        let day_ms = 20_786 * MS_PER_DAY + 5;
+        // bench/keys.py (an implementation of its own) puts this id in shard 09.
+        assert_eq!(shard(id), 9);
+        let tag = format!("{{sh:{:02}}}", shard(id));
+        let (key, expiry) = (
+            format!("{floor_prefix}:{tag}:funnel:2026-11-29"),
+            (20_786 + 91) * MS_PER_DAY,
+        );
+        assert_eq!(key_and_expiry(floor_prefix, id, day_ms), (key, expiry));
+    }
 }
