@@ -6,8 +6,10 @@
       then PER_USER long-polls each (`?wait=WAIT`, a connection each) wait at once on BFF.
       Reports: how many were answered (woken, answered at once past a cap, or timed out),
       status-read and /healthz p50/p99 on BFF without and with the waiters, BFF's RSS (PID)
-      with them waiting, and the wake-up delay: from each exit callback's answer on OTHER
-      (another replica on the same Redis) to each of that session's waiters being answered.
+      with them waiting, and the wake-up delay: from sending each exit callback to OTHER
+      (another replica on the same Redis; CALLBACKS_PER_S a second, on 8 connections) to each
+      of that session's waiters being answered (timed as the answer's last byte arrives, so the
+      callback's own answer time is included), and BFF's CPU time per waiter woken.
   create BFF BIN CLIENTS SECONDS
       CLIENTS clients, each a user of its own on a keep-alive connection, open sessions back to
       back for SECONDS. Reports requests/s, errors, p50/p99.
@@ -29,11 +31,17 @@ Prints one JSON object. Every answer's status is checked: errors are counted, ne
 import asyncio
 import concurrent.futures
 import json
+import os
+import re
 import resource
 import subprocess
 import sys
 import time
 import urllib.parse
+
+
+# Exit callbacks per second in the long-poll case (each wakes PER_USER waiters).
+CALLBACKS_PER_S = 500
 
 
 def raise_open_files():
@@ -57,6 +65,13 @@ def pct(values, p):
         return None
     ordered = sorted(values)
     return round(ordered[min(len(ordered) - 1, int(len(ordered) * p))] * 1000, 2)
+
+
+def cpu_seconds(pid):
+    """CPU time (user + system, all threads) the process has used."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mib(pid):
@@ -177,25 +192,59 @@ async def longpoll(bff, other, binary, pid, users, per_user, wait):
     outcomes = {"woken": 0, "skipped": 0, "pending": 0, "errors": 0}
     error_kinds = {}
 
+    loop = asyncio.get_running_loop()
+    host, port = urllib.parse.urlsplit(bff).hostname, urllib.parse.urlsplit(bff).port
+
+    class Waiter(asyncio.Protocol):
+        """One long-poll on a connection of its own. A protocol rather than a stream: the time
+        an answer arrives is taken in `data_received`, and parsing waits until every waiter is
+        answered, so with thousands answered at once the client's own work stays out of the
+        measured delay."""
+
+        def __init__(self, i, k):
+            self.key, self.data, self.at = (i, k), bytearray(), None
+            self.done = loop.create_future()
+
+        def connection_made(self, transport):
+            i = self.key[0]
+            transport.write(f"GET /v1/widget-sessions/{sessions[i]}?wait={wait} HTTP/1.1\r\n"
+                            f"Host: {host}\r\nAuthorization: Bearer {toks[i]}\r\n\r\n".encode())
+            self.transport = transport
+
+        def data_received(self, data):
+            self.data += data
+            head_end = self.data.find(b"\r\n\r\n")
+            if head_end < 0:
+                return
+            length = re.search(rb"(?im)^content-length:\s*(\d+)", self.data[:head_end])
+            if len(self.data) >= head_end + 4 + int(length.group(1) if length else 0):
+                self.at = time.perf_counter()
+                self.transport.close()
+
+        def connection_lost(self, exc):
+            if not self.done.done():
+                self.done.set_result(None)
+
+    def outcome(w):
+        """How a waiter was answered, from the bytes it received."""
+        head, _, body = bytes(w.data).partition(b"\r\n\r\n")
+        if w.at is None:
+            return "closed before an answer"
+        status = head.split(b" ", 2)[1].decode()
+        if status != "200":
+            return status
+        if re.search(rb"(?im)^x-long-poll:\s*skipped", head):
+            return "skipped"
+        return "pending" if json.loads(body)["status"] == "pending" else "woken"
+
     async def waiter(i, k):
-        conn = Conn(bff)
         try:
-            status, headers, body = await conn.request(
-                "GET", f"/v1/widget-sessions/{sessions[i]}?wait={wait}", toks[i])
-        except (OSError, ConnectionError, asyncio.IncompleteReadError) as e:
-            status, headers, body = type(e).__name__, {}, b""
-        now = time.perf_counter()
-        conn.close()
-        if status != 200:
-            outcomes["errors"] += 1
-            error_kinds[str(status)] = error_kinds.get(str(status), 0) + 1
-        elif headers.get("x-long-poll") == "skipped":
-            outcomes["skipped"] += 1
-        elif json.loads(body)["status"] == "pending":
-            outcomes["pending"] += 1
-        else:
-            outcomes["woken"] += 1
-            answered_at[(i, k)] = now
+            _, w = await loop.create_connection(lambda: Waiter(i, k), host, port)
+        except OSError as e:
+            error_kinds[type(e).__name__] = error_kinds.get(type(e).__name__, 0) + 1
+            return None
+        await w.done
+        return w
 
     started = time.perf_counter()
     tasks = []
@@ -217,22 +266,41 @@ async def longpoll(bff, other, binary, pid, users, per_user, wait):
     with_waiters = await read_case()
 
     # Wake-up: an exit callback per session on the other replica; each session's waiters must
-    # then be answered. Delay from the callback's answer to each waiter's.
+    # then be answered. Delay from sending the callback to each waiter's answer.
     called_at = {}
 
     async def callbacks(indexes):
         conn = Conn(other)
         for i in indexes:
+            # At a steady rate, so that the delay measures waking rather than a queue of
+            # callbacks faster than any one process can answer ten waiters each.
+            await asyncio.sleep(max(0.0, calls_began + i / CALLBACKS_PER_S - time.perf_counter()))
+            called_at[i] = time.perf_counter()
             status, _, _ = await conn.request(
                 "GET", f"/callbacks/{sessions[i]}/exit?meta_data_step=abandon-survey")
-            called_at[i] = time.perf_counter()
             if status != 302:
                 sys.exit(f"the callback answered {status}")
         conn.close()
 
+    cpu_before = cpu_seconds(pid)
+    calls_began = time.perf_counter()
     await asyncio.gather(*(callbacks(range(k, users, 8)) for k in range(8)))
-    await asyncio.gather(*tasks)
-    delays = [max(0.0, at - called_at[i]) for (i, _), at in answered_at.items()]
+    calls_took = time.perf_counter() - calls_began
+    woken = await asyncio.gather(*tasks)
+    wake_cpu = cpu_seconds(pid) - cpu_before
+    for w in woken:
+        if w is None:
+            outcomes["errors"] += 1
+            continue
+        kind = outcome(w)
+        if kind in outcomes:
+            outcomes[kind] += 1
+        else:
+            outcomes["errors"] += 1
+            error_kinds[kind] = error_kinds.get(kind, 0) + 1
+        if kind == "woken":
+            answered_at[w.key] = w.at
+    delays = [at - called_at[i] for (i, _), at in answered_at.items()]
     print(json.dumps({
         "users": users, "per_user": per_user, "wait_s": wait, "client_open_files": limit,
         "waiting_seen": int(waiting), "seconds_to_all_waiting": round(all_waiting, 1),
@@ -242,6 +310,8 @@ async def longpoll(bff, other, binary, pid, users, per_user, wait):
         "without_waiters": without, "with_waiters": with_waiters,
         "wakeup_p50_ms": pct(delays, 0.5), "wakeup_p99_ms": pct(delays, 0.99),
         "wakeup_max_ms": pct(delays, 1.0),
+        "callbacks_per_s": CALLBACKS_PER_S, "callbacks_ms": round(calls_took * 1000, 1),
+        "wakeup_cpu_us_per_waiter": round(wake_cpu * 1e6 / max(1, len(delays))),
     }))
 
 
@@ -331,7 +401,6 @@ async def first(bff, emulator, token, owner, count):
 
 def startup(binary, redis_url, runs):
     import http.client
-    import os
     import socket
     times = []
     for _ in range(runs):

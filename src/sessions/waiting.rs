@@ -5,15 +5,19 @@
 //! Waiters hold no Redis connection and no subscription of their own: the store's one change
 //! feed (a single pub/sub subscription per process) is read by one task, which wakes only the
 //! waiters of the session that changed. With ten thousand waiters, a callback wakes its own
-//! session's few, not all of them.
+//! session's few, not all of them. Woken together, those few read the session once between
+//! them ([`SessionWatch::read_after_change`]): ten thousand waiters woken by a thousand callbacks
+//! make a thousand reads, not ten thousand.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex, Weak};
 
 use tokio::sync::{broadcast, watch};
 
 use crate::domain::external_id::ExternalId;
 use crate::domain::ids::SessionId;
+use crate::store::SessionWithLink;
 
 /// Who is waiting right now, counted per user.
 pub struct Waiters {
@@ -30,13 +34,23 @@ struct Watched(Mutex<HashMap<SessionId, Watch>>);
 struct Watch {
     changes: watch::Sender<u64>,
     watchers: usize,
+    latest: Arc<LatestRead>,
 }
+
+/// The last read of a session made after a change, shared by its waiters: the change counter
+/// seen before the read began, and what it found (`None`: no such session). A waiter holds the
+/// lock while it reads, so the others woken by the same change wait for that read instead of
+/// making their own.
+type LatestRead = tokio::sync::Mutex<Option<(u64, Option<Arc<SessionWithLink>>)>>;
 
 /// Changes of one session, seen from the moment it was made.
 pub struct SessionWatch {
     watched: Arc<Watched>,
     id: SessionId,
     changes: watch::Receiver<u64>,
+    /// The change counter when this waiter last woke.
+    seen: u64,
+    latest: Arc<LatestRead>,
 }
 
 impl SessionWatch {
@@ -46,6 +60,28 @@ impl SessionWatch {
         if self.changes.changed().await.is_err() {
             std::future::pending::<()>().await;
         }
+        self.seen = *self.changes.borrow_and_update();
+    }
+
+    /// The session as it is after the change [`Self::changed`] woke for: read by `read`, unless
+    /// another waiter of this session already read it after that change (then its read is
+    /// shared). A failed read is not shared: the next waiter reads again.
+    pub async fn read_after_change<E, F>(&self, read: F) -> Result<Option<Arc<SessionWithLink>>, E>
+    where
+        F: Future<Output = Result<Option<SessionWithLink>, E>>,
+    {
+        let mut latest = self.latest.lock().await;
+        if let Some((counter, found)) = latest.as_ref() {
+            if *counter >= self.seen {
+                return Ok(found.clone());
+            }
+        }
+        // Every change counted so far reached this process before the read begins, so the read
+        // shows them all: later waiters of those changes may take it.
+        let counter = *self.changes.borrow();
+        let found = read.await?.map(Arc::new);
+        *latest = Some((counter, found.clone()));
+        Ok(found)
     }
 }
 
@@ -144,12 +180,17 @@ impl Waiters {
         let watch = map.entry(id).or_insert_with(|| Watch {
             changes: watch::Sender::new(0),
             watchers: 0,
+            latest: Arc::default(),
         });
         watch.watchers += 1;
+        let changes = watch.changes.subscribe();
+        let seen = *changes.borrow();
         SessionWatch {
             watched: self.watched.clone(),
             id,
-            changes: watch.changes.subscribe(),
+            seen,
+            changes,
+            latest: watch.latest.clone(),
         }
     }
 
@@ -242,6 +283,44 @@ mod tests {
         b1.changed().await;
         drop((a1, a2, b1));
         assert!(waiters.watched.0.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn waiters_woken_by_one_change_share_one_read_and_a_later_change_is_read_again() {
+        let waiters = Arc::new(Waiters::new(10, 10));
+        let (feed, _) = broadcast::channel(16);
+        waiters.follow(feed.subscribe());
+        let id = session();
+        let (mut a, mut b) = (waiters.watch(id), waiters.watch(id));
+        let reads = std::sync::atomic::AtomicUsize::new(0);
+        let read = |fails: bool| {
+            reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async move {
+                if fails {
+                    Err(())
+                } else {
+                    Ok(None)
+                }
+            }
+        };
+        let count = || reads.load(std::sync::atomic::Ordering::SeqCst);
+        feed.send(id).unwrap();
+        a.changed().await;
+        b.changed().await;
+        // A failed read is not shared: the next waiter reads for itself.
+        assert!(a.read_after_change(read(true)).await.is_err());
+        b.read_after_change(read(false)).await.unwrap();
+        a.read_after_change(read(false)).await.unwrap();
+        assert_eq!(count(), 3);
+        let made = count();
+        // The same change: b's read is a's too (the closure's read is never awaited).
+        let shared = a.read_after_change(async { Err(()) }).await;
+        assert!(matches!(shared, Ok(None)));
+        assert_eq!(count(), made);
+        // A later change: the earlier read is not taken for it.
+        feed.send(id).unwrap();
+        a.changed().await;
+        assert!(a.read_after_change(async { Err(()) }).await.is_err());
     }
 
     #[test]

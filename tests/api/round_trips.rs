@@ -245,3 +245,66 @@ async fn a_callback_and_a_webhook_are_one_round_trip_each() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(counted(&mut conn, async {}).await, 0);
 }
+
+async fn open(app: &TestApp) -> String {
+    let session = app.open("lucia", "mx_employment", "ios").await;
+    session["session_id"].as_str().unwrap().to_owned()
+}
+
+/// Session reads (`HMGET`, also those inside scripts) Redis has run so far.
+async fn session_reads(conn: &mut redis::aio::MultiplexedConnection) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(conn)
+        .await
+        .unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("cmdstat_hmget:calls="))
+        .and_then(|v| v.split(',').next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn long_polls_of_one_session_woken_together_read_it_once() {
+    const WAITERS: u64 = 10;
+    let redis = OwnRedis::start();
+    let (app, mut conn) = app_on_own_redis(&redis).await;
+    let (first, alone, watched) = (open(&app).await, open(&app).await, open(&app).await);
+    app.callback(&first, "exit", "").await; // loads the script
+                                            // What an exit callback reads by itself, with nobody waiting.
+    let before = session_reads(&mut conn).await;
+    let response = app.callback(&alone, "exit", "").await;
+    assert_eq!(response.status(), 302);
+    let callback_reads = session_reads(&mut conn).await - before;
+
+    let before = session_reads(&mut conn).await;
+    let polls: Vec<_> = (0..WAITERS)
+        .map(|_| {
+            let request = app
+                .client
+                .get(app.url(&format!("/v1/widget-sessions/{watched}?wait=20")))
+                .bearer_auth(app.token("lucia"));
+            tokio::spawn(async move { request.send().await.unwrap() })
+        })
+        .collect();
+    // Every poll has made its first read (after starting to watch): all of them now wait.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while session_reads(&mut conn).await - before < WAITERS {
+        assert!(Instant::now() < deadline, "the polls never all read");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let before = session_reads(&mut conn).await;
+    let response = app.callback(&watched, "exit", "").await;
+    assert_eq!(response.status(), 302);
+    for poll in polls {
+        let response = poll.await.unwrap();
+        assert_eq!(response.status(), 200);
+        let status: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(status["status"], "exited");
+    }
+    let reads = session_reads(&mut conn).await - before - callback_reads;
+    assert_eq!(
+        reads, 1,
+        "{WAITERS} waiters woken by one change read the session {reads} times"
+    );
+}

@@ -14,12 +14,15 @@ pub use show::show;
 #[openapi(paths(create::create, show::show, events::post_event))]
 pub struct Api;
 
+use std::borrow::Borrow;
+
 use crate::auth::AppUser;
 use crate::domain::ids::SessionId;
 use crate::domain::session::Session;
-use crate::domain::webhook::LinkState;
 use crate::error::ApiError;
 use crate::state::AppState;
+/// A session and, once it has one, its link (resources, verification).
+use crate::store::SessionWithLink as Loaded;
 
 /// Loads a session the caller owns; anything else (unknown, malformed, someone else's) is 404,
 /// so ids cannot be probed.
@@ -32,12 +35,6 @@ async fn owned_session(
     owned_by(session, user)
 }
 
-/// A session and, once it has one, its link (resources, verification).
-pub struct Loaded {
-    pub session: Session,
-    pub link: Option<LinkState>,
-}
-
 /// Loads a session the caller owns and its link: one store round trip (two on the first read
 /// of a linked session on this replica, see `RedisStore::session_with_link`).
 async fn load(state: &AppState, user: &AppUser, id: &SessionId) -> Result<Loaded, ApiError> {
@@ -46,10 +43,15 @@ async fn load(state: &AppState, user: &AppUser, id: &SessionId) -> Result<Loaded
         .session_with_link(id)
         .await?
         .ok_or_else(not_found)?;
-    Ok(Loaded {
-        session: owned_by(read.session, user)?,
-        link: read.link,
-    })
+    owned(read, user)
+}
+
+/// `read` if the caller owns its session; anything else is 404, like an unknown id.
+fn owned<R: Borrow<Loaded>>(read: R, user: &AppUser) -> Result<R, ApiError> {
+    if read.borrow().session.record.owner != user.external_id {
+        return Err(not_found());
+    }
+    Ok(read)
 }
 
 fn not_found() -> ApiError {

@@ -2,13 +2,14 @@
 //! `wait` long-polls (≤ 30 s) until the status leaves `pending` (or, with `until=resources`,
 //! until every resource has arrived too), woken by change notifications from any replica.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::load;
 use super::view::SessionView;
+use super::{load, not_found, owned};
 use crate::auth::AppUser;
 use crate::domain::ids::SessionId;
 use crate::domain::session::now_millis;
@@ -103,13 +104,22 @@ pub async fn show(
     // Watch before reading, so a change between the read and the wait is not missed.
     let mut changes = state.waiters.watch(*path);
     let deadline = tokio::time::Instant::now() + wait;
-    let mut loaded = load(&state, &user, &path).await?;
+    // An `Arc`: a read made after a change is shared by the session's waiters. No view is kept
+    // across the wait (it holds allocations of its own, and thousands may wait at once).
+    let mut loaded = Arc::new(load(&state, &user, &path).await?);
     loop {
         let view = SessionView::new(&loaded, &state, now_millis(), lang);
-        if view.settled(query.until) || !wait_for(&state, &mut changes, deadline).await {
+        if view.settled(query.until) {
             return Ok(HttpResponse::Ok().json(view));
         }
-        loaded = load(&state, &user, &path).await?;
+        drop(view);
+        if !wait_for(&state, &mut changes, deadline).await {
+            let view = SessionView::new(&loaded, &state, now_millis(), lang);
+            return Ok(HttpResponse::Ok().json(view));
+        }
+        // Read once for all of this session's waiters woken by the change.
+        let read = changes.read_after_change(state.store.session_with_link(&path));
+        loaded = owned(read.await?.ok_or_else(not_found)?, &user)?;
     }
 }
 
