@@ -145,14 +145,19 @@ start_bff() {
   wait_http "$1" "$LAST_URL/healthz"
 }
 
-start_floor() {
+# A bench/floor process named $1 on a free port, ready once $2 answers: sets LAST_PID, LAST_URL.
+start_floor_process() {
   local port
   port=$(free_port)
-  start floor env REDIS_URL="redis://127.0.0.1:$REDIS_PORT" PORT="$port" KEY_PREFIX=$PREFIX \
+  start "$1" env REDIS_URL="redis://127.0.0.1:$REDIS_PORT" PORT="$port" KEY_PREFIX=$PREFIX \
     "$FLOOR_BIN"
-  FLOOR_PID=$LAST_PID
-  FLOOR_URL="http://127.0.0.1:$port"
-  wait_http floor "$FLOOR_URL/"
+  LAST_URL="http://127.0.0.1:$port"
+  wait_http "$1" "$LAST_URL$2"
+}
+
+start_floor() {
+  start_floor_process floor /
+  FLOOR_PID=$LAST_PID FLOOR_URL=$LAST_URL
 }
 
 start_peer() {
@@ -168,13 +173,8 @@ start_peer() {
 # The events receiver: a second floor process (bench/floor: POST /events answers 204 and
 # records each event's delay from its state change; GET /events/stats; DELETE /events).
 start_receiver() {
-  local port
-  port=$(free_port)
-  start receiver env REDIS_URL="redis://127.0.0.1:$REDIS_PORT" PORT="$port" KEY_PREFIX=$PREFIX \
-    "$FLOOR_BIN"
-  RECEIVER_PID=$LAST_PID
-  RECEIVER_URL="http://127.0.0.1:$port"
-  wait_http receiver "$RECEIVER_URL/events/stats"
+  start_floor_process receiver /events/stats
+  RECEIVER_PID=$LAST_PID RECEIVER_URL=$LAST_URL
 }
 
 # The BFF of the events and first-success cases: one [[notify.endpoints]] (the receiver, every
