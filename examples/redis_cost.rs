@@ -121,6 +121,8 @@ async fn main() -> anyhow::Result<()> {
             owner: owner.clone(),
             product: ProductName::parse("mx_employment").unwrap(),
             institution: "imss_mx_employment".into(),
+            // As a verified session's claim: the link's funnel steps count under this prefix.
+            funnel: Some("mx_employment|ios|connect|imss_mx_employment|".into()),
         };
         async move { store.claim_link(link, &claim).await.map(|_| ()) }
     })
