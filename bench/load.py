@@ -408,7 +408,9 @@ def startup(binary, redis_url, runs):
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
         env = {"PATH": os.environ.get("PATH", ""), "PORT": str(port), "REDIS_URL": redis_url,
-               "BFF__STORE__KEY_PREFIX": "bench-startup", "BFF__LOG__LEVEL": "warn"}
+               "BFF__STORE__KEY_PREFIX": "bench-startup", "BFF__LOG__LEVEL": "warn",
+               # As in production: no embedded demo receiver (an events endpoint of its own).
+               "BFF__NOTIFY__DEMO_RECEIVER": "false"}
         started = time.perf_counter()
         proc = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
