@@ -24,15 +24,7 @@ async fn an_expired_consent_is_renewed_through_the_portal_in_the_demo() {
     .await;
     browser.click("#link-page").await;
     assert_eq!(browser.text("#consent-state").await, "active");
-    let link = browser.current_url().await;
-    let link = link
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .split('?')
-        .next()
-        .unwrap()
-        .to_owned();
+    let link = browser.current_id().await;
 
     browser.click("#simulate-consent-expired").await;
     until_text(&browser, "#health", |t| {

@@ -87,15 +87,7 @@ async fn a_changed_password_is_repaired_by_reconnecting_in_the_demo() {
     .await;
     browser.click("#link-page").await;
     assert_eq!(browser.text("#health").await.to_lowercase(), "ok");
-    let link = browser.current_url().await;
-    let link = link
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .split('?')
-        .next()
-        .unwrap()
-        .to_owned();
+    let link = browser.current_id().await;
 
     browser.click("#simulate-password-changed").await;
     until_text(&browser, "#health", |t| {

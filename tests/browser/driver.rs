@@ -82,6 +82,15 @@ impl Browser {
         self.client.current_url().await.unwrap().to_string()
     }
 
+    /// The last segment of the current URL's path: the id of the page shown (`/demo/links/{id}`).
+    pub async fn current_id(&self) -> String {
+        let url = self.client.current_url().await.unwrap();
+        url.path_segments()
+            .and_then(|mut segments| segments.next_back())
+            .unwrap_or_default()
+            .to_owned()
+    }
+
     /// Saves a PNG of the page under `target/screenshots/{name}.png`.
     pub async fn screenshot(&self, name: &str) {
         let png = self.client.screenshot().await.unwrap();
