@@ -6,7 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::{audit, Admin, StaffError};
+use crate::auth::{audit, Admin};
 use crate::branding::{BrandingInput, EditError};
 use crate::domain::branding::Branding;
 use crate::domain::branding_version::BrandingVersion;
@@ -183,14 +183,7 @@ pub async fn put(
     payload: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, actix_web::Error> {
     // A console session (cookie) must prove the request came from a console page.
-    let sent = req
-        .headers()
-        .get("x-csrf-token")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    staff
-        .check_csrf(sent)
-        .map_err(|_| StaffError::Forgery { api: true })?;
+    staff.check_csrf_header(&req)?;
     let product = product_of(&state, path)?;
     let expected = if_match(&req)?;
     let look = BrandingInput::from_json(&payload)

@@ -4,7 +4,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::{audit, Admin, StaffError};
+use crate::auth::{audit, Admin};
 use crate::error::{ApiError, ErrorBody};
 use crate::notify::deliveries::{self, Delivery, DeliveryStatus};
 use crate::state::AppState;
@@ -82,14 +82,7 @@ pub async fn replay_delivery(
     path: web::Path<String>,
     req: HttpRequest,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let sent = req
-        .headers()
-        .get("x-csrf-token")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    staff
-        .check_csrf(sent)
-        .map_err(|_| StaffError::Forgery { api: true })?;
+    staff.check_csrf_header(&req)?;
     let id = path.into_inner();
     let replayed = deliveries::replay(&state.store, &id)
         .await
