@@ -60,6 +60,7 @@ if status == 'expired' or (status == 'pending' and now > tonumber(state[2])) the
 end
 if state[3] then
   redis.call('HINCRBY', session, 'replays', 1)
+  if publish then return {'replay', status, 0, platform} end
   return {'replay', status, 0, platform, owner or '', state[7] or '', {}, sub or ''}
 end
 

@@ -29,6 +29,8 @@ macro_rules! scripts {
 scripts! {
     /// A widget callback event on a session (SPEC §5).
     APPLY_EVENT = "apply_event.lua";
+    /// A callback event the process saw recorded before: `apply_event.lua`'s replay alone.
+    REPLAY_EVENT = "replay_event.lua";
     /// The second step of a success on a Redis Cluster: the link's claim.
     CLAIM_SESSION_LINK = "claim_session_link.lua";
     /// `/w/{id}`: an opening of the session's widget, counted, and what the redirect needs.

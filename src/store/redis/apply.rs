@@ -57,7 +57,46 @@ impl RedisStore {
     }
 
     /// Runs `apply_event.lua`; `with_link` passes the link hash as KEYS[3] (a single server).
+    /// An event this process saw recorded before is tried as a replay first
+    /// (`replay_event.lua`: a few arguments instead of all of them); when Redis does not know it
+    /// as one after all, the full script runs.
     async fn apply_script(
+        &self,
+        id: &SessionId,
+        t: &Transition,
+        with_link: bool,
+    ) -> StoreResult<ScriptReply> {
+        let hint = (*id, ReplayHint::of(&t.fingerprint));
+        if let Some(platform) = self.replay_hints.get(&hint) {
+            let mut conn = self.conn();
+            let reply: redis::Value = self
+                .run(
+                    lua::REPLAY_EVENT
+                        .key(self.keys.session(id))
+                        .arg(&t.fingerprint)
+                        .arg(t.now)
+                        .arg(if with_link { "1" } else { "0" })
+                        .invoke_async(&mut conn),
+                )
+                .await?;
+            let reply = ScriptReply::parse_replay(&reply, platform)?;
+            if !matches!(&reply, Some(r) if matches!(r.applied, Applied::Replay { .. })) {
+                self.replay_hints.remove(&hint);
+            }
+            if let Some(reply) = reply {
+                return Ok(reply);
+            }
+        }
+        let reply = self.full_apply_script(id, t, with_link).await?;
+        if let Applied::Recorded { platform, .. } | Applied::Replay { platform, .. } = reply.applied
+        {
+            self.replay_hints.insert(hint, platform);
+        }
+        Ok(reply)
+    }
+
+    /// `apply_event.lua` with everything the event may change.
+    async fn full_apply_script(
         &self,
         id: &SessionId,
         t: &Transition,
@@ -169,7 +208,22 @@ impl RedisStore {
     }
 }
 
-/// What `apply_event.lua` answers.
+/// An event fingerprint, hashed: what the replay hints key a session's events by. Two events
+/// sharing one only cost a wasted `replay_event.lua` (which checks the fingerprint itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) struct ReplayHint(u64);
+
+impl ReplayHint {
+    fn of(fingerprint: &str) -> Self {
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        Self(
+            BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+                .hash_one(fingerprint),
+        )
+    }
+}
+
+/// What `apply_event.lua` (or `replay_event.lua`) answers.
 struct ScriptReply {
     applied: Applied,
     /// The session's owner and link id (empty when missing or expired).
@@ -182,6 +236,39 @@ struct ScriptReply {
 }
 
 impl ScriptReply {
+    /// `replay_event.lua`'s answer (`platform`: the session's, from the hint): `None` when the
+    /// event was not a replay after all.
+    fn parse_replay(reply: &redis::Value, platform: Platform) -> StoreResult<Option<Self>> {
+        let answer = match reply {
+            redis::Value::Array(reply) => return Self::parse(reply).map(Some),
+            answer => redis::from_redis_value_ref::<String>(answer).unwrap_or_default(),
+        };
+        let applied = match answer.as_str() {
+            "unseen" => return Ok(None),
+            "missing" => Applied::Missing,
+            "expired" => Applied::Expired,
+            _ => {
+                let status = answer
+                    .strip_prefix("replay:")
+                    .and_then(|status| status.parse::<Status>().ok())
+                    .ok_or_else(|| {
+                        StoreError::corrupt(
+                            "replay_event.lua",
+                            format!("unexpected reply {answer:?}"),
+                        )
+                    })?;
+                Applied::Replay { status, platform }
+            }
+        };
+        Ok(Some(Self {
+            applied,
+            owner: String::new(),
+            link_id: String::new(),
+            counted: Vec::new(),
+            sub: String::new(),
+        }))
+    }
+
     fn parse(reply: &[redis::Value]) -> StoreResult<Self> {
         let text = |i: usize| -> String {
             reply

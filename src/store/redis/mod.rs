@@ -33,7 +33,7 @@ pub use migrate::Migration;
 
 use super::redis_connection::{forward_channel, RedisConnection, ThreadConnections};
 use super::{Durability, Keys, Retention, StoreError, StoreResult};
-use crate::domain::ids::{LinkId, SessionId};
+use crate::domain::ids::{LinkId, Platform, SessionId};
 use crate::domain::shard::Shard;
 
 /// The most sessions kept in a user's index.
@@ -42,6 +42,10 @@ const MAX_USER_SESSIONS: usize = 200;
 /// The most session → link pairs remembered for status reads (about 100 bytes each). A session
 /// not remembered costs one more round trip on its next read, nothing else.
 const LINK_HINTS: usize = 65_536;
+
+/// The most recorded callback events remembered as replay hints (about 40 bytes each). An event
+/// not remembered costs its replay the full `apply_event.lua`, nothing else.
+const REPLAY_HINTS: usize = 65_536;
 
 #[derive(Clone)]
 pub struct RedisStore {
@@ -57,6 +61,10 @@ pub struct RedisStore {
     /// The link each recently read session named (ids only: never stale, as a session names
     /// its link once), so the next read fetches both hashes at once.
     link_hints: Arc<quick_cache::sync::Cache<SessionId, LinkId>>,
+    /// The callback events this process saw recorded on recently called sessions (hashed
+    /// fingerprints), so their replays run `replay_event.lua` with a few arguments instead of
+    /// `apply_event.lua` with all of them (`redis/apply.rs`). Only a hint: Redis decides.
+    replay_hints: Arc<quick_cache::sync::Cache<(SessionId, apply::ReplayHint), Platform>>,
     /// Saved-branding announcements (`redis/staff.rs`).
     branding: staff::BrandingNotifier,
     /// Whether link changes write their outbound events (an endpoint is configured).
@@ -145,6 +153,7 @@ impl RedisStore {
             timeout,
             changes,
             link_hints: Arc::new(quick_cache::sync::Cache::new(LINK_HINTS)),
+            replay_hints: Arc::new(quick_cache::sync::Cache::new(REPLAY_HINTS)),
             branding,
             events: false,
             fetch_resources: Default::default(),
