@@ -26,7 +26,9 @@
 -- ARGV[10] max webhook ids remembered
 -- ARGV[11] link id ("" = no readiness check: the scripts of bench/ stop at ARGV[10])
 -- ARGV[12] the counters' expiry (unix ms, PEXPIREAT)
--- ARGV[13], ARGV[14] ... pairs: a product name, then its fetch resources joined by ","
+-- ARGV[13], ARGV[14] ... pairs: a product name, then its fetch resources joined by ","; only
+--         the products whose fetch resources include this webhook's resource (no other product
+--         can become ready by it)
 -- Reply: {result, session id or "", the link's consent fact or "", the funnel field counted or
 -- ""}; result is "duplicate", "mismatch" or "recorded". The consent (SPEC §12) tells the caller
 -- whether a data webhook may end an expired consent, so that takes a second round trip only when
@@ -68,7 +70,8 @@ if l[1] then
   redis.call('ZREM', seen, webhook_id)
   return {'duplicate', ''}
 end
-if redis.call('ZCARD', seen) > max_ids then
+local ids = redis.call('ZCARD', seen)
+if ids > max_ids then
   redis.call('ZREMRANGEBYRANK', seen, 0, -(max_ids + 1))
 end
 
@@ -96,21 +99,28 @@ if effect == 'applied' and resource ~= '' and (ARGV[11] or '') ~= '' and not l[8
 end
 
 -- Kept while the timeline holds fewer than `max_events` entries.
-if redis.call('RPUSH', timeline, with_effect(effect)) > max_events then
+local entries = redis.call('RPUSH', timeline, with_effect(effect))
+if entries > max_events then
   redis.call('RPOP', timeline)
 end
 -- Keep the link its retention, counted from the latest webhook (a longer one stays), and its
--- other keys with it.
-local left = ttl
-if redis.call('PEXPIRE', link, ttl, 'GT') == 0 then
-  left = redis.call('PTTL', link)
-  if left < 0 then
+-- other keys with it. Webhooks come in bursts (a new link's historical updates, one per
+-- resource), so one whose link was kept a moment ago (less than `REKEEP` ms of its retention
+-- gone) leaves the three TTLs as they are: one PTTL instead of three PEXPIREs. Keys this
+-- webhook created (its first timeline entry or webhook id) get theirs either way.
+local REKEEP = 30000
+local left = redis.call('PTTL', link)
+if left < 0 or left < ttl - REKEEP then
+  if left < ttl then
     left = ttl
     redis.call('PEXPIRE', link, ttl)
   end
+  redis.call('PEXPIRE', timeline, left)
+  redis.call('PEXPIRE', seen, left)
+else
+  if entries == 1 then redis.call('PEXPIRE', timeline, left) end
+  if ids == 1 then redis.call('PEXPIRE', seen, left) end
 end
-redis.call('PEXPIRE', timeline, left)
-redis.call('PEXPIRE', seen, left)
 
 local session = l[4] or ''
 if session ~= '' then

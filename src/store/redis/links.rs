@@ -66,8 +66,11 @@ impl Links for RedisStore {
             .arg(MAX_WEBHOOK_IDS)
             .arg(update.link.to_string())
             .arg(day.expire_at_millis());
+        // Only a product that fetches this resource can have its last resource made ready.
         for (product, resources) in self.fetch_resources.iter() {
-            invocation.arg(product).arg(resources.join(","));
+            if !resource.is_empty() && resources.iter().any(|r| r.as_str() == resource) {
+                invocation.arg(product).arg(resources.join(","));
+            }
         }
         let mut conn = self.conn();
         let reply: Vec<String> = self.run(invocation.invoke_async(&mut conn)).await?;

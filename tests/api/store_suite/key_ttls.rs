@@ -269,6 +269,29 @@ async fn every_key_is_kept_as_long_as_the_retention_rules_say() {
     });
     store.apply(&again.id, &finished).await.unwrap();
     kept(pttl(keys.link(&link)).await, 86_400_000, "its link, again");
+
+    // A webhook keeps the link (its timeline and webhook ids too) from then; one that comes
+    // right after (a burst) leaves the TTLs it finds, still within a minute of the rule.
+    let _: i64 = redis::cmd("PEXPIRE")
+        .arg(keys.link(&link))
+        .arg(MINUTE)
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    for id in ["w-ttl-1", "w-ttl-2"] {
+        let update = webhook(&link, id, again.owner.as_str());
+        store.record_webhook(&update).await.unwrap();
+        for (key, what) in [
+            (keys.link(&link), "its link, after a webhook"),
+            (keys.link_timeline(&link), "its timeline, after a webhook"),
+            (
+                keys.link_webhook_ids(&link),
+                "its webhook ids, after a webhook",
+            ),
+        ] {
+            kept(pttl(key).await, 86_400_000, what);
+        }
+    }
     let day = Day::of_millis(finished.now);
     let counters = keys.funnel(Shard::of_session(&again.id), day);
     let rule = day.expire_at_millis() - now_millis();
