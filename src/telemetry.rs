@@ -185,7 +185,12 @@ impl RootSpanBuilder for RequestSpan {
     }
 }
 
-/// The route template the request matched, if it did.
+/// The route template the request matched, if it did (as the metrics middleware found it).
 fn route_of<B>(outcome: &Result<ServiceResponse<B>, actix_web::Error>) -> Option<String> {
-    outcome.as_ref().ok()?.request().match_pattern()
+    let request = outcome.as_ref().ok()?.request();
+    let found = request
+        .extensions()
+        .get::<RouteTemplate>()
+        .map(|r| r.0.clone());
+    found.or_else(|| request.match_pattern())
 }

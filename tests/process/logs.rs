@@ -131,6 +131,11 @@ async fn a_whole_session_logs_json_lines_with_request_ids_and_no_secrets() {
     let (code, status, _) = bff.long_poll(SUB, &id, "wait=20&until=resources").await;
     assert_eq!(code, 200);
     assert_eq!(status["status"], "succeeded");
+    // Probes every few seconds would drown the rest: a health check logs nothing at info.
+    for _ in 0..3 {
+        let response = bff.client.get(bff.url("/healthz")).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+    }
     // Let the background link check finish, then stop so every line is written.
     tokio::time::sleep(Duration::from_millis(500)).await;
     bff.terminate();
@@ -153,6 +158,8 @@ async fn a_whole_session_logs_json_lines_with_request_ids_and_no_secrets() {
         ("the raw sub's name", "ralph.bragg".to_owned()),
     ]);
     assert_nothing_leaks(&lines, &forbidden);
+    let probes: Vec<&String> = lines.iter().filter(|l| l.contains("/healthz")).collect();
+    assert!(probes.is_empty(), "health checks logged: {probes:#?}");
     assert_request_lines_name_their_request(&lines, &request_ids);
     // Each request's span names the route template it matched, not the path it was sent to.
     assert_request_lines_name_their_route(&lines, &request_ids[0], "/v1/widget-sessions");
