@@ -227,6 +227,17 @@ async fn every_key_is_kept_as_long_as_the_retention_rules_say() {
         pending,
         "its owner's index",
     );
+    // An event that leaves it pending starts its timeline, which expires with it; a second
+    // one leaves that as it is.
+    for query in ["warning=institution_disabled", "warning=institution_down"] {
+        let warning = event(CallbackKind::Event, query);
+        store.apply(&session.id, &warning).await.unwrap();
+        kept(
+            pttl(keys.timeline(&session.id)).await,
+            pending,
+            "a pending session's timeline",
+        );
+    }
 
     store.apply(&session.id, &success()).await.unwrap();
     kept(
