@@ -540,7 +540,11 @@ def cost_lines(rows, rounds):
         "count everything the round caused until wrk's end, the verification and the deliveries "
         f"included. {env('FIRST_POOL')} were prepared, a share per round, each sent once "
         "(`bench/wrk/once.lua`, no warm-up). Replayed "
-        "successes send round 1's callbacks again at random. Exit and webhook are the cases above "
+        "successes send round 1's callbacks again at random, to the BFF that recorded them, so "
+        "each takes its replay hint (`replay_event.lua`, docs/store.md); so do the exit replays. "
+        "A replay reaching another replica runs the full `apply_event.lua`, as the floor does "
+        "for every exit: the floor's exit row above shows what that costs Redis. Exit and "
+        "webhook are the cases above "
         "(on the BFF without an endpoint, against the bare floor of the success rounds); the bare "
         "floor of the first successes ran in their own rounds.",
     ]
