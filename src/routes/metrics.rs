@@ -8,7 +8,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpResponse};
-use metrics::{counter, histogram};
+use metrics::counter;
 
 use crate::error::ErrorCode;
 use crate::telemetry::RouteTemplate;
@@ -46,15 +46,7 @@ pub async fn record_request(
         counter!("bff_api_errors_total", "route" => route.clone(), "code" => code.as_str())
             .increment(1);
     }
-    counter!(
-        "http_requests_total",
-        "method" => method,
-        "route" => route.clone(),
-        "status" => status.as_str().to_owned()
-    )
-    .increment(1);
-    histogram!("http_request_duration_seconds", "method" => method, "route" => route)
-        .record(started.elapsed());
+    crate::metrics::request_finished(method, &route, status.as_u16(), started.elapsed());
     result
 }
 
