@@ -17,7 +17,7 @@ use crate::domain::funnel::KnownInstitutions;
 use crate::domain::health::Health;
 use crate::domain::ids::SessionId;
 use crate::domain::session::now_millis;
-use crate::sessions::verify::{self, Verdict, VERIFY_LEASE};
+use crate::sessions::verify::{self, VERIFY_LEASE};
 use crate::store::{ClaimRules, DueEntry, DynStore, Expiry};
 
 /// How often each replica looks for due entries.
@@ -118,12 +118,10 @@ impl Scheduler {
             DueEntry::Expire(session) => self.expire(&entry, session).await,
             DueEntry::Verify { session, link } => {
                 let (belvo, store) = (&self.belvo, &self.store);
-                let verdict =
-                    verify::verify_once(belvo, store, session, link, self.check_every, &self.known)
-                        .await;
-                if verdict == Verdict::Done {
-                    let _ = self.store.unschedule(&entry).await;
-                }
+                // Done or not, the entry stays claimed for the lease: a finished verification has
+                // taken it off the schedule, an unfinished one is tried again when it is due.
+                verify::verify_once(belvo, store, session, link, self.check_every, &self.known)
+                    .await;
             }
         }
     }

@@ -48,6 +48,8 @@ scripts! {
     SET_LINK_VERIFIED = LINK_PRELUDE + "set_link_verified.lua";
     /// A link Belvo confirmed, claimed for its owner.
     CLAIM_LINK = LINK_PRELUDE + "claim_link.lua";
+    /// What a link's verification found at Belvo: claim, health, schedule and verdict at once.
+    RECORD_VERIFICATION = LINK_PRELUDE + "record_verification.lua";
     /// A link deleted by its owner.
     DELETE_LINK = OUTBOX_PRELUDE + "delete_link.lua";
     /// One fact applied to a link's health (SPEC §11).

@@ -1,0 +1,126 @@
+//! Recording a link's verification (`record_verification.lua`): one script on a single server.
+//! On a Redis Cluster the owner's link set, the due set and the attention index live in other
+//! slots than the link, so the script writes the link's slot and the store writes the others
+//! after it (at once, one pipeline per slot), then announces the verdict.
+
+use redis::Cmd;
+
+use super::RedisStore;
+use crate::domain::funnel::Day;
+use crate::domain::health::{Health, HealthChange, HealthTransition, MAX_HEALTH_HISTORY};
+use crate::domain::shard::Shard;
+use crate::domain::verification::Verification;
+use crate::store::funnel::counted_metrics;
+use crate::store::{lua, DueEntry, StoreResult};
+
+/// What `record_verification.lua` answers: claimed ("1", "0" or "" when not matched), whether
+/// the link is the session's ("1"), the funnel fields counted, the health changes (four strings
+/// each).
+type Reply = (String, String, Vec<String>, Vec<String>);
+
+impl RedisStore {
+    pub(super) async fn record_verification_script(
+        &self,
+        v: &Verification,
+    ) -> StoreResult<Vec<HealthTransition>> {
+        let cluster = self.conn.is_cluster();
+        let link = &v.link;
+        let day = Day::of_millis(v.now);
+        let verify_member = DueEntry::Verify {
+            session: v.session,
+            link: *link,
+        }
+        .member();
+        let check_member = DueEntry::Check(*link).member();
+        let mut invocation = lua::RECORD_VERIFICATION.prepare_invoke();
+        invocation
+            .key(self.keys.link(link))
+            .key(self.keys.link_health_history(link))
+            .key(self.keys.funnel(Shard::of_link(link), day))
+            .key(self.keys.outbox_of(Shard::of_link(link)));
+        if !cluster {
+            invocation.key(self.keys.due());
+            for health in Health::needing_attention() {
+                invocation.key(self.keys.health_index(health));
+            }
+            if let Some(matched) = &v.matched {
+                invocation.key(self.keys.user_links(&matched.claim.owner));
+            }
+        }
+        invocation
+            .arg(link.to_string())
+            .arg(v.session.to_string())
+            .arg(if v.matched.is_some() { "1" } else { "0" })
+            .arg(v.now)
+            .arg(day.expire_at_millis())
+            .arg(if self.events { "1" } else { "0" })
+            .arg(self.keys.events_channel())
+            .arg(&verify_member);
+        if let Some(matched) = &v.matched {
+            let claim = &matched.claim;
+            let (status, message) = match matched.record {
+                Some(record) => {
+                    let (_, status, message, _) =
+                        super::health::script_args(&HealthChange::Record(record));
+                    (status, message)
+                }
+                None => (String::new(), String::new()),
+            };
+            invocation
+                .arg(claim.owner.as_str())
+                .arg(claim.product.as_str())
+                .arg(&claim.institution)
+                .arg(self.retention.links_ms())
+                .arg(claim.funnel.as_deref().unwrap_or(""))
+                .arg(if matched.reconnected { "1" } else { "0" })
+                .arg(status)
+                .arg(message)
+                .arg(MAX_HEALTH_HISTORY)
+                .arg(&check_member)
+                .arg(matched.first_check_at);
+            if let Some(resources) = self.fetch_resources.get(claim.product.as_str()) {
+                invocation.arg(resources);
+            }
+        }
+        let mut conn = self.conn();
+        let (claimed, theirs, counted, changes): Reply =
+            self.run(invocation.invoke_async(&mut conn)).await?;
+        counted_metrics(&counted);
+        let transitions = changes
+            .chunks(4)
+            .map(|change| self.transition(link, change.to_vec(), v.now))
+            .collect::<StoreResult<Vec<_>>>()?;
+        if !cluster {
+            return Ok(transitions);
+        }
+
+        // A Redis Cluster: the other slots' writes, then the announcement, so whoever it wakes
+        // finds the link in its owner's list.
+        let mut listed = Vec::new();
+        let mut due = Vec::new();
+        if let Some(matched) = &v.matched {
+            if claimed == "1" {
+                let list = self.keys.user_links(&matched.claim.owner);
+                listed.push(Cmd::sadd(&list, link.to_string()));
+                listed.push(Cmd::pexpire(&list, self.retention.links_ms()));
+            }
+            let mut schedule = redis::cmd("ZADD");
+            schedule
+                .arg(self.keys.due())
+                .arg("NX")
+                .arg(matched.first_check_at)
+                .arg(&check_member);
+            due.push(schedule);
+        }
+        due.push(Cmd::zrem(self.keys.due(), &verify_member));
+        let moves = transitions
+            .iter()
+            .flat_map(|t| self.index_moves(t))
+            .collect();
+        self.write_by_slot([listed, due, moves]).await?;
+        if theirs == "1" {
+            self.announce(&v.session).await;
+        }
+        Ok(transitions)
+    }
+}
