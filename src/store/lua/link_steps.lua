@@ -11,14 +11,18 @@
 -- counted ('' = none).
 local function claim_link(link, counters, stream, link_id, owner, product, institution, ttl, now,
     funnel, expiry, expected)
-  local holder = redis.call('HGET', link, 'owner')
-  if holder and holder ~= owner then
+  -- Lean (issue 19): each `redis.call` costs Redis more than the work it does.
+  local held = redis.call('HMGET', link, 'owner', 'funnel')
+  if held[1] and held[1] ~= owner then
     return nil
   end
-  redis.call('HSET', link, 'owner', owner, 'product', product, 'institution', institution,
-    'verified', '1')
-  if funnel ~= '' then redis.call('HSETNX', link, 'funnel', funnel) end
-  if redis.call('PTTL', link) < tonumber(ttl) then
+  local fields = {'owner', owner, 'product', product, 'institution', institution, 'verified', '1'}
+  if funnel ~= '' and not held[2] then
+    fields[9], fields[10] = 'funnel', funnel
+  end
+  redis.call('HSET', link, unpack(fields))
+  -- Kept at least `ttl` from now: a longer expiry stays, a hash without one gets it.
+  if redis.call('PEXPIRE', link, ttl, 'GT') == 0 and redis.call('PTTL', link) == -1 then
     redis.call('PEXPIRE', link, ttl)
   end
   return resources_ready(stream, link, link_id, expected, now, counters, expiry) or ''
@@ -30,21 +34,22 @@ end
 -- `link_verified` step, events or not, so once per link. Returns whether the link is the
 -- session's (then its waiters are to be woken) and the funnel field counted ('' = none).
 local function set_verdict(link, counters, stream, link_id, session_id, flag, now, expiry)
-  if redis.call('HGET', link, 'session') ~= session_id then
+  local f = redis.call('HMGET', link, 'session', 'verdict', 'funnel')
+  if f[1] ~= session_id then
     return false, ''
   end
-  local counted = ''
-  redis.call('HSET', link, 'verified', flag)
   -- `verified` may already be set by the link's claim: the verdict announced is kept apart.
-  if redis.call('HGET', link, 'verdict') ~= flag then
-    redis.call('HSET', link, 'verdict', flag)
-    local event_type = 'link.verification_failed'
-    if flag == '1' then
-      event_type = 'link.verified'
-      counted = count_link_step(link, counters, 'link_verified', expiry)
-    end
-    link_event(stream, link, link_id, event_type, now, {})
+  if f[2] == flag then
+    redis.call('HSET', link, 'verified', flag)
+    return true, ''
   end
+  redis.call('HSET', link, 'verified', flag, 'verdict', flag)
+  local counted, event_type = '', 'link.verification_failed'
+  if flag == '1' then
+    event_type = 'link.verified'
+    counted = count_step(f[3], counters, 'link_verified', expiry)
+  end
+  link_event(stream, link, link_id, event_type, now, {})
   return true, counted
 end
 
@@ -68,11 +73,18 @@ local function apply_health(link, history, stream, link_id, change, code, messag
     return {}
   end
 
+  -- The facts the change looks at, read at once (lean: each `redis.call` costs).
+  local facts = redis.call('HMGET', link, 'consent', 'exist', 'cred_code', 'consent_record_bad')
+  local consent_now, exist = facts[1] or '', facts[2]
+  local has_problem, record_bad = facts[3] ~= false, facts[4] == '1'
+  -- Fields the derived health is written with, in one HSET at the end.
+  local also = {}
+
   local function set_credentials(c, m)
     redis.call('HSET', link, 'cred_code', c, 'cred_message', m)
   end
   local function clear_credentials()
-    redis.call('HDEL', link, 'cred_code', 'cred_message')
+    if has_problem then redis.call('HDEL', link, 'cred_code', 'cred_message') end
   end
   -- SPEC §12: a consent is back to active after a renewal (data flows again, or Belvo's record
   -- reads valid again after reading otherwise).
@@ -81,7 +93,6 @@ local function apply_health(link, history, stream, link_id, change, code, messag
     redis.call('HDEL', link, 'consent_code', 'consent_message', 'consent_due_at', 'consent_renew',
       'consent_record_bad')
   end
-  local consent_now = redis.call('HGET', link, 'consent') or ''
   local consent_blocked = consent_now == 'consent_expired' or consent_now == 'unavailable'
 
   if change == 'credentials_failed' then
@@ -89,15 +100,13 @@ local function apply_health(link, history, stream, link_id, change, code, messag
   elseif change == 'reconnected' then
     clear_credentials()
   elseif change == 'record' then
-    redis.call('HSET', link, 'checked_at', now)
-    local exist = redis.call('HGET', link, 'exist')
-    local has_problem = redis.call('HEXISTS', link, 'cred_code') == 1
+    also = {'checked_at', now}
     if code ~= 'valid' and code ~= 'missing' and consent_blocked then
       redis.call('HSET', link, 'consent_record_bad', '1')
     end
     if code == 'valid' then
       clear_credentials()
-      if consent_blocked and redis.call('HGET', link, 'consent_record_bad') == '1' then
+      if consent_blocked and record_bad then
         consent_active()
       end
       if exist == 'unconfirmed' then
@@ -163,9 +172,13 @@ local function apply_health(link, history, stream, link_id, change, code, messag
     to, reason, reason_message = 'consent_expiring', consent_code, consent_message
   end
 
-  redis.call('HSET', link, 'health', to, 'health_code', reason, 'health_message', reason_message)
-  if to ~= (from == '' and 'ok' or from) then
-    redis.call('HSET', link, 'health_changed_at', now)
+  local changed = to ~= (from == '' and 'ok' or from)
+  if changed then
+    also[#also + 1], also[#also + 2] = 'health_changed_at', now
+  end
+  redis.call('HSET', link, 'health', to, 'health_code', reason, 'health_message', reason_message,
+    unpack(also))
+  if changed then
     redis.call('LPUSH', history, cjson.encode({at = tonumber(now),
       from = (from == '' and 'ok' or from), to = to, code = reason, message = reason_message}))
     redis.call('LTRIM', history, 0, max_history - 1)
@@ -179,9 +192,9 @@ local function apply_health(link, history, stream, link_id, change, code, messag
       link_event(stream, link, link_id, events[to], now, {'health', to, 'reason', reason})
     end
   end
-  -- The history lives as long as the link does from now.
+  -- The history lives as long as the link does from now (PEXPIRE does nothing without one).
   local left = redis.call('PTTL', link)
-  if left > 0 and redis.call('EXISTS', history) == 1 then
+  if left > 0 then
     redis.call('PEXPIRE', history, left)
   end
   return {from, to, reason, reason_message}
