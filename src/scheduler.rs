@@ -118,9 +118,10 @@ impl Scheduler {
             DueEntry::Expire(session) => self.expire(&entry, session).await,
             DueEntry::Verify { session, link } => {
                 let (belvo, store) = (&self.belvo, &self.store);
-                // Done or not, the entry stays claimed for the lease: a finished verification has
-                // taken it off the schedule, an unfinished one is tried again when it is due.
-                verify::verify_once(belvo, store, session, link, self.check_every, &self.known)
+                // The claim holds the lease: a finished verification takes itself off the
+                // schedule, an unfinished one is tried again when it comes due.
+                let known = &self.known;
+                verify::verify_once(belvo, store, session, link, None, self.check_every, known)
                     .await;
             }
         }

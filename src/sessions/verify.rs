@@ -13,7 +13,7 @@ use crate::belvo::{BelvoClient, BelvoError};
 use crate::domain::funnel::{self, KnownInstitutions};
 use crate::domain::health::BelvoRecord;
 use crate::domain::ids::{LinkId, SessionId};
-use crate::domain::session::{now_millis, SessionMode};
+use crate::domain::session::{now_millis, Millis, SessionMode};
 use crate::domain::verification::{Matched, Verification};
 use crate::domain::webhook::LinkClaim;
 use crate::links::health;
@@ -43,17 +43,12 @@ pub fn spawn(
     known: Arc<KnownInstitutions>,
 ) {
     actix_web::rt::spawn(async move {
-        let entry = DueEntry::Verify {
-            session: session_id,
-            link,
-        };
-        let lease = VERIFY_LEASE.as_millis() as i64;
-        if let Err(e) = store.schedule(&entry, now_millis() + lease, true).await {
-            tracing::warn!(error = %e, "could not schedule link verification");
-        }
         let mut wait = Duration::from_millis(200);
         for attempt in 1..=ATTEMPTS {
-            let verdict = verify_once(&belvo, &store, session_id, link, check_every, &known).await;
+            // Each attempt (re)takes the verification's lease on the schedule as it starts.
+            let lease = Some(now_millis() + VERIFY_LEASE.as_millis() as i64);
+            let verdict =
+                verify_once(&belvo, &store, session_id, link, lease, check_every, &known).await;
             if verdict == Verdict::Done {
                 return;
             }
@@ -66,18 +61,23 @@ pub fn spawn(
 }
 
 /// One attempt: reads Belvo's record and records the verdict with all it implies in one store
-/// call, which also takes the verification off the schedule (`Done`). A verified link counts the
-/// funnel's `link_verified` step under its session (and `resources_ready`, when its webhooks
-/// came first), its institution counted by name only when `known`.
+/// call, which also takes the verification off the schedule (`Done`). With `lease_until` (the
+/// callback's task) the verification is put on the schedule until then as its session is read,
+/// in the same round trip; the scheduler passes `None`, its claim holds the lease already. A
+/// verified link counts the funnel's `link_verified` step under its session (and
+/// `resources_ready`, when its webhooks came first), its institution counted by name only when
+/// `known`.
 pub async fn verify_once(
     belvo: &BelvoClient,
     store: &DynStore,
     session_id: SessionId,
     link: LinkId,
+    lease_until: Option<Millis>,
     check_every: Duration,
     known: &KnownInstitutions,
 ) -> Verdict {
-    let session = match store.session(&session_id).await {
+    let read = store.verification_session(&session_id, &link, lease_until);
+    let session = match read.await {
         Ok(Some(session)) => session,
         Ok(None) => {
             // Nothing left to verify for: the session is gone (its retention ended).

@@ -7,6 +7,7 @@ use super::StoreResult;
 use crate::domain::external_id::ExternalId;
 use crate::domain::health::HealthTransition;
 use crate::domain::ids::{LinkId, SessionId};
+use crate::domain::session::{Millis, Session};
 use crate::domain::verification::Verification;
 use crate::domain::webhook::{LinkClaim, LinkState, WebhookApplied, WebhookUpdate};
 
@@ -35,6 +36,18 @@ pub trait Links: Send + Sync {
     /// Records a Belvo-confirmed link as its owner's (verified, with product and institution, and
     /// in the owner's link list) — unless another user owns it already. Returns whether it did.
     async fn claim_link(&self, link: &LinkId, claim: &LinkClaim) -> StoreResult<bool>;
+
+    /// What a link's verification needs of its session — whose it is, and what the link's
+    /// funnel steps count under; the session's other fields stand at neutral values — or `None`
+    /// when the session is gone. With `schedule_until`, the verification is put on the schedule
+    /// at that time in the same round trip (the callback's task does, so that the scheduler of
+    /// any replica finishes it if this one stops).
+    async fn verification_session(
+        &self,
+        session: &SessionId,
+        link: &LinkId,
+        schedule_until: Option<Millis>,
+    ) -> StoreResult<Option<Session>>;
 
     /// Records what a link's verification found at Belvo in one step (one script on one
     /// server): a matched link is claimed for its owner (as [`Links::claim_link`]), repaired by

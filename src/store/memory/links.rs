@@ -11,12 +11,12 @@ use crate::domain::external_id::ExternalId;
 use crate::domain::funnel;
 use crate::domain::health::{HealthChange, HealthTransition};
 use crate::domain::ids::{LinkId, SessionId};
-use crate::domain::session::{now_millis, MAX_EVENTS};
+use crate::domain::session::{now_millis, Millis, Session, MAX_EVENTS};
 use crate::domain::verification::Verification;
 use crate::domain::webhook::{
     every_resource_ready, LinkClaim, LinkState, WebhookApplied, WebhookUpdate, MAX_WEBHOOK_IDS,
 };
-use crate::store::{codec, DueEntry, LinkHealthStore, Links, StoreResult};
+use crate::store::{codec, DueEntry, LinkHealthStore, Links, Sessions, StoreResult};
 
 impl MemoryStore {
     /// As `resources_ready` in `outbox_add.lua`: once every fetch resource of the link's product
@@ -218,6 +218,22 @@ impl Links for MemoryStore {
         links.insert(*link);
         *exp = expires;
         Ok(true)
+    }
+
+    async fn verification_session(
+        &self,
+        session: &SessionId,
+        link: &LinkId,
+        schedule_until: Option<Millis>,
+    ) -> StoreResult<Option<Session>> {
+        if let Some(at) = schedule_until {
+            let entry = DueEntry::Verify {
+                session: *session,
+                link: *link,
+            };
+            self.schedule(&entry, at, true).await?;
+        }
+        self.session(session).await
     }
 
     async fn record_verification(&self, v: &Verification) -> StoreResult<Vec<HealthTransition>> {

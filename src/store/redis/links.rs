@@ -11,7 +11,7 @@ use crate::domain::external_id::ExternalId;
 use crate::domain::funnel::Day;
 use crate::domain::health::HealthTransition;
 use crate::domain::ids::{LinkId, SessionId};
-use crate::domain::session::{now_millis, MAX_EVENTS};
+use crate::domain::session::{now_millis, Millis, Session, MAX_EVENTS};
 use crate::domain::shard::Shard;
 use crate::domain::verification::Verification;
 use crate::domain::webhook::{
@@ -180,6 +180,16 @@ impl Links for RedisStore {
             .ignore();
         self.run(pipe.query_async::<()>(&mut conn)).await?;
         Ok(true)
+    }
+
+    async fn verification_session(
+        &self,
+        session: &SessionId,
+        link: &LinkId,
+        schedule_until: Option<Millis>,
+    ) -> StoreResult<Option<Session>> {
+        self.read_verification_session(session, link, schedule_until)
+            .await
     }
 
     async fn record_verification(&self, v: &Verification) -> StoreResult<Vec<HealthTransition>> {

@@ -1,17 +1,20 @@
-//! Recording a link's verification (`record_verification.lua`): one script on a single server.
-//! On a Redis Cluster the owner's link set, the due set and the attention index live in other
-//! slots than the link, so the script writes the link's slot and the store writes the others
-//! after it (at once, one pipeline per slot), then announces the verdict.
+//! A link's verification: what it reads of its session (with its place on the schedule, in one
+//! round trip), then what it found, recorded by `record_verification.lua`: one script on a
+//! single server. On a Redis Cluster the owner's link set, the due set and the attention index
+//! live in other slots than the link, so the script writes the link's slot and the store writes
+//! the others after it (at once, one pipeline per slot), then announces the verdict.
 
 use redis::Cmd;
 
 use super::RedisStore;
 use crate::domain::funnel::Day;
 use crate::domain::health::{Health, HealthChange, HealthTransition, MAX_HEALTH_HISTORY};
+use crate::domain::ids::{LinkId, SessionId};
+use crate::domain::session::{Millis, Session};
 use crate::domain::shard::Shard;
 use crate::domain::verification::Verification;
 use crate::store::funnel::counted_metrics;
-use crate::store::{lua, DueEntry, StoreResult};
+use crate::store::{codec, lua, DueEntry, StoreResult};
 
 /// What `record_verification.lua` answers: claimed ("1", "0" or "" when not matched), whether
 /// the link is the session's ("1"), the funnel fields counted, the health changes (four strings
@@ -19,6 +22,50 @@ use crate::store::{lua, DueEntry, StoreResult};
 type Reply = (String, String, Vec<String>, Vec<String>);
 
 impl RedisStore {
+    /// The session's fields a verification reads, with the verification's `ZADD` when
+    /// `schedule_until` is given: one pipeline on a single server, two commands sent together
+    /// on a cluster (two slots).
+    pub(super) async fn read_verification_session(
+        &self,
+        id: &SessionId,
+        link: &LinkId,
+        schedule_until: Option<Millis>,
+    ) -> StoreResult<Option<Session>> {
+        let read = Cmd::hmget(self.keys.session(id), codec::VERIFY_FIELDS);
+        let values: Vec<Option<String>> = match schedule_until {
+            None => {
+                let mut conn = self.conn();
+                self.run(read.query_async(&mut conn)).await?
+            }
+            Some(at) => {
+                let entry = DueEntry::Verify {
+                    session: *id,
+                    link: *link,
+                };
+                let mut schedule = redis::cmd("ZADD");
+                schedule.arg(self.keys.due()).arg(at).arg(entry.member());
+                if self.conn.is_cluster() {
+                    let (mut a, mut b) = (self.conn(), self.conn());
+                    let ((), values) = self
+                        .run(futures_util::future::try_join(
+                            schedule.query_async::<()>(&mut a),
+                            read.query_async(&mut b),
+                        ))
+                        .await?;
+                    values
+                } else {
+                    let mut pipe = redis::pipe();
+                    pipe.add_command(schedule).ignore().add_command(read);
+                    let mut conn = self.conn();
+                    let (values,): (Vec<Option<String>>,) =
+                        self.run(pipe.query_async(&mut conn)).await?;
+                    values
+                }
+            }
+        };
+        Ok(codec::verify_session_from_values(&values)?)
+    }
+
     pub(super) async fn record_verification_script(
         &self,
         v: &Verification,

@@ -34,14 +34,17 @@ async fn succeeded(
         &format!("link={link}&institution=imss_mx_employment"),
     );
     store.apply(&session.id, &success).await.unwrap();
-    let entry = DueEntry::Verify {
-        session: session.id,
-        link,
-    };
-    store
-        .schedule(&entry, now_millis() + 60_000, true)
+    // What the callback's task reads, putting the verification on the schedule as it does.
+    let read = store
+        .verification_session(&session.id, &link, Some(now_millis() + 60_000))
         .await
-        .unwrap();
+        .unwrap()
+        .expect("the session");
+    assert_eq!(read.record.owner, session.owner);
+    assert_eq!(read.record.product, session.product);
+    assert_eq!(read.record.platform, session.platform);
+    assert_eq!(read.record.mode, session.mode);
+    assert_eq!(read.institution.as_deref(), Some("imss_mx_employment"));
     let mut changes = store.subscribe();
     until_subscribed(store, &mut changes).await;
     (session, link, changes)
@@ -153,6 +156,16 @@ async fn an_update_sessions_verification_repairs_the_link_and_its_index(store: D
 
 async fn a_link_that_is_not_the_sessions_stays_unverified_and_unlisted(store: DynStore) {
     let (session, link, mut changes) = succeeded(&store).await;
+    // Leased on the schedule by the callback's task: the scheduler would finish it later.
+    let due = store
+        .claim_due(now_millis() + 60_001, take_all())
+        .await
+        .unwrap();
+    let verify = DueEntry::Verify {
+        session: session.id,
+        link,
+    };
+    assert_eq!(due.entries, [verify]);
     let verification = Verification {
         link,
         session: session.id,
