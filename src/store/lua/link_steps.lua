@@ -7,12 +7,15 @@
 -- another owner holds it, and keeps it at least `ttl` ms from now. A session's claim keeps its
 -- funnel prefix on the link (`funnel`, the first session's; "" = none). Webhooks that came first
 -- may have made every resource in `expected` ready: then the claim flags the link
--- (`resources_ready`). Returns nil when another owner holds the link, else the funnel field
--- counted ('' = none).
+-- (`resources_ready`, which reads them again only then). Returns nil when another owner holds
+-- the link, else the funnel field counted ('' = none).
 local function claim_link(link, counters, stream, link_id, owner, product, institution, ttl, now,
     funnel, expiry, expected)
-  -- Lean (issue 19): each `redis.call` costs Redis more than the work it does.
-  local held = redis.call('HMGET', link, 'owner', 'funnel')
+  -- Lean (issue 19): each `redis.call` costs Redis more than the work it does, so one read
+  -- also says whether the webhooks made every resource ready already.
+  local read = {'owner', 'funnel', 'resources_ready'}
+  for i = 1, #expected do read[3 + i] = 'res:' .. expected[i] end
+  local held = redis.call('HMGET', link, unpack(read))
   if held[1] and held[1] ~= owner then
     return nil
   end
@@ -24,6 +27,13 @@ local function claim_link(link, counters, stream, link_id, owner, product, insti
   -- Kept at least `ttl` from now: a longer expiry stays, a hash without one gets it.
   if redis.call('PEXPIRE', link, ttl, 'GT') == 0 and redis.call('PTTL', link) == -1 then
     redis.call('PEXPIRE', link, ttl)
+  end
+  if #expected == 0 or held[3] then
+    return ''
+  end
+  for i = 1, #expected do
+    local state = held[3 + i]
+    if not state or cjson.decode(state)['status'] ~= 'ready' then return '' end
   end
   return resources_ready(stream, link, link_id, expected, now, counters, expiry) or ''
 end
