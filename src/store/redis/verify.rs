@@ -66,19 +66,40 @@ impl RedisStore {
         Ok(codec::verify_session_from_values(&values)?)
     }
 
+    /// Runs `record_verification.lua`; on a cluster, then the other slots' writes and the
+    /// announcement.
     pub(super) async fn record_verification_script(
         &self,
         v: &Verification,
     ) -> StoreResult<Vec<HealthTransition>> {
         let cluster = self.conn.is_cluster();
+        let invocation = self.verification_invocation(v, cluster);
+        let mut conn = self.conn();
+        let (claimed, theirs, counted, changes): Reply =
+            self.run(invocation.invoke_async(&mut conn)).await?;
+        counted_metrics(&counted);
+        let transitions = changes
+            .chunks(4)
+            .map(|change| self.transition(&v.link, change.to_vec(), v.now))
+            .collect::<StoreResult<Vec<_>>>()?;
+        if cluster {
+            self.after_verification_script(v, claimed == "1", &transitions)
+                .await?;
+            if theirs == "1" {
+                self.announce(&v.session).await;
+            }
+        }
+        Ok(transitions)
+    }
+
+    /// The script's keys and arguments; on a single server with the keys of the other slots.
+    fn verification_invocation(
+        &self,
+        v: &Verification,
+        cluster: bool,
+    ) -> redis::ScriptInvocation<'static> {
         let link = &v.link;
         let day = Day::of_millis(v.now);
-        let verify_member = DueEntry::Verify {
-            session: v.session,
-            link: *link,
-        }
-        .member();
-        let check_member = DueEntry::Check(*link).member();
         let mut invocation = lua::RECORD_VERIFICATION.prepare_invoke();
         invocation
             .key(self.keys.link(link))
@@ -102,53 +123,53 @@ impl RedisStore {
             .arg(day.expire_at_millis())
             .arg(if self.events { "1" } else { "0" })
             .arg(self.keys.events_channel())
-            .arg(&verify_member);
-        if let Some(matched) = &v.matched {
-            let claim = &matched.claim;
-            let (status, message) = match matched.record {
-                Some(record) => {
-                    let (_, status, message, _) =
-                        super::health::script_args(&HealthChange::Record(record));
-                    (status, message)
-                }
-                None => (String::new(), String::new()),
-            };
-            invocation
-                .arg(claim.owner.as_str())
-                .arg(claim.product.as_str())
-                .arg(&claim.institution)
-                .arg(self.retention.links_ms())
-                .arg(claim.funnel.as_deref().unwrap_or(""))
-                .arg(if matched.reconnected { "1" } else { "0" })
-                .arg(status)
-                .arg(message)
-                .arg(MAX_HEALTH_HISTORY)
-                .arg(&check_member)
-                .arg(matched.first_check_at);
-            if let Some(resources) = self.fetch_resources.get(claim.product.as_str()) {
-                invocation.arg(resources);
+            .arg(verify_member(v));
+        let Some(matched) = &v.matched else {
+            return invocation;
+        };
+        let claim = &matched.claim;
+        let (status, message) = match matched.record {
+            Some(record) => {
+                let (_, status, message, _) =
+                    super::health::script_args(&HealthChange::Record(record));
+                (status, message)
             }
+            None => (String::new(), String::new()),
+        };
+        invocation
+            .arg(claim.owner.as_str())
+            .arg(claim.product.as_str())
+            .arg(&claim.institution)
+            .arg(self.retention.links_ms())
+            .arg(claim.funnel.as_deref().unwrap_or(""))
+            .arg(if matched.reconnected { "1" } else { "0" })
+            .arg(status)
+            .arg(message)
+            .arg(MAX_HEALTH_HISTORY)
+            .arg(DueEntry::Check(*link).member())
+            .arg(matched.first_check_at);
+        if let Some(resources) = self.fetch_resources.get(claim.product.as_str()) {
+            invocation.arg(resources);
         }
-        let mut conn = self.conn();
-        let (claimed, theirs, counted, changes): Reply =
-            self.run(invocation.invoke_async(&mut conn)).await?;
-        counted_metrics(&counted);
-        let transitions = changes
-            .chunks(4)
-            .map(|change| self.transition(link, change.to_vec(), v.now))
-            .collect::<StoreResult<Vec<_>>>()?;
-        if !cluster {
-            return Ok(transitions);
-        }
+        invocation
+    }
 
-        // A Redis Cluster: the other slots' writes, then the announcement, so whoever it wakes
-        // finds the link in its owner's list.
+    /// A Redis Cluster's writes in the other slots, at once (one pipeline per slot): the
+    /// owner's list when the script claimed the link, the first check and the verification's
+    /// removal, the attention index of each change of health.
+    async fn after_verification_script(
+        &self,
+        v: &Verification,
+        claimed: bool,
+        transitions: &[HealthTransition],
+    ) -> StoreResult<()> {
+        let link = v.link.to_string();
         let mut listed = Vec::new();
         let mut due = Vec::new();
         if let Some(matched) = &v.matched {
-            if claimed == "1" {
+            if claimed {
                 let list = self.keys.user_links(&matched.claim.owner);
-                listed.push(Cmd::sadd(&list, link.to_string()));
+                listed.push(Cmd::sadd(&list, &link));
                 listed.push(Cmd::pexpire(&list, self.retention.links_ms()));
             }
             let mut schedule = redis::cmd("ZADD");
@@ -156,18 +177,23 @@ impl RedisStore {
                 .arg(self.keys.due())
                 .arg("NX")
                 .arg(matched.first_check_at)
-                .arg(&check_member);
+                .arg(DueEntry::Check(v.link).member());
             due.push(schedule);
         }
-        due.push(Cmd::zrem(self.keys.due(), &verify_member));
+        due.push(Cmd::zrem(self.keys.due(), verify_member(v)));
         let moves = transitions
             .iter()
             .flat_map(|t| self.index_moves(t))
             .collect();
-        self.write_by_slot([listed, due, moves]).await?;
-        if theirs == "1" {
-            self.announce(&v.session).await;
-        }
-        Ok(transitions)
+        self.write_by_slot([listed, due, moves]).await
     }
+}
+
+/// The verification's member in the due set.
+fn verify_member(v: &Verification) -> String {
+    DueEntry::Verify {
+        session: v.session,
+        link: v.link,
+    }
+    .member()
 }
