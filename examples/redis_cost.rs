@@ -1,8 +1,8 @@
-//! Redis CPU per callback and webhook, measured on the store itself (issue 19, item 0): each
-//! case drives N store calls of one kind, 32 at a time, through a `RedisStore` on the Redis at
-//! `REDIS_URL` (use a Redis of your own: it resets its statistics), and prints per call Redis's
-//! CPU time (`INFO cpu`, user + system), the time it spent running commands (`INFO
-//! commandstats`, scripts included) and which commands the scripts ran.
+//! Redis CPU per callback, link verification and webhook, measured on the store itself (issue
+//! 19, item 0): each case drives N store calls of one kind, 32 at a time, through a `RedisStore`
+//! on the Redis at `REDIS_URL` (use a Redis of your own: it resets its statistics), and prints
+//! per call Redis's CPU time (`INFO cpu`, user + system), the time it spent running commands
+//! (`INFO commandstats`, scripts included) and which commands the scripts ran.
 //!
 //! `cargo run --release --example redis_cost -- [N] [events]`; `events` writes each terminal
 //! change's outbound event too (as with a notify endpoint configured).
@@ -14,8 +14,10 @@ use std::time::Duration;
 use belvo_bff::domain::callback::{CallbackEvent, CallbackKind};
 use belvo_bff::domain::external_id::ExternalId;
 use belvo_bff::domain::funnel::TerminalStep;
+use belvo_bff::domain::health::BelvoRecord;
 use belvo_bff::domain::ids::{AccessMode, LinkId, Platform, ProductName, SessionId};
 use belvo_bff::domain::session::{now_millis, NewSession, SessionMode, Transition};
+use belvo_bff::domain::verification::{Matched, Verification};
 use belvo_bff::domain::webhook::{LinkClaim, WebhookPayload};
 use belvo_bff::store::{Keys, Links, RedisStore, Retention, Sessions};
 use futures_util::StreamExt;
@@ -106,6 +108,45 @@ async fn main() -> anyhow::Result<()> {
         run(&exits, |(id, t)| {
             let store = store.clone();
             async move { store.apply(id, t).await.map(|_| ()) }
+        })
+    })
+    .await?;
+
+    // Each first success's link verification once Belvo has answered (its record reads
+    // `valid`), as the callback's task records it: the session's read with the verification's
+    // schedule entry, then the one store call for all it writes.
+    let verifications: Vec<(SessionId, LinkId)> = successes
+        .iter()
+        .filter_map(|(id, t)| Some((*id, t.link?)))
+        .collect();
+    measure(&mut admin, "verification", n, || {
+        run(&verifications, |(id, link)| {
+            let store = store.clone();
+            async move {
+                let lease = Some(now_millis() + 60_000);
+                let Some(session) = store.verification_session(id, link, lease).await? else {
+                    return Ok(());
+                };
+                let verification = Verification {
+                    link: *link,
+                    session: *id,
+                    matched: Some(Matched {
+                        claim: LinkClaim {
+                            owner: session.record.owner,
+                            product: session.record.product,
+                            institution: "imss_mx_employment".into(),
+                            funnel: Some(
+                                "mx_employment|android|connect|imss_mx_employment|".into(),
+                            ),
+                        },
+                        reconnected: false,
+                        record: Some(BelvoRecord::Valid),
+                        first_check_at: now_millis() + 3_600_000,
+                    }),
+                    now: now_millis(),
+                };
+                store.record_verification(&verification).await.map(|_| ())
+            }
         })
     })
     .await?;

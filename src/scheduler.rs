@@ -17,7 +17,7 @@ use crate::domain::funnel::KnownInstitutions;
 use crate::domain::health::Health;
 use crate::domain::ids::SessionId;
 use crate::domain::session::now_millis;
-use crate::sessions::verify::{self, Verdict, VERIFY_LEASE};
+use crate::sessions::verify::{self, VERIFY_LEASE};
 use crate::store::{ClaimRules, DueEntry, DynStore, Expiry};
 
 /// How often each replica looks for due entries.
@@ -118,12 +118,11 @@ impl Scheduler {
             DueEntry::Expire(session) => self.expire(&entry, session).await,
             DueEntry::Verify { session, link } => {
                 let (belvo, store) = (&self.belvo, &self.store);
-                let verdict =
-                    verify::verify_once(belvo, store, session, link, self.check_every, &self.known)
-                        .await;
-                if verdict == Verdict::Done {
-                    let _ = self.store.unschedule(&entry).await;
-                }
+                // The claim holds the lease: a finished verification takes itself off the
+                // schedule, an unfinished one is tried again when it comes due.
+                let known = &self.known;
+                verify::verify_once(belvo, store, session, link, None, self.check_every, known)
+                    .await;
             }
         }
     }

@@ -19,4 +19,5 @@ pub mod shard;
 pub mod staff;
 pub mod tax_id;
 pub mod theme;
+pub mod verification;
 pub mod webhook;

@@ -1,6 +1,6 @@
 //! Link health as the service sees it (SPEC §11): the facts learnt from LINK webhooks, data
 //! calls, Belvo's record and reconnects go through [`apply`], so every change of health passes
-//! one place ([`on_transition`]) — where the `link.needs_reconnect`, `link.repaired` and
+//! one place ([`noticed`]) — where the `link.needs_reconnect`, `link.repaired` and
 //! `link.gone` events are written with the change (SPEC §13).
 
 use std::time::Duration;
@@ -10,7 +10,7 @@ use rand::Rng;
 use crate::belvo::{BelvoClient, BelvoError};
 use crate::domain::health::{BelvoRecord, Health, HealthChange, HealthTransition};
 use crate::domain::ids::LinkId;
-use crate::domain::session::now_millis;
+use crate::domain::session::{now_millis, Millis};
 use crate::store::{DueEntry, DynStore, StoreError};
 
 /// Reading Belvo's record failed, or recording what it said did.
@@ -30,23 +30,15 @@ pub async fn apply(
 ) -> Result<Option<HealthTransition>, StoreError> {
     let transition = store.apply_health(link, &change, now_millis()).await?;
     if let Some(transition) = &transition {
-        on_transition(transition);
+        noticed(transition);
     }
     Ok(transition)
 }
 
-/// A successful reconnect (update mode) of `link`: its credentials are fine again. For the
-/// reconnect flow (SPEC §11 "Reconnect").
-pub async fn reconnected(
-    store: &DynStore,
-    link: &LinkId,
-) -> Result<Option<HealthTransition>, StoreError> {
-    apply(store, link, HealthChange::Reconnected).await
-}
-
 /// The one place a change of health is noticed: logged and counted (its outbound event is
-/// written by the store in the same step as the change).
-fn on_transition(transition: &HealthTransition) {
+/// written by the store in the same step as the change). For [`apply`], and for a
+/// verification's changes, which the store applies with the rest of its record.
+pub fn noticed(transition: &HealthTransition) {
     if !transition.changed() {
         return;
     }
@@ -96,14 +88,20 @@ pub async fn check(
     Ok(apply(store, link, HealthChange::Record(record)).await?)
 }
 
-/// Puts a newly confirmed link on the check schedule at a random point of the first period,
-/// so checks spread evenly over `check_every` (a link already scheduled keeps its time).
+/// Puts a newly confirmed link on the check schedule at [`first_check_at`] (a link already
+/// scheduled keeps its time).
 pub async fn schedule_checks(
     store: &DynStore,
     link: &LinkId,
     check_every: Duration,
 ) -> Result<(), StoreError> {
-    let period = check_every.as_millis().max(1) as i64;
-    let at = now_millis() + rand::thread_rng().gen_range(0..period);
+    let at = first_check_at(check_every);
     store.schedule(&DueEntry::Check(*link), at, false).await
+}
+
+/// When a newly confirmed link's first check is due: a random point of the first period, so
+/// checks spread evenly over `check_every`.
+pub fn first_check_at(check_every: Duration) -> Millis {
+    let period = check_every.as_millis().max(1) as i64;
+    now_millis() + rand::thread_rng().gen_range(0..period)
 }

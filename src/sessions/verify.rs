@@ -11,10 +11,12 @@ use std::time::Duration;
 
 use crate::belvo::{BelvoClient, BelvoError};
 use crate::domain::funnel::{self, KnownInstitutions};
-use crate::domain::health::{BelvoRecord, HealthChange};
+use crate::domain::health::BelvoRecord;
 use crate::domain::ids::{LinkId, SessionId};
-use crate::domain::session::{now_millis, SessionMode};
+use crate::domain::session::{now_millis, Millis, SessionMode};
+use crate::domain::verification::{Matched, Verification};
 use crate::domain::webhook::LinkClaim;
+use crate::links::health;
 use crate::store::{DueEntry, DynStore};
 
 const ATTEMPTS: u32 = 4;
@@ -41,21 +43,13 @@ pub fn spawn(
     known: Arc<KnownInstitutions>,
 ) {
     actix_web::rt::spawn(async move {
-        let entry = DueEntry::Verify {
-            session: session_id,
-            link,
-        };
-        let lease = VERIFY_LEASE.as_millis() as i64;
-        if let Err(e) = store.schedule(&entry, now_millis() + lease, true).await {
-            tracing::warn!(error = %e, "could not schedule link verification");
-        }
         let mut wait = Duration::from_millis(200);
         for attempt in 1..=ATTEMPTS {
-            let verdict = verify_once(&belvo, &store, session_id, link, check_every, &known).await;
+            // Each attempt (re)takes the verification's lease on the schedule as it starts.
+            let lease = Some(now_millis() + VERIFY_LEASE.as_millis() as i64);
+            let verdict =
+                verify_once(&belvo, &store, session_id, link, lease, check_every, &known).await;
             if verdict == Verdict::Done {
-                if let Err(e) = store.unschedule(&entry).await {
-                    tracing::warn!(error = %e, "verified link left scheduled");
-                }
                 return;
             }
             tracing::info!(attempt, "link verification failed; retrying");
@@ -66,105 +60,87 @@ pub fn spawn(
     });
 }
 
-/// One attempt: reads Belvo's record and records the verdict; a verified link counts the
-/// funnel's `link_verified` step under its session (and `resources_ready`, when its webhooks
-/// came first), its institution counted by name only when `known`.
+/// One attempt: reads Belvo's record and records the verdict with all it implies in one store
+/// call, which also takes the verification off the schedule (`Done`). With `lease_until` (the
+/// callback's task) the verification is put on the schedule until then as its session is read,
+/// in the same round trip; the scheduler passes `None`, its claim holds the lease already. A
+/// verified link counts the funnel's `link_verified` step under its session (and
+/// `resources_ready`, when its webhooks came first), its institution counted by name only when
+/// `known`.
 pub async fn verify_once(
     belvo: &BelvoClient,
     store: &DynStore,
     session_id: SessionId,
     link: LinkId,
+    lease_until: Option<Millis>,
     check_every: Duration,
     known: &KnownInstitutions,
 ) -> Verdict {
-    let session = match store.session(&session_id).await {
+    let read = store.verification_session(&session_id, &link, lease_until);
+    let session = match read.await {
         Ok(Some(session)) => session,
-        Ok(None) => return Verdict::Done,
+        Ok(None) => {
+            // Nothing left to verify for: the session is gone (its retention ended).
+            let entry = DueEntry::Verify {
+                session: session_id,
+                link,
+            };
+            if let Err(e) = store.unschedule(&entry).await {
+                tracing::warn!(error = %e, "verification of a gone session left scheduled");
+            }
+            return Verdict::Done;
+        }
         Err(e) => {
             tracing::warn!(error = %e, "could not read the session to verify its link");
             return Verdict::Retry;
         }
     };
-    match belvo.link(&link).await {
+    let matched = match belvo.link(&link).await {
         Ok(found) => {
             let verified = found.external_id.as_deref() == Some(session.record.owner.as_str())
                 && Some(found.institution.as_str()) == session.institution.as_deref();
             if !verified {
                 tracing::warn!(%link, "link does not match its session: not verified");
             }
-            let status = found.status.as_deref().and_then(BelvoRecord::from_status);
-            let found = Found {
-                verified,
-                institution: &found.institution,
-                status,
-                funnel: funnel::link_prefix(&session, known),
-            };
-            let recorded = record(store, &session, &link, found, check_every).await;
-            match recorded {
-                Ok(()) => Verdict::Done,
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not record link verification");
-                    Verdict::Retry
-                }
-            }
+            verified.then(|| Matched {
+                claim: LinkClaim {
+                    owner: session.record.owner.clone(),
+                    product: session.record.product.clone(),
+                    institution: found.institution.clone(),
+                    funnel: Some(funnel::link_prefix(&session, known)),
+                },
+                // A successful reconnect (update mode) of this very link: its credentials
+                // work again.
+                reconnected: session.record.mode == SessionMode::Update,
+                record: found.status.as_deref().and_then(BelvoRecord::from_status),
+                first_check_at: health::first_check_at(check_every),
+            })
         }
         Err(BelvoError::Rejected { status: 404, .. }) => {
             tracing::warn!(%link, "Belvo does not know this link: not verified");
-            match store.set_link_verified(&link, &session_id, false).await {
-                Ok(()) => Verdict::Done,
-                Err(_) => Verdict::Retry,
-            }
+            None
         }
         Err(e) => {
             tracing::info!(error = %e, "link verification failed");
+            return Verdict::Retry;
+        }
+    };
+    let verification = Verification {
+        link,
+        session: session_id,
+        matched,
+        now: now_millis(),
+    };
+    // Everything the link needs is written before the verification is announced, so whoever
+    // it wakes finds the link in its owner's list with its health.
+    match store.record_verification(&verification).await {
+        Ok(transitions) => {
+            transitions.iter().for_each(health::noticed);
+            Verdict::Done
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not record link verification");
             Verdict::Retry
         }
     }
-}
-
-/// What Belvo's record of a link said, and the funnel prefix its session counts under.
-struct Found<'a> {
-    verified: bool,
-    institution: &'a str,
-    status: Option<BelvoRecord>,
-    funnel: String,
-}
-
-/// Records the verdict; a verified link also becomes its owner's (listed in `GET /v1/links`),
-/// takes the health Belvo's record shows, and joins the check schedule.
-async fn record(
-    store: &DynStore,
-    session: &crate::domain::session::Session,
-    link: &LinkId,
-    found: Found<'_>,
-    check_every: Duration,
-) -> Result<(), crate::store::StoreError> {
-    let Found {
-        verified,
-        institution,
-        status,
-        funnel,
-    } = found;
-    // Everything the link needs is written before the verification is announced, so whoever
-    // it wakes finds the link in its owner's list with its health.
-    if verified {
-        let claim = LinkClaim {
-            owner: session.record.owner.clone(),
-            product: session.record.product.clone(),
-            institution: institution.to_owned(),
-            funnel: Some(funnel),
-        };
-        store.claim_link(link, &claim).await?;
-        // A successful reconnect (update mode) of this very link: its credentials work again.
-        if session.record.mode == SessionMode::Update {
-            crate::links::health::reconnected(store, link).await?;
-        }
-        if let Some(record) = status {
-            crate::links::health::apply(store, link, HealthChange::Record(record)).await?;
-        }
-        crate::links::health::schedule_checks(store, link, check_every).await?;
-    }
-    store
-        .set_link_verified(link, &session.record.id, verified)
-        .await
 }

@@ -5,7 +5,10 @@ use async_trait::async_trait;
 
 use super::StoreResult;
 use crate::domain::external_id::ExternalId;
+use crate::domain::health::HealthTransition;
 use crate::domain::ids::{LinkId, SessionId};
+use crate::domain::session::{Millis, Session};
+use crate::domain::verification::Verification;
 use crate::domain::webhook::{LinkClaim, LinkState, WebhookApplied, WebhookUpdate};
 
 #[async_trait]
@@ -33,6 +36,27 @@ pub trait Links: Send + Sync {
     /// Records a Belvo-confirmed link as its owner's (verified, with product and institution, and
     /// in the owner's link list) — unless another user owns it already. Returns whether it did.
     async fn claim_link(&self, link: &LinkId, claim: &LinkClaim) -> StoreResult<bool>;
+
+    /// What a link's verification needs of its session — whose it is, and what the link's
+    /// funnel steps count under; the session's other fields stand at neutral values — or `None`
+    /// when the session is gone. With `schedule_until`, the verification is put on the schedule
+    /// at that time in the same round trip (the callback's task does, so that the scheduler of
+    /// any replica finishes it if this one stops).
+    async fn verification_session(
+        &self,
+        session: &SessionId,
+        link: &LinkId,
+        schedule_until: Option<Millis>,
+    ) -> StoreResult<Option<Session>>;
+
+    /// Records what a link's verification found at Belvo in one step (one script on one
+    /// server): a matched link is claimed for its owner (as [`Links::claim_link`]), repaired by
+    /// an update session's reconnect, given the health Belvo's record shows and put on the check
+    /// schedule; then, matched or not, the verdict is kept on the link when it belongs to the
+    /// session (as [`Links::set_link_verified`]) and the verification leaves the schedule. The
+    /// session's waiters are woken last, so they find the link in its owner's list with its
+    /// health. Returns the health changes applied, in order.
+    async fn record_verification(&self, v: &Verification) -> StoreResult<Vec<HealthTransition>>;
 
     /// A user's links.
     async fn user_links(&self, owner: &ExternalId) -> StoreResult<Vec<LinkId>>;

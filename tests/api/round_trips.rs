@@ -1,6 +1,7 @@
 //! Redis round trips per request, as Redis itself counts them (`total_reads_processed`: a
 //! pipeline arrives in one read) on a redis-server of the test's own, so no other test's
-//! traffic is counted: one per status read (linked or not), per callback, per webhook.
+//! traffic is counted: one per status read (linked or not), per callback, per webhook, and three
+//! for a first success with its link's verification.
 //!
 //! The first use of each Lua script on a server also loads it (EVALSHA, NOSCRIPT, EVAL), so each
 //! path runs once before it is counted. The first commands also make each thread's own
@@ -8,6 +9,7 @@
 
 use std::time::{Duration, Instant};
 
+use belvo_bff::store::Keys;
 use serde_json::json;
 
 use crate::helpers::{spawn_app_with, StoreKind, TestApp};
@@ -369,4 +371,127 @@ async fn long_polls_of_one_session_woken_together_read_it_once() {
         reads, 1,
         "{WAITERS} waiters woken by one change read the session {reads} times"
     );
+}
+
+/// Polls on a connection of the test's own until the link's verdict is in and its verification
+/// has left the schedule; returns how many polls that took (one read each).
+async fn until_verified(
+    conn: &mut redis::aio::MultiplexedConnection,
+    app: &TestApp,
+    session: &str,
+    link: &str,
+) -> u64 {
+    let due = Keys::new(&app.settings.store.key_prefix).due();
+    let member = format!("v:{session}:{link}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut polls = 0;
+    loop {
+        polls += 1;
+        let verdict: Option<String> = redis::cmd("HGET")
+            .arg(app.link_key(link))
+            .arg("verdict")
+            .query_async(conn)
+            .await
+            .unwrap();
+        if verdict.as_deref() == Some("1") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the link was never verified");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    loop {
+        polls += 1;
+        let scheduled: Option<f64> = redis::cmd("ZSCORE")
+            .arg(&due)
+            .arg(&member)
+            .query_async(conn)
+            .await
+            .unwrap();
+        if scheduled.is_none() {
+            return polls;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the verification never left the schedule"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Sends a success callback and waits until its verification is done; returns the polls.
+async fn succeed(
+    app: &TestApp,
+    polling: &mut redis::aio::MultiplexedConnection,
+    (id, link, callback): &(String, String, String),
+) -> u64 {
+    let response = app.client.get(callback).send().await.unwrap();
+    assert_eq!(response.status(), 302);
+    until_verified(polling, app, id, link).await
+}
+
+#[tokio::test]
+async fn a_first_success_and_its_verification_are_three_round_trips() {
+    let redis = OwnRedis::start();
+    let url = redis.url();
+    let app = spawn_app_with(StoreKind::Redis, |s| {
+        s.store.redis_url = url.clone();
+        s.links.background_checks = false;
+        s.institutions.status_refresh = Duration::from_secs(3600);
+        // The emulator's webhooks go nowhere: only the verification writes the link.
+        s.emulator.webhook_url = Some("http://127.0.0.1:9/".parse().unwrap());
+        s.emulator.webhook_attempts = 1;
+    })
+    .await;
+    let client = redis::Client::open(url).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let mut polling = client.get_multiplexed_async_connection().await.unwrap();
+    // Success callbacks the emulated widget gave for links it made (Belvo knows them), not sent
+    // yet; the first one loads the scripts.
+    let mut successes = Vec::new();
+    for _ in 0..=N {
+        let session = app.open("marta", "mx_employment", "ios").await;
+        let id = session["session_id"].as_str().unwrap().to_owned();
+        let widget = session["widget_url"].as_str().unwrap();
+        let callback = app
+            .widget_outcome(widget, "success", "imss_mx_employment")
+            .await;
+        let link = crate::helpers::param(&callback, "link").unwrap();
+        successes.push((id, link, callback));
+    }
+    let (first, successes) = successes.split_first().unwrap();
+    succeed(&app, &mut polling, first).await;
+    settled(&mut conn, || async {
+        assert_eq!(app.status("marta", &first.0).await["link_verified"], true);
+    })
+    .await;
+
+    let mut polls = 0;
+    let trips = counted(&mut conn, async {
+        for success in successes {
+            polls += succeed(&app, &mut polling, success).await;
+        }
+    })
+    .await;
+    // The test's own polls are not the verification's.
+    let trips = trips - polls;
+    // The callback; then the verification: its schedule entry with the session's read, and once
+    // Belvo has answered, one script for all it writes.
+    assert_eq!(
+        trips,
+        3 * N,
+        "{} round trips per first success and its verification",
+        trips as f64 / N as f64
+    );
+    for (id, link, _) in successes {
+        let status = app.status("marta", id).await;
+        assert_eq!(status["link_verified"], true);
+        let listed = app
+            .client
+            .get(app.url(&format!("/v1/links/{link}")))
+            .bearer_auth(app.token("marta"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(listed.status(), 200, "a verified link is its owner's");
+    }
 }

@@ -136,26 +136,59 @@ pub(super) fn widget_fields() -> impl Iterator<Item = &'static str> {
 }
 
 /// A session from the values of [`widget_fields`], in that order, then its token. The fields
-/// `/w/` does not read stand at neutral values (platform `web`, times 0, no events or warnings):
-/// the session it returns serves opening the widget only.
+/// `/w/` does not read stand at neutral values (see [`partial_session`]): the session it returns
+/// serves opening the widget only.
 pub(super) fn widget_session_from_values(
     values: &[Option<String>],
 ) -> Result<Option<Session>, CorruptSession> {
     let fields = &values[..values.len().min(WIDGET_FIELDS.len())];
-    if fields.iter().all(Option::is_none) {
+    let token = values.get(WIDGET_FIELDS.len()).cloned().flatten();
+    partial_session(WIDGET_FIELDS, fields).map(|s| s.map(|s| with_token(s, token)))
+}
+
+/// What a link's verification reads of its session: whose it is, and what the link's funnel
+/// steps count under (product, platform, mode, institution); 7 of the hash's fields.
+pub(super) const VERIFY_FIELDS: &[&str] = &[
+    "id",
+    "owner",
+    "product",
+    "platform",
+    "status",
+    "institution",
+    "mode",
+];
+
+/// A session from the values of [`VERIFY_FIELDS`], in that order; the fields a verification
+/// does not read stand at neutral values (see [`partial_session`]).
+pub(super) fn verify_session_from_values(
+    values: &[Option<String>],
+) -> Result<Option<Session>, CorruptSession> {
+    partial_session(VERIFY_FIELDS, values)
+}
+
+/// A session from the values of `names` (some of the hash's fields), the others at neutral
+/// values: platform `web`, times 0, no institutions, events or warnings, single access.
+fn partial_session(
+    names: &[&str],
+    values: &[Option<String>],
+) -> Result<Option<Session>, CorruptSession> {
+    if values.iter().all(Option::is_none) {
         return Ok(None);
     }
-    let field = |name: &str| match WIDGET_FIELDS.iter().position(|f| *f == name) {
+    let field = |name: &str| match names.iter().position(|f| *f == name) {
         Some(at) => values.get(at)?.as_deref(),
         None => match name {
             "platform" => Some("web"),
-            "created_at" | "updated_at" | "event_count" => Some("0"),
+            "created_at" | "token_expires_at" | "deadline" | "updated_at" | "event_count" => {
+                Some("0")
+            }
+            "institutions" => Some(""),
+            "access_mode" => Some("single"),
             "warnings" => Some("[]"),
             _ => None,
         },
     };
-    let token = values.get(WIDGET_FIELDS.len()).cloned().flatten();
-    session_from_lookup(field).map(|s| Some(with_token(s, token)))
+    session_from_lookup(field).map(Some)
 }
 
 /// The session with its widget token, which only `/w/` reads.

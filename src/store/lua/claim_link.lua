@@ -3,7 +3,8 @@
 -- before the claim may have made every fetch resource of the product ready already: then the
 -- claim writes `link.resources_ready` (SPEC §13, once per link; `resources_ready` in the prelude).
 -- A session's claim keeps its funnel counter prefix on the link (`funnel`, the first session's),
--- under which the link's own steps count (SPEC §14).
+-- under which the link's own steps count (SPEC §14). The step itself is `claim_link` in
+-- `link_steps.lua`.
 --
 -- KEYS[1] link hash
 -- KEYS[2] the day's funnel counters hash of the link's shard (the link's hash tag)
@@ -18,15 +19,11 @@
 -- ARGV[8] the counters' expiry (unix ms, PEXPIREAT)
 -- ARGV[9] ... the product's fetch resources
 -- Reply: {1, the funnel field counted or ""} when claimed, {0, ""} when another owner holds it
-local owner = redis.call('HGET', KEYS[1], 'owner')
-if owner and owner ~= ARGV[1] then
-  return {0, ''}
-end
-redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'product', ARGV[2], 'institution', ARGV[3], 'verified', '1')
-if ARGV[7] ~= '' then redis.call('HSETNX', KEYS[1], 'funnel', ARGV[7]) end
-if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[4]) then
-  redis.call('PEXPIRE', KEYS[1], ARGV[4])
-end
 local expected = {}
 for i = 9, #ARGV do expected[#expected + 1] = ARGV[i] end
-return {1, resources_ready(KEYS[3], KEYS[1], ARGV[5], expected, ARGV[6], KEYS[2], ARGV[8]) or ''}
+local counted = claim_link(KEYS[1], KEYS[2], KEYS[3], ARGV[5], ARGV[1], ARGV[2], ARGV[3], ARGV[4],
+  ARGV[6], ARGV[7], ARGV[8], expected)
+if not counted then
+  return {0, ''}
+end
+return {1, counted}

@@ -12,6 +12,13 @@ use redis::Script;
 /// The prelude of the scripts that write outbound events (`outbox_add`, `link_event`).
 const OUTBOX_PRELUDE: &str = include_str!("outbox_add.lua");
 
+/// The prelude of the scripts that claim a link, change its health or record its verdict
+/// (`claim_link`, `apply_health`, `set_verdict`), after the outbox's, which they call.
+const LINK_PRELUDE: &str = concat!(
+    include_str!("outbox_add.lua"),
+    include_str!("link_steps.lua")
+);
+
 macro_rules! scripts {
     ($($(#[$doc:meta])* $name:ident = $($prelude:ident +)? $file:literal;)+) => {
         $(
@@ -40,13 +47,15 @@ scripts! {
     /// A Belvo webhook on its link (SPEC §6).
     RECORD_WEBHOOK = OUTBOX_PRELUDE + "record_webhook.lua";
     /// A link's verification against Belvo.
-    SET_LINK_VERIFIED = OUTBOX_PRELUDE + "set_link_verified.lua";
+    SET_LINK_VERIFIED = LINK_PRELUDE + "set_link_verified.lua";
     /// A link Belvo confirmed, claimed for its owner.
-    CLAIM_LINK = OUTBOX_PRELUDE + "claim_link.lua";
+    CLAIM_LINK = LINK_PRELUDE + "claim_link.lua";
+    /// What a link's verification found at Belvo: claim, health, schedule and verdict at once.
+    RECORD_VERIFICATION = LINK_PRELUDE + "record_verification.lua";
     /// A link deleted by its owner.
     DELETE_LINK = OUTBOX_PRELUDE + "delete_link.lua";
     /// One fact applied to a link's health (SPEC §11).
-    APPLY_HEALTH = OUTBOX_PRELUDE + "apply_health.lua";
+    APPLY_HEALTH = LINK_PRELUDE + "apply_health.lua";
     /// A session still pending at its deadline, expired with its event (SPEC §13).
     EXPIRE_SESSION = OUTBOX_PRELUDE + "expire_session.lua";
     /// The due entries of the link check schedule, claimed.
@@ -138,6 +147,7 @@ mod tests {
         loaded_here.sort();
         let mut loaded: Vec<String> = FILES.iter().map(|(file, _)| file.to_string()).collect();
         loaded.push("outbox_add.lua".to_owned());
+        loaded.push("link_steps.lua".to_owned());
         loaded.sort();
         assert_eq!(loaded_here, loaded);
     }

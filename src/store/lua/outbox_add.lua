@@ -21,16 +21,20 @@ local function link_event(stream, link, link_id, event_type, now, extra)
   return outbox_add(stream, event_type, now, fields)
 end
 
--- Counts `step` of the session whose verification claimed `link` (SPEC §14) in the day's funnel
--- counters hash `counters` (the link's shard), under the prefix that claim kept on the link
--- (`funnel`; none for a link made through the API: nothing counted). `expiry` is the counters'
--- PEXPIREAT. Returns the field counted, or '' when none.
-local function count_link_step(link, counters, step, expiry)
-  local prefix = counters and redis.call('HGET', link, 'funnel')
-  if not prefix then return '' end
+-- Counts `step` of the session whose verification claimed a link (SPEC §14) in the day's funnel
+-- counters hash `counters` (the link's shard), under `prefix`, the one that claim kept on the
+-- link (`funnel`; none for a link made through the API: nothing counted). `expiry` is the
+-- counters' PEXPIREAT. Returns the field counted, or '' when none.
+local function count_step(prefix, counters, step, expiry)
+  if not prefix or not counters then return '' end
   redis.call('HINCRBY', counters, prefix .. step, 1)
   redis.call('PEXPIREAT', counters, expiry)
   return prefix .. step
+end
+
+-- As `count_step`, with the prefix read from the link hash `link`.
+local function count_link_step(link, counters, step, expiry)
+  return count_step(counters and redis.call('HGET', link, 'funnel'), counters, step, expiry)
 end
 
 -- Once every resource in `expected` (a list of names) is ready on the link (its `res:<NAME>`

@@ -2,7 +2,7 @@
 -- session's waiters. An existing hash carries the TTL: this never creates one without expiry.
 -- A verdict not yet announced (`verdict`) writes `link.verified` or `link.verification_failed` (SPEC §13) in the same
 -- step when events go out; a positive one counts the funnel's `link_verified` step (SPEC §14),
--- events or not, so once per link.
+-- events or not, so once per link. The step itself is `set_verdict` in `link_steps.lua`.
 --
 -- KEYS[1] link hash
 -- KEYS[2] the day's funnel counters hash of the link's shard (the link's hash tag)
@@ -14,19 +14,9 @@
 -- ARGV[5] now, ms
 -- ARGV[6] the counters' expiry (unix ms, PEXPIREAT)
 -- Reply: the funnel field counted, or "" (none)
-local counted = ''
-if redis.call('HGET', KEYS[1], 'session') == ARGV[3] then
-  redis.call('HSET', KEYS[1], 'verified', ARGV[1])
-  -- `verified` may already be set by the link's claim: the verdict announced is kept apart.
-  if redis.call('HGET', KEYS[1], 'verdict') ~= ARGV[1] then
-    redis.call('HSET', KEYS[1], 'verdict', ARGV[1])
-    local event_type = 'link.verification_failed'
-    if ARGV[1] == '1' then
-      event_type = 'link.verified'
-      counted = count_link_step(KEYS[1], KEYS[2], 'link_verified', ARGV[6])
-    end
-    link_event(KEYS[3], KEYS[1], ARGV[4], event_type, ARGV[5], {})
-  end
+local theirs, counted = set_verdict(KEYS[1], KEYS[2], KEYS[3], ARGV[4], ARGV[3], ARGV[1], ARGV[5],
+  ARGV[6])
+if theirs then
   redis.call('PUBLISH', ARGV[2], ARGV[3])
 end
 return counted

@@ -9,12 +9,14 @@ use super::{Entry, Inner, MemoryStore};
 use crate::domain::event::EventType;
 use crate::domain::external_id::ExternalId;
 use crate::domain::funnel;
+use crate::domain::health::{HealthChange, HealthTransition};
 use crate::domain::ids::{LinkId, SessionId};
-use crate::domain::session::{now_millis, MAX_EVENTS};
+use crate::domain::session::{now_millis, Millis, Session, MAX_EVENTS};
+use crate::domain::verification::Verification;
 use crate::domain::webhook::{
     every_resource_ready, LinkClaim, LinkState, WebhookApplied, WebhookUpdate, MAX_WEBHOOK_IDS,
 };
-use crate::store::{codec, Links, StoreResult};
+use crate::store::{codec, DueEntry, LinkHealthStore, Links, Sessions, StoreResult};
 
 impl MemoryStore {
     /// As `resources_ready` in `outbox_add.lua`: once every fetch resource of the link's product
@@ -216,6 +218,45 @@ impl Links for MemoryStore {
         links.insert(*link);
         *exp = expires;
         Ok(true)
+    }
+
+    async fn verification_session(
+        &self,
+        session: &SessionId,
+        link: &LinkId,
+        schedule_until: Option<Millis>,
+    ) -> StoreResult<Option<Session>> {
+        if let Some(at) = schedule_until {
+            let entry = DueEntry::Verify {
+                session: *session,
+                link: *link,
+            };
+            self.schedule(&entry, at, true).await?;
+        }
+        self.session(session).await
+    }
+
+    async fn record_verification(&self, v: &Verification) -> StoreResult<Vec<HealthTransition>> {
+        // The same steps as `record_verification.lua`, in its order; the verdict wakes waiters.
+        let mut transitions = Vec::new();
+        if let Some(matched) = &v.matched {
+            self.claim_link(&v.link, &matched.claim).await?;
+            let reconnect = matched.reconnected.then_some(HealthChange::Reconnected);
+            let record = matched.record.map(HealthChange::Record);
+            for change in reconnect.iter().chain(record.iter()) {
+                transitions.extend(self.apply_health(&v.link, change, v.now).await?);
+            }
+            let check = DueEntry::Check(v.link);
+            self.schedule(&check, matched.first_check_at, false).await?;
+        }
+        self.set_link_verified(&v.link, &v.session, v.matched.is_some())
+            .await?;
+        let verify = DueEntry::Verify {
+            session: v.session,
+            link: v.link,
+        };
+        self.unschedule(&verify).await?;
+        Ok(transitions)
     }
 
     async fn delete_link(&self, link: &LinkId, owner: &ExternalId) -> StoreResult<bool> {

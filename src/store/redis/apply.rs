@@ -201,7 +201,7 @@ impl RedisStore {
     }
 
     /// Tells every replica that `id` changed; best effort (waiters also time out).
-    async fn announce(&self, id: &SessionId) {
+    pub(super) async fn announce(&self, id: &SessionId) {
         let mut conn = self.conn();
         let publish = conn.publish::<_, _, i64>(self.keys.events_channel(), id.to_string());
         let _ = self.run(publish).await;

@@ -14,9 +14,54 @@ use crate::domain::ids::LinkId;
 use crate::domain::session::Millis;
 use crate::store::{lua, ClaimRules, Claimed, DueEntry, LinkHealthStore, StoreError, StoreResult};
 
+impl RedisStore {
+    /// A health change as `apply_health` (`link_steps.lua`) replies it: from ("" = never set),
+    /// to, reason code, reason message.
+    pub(super) fn transition(
+        &self,
+        link: &LinkId,
+        reply: Vec<String>,
+        now: Millis,
+    ) -> StoreResult<HealthTransition> {
+        let corrupt = || StoreError::corrupt(self.keys.link(link), "apply_health reply");
+        let [from, to, reason, message] = <[String; 4]>::try_from(reply).map_err(|_| corrupt())?;
+        Ok(HealthTransition {
+            link: *link,
+            from: Health::parse(&from),
+            to: Health::parse(&to).ok_or_else(corrupt)?,
+            reason: (!reason.is_empty()).then(|| HealthReason {
+                code: reason,
+                message: (!message.is_empty()).then_some(message),
+            }),
+            at: now,
+        })
+    }
+
+    /// The attention index writes of a change of health: out of the index of the health it
+    /// leaves, into the one of the health it reaches (none for `ok`).
+    pub(super) fn index_moves(&self, transition: &HealthTransition) -> Vec<redis::Cmd> {
+        let link = transition.link.to_string();
+        let mut moves = Vec::new();
+        if !transition.changed() {
+            return moves;
+        }
+        if let Some(from) = transition.from.filter(|h| *h != Health::Ok) {
+            moves.push(redis::Cmd::zrem(self.keys.health_index(from), &link));
+        }
+        if transition.to != Health::Ok {
+            moves.push(redis::Cmd::zadd(
+                self.keys.health_index(transition.to),
+                &link,
+                transition.at,
+            ));
+        }
+        moves
+    }
+}
+
 /// `apply_health.lua`'s arguments for a change: change, code, message, then the consent's
 /// state, id, due date and renewal details (empty but for a consent change).
-fn script_args(change: &HealthChange) -> (&'static str, String, String, [String; 4]) {
+pub(super) fn script_args(change: &HealthChange) -> (&'static str, String, String, [String; 4]) {
     let none = || [String::new(), String::new(), String::new(), String::new()];
     match change {
         HealthChange::CredentialsFailed(reason) => (
@@ -97,30 +142,13 @@ impl LinkHealthStore for RedisStore {
         if reply.is_empty() {
             return Ok(None);
         }
-        let corrupt = || StoreError::corrupt(self.keys.link(link), "apply_health.lua reply");
-        let [from, to, reason, message] = <[String; 4]>::try_from(reply).map_err(|_| corrupt())?;
-        let to = Health::parse(&to).ok_or_else(corrupt)?;
-        let transition = HealthTransition {
-            link: *link,
-            from: Health::parse(&from),
-            to,
-            reason: (!reason.is_empty()).then(|| HealthReason {
-                code: reason,
-                message: (!message.is_empty()).then_some(message),
-            }),
-            at: now,
-        };
+        let transition = self.transition(link, reply, now)?;
         if transition.changed() {
             // The index is in another slot: a crash here leaves it behind until the next change;
             // its readers skip links whose health is not the one listed.
             let mut pipe = redis::pipe();
-            if let Some(from) = transition.from.filter(|h| *h != Health::Ok) {
-                pipe.zrem(self.keys.health_index(from), link.to_string())
-                    .ignore();
-            }
-            if to != Health::Ok {
-                pipe.zadd(self.keys.health_index(to), link.to_string(), now)
-                    .ignore();
+            for command in self.index_moves(&transition) {
+                pipe.add_command(command).ignore();
             }
             self.run(pipe.query_async::<()>(&mut conn)).await?;
         }

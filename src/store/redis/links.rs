@@ -9,9 +9,11 @@ use redis::AsyncCommands;
 use super::RedisStore;
 use crate::domain::external_id::ExternalId;
 use crate::domain::funnel::Day;
+use crate::domain::health::HealthTransition;
 use crate::domain::ids::{LinkId, SessionId};
-use crate::domain::session::{now_millis, MAX_EVENTS};
+use crate::domain::session::{now_millis, Millis, Session, MAX_EVENTS};
 use crate::domain::shard::Shard;
+use crate::domain::verification::Verification;
 use crate::domain::webhook::{
     LinkClaim, LinkState, WebhookApplied, WebhookUpdate, MAX_WEBHOOK_IDS,
 };
@@ -181,6 +183,20 @@ impl Links for RedisStore {
             .ignore();
         self.run(pipe.query_async::<()>(&mut conn)).await?;
         Ok(true)
+    }
+
+    async fn verification_session(
+        &self,
+        session: &SessionId,
+        link: &LinkId,
+        schedule_until: Option<Millis>,
+    ) -> StoreResult<Option<Session>> {
+        self.read_verification_session(session, link, schedule_until)
+            .await
+    }
+
+    async fn record_verification(&self, v: &Verification) -> StoreResult<Vec<HealthTransition>> {
+        self.record_verification_script(v).await
     }
 
     async fn delete_link(&self, link: &LinkId, owner: &ExternalId) -> StoreResult<bool> {

@@ -28,6 +28,7 @@ mod migrate;
 mod outbox;
 mod sessions;
 mod staff;
+mod verify;
 
 pub use migrate::Migration;
 
@@ -249,7 +250,7 @@ impl RedisStore {
             let mut conn = self.conn();
             return self.run(pipe.query_async::<()>(&mut conn)).await;
         }
-        let writes = groups.into_iter().map(|group| {
+        let writes = groups.into_iter().filter(|g| !g.is_empty()).map(|group| {
             let pipe = pipeline(&mut group.into_iter());
             let mut conn = self.conn();
             async move { pipe.query_async::<()>(&mut conn).await }

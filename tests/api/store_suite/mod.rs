@@ -167,6 +167,7 @@ mod key_ttls;
 mod links;
 mod outbox;
 mod sessions;
+mod verification;
 
 /// Behaviour only a cluster has: a success is two steps there (the link hash is in another slot).
 mod cluster_only;
