@@ -19,8 +19,8 @@ use crate::domain::webhook::LinkState;
 #[error("stored session is malformed: field `{0}`")]
 pub struct CorruptSession(pub &'static str);
 
-/// Every field [`session_from_lookup`] reads: stores fetch these and nothing else (the hash
-/// also holds up to `MAX_EVENTS` dedupe markers, `seen:<fingerprint>`, that a read does not need).
+/// Every field [`session_from_lookup`] reads. The hash also holds up to `MAX_EVENTS` dedupe
+/// markers (`seen:<fingerprint>`) that a read does not need; [`session_from_pairs`] skips them.
 pub(super) const SESSION_FIELDS: &[&str] = &[
     "id",
     "owner",
@@ -110,6 +110,24 @@ pub(super) fn session_from_values(
     values: &[Option<String>],
 ) -> Result<Option<Session>, CorruptSession> {
     session_from_named(SESSION_FIELDS, values)
+}
+
+/// A session from its hash's field-value pairs in any order (an HGETALL's answer); `None` when
+/// there are none (unknown or expired). Dedupe markers and fields no longer read (the legacy
+/// widget token) are skipped.
+pub(super) fn session_from_pairs(
+    pairs: Vec<(String, String)>,
+) -> Result<Option<Session>, CorruptSession> {
+    let mut values = vec![None; SESSION_FIELDS.len()];
+    for (name, value) in pairs {
+        if name.starts_with("seen:") {
+            continue;
+        }
+        if let Some(at) = SESSION_FIELDS.iter().position(|f| *f == name) {
+            values[at] = Some(value);
+        }
+    }
+    session_from_values(&values)
 }
 
 /// What `/w/` reads with the opening (`open_widget.lua`): the fields opening the widget, renewing
