@@ -112,20 +112,19 @@ pub(super) fn session_from_values(
     session_from_named(SESSION_FIELDS, values)
 }
 
-/// A session from its hash's field-value pairs in any order (an HGETALL's answer); `None` when
-/// there are none (unknown or expired). Dedupe markers and fields no longer read (the legacy
-/// widget token) are skipped.
+/// A session from its hash's field-value pairs in any order (an HGETALL's answer, as bytes);
+/// `None` when there are none (unknown or expired). Other fields (the dedupe markers, the
+/// legacy widget token) are skipped without being decoded.
 pub(super) fn session_from_pairs(
-    pairs: Vec<(String, String)>,
+    pairs: Vec<(Vec<u8>, Vec<u8>)>,
 ) -> Result<Option<Session>, CorruptSession> {
     let mut values = vec![None; SESSION_FIELDS.len()];
     for (name, value) in pairs {
-        if name.starts_with("seen:") {
+        let Some(at) = SESSION_FIELDS.iter().position(|f| f.as_bytes() == name) else {
             continue;
-        }
-        if let Some(at) = SESSION_FIELDS.iter().position(|f| *f == name) {
-            values[at] = Some(value);
-        }
+        };
+        values[at] =
+            Some(String::from_utf8(value).map_err(|_| CorruptSession(SESSION_FIELDS[at]))?);
     }
     session_from_values(&values)
 }

@@ -77,7 +77,7 @@ impl Sessions for RedisStore {
 
     async fn session(&self, id: &SessionId) -> StoreResult<Option<Session>> {
         let mut conn = self.conn();
-        let pairs: Vec<(String, String)> = self
+        let pairs: Vec<(Vec<u8>, Vec<u8>)> = self
             .run(self.read_session(id).query_async(&mut conn))
             .await?;
         Ok(codec::session_from_pairs(pairs)?)
@@ -100,7 +100,7 @@ impl Sessions for RedisStore {
         };
         let read_session = self.read_session(id);
         let read_link = Cmd::hgetall(self.keys.link(&link));
-        let (pairs, fields): (Vec<(String, String)>, HashMap<String, String>) =
+        let (pairs, fields): (Vec<(Vec<u8>, Vec<u8>)>, HashMap<String, String>) =
             if self.conn.is_cluster() {
                 // Two slots, likely two nodes: both commands at once.
                 let (mut a, mut b) = (self.conn(), self.conn());
