@@ -339,6 +339,17 @@ count_commands() {
     / \[[0-9]+ [0-9.:]+\] / && $4 != "\"monitor\"" { client++ }
     END { printf "%s %.2f %.2f %.2f\n", label, reads / n, client / n, script / n }
   ' "$monitor" >>"$workdir/commands.txt"
+  # What the BFF and anything else sent meanwhile, by command and key kind (the key's name
+  # without its ids), so a count above what the path sends says where the rest came from.
+  log "  $label: $(awk -v n="$COUNT" '
+    / \[[0-9]+ [0-9.:]+\] / && $4 != "\"monitor\"" && !/ \[0 lua\] / {
+      key = $5
+      gsub(/[0-9a-f]+-[0-9a-f-]+|[0-9][0-9][0-9][0-9][0-9][0-9]+/, "#", key)
+      gsub(/[{]sh:[0-9]+[}]/, "{sh}", key)
+      count[$4 " " key]++
+    }
+    END { for (c in count) printf "%.2f %s\n", count[c] / n, c }
+  ' "$monitor" | sort -rn | head -6 | tr '\n' ';' | tr -d '"')"
 }
 
 reads_processed() {

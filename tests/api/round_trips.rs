@@ -315,17 +315,20 @@ async fn open(app: &TestApp) -> String {
     session["session_id"].as_str().unwrap().to_owned()
 }
 
-/// Session reads (`HMGET`, also those inside scripts) Redis has run so far.
+/// Session reads Redis has run so far: a status read's `HGETALL`, the scripts' `HMGET`s.
 async fn session_reads(conn: &mut redis::aio::MultiplexedConnection) -> u64 {
     let info: String = redis::cmd("INFO")
         .arg("commandstats")
         .query_async(conn)
         .await
         .unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix("cmdstat_hmget:calls="))
-        .and_then(|v| v.split(',').next()?.parse().ok())
-        .unwrap_or(0)
+    let calls = |command: &str| -> u64 {
+        info.lines()
+            .find_map(|l| l.strip_prefix(&format!("cmdstat_{command}:calls=")))
+            .and_then(|v| v.split(',').next()?.parse().ok())
+            .unwrap_or(0)
+    };
+    calls("hgetall") + calls("hmget")
 }
 
 #[tokio::test]

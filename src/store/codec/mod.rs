@@ -19,8 +19,8 @@ use crate::domain::webhook::LinkState;
 #[error("stored session is malformed: field `{0}`")]
 pub struct CorruptSession(pub &'static str);
 
-/// Every field [`session_from_lookup`] reads: stores fetch these and nothing else (the hash
-/// also holds up to `MAX_EVENTS` dedupe markers, `seen:<fingerprint>`, that a read does not need).
+/// Every field [`session_from_lookup`] reads. The hash also holds up to `MAX_EVENTS` dedupe
+/// markers (`seen:<fingerprint>`) that a read does not need; [`session_from_pairs`] skips them.
 pub(super) const SESSION_FIELDS: &[&str] = &[
     "id",
     "owner",
@@ -110,6 +110,23 @@ pub(super) fn session_from_values(
     values: &[Option<String>],
 ) -> Result<Option<Session>, CorruptSession> {
     session_from_named(SESSION_FIELDS, values)
+}
+
+/// A session from its hash's field-value pairs in any order (an HGETALL's answer, as bytes);
+/// `None` when there are none (unknown or expired). Other fields (the dedupe markers, the
+/// legacy widget token) are skipped without being decoded.
+pub(super) fn session_from_pairs(
+    pairs: Vec<(Vec<u8>, Vec<u8>)>,
+) -> Result<Option<Session>, CorruptSession> {
+    let mut values = vec![None; SESSION_FIELDS.len()];
+    for (name, value) in pairs {
+        let Some(at) = SESSION_FIELDS.iter().position(|f| f.as_bytes() == name) else {
+            continue;
+        };
+        values[at] =
+            Some(String::from_utf8(value).map_err(|_| CorruptSession(SESSION_FIELDS[at]))?);
+    }
+    session_from_values(&values)
 }
 
 /// What `/w/` reads with the opening (`open_widget.lua`): the fields opening the widget, renewing

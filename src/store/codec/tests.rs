@@ -118,6 +118,17 @@ fn a_record_written_before_the_codec_moved_reads_the_same() {
         .map(|f| stored.get(*f).cloned())
         .collect();
     assert_eq!(session_from_values(&values).unwrap(), Some(session.clone()));
+    // Read as an HGETALL answers (the hash's own order, a legacy token field and dedupe
+    // markers among the fields), the same session; an empty answer is no session.
+    let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = stored
+        .iter()
+        .map(|(k, v)| (k.clone().into_bytes(), v.clone().into_bytes()))
+        .collect();
+    pairs.sort_unstable_by(|a, b| b.cmp(a));
+    pairs.insert(1, (b"seen:def".to_vec(), b"1600".to_vec()));
+    pairs.insert(3, (LEGACY_TOKEN_FIELD.into(), vec![b't'; 700]));
+    assert_eq!(session_from_pairs(pairs).unwrap(), Some(session.clone()));
+    assert_eq!(session_from_pairs(Vec::new()).unwrap(), None);
     // And what a new session writes is what the reader reads.
     let written: HashMap<String, String> = new_session_fields(&session.record)
         .into_iter()
