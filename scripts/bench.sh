@@ -550,9 +550,11 @@ delivery_case() {
   python3 bench/load.py sessions "$EVENTS_URL" "$TOKEN" "$DELIVERY_SESSIONS" |
     sed 's|.*|/callbacks/&/exit?meta_data_step=abandon-survey|' >"$workdir/delivery.paths"
   curl -sf -X DELETE "$RECEIVER_URL/events" >/dev/null
-  # wrk runs for its -d whatever happens: long enough for the exits at half the rate of the
-  # exit case (once.lua's own clock gives the callbacks' rate).
-  rate=$(awk '$1 == "exit-bff" { n++; s += $2 } END { print int(s / n) + 1 }' "$results")
+  # wrk runs for its -d whatever happens: long enough for the exits at half the rate of this
+  # BFF's success callbacks, which write to the outbox as these first exits do (the exit case's
+  # replays write nothing and run several times faster; once.lua's own clock gives the
+  # callbacks' rate).
+  rate=$(awk '$1 == "success-events" { n++; s += $2 } END { print int(s / n) + 1 }' "$results")
   seconds=$((DELIVERY_SESSIONS * 2 / rate + 2))
   json=$(wrk_json "$EVENTS_URL" once.lua "$seconds" "$CONNECTIONS" "$THREADS" \
     "$workdir/delivery.paths" "$THREADS")
