@@ -88,7 +88,15 @@ impl RedisStore {
             }
         }
         let reply = self.full_apply_script(id, t, with_link).await?;
-        if let Applied::Recorded { platform, .. } | Applied::Replay { platform, .. } = reply.applied
+        // What apps replay is the callback that changed their session (a retried deeplink), so
+        // only that, or a replay this process had no hint for, is remembered: a stream of events
+        // that change nothing would push those out.
+        if let Applied::Recorded {
+            platform,
+            changed: true,
+            ..
+        }
+        | Applied::Replay { platform, .. } = reply.applied
         {
             self.replay_hints.insert(hint, platform);
         }

@@ -48,6 +48,25 @@ const LINK_HINTS: usize = 65_536;
 /// not remembered costs its replay the full `apply_event.lua`, nothing else.
 const REPLAY_HINTS: usize = 65_536;
 
+/// The replay hints' cache. A hint is used soon after it is made (an app retrying its deeplink)
+/// or never, so recency is what counts: most of the room goes to new entries, where the cache's
+/// default (3% of it, for a workload where what is read again is what was read often) let a few
+/// thousand new sessions push out the hints of the ones before them.
+fn replay_hints() -> quick_cache::sync::Cache<(SessionId, apply::ReplayHint), Platform> {
+    let options = quick_cache::OptionsBuilder::new()
+        .estimated_items_capacity(REPLAY_HINTS)
+        .weight_capacity(REPLAY_HINTS as u64)
+        .hot_allocation(0.25)
+        .build()
+        .expect("the capacities are set");
+    quick_cache::sync::Cache::with_options(
+        options,
+        quick_cache::UnitWeighter,
+        quick_cache::DefaultHashBuilder::default(),
+        quick_cache::sync::DefaultLifecycle::default(),
+    )
+}
+
 #[derive(Clone)]
 pub struct RedisStore {
     conn: RedisConnection,
@@ -154,7 +173,7 @@ impl RedisStore {
             timeout,
             changes,
             link_hints: Arc::new(quick_cache::sync::Cache::new(LINK_HINTS)),
-            replay_hints: Arc::new(quick_cache::sync::Cache::new(REPLAY_HINTS)),
+            replay_hints: Arc::new(replay_hints()),
             branding,
             events: false,
             fetch_resources: Default::default(),

@@ -166,6 +166,7 @@ mod health;
 mod key_ttls;
 mod links;
 mod outbox;
+mod replay_hints;
 mod sessions;
 mod verification;
 
