@@ -13,21 +13,13 @@ use belvo_bff::store::Keys;
 use serde_json::json;
 
 use crate::helpers::{spawn_app_with, StoreKind, TestApp};
-use crate::own_redis::OwnRedis;
+use crate::own_redis::{info_stat, OwnRedis};
 
 const N: u64 = 20;
 
 /// Socket reads Redis has processed so far.
 async fn reads(conn: &mut redis::aio::MultiplexedConnection) -> u64 {
-    let info: String = redis::cmd("INFO")
-        .arg("stats")
-        .query_async(conn)
-        .await
-        .unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix("total_reads_processed:"))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("INFO stats has total_reads_processed")
+    info_stat(conn, "total_reads_processed").await
 }
 
 /// The reads Redis processes while `requests` run, less what reading the counter costs.
@@ -248,19 +240,6 @@ async fn a_callback_and_a_webhook_are_one_round_trip_each() {
     assert_eq!(counted(&mut conn, async {}).await, 0);
 }
 
-/// Bytes Redis has read from its clients so far.
-async fn bytes_in(conn: &mut redis::aio::MultiplexedConnection) -> u64 {
-    let info: String = redis::cmd("INFO")
-        .arg("stats")
-        .query_async(conn)
-        .await
-        .unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix("total_net_input_bytes:"))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("INFO stats has total_net_input_bytes")
-}
-
 /// A replay, the commonest callback (apps retry deeplinks), sends Redis what a replay needs
 /// (the session, the event's fingerprint, the time) instead of everything the event would
 /// change: one round trip still, at under a third of the bytes of the event's first arrival.
@@ -285,12 +264,12 @@ async fn a_replayed_callback_is_one_round_trip_and_sends_only_what_a_replay_need
             assert!(location(&response).ends_with("status=exited"));
         }
     };
-    let before = bytes_in(&mut conn).await;
+    let before = info_stat(&mut conn, "total_net_input_bytes").await;
     exit_all().await;
-    let first_bytes = bytes_in(&mut conn).await - before;
-    let before = bytes_in(&mut conn).await;
+    let first_bytes = info_stat(&mut conn, "total_net_input_bytes").await - before;
+    let before = info_stat(&mut conn, "total_net_input_bytes").await;
     let trips = counted(&mut conn, exit_all()).await;
-    let replay_bytes = bytes_in(&mut conn).await - before;
+    let replay_bytes = info_stat(&mut conn, "total_net_input_bytes").await - before;
     assert_eq!(trips, N, "one round trip per replayed callback");
     assert!(
         replay_bytes * 3 < first_bytes,

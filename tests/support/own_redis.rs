@@ -100,3 +100,17 @@ impl Drop for OwnRedis {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// A counter of `INFO stats` on the server `conn` talks to (`total_reads_processed`: round
+/// trips, a pipeline arriving in one read; `total_net_input_bytes`: what clients sent).
+pub async fn info_stat(conn: &mut redis::aio::MultiplexedConnection, field: &str) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("stats")
+        .query_async(conn)
+        .await
+        .unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("INFO stats has no {field}"))
+}

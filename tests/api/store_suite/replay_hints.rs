@@ -11,24 +11,11 @@ use belvo_bff::store::Sessions;
 
 use super::{event, new_session};
 use crate::helpers::{redis_store_on, unique_prefix};
-use crate::own_redis::OwnRedis;
+use crate::own_redis::{info_stat, OwnRedis};
 
 const EXIT: &str = "last_encountered_error_code=login_error&meta_data_step=abandon-survey";
 /// Sessions that finish between a callback and its replay.
 const OTHERS: usize = 5_000;
-
-/// Bytes Redis has read from its clients so far.
-async fn bytes_in(conn: &mut redis::aio::MultiplexedConnection) -> u64 {
-    let info: String = redis::cmd("INFO")
-        .arg("stats")
-        .query_async(conn)
-        .await
-        .unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix("total_net_input_bytes:"))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("INFO stats has total_net_input_bytes")
-}
 
 #[tokio::test]
 async fn a_replay_after_thousands_of_other_sessions_finished_sends_only_what_a_replay_needs() {
@@ -46,9 +33,9 @@ async fn a_replay_after_thousands_of_other_sessions_finished_sends_only_what_a_r
     store.apply(&warm.id, &exit).await.unwrap();
     let early = new_session(600_000);
     store.create_session(&early).await.unwrap();
-    let before = bytes_in(&mut conn).await;
+    let before = info_stat(&mut conn, "total_net_input_bytes").await;
     let first = store.apply(&early.id, &exit).await.unwrap();
-    let first_bytes = bytes_in(&mut conn).await - before;
+    let first_bytes = info_stat(&mut conn, "total_net_input_bytes").await - before;
     assert!(matches!(first, Applied::Recorded { changed: true, .. }));
 
     for _ in 0..OTHERS {
@@ -58,9 +45,9 @@ async fn a_replay_after_thousands_of_other_sessions_finished_sends_only_what_a_r
     }
     // Its first use on this server loads the script: measured on the second.
     for n in 1..=2 {
-        let before = bytes_in(&mut conn).await;
+        let before = info_stat(&mut conn, "total_net_input_bytes").await;
         let replay = store.apply(&early.id, &exit).await.unwrap();
-        let replay_bytes = bytes_in(&mut conn).await - before;
+        let replay_bytes = info_stat(&mut conn, "total_net_input_bytes").await - before;
         assert!(matches!(replay, Applied::Replay { .. }), "{replay:?}");
         if n == 2 {
             assert!(
