@@ -199,7 +199,9 @@ type CallbackLabels = (&'static str, &'static str, &'static str);
 thread_local! {
     /// The series every request touches, by their labels, looked up once per thread: finding a
     /// series in the recorder (its key built, hashed and compared, its labels cloned) cost about
-    /// 4% of an exit callback's CPU. The label sets are closed, so these stay small.
+    /// 4% of an exit callback's CPU. The label sets are closed, so these stay small. A handle
+    /// is kept for good, so the recorder must be installed ([`handle`]) before a thread counts
+    /// (`startup` does it before serving): one taken earlier would count nowhere.
     static REQUEST_SERIES: RefCell<HashMap<RequestLabels, (Counter, Histogram)>> =
         RefCell::new(HashMap::new());
     static CALLBACK_SERIES: RefCell<HashMap<CallbackLabels, Counter>> =

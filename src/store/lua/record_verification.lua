@@ -47,8 +47,12 @@ local expiry, one_server = ARGV[5], #KEYS > 4
 local claimed, counted, transitions = '', {}, {}
 
 -- On a single server the attention index moves with the change (a cluster's store moves it).
+-- Their number follows `Health` (the Rust side passes one per health but `ok`), so it is
+-- counted here, not assumed.
+local last_index = #KEYS
+if matched then last_index = #KEYS - 1 end
 local function index_of(health)
-  for i = 6, 10 do
+  for i = 6, last_index do
     if string.sub(KEYS[i], -#health - 1) == ':' .. health then return KEYS[i] end
   end
   return error('no attention index for ' .. health)
@@ -56,6 +60,8 @@ end
 local function health(change, code, message)
   local t = apply_health(link, history, stream, link_id, change, code, message, now,
     tonumber(ARGV[17]), {})
+  -- Unreachable (the store passes only statuses `apply_health` knows); were it reached, the
+  -- claim above stays written (a script is not rolled back) and the verification is retried.
   if t.err then error(t.err) end
   if #t == 0 then return end
   for i = 1, 4 do transitions[#transitions + 1] = t[i] end
@@ -77,8 +83,8 @@ if matched then
   if ARGV[15] ~= '' then health('record', ARGV[15], ARGV[16]) end
   if one_server then
     if claimed == '1' then
-      redis.call('SADD', KEYS[11], link_id)
-      redis.call('PEXPIRE', KEYS[11], ARGV[12])
+      redis.call('SADD', KEYS[#KEYS], link_id)
+      redis.call('PEXPIRE', KEYS[#KEYS], ARGV[12])
     end
     redis.call('ZADD', KEYS[5], 'NX', ARGV[19], ARGV[18])
   end

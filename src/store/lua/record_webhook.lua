@@ -70,8 +70,7 @@ if l[1] then
   redis.call('ZREM', seen, webhook_id)
   return {'duplicate', ''}
 end
-local ids = redis.call('ZCARD', seen)
-if ids > max_ids then
+if redis.call('ZCARD', seen) > max_ids then
   redis.call('ZREMRANGEBYRANK', seen, 0, -(max_ids + 1))
 end
 
@@ -105,21 +104,28 @@ if entries > max_events then
 end
 -- Keep the link its retention, counted from the latest webhook (a longer one stays), and its
 -- other keys with it. Webhooks come in bursts (a new link's historical updates, one per
--- resource), so one whose link was kept a moment ago (less than `REKEEP` ms of its retention
--- gone) leaves the three TTLs as they are: one PTTL instead of three PEXPIREs. Keys this
--- webhook created (its first timeline entry or webhook id) get theirs either way.
-local REKEEP = 30000
-local left = redis.call('PTTL', link)
-if left < 0 or left < ttl - REKEEP then
-  if left < ttl then
-    left = ttl
-    redis.call('PEXPIRE', link, ttl)
+-- resource), so one that finds the webhook ids kept a moment ago (by a webhook less than
+-- `REKEEP` ms ago, which kept all three; only webhooks write that key) leaves the three TTLs as
+-- they are: one PTTL instead of three PEXPIREs. The ids, not the link hash, say so: a claim
+-- keeps the link hash alone, and the next webhook more than `REKEEP` after the last full keep
+-- brings the timeline and the ids up to it, so they never expire more than `REKEEP` before it.
+-- A timeline this webhook created gets its TTL either way. (`REKEEP` is 30 s, or a hundredth
+-- of a retention shorter than 50 minutes.)
+local REKEEP = math.min(30000, math.floor(ttl / 100))
+local kept = redis.call('PTTL', seen)
+if kept < 0 or kept < ttl - REKEEP then
+  local left = ttl
+  if redis.call('PEXPIRE', link, ttl, 'GT') == 0 then
+    left = redis.call('PTTL', link)
+    if left < 0 then
+      left = ttl
+      redis.call('PEXPIRE', link, ttl)
+    end
   end
   redis.call('PEXPIRE', timeline, left)
   redis.call('PEXPIRE', seen, left)
-else
-  if entries == 1 then redis.call('PEXPIRE', timeline, left) end
-  if ids == 1 then redis.call('PEXPIRE', seen, left) end
+elseif entries == 1 then
+  redis.call('PEXPIRE', timeline, kept)
 end
 
 local session = l[4] or ''

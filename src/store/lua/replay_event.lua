@@ -8,10 +8,10 @@
 -- KEYS[1] session hash
 -- ARGV[1] event fingerprint
 -- ARGV[2] now, ms
--- ARGV[3] "1" on a single server; "0" on a cluster, whose second step needs the owner, the
---         link and the app's user id in the answer
+-- ARGV[3] "0" for a success on a cluster, whose second step needs the owner, the link and the
+--         app's user id in the answer; "1" otherwise (`apply_event.lua`'s publish flag)
 -- Reply: "missing", "expired", "unseen" (not a replay after all: nothing written) or
---        "replay:<status>"; on a cluster a replay answers as `apply_event.lua` does:
+--        "replay:<status>"; with ARGV[3] "0" a replay answers as `apply_event.lua` does:
 --        {"replay", status, 0, platform, owner, link_id, {}, sub}.
 local session = KEYS[1]
 local state
