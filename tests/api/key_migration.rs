@@ -32,12 +32,16 @@ async fn broken_link(app: &TestApp, sub: &str) -> (String, Value) {
     let id = app.api_link(sub).await;
     app.emulator_control(&id, "break", json!({"reason": "invalid_credentials"}))
         .await;
+    // Every resource the product fetches, not only those whose webhooks came first: a later
+    // one would change the link's view after it is taken.
+    let product = belvo_bff::domain::ids::ProductName::parse("co_employment").unwrap();
+    let fetched = app.settings.products[&product].fetch_resources.clone();
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let link = get(app, sub, &format!("/v1/links/{id}")).await;
-        let ready = link["resources"].as_object().is_some_and(|r| {
-            !r.is_empty() && r.values().all(|resource| resource["status"] == "ready")
-        });
+        let ready = fetched
+            .iter()
+            .all(|resource| link["resources"][resource.as_str()]["status"] == "ready");
         if ready && link["health"] == "needs_reconnect" {
             return (id, link);
         }
