@@ -191,8 +191,10 @@ fn zero_series() {
     metrics::gauge!("bff_long_polls_waiting").increment(0.0);
 }
 
-/// A request's method, route template and status.
-type RequestLabels = (&'static str, String, u16);
+/// A request's method and status (the route template keys the outer map, looked up by `&str`).
+type RequestLabels = (&'static str, u16);
+/// The series of one route template, by method and status.
+type RouteSeries = HashMap<RequestLabels, (Counter, Histogram)>;
 /// A widget event's kind, source and outcome.
 type CallbackLabels = (&'static str, &'static str, &'static str);
 
@@ -202,7 +204,7 @@ thread_local! {
     /// 4% of an exit callback's CPU. The label sets are closed, so these stay small. A handle
     /// is kept for good, so the recorder must be installed ([`handle`]) before a thread counts
     /// (`startup` does it before serving): one taken earlier would count nowhere.
-    static REQUEST_SERIES: RefCell<HashMap<RequestLabels, (Counter, Histogram)>> =
+    static REQUEST_SERIES: RefCell<HashMap<String, RouteSeries>> =
         RefCell::new(HashMap::new());
     static CALLBACK_SERIES: RefCell<HashMap<CallbackLabels, Counter>> =
         RefCell::new(HashMap::new());
@@ -211,8 +213,12 @@ thread_local! {
 /// Counts and times one HTTP request by its method, route template and status.
 pub fn request_finished(method: &'static str, route: &str, status: u16, elapsed: Duration) {
     REQUEST_SERIES.with_borrow_mut(|series| {
-        let key = (method, route.to_owned(), status);
-        let (requests, duration) = series.entry(key).or_insert_with(|| {
+        // By `&str` first: the route is copied once per thread, not once per request.
+        if !series.contains_key(route) {
+            series.insert(route.to_owned(), HashMap::new());
+        }
+        let of_route = series.get_mut(route).expect("inserted above");
+        let (requests, duration) = of_route.entry((method, status)).or_insert_with(|| {
             let status = status.to_string();
             (
                 counter!("http_requests_total", "method" => method, "route" => route.to_owned(), "status" => status),

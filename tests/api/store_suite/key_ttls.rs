@@ -151,6 +151,16 @@ async fn every_key_the_store_writes_expires_unless_documented_otherwise() {
     }
 }
 
+/// Sets `key`'s TTL by hand, as time passing (or another write) would have left it.
+async fn pexpire(conn: &mut RedisConnection, key: String, ms: i64) {
+    let _: i64 = redis::cmd("PEXPIRE")
+        .arg(key)
+        .arg(ms)
+        .query_async(conn)
+        .await
+        .unwrap();
+}
+
 /// SPEC §11's retention, key by key: a pending session (its hash, its owner's index) is kept
 /// until its deadline plus `sessions.retention`, so past the deadline it reads `expired`, not
 /// unknown; once it finishes, `sessions.retention` from then (its timeline too); its link
@@ -263,12 +273,7 @@ async fn every_key_is_kept_as_long_as_the_retention_rules_say() {
     let (mut admin, _) = RedisConnection::single(&test_redis_url(), Duration::from_secs(2))
         .await
         .unwrap();
-    let _: i64 = redis::cmd("PEXPIRE")
-        .arg(keys.link(&link))
-        .arg(MINUTE)
-        .query_async(&mut admin)
-        .await
-        .unwrap();
+    pexpire(&mut admin, keys.link(&link), MINUTE).await;
     let again = new_session(2 * 86_400_000);
     store.create_session(&again).await.unwrap();
     // Finished the next day: that day's funnel counters start with it, and expire too.
@@ -283,23 +288,13 @@ async fn every_key_is_kept_as_long_as_the_retention_rules_say() {
 
     // A webhook keeps the link (its timeline and webhook ids too) from then; one that comes
     // right after (a burst) leaves the TTLs it finds, still within a minute of the rule.
-    let _: i64 = redis::cmd("PEXPIRE")
-        .arg(keys.link(&link))
-        .arg(MINUTE)
-        .query_async(&mut admin)
-        .await
-        .unwrap();
+    pexpire(&mut admin, keys.link(&link), MINUTE).await;
     for id in ["w-ttl-1", "w-ttl-2", "w-ttl-3"] {
         if id == "w-ttl-3" {
             // The last webhook two minutes ago, a claim of the link just now (which keeps the
             // link hash alone): the next webhook brings the timeline and ids up to the link.
             for key in [keys.link_timeline(&link), keys.link_webhook_ids(&link)] {
-                let _: i64 = redis::cmd("PEXPIRE")
-                    .arg(key)
-                    .arg(86_400_000 - 2 * MINUTE)
-                    .query_async(&mut admin)
-                    .await
-                    .unwrap();
+                pexpire(&mut admin, key, 86_400_000 - 2 * MINUTE).await;
             }
         }
         let update = webhook(&link, id, again.owner.as_str());
