@@ -6,6 +6,11 @@ set -euo pipefail
 STANDARDWEBHOOKS_VERSION=1.1.0
 venv="${XDG_CACHE_HOME:-$HOME/.cache}/belvo-bff/standardwebhooks-venv"
 stamp="$venv/.pinned-$STANDARDWEBHOOKS_VERSION"
+# Tests run this at once on a machine without the venv: one makes it while the others wait
+# (without the lock, one removed the venv another was installing into).
+mkdir -p "$(dirname "$venv")"
+exec 9>"$venv.lock"
+flock 9
 if [ ! -e "$stamp" ]; then
   printf '==> installing standardwebhooks %s in %s\n' "$STANDARDWEBHOOKS_VERSION" "$venv" >&2
   rm -rf "$venv"

@@ -38,6 +38,8 @@ scripts! {
     APPLY_EVENT = "apply_event.lua";
     /// A callback event the process saw recorded before: `apply_event.lua`'s replay alone.
     REPLAY_EVENT = "replay_event.lua";
+    /// A new callback event on a session the process saw finished: its timeline entry alone.
+    LATE_EVENT = "late_event.lua";
     /// The second step of a success on a Redis Cluster: the link's claim.
     CLAIM_SESSION_LINK = "claim_session_link.lua";
     /// `/w/{id}`: an opening of the session's widget, counted, and what the redirect needs.

@@ -79,7 +79,7 @@ impl RedisStore {
                         .invoke_async(&mut conn),
                 )
                 .await?;
-            let reply = ScriptReply::parse_replay(&reply, platform)?;
+            let reply = ScriptReply::parse_short(&reply, platform, "replay_event.lua")?;
             if !matches!(&reply, Some(r) if matches!(r.applied, Applied::Replay { .. })) {
                 self.replay_hints.remove(&hint);
             }
@@ -87,7 +87,22 @@ impl RedisStore {
                 return Ok(reply);
             }
         }
+        if let Some(reply) = self.late_script(id, t, with_link).await? {
+            return Ok(reply);
+        }
         let reply = self.full_apply_script(id, t, with_link).await?;
+        if let Applied::Recorded {
+            status: Status::Succeeded | Status::Exited | Status::Failed,
+            platform,
+            ..
+        }
+        | Applied::Replay {
+            status: Status::Succeeded | Status::Exited | Status::Failed,
+            platform,
+        } = reply.applied
+        {
+            self.finished_hints.insert(*id, platform);
+        }
         // What apps replay is the callback that changed their session (a retried deeplink), so
         // only that, or a replay this process had no hint for, is remembered: a stream of events
         // that change nothing would push those out.
@@ -99,6 +114,52 @@ impl RedisStore {
         | Applied::Replay { platform, .. } = reply.applied
         {
             self.replay_hints.insert(hint, platform);
+        }
+        Ok(reply)
+    }
+
+    /// A new event on a session this process saw finished runs `late_event.lua`: its timeline
+    /// entry (effect "ignored", made here) and nothing else, as `apply_event.lua` would. `None`
+    /// when that does not apply: no hint, or Redis finds the session still pending; a success
+    /// on a cluster (whose second step needs the full answer) and a warning without an outcome
+    /// (kept on a finished session too) always take the full script.
+    async fn late_script(
+        &self,
+        id: &SessionId,
+        t: &Transition,
+        with_link: bool,
+    ) -> StoreResult<Option<ScriptReply>> {
+        if !with_link || (t.outcome.is_none() && t.warning.is_some()) {
+            return Ok(None);
+        }
+        let Some(platform) = self.finished_hints.get(id) else {
+            return Ok(None);
+        };
+        let Some(entry) = entry_with_effect(&t.timeline_entry, "ignored") else {
+            return Ok(None);
+        };
+        let mut conn = self.conn();
+        let reply: redis::Value = self
+            .run(
+                lua::LATE_EVENT
+                    .key(self.keys.session(id))
+                    .key(self.keys.timeline(id))
+                    .arg(&t.fingerprint)
+                    .arg(t.now)
+                    .arg(entry)
+                    .arg(MAX_EVENTS)
+                    .invoke_async(&mut conn),
+            )
+            .await?;
+        let reply = ScriptReply::parse_short(&reply, platform, "late_event.lua")?;
+        if !matches!(
+            &reply,
+            Some(ScriptReply {
+                applied: Applied::Recorded { .. } | Applied::Replay { .. },
+                ..
+            })
+        ) {
+            self.finished_hints.remove(id);
         }
         Ok(reply)
     }
@@ -244,29 +305,36 @@ struct ScriptReply {
 }
 
 impl ScriptReply {
-    /// `replay_event.lua`'s answer (`platform`: the session's, from the hint): `None` when the
-    /// event was not a replay after all.
-    fn parse_replay(reply: &redis::Value, platform: Platform) -> StoreResult<Option<Self>> {
+    /// The one-string answer of `replay_event.lua` or `late_event.lua` (`platform`: the
+    /// session's, from the hint): `None` when the hint was wrong ("unseen": not a replay after
+    /// all; "unfinished": the session is still pending), and nothing was written.
+    fn parse_short(
+        reply: &redis::Value,
+        platform: Platform,
+        script: &'static str,
+    ) -> StoreResult<Option<Self>> {
         let answer = match reply {
             redis::Value::Array(reply) => return Self::parse(reply).map(Some),
             answer => redis::from_redis_value_ref::<String>(answer).unwrap_or_default(),
         };
-        let applied = match answer.as_str() {
-            "unseen" => return Ok(None),
-            "missing" => Applied::Missing,
-            "expired" => Applied::Expired,
-            _ => {
-                let status = answer
-                    .strip_prefix("replay:")
-                    .and_then(|status| status.parse::<Status>().ok())
-                    .ok_or_else(|| {
-                        StoreError::corrupt(
-                            "replay_event.lua",
-                            format!("unexpected reply {answer:?}"),
-                        )
-                    })?;
-                Applied::Replay { status, platform }
+        let corrupt = || StoreError::corrupt(script, format!("unexpected reply {answer:?}"));
+        let applied = match answer.split_once(':') {
+            None if matches!(answer.as_str(), "unseen" | "unfinished") => return Ok(None),
+            None if answer == "missing" => Applied::Missing,
+            None if answer == "expired" => Applied::Expired,
+            Some((kind, status)) => {
+                let status = status.parse::<Status>().map_err(|_| corrupt())?;
+                match kind {
+                    "replay" => Applied::Replay { status, platform },
+                    "ignored" => Applied::Recorded {
+                        status,
+                        platform,
+                        changed: false,
+                    },
+                    _ => return Err(corrupt()),
+                }
             }
+            None => return Err(corrupt()),
         };
         Ok(Some(Self {
             applied,
@@ -295,6 +363,21 @@ impl ScriptReply {
             sub: text(7),
         })
     }
+}
+
+/// A timeline entry as the scripts store it: the event's JSON object with its effect as the
+/// last field (what `apply_event.lua`'s `with_effect` makes of it). `None` for an entry the
+/// scripts refuse: anything but a non-empty object.
+fn entry_with_effect(entry: &serde_json::Value, effect: &str) -> Option<String> {
+    let mut text = entry.to_string();
+    if !(text.starts_with('{') && text.ends_with('}')) || text == "{}" {
+        return None;
+    }
+    text.pop();
+    text.push_str(",\"effect\":\"");
+    text.push_str(effect);
+    text.push_str("\"}");
+    Some(text)
 }
 
 fn parse_applied(reply: &[redis::Value]) -> StoreResult<Applied> {

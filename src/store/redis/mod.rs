@@ -48,6 +48,10 @@ const LINK_HINTS: usize = 65_536;
 /// not remembered costs its replay the full `apply_event.lua`, nothing else.
 const REPLAY_HINTS: usize = 65_536;
 
+/// The most finished sessions remembered (about 30 bytes each). A session not remembered costs
+/// its next new event the full `apply_event.lua`, nothing else.
+const FINISHED_HINTS: usize = 65_536;
+
 /// The replay hints' cache. A hint is used soon after it is made (an app retrying its deeplink)
 /// or never, so recency is what counts: most of the room goes to new entries, where the cache's
 /// default (3% of it, for a workload where what is read again is what was read often) let a few
@@ -85,6 +89,10 @@ pub struct RedisStore {
     /// fingerprints), so their replays run `replay_event.lua` with a few arguments instead of
     /// `apply_event.lua` with all of them (`redis/apply.rs`). Only a hint: Redis decides.
     replay_hints: Arc<quick_cache::sync::Cache<(SessionId, apply::ReplayHint), Platform>>,
+    /// The recently called sessions this process saw finished, with their platform, so a new
+    /// event on one (recorded in its timeline, changing nothing) runs `late_event.lua` with a
+    /// few arguments (`redis/apply.rs`). Only a hint: Redis decides.
+    finished_hints: Arc<quick_cache::sync::Cache<SessionId, Platform>>,
     /// Saved-branding announcements (`redis/staff.rs`).
     branding: staff::BrandingNotifier,
     /// Whether link changes write their outbound events (an endpoint is configured).
@@ -174,6 +182,7 @@ impl RedisStore {
             changes,
             link_hints: Arc::new(quick_cache::sync::Cache::new(LINK_HINTS)),
             replay_hints: Arc::new(replay_hints()),
+            finished_hints: Arc::new(quick_cache::sync::Cache::new(FINISHED_HINTS)),
             branding,
             events: false,
             fetch_resources: Default::default(),

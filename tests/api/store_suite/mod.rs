@@ -164,6 +164,7 @@ mod consent;
 mod funnel;
 mod health;
 mod key_ttls;
+mod late_events;
 mod links;
 mod outbox;
 mod replay_hints;
