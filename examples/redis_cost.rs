@@ -97,6 +97,45 @@ async fn main() -> anyhow::Result<()> {
         })
     })
     .await?;
+    // A new success (another link) on each finished session: its timeline entry alone. This
+    // store saw them finish (`late_event.lua`); another replica's did not (`apply_event.lua`).
+    let later = |successes: &[(SessionId, Transition)]| -> Vec<(SessionId, Transition)> {
+        successes
+            .iter()
+            .map(|(id, _)| {
+                let query = format!(
+                    "link={}&institution=imss_mx_employment",
+                    LinkId::new_random()
+                );
+                (*id, transition(CallbackKind::Success, &query))
+            })
+            .collect()
+    };
+    let (later_here, later_there) = (later(&successes), later(&successes));
+    measure(&mut admin, "later success (seen finished)", n, || {
+        run(&later_here, |(id, t)| {
+            let store = store.clone();
+            async move { store.apply(id, t).await.map(|_| ()) }
+        })
+    })
+    .await?;
+    let replica = Arc::new(
+        RedisStore::connect(
+            &url,
+            Keys::new(&prefix),
+            Retention::both(Duration::from_secs(3600)),
+            Duration::from_secs(5),
+        )
+        .await?
+        .with_events(events),
+    );
+    measure(&mut admin, "later success (another replica)", n, || {
+        run(&later_there, |(id, t)| {
+            let replica = replica.clone();
+            async move { replica.apply(id, t).await.map(|_| ()) }
+        })
+    })
+    .await?;
     measure(&mut admin, "exit", n, || {
         run(&exits, |(id, t)| {
             let store = store.clone();
