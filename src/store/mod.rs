@@ -40,7 +40,7 @@ pub use self::memory::MemoryStore;
 pub use self::redis::{Migration, RedisStore};
 pub use self::redis_connection::RedisConnection;
 pub use attempts::Attempts;
-pub use codec::CorruptSession;
+pub use codec::{decode_widget_token, encode_widget_token, CorruptSession, CorruptToken};
 pub use deliveries::{replayed_fields, DeadDelivery, Deliveries, HeldDelivery};
 pub use funnel::FunnelStore;
 pub use health::{ClaimRules, Claimed, DueEntry, LinkHealthStore};

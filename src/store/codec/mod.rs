@@ -14,6 +14,9 @@ use crate::domain::session::{
 };
 use crate::domain::webhook::LinkState;
 
+mod token;
+pub use token::{decode_widget_token, encode_widget_token, CorruptToken};
+
 /// A stored session could not be read back: a bug or a foreign write, never user input.
 #[derive(Debug, thiserror::Error)]
 #[error("stored session is malformed: field `{0}`")]
@@ -152,15 +155,29 @@ pub(super) fn widget_fields() -> impl Iterator<Item = &'static str> {
     WIDGET_FIELDS.iter().copied()
 }
 
-/// A session from the values of [`widget_fields`], in that order, then its token. The fields
-/// `/w/` does not read stand at neutral values (see [`partial_session`]): the session it returns
-/// serves opening the widget only.
+/// A session from the values of [`widget_fields`], in that order, then its token as stored
+/// (see [`decode_widget_token`]). The fields `/w/` does not read stand at neutral values (see
+/// [`partial_session`]): the session it returns serves opening the widget only.
 pub(super) fn widget_session_from_values(
-    values: &[Option<String>],
+    values: Vec<Option<Vec<u8>>>,
 ) -> Result<Option<Session>, CorruptSession> {
-    let fields = &values[..values.len().min(WIDGET_FIELDS.len())];
-    let token = values.get(WIDGET_FIELDS.len()).cloned().flatten();
-    partial_session(WIDGET_FIELDS, fields).map(|s| s.map(|s| with_token(s, token)))
+    let mut values = values.into_iter();
+    let fields = values
+        .by_ref()
+        .take(WIDGET_FIELDS.len())
+        .zip(WIDGET_FIELDS)
+        .map(|(value, name)| {
+            value
+                .map(|v| String::from_utf8(v).map_err(|_| CorruptSession(name)))
+                .transpose()
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let token = values
+        .next()
+        .flatten()
+        .map(|stored| decode_widget_token(&stored).map_err(|_| CorruptSession("token")))
+        .transpose()?;
+    partial_session(WIDGET_FIELDS, &fields).map(|s| s.map(|s| with_token(s, token)))
 }
 
 /// What a link's verification reads of its session: whose it is, and what the link's funnel

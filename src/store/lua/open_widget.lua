@@ -11,8 +11,9 @@
 -- ARGV[2] the counters' expiry (unix ms, PEXPIREAT), or "" when not counted here
 -- ARGV[3] the first field to read, and the next ones after it
 -- Reply: {"missing"}, or {"open" | "closed", counted, value of each field asked (nil when
---        unset), the token (nil when none)}; counted is the funnel field this opening counted,
---        or "".
+--        unset), the token as stored (nil when none; the store's `decode_widget_token` reads
+--        it: compact bytes, or the text the version before wrote)}; counted is the funnel field
+--        this opening counted, or "".
 local session, now, expiry = KEYS[1], tonumber(ARGV[1]), ARGV[2]
 local state = redis.call('HMGET', session, 'status', 'deadline', 'event_count')
 if not state[1] then

@@ -6,7 +6,8 @@
 -- KEYS[1] session hash
 -- KEYS[2] renewal mark
 -- KEYS[3] the session's widget token (a string, the same hash tag)
--- ARGV[1] access token
+-- ARGV[1] access token, as stored (kept compact when it reads back exactly: the store's
+--         `encode_widget_token`; bytes the script never reads)
 -- ARGV[2] its expiry, ms
 -- ARGV[3] now, ms
 -- Reply: 1 when kept, 0 when the session is gone

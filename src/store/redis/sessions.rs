@@ -45,7 +45,7 @@ impl Sessions for RedisStore {
             own.push(
                 redis::cmd("SET")
                     .arg(self.keys.widget_token(&session.id))
-                    .arg(&token.0)
+                    .arg(codec::encode_widget_token(&token.0))
                     .arg("PX")
                     .arg(token_ms)
                     .to_owned(),
@@ -146,17 +146,23 @@ impl Sessions for RedisStore {
             invocation.arg(field);
         }
         let mut conn = self.conn();
-        let reply: Vec<Option<String>> = self.run(invocation.invoke_async(&mut conn)).await?;
-        let (result, rest) = reply.split_first().unwrap_or((&None, &[]));
-        let (counted, values) = rest.split_first().unwrap_or((&None, &[]));
-        let counted: Vec<String> = counted.iter().filter(|c| !c.is_empty()).cloned().collect();
+        // Bytes: the token is kept compact, not as text (`codec::encode_widget_token`).
+        let reply: Vec<Option<Vec<u8>>> = self.run(invocation.invoke_async(&mut conn)).await?;
+        let mut reply = reply.into_iter();
+        let mut text = || reply.next().flatten().map(String::from_utf8);
+        let (result, counted) = (text(), text());
+        let counted: Vec<String> = counted
+            .and_then(Result::ok)
+            .filter(|c| !c.is_empty())
+            .into_iter()
+            .collect();
         crate::store::funnel::counted_metrics(&counted);
         let session = || -> StoreResult<Session> {
-            codec::widget_session_from_values(values)?.ok_or_else(|| {
+            codec::widget_session_from_values(reply.collect())?.ok_or_else(|| {
                 StoreError::corrupt(self.keys.session(id), "open_widget.lua read no fields")
             })
         };
-        match result.as_deref() {
+        match result.and_then(Result::ok).as_deref() {
             Some("missing") => Ok(WidgetOpening::Missing),
             Some("open") => Ok(WidgetOpening::Open(session()?)),
             Some("closed") => Ok(WidgetOpening::Closed(session()?)),
@@ -195,7 +201,7 @@ impl Sessions for RedisStore {
                 .key(self.keys.session(id))
                 .key(self.keys.renewal(id))
                 .key(self.keys.widget_token(id))
-                .arg(&token.0)
+                .arg(codec::encode_widget_token(&token.0))
                 .arg(expires_at)
                 .arg(crate::domain::session::now_millis())
                 .invoke_async::<i64>(&mut conn),
@@ -240,12 +246,17 @@ impl Sessions for RedisStore {
             &[codec::LEGACY_TOKEN_FIELD, "token_expires_at"],
         );
         let mut conn = self.conn();
-        let (token, (legacy, expires_at)): (Option<String>, (Option<String>, Option<String>)) =
+        let (token, (legacy, expires_at)): (Option<Vec<u8>>, (Option<Vec<u8>>, Option<String>)) =
             self.run(pipe.query_async(&mut conn)).await?;
-        Ok(token
+        let Some((stored, expires_at)) = token
             .or(legacy)
             .zip(expires_at.and_then(|e| e.parse().ok()))
-            .map(|(t, e)| (AccessToken(t), e)))
+        else {
+            return Ok(None);
+        };
+        let token = codec::decode_widget_token(&stored)
+            .map_err(|e| StoreError::corrupt(self.keys.widget_token(id), e))?;
+        Ok(Some((AccessToken(token), expires_at)))
     }
 
     async fn end_renewal(&self, id: &SessionId) -> StoreResult<()> {

@@ -36,6 +36,34 @@ fn memory_store(ttl: Retention) -> DynStore {
     Arc::new(MemoryStore::new(ttl))
 }
 
+/// A widget token shaped as Belvo's (an HS512 JWT with the claims its guides show), which the
+/// Redis store keeps compact; `jti` tells them apart.
+fn widget_token(jti: &str) -> AccessToken {
+    let claims = serde_json::json!({
+        "token_type": "access",
+        "exp": 1_796_000_600,
+        "iat": 1_796_000_000,
+        "jti": jti,
+        "user_id": "6e9be884-4781-4143-b673-aca02475ee8c",
+        "organization_name": "store suite",
+        "organization_id": "6e9be884-4781-4143-b673-aca02475ee8c",
+        "scopes": ["read_institutions", "write_links"],
+        "environment": "sandbox",
+        "api_url": "sandbox.belvo.com",
+        "credentials_storage": "30d",
+        "stale_in": "365d",
+        "fetch_resources": ["EMPLOYMENT_RECORDS", "OWNERS"],
+        "iss": "sandbox.belvo.com",
+    });
+    let token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS512),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(b"store suite"),
+    )
+    .unwrap();
+    AccessToken(token)
+}
+
 fn new_session(deadline_in_ms: i64) -> NewSession {
     let now = now_millis();
     NewSession {
@@ -51,7 +79,7 @@ fn new_session(deadline_in_ms: i64) -> NewSession {
         locale: Some("es".into()),
         mode: SessionMode::Connect,
         update_link: None,
-        token: Some(AccessToken("first-token".into())),
+        token: Some(widget_token("1f1e2d3c4b5a69788796a5b4c3d2e1f0")),
         sub: None,
     }
 }

@@ -223,7 +223,7 @@ async fn the_widget_opens_with_its_token_and_is_counted(store: DynStore) {
     let hold = Duration::from_secs(5);
     assert!(store.begin_renewal(&session.id, hold).await.unwrap());
     assert!(!store.begin_renewal(&session.id, hold).await.unwrap());
-    let renewed = AccessToken("renewed-token".into());
+    let renewed = widget_token("2f1e2d3c4b5a69788796a5b4c3d2e1f0");
     store
         .store_token(&session.id, &renewed, now + 600_000)
         .await

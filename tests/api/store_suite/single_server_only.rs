@@ -222,6 +222,63 @@ async fn a_session_written_with_its_token_in_the_hash_keeps_it_after_an_upgrade(
     assert_eq!(reopened.record.token, Some(renewed));
 }
 
+/// A token key written before tokens were kept compact holds the token's text: `/w/` opens with
+/// it and a replica waiting on a renewal reads it, both exactly; a renewal keeps the new token
+/// compact, in less than half its text's bytes.
+#[tokio::test]
+async fn a_token_key_holding_the_text_as_before_reads_the_same_token() {
+    let prefix = unique_prefix();
+    let keys = Keys::new(&prefix);
+    let store = super::redis_store_with(&prefix).await;
+    let mut conn = inspector().await;
+    let session = super::new_session(60_000);
+    store.create_session(&session).await.unwrap();
+    let token_key = keys.widget_token(&session.id);
+    let get = |key: String| redis::cmd("GET").arg(key).to_owned();
+    let compact: Vec<u8> = get(token_key.clone()).query_async(&mut conn).await.unwrap();
+    let before = session.token.clone().unwrap();
+    assert!(
+        compact.len() * 2 < before.0.len(),
+        "{} bytes",
+        compact.len()
+    );
+
+    // As the version before wrote it.
+    let _: () = redis::cmd("SET")
+        .arg(&token_key)
+        .arg(&before.0)
+        .arg("PX")
+        .arg(600_000)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let now = now_millis();
+    let WidgetOpening::Open(opened) = store.open_widget(&session.id, now).await.unwrap() else {
+        panic!("a pending session opens");
+    };
+    assert_eq!(opened.record.token.as_ref(), Some(&before));
+    assert_eq!(
+        store.current_token(&session.id).await.unwrap(),
+        Some((before.clone(), session.token_expires_at))
+    );
+
+    let renewed = super::widget_token("3f1e2d3c4b5a69788796a5b4c3d2e1f0");
+    store
+        .store_token(&session.id, &renewed, now + 600_000)
+        .await
+        .unwrap();
+    let kept: Vec<u8> = get(token_key).query_async(&mut conn).await.unwrap();
+    assert!(kept.len() * 2 < renewed.0.len(), "{} bytes", kept.len());
+    let WidgetOpening::Open(reopened) = store.open_widget(&session.id, now).await.unwrap() else {
+        panic!("opens");
+    };
+    assert_eq!(reopened.record.token, Some(renewed.clone()));
+    assert_eq!(
+        store.current_token(&session.id).await.unwrap(),
+        Some((renewed, now + 600_000))
+    );
+}
+
 #[tokio::test]
 async fn each_single_threaded_runtime_sends_on_a_connection_of_its_own() {
     let redis = OwnRedis::start();
