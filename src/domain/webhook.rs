@@ -228,6 +228,12 @@ pub struct LinkState {
 /// link does not grow without end.
 pub const MAX_WEBHOOK_IDS: usize = 1000;
 
+/// How many ids past [`MAX_WEBHOOK_IDS`] a store may hold before it drops the oldest: the ids are
+/// trimmed back to the bound once every `WEBHOOK_IDS_SLACK + 1` webhooks rather than counted
+/// at each one (issue 19), so a link remembers at least its latest `MAX_WEBHOOK_IDS` ids and at
+/// most this many more.
+pub const WEBHOOK_IDS_SLACK: usize = 100;
+
 /// What recording a webhook did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WebhookApplied {

@@ -36,8 +36,13 @@ use redis::{AsyncCommands, Script};
 /// Same limits the BFF passes to the scripts (`MAX_EVENTS`, `MAX_WARNINGS`, `sessions.retention`,
 /// `links.retention`).
 const MAX_EVENTS: u32 = 200;
-/// The webhook ids remembered per link (as `MAX_WEBHOOK_IDS` in `src/domain/webhook.rs`).
+/// The webhook ids remembered per link and the slack before a trim (as `MAX_WEBHOOK_IDS` and
+/// `WEBHOOK_IDS_SLACK` in `src/domain/webhook.rs`).
 const MAX_WEBHOOK_IDS: usize = 1000;
+const WEBHOOK_IDS_SLACK: usize = 100;
+/// The bench's product and its one fetch resource (`config/default.toml`), as the BFF passes
+/// them to `record_webhook.lua` until a link is settled.
+const FETCH_PAIR: [&str; 2] = ["mx_employment", "EMPLOYMENT_RECORDS"];
 const MAX_WARNINGS: u32 = 50;
 const SESSION_RETENTION_MS: u64 = 7 * 24 * 3600 * 1000;
 const LINK_RETENTION_MS: u64 = 400 * 24 * 3600 * 1000;
@@ -66,6 +71,9 @@ struct Floor {
     apply_event: Script,
     record_webhook: Script,
     open_widget: Script,
+    /// The links seen settled, as the BFF's `settled_links`: their webhooks go without the
+    /// readiness arguments.
+    settled: Mutex<std::collections::HashSet<String>>,
 }
 
 impl Floor {
@@ -255,25 +263,51 @@ async fn webhook(floor: web::Data<Floor>, body: web::Json<serde_json::Value>) ->
         text("webhook_code"),
         body["data"]
     );
-    let mut invocation = floor.record_webhook.prepare_invoke();
-    invocation
-        .key(floor.key("link", &text("link_id")))
-        .key(floor.key("link-timeline", &text("link_id")))
-        .key(floor.key("webhook-ids", &text("link_id")))
-        .arg(text("webhook_id"))
-        .arg(now)
-        .arg(resource)
-        .arg(state)
-        .arg(text("external_id"))
-        .arg(entry)
-        .arg(format!("{}:floor-events", floor.prefix))
-        .arg(LINK_RETENTION_MS)
-        .arg(MAX_EVENTS)
-        .arg(MAX_WEBHOOK_IDS);
-    let mut conn = floor.conn.clone();
-    match invocation.invoke_async::<Vec<String>>(&mut conn).await {
-        Ok(reply) => HttpResponse::Ok().json(serde_json::json!({"status": reply.first()})),
-        Err(e) => HttpResponse::ServiceUnavailable().body(e.to_string()),
+    // As the BFF: the entry with its effect last, the keep window (30 s), the readiness
+    // arguments until the link is settled.
+    let entry = format!("{},\"effect\":\"applied\"}}", &entry[..entry.len() - 1]);
+    let link = text("link_id");
+    let mut settled = floor.settled.lock().unwrap().contains(&link);
+    loop {
+        let mut invocation = floor.record_webhook.prepare_invoke();
+        invocation
+            .key(floor.key("link", &link))
+            .key(floor.key("link-timeline", &link))
+            .key(floor.key("webhook-ids", &link));
+        let (funnel, expiry) = key_and_expiry(&floor.prefix, &link, now);
+        if !settled {
+            invocation.key(funnel);
+        }
+        invocation
+            .arg(text("webhook_id"))
+            .arg(now)
+            .arg(&resource)
+            .arg(&state)
+            .arg(text("external_id"))
+            .arg(&entry)
+            .arg(now / 30_000);
+        if !settled {
+            invocation
+                .arg(&link)
+                .arg(expiry)
+                .arg(FETCH_PAIR[0])
+                .arg(FETCH_PAIR[1]);
+        }
+        let mut conn = floor.conn.clone();
+        return match invocation.invoke_async::<Vec<String>>(&mut conn).await {
+            Ok(reply) if reply.first().is_some_and(|r| r == "unready") && settled => {
+                floor.settled.lock().unwrap().remove(&link);
+                settled = false;
+                continue;
+            }
+            Ok(reply) => {
+                if reply.get(4).is_some_and(|s| s == "1") {
+                    floor.settled.lock().unwrap().insert(link);
+                }
+                HttpResponse::Ok().json(serde_json::json!({"status": reply.first()}))
+            }
+            Err(e) => HttpResponse::ServiceUnavailable().body(e.to_string()),
+        };
     }
 }
 
@@ -483,8 +517,16 @@ async fn main() -> std::io::Result<()> {
         conn,
         prefix: env("KEY_PREFIX", "bff"),
         apply_event: Script::new(include_str!("../../../src/store/lua/apply_event.lua")),
-        record_webhook: Script::new(include_str!("../../../src/store/lua/record_webhook.lua")),
+        // As `lua::record_webhook`: the per-process values in front, then the outbox prelude.
+        record_webhook: Script::new(&format!(
+            "local CHANNEL, TTL, MAX_EVENTS, MAX_IDS, SLACK = {:?}, '{LINK_RETENTION_MS}', \
+             {MAX_EVENTS}, {MAX_WEBHOOK_IDS}, {WEBHOOK_IDS_SLACK}\n{}{}",
+            format!("{}:floor-events", env("KEY_PREFIX", "bff")),
+            include_str!("../../../src/store/lua/outbox_add.lua"),
+            include_str!("../../../src/store/lua/record_webhook.lua")
+        )),
         open_widget: Script::new(include_str!("../../../src/store/lua/open_widget.lua")),
+        settled: Mutex::new(Default::default()),
     });
     let received = web::Data::new(Mutex::new(Received::default()));
     HttpServer::new(move || {

@@ -29,8 +29,56 @@ macro_rules! scripts {
 
         /// Each script's file name and source, for the tests below.
         #[cfg(test)]
-        const FILES: &[(&str, &str)] = &[$(($file, include_str!($file))),+];
+        const FILES: &[(&str, &str)] = &[
+            $(($file, include_str!($file)),)+
+            ("record_webhook.lua", RECORD_WEBHOOK),
+        ];
     };
+}
+
+/// `record_webhook.lua`, whose per-process values come before it (see [`record_webhook`]).
+const RECORD_WEBHOOK: &str = include_str!("record_webhook.lua");
+
+/// A Belvo webhook on its link (SPEC §6): `record_webhook.lua` after the outbox prelude, with the
+/// values that never change in a process written in front of it instead of sent with each call
+/// (`CHANNEL`, `TTL`, `MAX_EVENTS`, `MAX_IDS`, `SLACK`): each argument costs Redis more than
+/// the script's work with it (issue 19). Made once per store.
+pub(in crate::store) fn record_webhook(channel: &str, ttl_ms: u64) -> Script {
+    use crate::domain::session::MAX_EVENTS;
+    use crate::domain::webhook::{MAX_WEBHOOK_IDS, WEBHOOK_IDS_SLACK};
+    let constants = format!(
+        "local CHANNEL, TTL, MAX_EVENTS, MAX_IDS, SLACK = {}, '{ttl_ms}', {MAX_EVENTS}, \
+         {MAX_WEBHOOK_IDS}, {WEBHOOK_IDS_SLACK}\n",
+        lua_string(channel)
+    );
+    // The prelude inside a function: its five functions are made only when a webhook may make
+    // the link's resources ready (rarely), not at every call.
+    Script::new(
+        &[
+            constants.as_str(),
+            "local function resources_ready(...)\n",
+            OUTBOX_PRELUDE,
+            "return resources_ready(...)\nend\n",
+            RECORD_WEBHOOK,
+        ]
+        .concat(),
+    )
+}
+
+/// `text` as a Lua string literal: every byte but letters, digits and a few safe marks written as
+/// a decimal escape, so no configured name can end the literal.
+fn lua_string(text: &str) -> String {
+    let mut literal = String::with_capacity(text.len() + 2);
+    literal.push('"');
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b":-_.{}/|@".contains(&byte) {
+            literal.push(char::from(byte));
+        } else {
+            literal.push_str(&format!("\\{byte:03}"));
+        }
+    }
+    literal.push('"');
+    literal
 }
 
 scripts! {
@@ -46,8 +94,6 @@ scripts! {
     OPEN_WIDGET = "open_widget.lua";
     /// A renewed widget token, kept on its session.
     STORE_TOKEN = "store_token.lua";
-    /// A Belvo webhook on its link (SPEC §6).
-    RECORD_WEBHOOK = OUTBOX_PRELUDE + "record_webhook.lua";
     /// A link's verification against Belvo.
     SET_LINK_VERIFIED = LINK_PRELUDE + "set_link_verified.lua";
     /// A link Belvo confirmed, claimed for its owner.
@@ -80,7 +126,17 @@ scripts! {
 
 #[cfg(test)]
 mod tests {
-    use super::FILES;
+    use super::{lua_string, FILES};
+
+    /// Any configured text reads back as itself from the literal written in front of a script.
+    #[test]
+    fn lua_string_literals_escape_every_other_byte() {
+        assert_eq!(lua_string("bff:session-events"), "\"bff:session-events\"");
+        assert_eq!(
+            lua_string("a\"b\\c\n'é"),
+            "\"a\\034b\\092c\\010\\039\\195\\169\""
+        );
+    }
 
     /// The header every script opens with: comment lines only, naming its keys, its arguments
     /// (one per line, in order) and its reply.

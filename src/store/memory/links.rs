@@ -15,6 +15,7 @@ use crate::domain::session::{now_millis, Millis, Session, MAX_EVENTS};
 use crate::domain::verification::Verification;
 use crate::domain::webhook::{
     every_resource_ready, LinkClaim, LinkState, WebhookApplied, WebhookUpdate, MAX_WEBHOOK_IDS,
+    WEBHOOK_IDS_SLACK,
 };
 use crate::store::{codec, DueEntry, LinkHealthStore, Links, Sessions, StoreResult};
 
@@ -71,8 +72,10 @@ impl Links for MemoryStore {
             return Ok(WebhookApplied::Duplicate);
         }
         link.webhook_ids.push_back(update.webhook_id.clone());
-        if link.webhook_ids.len() > MAX_WEBHOOK_IDS {
-            link.webhook_ids.pop_front();
+        // Trimmed in batches, as `record_webhook.lua` does: the latest `MAX_WEBHOOK_IDS` stay.
+        if link.webhook_ids.len() > MAX_WEBHOOK_IDS + WEBHOOK_IDS_SLACK {
+            let oldest = link.webhook_ids.len() - MAX_WEBHOOK_IDS;
+            link.webhook_ids.drain(..oldest);
         }
         let f = &mut link.fields;
         f.insert("webhook_at".into(), update.now.to_string());

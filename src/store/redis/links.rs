@@ -11,12 +11,10 @@ use crate::domain::external_id::ExternalId;
 use crate::domain::funnel::Day;
 use crate::domain::health::HealthTransition;
 use crate::domain::ids::{LinkId, SessionId};
-use crate::domain::session::{now_millis, Millis, Session, MAX_EVENTS};
+use crate::domain::session::{now_millis, Millis, Session};
 use crate::domain::shard::Shard;
 use crate::domain::verification::Verification;
-use crate::domain::webhook::{
-    LinkClaim, LinkState, WebhookApplied, WebhookUpdate, MAX_WEBHOOK_IDS,
-};
+use crate::domain::webhook::{LinkClaim, LinkState, WebhookApplied, WebhookUpdate};
 use crate::store::funnel::counted_metrics;
 use crate::store::{codec, lua, Links, StoreError, StoreResult};
 
@@ -28,10 +26,33 @@ impl RedisStore {
     }
 }
 
+/// A link timeline entry as `record_webhook.lua` takes it: the JSON object with
+/// `"effect":"applied"` as its last field (the script puts `mismatch` in its place when it must),
+/// byte for byte as entries were always stored. `None` for anything but a non-empty object.
+fn applied_entry(entry: &serde_json::Value) -> Option<String> {
+    if entry.as_object().is_none_or(|o| o.is_empty()) {
+        return None;
+    }
+    let mut text = entry.to_string();
+    text.pop();
+    text.push_str(",\"effect\":\"applied\"}");
+    Some(text)
+}
+
+/// The keep window of a webhook at `now` (`record_webhook.lua`'s ARGV[7]): `now` divided by
+/// REKEEP, 30 s or a hundredth of a retention shorter than 50 minutes. A link's keys kept in
+/// the same window were kept less than REKEEP ago.
+fn keep_window(now: Millis, retention_ms: i64) -> i64 {
+    now.div_euclid((retention_ms / 100).clamp(1, 30_000))
+}
+
 #[async_trait]
 impl Links for RedisStore {
     async fn record_webhook(&self, update: &WebhookUpdate) -> StoreResult<WebhookApplied> {
-        let entry = update.timeline_entry.to_string();
+        let link_key = self.keys.link(&update.link);
+        let entry = applied_entry(&update.timeline_entry).ok_or_else(|| {
+            StoreError::corrupt(&link_key, "a timeline entry must be a JSON object")
+        })?;
         let (resource, state) = match &update.resource {
             Some((resource, state)) => (
                 resource.as_str(),
@@ -39,66 +60,82 @@ impl Links for RedisStore {
             ),
             None => ("", String::new()),
         };
-        let mut invocation = lua::RECORD_WEBHOOK.prepare_invoke();
         let day = Day::of_millis(update.now);
-        invocation
-            .key(self.keys.link(&update.link))
-            .key(self.keys.link_timeline(&update.link))
-            .key(self.keys.link_webhook_ids(&update.link))
-            .key(self.link_funnel(&update.link, day));
-        if let Some(outbox) = self.link_outbox(&update.link) {
-            invocation.key(outbox);
-        }
-        invocation
-            .arg(&update.webhook_id)
-            .arg(update.now)
-            .arg(resource)
-            .arg(state)
-            .arg(
-                update
-                    .external_id
-                    .as_ref()
-                    .map(|e| e.as_str())
-                    .unwrap_or(""),
-            )
-            .arg(&entry)
-            .arg(self.keys.events_channel())
-            .arg(self.retention.links_ms())
-            .arg(MAX_EVENTS)
-            .arg(MAX_WEBHOOK_IDS)
-            .arg(update.link.to_string())
-            .arg(day.expire_at_millis());
-        // Only a product that fetches this resource can have its last resource made ready.
-        for (product, resources) in self.fetch_resources.iter() {
-            if !resource.is_empty() && resources.iter().any(|r| r.as_str() == resource) {
-                invocation.arg(product).arg(resources.join(","));
+        let window = keep_window(update.now, self.retention.links_ms());
+        // A link this process saw settled goes without the readiness arguments; Redis decides.
+        let mut settled = self.settled_links.get(&update.link).is_some();
+        loop {
+            let mut invocation = self.record_webhook.prepare_invoke();
+            invocation
+                .key(&link_key)
+                .key(self.keys.link_timeline(&update.link))
+                .key(self.keys.link_webhook_ids(&update.link));
+            if !settled {
+                invocation.key(self.link_funnel(&update.link, day));
+                if let Some(outbox) = self.link_outbox(&update.link) {
+                    invocation.key(outbox);
+                }
             }
-        }
-        let mut conn = self.conn();
-        let reply: Vec<String> = self.run(invocation.invoke_async(&mut conn)).await?;
-        let session = reply.get(1).and_then(|s| SessionId::parse(s).ok());
-        match reply.first().map(String::as_str) {
-            Some("duplicate") => {
-                // The first delivery may have been refused for want of replicas: wait again.
-                self.replicated().await?;
-                Ok(WebhookApplied::Duplicate)
+            invocation
+                .arg(&update.webhook_id)
+                .arg(update.now)
+                .arg(resource)
+                .arg(&state)
+                .arg(
+                    update
+                        .external_id
+                        .as_ref()
+                        .map(|e| e.as_str())
+                        .unwrap_or(""),
+                )
+                .arg(&entry)
+                .arg(window);
+            if !settled {
+                invocation
+                    .arg(update.link.to_string())
+                    .arg(day.expire_at_millis());
+                // Only a product that fetches this resource can have its last resource made ready.
+                for (product, resources) in self.fetch_resources.iter() {
+                    if !resource.is_empty() && resources.iter().any(|r| r.as_str() == resource) {
+                        invocation.arg(product).arg(resources.join(","));
+                    }
+                }
             }
-            Some("mismatch") => Ok(WebhookApplied::Mismatch),
-            Some("recorded") => {
-                self.replicated().await?;
-                counted_metrics(reply.get(3..).unwrap_or_default());
-                let consent_open = reply
-                    .get(2)
-                    .is_some_and(|c| crate::domain::webhook::consent_open(c));
-                Ok(WebhookApplied::Recorded {
-                    session,
-                    consent_open,
-                })
-            }
-            other => Err(StoreError::corrupt(
-                self.keys.link(&update.link),
-                format!("unexpected record_webhook.lua reply {other:?}"),
-            )),
+            let mut conn = self.conn();
+            let reply: Vec<String> = self.run(invocation.invoke_async(&mut conn)).await?;
+            let session = reply.get(1).and_then(|s| SessionId::parse(s).ok());
+            return match reply.first().map(String::as_str) {
+                Some("unready") if settled => {
+                    // The hint was wrong (the link was deleted since, say): nothing was written.
+                    self.settled_links.remove(&update.link);
+                    settled = false;
+                    continue;
+                }
+                Some("duplicate") => {
+                    // The first delivery may have been refused for want of replicas: wait again.
+                    self.replicated().await?;
+                    Ok(WebhookApplied::Duplicate)
+                }
+                Some("mismatch") => Ok(WebhookApplied::Mismatch),
+                Some("recorded") => {
+                    if reply.get(4).is_some_and(|s| s == "1") {
+                        self.settled_links.insert(update.link, ());
+                    }
+                    self.replicated().await?;
+                    counted_metrics(reply.get(3..4).unwrap_or_default());
+                    let consent_open = reply
+                        .get(2)
+                        .is_some_and(|c| crate::domain::webhook::consent_open(c));
+                    Ok(WebhookApplied::Recorded {
+                        session,
+                        consent_open,
+                    })
+                }
+                other => Err(StoreError::corrupt(
+                    &link_key,
+                    format!("unexpected record_webhook.lua reply {other:?}"),
+                )),
+            };
         }
     }
 
@@ -233,5 +270,30 @@ impl Links for RedisStore {
         let mut links: Vec<LinkId> = ids.iter().filter_map(|s| LinkId::parse(s).ok()).collect();
         links.sort_by_key(|l| l.to_string());
         Ok(links)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{applied_entry, keep_window};
+
+    #[test]
+    fn an_entry_gets_its_effect_as_its_last_field() {
+        let entry = serde_json::json!({"kind": "webhook"});
+        assert_eq!(
+            applied_entry(&entry).as_deref(),
+            Some(r#"{"kind":"webhook","effect":"applied"}"#)
+        );
+        assert_eq!(applied_entry(&serde_json::json!({})), None);
+        assert_eq!(applied_entry(&serde_json::json!([1])), None);
+    }
+
+    #[test]
+    fn keep_windows_are_30_s_or_a_hundredth_of_a_short_retention() {
+        let day = 86_400_000;
+        assert_eq!(keep_window(59_999, 400 * day), 1);
+        assert_eq!(keep_window(60_000, 400 * day), 2);
+        assert_eq!(keep_window(60_000, 600_000), 10);
+        assert_eq!(keep_window(60_000, 50), 60_000);
     }
 }

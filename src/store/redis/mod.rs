@@ -51,6 +51,10 @@ const REPLAY_HINTS: usize = 65_536;
 /// The most finished sessions remembered (about 30 bytes each). A session not remembered costs
 /// its next new event the full `apply_event.lua`, nothing else.
 const FINISHED_HINTS: usize = 65_536;
+/// The most links remembered as settled (`record_webhook.lua`: every fetch resource of the
+/// link's product ready; about 40 bytes each). A link not remembered costs its next
+/// webhook a few more arguments and fields, nothing else.
+const SETTLED_HINTS: usize = 65_536;
 
 /// The replay hints' cache. A hint is used soon after it is made (an app retrying its deeplink)
 /// or never, so recency is what counts: most of the room goes to new entries, where the cache's
@@ -95,6 +99,11 @@ pub struct RedisStore {
     finished_hints: Arc<quick_cache::sync::Cache<SessionId, Platform>>,
     /// Saved-branding announcements (`redis/staff.rs`).
     branding: staff::BrandingNotifier,
+    /// The links this process saw settled (`record_webhook.lua`), so their webhooks go without
+    /// the readiness arguments. Only a hint: Redis decides, and a wrong one costs a round trip.
+    settled_links: Arc<quick_cache::sync::Cache<LinkId, ()>>,
+    /// `record_webhook.lua` with this store's events channel and link retention in front.
+    record_webhook: Arc<redis::Script>,
     /// Whether link changes write their outbound events (an endpoint is configured).
     events: bool,
     /// Each product's fetch resources: a link's `link.resources_ready` (SPEC §13).
@@ -172,6 +181,10 @@ impl RedisStore {
             changes.downgrade(),
             |payload| payload.as_deref().and_then(|p| SessionId::parse(p).ok()),
         ));
+        let record_webhook = Arc::new(super::lua::record_webhook(
+            &keys.events_channel(),
+            retention.links_ms().max(0) as u64,
+        ));
         Self {
             conn,
             own,
@@ -183,6 +196,8 @@ impl RedisStore {
             link_hints: Arc::new(quick_cache::sync::Cache::new(LINK_HINTS)),
             replay_hints: Arc::new(replay_hints()),
             finished_hints: Arc::new(quick_cache::sync::Cache::new(FINISHED_HINTS)),
+            settled_links: Arc::new(quick_cache::sync::Cache::new(SETTLED_HINTS)),
+            record_webhook,
             branding,
             events: false,
             fetch_resources: Default::default(),

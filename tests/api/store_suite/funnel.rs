@@ -168,6 +168,20 @@ async fn a_verified_link_and_its_ready_resources_count_once(store: DynStore) {
             .await
             .unwrap();
     }
+    // Deleted by its owner and made again (a new link under the same id): its webhook makes its
+    // resource ready again, whatever a store remembered of the link before (a Redis store's
+    // replica sends the webhooks of a link it saw settled without what readiness needs).
+    let owner = ExternalId::parse("u_late").unwrap();
+    assert!(store.delete_link(&late, &owner).await.unwrap());
+    assert!(store.claim_link(&late, &claim).await.unwrap());
+    let again = store
+        .record_webhook(&webhook(&late, "wh-late-3", "u_late"))
+        .await
+        .unwrap();
+    assert!(
+        matches!(again, WebhookApplied::Recorded { .. }),
+        "{again:?}"
+    );
 
     // A forged success: verification fails, nothing more counts.
     let forged_link = "5a1d7c3e-2b4f-4e6a-8c9d-0e1f2a3b4c5d";
@@ -191,6 +205,26 @@ async fn a_verified_link_and_its_ready_resources_count_once(store: DynStore) {
         .await
         .unwrap();
 
+    // A link whose first webhook carries no external id: the next one that does is the first
+    // external id the link's webhooks carried, whatever a store remembered of the link (a
+    // Redis store's replica sends the webhooks of a link it saw ready without the readiness
+    // arguments).
+    let quiet = LinkId::parse("3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f").unwrap();
+    let quiet_claim = LinkClaim {
+        owner: ExternalId::parse("u_quiet").unwrap(),
+        ..api_claim.clone()
+    };
+    assert!(store.claim_link(&quiet, &quiet_claim).await.unwrap());
+    let mut anonymous = webhook(&quiet, "wh-quiet-1", "u_quiet");
+    anonymous.external_id = None;
+    store.record_webhook(&anonymous).await.unwrap();
+    store
+        .record_webhook(&webhook(&quiet, "wh-quiet-2", "u_quiet"))
+        .await
+        .unwrap();
+    let state = store.link(&quiet).await.unwrap().unwrap();
+    assert_eq!(state.webhook_external_id.as_deref(), Some("u_quiet"));
+
     let counts = counts(&store).await;
     let step = |s: &str| {
         counts
@@ -201,7 +235,7 @@ async fn a_verified_link_and_its_ready_resources_count_once(store: DynStore) {
     };
     assert_eq!(step("success"), Some(3), "{counts:?}");
     assert_eq!(step("link_verified"), Some(2), "{counts:?}");
-    assert_eq!(step("resources_ready"), Some(2), "{counts:?}");
+    assert_eq!(step("resources_ready"), Some(3), "{counts:?}");
     let link_steps: u64 = counts
         .iter()
         .filter(|(field, _)| {
@@ -209,7 +243,7 @@ async fn a_verified_link_and_its_ready_resources_count_once(store: DynStore) {
         })
         .map(|(_, n)| n)
         .sum();
-    assert_eq!(link_steps, 4, "no other counter: {counts:?}");
+    assert_eq!(link_steps, 5, "no other counter: {counts:?}");
 }
 
 /// The link steps need the product's fetch resources, which the stores of `every_store!` do

@@ -132,16 +132,29 @@ async fn a_session_is_read_with_its_link_as_it_is_now(store: DynStore) {
 
 async fn a_link_remembers_its_latest_webhook_ids(store: DynStore) {
     let link = LinkId::new_random();
-    let delivery = |n: usize| webhook(&link, &format!("w-{n}"), "u_owner");
-    for n in 0..=MAX_WEBHOOK_IDS {
+    // A millisecond apart: ids are kept in the order of their time.
+    let start = now_millis();
+    let delivery = |n: usize| {
+        let mut update = webhook(&link, &format!("w-{n}"), "u_owner");
+        update.now = start + n as i64;
+        update
+    };
+    let recorded = WebhookApplied::Recorded {
+        session: None,
+        consent_open: false,
+    };
+    // One more than a store may hold: at least the latest `MAX_WEBHOOK_IDS`, and the oldest
+    // dropped in a batch once `WEBHOOK_IDS_SLACK` more came.
+    let most = MAX_WEBHOOK_IDS + WEBHOOK_IDS_SLACK;
+    for n in 0..=most {
         let applied = store.record_webhook(&delivery(n)).await.unwrap();
-        assert_eq!(
-            applied,
-            WebhookApplied::Recorded {
-                session: None,
-                consent_open: false
-            }
-        );
+        assert_eq!(applied, recorded, "delivery {n}");
+        if n == MAX_WEBHOOK_IDS {
+            // Past the bound, within the slack: the oldest is still known (a repeat writes
+            // nothing).
+            let repeat = store.record_webhook(&delivery(0)).await.unwrap();
+            assert_eq!(repeat, WebhookApplied::Duplicate, "within the slack");
+        }
     }
     // The timeline keeps the first `MAX_EVENTS` deliveries; later ones still count.
     let timeline = store.link_timeline(&link).await.unwrap();
@@ -150,21 +163,18 @@ async fn a_link_remembers_its_latest_webhook_ids(store: DynStore) {
         timeline.last().unwrap()["webhook_id"],
         format!("w-{}", MAX_EVENTS - 1)
     );
-    // A repeat of a recent delivery changes nothing.
-    let repeat = store
-        .record_webhook(&delivery(MAX_WEBHOOK_IDS))
-        .await
-        .unwrap();
-    assert_eq!(repeat, WebhookApplied::Duplicate);
-    // The oldest id is past the bound: forgotten, so its memory does not grow with the link's age.
-    let oldest = store.record_webhook(&delivery(0)).await.unwrap();
-    assert_eq!(
-        oldest,
-        WebhookApplied::Recorded {
-            session: None,
-            consent_open: false
-        }
-    );
+    // A repeat of a recent delivery changes nothing, nor one of the oldest of the latest
+    // `MAX_WEBHOOK_IDS`.
+    for n in [most, most + 1 - MAX_WEBHOOK_IDS] {
+        let repeat = store.record_webhook(&delivery(n)).await.unwrap();
+        assert_eq!(repeat, WebhookApplied::Duplicate, "delivery {n} again");
+    }
+    // The ones before are past the bound: forgotten, so its memory does not grow with the
+    // link's age.
+    for n in [0, most - MAX_WEBHOOK_IDS] {
+        let oldest = store.record_webhook(&delivery(n)).await.unwrap();
+        assert_eq!(oldest, recorded, "delivery {n} again");
+    }
 }
 
 async fn the_first_session_to_report_a_link_owns_it(store: DynStore) {

@@ -1,8 +1,8 @@
 use std::time::{Duration, Instant};
 
 use belvo_bff::domain::ids::{LinkId, SessionId};
-use belvo_bff::domain::session::{now_millis, AccessToken, Status, WidgetOpening};
-use belvo_bff::domain::webhook::WebhookApplied;
+use belvo_bff::domain::session::{now_millis, AccessToken, Status, WidgetOpening, MAX_EVENTS};
+use belvo_bff::domain::webhook::{WebhookApplied, MAX_WEBHOOK_IDS, WEBHOOK_IDS_SLACK};
 use belvo_bff::store::{Keys, Links, Sessions};
 
 use crate::helpers::unique_prefix;
@@ -102,6 +102,72 @@ async fn webhook_ids_stay_out_of_the_link_hash_a_status_read_fetches() {
         .await
         .unwrap();
     assert_eq!(score, None);
+}
+
+/// A link written before its webhooks kept their marks in the link hash (`webhook_keys`: a full
+/// timeline, ids at the bound) is bounded the same: a repeat of a remembered id writes
+/// nothing, the timeline keeps its first entries, and the ids are counted and trimmed back to
+/// the latest `MAX_WEBHOOK_IDS` once past the slack.
+#[tokio::test]
+async fn a_link_from_before_the_webhook_marks_keeps_its_bounds() {
+    let prefix = unique_prefix();
+    let keys = Keys::new(&prefix);
+    let store = super::redis_store_with(&prefix).await;
+    let mut conn = inspector().await;
+    let link = LinkId::new_random();
+    let start = now_millis() - 86_400_000;
+    let old = |n: usize| format!("old-{n}");
+    let entries: Vec<String> = (0..MAX_EVENTS as usize)
+        .map(|n| serde_json::json!({"kind": "webhook", "webhook_id": old(n)}).to_string())
+        .collect();
+    let mut earlier = redis::pipe();
+    earlier
+        .hset(keys.link(&link), "webhook_at", start)
+        .hset(keys.link(&link), "webhook_external_id", "u_owner")
+        .rpush(keys.link_timeline(&link), &entries);
+    for n in 0..MAX_WEBHOOK_IDS {
+        earlier.zadd(keys.link_webhook_ids(&link), old(n), start + n as i64);
+    }
+    for key in [
+        keys.link(&link),
+        keys.link_timeline(&link),
+        keys.link_webhook_ids(&link),
+    ] {
+        earlier.pexpire(key, 3_600_000);
+    }
+    let _: () = earlier.query_async(&mut conn).await.unwrap();
+
+    let delivery = |id: &str| super::webhook(&link, id, "u_owner");
+    assert_eq!(
+        store.record_webhook(&delivery(&old(999))).await.unwrap(),
+        WebhookApplied::Duplicate
+    );
+    for n in 0..=WEBHOOK_IDS_SLACK {
+        let applied = store
+            .record_webhook(&delivery(&format!("new-{n}")))
+            .await
+            .unwrap();
+        assert!(
+            matches!(applied, WebhookApplied::Recorded { .. }),
+            "{n}: {applied:?}"
+        );
+    }
+    assert_eq!(list(&mut conn, keys.link_timeline(&link)).await, entries);
+    let ids: usize = redis::cmd("ZCARD")
+        .arg(keys.link_webhook_ids(&link))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(ids, MAX_WEBHOOK_IDS, "trimmed back once past the slack");
+    assert_eq!(
+        store.record_webhook(&delivery("new-0")).await.unwrap(),
+        WebhookApplied::Duplicate
+    );
+    let oldest = store.record_webhook(&delivery(&old(0))).await.unwrap();
+    assert!(
+        matches!(oldest, WebhookApplied::Recorded { .. }),
+        "{oldest:?}"
+    );
 }
 
 /// The scripts get whole timeline entries and store each as it always was: the entry's JSON
