@@ -84,6 +84,26 @@ impl Ears {
         }
     }
 
+    /// Until an announcement of `id` made before (while subscribed) is heard everywhere, so it
+    /// is not taken for a later one: on a Redis Cluster the other nodes' subscribers get it
+    /// later, through the cluster bus. The in-memory channel has it at once.
+    pub(super) async fn forget_earlier(&mut self, id: SessionId) {
+        let Self::Redis(ears) = self else {
+            self.heard(id).await;
+            return;
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        for ear in ears.iter_mut() {
+            while !ear.heard(id).await {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "never heard on a node"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        }
+    }
+
     /// Whether `id` was announced by now (other announcements are skipped).
     pub(super) async fn heard(&mut self, id: SessionId) -> bool {
         match self {

@@ -73,9 +73,8 @@ async fn a_verified_link_is_listed_with_its_health_and_checks_before_it_is_annou
 ) {
     let (session, link, changes) = succeeded(&store).await;
     let mut ears = ears.unwrap_or(Ears::Memory(changes));
-    // The success's own announcement, made before: heard now, so it is not taken for the one
-    // the verification makes.
-    ears.heard(session.id).await;
+    // The success's own announcement, made before: not to be taken for the verification's.
+    ears.forget_earlier(session.id).await;
     let now = now_millis();
     let first_check_at = now + 3_600_000;
     let verification = Verification {
