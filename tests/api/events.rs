@@ -21,7 +21,8 @@ use futures_util::StreamExt;
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    redis_store_on, spawn_app_with, spawn_settings, test_redis_url, StoreKind, TestApp, LINK_ID,
+    cluster_store_with, redis_store_on, spawn_app_with, spawn_settings, test_redis_url, StoreKind,
+    TestApp, LINK_ID,
 };
 
 pub(crate) const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -426,6 +427,9 @@ async fn a_failing_receiver_is_retried_in_memory() {
 /// The app's outbox through a store of its own on the same Redis and prefix.
 pub(crate) async fn app_outbox(app: &TestApp) -> Arc<dyn Outbox> {
     match &app.redis {
+        Some((StoreKind::Cluster, prefix)) => {
+            Arc::new(cluster_store_with(prefix, Duration::from_secs(60)).await)
+        }
         Some((_, prefix)) => {
             Arc::new(redis_store_on(&test_redis_url(), prefix, Duration::from_secs(60)).await)
         }

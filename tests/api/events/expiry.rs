@@ -4,7 +4,11 @@
 
 use std::time::Duration;
 
-use crate::helpers::{spawn_app_with, spawn_settings, StoreKind, TestApp};
+use belvo_bff::domain::ids::SessionId;
+use belvo_bff::domain::session::now_millis;
+use belvo_bff::store::{DueEntry, Keys, RedisConnection};
+
+use crate::helpers::{on_redis_and_cluster, spawn_app_with, spawn_settings, StoreKind, TestApp};
 
 use super::{
     app_outbox, endpoint, eventually, finish, verify_in_rust, with_endpoints, Delivery, Receiver,
@@ -86,11 +90,13 @@ async fn a_pending_session_expires_with_one_event_on_cluster() {
     a_pending_session_expires_with_one_event_and_a_finished_one_with_none(StoreKind::Cluster).await;
 }
 
-/// Two replicas' schedulers on one Redis: the expiry is claimed by one, one event in all.
-#[tokio::test]
-async fn two_replicas_expire_a_session_with_one_event() {
+/// Two replicas' schedulers on one Redis (or Redis Cluster): the expiry is claimed by one and
+/// runs once more after the claim's lease ran out as if the replica that ran it had stopped
+/// before taking it off the schedule (so `expire_session` runs twice on one session, by either
+/// replica's loop): one event in all.
+async fn two_replicas_expire_a_session_with_one_event(kind: StoreKind) {
     let receiver = Receiver::start(|_| 200);
-    let app = spawn_expiring(StoreKind::Redis, &receiver).await;
+    let app = spawn_expiring(kind, &receiver).await;
     let _other = spawn_settings(app.settings.clone()).await;
     let pending = app.open("maria", "mx_employment", "ios").await["session_id"]
         .as_str()
@@ -101,6 +107,31 @@ async fn two_replicas_expire_a_session_with_one_event() {
             !of_session(d, &pending).is_empty()
         })
         .await;
+    let (_, prefix) = app.redis.as_ref().unwrap();
+    let due = Keys::new(prefix).due();
+    let member = DueEntry::Expire(SessionId::parse(&pending).unwrap()).member();
+    let conn = app.redis_conn().await;
+    let off_schedule = || {
+        let conn = conn.clone();
+        let (due, member) = (&due, &member);
+        async move { (!on_schedule(conn, due, member).await).then_some(()) }
+    };
+    // The replica that expired it took it off the schedule.
+    eventually(Duration::from_secs(10), "the expiry done", off_schedule).await;
+    // Due again, as the claim's lease leaves it: the next loop to tick claims it and runs it.
+    let _: i64 = redis::cmd("ZADD")
+        .arg(&due)
+        .arg(now_millis())
+        .arg(&member)
+        .query_async(&mut conn.clone())
+        .await
+        .unwrap();
+    eventually(
+        Duration::from_secs(10),
+        "the expiry run again",
+        off_schedule,
+    )
+    .await;
     // Everything written is delivered: a second event would be among the deliveries now.
     let store = app_outbox(&app).await;
     let group = belvo_bff::notify::group_name(&receiver.url.parse().unwrap());
@@ -112,4 +143,17 @@ async fn two_replicas_expire_a_session_with_one_event() {
     let events = of_session(&receiver.deliveries(), &pending);
     assert_eq!(events.len(), 1, "{events:#?}");
     assert_eq!(events[0]["type"], "session.expired");
+}
+
+on_redis_and_cluster!(two_replicas_expire_a_session_with_one_event);
+
+/// Whether `member` is in the due set `due` (claimed or not).
+async fn on_schedule(mut conn: RedisConnection, due: &str, member: &str) -> bool {
+    let score: Option<f64> = redis::cmd("ZSCORE")
+        .arg(due)
+        .arg(member)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    score.is_some()
 }

@@ -197,6 +197,7 @@ mod links;
 mod outbox;
 mod replay_hints;
 mod sessions;
+mod step_by_step;
 mod verification;
 
 /// Behaviour only a cluster has: a success is two steps there (the link hash is in another slot).
