@@ -25,6 +25,11 @@
 //! Environment: `PORT`, `REDIS_URL`, `KEY_PREFIX` (the BFF's `store.key_prefix`, so the floor
 //! works on sessions the BFF created).
 
+/// The BFF's own codec of the widget token as Redis keeps it (compact, or its text).
+#[path = "../../../src/store/codec/token.rs"]
+#[allow(dead_code)] // the floor only reads tokens
+mod token;
+
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -328,11 +333,12 @@ async fn widget(floor: web::Data<Floor>, id: web::Path<String>) -> HttpResponse 
         invocation.arg(*field);
     }
     let mut conn = floor.conn.clone();
-    let reply: Vec<Option<String>> = match invocation.invoke_async(&mut conn).await {
+    // Bytes: the token is kept compact (`token.rs`), as the BFF reads it.
+    let reply: Vec<Option<Vec<u8>>> = match invocation.invoke_async(&mut conn).await {
         Ok(reply) => reply,
         Err(e) => return HttpResponse::ServiceUnavailable().body(e.to_string()),
     };
-    if reply.first().and_then(|r| r.as_deref()) != Some("open") {
+    if reply.first().cloned().flatten().as_deref() != Some(b"open".as_slice()) {
         return HttpResponse::Gone().finish();
     }
     // The reply: the result, the funnel field counted, each field asked, then the token.
@@ -341,7 +347,11 @@ async fn widget(floor: web::Data<Floor>, id: web::Path<String>) -> HttpResponse 
             .iter()
             .position(|f| *f == name)
             .unwrap_or(WIDGET_FIELDS.len());
-        reply.get(at + 2).cloned().flatten().unwrap_or_default()
+        let value = reply.get(at + 2).cloned().flatten().unwrap_or_default();
+        if name == "token" {
+            return token::decode_widget_token(&value).unwrap_or_default();
+        }
+        String::from_utf8(value).unwrap_or_default()
     };
     HttpResponse::Found()
         .insert_header((
