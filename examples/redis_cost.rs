@@ -20,9 +20,9 @@ use belvo_bff::domain::session::{now_millis, NewSession, SessionMode, Transition
 use belvo_bff::domain::verification::{Matched, Verification};
 use belvo_bff::domain::webhook::{LinkClaim, WebhookPayload};
 use belvo_bff::store::{Keys, Links, RedisStore, Retention, Sessions};
-use futures_util::StreamExt;
 
-const PARALLEL: usize = 32;
+mod cost;
+use cost::{command_stats, run};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -276,19 +276,6 @@ async fn sessions(store: &Arc<RedisStore>, n: usize) -> anyhow::Result<Vec<Sessi
     Ok(ids)
 }
 
-/// Runs `call` on every item, `PARALLEL` at a time.
-async fn run<'a, T, F, Fut>(items: &'a [T], call: F) -> anyhow::Result<()>
-where
-    F: Fn(&'a T) -> Fut,
-    Fut: std::future::Future<Output = belvo_bff::store::StoreResult<()>> + 'a,
-{
-    let mut calls = futures_util::stream::iter(items.iter().map(call)).buffer_unordered(PARALLEL);
-    while let Some(done) = calls.next().await {
-        done?;
-    }
-    Ok(())
-}
-
 /// Runs one case and prints Redis's costs per call.
 async fn measure<Fut>(
     admin: &mut redis::aio::MultiplexedConnection,
@@ -306,34 +293,18 @@ where
     let before = cpu_us(admin).await?;
     case().await?;
     let cpu = cpu_us(admin).await? - before;
-    let stats: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query_async(admin)
-        .await?;
-    let mut commands = Vec::new();
-    for line in stats.lines() {
-        let Some((command, rest)) = line
-            .strip_prefix("cmdstat_")
-            .and_then(|l| l.split_once(':'))
-        else {
-            continue;
-        };
-        if command == "info" || command == "config" {
-            continue;
-        }
-        let field = |name: &str| -> f64 {
-            rest.split(',')
-                .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0.0)
-        };
-        let calls = field("calls");
-        commands.push(format!(
-            "{command} {:.2}×{:.2}µs",
-            calls / n as f64,
-            field("usec_per_call")
-        ));
-    }
+    let commands: Vec<String> = command_stats(admin)
+        .await?
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {:.2}×{:.2}µs",
+                c.command,
+                c.calls / n as f64,
+                c.usec_per_call
+            )
+        })
+        .collect();
     println!(
         "{name:<28} redis cpu {:>5.1} µs/call | {}",
         cpu / n as f64,

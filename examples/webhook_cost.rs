@@ -32,9 +32,9 @@ use belvo_bff::domain::ids::{AccessMode, LinkId, Platform, ProductName, SessionI
 use belvo_bff::domain::session::{now_millis, NewSession, SessionMode, Transition, MAX_EVENTS};
 use belvo_bff::domain::webhook::{LinkClaim, WebhookPayload, WebhookUpdate};
 use belvo_bff::store::{Keys, Links, RedisStore, Retention, Sessions};
-use futures_util::StreamExt;
 
-const PARALLEL: usize = 32;
+mod cost;
+use cost::{command_stats, run};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -151,19 +151,6 @@ async fn send(store: &Arc<RedisStore>, updates: &[WebhookUpdate]) -> anyhow::Res
     .await
 }
 
-/// Runs `call` on every item, `PARALLEL` at a time.
-async fn run<'a, T, F, Fut>(items: &'a [T], call: F) -> anyhow::Result<()>
-where
-    F: Fn(&'a T) -> Fut,
-    Fut: std::future::Future<Output = belvo_bff::store::StoreResult<()>> + 'a,
-{
-    let mut calls = futures_util::stream::iter(items.iter().map(call)).buffer_unordered(PARALLEL);
-    while let Some(done) = calls.next().await {
-        done?;
-    }
-    Ok(())
-}
-
 /// Runs one case between two callgrind dumps, the second named after it, and prints the
 /// commands Redis ran per webhook (`INFO commandstats`, scripts' commands included).
 async fn measure<Fut>(
@@ -194,28 +181,18 @@ where
     dump(&format!("before-{name}"))?;
     case().await?;
     dump(name)?;
-    let stats: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query_async(admin)
-        .await?;
-    let mut commands = Vec::new();
-    for line in stats.lines() {
-        let Some((command, rest)) = line
-            .strip_prefix("cmdstat_")
-            .and_then(|l| l.split_once(':'))
-        else {
-            continue;
-        };
-        if command == "info" || command == "config" {
-            continue;
-        }
-        let calls: f64 = rest
-            .split(',')
-            .find_map(|kv| kv.strip_prefix("calls="))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0.0);
-        commands.push(format!("{command} {:.2}", calls / count as f64));
-    }
+    let commands: Vec<String> = command_stats(admin)
+        .await?
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {:.2}×{:.2}µs",
+                c.command,
+                c.calls / count as f64,
+                c.usec_per_call
+            )
+        })
+        .collect();
     println!("{name:<10} {count} webhooks | {}", commands.join(", "));
     Ok(())
 }
