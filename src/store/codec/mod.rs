@@ -326,6 +326,21 @@ fn session_from_lookup<'a>(
     })
 }
 
+/// A timeline entry as the scripts store it: the event's JSON object with `"effect":"<effect>"`
+/// as its last field, byte for byte as entries were always stored (`apply_event.lua`'s
+/// `with_effect`). `None` for anything but a non-empty object, which the scripts refuse.
+pub(super) fn entry_with_effect(entry: &serde_json::Value, effect: &str) -> Option<String> {
+    if entry.as_object().is_none_or(|o| o.is_empty()) {
+        return None;
+    }
+    let mut text = entry.to_string();
+    text.pop();
+    text.push_str(",\"effect\":\"");
+    text.push_str(effect);
+    text.push_str("\"}");
+    Some(text)
+}
+
 /// The fields a transition's terminal status is written with (only when it applies), as
 /// `(field, value)` pairs; `apply_event.lua` takes them as they are.
 pub(super) fn terminal_fields(t: &Transition) -> Vec<(&'static str, Cow<'_, str>)> {

@@ -199,3 +199,14 @@ fn a_link_hash_reads_its_resources_and_verification() {
     assert_eq!((link.verified, link.mismatches), (Some(true), 2));
     assert_eq!(link.resources["OWNERS"].total, Some(1));
 }
+
+#[test]
+fn an_entry_gets_its_effect_as_its_last_field() {
+    let entry = serde_json::json!({"kind": "webhook"});
+    assert_eq!(
+        entry_with_effect(&entry, "applied").as_deref(),
+        Some(r#"{"kind":"webhook","effect":"applied"}"#)
+    );
+    assert_eq!(entry_with_effect(&serde_json::json!({}), "ignored"), None);
+    assert_eq!(entry_with_effect(&serde_json::json!([1]), "ignored"), None);
+}

@@ -135,7 +135,7 @@ impl RedisStore {
         let Some(platform) = self.finished_hints.get(id) else {
             return Ok(None);
         };
-        let Some(entry) = entry_with_effect(&t.timeline_entry, "ignored") else {
+        let Some(entry) = codec::entry_with_effect(&t.timeline_entry, "ignored") else {
             return Ok(None);
         };
         let mut conn = self.conn();
@@ -363,21 +363,6 @@ impl ScriptReply {
             sub: text(7),
         })
     }
-}
-
-/// A timeline entry as the scripts store it: the event's JSON object with its effect as the
-/// last field (what `apply_event.lua`'s `with_effect` makes of it). `None` for an entry the
-/// scripts refuse: anything but a non-empty object.
-fn entry_with_effect(entry: &serde_json::Value, effect: &str) -> Option<String> {
-    let mut text = entry.to_string();
-    if !(text.starts_with('{') && text.ends_with('}')) || text == "{}" {
-        return None;
-    }
-    text.pop();
-    text.push_str(",\"effect\":\"");
-    text.push_str(effect);
-    text.push_str("\"}");
-    Some(text)
 }
 
 fn parse_applied(reply: &[redis::Value]) -> StoreResult<Applied> {

@@ -26,19 +26,6 @@ impl RedisStore {
     }
 }
 
-/// A link timeline entry as `record_webhook.lua` takes it: the JSON object with
-/// `"effect":"applied"` as its last field (the script puts `mismatch` in its place when it must),
-/// byte for byte as entries were always stored. `None` for anything but a non-empty object.
-fn applied_entry(entry: &serde_json::Value) -> Option<String> {
-    if entry.as_object().is_none_or(|o| o.is_empty()) {
-        return None;
-    }
-    let mut text = entry.to_string();
-    text.pop();
-    text.push_str(",\"effect\":\"applied\"}");
-    Some(text)
-}
-
 /// The keep window of a webhook at `now` (`record_webhook.lua`'s ARGV[7]): `now` divided by
 /// REKEEP, 30 s or a hundredth of a retention shorter than 50 minutes. A link's keys kept in
 /// the same window were kept less than REKEEP ago.
@@ -50,9 +37,11 @@ fn keep_window(now: Millis, retention_ms: i64) -> i64 {
 impl Links for RedisStore {
     async fn record_webhook(&self, update: &WebhookUpdate) -> StoreResult<WebhookApplied> {
         let link_key = self.keys.link(&update.link);
-        let entry = applied_entry(&update.timeline_entry).ok_or_else(|| {
-            StoreError::corrupt(&link_key, "a timeline entry must be a JSON object")
-        })?;
+        // With its effect "applied" last: the script puts `mismatch` in its place when it must.
+        let entry =
+            codec::entry_with_effect(&update.timeline_entry, "applied").ok_or_else(|| {
+                StoreError::corrupt(&link_key, "a timeline entry must be a JSON object")
+            })?;
         let (resource, state) = match &update.resource {
             Some((resource, state)) => (
                 resource.as_str(),
@@ -275,18 +264,7 @@ impl Links for RedisStore {
 
 #[cfg(test)]
 mod tests {
-    use super::{applied_entry, keep_window};
-
-    #[test]
-    fn an_entry_gets_its_effect_as_its_last_field() {
-        let entry = serde_json::json!({"kind": "webhook"});
-        assert_eq!(
-            applied_entry(&entry).as_deref(),
-            Some(r#"{"kind":"webhook","effect":"applied"}"#)
-        );
-        assert_eq!(applied_entry(&serde_json::json!({})), None);
-        assert_eq!(applied_entry(&serde_json::json!([1])), None);
-    }
+    use super::keep_window;
 
     #[test]
     fn keep_windows_are_30_s_or_a_hundredth_of_a_short_retention() {
