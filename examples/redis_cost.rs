@@ -15,14 +15,14 @@ use belvo_bff::domain::callback::{CallbackEvent, CallbackKind};
 use belvo_bff::domain::external_id::ExternalId;
 use belvo_bff::domain::funnel::TerminalStep;
 use belvo_bff::domain::health::BelvoRecord;
-use belvo_bff::domain::ids::{AccessMode, LinkId, Platform, ProductName, SessionId};
-use belvo_bff::domain::session::{now_millis, NewSession, SessionMode, Transition};
+use belvo_bff::domain::ids::{LinkId, ProductName, SessionId};
+use belvo_bff::domain::session::{now_millis, Transition};
 use belvo_bff::domain::verification::{Matched, Verification};
-use belvo_bff::domain::webhook::{LinkClaim, WebhookPayload};
+use belvo_bff::domain::webhook::LinkClaim;
 use belvo_bff::store::{Keys, Links, RedisStore, Retention, Sessions};
 
 mod cost;
-use cost::{command_stats, run};
+use cost::{commands_per, pending_session, reset_stats, run, webhook};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -208,23 +208,7 @@ async fn main() -> anyhow::Result<()> {
     })
     .await?;
     for resource in ["EMPLOYMENT_RECORDS", "EMPLOYMENTS"] {
-        let updates: Vec<_> = links
-            .iter()
-            .map(|link| {
-                let payload: WebhookPayload = serde_json::from_value(serde_json::json!({
-                    "webhook_id": SessionId::generate().to_string().replace('-', ""),
-                    "webhook_type": resource,
-                    "webhook_code": "historical_update",
-                    "process_type": "historical_update",
-                    "link_id": link.to_string(),
-                    "request_id": SessionId::generate().to_string(),
-                    "external_id": "u_cost",
-                    "data": {"total_employment_record_profiles": 1},
-                }))
-                .unwrap();
-                payload.into_update(now_millis()).unwrap()
-            })
-            .collect();
+        let updates: Vec<_> = links.iter().map(|link| webhook(link, resource)).collect();
         measure(&mut admin, &format!("webhook {resource}"), n, || {
             run(&updates, |update| {
                 let store = store.clone();
@@ -253,23 +237,7 @@ async fn sessions(store: &Arc<RedisStore>, n: usize) -> anyhow::Result<Vec<Sessi
     let ids: Vec<SessionId> = (0..n).map(|_| SessionId::generate()).collect();
     run(&ids, |id| {
         let store = store.clone();
-        let now = now_millis();
-        let session = NewSession {
-            id: *id,
-            owner: ExternalId::parse("u_cost").unwrap(),
-            product: ProductName::parse("mx_employment").unwrap(),
-            platform: Platform::Android,
-            institutions: vec!["imss_mx_employment".into()],
-            access_mode: AccessMode::Single,
-            created_at: now,
-            token_expires_at: now + 600_000,
-            deadline: now + 3_600_000,
-            locale: Some("es".into()),
-            mode: SessionMode::Connect,
-            update_link: None,
-            token: None,
-            sub: None,
-        };
+        let session = pending_session(*id, ExternalId::parse("u_cost").unwrap());
         async move { store.create_session(&session).await }
     })
     .await?;
@@ -286,29 +254,15 @@ async fn measure<Fut>(
 where
     Fut: std::future::Future<Output = anyhow::Result<()>>,
 {
-    let _: () = redis::cmd("CONFIG")
-        .arg("RESETSTAT")
-        .query_async(admin)
-        .await?;
+    reset_stats(admin).await?;
     let before = cpu_us(admin).await?;
     case().await?;
     let cpu = cpu_us(admin).await? - before;
-    let commands: Vec<String> = command_stats(admin)
-        .await?
-        .iter()
-        .map(|c| {
-            format!(
-                "{} {:.2}×{:.2}µs",
-                c.command,
-                c.calls / n as f64,
-                c.usec_per_call
-            )
-        })
-        .collect();
+    let commands = commands_per(admin, n).await?;
     println!(
         "{name:<28} redis cpu {:>5.1} µs/call | {}",
         cpu / n as f64,
-        commands.join(", ")
+        commands
     );
     Ok(())
 }

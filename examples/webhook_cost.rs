@@ -28,13 +28,13 @@ use std::time::Duration;
 
 use belvo_bff::domain::callback::{CallbackEvent, CallbackKind};
 use belvo_bff::domain::external_id::ExternalId;
-use belvo_bff::domain::ids::{AccessMode, LinkId, Platform, ProductName, SessionId};
-use belvo_bff::domain::session::{now_millis, NewSession, SessionMode, Transition, MAX_EVENTS};
-use belvo_bff::domain::webhook::{LinkClaim, WebhookPayload, WebhookUpdate};
+use belvo_bff::domain::ids::{LinkId, ProductName, SessionId};
+use belvo_bff::domain::session::{now_millis, Transition, MAX_EVENTS};
+use belvo_bff::domain::webhook::{LinkClaim, WebhookUpdate};
 use belvo_bff::store::{Keys, Links, RedisStore, Retention, Sessions};
 
 mod cost;
-use cost::{command_stats, run};
+use cost::{commands_per, pending_session, reset_stats, run, webhook};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -69,22 +69,7 @@ async fn main() -> anyhow::Result<()> {
         async move {
             let id = SessionId::generate();
             let now = now_millis();
-            let session = NewSession {
-                id,
-                owner: owner.clone(),
-                product: ProductName::parse("mx_employment").unwrap(),
-                platform: Platform::Android,
-                institutions: vec!["imss_mx_employment".into()],
-                access_mode: AccessMode::Single,
-                created_at: now,
-                token_expires_at: now + 600_000,
-                deadline: now + 3_600_000,
-                locale: Some("es".into()),
-                mode: SessionMode::Connect,
-                update_link: None,
-                token: None,
-                sub: None,
-            };
+            let session = pending_session(id, owner.clone());
             store.create_session(&session).await?;
             let query = format!("link={link}&institution=imss_mx_employment");
             let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&query).unwrap();
@@ -104,7 +89,12 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     let (links, full) = links.split_at(n);
 
-    let round = |links: &[LinkId]| -> Vec<WebhookUpdate> { links.iter().map(webhook).collect() };
+    let round = |links: &[LinkId]| -> Vec<WebhookUpdate> {
+        links
+            .iter()
+            .map(|link| webhook(link, "EMPLOYMENT_RECORDS"))
+            .collect()
+    };
     // The full timelines' links, filled first and a few more (not counted).
     for _ in 0..MAX_EVENTS + 5 {
         send(&store, &round(full)).await?;
@@ -125,22 +115,6 @@ async fn main() -> anyhow::Result<()> {
     let later = round(links);
     measure(admin, &pid, "rekeep", later.len(), || send(&store, &later)).await?;
     Ok(())
-}
-
-/// A new EMPLOYMENT_RECORDS `historical_update` on `link`, as the bench sends.
-fn webhook(link: &LinkId) -> WebhookUpdate {
-    let payload: WebhookPayload = serde_json::from_value(serde_json::json!({
-        "webhook_id": SessionId::generate().to_string().replace('-', ""),
-        "webhook_type": "EMPLOYMENT_RECORDS",
-        "webhook_code": "historical_update",
-        "process_type": "historical_update",
-        "link_id": link.to_string(),
-        "request_id": SessionId::generate().to_string(),
-        "external_id": "u_cost",
-        "data": {"total_employment_record_profiles": 1},
-    }))
-    .unwrap();
-    payload.into_update(now_millis()).unwrap()
 }
 
 async fn send(store: &Arc<RedisStore>, updates: &[WebhookUpdate]) -> anyhow::Result<()> {
@@ -174,25 +148,11 @@ where
         }
         Ok(())
     };
-    let _: () = redis::cmd("CONFIG")
-        .arg("RESETSTAT")
-        .query_async(admin)
-        .await?;
+    reset_stats(admin).await?;
     dump(&format!("before-{name}"))?;
     case().await?;
     dump(name)?;
-    let commands: Vec<String> = command_stats(admin)
-        .await?
-        .iter()
-        .map(|c| {
-            format!(
-                "{} {:.2}×{:.2}µs",
-                c.command,
-                c.calls / count as f64,
-                c.usec_per_call
-            )
-        })
-        .collect();
-    println!("{name:<10} {count} webhooks | {}", commands.join(", "));
+    let commands = commands_per(admin, count).await?;
+    println!("{name:<10} {count} webhooks | {}", commands);
     Ok(())
 }

@@ -60,3 +60,82 @@ pub async fn command_stats(
     }
     Ok(commands)
 }
+
+/// A pending session of `owner` for `mx_employment`, as the examples open them.
+pub fn pending_session(
+    id: belvo_bff::domain::ids::SessionId,
+    owner: belvo_bff::domain::external_id::ExternalId,
+) -> belvo_bff::domain::session::NewSession {
+    use belvo_bff::domain::ids::{AccessMode, Platform, ProductName};
+    use belvo_bff::domain::session::{now_millis, NewSession, SessionMode};
+    let now = now_millis();
+    NewSession {
+        id,
+        owner,
+        product: ProductName::parse("mx_employment").unwrap(),
+        platform: Platform::Android,
+        institutions: vec!["imss_mx_employment".into()],
+        access_mode: AccessMode::Single,
+        created_at: now,
+        token_expires_at: now + 600_000,
+        deadline: now + 3_600_000,
+        locale: Some("es".into()),
+        mode: SessionMode::Connect,
+        update_link: None,
+        token: None,
+        sub: None,
+    }
+}
+
+/// Resets Redis's statistics, so [`commands_per`] counts from here.
+pub async fn reset_stats(admin: &mut redis::aio::MultiplexedConnection) -> anyhow::Result<()> {
+    redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query_async::<()>(admin)
+        .await?;
+    Ok(())
+}
+
+/// The commands Redis ran since [`reset_stats`], each as `command calls×µs` per one of
+/// `count` calls, comma-separated.
+pub async fn commands_per(
+    admin: &mut redis::aio::MultiplexedConnection,
+    count: usize,
+) -> anyhow::Result<String> {
+    Ok(command_stats(admin)
+        .await?
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {:.2}×{:.2}µs",
+                c.command,
+                c.calls / count as f64,
+                c.usec_per_call
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", "))
+}
+
+/// A new `historical_update` of `resource` on `link` for the user `u_cost`, as the bench sends.
+pub fn webhook(
+    link: &belvo_bff::domain::ids::LinkId,
+    resource: &str,
+) -> belvo_bff::domain::webhook::WebhookUpdate {
+    use belvo_bff::domain::ids::SessionId;
+    let payload: belvo_bff::domain::webhook::WebhookPayload =
+        serde_json::from_value(serde_json::json!({
+            "webhook_id": SessionId::generate().to_string().replace('-', ""),
+            "webhook_type": resource,
+            "webhook_code": "historical_update",
+            "process_type": "historical_update",
+            "link_id": link.to_string(),
+            "request_id": SessionId::generate().to_string(),
+            "external_id": "u_cost",
+            "data": {"total_employment_record_profiles": 1},
+        }))
+        .unwrap();
+    payload
+        .into_update(belvo_bff::domain::session::now_millis())
+        .unwrap()
+}
