@@ -527,10 +527,12 @@ async fn main() -> std::io::Result<()> {
         conn,
         prefix: env("KEY_PREFIX", "bff"),
         apply_event: Script::new(include_str!("../../../src/store/lua/apply_event.lua")),
-        // As `lua::record_webhook`: the per-process values in front, then the outbox prelude.
+        // As `lua::record_webhook`: the per-process values in front, then the outbox prelude
+        // inside a function (its functions made only when a webhook may make the link ready).
         record_webhook: Script::new(&format!(
             "local CHANNEL, TTL, MAX_EVENTS, MAX_IDS, SLACK = {:?}, '{LINK_RETENTION_MS}', \
-             {MAX_EVENTS}, {MAX_WEBHOOK_IDS}, {WEBHOOK_IDS_SLACK}\n{}{}",
+             {MAX_EVENTS}, {MAX_WEBHOOK_IDS}, {WEBHOOK_IDS_SLACK}\n\
+             local function resources_ready(...)\n{}return resources_ready(...)\nend\n{}",
             format!("{}:floor-events", env("KEY_PREFIX", "bff")),
             include_str!("../../../src/store/lua/outbox_add.lua"),
             include_str!("../../../src/store/lua/record_webhook.lua")
