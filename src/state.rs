@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::auth::AppUsers;
 use crate::belvo::BelvoClient;
 use crate::branding::{self, BrandingCache};
 use crate::config::Settings;
@@ -20,6 +21,8 @@ pub struct AppState {
     pub store: DynStore,
     pub belvo: BelvoClient,
     pub app_jwt: AppJwtVerifier,
+    /// App tokens verified lately, with their users.
+    pub app_users: AppUsers,
     /// `secrets.external_id_key`, ready to derive app users' external ids.
     pub external_ids: ExternalIdKey,
     /// Each product's widget look, kept fresh from the store.

@@ -38,6 +38,8 @@ struct KeySet {
     keys: HashMap<String, DecodingKey>,
     /// Whether any fetch has succeeded yet.
     loaded: bool,
+    /// Counts the sets installed: a token verified against an earlier set is checked again.
+    generation: u64,
 }
 
 /// What a token's kid finds in the cached set.
@@ -124,6 +126,11 @@ impl Jwks {
         }
     }
 
+    /// Which set of keys is installed (it changes with every successful fetch).
+    pub fn generation(&self) -> u64 {
+        self.keys.load().generation
+    }
+
     /// A token named `kid`, which the set does not have: fetches the set again, unless a fetch
     /// for an unknown kid started less than [`REFETCH_COOLDOWN`] ago.
     pub async fn refetch_for(&self, kid: &str) {
@@ -147,7 +154,12 @@ impl Jwks {
                 let mut kids: Vec<&str> = keys.keys().map(String::as_str).collect();
                 kids.sort_unstable();
                 tracing::info!(jwks_host = %self.host, ?kids, why, "app JWT keys loaded from the JWKS");
-                self.keys.store(Arc::new(KeySet { keys, loaded: true }));
+                let generation = self.keys.load().generation + 1;
+                self.keys.store(Arc::new(KeySet {
+                    keys,
+                    loaded: true,
+                    generation,
+                }));
                 true
             }
             Err(error) => {

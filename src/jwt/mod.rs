@@ -206,6 +206,22 @@ impl AppJwtVerifier {
         Ok(data.claims)
     }
 
+    /// Which keys [`Self::verify`] checks against now: a token verified under another
+    /// generation must be verified again (the JWKS changed; a fixed key never does).
+    pub fn keys_generation(&self) -> u64 {
+        match &self.keys {
+            Keys::Fixed(_) => 0,
+            Keys::Jwks(jwks) => jwks.generation(),
+        }
+    }
+
+    /// Whether a token that passed [`Self::verify`] and expires at `exp` would still pass at
+    /// `now` (seconds since the epoch), with the same leeway. Time only moves forward, so a
+    /// `nbf` that was reached stays reached.
+    pub fn still_valid(&self, exp: u64, now: u64) -> bool {
+        now.saturating_sub(self.validation.leeway) <= exp
+    }
+
     /// For a token that failed [`Self::verify`] only because the cached JWKS lacks its kid:
     /// fetches the set again (at most once per cooldown, however many such tokens arrive) and
     /// checks the token against what it has then.

@@ -100,6 +100,26 @@ async fn bad_tokens_are_refused_with_401() {
     assert_eq!(create_with(&app, Some(&good)).await.status(), 201);
 }
 
+/// The server keeps the tokens it verified (an app polls with one token many times): a kept
+/// token is still refused once it expires.
+#[tokio::test]
+async fn a_token_accepted_before_is_refused_once_it_expires() {
+    let app = spawn_app_with(StoreKind::Memory, |s| s.app_jwt.leeway = Duration::ZERO).await;
+    let exp = now() + 2;
+    let token = hs256(&json!({"sub": "maria", "exp": exp}), DEV_SECRET);
+    assert_eq!(create_with(&app, Some(&token)).await.status(), 201);
+    assert_eq!(create_with(&app, Some(&token)).await.status(), 201);
+    // Until the clock is past `exp` (a token expires once `exp` < now).
+    while now() <= exp {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_401(
+        create_with(&app, Some(&token)).await,
+        "expired since it was accepted",
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn issuer_and_audience_are_checked_when_configured() {
     let app = spawn_app_with(StoreKind::Memory, |s| {
