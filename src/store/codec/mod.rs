@@ -373,15 +373,40 @@ pub(super) fn warning_json(w: &Warning) -> String {
 
 /// Reads the link hash (fields `session`, `owner`, `res:<RESOURCE>`, ...).
 pub(super) fn link_from_fields(fields: &HashMap<String, String>) -> LinkState {
-    let get = |k: &str| fields.get(k).filter(|v| !v.is_empty());
+    link_from_lookup(
+        |k| fields.get(k).map(String::as_str),
+        fields.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    )
+}
+
+/// Reads the link hash from its field-value pairs in any order (an HGETALL's answer): a link
+/// has a dozen fields, so finding each by a scan costs less than building a map of them.
+pub(super) fn link_from_pairs(pairs: &[(String, String)]) -> LinkState {
+    link_from_lookup(
+        |k| {
+            pairs
+                .iter()
+                .find(|(name, _)| name == k)
+                .map(|(_, v)| v.as_str())
+        },
+        pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    )
+}
+
+/// A link from a lookup of its fields by name, and every field (for its `res:` ones).
+fn link_from_lookup<'a>(
+    field: impl Fn(&str) -> Option<&'a str>,
+    all: impl Iterator<Item = (&'a str, &'a str)>,
+) -> LinkState {
+    let get = |k: &str| field(k).filter(|v| !v.is_empty());
+    let millis = |k: &str| get(k).and_then(|v| v.parse().ok());
     LinkState {
         session: get("session").and_then(|s| SessionId::parse(s).ok()),
-        owner: get("owner").and_then(|o| ExternalId::parse(o)),
+        owner: get("owner").and_then(ExternalId::parse),
         product: get("product").and_then(|p| ProductName::parse(p).ok()),
-        institution: get("institution").cloned(),
-        webhook_external_id: get("webhook_external_id").cloned(),
-        resources: fields
-            .iter()
+        institution: get("institution").map(str::to_owned),
+        webhook_external_id: get("webhook_external_id").map(str::to_owned),
+        resources: all
             .filter_map(|(k, v)| {
                 let resource = k.strip_prefix("res:")?;
                 Some((resource.to_owned(), serde_json::from_str(v).ok()?))
@@ -389,36 +414,24 @@ pub(super) fn link_from_fields(fields: &HashMap<String, String>) -> LinkState {
             .collect(),
         verified: get("verified").map(|v| v == "1"),
         mismatches: get("mismatches").and_then(|m| m.parse().ok()).unwrap_or(0),
-        health: health_from_fields(fields),
-        consent: consent_from_fields(fields),
-    }
-}
-
-/// A link's consent fields (written by `apply_health.lua` and `memory/health.rs`).
-fn consent_from_fields(fields: &HashMap<String, String>) -> LinkConsent {
-    let get = |k: &str| fields.get(k).filter(|v| !v.is_empty());
-    let millis = |k: &str| get(k).and_then(|v| v.parse().ok());
-    LinkConsent {
-        consent_id: get("consent_id").cloned(),
-        state: ConsentState::from_stored(get("consent").map_or("", String::as_str)),
-        due_at: millis("consent_due_at"),
-        changed_at: millis("consent_changed_at"),
-        renew: get("consent_renew").and_then(|r| serde_json::from_str(r).ok()),
-    }
-}
-
-/// A link's health fields (written by `apply_health.lua` and `memory/health.rs`).
-fn health_from_fields(fields: &HashMap<String, String>) -> LinkHealth {
-    let get = |k: &str| fields.get(k).filter(|v| !v.is_empty());
-    let millis = |k: &str| get(k).and_then(|v| v.parse().ok());
-    LinkHealth {
-        health: get("health").and_then(|h| Health::parse(h)),
-        reason: get("health_code").map(|code| HealthReason {
-            code: code.clone(),
-            message: get("health_message").cloned(),
-        }),
-        changed_at: millis("health_changed_at"),
-        checked_at: millis("checked_at"),
+        // A link's health fields (written by `apply_health.lua` and `memory/health.rs`).
+        health: LinkHealth {
+            health: get("health").and_then(Health::parse),
+            reason: get("health_code").map(|code| HealthReason {
+                code: code.to_owned(),
+                message: get("health_message").map(str::to_owned),
+            }),
+            changed_at: millis("health_changed_at"),
+            checked_at: millis("checked_at"),
+        },
+        // Its consent fields (the same writers).
+        consent: LinkConsent {
+            consent_id: get("consent_id").map(str::to_owned),
+            state: ConsentState::from_stored(get("consent").unwrap_or("")),
+            due_at: millis("consent_due_at"),
+            changed_at: millis("consent_changed_at"),
+            renew: get("consent_renew").and_then(|r| serde_json::from_str(r).ok()),
+        },
     }
 }
 

@@ -1,8 +1,6 @@
 //! [`Links`] on Redis: a link is a hash, a webhook timeline list and a sorted set of recent
 //! webhook ids under the link's hash tag; a user's links a set.
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use redis::AsyncCommands;
 
@@ -130,8 +128,8 @@ impl Links for RedisStore {
 
     async fn link(&self, link: &LinkId) -> StoreResult<Option<LinkState>> {
         let mut conn = self.conn();
-        let fields: HashMap<String, String> = self.run(conn.hgetall(self.keys.link(link))).await?;
-        Ok((!fields.is_empty()).then(|| codec::link_from_fields(&fields)))
+        let fields: Vec<(String, String)> = self.run(conn.hgetall(self.keys.link(link))).await?;
+        Ok((!fields.is_empty()).then(|| codec::link_from_pairs(&fields)))
     }
 
     async fn link_timeline(&self, link: &LinkId) -> StoreResult<Vec<serde_json::Value>> {

@@ -2,7 +2,6 @@
 //! a timeline list under the session's hash tag; a user's sessions a capped sorted set.
 //! Applying an event is in `apply.rs`.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -100,7 +99,7 @@ impl Sessions for RedisStore {
         };
         let read_session = self.read_session(id);
         let read_link = Cmd::hgetall(self.keys.link(&link));
-        let (pairs, fields): (Vec<(Vec<u8>, Vec<u8>)>, HashMap<String, String>) =
+        let (pairs, fields): (Vec<(Vec<u8>, Vec<u8>)>, Vec<(String, String)>) =
             if self.conn.is_cluster() {
                 // Two slots, likely two nodes: both commands at once.
                 let (mut a, mut b) = (self.conn(), self.conn());
@@ -124,7 +123,7 @@ impl Sessions for RedisStore {
             self.link_hints.remove(id);
             return self.session_with_link(id).await;
         }
-        let link = (!fields.is_empty()).then(|| codec::link_from_fields(&fields));
+        let link = (!fields.is_empty()).then(|| codec::link_from_pairs(&fields));
         Ok(Some(SessionWithLink { session, link }))
     }
 
