@@ -95,7 +95,7 @@ struct Started(Instant);
 /// extensions for the span: before routing, finding it means matching the path against every
 /// route's pattern, which costs about as much as a status read's JSON.
 #[derive(Clone)]
-pub struct RouteTemplate(pub String);
+pub struct RouteTemplate(pub std::borrow::Cow<'static, str>);
 
 /// The span every request runs in, and one log line when it ends.
 pub struct RequestSpan;
@@ -104,23 +104,28 @@ impl RootSpanBuilder for RequestSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
         request.extensions_mut().insert(Started(Instant::now()));
         // Found once, by the metrics middleware outside this one (before routing, finding it
-        // means matching the path against every route's pattern).
-        let route = request
-            .extensions()
-            .get::<RouteTemplate>()
-            .map(|r| r.0.clone())
-            .or_else(|| request.match_pattern())
-            .unwrap_or_else(|| "unmatched".into());
-        let request_id = request
-            .extensions()
-            .get::<RequestId>()
-            .map(ToString::to_string)
-            .unwrap_or_default();
+        // means matching the path against every route's pattern). The fields are worked out
+        // only when the span is kept (`log.level` info or finer), as the macro evaluates them.
+        let route = || {
+            request
+                .extensions()
+                .get::<RouteTemplate>()
+                .map(|r| r.0.to_string())
+                .or_else(|| request.match_pattern())
+                .unwrap_or_else(|| "unmatched".into())
+        };
+        let request_id = || {
+            request
+                .extensions()
+                .get::<RequestId>()
+                .map(ToString::to_string)
+                .unwrap_or_default()
+        };
         tracing::info_span!(
             "HTTP request",
-            request_id = %request_id,
+            request_id = %request_id(),
             http.method = %request.method(),
-            http.route = %route,
+            http.route = %route(),
             http.target = %request.path(),
             http.status_code = tracing::field::Empty,
             otel.status_code = tracing::field::Empty,
@@ -166,10 +171,7 @@ impl RootSpanBuilder for RequestSpan {
             span.record("exception.message", code);
         }
         // Probes and scrapes every few seconds would drown the rest.
-        let quiet = matches!(
-            route_of(outcome).as_deref(),
-            Some("/healthz" | "/readyz" | "/metrics")
-        );
+        let quiet = is_quiet(outcome);
         span.in_scope(|| {
             let status = status.as_u16();
             if status >= 500 {
@@ -185,12 +187,15 @@ impl RootSpanBuilder for RequestSpan {
     }
 }
 
-/// The route template the request matched, if it did (as the metrics middleware found it).
-fn route_of<B>(outcome: &Result<ServiceResponse<B>, actix_web::Error>) -> Option<String> {
-    let request = outcome.as_ref().ok()?.request();
-    let found = request
-        .extensions()
-        .get::<RouteTemplate>()
-        .map(|r| r.0.clone());
-    found.or_else(|| request.match_pattern())
+/// Whether the request was a probe or a scrape, by the route template it matched (as the
+/// metrics middleware found it).
+fn is_quiet<B>(outcome: &Result<ServiceResponse<B>, actix_web::Error>) -> bool {
+    let quiet = |route: &str| matches!(route, "/healthz" | "/readyz" | "/metrics");
+    let Some(request) = outcome.as_ref().ok().map(ServiceResponse::request) else {
+        return false;
+    };
+    if let Some(found) = request.extensions().get::<RouteTemplate>() {
+        return quiet(&found.0);
+    }
+    request.match_pattern().is_some_and(|route| quiet(&route))
 }

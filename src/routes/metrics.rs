@@ -1,6 +1,7 @@
 //! `GET /metrics`: everything `crate::metrics` counts, in Prometheus' text format; and the
 //! middleware that counts and times every request by route template.
 
+use std::borrow::Cow;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -30,9 +31,13 @@ pub async fn record_request(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
     let method = method_label(req.method());
-    let route = req
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_owned());
+    let route: Cow<'static, str> = match super::templates::api_template(req.path()) {
+        Some(template) => Cow::Borrowed(template),
+        None => Cow::Owned(
+            req.match_pattern()
+                .unwrap_or_else(|| "unmatched".to_owned()),
+        ),
+    };
     req.extensions_mut().insert(RouteTemplate(route.clone()));
     let result = next.call(req).await;
     let (status, code) = match &result {

@@ -14,6 +14,7 @@ pub mod metrics;
 mod openapi;
 mod pages;
 mod support;
+pub(crate) mod templates;
 mod webhooks;
 mod well_known;
 mod widget;
