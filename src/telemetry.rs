@@ -92,7 +92,8 @@ struct Started(Instant);
 
 /// The route template a request matched (`unmatched` when none), found once by the metrics
 /// middleware (`routes::metrics::record_request`, outside this span's) and kept in the request's
-/// extensions for the span: before routing, finding it means matching the path against every
+/// extensions for the span. An API route's is found by comparing path segments
+/// (`routes::templates`); any other, before routing, by matching the path against every
 /// route's pattern, which costs about as much as a status read's JSON.
 #[derive(Clone)]
 pub struct RouteTemplate(pub std::borrow::Cow<'static, str>);
