@@ -11,8 +11,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::view::SessionView;
-use super::{load, not_found, owned};
+use super::{load, not_found, owned, Loaded};
 use crate::auth::AppUser;
+use crate::domain::explanation::Lang;
 use crate::domain::ids::SessionId;
 use crate::domain::session::now_millis;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
@@ -109,22 +110,36 @@ pub async fn show(
     // Watch before reading, so a change between the read and the wait is not missed.
     let mut changes = state.waiters.watch(*path);
     let deadline = tokio::time::Instant::now() + wait;
-    // An `Arc`: a read made after a change is shared by the session's waiters. No view is kept
-    // across the wait (it holds allocations of its own, and thousands may wait at once).
+    // An `Arc`: a read made after a change is shared by the session's waiters.
     let mut loaded = Arc::new(load(&state, &user, &path).await?);
+    let mut until = Some(query.until);
     loop {
-        let view = SessionView::new(&loaded, &state, now_millis(), lang);
-        if view.settled(query.until) {
-            return Ok(HttpResponse::Ok().json(view));
+        if let Some(answer) = answer(&loaded, &state, lang, until) {
+            return Ok(answer);
         }
-        drop(view);
-        if !wait_for(&state, &mut changes, deadline).await {
-            let view = SessionView::new(&loaded, &state, now_millis(), lang);
-            return Ok(HttpResponse::Ok().json(view));
+        if wait_for(&state, &mut changes, deadline).await {
+            // Read once for all of this session's waiters woken by the change.
+            let read = changes.read_after_change(state.store.session_with_link(&path));
+            loaded = owned(read.await?.ok_or_else(not_found)?, &user)?;
+        } else {
+            until = None;
         }
-        // Read once for all of this session's waiters woken by the change.
-        let read = changes.read_after_change(state.store.session_with_link(&path));
-        loaded = owned(read.await?.ok_or_else(not_found)?, &user)?;
+    }
+}
+
+/// The session's view as the answer: when it is settled (`until`), or always (`None`). Not
+/// async, so the view lives only in this call: a view made in the handler's loop kept its room
+/// in the handler's future across the wait, even once dropped, and thousands may wait at once.
+fn answer(
+    loaded: &Loaded,
+    state: &AppState,
+    lang: Lang,
+    until: Option<Until>,
+) -> Option<HttpResponse> {
+    let view = SessionView::new(loaded, state, now_millis(), lang);
+    match until {
+        Some(until) if !view.settled(until) => None,
+        _ => Some(HttpResponse::Ok().json(view)),
     }
 }
 
