@@ -2,7 +2,6 @@
 //! `wait` long-polls (≤ 30 s) until the status leaves `pending` (or, with `until=resources`,
 //! until every resource has arrived too), woken by change notifications from any replica.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::ServiceRequest;
@@ -110,8 +109,9 @@ pub async fn show(
     // Watch before reading, so a change between the read and the wait is not missed.
     let mut changes = state.waiters.watch(*path);
     let deadline = tokio::time::Instant::now() + wait;
-    // An `Arc`: a read made after a change is shared by the session's waiters.
-    let mut loaded = Arc::new(load(&state, &user, &path).await?);
+    // Shared by the session's waiters that read the same, and a read made after a change by
+    // those it woke.
+    let mut loaded = changes.keep_first_read(load(&state, &user, &path).await?);
     let mut until = Some(query.until);
     loop {
         if let Some(answer) = answer(&loaded, &state, lang, until) {
