@@ -12,6 +12,7 @@ use actix_web::{HttpMessage, HttpResponse};
 use metrics::counter;
 
 use crate::error::ErrorCode;
+use crate::routes::widget_sessions::fit_long_poll_headers;
 use crate::telemetry::RouteTemplate;
 
 pub async fn render() -> HttpResponse {
@@ -24,9 +25,11 @@ pub async fn render() -> HttpResponse {
 /// Middleware (`middleware::from_fn`) counting and timing every request by its route template
 /// (`match_pattern`), so `/v1/widget-sessions/{session_id}` is one series however many sessions
 /// there are. Call [`crate::metrics::handle`] before serving, so counters hit before the first scrape are kept.
-/// The outermost middleware: it leaves the template in the request's [`RouteTemplate`].
+/// The outermost middleware: it leaves the template in the request's [`RouteTemplate`], and
+/// fits a long-poll's headers to their size while nothing else holds the request
+/// ([`fit_long_poll_headers`]).
 pub async fn record_request(
-    req: ServiceRequest,
+    mut req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
@@ -38,6 +41,7 @@ pub async fn record_request(
                 .unwrap_or_else(|| "unmatched".to_owned()),
         ),
     };
+    fit_long_poll_headers(&route, &mut req);
     req.extensions_mut().insert(RouteTemplate(route.clone()));
     let result = next.call(req).await;
     let (status, code) = match &result {

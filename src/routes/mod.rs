@@ -83,7 +83,7 @@ pub fn api_routes(webhook_body_limit: usize) -> Vec<ApiRoute> {
         ApiRoute::new(M::POST, "/v1/widget-sessions", |r| {
             r.to(widget_sessions::create)
         }),
-        ApiRoute::new(M::GET, "/v1/widget-sessions/{session_id}", |r| {
+        ApiRoute::new(M::GET, widget_sessions::SHOW_ROUTE, |r| {
             r.to(widget_sessions::show)
         }),
         ApiRoute::new(M::POST, "/v1/widget-sessions/{session_id}/events", |r| {

@@ -85,6 +85,39 @@ impl SessionWatch {
     }
 }
 
+impl SessionWatch {
+    /// `read`, the session as this waiter read it before waiting, kept once for the session's
+    /// waiters that read the same: ten waiters of one session hold one copy, not ten. A read
+    /// that differs is this waiter's own. Kept as the session's latest read, for the changes
+    /// counted before this waiter's watch began ([`Self::read_after_change`]).
+    pub fn keep_first_read(&self, read: SessionWithLink) -> Arc<SessionWithLink> {
+        match self.latest.try_lock() {
+            Ok(mut latest) => keep_read(&mut latest, self.seen, read),
+            // Another waiter is reading the session after a change: keep this one's own.
+            Err(_) => Arc::new(read),
+        }
+    }
+}
+
+/// `read`, made after the change counted `counter`: the latest read instead when that is the
+/// same; else `read`, which becomes the latest unless a later read is.
+fn keep_read<T: PartialEq>(
+    latest: &mut Option<(u64, Option<Arc<T>>)>,
+    counter: u64,
+    read: T,
+) -> Arc<T> {
+    if let Some((_, Some(kept))) = latest.as_ref() {
+        if **kept == read {
+            return kept.clone();
+        }
+    }
+    let read = Arc::new(read);
+    if latest.as_ref().is_none_or(|(seen, _)| *seen <= counter) {
+        *latest = Some((counter, Some(read.clone())));
+    }
+    read
+}
+
 impl Drop for SessionWatch {
     fn drop(&mut self) {
         let mut map = self.watched.0.lock().unwrap_or_else(|p| p.into_inner());
@@ -321,6 +354,25 @@ mod tests {
         feed.send(id).unwrap();
         a.changed().await;
         assert!(a.read_after_change(async { Err(()) }).await.is_err());
+    }
+
+    #[test]
+    fn a_read_equal_to_the_latest_is_kept_once_and_a_different_one_is_its_own() {
+        let mut latest = None;
+        let first = keep_read(&mut latest, 0, "pending".to_owned());
+        let same = keep_read(&mut latest, 0, "pending".to_owned());
+        assert!(Arc::ptr_eq(&first, &same));
+        // Another read (after a change) is its own, and the latest from then on.
+        let changed = keep_read(&mut latest, 1, "succeeded".to_owned());
+        assert!(!Arc::ptr_eq(&first, &changed));
+        assert!(Arc::ptr_eq(
+            &keep_read(&mut latest, 1, "succeeded".to_owned()),
+            &changed
+        ));
+        // A read older than the latest does not replace it.
+        let older = keep_read(&mut latest, 0, "pending".to_owned());
+        assert_eq!(*older, "pending");
+        assert_eq!(latest.as_ref().map(|(seen, _)| *seen), Some(1));
     }
 
     #[test]

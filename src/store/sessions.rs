@@ -15,7 +15,7 @@ use crate::domain::session::{
 use crate::domain::webhook::LinkState;
 
 /// A session and, once it has one, what is known of its link.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SessionWithLink {
     pub session: Session,
     pub link: Option<LinkState>,

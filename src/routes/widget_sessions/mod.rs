@@ -7,7 +7,7 @@ mod view;
 
 pub use create::{create, CreatedSession};
 pub use events::post_event;
-pub use show::show;
+pub use show::{fit_long_poll_headers, show, ROUTE as SHOW_ROUTE};
 
 /// This area's part of `/openapi.json`.
 #[derive(utoipa::OpenApi)]
