@@ -13,13 +13,7 @@ import sys
 import urllib.parse
 import uuid
 
-
-def rss_mib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    return None
+from load import rss_mib
 
 
 async def main(url, pid, n, token):
