@@ -295,7 +295,7 @@ fn build_state(
         store,
         belvo,
         app_jwt,
-        app_users: crate::auth::AppUsers::new(crate::auth::APP_USERS_BYTES),
+        app_users: crate::jwt::VerifiedTokens::new(crate::jwt::VERIFIED_TOKENS_BYTES),
         public_base_url,
         local_base_url: local_base,
         widget_url,

@@ -3,13 +3,12 @@
 
 use std::sync::Arc;
 
-use crate::auth::AppUsers;
 use crate::belvo::BelvoClient;
 use crate::branding::{self, BrandingCache};
 use crate::config::Settings;
 use crate::domain::external_id::ExternalIdKey;
 use crate::institutions::Institutions;
-use crate::jwt::AppJwtVerifier;
+use crate::jwt::{AppJwtVerifier, VerifiedTokens};
 use crate::links::Links;
 use crate::sessions::waiting::Waiters;
 use crate::sessions::Sessions;
@@ -22,7 +21,7 @@ pub struct AppState {
     pub belvo: BelvoClient,
     pub app_jwt: AppJwtVerifier,
     /// App tokens verified lately, with their users.
-    pub app_users: AppUsers,
+    pub app_users: VerifiedTokens,
     /// `secrets.external_id_key`, ready to derive app users' external ids.
     pub external_ids: ExternalIdKey,
     /// Each product's widget look, kept fresh from the store.

@@ -8,7 +8,7 @@ use futures_util::future::{Either, LocalBoxFuture};
 use crate::domain::event::AppSub;
 use crate::domain::external_id::ExternalId;
 use crate::error::ApiError;
-use crate::jwt::{AppJwtVerifier, Claims, TokenError};
+use crate::jwt::{Claims, TokenError};
 use crate::state::AppState;
 
 /// A verified app user. Only the pseudonymous external id leaves this type.
@@ -34,8 +34,8 @@ impl FromRequest for AppUser {
             Ok(token) => token,
             Err(reason) => return Either::Left(ready(outcome(state, "", 0, Err(reason)))),
         };
-        if let Some(user) = state.app_users.get(token, &state.app_jwt) {
-            return Either::Left(ready(Ok(user)));
+        if let Some((external_id, sub)) = state.app_users.get(token, &state.app_jwt) {
+            return Either::Left(ready(Ok(AppUser { external_id, sub })));
         }
         // Before verifying: a JWKS fetched meanwhile must not be credited with this check.
         let generation = state.app_jwt.keys_generation();
@@ -70,7 +70,8 @@ fn outcome(
                 external_id: state.external_ids.derive(&claims.sub),
                 sub: AppSub(claims.sub),
             };
-            state.app_users.insert(token, &user, claims.exp, generation);
+            let named = (&user.external_id, &user.sub);
+            state.app_users.insert(token, named, claims.exp, generation);
             Ok(user)
         }
         Err(reason) => {
@@ -78,75 +79,6 @@ fn outcome(
             Err(ApiError::unauthorized(
                 "a valid app token is required (Authorization: Bearer <JWT>)",
             ))
-        }
-    }
-}
-
-/// App tokens verified lately, by their exact text, with the user each names. An app polls
-/// with one token many times; finding it here costs a hash and a compare, where verifying it
-/// costs a signature check (HS256: an HMAC key set up and the token hashed; RS256 and ES256
-/// far more), two base64 decodings and two JSON parses, and deriving the external id another
-/// HMAC. Only tokens that passed [`AppJwtVerifier::verify`] are kept; a kept one is taken only
-/// while it has not expired (the verifier's leeway applies) and the verifier's keys are the ones
-/// it was checked with (a JWKS fetched again is a new generation), else it is verified again.
-pub struct AppUsers {
-    verified: quick_cache::sync::Cache<Box<str>, Verified, ByTokenBytes>,
-}
-
-#[derive(Clone)]
-struct Verified {
-    user: AppUser,
-    exp: u64,
-    generation: u64,
-}
-
-/// Weighs a kept token by its bytes and its user's, so the cache's memory is bounded whatever
-/// the tokens' size.
-#[derive(Clone)]
-struct ByTokenBytes;
-
-impl quick_cache::Weighter<Box<str>, Verified> for ByTokenBytes {
-    fn weight(&self, token: &Box<str>, verified: &Verified) -> u64 {
-        (token.len() + verified.user.external_id.as_str().len() + verified.user.sub.0.len() + 96)
-            as u64
-    }
-}
-
-/// Longest token kept (longer ones are verified each time).
-const MAX_CACHED_TOKEN: usize = 4096;
-
-/// What the kept tokens may weigh: some ten thousand tokens of an identity provider's size
-/// (about 800 bytes), far more of the BFF's own.
-pub const APP_USERS_BYTES: u64 = 8 * 1024 * 1024;
-
-impl AppUsers {
-    /// Keeps tokens up to about `bytes` (the least used go first).
-    pub fn new(bytes: u64) -> Self {
-        Self {
-            verified: quick_cache::sync::Cache::with_weighter(
-                (bytes / 1024) as usize,
-                bytes,
-                ByTokenBytes,
-            ),
-        }
-    }
-
-    fn get(&self, token: &str, verifier: &AppJwtVerifier) -> Option<AppUser> {
-        let kept = self.verified.get(token)?;
-        let now = jsonwebtoken::get_current_timestamp();
-        (kept.generation == verifier.keys_generation() && verifier.still_valid(kept.exp, now))
-            .then_some(kept.user)
-    }
-
-    /// Keeps `token`, verified under the keys of `generation`.
-    fn insert(&self, token: &str, user: &AppUser, exp: u64, generation: u64) {
-        if token.len() <= MAX_CACHED_TOKEN {
-            let verified = Verified {
-                user: user.clone(),
-                exp,
-                generation,
-            };
-            self.verified.insert(token.into(), verified);
         }
     }
 }

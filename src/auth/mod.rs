@@ -8,5 +8,5 @@ pub mod staff;
 pub mod staff_session;
 
 pub use crate::jwt::{AppJwtVerifier, Role};
-pub use app_user::{AppUser, AppUsers, APP_USERS_BYTES};
+pub use app_user::AppUser;
 pub use staff::{Admin, Staff, StaffError};

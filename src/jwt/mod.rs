@@ -10,6 +10,9 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
 pub mod jwks;
+mod verified;
+
+pub use verified::{VerifiedTokens, VERIFIED_TOKENS_BYTES};
 
 use crate::config::{ConfigError, JwtAlgorithm, Settings};
 use jwks::{Jwks, Lookup, MAX_KID};
