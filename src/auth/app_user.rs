@@ -32,7 +32,7 @@ impl FromRequest for AppUser {
         };
         let token = match bearer(req) {
             Ok(token) => token,
-            Err(reason) => return Either::Left(ready(outcome(state, "", 0, Err(reason)))),
+            Err(reason) => return Either::Left(ready(Err(refused(reason)))),
         };
         if let Some((external_id, sub)) = state.app_users.get(token, &state.app_jwt) {
             return Either::Left(ready(Ok(AppUser { external_id, sub })));
@@ -64,23 +64,20 @@ fn outcome(
     generation: u64,
     result: Result<Claims, TokenError>,
 ) -> Result<AppUser, ApiError> {
-    match result {
-        Ok(claims) => {
-            let user = AppUser {
-                external_id: state.external_ids.derive(&claims.sub),
-                sub: AppSub(claims.sub),
-            };
-            let named = (&user.external_id, &user.sub);
-            state.app_users.insert(token, named, claims.exp, generation);
-            Ok(user)
-        }
-        Err(reason) => {
-            tracing::info!(%reason, "app token refused");
-            Err(ApiError::unauthorized(
-                "a valid app token is required (Authorization: Bearer <JWT>)",
-            ))
-        }
-    }
+    let claims = result.map_err(refused)?;
+    let user = AppUser {
+        external_id: state.external_ids.derive(&claims.sub),
+        sub: AppSub(claims.sub),
+    };
+    let named = (&user.external_id, &user.sub);
+    state.app_users.insert(token, named, claims.exp, generation);
+    Ok(user)
+}
+
+/// The 401 a refused token gets; the reason is logged, never sent.
+fn refused(reason: TokenError) -> ApiError {
+    tracing::info!(%reason, "app token refused");
+    ApiError::unauthorized("a valid app token is required (Authorization: Bearer <JWT>)")
 }
 
 /// The bearer token of a request, if it has one.

@@ -83,9 +83,7 @@ impl SessionWatch {
         *latest = Some((counter, found.clone()));
         Ok(found)
     }
-}
 
-impl SessionWatch {
     /// `read`, the session as this waiter read it before waiting, kept once for the session's
     /// waiters that read the same: ten waiters of one session hold one copy, not ten. A read
     /// that differs is this waiter's own. Kept as the session's latest read, for the changes
