@@ -7,6 +7,7 @@
 
 pub mod deliveries;
 pub mod receiver;
+mod signer;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +21,7 @@ use crate::config::Settings;
 use crate::domain::event::{self, EventPattern};
 use crate::domain::session::now_millis;
 use crate::store::{DynStore, OutboxEntry};
+use signer::Signer;
 
 /// Events taken at once per endpoint (and sent concurrently).
 const BATCH: usize = 64;
@@ -31,7 +33,7 @@ struct Target {
     url: url::Url,
     events: Vec<EventPattern>,
     group: String,
-    signer: standardwebhooks::Webhook,
+    signer: Signer,
 }
 
 /// The delivery loop's parts.
@@ -86,7 +88,7 @@ impl Notifier {
                 .notify
                 .get(&endpoint.secret_env)
                 .ok_or_else(|| anyhow::anyhow!("{} is not set", endpoint.secret_env))?;
-            let signer = standardwebhooks::Webhook::new(secret.expose_secret())
+            let signer = Signer::new(secret.expose_secret())
                 .map_err(|e| anyhow::anyhow!("{}: {e}", endpoint.secret_env))?;
             let group = group_name(&endpoint.url);
             if let Err(e) = store.outbox_join(&group).await {
@@ -129,8 +131,16 @@ impl Notifier {
             }
         }
         let mut trimmed_at = tokio::time::Instant::now();
+        let mut looked_back_at: Option<tokio::time::Instant> = None;
         loop {
-            let handled = self.pass().await;
+            // Retries due and entries another replica held too long are looked for every
+            // `poll` (as `notify.poll` says), not after every change: that look is a range
+            // read of each shard's pending entries, and changes come with every event written.
+            let look_back = looked_back_at.is_none_or(|at| at.elapsed() >= self.settings.poll);
+            if look_back {
+                looked_back_at = Some(tokio::time::Instant::now());
+            }
+            let handled = self.pass_with(look_back).await;
             if trimmed_at.elapsed() >= TRIM_EVERY {
                 trimmed_at = tokio::time::Instant::now();
                 self.tend().await;
@@ -172,25 +182,37 @@ impl Notifier {
     /// the others): due retries and takeovers, then new events, each delivered; returns how
     /// many events were handled.
     pub async fn pass(&self) -> usize {
-        let passes = self.targets.iter().map(|target| self.pass_one(target));
+        self.pass_with(true).await
+    }
+
+    /// As [`Self::pass`]; `look_back`: also the due retries and takeovers (else new events
+    /// only).
+    async fn pass_with(&self, look_back: bool) -> usize {
+        let passes = self
+            .targets
+            .iter()
+            .map(|target| self.pass_one(target, look_back));
         futures_util::future::join_all(passes)
             .await
             .into_iter()
             .sum()
     }
 
-    async fn pass_one(&self, target: &Target) -> usize {
+    async fn pass_one(&self, target: &Target, look_back: bool) -> usize {
         let due = |attempts: u64| self.retry_delay(attempts);
-        let claimed = self
-            .store
-            .outbox_claim_due(
-                &target.group,
-                &self.consumer,
-                BATCH,
-                self.settings.claim_idle(),
-                &due,
-            )
-            .await;
+        let claimed = if look_back {
+            self.store
+                .outbox_claim_due(
+                    &target.group,
+                    &self.consumer,
+                    BATCH,
+                    self.settings.claim_idle(),
+                    &due,
+                )
+                .await
+        } else {
+            Ok(Vec::new())
+        };
         let fresh = self
             .store
             .outbox_read(&target.group, &self.consumer, BATCH)
@@ -279,10 +301,7 @@ impl Notifier {
     /// Signs and posts the body; `Err` says what the endpoint answered instead of a 2xx.
     async fn post(&self, target: &Target, id: &str, body: String) -> Result<(), String> {
         let timestamp = time::OffsetDateTime::now_utc().unix_timestamp();
-        let signature = target
-            .signer
-            .sign(id, timestamp, body.as_bytes())
-            .map_err(|e| format!("not signed: {e}"))?;
+        let signature = target.signer.sign(id, timestamp, &body);
         let response = self
             .http
             .post(target.url.clone())

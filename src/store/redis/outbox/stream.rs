@@ -51,6 +51,46 @@ pub(super) fn entries(value: &Value, deliveries: impl Fn(&str) -> u64) -> Vec<Ou
         .collect()
 }
 
+/// `XREADGROUP` of up to `count` new entries from each stream at `keys` (all in one slot, or
+/// on one server).
+pub(super) fn read_command(
+    keys: &[impl redis::ToRedisArgs],
+    group: &str,
+    consumer: &str,
+    count: usize,
+) -> redis::Cmd {
+    let mut cmd = redis::cmd("XREADGROUP");
+    cmd.arg("GROUP")
+        .arg(group)
+        .arg(consumer)
+        .arg("COUNT")
+        .arg(count)
+        .arg("STREAMS");
+    for key in keys {
+        cmd.arg(key);
+    }
+    for _ in keys {
+        cmd.arg(">");
+    }
+    cmd
+}
+
+/// An `XREADGROUP` reply as each stream's key and new entries (streams without any are left
+/// out by Redis). RESP2: `[[stream, entries], ...]`; RESP3: `{stream: entries, ...}`.
+pub(super) fn entries_by_stream(reply: &Value) -> Vec<(String, Vec<OutboxEntry>)> {
+    let streams: Vec<(&Value, &Value)> = match reply {
+        Value::Map(pairs) => pairs.iter().map(|(k, v)| (k, v)).collect(),
+        other => items(other)
+            .iter()
+            .filter_map(|s| Some((items(s).first()?, items(s).get(1)?)))
+            .collect(),
+    };
+    streams
+        .into_iter()
+        .filter_map(|(key, read)| Some((text(key)?, entries(read, |_| 1))))
+        .collect()
+}
+
 impl RedisStore {
     pub(super) async fn query(&self, cmd: &redis::Cmd) -> StoreResult<Value> {
         let mut conn = self.conn();
@@ -87,22 +127,13 @@ impl RedisStore {
         consumer: &str,
         count: usize,
     ) -> StoreResult<Vec<OutboxEntry>> {
-        let mut cmd = redis::cmd("XREADGROUP");
-        cmd.arg("GROUP")
-            .arg(group)
-            .arg(consumer)
-            .arg("COUNT")
-            .arg(count)
-            .arg("STREAMS")
-            .arg(key)
-            .arg(">");
-        let reply = self.query(&cmd).await?;
-        // RESP2: [[stream, entries]]; RESP3: {stream: entries}.
-        let stream = match &reply {
-            Value::Map(pairs) => pairs.first().map(|(_, v)| v.clone()),
-            other => items(other).first().and_then(|s| items(s).get(1).cloned()),
-        };
-        Ok(stream.map(|s| entries(&s, |_| 1)).unwrap_or_default())
+        let reply = self
+            .query(&read_command(&[key], group, consumer, count))
+            .await?;
+        Ok(entries_by_stream(&reply)
+            .into_iter()
+            .flat_map(|(_, entries)| entries)
+            .collect())
     }
 
     pub(super) async fn stream_claim_due(
