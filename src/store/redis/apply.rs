@@ -171,7 +171,7 @@ impl RedisStore {
         t: &Transition,
         with_link: bool,
     ) -> StoreResult<ScriptReply> {
-        let entry = t.timeline_entry.to_string();
+        let entry = codec::json_text(&t.timeline_entry);
         let warning = t.warning.as_ref().map(codec::warning_json);
         let fields = codec::terminal_fields(t);
         let mut invocation = lua::APPLY_EVENT.prepare_invoke();

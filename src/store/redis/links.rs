@@ -128,8 +128,8 @@ impl Links for RedisStore {
 
     async fn link(&self, link: &LinkId) -> StoreResult<Option<LinkState>> {
         let mut conn = self.conn();
-        let fields: Vec<(String, String)> = self.run(conn.hgetall(self.keys.link(link))).await?;
-        Ok((!fields.is_empty()).then(|| codec::link_from_pairs(&fields)))
+        let reply: redis::Value = self.run(conn.hgetall(self.keys.link(link))).await?;
+        Ok(codec::link_from_reply(reply))
     }
 
     async fn link_timeline(&self, link: &LinkId) -> StoreResult<Vec<serde_json::Value>> {

@@ -76,10 +76,10 @@ impl Sessions for RedisStore {
 
     async fn session(&self, id: &SessionId) -> StoreResult<Option<Session>> {
         let mut conn = self.conn();
-        let pairs: Vec<(Vec<u8>, Vec<u8>)> = self
+        let reply: redis::Value = self
             .run(self.read_session(id).query_async(&mut conn))
             .await?;
-        Ok(codec::session_from_pairs(pairs)?)
+        Ok(codec::session_from_pairs(codec::hash_pairs(reply))?)
     }
 
     async fn session_with_link(&self, id: &SessionId) -> StoreResult<Option<SessionWithLink>> {
@@ -99,22 +99,21 @@ impl Sessions for RedisStore {
         };
         let read_session = self.read_session(id);
         let read_link = Cmd::hgetall(self.keys.link(&link));
-        let (pairs, fields): (Vec<(Vec<u8>, Vec<u8>)>, Vec<(String, String)>) =
-            if self.conn.is_cluster() {
-                // Two slots, likely two nodes: both commands at once.
-                let (mut a, mut b) = (self.conn(), self.conn());
-                self.run(futures_util::future::try_join(
-                    read_session.query_async(&mut a),
-                    read_link.query_async(&mut b),
-                ))
-                .await?
-            } else {
-                let mut pipe = redis::pipe();
-                pipe.add_command(read_session).add_command(read_link);
-                let mut conn = self.conn();
-                self.run(pipe.query_async(&mut conn)).await?
-            };
-        let Some(session) = codec::session_from_pairs(pairs)? else {
+        let (session_reply, link_reply): (redis::Value, redis::Value) = if self.conn.is_cluster() {
+            // Two slots, likely two nodes: both commands at once.
+            let (mut a, mut b) = (self.conn(), self.conn());
+            self.run(futures_util::future::try_join(
+                read_session.query_async(&mut a),
+                read_link.query_async(&mut b),
+            ))
+            .await?
+        } else {
+            let mut pipe = redis::pipe();
+            pipe.add_command(read_session).add_command(read_link);
+            let mut conn = self.conn();
+            self.run(pipe.query_async(&mut conn)).await?
+        };
+        let Some(session) = codec::session_from_pairs(codec::hash_pairs(session_reply))? else {
             self.link_hints.remove(id);
             return Ok(None);
         };
@@ -123,7 +122,7 @@ impl Sessions for RedisStore {
             self.link_hints.remove(id);
             return self.session_with_link(id).await;
         }
-        let link = (!fields.is_empty()).then(|| codec::link_from_pairs(&fields));
+        let link = codec::link_from_reply(link_reply);
         Ok(Some(SessionWithLink { session, link }))
     }
 
