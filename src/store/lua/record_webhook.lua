@@ -13,7 +13,8 @@
 -- Lean on purpose (issue 19): Redis spends more on each `redis.call`, each argument and each
 -- field read than on the work itself, so a duplicate stops after one command, and a new
 -- webhook on a link whose resources are all ready reads 5 fields of the link hash, writes it
--- once, pushes its timeline entry and publishes; no `ZCARD`, no `PTTL`, no number parsed. What
+-- once and pushes its timeline entry (and publishes nothing: see the end); no `ZCARD`, no
+-- `PTTL`, no number parsed. What
 -- lets it skip the rest is the link hash's `webhook_keys` field, written by this script alone:
 --   `<window>`: the link's three keys were kept (their TTLs) in keep window `<window>` (ARGV[7]),
 --     its resources are all ready (the link is "settled": nothing to check any more),
@@ -193,10 +194,16 @@ if keep then
 end
 
 local session = l[3] or ''
-if session ~= '' then
+local consent = l[4] or ''
+-- The session's waiters, and the delivery loops, are woken: unless this is a resource's data
+-- on a link whose resources were all ready before it, without a consent (so nothing follows
+-- it in the link's health, and no event). A waiter for `until=resources` was answered once
+-- they were ready (no webhook makes one pending again), one for the status waits for a
+-- callback; so nothing listens, and the commonest webhook, on a settled link, spares a
+-- command here and a message in every replica (issue 19).
+if session ~= '' and not (ready and resource ~= '' and consent == '' and not mismatch) then
   redis.call('PUBLISH', CHANNEL, session)
 end
-local consent = l[4] or ''
 if mismatch then
   return {'mismatch', session, consent}
 end

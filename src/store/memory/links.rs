@@ -78,6 +78,7 @@ impl Links for MemoryStore {
             link.webhook_ids.drain(..oldest);
         }
         let f = &mut link.fields;
+        let ready_before = f.contains_key("resources_ready");
         f.insert("webhook_at".into(), update.now.to_string());
         let external_id = update.external_id.as_ref().map(|e| e.as_str());
         let mismatch = match (external_id, f.get("owner")) {
@@ -112,15 +113,19 @@ impl Links for MemoryStore {
             .fields
             .get("session")
             .and_then(|s| SessionId::parse(s).ok());
-        let consent_open = link
-            .fields
-            .get("consent")
-            .is_some_and(|c| crate::domain::webhook::consent_open(c));
+        let consent_fact = link.fields.get("consent").cloned();
+        let consent_open = consent_fact
+            .as_deref()
+            .is_some_and(crate::domain::webhook::consent_open);
         if !mismatch && update.resource.is_some() {
             self.resources_ready(&mut inner, &update.link, update.now);
         }
         drop(inner);
-        if let Some(id) = session {
+        // As `record_webhook.lua`: a resource's data on a link whose resources were all ready,
+        // without a consent, wakes nobody (nothing listening can change).
+        let has_consent = consent_fact.is_some();
+        let quiet = ready_before && update.resource.is_some() && !has_consent && !mismatch;
+        if let (Some(id), false) = (session, quiet) {
             let _ = self.changes.send(id);
         }
         Ok(if mismatch {

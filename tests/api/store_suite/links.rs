@@ -462,6 +462,89 @@ async fn an_update_session_must_name_the_link_it_repairs(store: DynStore) {
     );
 }
 
+/// A resource's data on a link whose resources were all ready already is not announced: no
+/// waiter can be answered by it (`until=resources` ones were when the last resource arrived)
+/// and no event follows it, so Redis spares the `PUBLISH` and every replica the message (issue
+/// 19). Data that makes the link ready, and data on a link not ready, are announced.
+async fn data_on_a_link_ready_already_is_not_announced(store: DynStore) {
+    let (ready, other) = (new_session(60_000), new_session(60_000));
+    let (ready_link, other_link) = (LinkId::new_random(), LinkId::new_random());
+    // Subscribed first, so each announcement can be waited for.
+    let mut changes = store.subscribe();
+    until_subscribed(&store, &mut changes).await;
+    for (session, link) in [(&ready, ready_link), (&other, other_link)] {
+        store.create_session(session).await.unwrap();
+        let success = event(
+            CallbackKind::Success,
+            &format!("link={link}&institution=imss_mx_employment"),
+        );
+        store.apply(&session.id, &success).await.unwrap();
+    }
+    // Verified as the session's product: its one fetch resource makes it ready.
+    let claim = LinkClaim {
+        owner: ready.owner.clone(),
+        product: ready.product.clone(),
+        institution: "imss_mx_employment".into(),
+        funnel: None,
+    };
+    assert!(store.claim_link(&ready_link, &claim).await.unwrap());
+    // Announcements arrive in order: once a new session's one announcement is heard, every
+    // earlier one has been, so the next one heard says what came after.
+    let fence = |changes: &mut tokio::sync::broadcast::Receiver<SessionId>| {
+        let store = store.clone();
+        let mut changes = changes.resubscribe();
+        async move {
+            let marker = new_session(60_000);
+            store.create_session(&marker).await.unwrap();
+            let warning = event(CallbackKind::Warning, "warning=fence");
+            store.apply(&marker.id, &warning).await.unwrap();
+            assert!(
+                announced(&mut changes, marker.id).await,
+                "the fence is heard"
+            );
+            changes
+        }
+    };
+    changes = fence(&mut changes).await;
+    let next = async |changes: &mut tokio::sync::broadcast::Receiver<SessionId>| {
+        tokio::time::timeout(Duration::from_secs(5), changes.recv())
+            .await
+            .expect("an announcement within 5 s")
+            .unwrap()
+    };
+
+    store
+        .record_webhook(&webhook(&ready_link, "w-ready-1", "u_owner"))
+        .await
+        .unwrap();
+    assert_eq!(
+        next(&mut changes).await,
+        ready.id,
+        "the data that makes the link ready is announced"
+    );
+    let state = store.link(&ready_link).await.unwrap().unwrap();
+    assert_eq!(
+        state.resources.get("EMPLOYMENT_RECORDS").map(|r| r.status),
+        Some(Readiness::Ready)
+    );
+
+    // More data on the ready link, then on the other (never ready: no product claimed it).
+    let applied = store
+        .record_webhook(&webhook(&ready_link, "w-ready-2", "u_owner"))
+        .await
+        .unwrap();
+    assert!(matches!(applied, WebhookApplied::Recorded { .. }));
+    store
+        .record_webhook(&webhook(&other_link, "w-other-1", "u_owner"))
+        .await
+        .unwrap();
+    assert_eq!(
+        next(&mut changes).await,
+        other.id,
+        "data on a link ready already is not announced; on one not ready, it is"
+    );
+}
+
 every_store!(
     an_update_session_must_name_the_link_it_repairs,
     a_link_is_deleted_by_its_owner_only,
@@ -481,3 +564,46 @@ every_store!(
     a_success_never_takes_a_link_from_its_owner,
     a_success_wakes_waiters_once_its_link_is_claimed,
 );
+
+/// On stores that know the product's fetch resources (`mx_employment`: EMPLOYMENT_RECORDS), so
+/// a link can become ready.
+mod with_fetch_resources {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use belvo_bff::domain::webhook::FetchResources;
+    use belvo_bff::store::MemoryStore;
+
+    use crate::helpers::{cluster_store_with, redis_store_on, test_redis_url, unique_prefix};
+
+    const TTL: Duration = Duration::from_secs(600);
+
+    fn resources() -> FetchResources {
+        let employment = vec!["EMPLOYMENT_RECORDS".to_owned()];
+        Arc::new(
+            [("mx_employment".to_owned(), employment)]
+                .into_iter()
+                .collect(),
+        )
+    }
+
+    #[tokio::test]
+    async fn memory() {
+        let store = MemoryStore::new(TTL.into()).with_fetch_resources(resources());
+        super::data_on_a_link_ready_already_is_not_announced(Arc::new(store)).await;
+    }
+
+    #[tokio::test]
+    async fn redis() {
+        let store = redis_store_on(&test_redis_url(), &unique_prefix(), TTL).await;
+        let store = store.with_fetch_resources(resources());
+        super::data_on_a_link_ready_already_is_not_announced(Arc::new(store)).await;
+    }
+
+    #[tokio::test]
+    async fn cluster() {
+        let store = cluster_store_with(&unique_prefix(), TTL).await;
+        let store = store.with_fetch_resources(resources());
+        super::data_on_a_link_ready_already_is_not_announced(Arc::new(store)).await;
+    }
+}

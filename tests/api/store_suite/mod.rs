@@ -13,7 +13,8 @@ use belvo_bff::domain::session::{
     LINK_MISMATCH, LINK_MISMATCH_MESSAGE, LINK_OWNED_ELSEWHERE, LINK_OWNED_ELSEWHERE_MESSAGE,
 };
 use belvo_bff::domain::webhook::{
-    LinkClaim, WebhookApplied, WebhookPayload, WebhookUpdate, MAX_WEBHOOK_IDS, WEBHOOK_IDS_SLACK,
+    LinkClaim, Readiness, WebhookApplied, WebhookPayload, WebhookUpdate, MAX_WEBHOOK_IDS,
+    WEBHOOK_IDS_SLACK,
 };
 use belvo_bff::store::{DynStore, MemoryStore, RedisStore, Retention};
 
