@@ -398,11 +398,14 @@ main() {
   pool status "$BFF_URL" "$POOL" --succeed
   # Pending sessions whose token has ten minutes left: /w/ reuses it (no Belvo call).
   pool widget "$BFF_URL" "$POOL"
-  pool webhook "$BFF_URL" "$POOL" --succeed
-  # Webhooks name links: those of the finished sessions, and their owner's external_id.
+  # The sessions' owner (every pool's: one app user), as the BFF keeps it: the external_id.
+  OWNER=$(redis-cli -p "$REDIS_PORT" hget "$(key session "$(head -1 "$workdir/status.ids")")" owner)
+  # Webhooks name links as production's do: each made at the emulator for the owner and named
+  # by its session's success, so the BFF's verification claims it for the product and its
+  # webhooks make its resources ready (then each is on a settled link, the commonest kind).
+  pool webhook "$BFF_URL" "$POOL" --succeed --verified "$OWNER"
   bench/keys.py "$PREFIX" session <"$workdir/webhook.ids" | sed "s/.*/HGET & link_id/" |
     redis-cli -p "$REDIS_PORT" >"$workdir/webhook.links"
-  OWNER=$(redis-cli -p "$REDIS_PORT" hget "$(key session "$(head -1 "$workdir/webhook.ids")")" owner)
   pool success-info "$INFO_URL" "$POOL"
   rss_after_pools=$(rss_kib "$BFF_PID")
   pool success-events "$EVENTS_URL" "$POOL"
