@@ -246,48 +246,11 @@ async fn a_verified_link_and_its_ready_resources_count_once(store: DynStore) {
     assert_eq!(link_steps, 5, "no other counter: {counts:?}");
 }
 
-/// The link steps need the product's fetch resources, which the stores of `every_store!` do
-/// not know: the same test on each store, given them.
-mod link_steps {
-    use std::sync::Arc;
-    use std::time::Duration;
-
-    use belvo_bff::domain::webhook::FetchResources;
-    use belvo_bff::store::MemoryStore;
-
-    use crate::helpers::{cluster_store_with, redis_store_on, test_redis_url, unique_prefix};
-
-    const TTL: Duration = Duration::from_secs(600);
-
-    fn resources() -> FetchResources {
-        let employment = vec!["EMPLOYMENT_RECORDS".to_owned()];
-        Arc::new(
-            [("mx_employment".to_owned(), employment)]
-                .into_iter()
-                .collect(),
-        )
-    }
-
-    #[tokio::test]
-    async fn memory() {
-        let store = MemoryStore::new(TTL.into()).with_fetch_resources(resources());
-        super::a_verified_link_and_its_ready_resources_count_once(Arc::new(store)).await;
-    }
-
-    #[tokio::test]
-    async fn redis() {
-        let store = redis_store_on(&test_redis_url(), &unique_prefix(), TTL).await;
-        let store = store.with_fetch_resources(resources());
-        super::a_verified_link_and_its_ready_resources_count_once(Arc::new(store)).await;
-    }
-
-    #[tokio::test]
-    async fn cluster() {
-        let store = cluster_store_with(&unique_prefix(), TTL).await;
-        let store = store.with_fetch_resources(resources());
-        super::a_verified_link_and_its_ready_resources_count_once(Arc::new(store)).await;
-    }
-}
+// The link steps need the product's fetch resources: the same test on each store, given them.
+every_store_with_fetch_resources!(
+    link_steps,
+    a_verified_link_and_its_ready_resources_count_once
+);
 
 /// A finished day is summed over its shards once and kept: a later read finds the same counts
 /// even when the shards are gone, and today is always read from its shards.

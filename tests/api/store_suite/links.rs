@@ -565,45 +565,8 @@ every_store!(
     a_success_wakes_waiters_once_its_link_is_claimed,
 );
 
-/// On stores that know the product's fetch resources (`mx_employment`: EMPLOYMENT_RECORDS), so
-/// a link can become ready.
-mod with_fetch_resources {
-    use std::sync::Arc;
-    use std::time::Duration;
-
-    use belvo_bff::domain::webhook::FetchResources;
-    use belvo_bff::store::MemoryStore;
-
-    use crate::helpers::{cluster_store_with, redis_store_on, test_redis_url, unique_prefix};
-
-    const TTL: Duration = Duration::from_secs(600);
-
-    fn resources() -> FetchResources {
-        let employment = vec!["EMPLOYMENT_RECORDS".to_owned()];
-        Arc::new(
-            [("mx_employment".to_owned(), employment)]
-                .into_iter()
-                .collect(),
-        )
-    }
-
-    #[tokio::test]
-    async fn memory() {
-        let store = MemoryStore::new(TTL.into()).with_fetch_resources(resources());
-        super::data_on_a_link_ready_already_is_not_announced(Arc::new(store)).await;
-    }
-
-    #[tokio::test]
-    async fn redis() {
-        let store = redis_store_on(&test_redis_url(), &unique_prefix(), TTL).await;
-        let store = store.with_fetch_resources(resources());
-        super::data_on_a_link_ready_already_is_not_announced(Arc::new(store)).await;
-    }
-
-    #[tokio::test]
-    async fn cluster() {
-        let store = cluster_store_with(&unique_prefix(), TTL).await;
-        let store = store.with_fetch_resources(resources());
-        super::data_on_a_link_ready_already_is_not_announced(Arc::new(store)).await;
-    }
-}
+// A link becomes ready only on stores that know the product's fetch resources.
+every_store_with_fetch_resources!(
+    with_fetch_resources,
+    data_on_a_link_ready_already_is_not_announced
+);

@@ -188,6 +188,57 @@ macro_rules! every_store {
     };
 }
 
+/// `mx_employment` fetching `EMPLOYMENT_RECORDS`, as configured by default: the product's fetch
+/// resources, which the stores of `every_store!` do not know, and without which no link's
+/// resources are ever all ready.
+fn employment_resources() -> belvo_bff::domain::webhook::FetchResources {
+    let employment = vec!["EMPLOYMENT_RECORDS".to_owned()];
+    Arc::new(
+        [("mx_employment".to_owned(), employment)]
+            .into_iter()
+            .collect(),
+    )
+}
+
+/// One test, `$name` in the module around, on each store given [`employment_resources`]: the
+/// tests `$module::{memory, redis, cluster}`.
+macro_rules! every_store_with_fetch_resources {
+    ($module:ident, $name:ident) => {
+        mod $module {
+            use std::sync::Arc;
+            use std::time::Duration;
+
+            use belvo_bff::store::MemoryStore;
+
+            use crate::helpers::{
+                cluster_store_with, redis_store_on, test_redis_url, unique_prefix,
+            };
+            use crate::store_suite::employment_resources;
+
+            const TTL: Duration = Duration::from_secs(600);
+
+            #[tokio::test]
+            async fn memory() {
+                let store =
+                    MemoryStore::new(TTL.into()).with_fetch_resources(employment_resources());
+                super::$name(Arc::new(store)).await;
+            }
+
+            #[tokio::test]
+            async fn redis() {
+                let store = redis_store_on(&test_redis_url(), &unique_prefix(), TTL).await;
+                super::$name(Arc::new(store.with_fetch_resources(employment_resources()))).await;
+            }
+
+            #[tokio::test]
+            async fn cluster() {
+                let store = cluster_store_with(&unique_prefix(), TTL).await;
+                super::$name(Arc::new(store.with_fetch_resources(employment_resources()))).await;
+            }
+        }
+    };
+}
+
 mod attempts;
 mod consent;
 mod funnel;
