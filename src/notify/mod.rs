@@ -140,7 +140,7 @@ impl Notifier {
             if look_back {
                 looked_back_at = Some(tokio::time::Instant::now());
             }
-            let handled = self.pass_with(look_back).await;
+            let handled = self.pass(look_back).await;
             if trimmed_at.elapsed() >= TRIM_EVERY {
                 trimmed_at = tokio::time::Instant::now();
                 self.tend().await;
@@ -179,15 +179,9 @@ impl Notifier {
     }
 
     /// One look at every endpoint's group (all at once, so a slow endpoint does not hold up
-    /// the others): due retries and takeovers, then new events, each delivered; returns how
-    /// many events were handled.
-    pub async fn pass(&self) -> usize {
-        self.pass_with(true).await
-    }
-
-    /// As [`Self::pass`]; `look_back`: also the due retries and takeovers (else new events
-    /// only).
-    async fn pass_with(&self, look_back: bool) -> usize {
+    /// the others): with `look_back`, due retries and takeovers first; then new events, each
+    /// delivered; returns how many events were handled.
+    async fn pass(&self, look_back: bool) -> usize {
         let passes = self
             .targets
             .iter()

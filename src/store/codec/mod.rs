@@ -143,17 +143,15 @@ pub(super) fn hash_pairs(reply: redis::Value) -> impl Iterator<Item = (Vec<u8>, 
             _ => None,
         }
     }
-    let pairs: Box<dyn Iterator<Item = (redis::Value, redis::Value)>> = match reply {
-        redis::Value::Array(items) => {
-            let mut items = items.into_iter();
-            Box::new(std::iter::from_fn(move || {
-                Some((items.next()?, items.next()?))
-            }))
-        }
-        redis::Value::Map(pairs) => Box::new(pairs.into_iter()),
-        _ => Box::new(std::iter::empty()),
+    let items = match reply {
+        redis::Value::Array(items) => items,
+        // RESP3's map, flattened as RESP2 answers (the values moved, not copied).
+        redis::Value::Map(pairs) => pairs.into_iter().flat_map(|(k, v)| [k, v]).collect(),
+        _ => Vec::new(),
     };
-    pairs.filter_map(|(name, value)| Some((bytes(name)?, bytes(value)?)))
+    let mut items = items.into_iter();
+    std::iter::from_fn(move || Some((items.next()?, items.next()?)))
+        .filter_map(|(name, value)| Some((bytes(name)?, bytes(value)?)))
 }
 
 /// A link's hash from an `HGETALL` reply ([`hash_pairs`]); `None` when it has no fields.
@@ -366,7 +364,7 @@ fn session_from_lookup<'a>(
 /// `value` as compact JSON text, written straight into the string: `Value`'s `Display` (its
 /// `to_string`) gives the same bytes through `fmt::Formatter`, about twice the instructions (a
 /// timeline entry: 6 % of a webhook's, issue 19).
-pub(crate) fn json_text(value: &serde_json::Value) -> String {
+pub(super) fn json_text(value: &serde_json::Value) -> String {
     serde_json::to_string(value).expect("a JSON value always serialises: its keys are strings")
 }
 
