@@ -76,31 +76,40 @@ end
 -- unconfirmed, missing) or the consent state's reason code; `message` the problem's ("" = none);
 -- `consent` (a consent change only) {stored state, id ("" = keep), due date in ms ("" = null,
 -- "keep" = unchanged), renewal details as JSON ("" = keep)}.
+-- `known`: the caller knows the link exists (it just wrote it), so it is not looked for.
 -- Returns {from ("" = never set), to, reason code, reason message}.
 local function apply_health(link, history, stream, link_id, change, code, message, now,
-    max_history, consent)
-  if redis.call('EXISTS', link) == 0 then
+    max_history, consent, known)
+  if not known and redis.call('EXISTS', link) == 0 then
     return {}
   end
 
-  -- The facts the change looks at, read at once (lean: each `redis.call` costs).
-  local facts = redis.call('HMGET', link, 'consent', 'exist', 'cred_code', 'consent_record_bad')
+  -- The facts the change looks at and those the health is derived from, read at once (lean:
+  -- each `redis.call` costs): when the change writes none of them (`dirty`), as a link check
+  -- that finds its record valid mostly does, they are not read again.
+  local facts = redis.call('HMGET', link, 'consent', 'exist', 'cred_code', 'consent_record_bad',
+    'cred_message', 'consent_code', 'consent_message', 'health', 'health_code')
+  local dirty = false
+  local function write(...)
+    dirty = true
+    return redis.call(...)
+  end
   local consent_now, exist = facts[1] or '', facts[2]
   local has_problem, record_bad = facts[3] ~= false, facts[4] == '1'
   -- Fields the derived health is written with, in one HSET at the end.
   local also = {}
 
   local function set_credentials(c, m)
-    redis.call('HSET', link, 'cred_code', c, 'cred_message', m)
+    write('HSET', link, 'cred_code', c, 'cred_message', m)
   end
   local function clear_credentials()
-    if has_problem then redis.call('HDEL', link, 'cred_code', 'cred_message') end
+    if has_problem then write('HDEL', link, 'cred_code', 'cred_message') end
   end
   -- SPEC §12: a consent is back to active after a renewal (data flows again, or Belvo's record
   -- reads valid again after reading otherwise).
   local function consent_active()
-    redis.call('HSET', link, 'consent', 'active', 'consent_changed_at', now)
-    redis.call('HDEL', link, 'consent_code', 'consent_message', 'consent_due_at', 'consent_renew',
+    write('HSET', link, 'consent', 'active', 'consent_changed_at', now)
+    write('HDEL', link, 'consent_code', 'consent_message', 'consent_due_at', 'consent_renew',
       'consent_record_bad')
   end
   local consent_blocked = consent_now == 'consent_expired' or consent_now == 'unavailable'
@@ -112,7 +121,7 @@ local function apply_health(link, history, stream, link_id, change, code, messag
   elseif change == 'record' then
     also = {'checked_at', now}
     if code ~= 'valid' and code ~= 'missing' and consent_blocked then
-      redis.call('HSET', link, 'consent_record_bad', '1')
+      write('HSET', link, 'consent_record_bad', '1')
     end
     if code == 'valid' then
       clear_credentials()
@@ -120,35 +129,35 @@ local function apply_health(link, history, stream, link_id, change, code, messag
         consent_active()
       end
       if exist == 'unconfirmed' then
-        redis.call('HDEL', link, 'exist')
+        write('HDEL', link, 'exist')
       end
     elseif code == 'invalid' then
       if not has_problem then set_credentials('invalid_link', message) end
     elseif code == 'token_required' then
       if not has_problem then set_credentials('token_required', message) end
     elseif code == 'unconfirmed' then
-      if exist ~= 'gone' then redis.call('HSET', link, 'exist', 'unconfirmed') end
+      if exist ~= 'gone' then write('HSET', link, 'exist', 'unconfirmed') end
     elseif code == 'missing' then
-      redis.call('HSET', link, 'exist', 'gone')
+      write('HSET', link, 'exist', 'gone')
     else
       return redis.error_reply('unknown record status ' .. code)
     end
   elseif change == 'consent' then
     local state, consent_id, due, renew = consent[1], consent[2], consent[3], consent[4]
     if state == 'active' then
-      redis.call('HDEL', link, 'consent_code', 'consent_message', 'consent_renew')
+      write('HDEL', link, 'consent_code', 'consent_message', 'consent_renew')
     else
-      redis.call('HSET', link, 'consent_code', code, 'consent_message', message)
+      write('HSET', link, 'consent_code', code, 'consent_message', message)
     end
-    redis.call('HSET', link, 'consent', state, 'consent_changed_at', now)
-    redis.call('HDEL', link, 'consent_record_bad')
-    if consent_id ~= '' then redis.call('HSET', link, 'consent_id', consent_id) end
+    write('HSET', link, 'consent', state, 'consent_changed_at', now)
+    write('HDEL', link, 'consent_record_bad')
+    if consent_id ~= '' then write('HSET', link, 'consent_id', consent_id) end
     if due == '' then
-      redis.call('HDEL', link, 'consent_due_at')
+      write('HDEL', link, 'consent_due_at')
     elseif due ~= 'keep' then
-      redis.call('HSET', link, 'consent_due_at', due)
+      write('HSET', link, 'consent_due_at', due)
     end
-    if renew ~= '' then redis.call('HSET', link, 'consent_renew', renew) end
+    if renew ~= '' then write('HSET', link, 'consent_renew', renew) end
   elseif change == 'data_arrived' then
     local c = redis.call('HMGET', link, 'consent_changed_at', 'consent_due_at')
     local changed_at, due_at = tonumber(c[1] or '0') or 0, tonumber(c[2] or '')
@@ -161,8 +170,13 @@ local function apply_health(link, history, stream, link_id, change, code, messag
     return redis.error_reply('unknown change ' .. change)
   end
 
-  local f = redis.call('HMGET', link, 'cred_code', 'cred_message', 'exist', 'consent',
-    'consent_code', 'consent_message', 'health', 'health_code')
+  local f
+  if dirty then
+    f = redis.call('HMGET', link, 'cred_code', 'cred_message', 'exist', 'consent',
+      'consent_code', 'consent_message', 'health', 'health_code')
+  else
+    f = {facts[3], facts[5], facts[2], facts[1], facts[6], facts[7], facts[8], facts[9]}
+  end
   local cred_code, cred_message, exist = f[1] or '', f[2] or '', f[3] or ''
   local consent_state, consent_code, consent_message = f[4] or '', f[5] or '', f[6] or ''
   local from = f[7] or ''

@@ -58,8 +58,9 @@ local function index_of(health)
   return error('no attention index for ' .. health)
 end
 local function health(change, code, message)
+  -- The link exists: the claim above wrote it, or another owner holds it.
   local t = apply_health(link, history, stream, link_id, change, code, message, now,
-    tonumber(ARGV[17]), {})
+    tonumber(ARGV[17]), {}, true)
   -- Unreachable (the store passes only statuses `apply_health` knows); were it reached, the
   -- claim above stays written (a script is not rolled back) and the verification is retried.
   if t.err then error(t.err) end
