@@ -104,6 +104,9 @@ pub struct RedisStore {
     settled_links: Arc<quick_cache::sync::Cache<LinkId, ()>>,
     /// `record_webhook.lua` with this store's events channel and link retention in front.
     record_webhook: Arc<redis::Script>,
+    /// Each shard's outbox stream key, by shard index: the delivery loop names all of them on
+    /// every pass, so they are spelled once.
+    outbox_keys: Arc<[String]>,
     /// Whether link changes write their outbound events (an endpoint is configured).
     events: bool,
     /// Each product's fetch resources: a link's `link.resources_ready` (SPEC §13).
@@ -185,6 +188,7 @@ impl RedisStore {
             &keys.events_channel(),
             retention.links_ms().max(0) as u64,
         ));
+        let outbox_keys = Shard::all().map(|shard| keys.outbox_of(shard)).collect();
         Self {
             conn,
             own,
@@ -198,6 +202,7 @@ impl RedisStore {
             finished_hints: Arc::new(quick_cache::sync::Cache::new(FINISHED_HINTS)),
             settled_links: Arc::new(quick_cache::sync::Cache::new(SETTLED_HINTS)),
             record_webhook,
+            outbox_keys,
             branding,
             events: false,
             fetch_resources: Default::default(),

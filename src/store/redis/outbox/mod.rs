@@ -63,7 +63,7 @@ impl OutboxStream {
 impl RedisStore {
     fn stream_key(&self, stream: OutboxStream) -> String {
         match stream {
-            OutboxStream::Shard(shard) => self.keys.outbox_of(shard),
+            OutboxStream::Shard(shard) => self.outbox_keys[usize::from(shard.index())].clone(),
             OutboxStream::Legacy => self.keys.legacy_outbox(),
         }
     }
@@ -117,19 +117,19 @@ impl RedisStore {
         consumer: &str,
         count: usize,
     ) -> StoreResult<Vec<OutboxEntry>> {
-        let shards: Vec<OutboxStream> = Shard::all().map(OutboxStream::Shard).collect();
-        let keys: Vec<String> = shards.iter().map(|s| self.stream_key(*s)).collect();
+        let keys = &self.outbox_keys;
         let legacy = self.stream_key(OutboxStream::Legacy);
         let mut pipe = redis::pipe();
         pipe.exists(&legacy)
-            .add_command(stream::read_command(&keys, group, consumer, count));
+            .add_command(stream::read_command(keys, group, consumer, count));
         let mut conn = self.conn();
         let (legacy_exists, reply): (bool, redis::Value) =
             self.run(pipe.query_async(&mut conn)).await?;
         let mut read = Vec::new();
         for (key, entries) in stream::entries_by_stream(&reply) {
-            if let Some(i) = keys.iter().position(|k| *k == key) {
-                read.extend(Self::named(shards[i], entries));
+            let shard = keys.iter().position(|k| *k == key);
+            if let Some(shard) = shard.and_then(|i| Shard::all().nth(i)) {
+                read.extend(Self::named(OutboxStream::Shard(shard), entries));
             }
         }
         if legacy_exists {
