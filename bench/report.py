@@ -508,6 +508,9 @@ def events_lines(rows, rounds):
 
 
 # Issue 19, target 0: (label, case, bare floor case, Redis CPU µs limit).
+# The limits were set on the issue's machine, where the bare floor's `MULTI` cost Redis 5.5 µs
+# of CPU per callback; each run also states them scaled by its own bare floor's figure.
+ISSUE_BARE_REDIS_US = 5.5
 COST_TARGETS = [
     ("first success", "first-bff", "first-bare", 20),
     ("replayed success", "replay-bff", "first-bare", 10),
@@ -523,8 +526,9 @@ def cost_lines(rows, rounds):
     out = [
         "| request | req/s | p50 / p99 ms | bare floor req/s | vs bare (target ≥ 0.75×) "
         "| server CPU µs/request (bare) | vs bare (target ≤ 1.3×) "
-        "| Redis CPU µs/request (bare) | Redis command µs/request | Redis CPU target |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| Redis CPU µs/request (bare) | Redis command µs/request | Redis CPU target "
+        "| Redis CPU target scaled to this run's bare floor |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for label, case, bare, limit in COST_TARGETS:
         if case not in rows or bare not in rows:
@@ -532,14 +536,23 @@ def cost_lines(rows, rounds):
         r, b = rows[case], rows[bare]
         versus = ratio(rounds, case, bare)
         cpu = r["cpu"] / b["cpu"]
+        scaled = limit * b["redis_cpu"] / ISSUE_BARE_REDIS_US
         out.append(
             f"| {label} | {r['rps']:,} | {r['p50']:.2f} / {r['p99']:.2f} | {b['rps']:,} "
             f"| {versus:.2f}× {met(versus >= 0.75)} | {r['cpu']:.1f} ({b['cpu']:.1f}) "
             f"| {cpu:.2f}× {met(cpu <= 1.3)} | {r['redis_cpu']:.1f} ({b['redis_cpu']:.1f}) "
-            f"| {r['redis_cmd']:.1f} | ≤ {limit}: {met(r['redis_cpu'] <= limit)} |"
+            f"| {r['redis_cmd']:.1f} | ≤ {limit}: {met(r['redis_cpu'] <= limit)} "
+            f"| ≤ {scaled:.1f}: {met(r['redis_cpu'] <= scaled)} |"
         )
     first = load_json("FIRST_EVENTS_JSON")
     notes = [
+        "",
+        "The Redis CPU targets (≤ 10 and ≤ 20 µs) were set on the issue's machine, where the bare "
+        f"floor's `MULTI` cost Redis {ISSUE_BARE_REDIS_US} µs per callback: the last column "
+        "scales them by this run's bare floor (its Redis CPU per callback over "
+        f"{ISSUE_BARE_REDIS_US} µs), the same budget as a multiple of the least work Redis can "
+        "do for a callback on this machine in this run. Both verdicts are given; the absolute "
+        "one is the issue's.",
         "",
         "First successes: sessions opened through the BFF, each success naming a link the "
         "emulator made for the session's owner (`POST /api/links/`), so the BFF's verification "
