@@ -41,6 +41,7 @@ impl Bff {
     }
 
     async fn start_command(mut command: Command, env: &[(&str, &str)]) -> Bff {
+        crate::own_redis::dies_with_this_thread(&mut command);
         let mut vars: BTreeMap<String, String> = BTreeMap::from([("PORT".into(), "0".into())]);
         vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let mut child = command
@@ -86,6 +87,11 @@ impl Bff {
                 .build()
                 .unwrap(),
         }
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn url(&self, path: &str) -> String {

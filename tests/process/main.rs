@@ -15,3 +15,4 @@ mod shutdown;
 mod sign_in_flood;
 #[path = "../support/stored.rs"]
 mod stored;
+mod test_servers;

@@ -45,7 +45,8 @@ impl OwnRedis {
     }
 
     pub fn spawn(&mut self) {
-        let child = Command::new("redis-server")
+        let mut command = Command::new("redis-server");
+        command
             .args([
                 "--port",
                 &self.port.to_string(),
@@ -58,7 +59,9 @@ impl OwnRedis {
             .arg("--dir")
             .arg(&self.dir)
             .args(&self.extra)
-            .stdout(Stdio::null())
+            .stdout(Stdio::null());
+        dies_with_this_thread(&mut command);
+        let child = command
             .spawn()
             .expect("redis-server is installed (scripts/test.sh installs it)");
         self.child = Some(child);
@@ -88,6 +91,34 @@ impl OwnRedis {
 
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// The running server's process id and its data folder.
+    pub fn process(&self) -> Option<(u32, &std::path::Path)> {
+        Some((self.child.as_ref()?.id(), &self.dir))
+    }
+}
+
+/// Asks Linux to stop the child (SIGTERM) when the thread that starts it ends, so a test process
+/// that is killed (Ctrl-C, a harness's timeout, an abort) leaves no redis-server behind: `Drop`
+/// only runs when the test unwinds. The thread is the test's own (every `OwnRedis` is started from
+/// a test body, where a `#[tokio::test]`'s future runs), and it outlives the test's server.
+pub fn dies_with_this_thread(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: between fork and exec the closure only makes two async-signal-safe system calls
+    // and allocates nothing.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The parent may have died before the request took effect.
+            if libc::getppid() != parent {
+                return Err(std::io::Error::other("the test process is gone"));
+            }
+            Ok(())
+        });
     }
 }
 
