@@ -17,9 +17,9 @@ pub trait FunnelStore: Send + Sync {
 }
 
 /// Counts `fields` in `bff_funnel_steps_total` (closed labels: buckets are not steps).
-pub(super) fn counted_metrics(fields: &[String]) {
+pub(super) fn counted_metrics<F: AsRef<str>>(fields: &[F]) {
     for field in fields {
-        let Some(counter) = crate::domain::funnel::Counter::parse(field) else {
+        let Some(counter) = crate::domain::funnel::Counter::parse(field.as_ref()) else {
             continue;
         };
         if let Some(step) = crate::domain::funnel::metric_step(counter.step) {

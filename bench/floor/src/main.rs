@@ -299,17 +299,20 @@ async fn webhook(floor: web::Data<Floor>, body: web::Json<serde_json::Value>) ->
                 .arg(FETCH_PAIR[1]);
         }
         let mut conn = floor.conn.clone();
-        return match invocation.invoke_async::<Vec<String>>(&mut conn).await {
-            Ok(reply) if reply.first().is_some_and(|r| r == "unready") && settled => {
+        // As the BFF reads it: one string, its parts on lines (result, session, consent,
+        // funnel field counted, settled).
+        return match invocation.invoke_async::<String>(&mut conn).await {
+            Ok(reply) if reply == "unready" && settled => {
                 floor.settled.lock().unwrap().remove(&link);
                 settled = false;
                 continue;
             }
             Ok(reply) => {
-                if reply.get(4).is_some_and(|s| s == "1") {
+                let parts: Vec<&str> = reply.split('\n').collect();
+                if parts.get(4) == Some(&"1") {
                     floor.settled.lock().unwrap().insert(link);
                 }
-                HttpResponse::Ok().json(serde_json::json!({"status": reply.first()}))
+                HttpResponse::Ok().json(serde_json::json!({"status": parts[0]}))
             }
             Err(e) => HttpResponse::ServiceUnavailable().body(e.to_string()),
         };

@@ -52,17 +52,20 @@
 -- ARGV[10], ARGV[11] ... pairs: a product name, then its fetch resources joined by ","; only
 --         the products whose fetch resources include this webhook's resource (no other product
 --         can become ready by it)
--- Reply: {result, session id or "", the link's consent fact or "", the funnel field counted or
--- "", "1" when the link is settled or ""}; result is "duplicate", "mismatch", "recorded" or
--- "unready" (nothing written: send the readiness arguments). The consent (SPEC §12) tells the
--- caller whether a data webhook may end an expired consent, so that takes a second round trip
--- only when there is one to end.
+-- Reply: one string, its parts separated by newlines (none of them holds one): the result, then
+-- with "recorded" the session id or "", the link's consent fact or "", the funnel field counted
+-- or "" and "1" when the link is settled or "", with "mismatch" the session id or "" and the
+-- consent fact or "". The result is "duplicate", "mismatch", "recorded" or "unready" (nothing
+-- written: send the readiness arguments). One string, not a table: Redis spends more on turning
+-- a Lua table into a reply, and the caller on parsing it, than on a string. The consent (SPEC
+-- §12) tells the caller whether a data webhook may end an expired consent, so that takes a
+-- second round trip only when there is one to end.
 local link, timeline, seen = KEYS[1], KEYS[2], KEYS[3]
 local webhook_id, now, resource, external_id = ARGV[1], ARGV[2], ARGV[3], ARGV[5]
 local entry, window, check = ARGV[6], ARGV[7], ARGV[8] ~= nil
 
 if redis.call('ZADD', seen, 'NX', now, webhook_id) == 0 then
-  return {'duplicate', ''}
+  return 'duplicate'
 end
 local l
 if check then
@@ -75,7 +78,7 @@ end
 if l[1] then
   -- Seen by a version that kept the ids in the link hash: not one to remember again.
   redis.call('ZREM', seen, webhook_id)
-  return {'duplicate', ''}
+  return 'duplicate'
 end
 local owner, marker = l[2], l[5]
 local mismatch = external_id ~= '' and owner and owner ~= external_id
@@ -97,7 +100,7 @@ elseif settled then
 elseif not mismatch then
   -- The caller's hint was wrong: read the link's readiness and external id first.
   redis.call('ZREM', seen, webhook_id)
-  return {'unready'}
+  return 'unready'
 end
 
 -- The timeline keeps its first `MAX_EVENTS` entries. A full one kept in this window is left
@@ -205,6 +208,7 @@ if session ~= '' and not (ready and resource ~= '' and consent == '' and not mis
   redis.call('PUBLISH', CHANNEL, session)
 end
 if mismatch then
-  return {'mismatch', session, consent}
+  return 'mismatch\n' .. session .. '\n' .. consent
 end
-return {'recorded', session, consent, counted, settled and '1' or ''}
+return 'recorded\n' .. session .. '\n' .. consent .. '\n' .. counted .. '\n' ..
+  (settled and '1' or '')

@@ -89,9 +89,12 @@ impl Links for RedisStore {
                 }
             }
             let mut conn = self.conn();
-            let reply: Vec<String> = self.run(invocation.invoke_async(&mut conn)).await?;
-            let session = reply.get(1).and_then(|s| SessionId::parse(s).ok());
-            return match reply.first().map(String::as_str) {
+            let reply: String = self.run(invocation.invoke_async(&mut conn)).await?;
+            let mut parts = reply.split('\n');
+            let result = parts.next();
+            let session = parts.next().and_then(|s| SessionId::parse(s).ok());
+            let consent = parts.next().unwrap_or("");
+            return match result {
                 Some("unready") if settled => {
                     // The hint was wrong (the link was deleted since, say): nothing was written.
                     self.settled_links.remove(&update.link);
@@ -105,22 +108,20 @@ impl Links for RedisStore {
                 }
                 Some("mismatch") => Ok(WebhookApplied::Mismatch),
                 Some("recorded") => {
-                    if reply.get(4).is_some_and(|s| s == "1") {
+                    let counted = parts.next().unwrap_or("");
+                    if parts.next() == Some("1") {
                         self.settled_links.insert(update.link, ());
                     }
                     self.replicated().await?;
-                    counted_metrics(reply.get(3..4).unwrap_or_default());
-                    let consent_open = reply
-                        .get(2)
-                        .is_some_and(|c| crate::domain::webhook::consent_open(c));
+                    counted_metrics(&[counted]);
                     Ok(WebhookApplied::Recorded {
                         session,
-                        consent_open,
+                        consent_open: crate::domain::webhook::consent_open(consent),
                     })
                 }
-                other => Err(StoreError::corrupt(
+                _ => Err(StoreError::corrupt(
                     &link_key,
-                    format!("unexpected record_webhook.lua reply {other:?}"),
+                    format!("unexpected record_webhook.lua reply {reply:?}"),
                 )),
             };
         }
