@@ -216,6 +216,11 @@ def targets_table(rows, rounds):
 
 
 def peer_table(rows, rounds):
+    if "success-peer" not in rows:
+        return [
+            "Not run: the peer and the BFF at log level info run with `BENCH_LONG=1` only (the "
+            "README's figures for them come from such runs)."
+        ]
     out = ["| path | BFF req/s | peer req/s | BFF ÷ peer |", "|---|---:|---:|---:|"]
     for label, bff, peer in [
         ("success callback", "success-bff", "success-peer"),

@@ -15,7 +15,10 @@
 #   BENCH_SOAK_TARGET=1000000 (callbacks)      BENCH_COUNT=500 (requests per command count)
 #   BENCH_BUDGET=720 (s)   BENCH_OUT=BENCHMARKS.md   BENCH_FUNNEL_RUNS=10 (page loads)
 #   BENCH_LONG=0: 1 runs the long cases too (10,000 waiting long-polls from 1,000 users, about
-#                 a minute more); by default the long-poll case runs 2,000 (200 users x 10)
+#                 a minute more; by default the long-poll case runs 2,000, 200 users x 10) and
+#                 the comparisons no issue target reads (the Express + ioredis peer, the BFF at
+#                 log level info: about a minute more), so that a default run from a fresh
+#                 clone, build included, stays within 15 minutes on a 2-core machine
 #   BENCH_CREATE_LATENCY=300ms (the standalone emulator's emulator.latency for the realistic
 #                 session-creation case)   BENCH_CREATE_CLIENTS=200   BENCH_CREATE_SECONDS=10
 #   BENCH_FIRST_POOL=40000 (first successes prepared, a share per round)
@@ -38,6 +41,10 @@ COUNT=${BENCH_COUNT:-500}
 BUDGET=${BENCH_BUDGET:-720}
 OUT=${BENCH_OUT:-BENCHMARKS.md}
 LONG=${BENCH_LONG:-0}
+# The peer and the BFF at log level info run with BENCH_LONG=1 only.
+PEER=""
+[ "$LONG" = 1 ] && PEER=1
+PEER_URL="" PEER_PID="" INFO_URL="" INFO_PID=""
 CREATE_LATENCY=${BENCH_CREATE_LATENCY:-300ms}
 CREATE_CLIENTS=${BENCH_CREATE_CLIENTS:-200}
 CREATE_SECONDS=${BENCH_CREATE_SECONDS:-10}
@@ -74,12 +81,14 @@ free_port() {
 }
 
 build() {
-  log "building release binaries (the BFF and the floor) and the peer's node_modules"
-  cargo build --release --locked --quiet
-  cargo build --release --locked --quiet --manifest-path bench/floor/Cargo.toml
+  local what="the BFF and the floor"
+  [ -z "$PEER" ] || what="$what, and the peer's node_modules"
+  log "building release binaries ($what)"
+  # One build for both: the floor's dependencies are the BFF's (one workspace), compiled once.
+  cargo build --release --locked --quiet -p belvo-bff -p bench-floor
   # npm ci only when the lock file changed since the last install, to keep reruns fast.
-  if [ ! -f bench/peer-node/node_modules/.package-lock.json ] ||
-    [ bench/peer-node/package-lock.json -nt bench/peer-node/node_modules/.package-lock.json ]; then
+  if [ -n "$PEER" ] && { [ ! -f bench/peer-node/node_modules/.package-lock.json ] ||
+    [ bench/peer-node/package-lock.json -nt bench/peer-node/node_modules/.package-lock.json ]; }; then
     (cd bench/peer-node && npm ci --no-audit --no-fund --silent)
   fi
 }
@@ -369,7 +378,7 @@ main() {
   need wrk wrk
   need redis-server redis-server
   need curl curl
-  command -v node >/dev/null || die "Node.js (20 or later) is needed for the peer"
+  [ -z "$PEER" ] || command -v node >/dev/null || die "Node.js (20 or later) is needed for the peer"
   command -v python3 >/dev/null || die "python3 is needed for the session helper"
   build
   build_seconds=$SECONDS
@@ -379,20 +388,22 @@ main() {
   BFF_PID=$LAST_PID BFF_URL=$LAST_URL
   # The same BFF at its default log level (info: a JSON line per callback), to show what
   # production logging costs. Its own key prefix, so it gets none of the main one's pub/sub.
-  start_bff bff-info info "$PREFIX-info"
-  INFO_PID=$LAST_PID INFO_URL=$LAST_URL
+  if [ -n "$PEER" ]; then
+    start_bff bff-info info "$PREFIX-info"
+    INFO_PID=$LAST_PID INFO_URL=$LAST_URL
+    start_peer
+  fi
   start_floor
-  start_peer
   start_events_bff
   TOKEN=$("$BFF_BIN" token --sub "$USER_SUB" --ttl 2h)
-  log "redis :$REDIS_PORT, BFF $BFF_URL (pid $BFF_PID), floor $FLOOR_URL, peer $PEER_URL"
+  log "redis :$REDIS_PORT, BFF $BFF_URL (pid $BFF_PID), floor $FLOOR_URL${PEER:+, peer $PEER_URL, BFF at log level info $INFO_URL}"
   log "BFF with one events endpoint $EVENTS_URL (pid $EVENTS_PID), receiver $RECEIVER_URL, emulator $EMU_URL"
   sleep 2
   rss_idle=$(rss_kib "$BFF_PID")
 
   log "opening session pools through the API ($POOL sessions each)"
   local name
-  for name in success-bff success-floor success-peer exit-bff exit-floor soak; do
+  for name in success-bff success-floor ${PEER:+success-peer} exit-bff exit-floor soak; do
     pool "$name" "$BFF_URL" "$POOL"
   done
   pool status "$BFF_URL" "$POOL" --succeed
@@ -406,7 +417,7 @@ main() {
   pool webhook "$BFF_URL" "$POOL" --succeed --verified "$OWNER"
   bench/keys.py "$PREFIX" session <"$workdir/webhook.ids" | sed "s/.*/HGET & link_id/" |
     redis-cli -p "$REDIS_PORT" >"$workdir/webhook.links"
-  pool success-info "$INFO_URL" "$POOL"
+  [ -z "$PEER" ] || pool success-info "$INFO_URL" "$POOL"
   rss_after_pools=$(rss_kib "$BFF_PID")
   pool success-events "$EVENTS_URL" "$POOL"
 
@@ -421,8 +432,10 @@ main() {
     run_case success-floor "$FLOOR_URL" success.lua "$c" "$t" "$workdir/success-floor.ids"
     run_case success-bff "$BFF_URL" success.lua "$c" "$t" "$workdir/success-bff.ids"
     run_case success-events "$EVENTS_URL" success.lua "$c" "$t" "$workdir/success-events.ids"
-    run_case success-peer "$PEER_URL" success.lua "$c" "$t" "$workdir/success-peer.ids"
-    run_case success-bff-info "$INFO_URL" success.lua "$c" "$t" "$workdir/success-info.ids"
+    if [ -n "$PEER" ]; then
+      run_case success-peer "$PEER_URL" success.lua "$c" "$t" "$workdir/success-peer.ids"
+      run_case success-bff-info "$INFO_URL" success.lua "$c" "$t" "$workdir/success-info.ids"
+    fi
   done
   for round in $(seq "$ROUNDS"); do
     log "exit callbacks, round $round of $ROUNDS"
@@ -433,7 +446,7 @@ main() {
     log "status reads, round $round of $ROUNDS"
     run_case status-floor "$FLOOR_URL" status.lua "$c" "$t" "$workdir/status.ids" "$TOKEN"
     run_case status-bff "$BFF_URL" status.lua "$c" "$t" "$workdir/status.ids" "$TOKEN"
-    run_case status-peer "$PEER_URL" status.lua "$c" "$t" "$workdir/status.ids" "$TOKEN"
+    [ -z "$PEER" ] || run_case status-peer "$PEER_URL" status.lua "$c" "$t" "$workdir/status.ids" "$TOKEN"
   done
   for round in $(seq "$ROUNDS"); do
     log "widget_url openings, round $round of $ROUNDS"
@@ -503,17 +516,19 @@ check_endpoints() {
   expect_status 302 "$FLOOR_URL/bare/callbacks/$sid/success?$query"
   expect_status 302 "$BFF_URL/callbacks/$(head -1 "$workdir/success-bff.ids")/success?$query"
   expect_status 302 "$EVENTS_URL/callbacks/$(head -1 "$workdir/success-events.ids")/success?$query"
-  sid=$(head -1 "$workdir/success-peer.ids")
-  expect_status 302 "$PEER_URL/callbacks/$sid/success?$query"
-  [ "$(redis-cli -p "$REDIS_PORT" hget "$(key session "$sid")" status)" = succeeded ] ||
-    die "the peer's callback did not change the session: does bench/peer-node still send what src/store/lua/apply_event.lua expects?"
-  expect_status 302 "$INFO_URL/callbacks/$(head -1 "$workdir/success-info.ids")/success?$query"
+  if [ -n "$PEER" ]; then
+    sid=$(head -1 "$workdir/success-peer.ids")
+    expect_status 302 "$PEER_URL/callbacks/$sid/success?$query"
+    [ "$(redis-cli -p "$REDIS_PORT" hget "$(key session "$sid")" status)" = succeeded ] ||
+      die "the peer's callback did not change the session: does bench/peer-node still send what src/store/lua/apply_event.lua expects?"
+    expect_status 302 "$INFO_URL/callbacks/$(head -1 "$workdir/success-info.ids")/success?$query"
+  fi
   expect_status 302 "$BFF_URL/callbacks/$(head -1 "$workdir/exit-bff.ids")/exit?meta_data_step=abandon-survey"
   expect_status 302 "$FLOOR_URL/callbacks/$(head -1 "$workdir/exit-floor.ids")/exit?meta_data_step=abandon-survey"
   sid=$(head -1 "$workdir/status.ids")
   expect_status 200 "$BFF_URL/v1/widget-sessions/$sid" -H "Authorization: Bearer $TOKEN"
   expect_status 200 "$FLOOR_URL/v1/widget-sessions/$sid"
-  expect_status 200 "$PEER_URL/v1/widget-sessions/$sid"
+  [ -z "$PEER" ] || expect_status 200 "$PEER_URL/v1/widget-sessions/$sid"
   sid=$(head -1 "$workdir/widget.ids")
   expect_status 302 "$BFF_URL/w/$sid"
   expect_status 302 "$FLOOR_URL/w/$sid"
