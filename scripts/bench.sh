@@ -5,7 +5,8 @@
 #
 # Everything it starts (redis-server, the BFF, the floor, the peer, wrk) listens on or talks to
 # 127.0.0.1 only, on free ports, and is stopped on exit. It never touches another Redis.
-# After the build the fixed part takes about 8.5 minutes (10 with BENCH_LONG=1); the memory soak then gets what is left
+# After the build the fixed part takes about 8 minutes (9.5 with BENCH_LONG=1; from a fresh clone on
+# a 2-core machine the build takes about 6 more); the memory soak then gets what is left
 # of BENCH_BUDGET seconds (counted from the start, build included) and the report says how many
 # callbacks it reached.
 #
