@@ -28,7 +28,8 @@ async fn holds_a_server_until_killed() {
             line
         }
         Ok("bff") => {
-            let bff = Bff::start(&[]).await;
+            // No shutdown delay: the SIGTERM it gets closes its listener at once.
+            let bff = Bff::start(&[("BFF__SERVER__SHUTDOWN_DELAY", "0s")]).await;
             let port = bff.url("").rsplit(':').next().unwrap().to_owned();
             let line = format!("held {port} {}", bff.pid());
             std::mem::forget(bff);
