@@ -2,6 +2,7 @@
 
 use super::*;
 use belvo_bff::domain::session::MAX_EVENTS;
+use belvo_bff::domain::shard::Shard;
 
 async fn sessions_and_links_are_indexed_by_user(store: DynStore) {
     let owner = ExternalId::parse(&format!("u_{}", uuid::Uuid::new_v4().simple())).unwrap();
@@ -488,38 +489,62 @@ async fn data_on_a_link_ready_already_is_not_announced(store: DynStore) {
         funnel: None,
     };
     assert!(store.claim_link(&ready_link, &claim).await.unwrap());
-    // Announcements arrive in order: once a new session's one announcement is heard, every
-    // earlier one has been, so the next one heard says what came after.
-    let fence = |changes: &mut tokio::sync::broadcast::Receiver<SessionId>| {
-        let store = store.clone();
-        let mut changes = changes.resubscribe();
-        async move {
-            let marker = new_session(60_000);
+    // Announcements made from one Redis node arrive in order, but on a cluster those of different
+    // nodes need not (each node forwards its own). So a fence is a marker session in each shard
+    // an announcement may come from (one slot, so one node, each): once every marker is heard,
+    // every earlier announcement from those shards has been, and the ones heard meanwhile are
+    // returned.
+    let fence = async |changes: &mut tokio::sync::broadcast::Receiver<SessionId>,
+                       shards: &[Shard]| {
+        let mut markers = Vec::new();
+        for &shard in shards {
+            let marker = loop {
+                let marker = new_session(60_000);
+                if Shard::of_session(&marker.id) == shard {
+                    break marker;
+                }
+            };
             store.create_session(&marker).await.unwrap();
             let warning = event(CallbackKind::Warning, "warning=fence");
             store.apply(&marker.id, &warning).await.unwrap();
-            assert!(
-                announced(&mut changes, marker.id).await,
-                "the fence is heard"
-            );
-            changes
+            markers.push(marker.id);
         }
-    };
-    changes = fence(&mut changes).await;
-    let next = async |changes: &mut tokio::sync::broadcast::Receiver<SessionId>| {
-        tokio::time::timeout(Duration::from_secs(5), changes.recv())
+        let mut heard = Vec::new();
+        let listen = async {
+            while !markers.is_empty() {
+                let id = changes.recv().await.unwrap();
+                if let Some(at) = markers.iter().position(|m| *m == id) {
+                    markers.remove(at);
+                } else {
+                    heard.push(id);
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(5), listen)
             .await
-            .expect("an announcement within 5 s")
-            .unwrap()
+            .expect("every marker heard within 5 s");
+        heard
     };
+    let (ready_shard, other_shard) = (Shard::of_link(&ready_link), Shard::of_link(&other_link));
+    // What the successes announced so far, from their sessions' shards and their links'.
+    fence(
+        &mut changes,
+        &[
+            Shard::of_session(&ready.id),
+            Shard::of_session(&other.id),
+            ready_shard,
+            other_shard,
+        ],
+    )
+    .await;
 
     store
         .record_webhook(&webhook(&ready_link, "w-ready-1", "u_owner"))
         .await
         .unwrap();
     assert_eq!(
-        next(&mut changes).await,
-        ready.id,
+        fence(&mut changes, &[ready_shard]).await,
+        [ready.id],
         "the data that makes the link ready is announced"
     );
     let state = store.link(&ready_link).await.unwrap().unwrap();
@@ -539,8 +564,8 @@ async fn data_on_a_link_ready_already_is_not_announced(store: DynStore) {
         .await
         .unwrap();
     assert_eq!(
-        next(&mut changes).await,
-        other.id,
+        fence(&mut changes, &[ready_shard, other_shard]).await,
+        [other.id],
         "data on a link ready already is not announced; on one not ready, it is"
     );
 }
