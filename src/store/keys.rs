@@ -254,7 +254,6 @@ mod tests {
         assert_ne!(keys.session(&id), keys.session(&SessionId::generate()));
     }
 
-    /// The layout table's rows, by their first cell (the `Keys` function): every cell of each.
     #[test]
     fn session_and_link_keys_are_spelled_as_ever() {
         let keys = Keys::new("bff");
@@ -281,6 +280,7 @@ mod tests {
         }
     }
 
+    /// The layout table's rows, by their first cell (the `Keys` function): every cell of each.
     fn layout_table() -> std::collections::HashMap<&'static str, Vec<&'static str>> {
         include_str!("../../docs/store.md")
             .lines()

@@ -113,19 +113,17 @@ impl Links for MemoryStore {
             .fields
             .get("session")
             .and_then(|s| SessionId::parse(s).ok());
-        let consent_fact = link.fields.get("consent").cloned();
-        let consent_open = consent_fact
-            .as_deref()
-            .is_some_and(crate::domain::webhook::consent_open);
+        let consent = link.fields.get("consent");
+        let has_consent = consent.is_some();
+        let consent_open = consent.is_some_and(|c| crate::domain::webhook::consent_open(c));
         if !mismatch && update.resource.is_some() {
             self.resources_ready(&mut inner, &update.link, update.now);
         }
         drop(inner);
         // As `record_webhook.lua`: a resource's data on a link whose resources were all ready,
         // without a consent, wakes nobody (nothing listening can change).
-        let has_consent = consent_fact.is_some();
         let quiet = ready_before && update.resource.is_some() && !has_consent && !mismatch;
-        if let (Some(id), false) = (session, quiet) {
+        if let Some(id) = session.filter(|_| !quiet) {
             let _ = self.changes.send(id);
         }
         Ok(if mismatch {
